@@ -1,0 +1,69 @@
+"""Test harness. The same tests run on SQLite (default) and on PostgreSQL when
+DATABASE_URL points at one (`make test` runs both)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from django.db import connection
+
+from tonne import testing
+from tonne.core import clock
+
+_data_dir = tempfile.mkdtemp(prefix="tonne-test-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TONNE_DATA_DIR", _data_dir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_data_dir, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return f"tonne database: {'PostgreSQL' if url.startswith('postgres') else 'SQLite'}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL pass of `make test`)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        # Lets the test runner TRUNCATE append-only tables between tests.
+        db.setdefault("OPTIONS", {})["options"] = "-c tonne.maintenance=on"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: pytest.FixtureRequest) -> None:
+    # Argon2 is the registry's hasher (tested on its own); tests hash faster.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_clock():
+    yield
+    clock.freeze(None)
+
+
+@pytest.fixture
+def registry(db: None) -> testing.Registry:
+    return testing.build_registry()
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

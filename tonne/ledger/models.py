@@ -1,0 +1,42 @@
+"""The ledger: immutable entries (RFC 9162 Merkle leaves chained by hash)
+and signed checkpoints. Both tables are append-only in the database."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class LedgerEntry(models.Model):
+    seq = models.PositiveBigIntegerField(unique=True)  # leaf index, from 0
+    kind = models.CharField(max_length=40)
+    transaction_ref = models.CharField(max_length=30, blank=True, db_index=True)
+    body = models.TextField()  # canonical JSON; the leaf is SHA-256(0x00 || body)
+    prev_hash = models.CharField(max_length=64)
+    leaf_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+
+
+class LedgerHead(models.Model):
+    """Size and last hash of the ledger; its row lock serialises appends."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="single_ledger_head")]
+
+
+class Checkpoint(models.Model):
+    size = models.PositiveBigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()  # C2SP signed note, as published
+    key_name = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["size"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MrvConfig(AppConfig):
+    name = "tonne.mrv"
+    label = "mrv"

@@ -1,0 +1,255 @@
+"""Monitoring report → verification → issuance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from tonne.core import clock
+from tonne.core.errors import PermissionDenied, ValidationFailed
+from tonne.ledger.services import append_entry
+from tonne.mrv.models import MonitoringReport, ReportVintage
+from tonne.organisations.models import Organisation, User
+from tonne.organisations.services import require_active_member, require_registry_administrator
+from tonne.projects.domain import ISSUABLE
+from tonne.projects.models import Document, Project
+from tonne.units.domain import check_quantity
+from tonne.units.models import Issuance
+from tonne.units.services import issue_units
+
+EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
+
+
+def _date(value: Any, field: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field=field) from None
+
+
+def _document(uid: Any, project: Project, field: str) -> Document | None:
+    if not uid:
+        return None
+    try:
+        doc = Document.objects.filter(uid=uuid.UUID(str(uid)), project=project).first()
+    except ValueError:
+        doc = None
+    if doc is None:
+        raise ValidationFailed("DOCUMENT_NOT_FOUND", f"{field} must be a document uploaded to this project.", field=field)
+    return doc
+
+
+def _vintage_quantities(rows: Any, field: str, period: tuple[dt.date, dt.date] | None = None) -> dict[int, int]:
+    if isinstance(rows, dict):
+        rows = [{"vintage": k, "quantity": v} for k, v in rows.items()]
+    if not isinstance(rows, list) or not rows:
+        raise ValidationFailed("VINTAGES_REQUIRED", f"{field} needs at least one vintage and quantity.", field=field)
+    out: dict[int, int] = {}
+    for row in rows:
+        try:
+            vintage = int(row["vintage"])
+        except (KeyError, TypeError, ValueError):
+            raise ValidationFailed("VINTAGE_INVALID", f"{field}: each row needs a vintage year.", field=field) from None
+        if vintage in out:
+            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field)
+        if period and not period[0].year <= vintage <= period[1].year:
+            raise ValidationFailed(
+                "VINTAGE_OUTSIDE_PERIOD",
+                f"{field}: vintage {vintage} is outside the monitoring period {period[0]} – {period[1]}.",
+                field=field,
+            )
+        out[vintage] = check_quantity(row.get("quantity"), field=field)
+    return out
+
+
+@transaction.atomic
+def submit_report(
+    *,
+    actor: User,
+    project: Project,
+    period_start: Any,
+    period_end: Any,
+    vintages: Any,
+    vvb: str,
+    document: Any = None,
+) -> MonitoringReport:
+    """The developer claims reductions for a period, per vintage."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    org = require_active_member(actor, EDITORS)
+    if project.developer_id != org.id:
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+    if project.status not in ISSUABLE:
+        raise ValidationFailed(
+            "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project."
+        )
+    start, end = _date(period_start, "period_start"), _date(period_end, "period_end")
+    if end < start:
+        raise ValidationFailed("PERIOD_INVALID", "The monitoring period ends before it starts.", field="period_end")
+    if end > clock.now().date():
+        raise ValidationFailed("PERIOD_IN_FUTURE", "A monitoring period cannot end in the future.", field="period_end")
+    # Periods never overlap; the project row lock makes this check race-free.
+    clash = (
+        MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start)
+        .exclude(status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN])
+        .first()
+    )
+    if clash is not None:
+        raise ValidationFailed(
+            "MONITORING_PERIOD_OVERLAP",
+            f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
+            field="period_start",
+        )
+    claimed = _vintage_quantities(vintages, "vintages", (start, end))
+    try:
+        vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
+    except (ValueError, Organisation.DoesNotExist):
+        raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
+    if not vvb_org.accredited or vvb_org.status != Organisation.Status.APPROVED:
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb")
+    number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
+    report = MonitoringReport.objects.create(
+        uid=uuid.uuid4(),
+        project=project,
+        number=number,
+        period_start=start,
+        period_end=end,
+        vvb=vvb_org,
+        document=_document(document, project, "document"),
+        submitted_by=actor,
+        submitted_at=clock.now(),
+    )
+    ReportVintage.objects.bulk_create([ReportVintage(report=report, vintage=v, claimed=q) for v, q in sorted(claimed.items())])
+    append_entry(
+        kind="mrv.report_submitted",
+        actor=actor,
+        data={
+            "report": str(report.uid),
+            "project": project.project_id,
+            "number": number,
+            "period": [start, end],
+            "claimed": [[v, q] for v, q in sorted(claimed.items())],
+            "vvb": str(vvb_org.uid),
+            "document_sha256": report.document.sha256 if report.document else None,
+        },
+    )
+    return report
+
+
+@transaction.atomic
+def verify_report(
+    *,
+    actor: User,
+    report: MonitoringReport,
+    verified: Any,
+    document: Any = None,
+    verification_id: str = "",
+) -> MonitoringReport:
+    """The assigned, accredited VVB signs the verified quantity per vintage."""
+    report = MonitoringReport.objects.select_for_update().select_related("project", "vvb").get(pk=report.pk)
+    org = require_active_member(actor, EDITORS)
+    if report.vvb_id != org.id:
+        raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this report may verify it.")
+    if not org.accredited:
+        raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+    if report.status != MonitoringReport.Status.SUBMITTED:
+        raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
+    quantities = _vintage_quantities(verified, "verified")
+    rows = {row.vintage: row for row in report.vintages.select_for_update()}
+    unknown = sorted(set(quantities) - set(rows))
+    if unknown:
+        raise ValidationFailed(
+            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified"
+        )
+    for vintage, row in rows.items():
+        quantity = quantities.get(vintage, 0)
+        if quantity > row.claimed:
+            raise ValidationFailed(
+                "VERIFIED_EXCEEDS_CLAIMED",
+                f"Vintage {vintage}: verified {quantity} exceeds the {row.claimed} claimed.",
+                field="verified",
+            )
+        row.verified = quantity
+        row.save(update_fields=["verified"])
+    doc = _document(document, report.project, "document")
+    now = clock.now()
+    report.status = MonitoringReport.Status.VERIFIED
+    report.verification_document = doc
+    report.verification_id = (verification_id or "").strip() or f"{report.project.project_id}-VER-{report.number}"
+    report.verified_by = actor
+    report.verified_at = now
+    report.save()
+    append_entry(
+        kind="mrv.report_verified",
+        actor=actor,
+        data={
+            "report": str(report.uid),
+            "project": report.project.project_id,
+            "verified": [[v, rows[v].verified] for v in sorted(rows)],
+            "verification_id": report.verification_id,
+            "document_sha256": doc.sha256 if doc else None,
+        },
+    )
+    return report
+
+
+@transaction.atomic
+def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> MonitoringReport:
+    report = MonitoringReport.objects.select_for_update().select_related("project").get(pk=report.pk)
+    if not (reason or "").strip():
+        raise ValidationFailed("REASON_REQUIRED", "A rejection needs a reason.", field="reason")
+    if report.status == MonitoringReport.Status.SUBMITTED:
+        org = require_active_member(actor, EDITORS)
+        if report.vvb_id != org.id:
+            raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the assigned VVB may reject an unverified report.")
+    elif report.status == MonitoringReport.Status.VERIFIED:
+        require_registry_administrator(actor)
+    else:
+        raise ValidationFailed("REPORT_NOT_PENDING", f"This report is {report.status}.")
+    report.status = MonitoringReport.Status.REJECTED
+    report.status_reason = reason.strip()
+    report.decided_by = actor
+    report.decided_at = clock.now()
+    report.save()
+    append_entry(
+        kind="mrv.report_rejected",
+        actor=actor,
+        data={"report": str(report.uid), "project": report.project.project_id, "reason": report.status_reason},
+    )
+    return report
+
+
+@transaction.atomic
+def approve_issuance(*, actor: User, report: MonitoringReport) -> list[Issuance]:
+    """The administrator approves issuance of every verified vintage. The
+    report row lock and one-issuance-per-vintage constraint make a retry or a
+    race issue nothing twice."""
+    require_registry_administrator(actor)
+    report = MonitoringReport.objects.select_for_update().select_related("project").get(pk=report.pk)
+    if report.status == MonitoringReport.Status.ISSUED:
+        raise ValidationFailed("ISSUANCE_ALREADY_DONE", "Units for this report have already been issued.")
+    if report.status != MonitoringReport.Status.VERIFIED:
+        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+    project = Project.objects.select_for_update().get(pk=report.project_id)
+    if project.status not in ISSUABLE:
+        raise ValidationFailed("PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}.")
+    issuances = []
+    for row in report.vintages.select_for_update().filter(Q(verified__gt=0)):
+        quantity = int(row.verified or 0) - row.issued
+        if quantity <= 0:
+            continue
+        issuances.append(issue_units(actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity))
+        row.issued += quantity
+        row.save(update_fields=["issued"])
+    if not issuances:
+        raise ValidationFailed("NOTHING_TO_ISSUE", "No verified quantity remains to be issued for this report.")
+    report.status = MonitoringReport.Status.ISSUED
+    report.decided_by = actor
+    report.decided_at = clock.now()
+    report.save(update_fields=["status", "decided_by", "decided_at"])
+    return issuances

@@ -1,0 +1,374 @@
+"""State changes for organisations, users, accounts and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from tonne.core import clock
+from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from tonne.ledger.models import LedgerHead
+from tonne.ledger.services import append_entry
+from tonne.organisations import domain
+from tonne.organisations.models import Account, ApiToken, Organisation, User
+
+SYSTEM_ACCOUNT_NAMES = {
+    "buffer": "Buffer pool",
+    "retirement": "Retirement account",
+    "cancellation": "Cancellation account",
+    "omge": "OMGE cancellation account",
+    "export": "Export account",
+    "sop": "Share of proceeds account",
+}
+
+
+# -- permission rules, shared by every entry point ---------------------------
+
+
+def is_registry_administrator(user: User) -> bool:
+    if user.is_superuser:
+        return True
+    org = user.organisation
+    return (
+        org is not None
+        and org.is_registry_administrator
+        and user.role in (User.Role.ADMIN, User.Role.APPROVER, User.Role.INITIATOR)
+    )
+
+
+def require_registry_administrator(user: User) -> None:
+    if not is_registry_administrator(user):
+        raise PermissionDenied(
+            "NOT_REGISTRY_ADMINISTRATOR", "Only the registry administrator may do this."
+        )
+
+
+def require_active_member(user: User, roles: tuple[str, ...]) -> Organisation:
+    org = user.organisation
+    if org is None:
+        raise PermissionDenied("NO_ORGANISATION", "This user does not belong to an organisation.")
+    if org.status != Organisation.Status.APPROVED:
+        raise PermissionDenied(
+            "ORGANISATION_NOT_APPROVED", f"Organisation {org.name} is {org.status}, not approved."
+        )
+    if user.role not in roles:
+        raise PermissionDenied(
+            "ROLE_NOT_ALLOWED", f"Your role ({user.role}) may not do this; needs one of {', '.join(roles)}."
+        )
+    return org
+
+
+def require_account_operator(user: User, account: Account) -> None:
+    """The user may initiate movements out of this account."""
+    if account.type == Account.Type.HOLDING:
+        org = require_active_member(user, (User.Role.ADMIN, User.Role.INITIATOR))
+        if account.organisation_id != org.id:
+            raise PermissionDenied(
+                "ACCOUNT_NOT_OPERATED_BY_USER",
+                f"Account {account.identifier} does not belong to your organisation.",
+            )
+        return
+    # System accounts (buffer pool and the like) are operated by the administrator.
+    require_registry_administrator(user)
+
+
+# -- organisations -------------------------------------------------------------
+
+
+def _org_data(org: Organisation) -> dict:
+    return {"organisation": str(org.uid), "name": org.name, "kind": org.kind, "status": org.status}
+
+
+@transaction.atomic
+def apply_for_organisation(
+    *,
+    actor: User | None,
+    name: str,
+    kind: str,
+    country: str,
+    registration_number: str = "",
+    address: str = "",
+    contact_email: str = "",
+    website: str = "",
+) -> Organisation:
+    """An organisation applies to join the registry; the administrator decides."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("ORGANISATION_NAME_REQUIRED", "An organisation needs a name.", field="name")
+    if kind not in Organisation.Kind.values:
+        raise ValidationFailed(
+            "ORGANISATION_KIND_INVALID",
+            f"kind must be one of: {', '.join(Organisation.Kind.values)}.",
+            field="kind",
+        )
+    country = (country or "").strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise ValidationFailed("COUNTRY_INVALID", "country must be an ISO 3166-1 alpha-2 code.", field="country")
+    if Organisation.objects.filter(name__iexact=name).exists():
+        raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name")
+    org = Organisation.objects.create(
+        uid=uuid.uuid4(),
+        name=name,
+        kind=kind,
+        country=country,
+        registration_number=registration_number,
+        address=address,
+        contact_email=contact_email,
+        website=website,
+        created_at=clock.now(),
+    )
+    append_entry(kind="organisation.applied", actor=actor, data=_org_data(org))
+    return org
+
+
+@transaction.atomic
+def decide_organisation(*, actor: User, organisation: Organisation, status: str, reason: str) -> Organisation:
+    """Approve, reject, suspend, reinstate or close an organisation."""
+    require_registry_administrator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")
+    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    domain.check_organisation_transition(org.status, status)
+    if org.kind == Organisation.Kind.GOVERNMENT and status != Organisation.Status.APPROVED and not actor.is_superuser:
+        raise PermissionDenied(
+            "GOVERNMENT_STATUS_ROOT_ONLY", "Only the installation root may change the government's status."
+        )
+    previous = org.status
+    org.status = status
+    org.status_reason = reason
+    org.status_changed_at = clock.now()
+    org.save(update_fields=["status", "status_reason", "status_changed_at"])
+    append_entry(
+        kind="organisation.status",
+        actor=actor,
+        data={**_org_data(org), "from": previous, "reason": reason},
+    )
+    return org
+
+
+@transaction.atomic
+def set_accreditation(*, actor: User, organisation: Organisation, accredited: bool) -> Organisation:
+    require_registry_administrator(actor)
+    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if org.kind != Organisation.Kind.VVB:
+        raise ValidationFailed("NOT_A_VVB", "Only validation / verification bodies are accredited.")
+    org.accredited = accredited
+    org.save(update_fields=["accredited"])
+    append_entry(kind="organisation.accreditation", actor=actor, data={**_org_data(org), "accredited": accredited})
+    return org
+
+
+# -- users ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_user(
+    *,
+    actor: User | None,
+    organisation: Organisation | None,
+    username: str,
+    email: str,
+    password: str,
+    role: str = User.Role.VIEWER,
+    is_root: bool = False,
+) -> User:
+    """Add a person. Organisation admins add their own people; the registry
+    administrator adds anyone; root is made only from the command line."""
+    if actor is not None:
+        if organisation is None:
+            raise ValidationFailed("ORGANISATION_REQUIRED", "A user belongs to an organisation.")
+        same_org_admin = actor.organisation_id == organisation.id and actor.role == User.Role.ADMIN
+        if not (same_org_admin or is_registry_administrator(actor)):
+            raise PermissionDenied("USER_ADMIN_NOT_ALLOWED", "You may not add users to this organisation.")
+    if role not in User.Role.values:
+        raise ValidationFailed(
+            "ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role"
+        )
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed("USERNAME_REQUIRED", "A username is required.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationFailed("USERNAME_TAKEN", f"Username {username} is taken.", field="username")
+    user = User(username=username, email=email, organisation=organisation, role=role)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("PASSWORD_TOO_WEAK", " ".join(exc.messages), field="password") from exc
+    user.set_password(password)
+    if is_root:
+        user.is_superuser = True
+        user.is_staff = True
+    user.save()
+    append_entry(
+        kind="user.created",
+        actor=actor,
+        data={
+            "username": user.username,
+            "organisation": str(organisation.uid) if organisation else None,
+            "role": role,
+            "root": is_root,
+        },
+    )
+    return user
+
+
+# -- accounts ------------------------------------------------------------------
+
+
+def _next_account_number() -> int:
+    current = Account.objects.aggregate(m=Max("number"))["m"]
+    return 1000001 if current is None else current + 1
+
+
+def _create_account(*, account_type: str, name: str, organisation: Organisation | None, actor: User | None) -> Account:
+    # Numbers come from max+1: hold the ledger head lock so two openings queue.
+    LedgerHead.objects.select_for_update().get(pk=1)
+    number = _next_account_number()
+    account = Account.objects.create(
+        identifier=domain.make_account_identifier(settings.TONNE_COUNTRY, account_type, number),
+        number=number,
+        type=account_type,
+        name=name,
+        organisation=organisation,
+        is_terminal=account_type in domain.TERMINAL_ACCOUNT_TYPES,
+        created_at=clock.now(),
+    )
+    append_entry(
+        kind="account.opened",
+        actor=actor,
+        data={
+            "account": account.identifier,
+            "type": account_type,
+            "name": name,
+            "organisation": str(organisation.uid) if organisation else None,
+        },
+    )
+    return account
+
+
+@transaction.atomic
+def open_holding_account(*, actor: User, organisation: Organisation, name: str) -> Account:
+    if not is_registry_administrator(actor):
+        require_active_member(actor, (User.Role.ADMIN,))
+        if actor.organisation_id != organisation.id:
+            raise PermissionDenied("ACCOUNT_ADMIN_NOT_ALLOWED", "You may open accounts only for your organisation.")
+    if organisation.status != Organisation.Status.APPROVED:
+        raise ValidationFailed(
+            "ORGANISATION_NOT_APPROVED", f"Organisation {organisation.name} is not approved; no account can be opened."
+        )
+    name = (name or "").strip() or f"{organisation.name} holding account"
+    return _create_account(account_type=Account.Type.HOLDING, name=name, organisation=organisation, actor=actor)
+
+
+@transaction.atomic
+def ensure_system_accounts() -> list[Account]:
+    """Create the registry's own accounts (done at install; idempotent)."""
+    made = []
+    for account_type in domain.SYSTEM_ACCOUNT_TYPES:
+        if not Account.objects.filter(type=account_type).exists():
+            made.append(
+                _create_account(
+                    account_type=account_type, name=SYSTEM_ACCOUNT_NAMES[account_type], organisation=None, actor=None
+                )
+            )
+    return made
+
+
+def system_account(account_type: str) -> Account:
+    return Account.objects.get(type=account_type)
+
+
+def get_account(identifier: str, *, field: str = "account", lock: bool = False) -> Account:
+    text = domain.check_account_identifier(identifier, field=field)
+    qs = Account.objects.select_related("organisation")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(identifier=text)
+    except Account.DoesNotExist:
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {text} does not exist in this registry.", field=field) from None
+
+
+@transaction.atomic
+def set_account_status(*, actor: User, account: Account, status: str, reason: str) -> Account:
+    require_registry_administrator(actor)
+    if status not in Account.Status.values:
+        raise ValidationFailed("ACCOUNT_STATUS_INVALID", f"status must be one of {', '.join(Account.Status.values)}.")
+    if not (reason or "").strip():
+        raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    if locked.status == Account.Status.CLOSED:
+        raise ValidationFailed("ACCOUNT_CLOSED", "A closed account cannot be reopened.")
+    if status == Account.Status.CLOSED and locked.blocks.exists() and not locked.is_terminal:
+        raise ValidationFailed("ACCOUNT_NOT_EMPTY", "An account holding units cannot be closed.")
+    previous = locked.status
+    locked.status = status
+    locked.save(update_fields=["status"])
+    append_entry(
+        kind="account.status",
+        actor=actor,
+        data={"account": locked.identifier, "from": previous, "to": status, "reason": reason},
+    )
+    return locked
+
+
+# -- API tokens ----------------------------------------------------------------
+
+TOKEN_PREFIX = "tonne_"
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_api_token(*, actor: User, name: str, scope: str = ApiToken.Scope.TRADE, days: int | None = None) -> tuple[ApiToken, str]:
+    """Return the token and its secret; the secret is never stored."""
+    if scope not in ApiToken.Scope.values:
+        raise ValidationFailed("TOKEN_SCOPE_INVALID", f"scope must be one of {', '.join(ApiToken.Scope.values)}.")
+    if scope == ApiToken.Scope.ADMIN and not is_registry_administrator(actor):
+        raise PermissionDenied("TOKEN_SCOPE_NOT_ALLOWED", "Only the registry administrator may hold admin tokens.")
+    days = settings.TONNE_API_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= 366:
+        raise ValidationFailed("TOKEN_LIFETIME_INVALID", "A token lives between 1 and 366 days.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
+    token = ApiToken.objects.create(
+        user=actor,
+        name=(name or "API token").strip()[:100],
+        prefix=secret[:12],
+        token_hash=_token_hash(secret),
+        scope=scope,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    return token, secret
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken) -> ApiToken:
+    if token.user_id != actor.id and not is_registry_administrator(actor):
+        raise PermissionDenied("TOKEN_NOT_YOURS", "You may revoke only your own tokens.")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def authenticate_token(secret: str) -> tuple[User, ApiToken]:
+    token = ApiToken.objects.select_related("user", "user__organisation").filter(token_hash=_token_hash(secret)).first()
+    if token is None or token.revoked_at is not None or token.expires_at <= clock.now() or not token.user.is_active:
+        raise NotAuthenticated("TOKEN_INVALID", "The API token is unknown, expired or revoked.")
+    now = clock.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user, token

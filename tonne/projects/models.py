@@ -1,0 +1,247 @@
+"""Projects: CAD Trust v2.0.2 project fields and child records, plus the
+national fields a host Party keeps (DESIGN §2)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from tonne.organisations.models import Organisation
+
+
+class Program(models.Model):
+    uid = models.UUIDField(unique=True)
+    name = models.CharField(max_length=200)
+    registry = models.CharField(max_length=200)
+    registry_id = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class Methodology(models.Model):
+    uid = models.UUIDField(unique=True)
+    code = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=300)
+    type = models.CharField(max_length=100, blank=True)  # picklist methodology_type
+    version = models.CharField(max_length=50, blank=True)
+    date = models.DateField(null=True, blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["code"]
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        APPROVED = "approved"
+        VALIDATED = "validated"
+        REGISTERED = "registered"
+        COMPLETED = "completed"
+        REJECTED = "rejected"
+        WITHDRAWN = "withdrawn"
+        ON_HOLD = "on_hold", "On hold"
+
+    class NdcCoverage(models.TextChoices):
+        INSIDE = "inside", "Inside NDC"
+        OUTSIDE = "outside", "Outside NDC"
+        UNKNOWN = "unknown"
+
+    class Article6Status(models.TextChoices):
+        NOT_REQUESTED = "not_requested", "Not requested"
+        REQUESTED = "requested", "Authorisation requested"
+        AUTHORISED = "authorised"
+        REFUSED = "refused"
+
+    class RiskRating(models.TextChoices):
+        NONE = "none", "Not applicable"
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+
+    # Registry-wide project number; rendered zero-padded in serial numbers.
+    number = models.PositiveIntegerField(unique=True)
+    uid = models.UUIDField(unique=True)  # cadTrustProjectId
+    developer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="projects")
+    vvb = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="validated_projects"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    status_changed_at = models.DateTimeField()
+
+    # CAD Trust v2.0.2 project fields.
+    registry_name = models.CharField(max_length=200)  # projectRegistryName
+    project_id = models.CharField(max_length=100, unique=True)  # projectId
+    crediting_program = models.CharField(max_length=200, blank=True)
+    program = models.ForeignKey(Program, null=True, blank=True, on_delete=models.PROTECT)
+    name = models.CharField(max_length=300)
+    link = models.URLField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    sectors = models.JSONField(default=list)  # picklist project_sector
+    types = models.JSONField(default=list)  # picklist project_type
+    subtype = models.CharField(max_length=200, blank=True)
+    unit_metric = models.CharField(max_length=50, default="tCO2e")  # picklist unit_metric
+    unit_type = models.CharField(max_length=50, default="Reduction - technical")  # picklist unit_type
+    reference_project_id = models.CharField(max_length=200, blank=True)
+
+    # National fields.
+    host_party = models.CharField(max_length=2)
+    sectoral_scope = models.PositiveSmallIntegerField()
+    ndc_coverage = models.CharField(max_length=10, choices=NdcCoverage.choices, default=NdcCoverage.UNKNOWN)
+    article6_status = models.CharField(
+        max_length=20, choices=Article6Status.choices, default=Article6Status.NOT_REQUESTED
+    )
+    # Short code used in serial numbers for this project's units, e.g. VER.
+    unit_class = models.CharField(max_length=10, default="VER")
+    non_permanence_risk = models.CharField(max_length=10, choices=RiskRating.choices, default=RiskRating.NONE)
+    # Buffer share in basis points (1 % = 100), so arithmetic stays in integers.
+    buffer_basis_points = models.PositiveIntegerField(default=0)
+    crediting_period_start = models.DateField(null=True, blank=True)
+    crediting_period_end = models.DateField(null=True, blank=True)
+    benefit_sharing_plan = models.TextField(blank=True)
+    consent_evidence = models.TextField(blank=True)
+    grievance_contact = models.CharField(max_length=300, blank=True)
+
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sectoral_scope__gte=1, sectoral_scope__lte=15), name="project_scope_1_to_15"
+            ),
+            models.CheckConstraint(condition=Q(buffer_basis_points__lte=10000), name="project_buffer_le_100pct"),
+        ]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["host_party", "sectoral_scope"])]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.name}"
+
+
+class ProjectStatusChange(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="status_history")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey("organisations.User", on_delete=models.PROTECT)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class _ProjectChild(models.Model):
+    uid = models.UUIDField(unique=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Location(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="locations")
+    country = models.CharField(max_length=100)  # picklist location_country
+    region = models.CharField(max_length=200, blank=True)
+    gis = models.TextField(blank=True)  # coordinates or GeoJSON
+    map_type = models.CharField(max_length=50, blank=True)  # picklist location_map_type
+    map_file_link = models.URLField(max_length=500, blank=True)
+
+
+class Estimation(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="estimations")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    unit_count = models.PositiveBigIntegerField()
+    reference_no = models.CharField(max_length=100, blank=True)
+
+
+class Rating(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ratings")
+    type = models.CharField(max_length=50)  # picklist rating_type
+    name = models.CharField(max_length=200)
+    value = models.CharField(max_length=100)
+    link = models.URLField(max_length=500, blank=True)
+
+
+class CoBenefit(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="co_benefits")
+    co_benefit = models.CharField(max_length=100)  # picklist co_benefit_id
+
+
+class Label(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=100)  # picklist label_type
+    link = models.URLField(max_length=500, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+
+class Stakeholder(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="stakeholders")
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=50)  # picklist stakeholder_type
+    link = models.URLField(max_length=500, blank=True)
+
+
+class ProjectMethodology(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="methodologies")
+    methodology = models.ForeignKey(Methodology, on_delete=models.PROTECT)
+    date = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "methodology"], name="project_methodology_once")]
+
+
+class ValidationRecord(_ProjectChild):
+    """CAD Trust validation: written when the VVB validates the project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="validations")
+    validation_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=100)  # picklist validation_type
+    body = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    date = models.DateField()
+    credit_period_start = models.DateField(null=True, blank=True)
+    credit_period_end = models.DateField(null=True, blank=True)
+    report = models.ForeignKey("projects.Document", null=True, blank=True, on_delete=models.PROTECT)
+
+
+class RelatedProject(_ProjectChild):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="related_projects")
+    related_project_id = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=200)
+    registry = models.CharField(max_length=200, blank=True)
+
+
+class Document(models.Model):
+    """An uploaded file, known by its SHA-256 (recorded in the ledger too)."""
+
+    class Kind(models.TextChoices):
+        DESIGN = "design", "Project design document"
+        VALIDATION_REPORT = "validation_report"
+        MONITORING_REPORT = "monitoring_report"
+        VERIFICATION_REPORT = "verification_report"
+        LETTER = "letter", "Letter"
+        OTHER = "other"
+
+    uid = models.UUIDField(unique=True)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    title = models.CharField(max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    storage_name = models.CharField(max_length=300)
+    is_public = models.BooleanField(default=True)
+    uploaded_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]

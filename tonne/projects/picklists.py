@@ -1,0 +1,49 @@
+"""CAD Trust picklists, shipped with the software and enforced on input."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from tonne.core.errors import ValidationFailed
+
+PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
+
+
+@functools.cache
+def picklists() -> dict[str, list[str]]:
+    data = json.loads((PICKLIST_DIR / "cadt_v2.json").read_text(encoding="utf-8"))
+    return data["picklists"]
+
+
+def allowed(name: str) -> list[str]:
+    return picklists()[name]
+
+
+def check_value(field: str, picklist: str, value: str) -> str:
+    values = allowed(picklist)
+    if value not in values:
+        # Accept a case-insensitive match and return the canonical spelling.
+        folded = {v.casefold(): v for v in values}
+        if isinstance(value, str) and value.casefold() in folded:
+            return folded[value.casefold()]
+        raise ValidationFailed(
+            "PICKLIST_VALUE_NOT_ALLOWED",
+            f"{field}: {value!r} is not an allowed value. Allowed values: {'; '.join(values)}.",
+            field=field,
+            details={"picklist": picklist, "allowed": values},
+        )
+    return value
+
+
+def check_values(field: str, picklist: str, values: list[str], *, required: bool = True) -> list[str]:
+    if not isinstance(values, list):
+        raise ValidationFailed("FIELD_INVALID", f"{field} must be a list of values.", field=field)
+    if required and not values:
+        raise ValidationFailed(
+            "FIELD_REQUIRED",
+            f"{field} needs at least one value. Allowed values: {'; '.join(allowed(picklist))}.",
+            field=field,
+        )
+    return [check_value(field, picklist, v) for v in values]

@@ -1,0 +1,353 @@
+"""State changes for projects: registration, edits, life cycle, documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from tonne.core import clock
+from tonne.core.errors import PermissionDenied, ValidationFailed
+from tonne.ledger.models import LedgerHead
+from tonne.ledger.services import append_entry
+from tonne.organisations.models import Organisation, User
+from tonne.organisations.services import is_registry_administrator, require_active_member
+from tonne.projects import domain
+from tonne.projects.models import (
+    CoBenefit,
+    Document,
+    Estimation,
+    Label,
+    Location,
+    Methodology,
+    Project,
+    ProjectMethodology,
+    ProjectStatusChange,
+    Rating,
+    RelatedProject,
+    Stakeholder,
+    ValidationRecord,
+)
+
+CHILD_MODELS = {
+    "locations": Location,
+    "estimations": Estimation,
+    "ratings": Rating,
+    "co_benefits": CoBenefit,
+    "labels": Label,
+    "stakeholders": Stakeholder,
+    "related_projects": RelatedProject,
+}
+EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
+
+
+def _require_developer_of(actor: User, project: Project) -> None:
+    org = require_active_member(actor, EDITORS)
+    if project.developer_id != org.id:
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+
+
+def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    for child, model in CHILD_MODELS.items():
+        if child not in cleaned:
+            continue
+        model.objects.filter(project=project).delete()
+        model.objects.bulk_create(
+            [model(project=project, uid=uuid.uuid4(), created_at=now, updated_at=now, **row) for row in cleaned[child]]
+        )
+    if "methodologies" in cleaned:
+        ProjectMethodology.objects.filter(project=project).delete()
+        for row in cleaned["methodologies"]:
+            methodology = Methodology.objects.filter(code=row["code"]).first()
+            if methodology is None:
+                raise ValidationFailed(
+                    "METHODOLOGY_UNKNOWN",
+                    f"Methodology {row['code']!r} is not in the registry's methodology list.",
+                    field="methodologies",
+                )
+            ProjectMethodology.objects.create(
+                project=project,
+                methodology=methodology,
+                uid=uuid.uuid4(),
+                date=row.get("date"),
+                description=row.get("description", ""),
+                created_at=now,
+                updated_at=now,
+            )
+
+
+def _vvb(organisation_uid: str | None) -> Organisation | None:
+    if not organisation_uid:
+        return None
+    vvb = Organisation.objects.filter(uid=organisation_uid).first() if _is_uuid(organisation_uid) else None
+    if vvb is None or vvb.kind != Organisation.Kind.VVB:
+        raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb")
+    if not vvb.accredited or vvb.status != Organisation.Status.APPROVED:
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb.name} is not an accredited, approved VVB.", field="vvb")
+    return vvb
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def project_snapshot(project: Project) -> dict[str, Any]:
+    return {
+        "project": project.project_id,
+        "uid": str(project.uid),
+        "name": project.name,
+        "status": project.status,
+        "developer": str(project.developer.uid),
+        "host_party": project.host_party,
+        "sectoral_scope": project.sectoral_scope,
+        "buffer_basis_points": project.buffer_basis_points,
+        "unit_class": project.unit_class,
+    }
+
+
+@transaction.atomic
+def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = None) -> Project:
+    """A developer registers a project (draft)."""
+    org = require_active_member(actor, EDITORS)
+    if org.kind != Organisation.Kind.DEVELOPER:
+        raise PermissionDenied("NOT_A_DEVELOPER", "Only project developers register projects.")
+    cleaned = domain.clean_project_fields(data)
+    now = clock.now()
+    LedgerHead.objects.select_for_update().get(pk=1)  # numbers are max+1: queue
+    number = (Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1
+    fields = {k: v for k, v in cleaned.items() if k not in domain.CHILD_FIELDS}
+    fields.setdefault("host_party", settings.TONNE_COUNTRY)
+    fields.setdefault("registry_name", settings.TONNE_REGISTRY_NAME)
+    project = Project.objects.create(
+        number=number,
+        uid=uuid.uuid4(),
+        project_id=f"{settings.TONNE_COUNTRY}-{number:04d}",
+        developer=org,
+        vvb=_vvb(vvb),
+        status=Project.Status.DRAFT,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    _replace_children(project, cleaned, now)
+    append_entry(kind="project.registered", actor=actor, data=project_snapshot(project))
+    return project
+
+
+@transaction.atomic
+def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: str | None = None) -> Project:
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    _require_developer_of(actor, project)
+    if project.status not in domain.EDITABLE:
+        raise ValidationFailed(
+            "PROJECT_NOT_EDITABLE", f"Project {project.project_id} is {project.status}; only drafts can be edited."
+        )
+    cleaned = domain.clean_project_fields(data, partial=True)
+    now = clock.now()
+    for key, value in cleaned.items():
+        if key not in domain.CHILD_FIELDS:
+            setattr(project, key, value)
+    if vvb is not None:
+        project.vvb = _vvb(vvb)
+    project.updated_at = now
+    project.save()
+    _replace_children(project, cleaned, now)
+    append_entry(
+        kind="project.updated", actor=actor, data={**project_snapshot(project), "fields": sorted(cleaned)}
+    )
+    return project
+
+
+@transaction.atomic
+def change_project_status(
+    *,
+    actor: User,
+    project: Project,
+    status: str,
+    reason: str = "",
+    validation: dict[str, Any] | None = None,
+) -> Project:
+    """Move a project along its life cycle; each step belongs to one party."""
+    project = Project.objects.select_for_update().select_related("developer", "vvb").get(pk=project.pk)
+    current = project.status
+    if current == Project.Status.ON_HOLD and status != Project.Status.ON_HOLD:
+        # A hold lifts back to the status the project had before it.
+        before = project.status_history.filter(to_status="on_hold").order_by("-at", "-id").first()
+        if before is None or before.from_status != status:
+            raise ValidationFailed(
+                "PROJECT_TRANSITION_NOT_ALLOWED",
+                f"A hold on this project lifts back to {before.from_status if before else 'its previous status'}.",
+                field="status",
+            )
+    party = domain.party_for_transition(current, status)
+    if party == domain.DEVELOPER:
+        _require_developer_of(actor, project)
+    elif party == domain.ADMINISTRATOR:
+        if not is_registry_administrator(actor):
+            raise PermissionDenied("NOT_REGISTRY_ADMINISTRATOR", "Only the registry administrator may do this.")
+    else:
+        org = require_active_member(actor, EDITORS)
+        if project.vvb_id is None or project.vvb_id != org.id:
+            raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this project may validate it.")
+        if not org.accredited:
+            raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+    if status in ("rejected", "on_hold") and not reason.strip():
+        raise ValidationFailed("REASON_REQUIRED", f"Setting a project {status} needs a reason.", field="reason")
+    now = clock.now()
+    record = None
+    if status == Project.Status.VALIDATED:
+        record = _record_validation(actor, project, validation or {}, now)
+    project.status = status
+    project.status_changed_at = now
+    project.updated_at = now
+    project.save(update_fields=["status", "status_changed_at", "updated_at"])
+    ProjectStatusChange.objects.create(
+        project=project, from_status=current, to_status=status, actor=actor, reason=reason, at=now
+    )
+    data = {**project_snapshot(project), "from": current, "reason": reason}
+    if record is not None:
+        data["validation"] = {"id": record.validation_id, "type": record.type, "date": record.date}
+    append_entry(kind="project.status", actor=actor, data=data)
+    return project
+
+
+def _record_validation(actor: User, project: Project, data: dict[str, Any], now: dt.datetime) -> ValidationRecord:
+    vtype = data.get("type") or "Validation of Project Design Document"
+    from tonne.projects.picklists import check_value
+
+    vtype = check_value("validation.type", "validation_type", vtype)
+    report = None
+    if data.get("report"):
+        report = Document.objects.filter(uid=data["report"], project=project).first() if _is_uuid(data["report"]) else None
+        if report is None:
+            raise ValidationFailed("DOCUMENT_NOT_FOUND", "validation.report must be a document of this project.")
+    cleaned = domain.clean_project_fields(
+        {
+            k: data[k]
+            for k in ("crediting_period_start", "crediting_period_end")
+            if data.get(k)
+        },
+        partial=True,
+    )
+    number = ValidationRecord.objects.filter(project=project).count() + 1
+    assert actor.organisation is not None
+    return ValidationRecord.objects.create(
+        project=project,
+        uid=uuid.uuid4(),
+        validation_id=f"{project.project_id}-VAL-{number}",
+        type=vtype,
+        body=actor.organisation,
+        date=now.date(),
+        credit_period_start=cleaned.get("crediting_period_start"),
+        credit_period_end=cleaned.get("crediting_period_end"),
+        report=report,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+# -- documents -----------------------------------------------------------------
+
+
+def _store(content: bytes, sha256: str) -> str:
+    """Content-addressed storage: the same bytes are kept once."""
+    name = f"{sha256[:2]}/{sha256}"
+    path = settings.TONNE_DOCUMENTS_DIR / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    return name
+
+
+def document_path(document: Document):
+    return settings.TONNE_DOCUMENTS_DIR / document.storage_name
+
+
+@transaction.atomic
+def upload_document(
+    *,
+    actor: User,
+    project: Project | None,
+    kind: str,
+    title: str,
+    filename: str,
+    content: bytes,
+    content_type: str = "application/octet-stream",
+    is_public: bool = True,
+) -> Document:
+    if kind not in Document.Kind.values:
+        raise ValidationFailed("DOCUMENT_KIND_INVALID", f"kind must be one of {', '.join(Document.Kind.values)}.")
+    if not content:
+        raise ValidationFailed("DOCUMENT_EMPTY", "The uploaded file is empty.", field="file")
+    if len(content) > settings.TONNE_MAX_DOCUMENT_BYTES:
+        raise ValidationFailed("DOCUMENT_TOO_LARGE", "The uploaded file is too large.", field="file")
+    if project is not None:
+        org = require_active_member(actor, EDITORS)
+        allowed = (
+            project.developer_id == org.id
+            or project.vvb_id == org.id
+            or is_registry_administrator(actor)
+            or project.monitoring_reports.filter(vvb=org).exists()
+        )
+        if not allowed:
+            raise PermissionDenied("PROJECT_NOT_YOURS", "You may not add documents to this project.")
+    sha256 = hashlib.sha256(content).hexdigest()
+    document = Document.objects.create(
+        uid=uuid.uuid4(),
+        project=project,
+        kind=kind,
+        title=(title or filename or "document")[:300],
+        filename=os.path.basename(filename or "document")[:255],
+        content_type=(content_type or "application/octet-stream")[:100],
+        size=len(content),
+        sha256=sha256,
+        storage_name=_store(content, sha256),
+        is_public=is_public,
+        uploaded_by=actor,
+        uploaded_at=clock.now(),
+    )
+    append_entry(
+        kind="document.uploaded",
+        actor=actor,
+        data={
+            "document": str(document.uid),
+            "project": project.project_id if project else None,
+            "kind": kind,
+            "filename": document.filename,
+            "size": document.size,
+            "sha256": sha256,
+        },
+    )
+    return document
+
+
+@transaction.atomic
+def add_methodology(*, actor: User, code: str, name: str, type: str = "", version: str = "", link: str = "") -> Methodology:
+    if not is_registry_administrator(actor):
+        raise PermissionDenied("NOT_REGISTRY_ADMINISTRATOR", "Only the registry administrator may do this.")
+    if not code or not name:
+        raise ValidationFailed("FIELD_REQUIRED", "A methodology needs a code and a name.")
+    if type:
+        from tonne.projects.picklists import check_value
+
+        type = check_value("type", "methodology_type", type)
+    now = clock.now()
+    methodology, _ = Methodology.objects.get_or_create(
+        code=code,
+        defaults={"uid": uuid.uuid4(), "name": name, "type": type, "version": version, "link": link,
+                  "created_at": now, "updated_at": now},
+    )
+    return methodology

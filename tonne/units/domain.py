@@ -1,0 +1,182 @@
+"""Pure rules for serial numbers and unit selection (no database)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tonne.core.errors import ValidationFailed
+
+MAX_SERIAL = 2**62  # fits a signed 64-bit column with room to spare
+
+
+@dataclass(frozen=True, order=True)
+class SerialRange:
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 1 or self.end < self.start or self.end > MAX_SERIAL:
+            raise ValidationFailed(
+                "SERIAL_RANGE_INVALID",
+                f"{self.start}-{self.end} is not a serial range (start ≥ 1, end ≥ start).",
+                field="ranges",
+            )
+
+    @property
+    def count(self) -> int:
+        return self.end - self.start + 1
+
+    def overlaps(self, other: SerialRange) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+
+@dataclass(frozen=True)
+class SerialPrefix:
+    """Everything in a serial string but the range."""
+
+    host: str
+    unit_class: str
+    scope: int
+    project: int
+    vintage: int
+    issuance: int
+
+
+@dataclass(frozen=True)
+class Serial:
+    prefix: SerialPrefix
+    range: SerialRange
+
+    def render(self) -> str:
+        return render_serial(self.prefix, self.range)
+
+
+def render_serial(prefix: SerialPrefix, serials: SerialRange) -> str:
+    return (
+        f"{prefix.host}-{prefix.unit_class}-{prefix.scope}-{prefix.project:04d}-{prefix.vintage}"
+        f"-{prefix.issuance}-{serials.start}-{serials.end}"
+    )
+
+
+_SERIAL_RE = re.compile(
+    r"^(?P<host>[A-Z]{2})-(?P<cls>[A-Z][A-Z0-9.]{0,9})-(?P<scope>[1-9]|1[0-5])-(?P<project>\d{4,})"
+    r"-(?P<vintage>\d{4})-(?P<issuance>[1-9]\d*)-(?P<start>[1-9]\d*)(?:-(?P<end>[1-9]\d*))?$"
+)
+_RANGE_RE = re.compile(r"^(?P<start>[1-9]\d*)(?:\s*(?:-|–|\.\.|to)\s*(?P<end>[1-9]\d*))?$")
+
+
+def parse_serial(text: str) -> Serial:
+    """Parse a full serial string; a single unit may omit the end."""
+    match = _SERIAL_RE.match((text or "").strip().upper())
+    if not match:
+        raise ValidationFailed(
+            "SERIAL_MALFORMED",
+            f"{text!r} is not a serial number of the form HOST-CLASS-SCOPE-PROJECT-VINTAGE-ISSUANCE-START-END "
+            f"(e.g. CI-VER-3-0042-2024-17-1000001-1005000).",
+            field="serial",
+        )
+    g = match.groupdict()
+    project = g["project"]
+    if len(project) > 4 and project.startswith("0"):
+        raise ValidationFailed("SERIAL_MALFORMED", f"{text!r}: the project number has extra leading zeros.", field="serial")
+    start = int(g["start"])
+    end = int(g["end"]) if g["end"] else start
+    prefix = SerialPrefix(g["host"], g["cls"], int(g["scope"]), int(project), int(g["vintage"]), int(g["issuance"]))
+    return Serial(prefix, SerialRange(start, end))
+
+
+def parse_lookup(text: str) -> tuple[SerialPrefix | None, SerialRange]:
+    """What the public may paste: a full serial string, or bare numbers `n` / `a-b`."""
+    raw = (text or "").strip()
+    bare = _RANGE_RE.match(raw.replace(",", "").replace(" ", ""))
+    if bare:
+        start = int(bare["start"])
+        end = int(bare["end"]) if bare["end"] else start
+        return None, SerialRange(start, end)
+    serial = parse_serial(raw)
+    return serial.prefix, serial.range
+
+
+def check_disjoint(ranges: list[SerialRange]) -> list[SerialRange]:
+    ordered = sorted(ranges)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if a.overlaps(b):
+            raise ValidationFailed(
+                "SERIAL_RANGES_OVERLAP", f"Requested ranges {a.start}-{a.end} and {b.start}-{b.end} overlap.", field="ranges"
+            )
+    return ordered
+
+
+def check_quantity(quantity: object, *, field: str = "quantity") -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValidationFailed("QUANTITY_INVALID", "quantity must be a whole number of units.", field=field)
+    if quantity <= 0:
+        raise ValidationFailed("QUANTITY_NOT_POSITIVE", "quantity must be a positive whole number.", field=field)
+    if quantity > MAX_SERIAL:
+        raise ValidationFailed("QUANTITY_INVALID", "quantity is too large.", field=field)
+    return quantity
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which units to move: explicit ranges, or a quantity chosen by criteria
+    (oldest acquisition first, then lowest serial)."""
+
+    ranges: tuple[SerialRange, ...] = ()
+    quantity: int | None = None
+    project: str | None = None
+    vintage: int | None = None
+    unit_class: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ranges: list[tuple[int, int]] | list[SerialRange] | None = None,
+        quantity: int | None = None,
+        project: str | None = None,
+        vintage: int | None = None,
+        unit_class: str | None = None,
+    ) -> Selection:
+        if ranges and quantity is not None:
+            if sum(SerialRange(*r).count if isinstance(r, tuple) else r.count for r in ranges) != quantity:
+                raise ValidationFailed(
+                    "QUANTITY_MISMATCH", "quantity does not equal the number of units in the ranges.", field="quantity"
+                )
+        if ranges:
+            parsed = [r if isinstance(r, SerialRange) else SerialRange(int(r[0]), int(r[1])) for r in ranges]
+            if project or vintage or unit_class:
+                raise ValidationFailed(
+                    "SELECTION_AMBIGUOUS", "Give either serial ranges or selection criteria, not both.", field="ranges"
+                )
+            return cls(ranges=tuple(check_disjoint(parsed)))
+        if quantity is None:
+            raise ValidationFailed(
+                "SELECTION_EMPTY", "Say which units to move: serial ranges, or a quantity.", field="quantity"
+            )
+        return cls(quantity=check_quantity(quantity), project=project, vintage=vintage, unit_class=unit_class)
+
+    @property
+    def total(self) -> int:
+        return sum(r.count for r in self.ranges) if self.ranges else int(self.quantity or 0)
+
+    def describe(self) -> dict:
+        if self.ranges:
+            return {"ranges": [[r.start, r.end] for r in self.ranges]}
+        return {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}
+
+
+RETIREMENT_PURPOSES = ("voluntary", "ndc", "corsia", "other_compliance", "other")
+
+
+def unit_state(account_type: str) -> str:
+    return {
+        "holding": "held",
+        "buffer": "buffer",
+        "retirement": "retired",
+        "cancellation": "cancelled",
+        "omge": "cancelled",
+        "export": "exported",
+        "sop": "held",
+    }[account_type]
