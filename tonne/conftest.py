@@ -9,11 +9,16 @@ import tempfile
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from tonne import testing
 from tonne.core import clock
 
 _data_dir = tempfile.mkdtemp(prefix="tonne-test-")
+
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -115,9 +115,7 @@ def _has_bad_chars(text: str) -> bool:
 def _is_valid_name(name: str) -> bool:
     """Key names: non-empty, no Unicode spaces, no '+', no control characters."""
     return (
-        bool(name)
-        and not any(c.isspace() or c == "+" for c in name)
-        and not _has_bad_chars(name)
+        bool(name) and not any(c.isspace() or c == "+" for c in name) and not _has_bad_chars(name)
     )
 
 
@@ -282,7 +280,9 @@ def key_id(name: str, public_key: bytes) -> bytes:
     """Ed25519 note key id: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
     _check_name(name)
     if len(public_key) != _ED25519_KEY_SIZE:
-        raise CheckpointError(KEY_MALFORMED, f"Ed25519 public key must be {_ED25519_KEY_SIZE} bytes")
+        raise CheckpointError(
+            KEY_MALFORMED, f"Ed25519 public key must be {_ED25519_KEY_SIZE} bytes"
+        )
     digest = hashlib.sha256(name.encode("utf-8") + b"\n" + _ALG_ED25519 + public_key).digest()
     return digest[:_KEY_ID_SIZE]
 
@@ -363,9 +363,7 @@ def _check_signatures(
     # them belong to someone else and are ignored, as the spec requires.
     ours = [s for s in signatures if s.name == name and s.key_id == kid]
     if not ours:
-        raise CheckpointError(
-            CHECKPOINT_UNKNOWN_KEY, f"no signature by key {name}+{kid.hex()}"
-        )
+        raise CheckpointError(CHECKPOINT_UNKNOWN_KEY, f"no signature by key {name}+{kid.hex()}")
     message = body.encode("utf-8")
     # A known key whose signature fails means tampering: reject the whole
     # note even if another copy of the signature verifies.
@@ -432,9 +430,7 @@ def _load_pem(data: bytes) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # TypeError: the PEM is encrypted. Never echo key material back.
-        raise CheckpointError(
-            KEY_MALFORMED, "not an unencrypted PKCS8 PEM private key"
-        ) from None
+        raise CheckpointError(KEY_MALFORMED, "not an unencrypted PKCS8 PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise CheckpointError(KEY_MALFORMED, "private key is not an Ed25519 key")
     return key

@@ -1,0 +1,228 @@
+"""tonne demo: a fresh, believable demo registry, built through the same
+service functions as everything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from tonne.core import clock
+
+DEMO_PASSWORD = "tonne-demo-2026!"
+
+
+class Command(BaseCommand):
+    help = "Load a demo registry (a government, two developers, a VVB, a buyer, projects, issuances, trades)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--reset", action="store_true", help="SQLite only: delete the database first and start afresh"
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        if options["reset"]:
+            if connection.vendor != "sqlite":
+                raise CommandError("--reset deletes the database file and works on SQLite only.")
+            path = settings.DATABASES["default"]["NAME"]
+            connection.close()
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    __import__("os").remove(f"{path}{suffix}")
+                except FileNotFoundError:
+                    pass
+        call_command("migrate", verbosity=0)
+        from tonne.organisations.models import Organisation
+
+        if Organisation.objects.exists():
+            self.stdout.write("The registry already holds data; demo not loaded (use --reset on SQLite to start afresh).")
+            return
+        build_demo(self.stdout.write)
+        self.stdout.write(
+            "\nDemo registry loaded. Sign in with any of these users and the password "
+            f"{DEMO_PASSWORD!r}:\n"
+            "  root      installation root (registry administrator)\n"
+            "  admin     Ministry of Environment, registry administrator\n"
+            "  mangrove  Mangrove Futures (project developer)\n"
+            "  solar     Sahel Solar (project developer)\n"
+            "  verifier  Veritas Carbone (VVB)\n"
+            "  buyer     Abidjan Carbon Exchange (buyer / trader)\n"
+        )
+
+
+def _at(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)
+
+
+def build_demo(say=print) -> None:  # noqa: ANN001
+    from tonne.ledger.services import make_checkpoint
+    from tonne.mrv import services as mrv
+    from tonne.organisations import services as orgs
+    from tonne.organisations.models import Organisation
+    from tonne.projects import services as projects
+    from tonne.units import services as units
+    from tonne.units.domain import Selection
+
+    country = settings.TONNE_COUNTRY
+    today = dt.date.today()
+    start = dt.date(today.year - 4, 1, 10)
+    clock.freeze(_at(start))
+    try:
+        def user(org, name, role="admin", actor=None):  # noqa: ANN001, ANN202
+            return orgs.create_user(
+                actor=actor, organisation=org, username=name, email=f"{name}@demo.tonne", password=DEMO_PASSWORD, role=role
+            )
+
+        root = orgs.create_user(
+            actor=None, organisation=None, username="root", email="root@demo.tonne", password=DEMO_PASSWORD, is_root=True
+        )
+
+        def org(name, kind, **kw):  # noqa: ANN001, ANN202, ANN003
+            o = orgs.apply_for_organisation(actor=None, name=name, kind=kind, country=kw.pop("country", country), **kw)
+            return orgs.decide_organisation(actor=root, organisation=o, status="approved", reason="KYC documents checked")
+
+        gov = org("Ministry of Environment", Organisation.Kind.GOVERNMENT, contact_email="registry@environnement.demo")
+        admin = user(gov, "admin", actor=root)
+        user(gov, "auditor", role="viewer", actor=root)
+        ministry = org("Ministry of Energy", Organisation.Kind.MINISTRY)
+        user(ministry, "energy", role="viewer", actor=admin)
+        mangrove = org("Mangrove Futures", Organisation.Kind.DEVELOPER, website="https://mangrove.demo")
+        solar = org("Sahel Solar", Organisation.Kind.DEVELOPER)
+        vvb_org = org("Veritas Carbone", Organisation.Kind.VVB, country="FR")
+        vvb_org = orgs.set_accreditation(actor=admin, organisation=vvb_org, accredited=True)
+        buyer_org = org("Abidjan Carbon Exchange", Organisation.Kind.TRADER)
+        dev = user(mangrove, "mangrove", actor=admin)
+        dev2 = user(solar, "solar", actor=admin)
+        vvb = user(vvb_org, "verifier", actor=admin)
+        buyer = user(buyer_org, "buyer", actor=admin)
+        user(buyer_org, "buyer-viewer", role="viewer", actor=buyer)
+        pending = orgs.apply_for_organisation(actor=None, name="Cocoa Agroforestry Coop", kind="developer", country=country)
+        dev_acc = orgs.open_holding_account(actor=dev, organisation=mangrove, name="Mangrove Futures main")
+        solar_acc = orgs.open_holding_account(actor=dev2, organisation=solar, name="Sahel Solar main")
+        buyer_acc = orgs.open_holding_account(actor=buyer, organisation=buyer_org, name="Exchange trading")
+        buyer_client = orgs.open_holding_account(actor=buyer, organisation=buyer_org, name="Client custody")
+        for code, name, mtype in (
+            ("AR-AM0014", "Afforestation and reforestation of degraded mangrove habitats", "Removal - nature"),
+            ("ACM0002", "Grid-connected electricity generation from renewable sources", "Avoidance - technical"),
+            ("AMS-II.G", "Energy efficiency measures in thermal applications of non-renewable biomass", "Reduction - technical"),
+        ):
+            projects.add_methodology(actor=admin, code=code, name=name, type=mtype, version="1.0")
+        say(f"organisations, users and accounts created; {pending.name} is awaiting approval")
+
+        def project(actor, vvb_uid, **fields):  # noqa: ANN001, ANN202, ANN003
+            return projects.register_project(actor=actor, data=fields, vvb=vvb_uid)
+
+        def advance(p, *steps):  # noqa: ANN001, ANN202
+            for status, who in steps:
+                clock.freeze(clock.now() + dt.timedelta(days=9))
+                p = projects.change_project_status(actor=who, project=p, status=status)
+            return p
+
+        vvb_uid = str(vvb_org.uid)
+        mangroves = project(
+            dev, vvb_uid,
+            name="Ebrié Lagoon mangrove restoration",
+            description="Replanting 2,400 ha of mangroves around the Ebrié Lagoon with 14 fishing communities.",
+            sectors=["Afforestation and reforestation"], types=["Afforestation"], sectoral_scope=14,
+            unit_type="Removal - nature", unit_class="VER", non_permanence_risk="medium", buffer_basis_points=1500,
+            ndc_coverage="inside", link="https://mangrove.demo/ebrie",
+            crediting_period_start=f"{start.year}-01-01", crediting_period_end=f"{start.year + 29}-12-31",
+            benefit_sharing_plan="40 % of proceeds to the community fund.",
+            consent_evidence="FPIC minutes of 14 village assemblies.", grievance_contact="grievances@mangrove.demo",
+            locations=[{"country": "Cote d'Ivoire", "region": "Lagunes", "gis": '{"type":"Point","coordinates":[-4.03,5.32]}', "map_type": "GeoJSON"}],
+            estimations=[{"start_date": f"{start.year}-01-01", "end_date": f"{start.year}-12-31", "unit_count": 42000}],
+            co_benefits=[{"co_benefit": "SDG 14 - Life below water"}, {"co_benefit": "SDG 15 - Life on land"}],
+            stakeholders=[{"name": "Mangrove Futures", "type": "Developer"}],
+            methodologies=[{"code": "AR-AM0014"}],
+        )
+        clock.freeze(clock.now() + dt.timedelta(days=2))
+        projects.upload_document(
+            actor=dev, project=mangroves, kind="design", title="Project design document v1.2",
+            filename="ebrie-pdd-v1.2.pdf", content=b"%PDF-1.4 demo project design document for the Ebrie Lagoon project\n",
+            content_type="application/pdf",
+        )
+        mangroves = advance(mangroves, ("submitted", dev), ("approved", admin), ("validated", vvb), ("registered", admin))
+        solar_park = project(
+            dev2, vvb_uid,
+            name="Korhogo 25 MW solar park", description="Grid-connected photovoltaic plant displacing thermal generation.",
+            sectors=["Energy industries (renewable-/ non renewable sources)"], types=["Solar"],
+            sectoral_scope=1, unit_type="Avoidance - technical", ndc_coverage="inside", article6_status="requested",
+            locations=[{"country": "Cote d'Ivoire", "region": "Savanes", "gis": "9.45,-5.63"}],
+            methodologies=[{"code": "ACM0002"}],
+            co_benefits=[{"co_benefit": "SDG 13 - Climate action"}],
+        )
+        solar_park = advance(solar_park, ("submitted", dev2), ("approved", admin), ("validated", vvb), ("registered", admin))
+        stoves = project(
+            dev, vvb_uid,
+            name="Bouaké efficient cookstoves", description="40,000 improved cookstoves for households around Bouaké.",
+            sectors=["Energy demand"], types=["Energy Efficiency households"], sectoral_scope=3,
+            unit_type="Reduction - technical", locations=[{"country": "Cote d'Ivoire", "region": "Vallée du Bandama"}],
+            methodologies=[{"code": "AMS-II.G"}],
+        )
+        stoves = advance(stoves, ("submitted", dev))
+        project(
+            dev2, vvb_uid, name="Man highlands biogas", description="Household biodigesters (draft).",
+            sectors=["Agriculture"], types=["Biogas"], sectoral_scope=15,
+            locations=[{"country": "Cote d'Ivoire", "region": "Montagnes"}],
+        )
+        hold = project(
+            dev2, vvb_uid, name="San-Pédro landfill gas", description="Landfill gas capture and flaring.",
+            sectors=["Waste handling and disposal"], types=["Landfill gas"], sectoral_scope=13,
+            locations=[{"country": "Cote d'Ivoire", "region": "Bas-Sassandra"}],
+        )
+        hold = advance(hold, ("submitted", dev2), ("approved", admin))
+        clock.freeze(clock.now() + dt.timedelta(days=3))
+        projects.change_project_status(actor=admin, project=hold, status="on_hold", reason="Land tenure dispute under review")
+        say("projects registered in several states")
+
+        def issue(p, actor, years, factor):  # noqa: ANN001, ANN202
+            for i, year in enumerate(years):
+                clock.freeze(_at(dt.date(year + 1, 3, 15)))
+                report = mrv.submit_report(
+                    actor=actor, project=p, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31),
+                    vintages=[{"vintage": year, "quantity": factor + 1000 * i}], vvb=vvb_uid,
+                )
+                clock.freeze(clock.now() + dt.timedelta(days=20))
+                report = mrv.verify_report(
+                    actor=vvb, report=report, verified=[{"vintage": year, "quantity": factor + 1000 * i - 250}]
+                )
+                clock.freeze(clock.now() + dt.timedelta(days=5))
+                mrv.approve_issuance(actor=admin, report=report)
+
+        issue(mangroves, dev, [start.year, start.year + 1, start.year + 2], 30000)
+        issue(solar_park, dev2, [start.year + 1, start.year + 2], 18000)
+        say("issuances over several vintages, with buffer contributions")
+
+        key = iter(range(1, 1000))
+        clock.freeze(_at(dt.date(start.year + 3, 6, 2)))
+        units.transfer(actor=dev, from_account=dev_acc.identifier, to_account=buyer_acc.identifier,
+                       selection=Selection.build(quantity=12000), idempotency_key=f"demo-{next(key)}")
+        units.transfer(actor=dev2, from_account=solar_acc.identifier, to_account=buyer_acc.identifier,
+                       selection=Selection.build(quantity=8000, vintage=start.year + 1), idempotency_key=f"demo-{next(key)}")
+        clock.freeze(clock.now() + dt.timedelta(days=12))
+        units.transfer(actor=buyer, from_account=buyer_acc.identifier, to_account=buyer_client.identifier,
+                       selection=Selection.build(quantity=3500), idempotency_key=f"demo-{next(key)}")
+        clock.freeze(clock.now() + dt.timedelta(days=30))
+        units.retire(actor=buyer, from_account=buyer_client.identifier, selection=Selection.build(quantity=2500),
+                     beneficiary="Air Côte d'Ivoire", purpose="corsia", jurisdiction="CI",
+                     reason="CORSIA first phase offsetting", idempotency_key=f"demo-{next(key)}")
+        units.retire(actor=buyer, from_account=buyer_acc.identifier, selection=Selection.build(quantity=1200),
+                     beneficiary="Banque Atlantique", purpose="voluntary", reason="2025 operational emissions",
+                     idempotency_key=f"demo-{next(key)}")
+        units.retire(actor=dev, from_account=dev_acc.identifier, selection=Selection.build(quantity=500),
+                     beneficiary="Mangrove Futures", purpose="voluntary", reason="Own footprint",
+                     idempotency_key=f"demo-{next(key)}")
+        units.cancel(actor=dev2, from_account=solar_acc.identifier, selection=Selection.build(quantity=300),
+                     reason="Double registration found with a voluntary programme; cancelled to avoid double counting",
+                     idempotency_key=f"demo-{next(key)}")
+        clock.freeze(clock.now() + dt.timedelta(days=40))
+        units.reverse(actor=admin, project=mangroves.project_id, quantity=900,
+                      reason="Storm damage on 60 ha reported in monitoring", idempotency_key=f"demo-{next(key)}")
+        say("transfers, retirements, a cancellation and a reversal recorded")
+    finally:
+        clock.freeze(None)
+    checkpoint = make_checkpoint(force=True)
+    say(f"ledger checkpoint signed at size {checkpoint.size if checkpoint else 0}")

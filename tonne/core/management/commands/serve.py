@@ -1,0 +1,24 @@
+"""tonne serve: the registry over HTTP (waitress, a production WSGI server)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve the registry over HTTP."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=8)
+
+    def handle(self, *args: object, **options: object) -> None:
+        from waitress import serve
+
+        from tonne.ledger import keys
+        from tonne.wsgi import application
+
+        keys.ensure_key()
+        self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")
+        serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="tonne")

@@ -1,0 +1,140 @@
+"""tonne ledger verify | checkpoint | proof | key"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tonne.core.errors import RegistryError
+
+
+class Command(BaseCommand):
+    help = "Verify the ledger, sign checkpoints, make and check proofs."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        verify = sub.add_parser("verify", help="recompute hashes, roots, signatures; replay and compare holdings")
+        verify.add_argument("--key", help="verifier key (name+id+base64); default: this registry's own key")
+        verify.add_argument("--json", action="store_true", help="print the result as JSON")
+        checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the ledger as it stands")
+        checkpoint.add_argument("--force", action="store_true", help="print the latest even if nothing changed")
+        checkpoint.add_argument("--output", help="also write the signed note to this file")
+        sub.add_parser("key", help="print the verifier key that checks this registry's checkpoints")
+        proof = sub.add_parser("proof", help="inclusion / consistency proofs")
+        proof_sub = proof.add_subparsers(dest="proof_action", required=True)
+        inclusion = proof_sub.add_parser("inclusion", help="prove that entry SEQ is in a signed checkpoint")
+        inclusion.add_argument("seq", type=int)
+        inclusion.add_argument("--size", type=int, help="checkpoint size (default: latest)")
+        inclusion.add_argument("--output", "-o", help="write the proof file here (default: stdout)")
+        consistency = proof_sub.add_parser("consistency", help="prove that checkpoint NEW extends checkpoint OLD")
+        consistency.add_argument("old", type=int)
+        consistency.add_argument("new", type=int, nargs="?")
+        consistency.add_argument("--output", "-o")
+        check = proof_sub.add_parser("verify", help="check a proof file offline against a verifier key")
+        check.add_argument("file")
+        check.add_argument("--key", help="verifier key text (obtain it independently of the proof)")
+        check.add_argument("--key-file", help="file holding the verifier key")
+
+    def handle(self, *args: object, **options: object) -> None:
+        action = options["action"]
+        try:
+            if action == "verify":
+                self._verify(options)
+            elif action == "checkpoint":
+                self._checkpoint(options)
+            elif action == "key":
+                from tonne.ledger import keys
+
+                self.stdout.write(keys.verifier_key_text())
+            elif action == "proof":
+                self._proof(options)
+        except RegistryError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from None
+
+    def _verify(self, options: dict) -> None:
+        from tonne.ledger.verify import verify_ledger
+
+        result = verify_ledger(verifier_key=options.get("key"))
+        if options.get("json"):
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "ok": result.ok,
+                        "entries": result.entries,
+                        "checkpoints": result.checkpoints,
+                        "blocks": result.blocks,
+                        "seconds": round(result.seconds, 3),
+                        "divergence": result.first.__dict__ if result.first else None,
+                    },
+                    indent=2,
+                )
+            )
+        elif result.ok:
+            rate = result.entries / result.seconds if result.seconds else 0
+            self.stdout.write(
+                f"OK: {result.entries} entries, {result.checkpoints} signed checkpoints and "
+                f"{result.blocks} unit blocks verified in {result.seconds:.2f} s ({rate:,.0f} entries/s)."
+            )
+        else:
+            first = result.first
+            assert first is not None
+            where = f" at entry {first.seq}" if first.seq is not None else ""
+            self.stderr.write(f"LEDGER DIVERGENCE{where}: {first.code}: {first.message}")
+        if not result.ok:
+            sys.exit(1)
+
+    def _checkpoint(self, options: dict) -> None:
+        from tonne.ledger.services import make_checkpoint
+
+        checkpoint = make_checkpoint(force=bool(options.get("force")))
+        if checkpoint is None:
+            self.stdout.write("No new entries since the last checkpoint.")
+            return
+        if options.get("output"):
+            Path(options["output"]).write_text(checkpoint.note)
+        self.stdout.write(checkpoint.note, ending="")
+
+    def _proof(self, options: dict) -> None:
+        from tonne.ledger import proofs
+
+        sub = options["proof_action"]
+        if sub == "verify":
+            key = options.get("key")
+            if options.get("key_file"):
+                key = Path(options["key_file"]).read_text().strip()
+            bundle = json.loads(Path(options["file"]).read_text())
+            if not key:
+                self.stderr.write(
+                    "warning: no --key given; using the key inside the proof file, which proves only "
+                    "self-consistency. Obtain the registry's verifier key independently."
+                )
+                key = bundle.get("verifier_key", "")
+            try:
+                proved = proofs.verify_bundle(bundle, key)
+            except proofs.ProofInvalid as exc:
+                self.stderr.write(f"INVALID: {exc.code}: {exc.message}")
+                sys.exit(1)
+            if proved["proved"] == "inclusion":
+                entry = proved["entry"]
+                self.stdout.write(
+                    f"VALID: entry {proved['seq']} ({entry.get('kind')}, transaction {entry.get('transaction') or '-'}) "
+                    f"is in the ledger of {proved['origin']} at tree size {proved['tree_size']}."
+                )
+            else:
+                self.stdout.write(
+                    f"VALID: checkpoint {proved['new_size']} extends checkpoint {proved['old_size']} of {proved['origin']}."
+                )
+            return
+        if sub == "inclusion":
+            bundle = proofs.inclusion_bundle(options["seq"], options.get("size"))
+        else:
+            bundle = proofs.consistency_bundle(options["old"], options.get("new"))
+        text = json.dumps(bundle, indent=2)
+        if options.get("output"):
+            Path(options["output"]).write_text(text + "\n")
+            self.stdout.write(f"wrote {options['output']}")
+        else:
+            self.stdout.write(text)
