@@ -21,7 +21,10 @@ def ensure_key() -> bool:
     """Create the key file if no key is configured. True if one was made."""
     if settings.TONNE_LEDGER_KEY or settings.TONNE_LEDGER_KEY_FILE.exists():
         return False
-    save_private_key(settings.TONNE_LEDGER_KEY_FILE, generate_private_key())
+    try:
+        save_private_key(settings.TONNE_LEDGER_KEY_FILE, generate_private_key())
+    except FileExistsError:  # another process made it first: use that one
+        return False
     private_key.cache_clear()
     return True
 

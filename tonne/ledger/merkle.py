@@ -104,6 +104,21 @@ class MerkleAccumulator:
             n >>= 1
         stack.append(leaf)
 
+    def state(self) -> list[bytes]:
+        """The compact range (perfect subtree roots, left to right)."""
+        return list(self._stack)
+
+    @classmethod
+    def from_state(cls, size: int, stack: Sequence[bytes]) -> MerkleAccumulator:
+        """Resume from a saved compact range, so a long ledger is not rehashed."""
+        _check_non_negative(size=size)
+        if len(stack) != bin(size).count("1") or any(len(h) != HASH_SIZE for h in stack):
+            raise ValueError("compact range does not match the tree size")
+        acc = cls()
+        acc._size = size
+        acc._stack = list(stack)
+        return acc
+
     def extend(self, leaves: Iterable[bytes]) -> None:
         """Append several leaf hashes in order."""
         for leaf in leaves:

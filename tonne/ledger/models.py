@@ -19,6 +19,9 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["seq"]
 
+    def __str__(self) -> str:
+        return f"ledger entry {self.seq} ({self.kind})"
+
 
 class LedgerHead(models.Model):
     """Size and last hash of the ledger; its row lock serialises appends."""
@@ -30,13 +33,22 @@ class LedgerHead(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="single_ledger_head")]
 
+    def __str__(self) -> str:
+        return f"ledger head at {self.size}"
+
 
 class Checkpoint(models.Model):
     size = models.PositiveBigIntegerField(unique=True)
     root_hash = models.CharField(max_length=64)
     note = models.TextField()  # C2SP signed note, as published
+    # Roots of the perfect subtrees at this size (hex, comma-separated), so the
+    # next checkpoint hashes only the new entries.
+    compact_range = models.TextField(blank=True)
     key_name = models.CharField(max_length=100)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"

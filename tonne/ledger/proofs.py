@@ -88,8 +88,8 @@ def verify_bundle(bundle: dict[str, Any], verifier_key_text: str) -> dict[str, A
             return _verify_inclusion(bundle, verifier_key_text)
         if fmt == CONSISTENCY_FORMAT:
             return _verify_consistency(bundle, verifier_key_text)
-    except (KeyError, TypeError) as exc:
-        raise ProofInvalid("PROOF_MALFORMED", f"The proof file lacks {exc}.") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProofInvalid("PROOF_MALFORMED", f"The proof file is malformed ({exc}).") from None
     raise ProofInvalid("PROOF_MALFORMED", "Unknown proof format.")
 
 

@@ -62,8 +62,10 @@ def append_entry(
     return entry
 
 
-def leaf_hashes(size: int | None = None) -> list[bytes]:
+def leaf_hashes(size: int | None = None, *, start: int = 0) -> list[bytes]:
     qs = LedgerEntry.objects.order_by("seq")
+    if start:
+        qs = qs.filter(seq__gte=start)
     if size is not None:
         qs = qs.filter(seq__lt=size)
     return [bytes.fromhex(h) for h in qs.values_list("leaf_hash", flat=True).iterator(chunk_size=20000)]
@@ -78,8 +80,8 @@ def make_checkpoint(*, force: bool = False) -> Checkpoint | None:
             return latest if force else None
         if head.size == 0 and not force:
             return None
-        acc = MerkleAccumulator()
-        for leaf in leaf_hashes(head.size):
+        acc = _resume_accumulator(latest)
+        for leaf in leaf_hashes(head.size, start=acc.size):
             acc.append(leaf)
         root = acc.root()
         note = CheckpointNote(origin=settings.TONNE_LEDGER_ORIGIN, size=head.size, root=root)
@@ -89,8 +91,24 @@ def make_checkpoint(*, force: bool = False) -> Checkpoint | None:
             root_hash=root.hex(),
             note=text,
             key_name=settings.TONNE_LEDGER_KEY_NAME,
+            compact_range=",".join(h.hex() for h in acc.state()),
             created_at=clock.now(),
         )
+
+
+def _resume_accumulator(latest: Checkpoint | None) -> MerkleAccumulator:
+    """Start from the last checkpoint's compact range when it still matches
+    its signed root; otherwise rehash from the first entry."""
+    if latest is not None and latest.compact_range:
+        try:
+            acc = MerkleAccumulator.from_state(
+                latest.size, [bytes.fromhex(h) for h in latest.compact_range.split(",")]
+            )
+        except ValueError:
+            return MerkleAccumulator()
+        if acc.root().hex() == latest.root_hash:
+            return acc
+    return MerkleAccumulator()
 
 
 def checkpoint_due() -> bool:

@@ -50,6 +50,9 @@ class MonitoringReport(models.Model):
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="report_period_ordered"),
         ]
 
+    def __str__(self) -> str:
+        return f"monitoring report {self.number} of project {self.project_id}"
+
 
 class ReportVintage(models.Model):
     """Claimed, verified and issued quantities of one vintage of a report."""
@@ -71,3 +74,6 @@ class ReportVintage(models.Model):
                 name="issued_le_verified",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"vintage {self.vintage} of report {self.report_id}"

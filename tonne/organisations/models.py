@@ -134,3 +134,6 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"API token {self.prefix}… ({self.name})"

@@ -18,6 +18,9 @@ class Program(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Methodology(models.Model):
     uid = models.UUIDField(unique=True)
@@ -32,6 +35,9 @@ class Methodology(models.Model):
 
     class Meta:
         ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
 
 
 class Project(models.Model):
@@ -134,6 +140,9 @@ class ProjectStatusChange(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
 
 class _ProjectChild(models.Model):
     uid = models.UUIDField(unique=True)
@@ -142,6 +151,9 @@ class _ProjectChild(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.uid}"
 
 
 class Location(_ProjectChild):
@@ -245,3 +257,6 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.sha256[:12]}…)"

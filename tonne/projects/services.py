@@ -35,7 +35,7 @@ from tonne.projects.models import (
     ValidationRecord,
 )
 
-CHILD_MODELS = {
+CHILD_MODELS: dict[str, Any] = {
     "locations": Location,
     "estimations": Estimation,
     "ratings": Rating,

@@ -19,6 +19,9 @@ class SerialCounter(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="single_serial_counter")]
 
+    def __str__(self) -> str:
+        return f"next serial {self.next_serial}"
+
 
 class Issuance(models.Model):
     uid = models.UUIDField(unique=True)
@@ -45,6 +48,9 @@ class Issuance(models.Model):
             ),
             models.CheckConstraint(condition=Q(buffer_quantity__lte=F("quantity")), name="buffer_le_quantity"),
         ]
+
+    def __str__(self) -> str:
+        return f"issuance {self.number} of project {self.project_id} ({self.quantity} units)"
 
 
 class UnitBlock(models.Model):
@@ -74,6 +80,9 @@ class UnitBlock(models.Model):
             models.Index(fields=["account", "serial_start"], name="block_account_serials"),
             models.Index(fields=["issuance", "serial_start"], name="block_issuance_serials"),
         ]
+
+    def __str__(self) -> str:
+        return f"serials {self.serial_start}-{self.serial_end}"
 
     @property
     def quantity(self) -> int:
@@ -134,6 +143,9 @@ class Transaction(models.Model):
         ]
         indexes = [models.Index(fields=["from_account", "created_at"]), models.Index(fields=["to_account", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.kind} {self.status}"
+
 
 class TransactionBlock(models.Model):
     """A serial range a completed transaction moved (or created)."""
@@ -147,3 +159,6 @@ class TransactionBlock(models.Model):
         ordering = ["serial_start"]
         constraints = [models.CheckConstraint(condition=Q(serial_end__gte=F("serial_start")), name="txblock_not_empty")]
         indexes = [models.Index(fields=["issuance", "serial_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.serial_start}-{self.serial_end} in transaction {self.transaction_id}"

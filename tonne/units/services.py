@@ -238,13 +238,13 @@ def _move_piece(piece: Piece, to_account: Account, at: dt.datetime) -> None:
         UnitBlock.objects.bulk_create(remainders)
 
 
-ACQUIRING_TYPES = {
+ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
     Kind.TRANSFER: (Account.Type.HOLDING,),
     Kind.RETIREMENT: (Account.Type.RETIREMENT,),
     Kind.CANCELLATION: (Account.Type.CANCELLATION,),
     Kind.REVERSAL: (Account.Type.CANCELLATION,),
 }
-TRANSFERRING_TYPES = {
+TRANSFERRING_TYPES: dict[str, tuple[str, ...]] = {
     Kind.TRANSFER: (Account.Type.HOLDING,),
     Kind.RETIREMENT: (Account.Type.HOLDING,),
     Kind.CANCELLATION: (Account.Type.HOLDING,),

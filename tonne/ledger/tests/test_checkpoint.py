@@ -216,6 +216,28 @@ def test_go_verifier_key_manglings_are_refused() -> None:
     assert accepted == []
 
 
+def test_c2sp_signed_note_example_splits_at_last_blank_line() -> None:
+    # C2SP signed-note.md: the note text may itself contain empty lines.
+    text = (
+        "Ognuno sta solo sul cuor della terra\n"
+        "trafitto da un raggio di sole:\n"
+        "\n"
+        "ed \u00e8 subito sera.\n"
+    )
+    sig = (
+        "\u2014 quasimodo.example/salvatore NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJK"
+        "ONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n"
+    )
+    body, sigs = parse_note(text + "\n" + sig)
+    assert body == text
+    assert [s.name for s in sigs] == ["quasimodo.example/salvatore"]
+    assert sigs[0].line() == sig
+    # ...but a checkpoint body never has one.
+    with pytest.raises(CheckpointError) as exc:
+        parse_signed_note(text + "\n" + sig)
+    assert code_of(exc) == CHECKPOINT_MALFORMED
+
+
 # --- checkpoint bodies ------------------------------------------------------
 
 
@@ -350,9 +372,7 @@ def test_wrong_origin() -> None:
 
 
 def _tamper_cases() -> list[tuple[str, str, str]]:
-    note = sign_checkpoint(
-        Checkpoint(LOG_NAME, 1234, ROOT, ("ext",)), LOG_NAME, LOG_KEY
-    )
+    note = sign_checkpoint(Checkpoint(LOG_NAME, 1234, ROOT, ("ext",)), LOG_NAME, LOG_KEY)
     other_root = base64.b64encode(leaf_hash(b"other")).decode()
     sig_b64 = note.rsplit(" ", 1)[1].rstrip("\n")
     raw = bytearray(base64.b64decode(sig_b64))
@@ -366,7 +386,11 @@ def _tamper_cases() -> list[tuple[str, str, str]]:
         ("extension added", note.replace("\next\n", "\next\nmore\n"), CHECKPOINT_BAD_SIGNATURE),
         ("extension removed", note.replace("\next\n", "\n"), CHECKPOINT_BAD_SIGNATURE),
         ("signature", note.replace(sig_b64, bad_sig), CHECKPOINT_BAD_SIGNATURE),
-        ("key name", note.replace(f"\u2014 {LOG_NAME} ", "\u2014 evil.example "), CHECKPOINT_UNKNOWN_KEY),
+        (
+            "key name",
+            note.replace(f"\u2014 {LOG_NAME} ", "\u2014 evil.example "),
+            CHECKPOINT_UNKNOWN_KEY,
+        ),
         ("leading zero", note.replace("\n1234\n", "\n01234\n"), CHECKPOINT_MALFORMED),
         ("ascii dash", note.replace("\u2014 ", "- "), CHECKPOINT_MALFORMED),
         ("crlf", note.replace("\n", "\r\n"), CHECKPOINT_MALFORMED),

@@ -1,0 +1,1 @@
+"""Tonne: an open-source national carbon registry."""
