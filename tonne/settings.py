@@ -90,6 +90,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tonne.urls"
 WSGI_APPLICATION = "tonne.wsgi.application"
 AUTH_USER_MODEL = "organisations.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 TEMPLATES = [
     {

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tonne.api import api
@@ -6,6 +7,8 @@ from tonne.core.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

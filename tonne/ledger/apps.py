@@ -13,6 +13,9 @@ def ensure_registry_rows(sender, using="default", **kwargs):  # noqa: ANN001
 
     if connections[using].vendor and using != "default":
         return
+    from tonne.ledger import keys
+
+    keys.ensure_key()  # the signing key is made at install, mode 0600
     LedgerHead.objects.get_or_create(id=1)
     SerialCounter.objects.get_or_create(id=1)
     ensure_system_accounts()
