@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +16,16 @@ from hypothesis import settings as hypothesis_settings
 from tonne import testing
 from tonne.core import clock
 
-_data_dir = tempfile.mkdtemp(prefix="tonne-test-")
-
 hypothesis_settings.register_profile("dev", deadline=None)
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("TONNE_DATA_DIR", _data_dir)
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(_data_dir, ignore_errors=True)
+    # settings.py made a throwaway data directory for this run: remove it.
+    data_dir = Path(os.environ.get("TONNE_DATA_DIR", ""))
+    if data_dir.name.startswith("tonne-test-") and data_dir.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

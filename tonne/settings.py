@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
+if "TONNE_DATA_DIR" not in os.environ and "pytest" in sys.modules:
+    # Test runs never write keys or documents into a real data directory.
+    os.environ["TONNE_DATA_DIR"] = tempfile.mkdtemp(prefix="tonne-test-")
 DATA_DIR = Path(os.environ.get("TONNE_DATA_DIR", Path.cwd() / "data")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -32,7 +38,6 @@ def _secret_key() -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(50)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -117,7 +122,6 @@ def _database() -> dict[str, Any]:
         if db["ENGINE"].endswith("postgresql"):
             db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
         return dict(db)
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("TONNE_SQLITE_PATH", str(DATA_DIR / "tonne.sqlite3")),
@@ -156,6 +160,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -30,8 +30,8 @@ def mod97_is_valid(payload: str, check: str) -> bool:
     return len(check) == 2 and check.isdigit() and int(_digits(payload) + check) % 97 == 1
 
 
-# Account identifier: {country}-{type code}-{number}-{check}, e.g. CI-100-1000004-38.
-ACCOUNT_ID_RE = re.compile(r"^([A-Z]{2})-(\d{3})-(\d{7})-(\d{2})$")
+# Account identifier: {country}-{type code}-{number}-{check}, e.g. CI-100-1000004-16.
+ACCOUNT_ID_RE = re.compile(r"^([A-Z]{2})-(\d{3})-(\d{7})-(\d{2})$", re.ASCII)
 
 ACCOUNT_TYPE_CODES = {
     "holding": "100",
@@ -59,7 +59,7 @@ def check_account_identifier(identifier: str, *, field: str = "account") -> str:
     if not match:
         raise ValidationFailed(
             "ACCOUNT_IDENTIFIER_MALFORMED",
-            f"{identifier!r} is not an account number (expected e.g. CI-100-1000004-38).",
+            f"{identifier!r} is not an account number (expected e.g. CI-100-1000004-16).",
             field=field,
         )
     country, code, number, check = match.groups()

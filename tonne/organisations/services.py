@@ -186,9 +186,10 @@ def create_user(
     if actor is not None:
         if organisation is None:
             raise ValidationFailed("ORGANISATION_REQUIRED", "A user belongs to an organisation.")
-        same_org_admin = actor.organisation_id == organisation.id and actor.role == User.Role.ADMIN
-        if not (same_org_admin or is_registry_administrator(actor)):
-            raise PermissionDenied("USER_ADMIN_NOT_ALLOWED", "You may not add users to this organisation.")
+        if not is_registry_administrator(actor):
+            require_active_member(actor, (User.Role.ADMIN,))
+            if actor.organisation_id != organisation.id:
+                raise PermissionDenied("USER_ADMIN_NOT_ALLOWED", "You may not add users to this organisation.")
     if role not in User.Role.values:
         raise ValidationFailed(
             "ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role"

@@ -179,7 +179,7 @@ def change_project_status(
     validation: dict[str, Any] | None = None,
 ) -> Project:
     """Move a project along its life cycle; each step belongs to one party."""
-    project = Project.objects.select_for_update().select_related("developer", "vvb").get(pk=project.pk)
+    project = Project.objects.select_for_update(of=("self",)).select_related("developer", "vvb").get(pk=project.pk)
     current = project.status
     if current == Project.Status.ON_HOLD and status != Project.Status.ON_HOLD:
         # A hold lifts back to the status the project had before it.
@@ -202,7 +202,8 @@ def change_project_status(
             raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this project may validate it.")
         if not org.accredited:
             raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
-    if status in ("rejected", "on_hold") and not reason.strip():
+    reason = (reason or "").strip()
+    if status in ("rejected", "on_hold") and not reason:
         raise ValidationFailed("REASON_REQUIRED", f"Setting a project {status} needs a reason.", field="reason")
     now = clock.now()
     record = None

@@ -61,9 +61,10 @@ def render_serial(prefix: SerialPrefix, serials: SerialRange) -> str:
 
 _SERIAL_RE = re.compile(
     r"^(?P<host>[A-Z]{2})-(?P<cls>[A-Z][A-Z0-9.]{0,9})-(?P<scope>[1-9]|1[0-5])-(?P<project>\d{4,})"
-    r"-(?P<vintage>\d{4})-(?P<issuance>[1-9]\d*)-(?P<start>[1-9]\d*)(?:-(?P<end>[1-9]\d*))?$"
+    r"-(?P<vintage>\d{4})-(?P<issuance>[1-9]\d*)-(?P<start>[1-9]\d*)(?:-(?P<end>[1-9]\d*))?$",
+    re.ASCII,
 )
-_RANGE_RE = re.compile(r"^(?P<start>[1-9]\d*)(?:\s*(?:-|–|\.\.|to)\s*(?P<end>[1-9]\d*))?$")
+_RANGE_RE = re.compile(r"^(?P<start>[1-9]\d*)(?:\s*(?:-|–|\.\.|to)\s*(?P<end>[1-9]\d*))?$", re.ASCII)
 
 
 def parse_serial(text: str) -> Serial:
@@ -118,6 +119,18 @@ def check_quantity(quantity: object, *, field: str = "quantity") -> int:
     return quantity
 
 
+def _parse_range(value: object) -> SerialRange:
+    try:
+        start, end = value  # type: ignore[misc]
+        if isinstance(start, bool) or isinstance(end, bool):
+            raise TypeError
+        return SerialRange(int(start), int(end))
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            "SERIAL_RANGE_INVALID", f"{value!r} is not a serial range [start, end].", field="ranges"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which units to move: explicit ranges, or a quantity chosen by criteria
@@ -139,13 +152,12 @@ class Selection:
         vintage: int | None = None,
         unit_class: str | None = None,
     ) -> Selection:
-        if ranges and quantity is not None:
-            if sum(SerialRange(*r).count if isinstance(r, tuple) else r.count for r in ranges) != quantity:
+        if ranges:
+            parsed = [r if isinstance(r, SerialRange) else _parse_range(r) for r in ranges]
+            if quantity is not None and sum(r.count for r in parsed) != quantity:
                 raise ValidationFailed(
                     "QUANTITY_MISMATCH", "quantity does not equal the number of units in the ranges.", field="quantity"
                 )
-        if ranges:
-            parsed = [r if isinstance(r, SerialRange) else SerialRange(int(r[0]), int(r[1])) for r in ranges]
             if project or vintage or unit_class:
                 raise ValidationFailed(
                     "SELECTION_AMBIGUOUS", "Give either serial ranges or selection criteria, not both.", field="ranges"

@@ -390,8 +390,17 @@ def _move(
 def _complete(txn: Transaction, source: Account, target: Account, pieces: list[Piece]) -> Transaction:
     now = clock.now()
     projects = {p.block.project_id for p in pieces}
+    split: set[int] = set()
     for piece in pieces:
+        if piece.block.pk in split:
+            # Several requested ranges fell in one block, which an earlier piece
+            # already split: move from the remainder that now holds this piece.
+            current = UnitBlock.objects.get(
+                account_id=source.pk, serial_start__lte=piece.serials.start, serial_end__gte=piece.serials.end
+            )
+            piece = Piece(current, piece.serials)
         _move_piece(piece, target, now)
+        split.add(piece.block.pk)
     TransactionBlock.objects.bulk_create(
         [
             TransactionBlock(transaction=txn, issuance_id=p.block.issuance_id, serial_start=p.serials.start, serial_end=p.serials.end)

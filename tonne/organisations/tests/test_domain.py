@@ -121,11 +121,6 @@ def test_wrong_check_digits_code() -> None:
     assert "mistyped" in exc.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the example account number in organisations/domain.py (CI-100-1000004-38) has "
-    "invalid check digits; the valid one is CI-100-1000004-16",
-)
 def test_example_in_error_message_is_a_valid_identifier() -> None:
     with pytest.raises(ValidationFailed) as exc:
         check_account_identifier("nonsense")
@@ -246,3 +241,10 @@ def test_terminal_and_system_account_types() -> None:
     assert domain.TERMINAL_ACCOUNT_TYPES == {"retirement", "cancellation", "omge", "export"}
     assert set(domain.SYSTEM_ACCOUNT_TYPES) == {"buffer", "retirement", "cancellation", "omge", "export", "sop"}
     assert len(set(ACCOUNT_TYPE_CODES.values())) == len(ACCOUNT_TYPE_CODES)
+
+
+def test_non_ascii_digits_are_malformed() -> None:
+    # CI-100-1000004-16 written with Arabic-Indic digits.
+    with pytest.raises(ValidationFailed) as exc:
+        check_account_identifier("CI-١٠٠-١٠٠٠٠٠٤-١٦")
+    assert exc.value.code == "ACCOUNT_IDENTIFIER_MALFORMED"

@@ -721,3 +721,15 @@ def test_token_scope_and_lifetime_rules(registry) -> None:
             orgs.issue_api_token(actor=registry.buyer, name="x", days=days)
         assert bad_days.value.code == "TOKEN_LIFETIME_INVALID"
     assert ApiToken.objects.filter(user=registry.buyer).count() == 0
+
+
+def test_suspended_organisation_admin_cannot_add_users(registry) -> None:
+    orgs.decide_organisation(actor=registry.admin, organisation=registry.buyer_org, status="suspended", reason="AML")
+    with pytest.raises(PermissionDenied):
+        orgs.create_user(
+            actor=fresh(registry.buyer),
+            organisation=Organisation.objects.get(pk=registry.buyer_org.pk),
+            username="added-while-suspended",
+            email="s@example.org",
+            password=testing.PASSWORD,
+        )
