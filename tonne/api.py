@@ -1,5 +1,35 @@
-"""The REST API: one NinjaAPI assembling each domain's router."""
+"""The REST API: one NinjaAPI assembling each domain's router.
 
-from ninja import NinjaAPI
+Served at /api/v1 (OpenAPI 3.1 at /api/v1/openapi.json, docs at
+/api/v1/docs with Swagger UI assets served locally from ninja's static
+files). Every error is an RFC 9457 problem document with a stable code."""
 
-api = NinjaAPI(title="Tonne registry API", version="1.0.0", urls_namespace="api-v1")
+from __future__ import annotations
+
+from ninja.openapi.docs import Swagger
+
+from tonne.core.api_support import TonneAPI, install_error_handlers
+from tonne.ledger.api import router as ledger_router
+from tonne.mrv.api import router as mrv_router
+from tonne.organisations.api import router as organisations_router
+from tonne.projects.api import router as projects_router
+from tonne.units.api import router as units_router
+
+api = TonneAPI(
+    title="Tonne registry API",
+    version="1.0.0",
+    description=(
+        "The national carbon registry's REST API. Public reads need no login; "
+        "everything else takes a browser session (with CSRF) or "
+        "`Authorization: Bearer tonne_...` (scopes: read, trade, admin). "
+        "Errors are `application/problem+json` with a stable `code`."
+    ),
+    urls_namespace="api-v1",
+    docs=Swagger(),
+)
+install_error_handlers(api)
+api.add_router("", organisations_router)
+api.add_router("", projects_router)
+api.add_router("", mrv_router)
+api.add_router("", units_router)
+api.add_router("", ledger_router)

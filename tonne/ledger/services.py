@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
-from tonne.core.errors import ValidationFailed
+from tonne.core.errors import NotFound
 from tonne.ledger import keys
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import sign_checkpoint
@@ -128,5 +128,5 @@ def checkpoint_for(size: int | None) -> Checkpoint:
     qs = Checkpoint.objects.order_by("-size")
     cp = qs.first() if size is None else qs.filter(size=size).first()
     if cp is None:
-        raise ValidationFailed("CHECKPOINT_NOT_FOUND", "No signed checkpoint of that size exists yet.")
+        raise NotFound("CHECKPOINT_NOT_FOUND", "No signed checkpoint of that size exists yet.")
     return cp

@@ -80,7 +80,7 @@ def submit_report(
     document: Any = None,
 ) -> MonitoringReport:
     """The developer claims reductions for a period, per vintage."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
         raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
@@ -151,7 +151,7 @@ def verify_report(
     verification_id: str = "",
 ) -> MonitoringReport:
     """The assigned, accredited VVB signs the verified quantity per vintage."""
-    report = MonitoringReport.objects.select_for_update().select_related("project", "vvb").get(pk=report.pk)
+    report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project", "vvb").get(pk=report.pk)
     org = require_active_member(actor, EDITORS)
     if report.vvb_id != org.id:
         raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this report may verify it.")
@@ -200,7 +200,7 @@ def verify_report(
 
 @transaction.atomic
 def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> MonitoringReport:
-    report = MonitoringReport.objects.select_for_update().select_related("project").get(pk=report.pk)
+    report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=report.pk)
     if not (reason or "").strip():
         raise ValidationFailed("REASON_REQUIRED", "A rejection needs a reason.", field="reason")
     if report.status == MonitoringReport.Status.SUBMITTED:
@@ -230,12 +230,12 @@ def approve_issuance(*, actor: User, report: MonitoringReport) -> list[Issuance]
     report row lock and one-issuance-per-vintage constraint make a retry or a
     race issue nothing twice."""
     require_registry_administrator(actor)
-    report = MonitoringReport.objects.select_for_update().select_related("project").get(pk=report.pk)
+    report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=report.pk)
     if report.status == MonitoringReport.Status.ISSUED:
         raise ValidationFailed("ISSUANCE_ALREADY_DONE", "Units for this report have already been issued.")
     if report.status != MonitoringReport.Status.VERIFIED:
         raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
-    project = Project.objects.select_for_update().get(pk=report.project_id)
+    project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
     if project.status not in ISSUABLE:
         raise ValidationFailed("PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}.")
     issuances = []

@@ -136,7 +136,7 @@ def decide_organisation(*, actor: User, organisation: Organisation, status: str,
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")
-    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    org = Organisation.objects.select_for_update(no_key=True).get(pk=organisation.pk)
     domain.check_organisation_transition(org.status, status)
     if org.kind == Organisation.Kind.GOVERNMENT and status != Organisation.Status.APPROVED and not actor.is_superuser:
         raise PermissionDenied(
@@ -158,7 +158,7 @@ def decide_organisation(*, actor: User, organisation: Organisation, status: str,
 @transaction.atomic
 def set_accreditation(*, actor: User, organisation: Organisation, accredited: bool) -> Organisation:
     require_registry_administrator(actor)
-    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    org = Organisation.objects.select_for_update(no_key=True).get(pk=organisation.pk)
     if org.kind != Organisation.Kind.VVB:
         raise ValidationFailed("NOT_A_VVB", "Only validation / verification bodies are accredited.")
     org.accredited = accredited
@@ -289,10 +289,13 @@ def system_account(account_type: str) -> Account:
 
 
 def get_account(identifier: str, *, field: str = "account", lock: bool = False) -> Account:
+    """Find an account by its number. `lock` takes FOR NO KEY UPDATE: it
+    serialises moves out of the account without blocking the foreign-key
+    checks of transfers into it (two accounts paying each other at once)."""
     text = domain.check_account_identifier(identifier, field=field)
     qs = Account.objects.select_related("organisation")
     if lock:
-        qs = qs.select_for_update(of=("self",))
+        qs = qs.select_for_update(of=("self",), no_key=True)
     try:
         return qs.get(identifier=text)
     except Account.DoesNotExist:
@@ -306,7 +309,7 @@ def set_account_status(*, actor: User, account: Account, status: str, reason: st
         raise ValidationFailed("ACCOUNT_STATUS_INVALID", f"status must be one of {', '.join(Account.Status.values)}.")
     if not (reason or "").strip():
         raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")
-    locked = Account.objects.select_for_update().get(pk=account.pk)
+    locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     if locked.status == Account.Status.CLOSED:
         raise ValidationFailed("ACCOUNT_CLOSED", "A closed account cannot be reopened.")
     if status == Account.Status.CLOSED and locked.blocks.exists() and not locked.is_terminal:

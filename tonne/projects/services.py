@@ -147,7 +147,7 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
 
 @transaction.atomic
 def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: str | None = None) -> Project:
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     _require_developer_of(actor, project)
     if project.status not in domain.EDITABLE:
         raise ValidationFailed(
@@ -179,7 +179,7 @@ def change_project_status(
     validation: dict[str, Any] | None = None,
 ) -> Project:
     """Move a project along its life cycle; each step belongs to one party."""
-    project = Project.objects.select_for_update(of=("self",)).select_related("developer", "vvb").get(pk=project.pk)
+    project = Project.objects.select_for_update(of=("self",), no_key=True).select_related("developer", "vvb").get(pk=project.pk)
     current = project.status
     if current == Project.Status.ON_HOLD and status != Project.Status.ON_HOLD:
         # A hold lifts back to the status the project had before it.

@@ -131,6 +131,9 @@ class Transaction(models.Model):
     failure_code = models.CharField(max_length=60, blank=True)
     ledger_seq = models.PositiveBigIntegerField(null=True, blank=True)
 
+    # Not stored: set on the answer to a retried request (same Idempotency-Key).
+    replayed = False
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [

@@ -193,12 +193,20 @@ def _select_by_criteria(account: Account, selection: Selection) -> list[Piece]:
         qs = qs.filter(unit_class=selection.unit_class)
     need = int(selection.quantity or 0)
     pieces: list[Piece] = []
-    for block in qs.order_by("acquired_at", "serial_start").iterator(chunk_size=200):
-        take = min(need, block.quantity)
-        pieces.append(Piece(block, SerialRange(block.serial_start, block.serial_start + take - 1)))
-        need -= take
-        if need == 0:
-            return pieces
+    ordered = qs.order_by("acquired_at", "serial_start")
+    offset, batch = 0, 20  # most moves need a block or two: fetch a few at a time
+    while need:
+        blocks = list(ordered[offset : offset + batch])
+        for block in blocks:
+            take = min(need, block.quantity)
+            pieces.append(Piece(block, SerialRange(block.serial_start, block.serial_start + take - 1)))
+            need -= take
+            if need == 0:
+                return pieces
+        if len(blocks) < batch:
+            break
+        offset += batch
+        batch = min(batch * 4, 1000)
     available = int(selection.quantity or 0) - need
     raise ValidationFailed(
         "INSUFFICIENT_UNITS",
@@ -317,6 +325,8 @@ def _earlier_result(actor: User, key: str, request_hash: str) -> Transaction | N
             f"Idempotency-Key {key!r} was already used for a different request ({earlier.identifier}).",
             field="idempotency_key",
         )
+    if earlier is not None:
+        earlier.replayed = True
     return earlier
 
 
@@ -333,9 +343,6 @@ def _request_move(
     key = _check_idempotency_key(idempotency_key)
     request = {"kind": kind, "from": from_account, "to": to_account, "selection": selection.describe(), **details}
     request_hash = hashlib.sha256(canonical_json(request)).hexdigest()
-    earlier = _earlier_result(actor, key, request_hash)
-    if earlier is not None:
-        return earlier
     try:
         with transaction.atomic():
             return _move(kind, actor, from_account, to_account, selection, key, request_hash, details)
@@ -358,14 +365,15 @@ def _move(
     details: dict[str, str],
 ) -> Transaction:
     source = get_account(from_identifier, field="from_account", lock=True)
+    # Under the account lock, so a retry that queued behind its twin sees it.
+    # A retry gets the first answer even if the account has changed since.
+    earlier = _earlier_result(actor, key, request_hash)
+    if earlier is not None:
+        return earlier
     require_account_operator(actor, source)
     _check_transferring(kind, source)
     target = get_account(to_identifier, field="to_account")
     _check_acquiring(kind, source, target)
-    # Checked again under the account lock: a retry that queued behind its twin.
-    earlier = _earlier_result(actor, key, request_hash)
-    if earlier is not None:
-        return earlier
     now = clock.now()
     txn = Transaction.objects.create(
         identifier=_new_identifier(now),

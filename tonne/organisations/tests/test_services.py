@@ -430,7 +430,7 @@ def test_non_admin_members_cannot_add_users(registry, role: str) -> None:
     member = testing.make_user(registry.buyer_org, f"member-{role}", role, actor=registry.admin)
     refused(
         PermissionDenied,
-        "USER_ADMIN_NOT_ALLOWED",
+        "ROLE_NOT_ALLOWED",
         orgs.create_user,
         actor=member,
         organisation=registry.buyer_org,

@@ -1,0 +1,254 @@
+#!/usr/bin/env python
+"""Tonne benchmarks: one command runs them all.
+
+    python benchmarks/run.py                 # full size (~15 min on 2 cores)
+    python benchmarks/run.py --quick         # smoke size (~2 min)
+    python benchmarks/run.py --only verify   # transfers, verify, lookup (comma-separated)
+    python benchmarks/run.py --record        # also write the figures into benchmarks/RESULTS.md
+    python benchmarks/run.py --strict        # exit 1 if a target fails
+
+Every figure is printed as a ratio against a baseline measured in the same
+run, and checked against its target (PASS/FAIL). The exit code is 0 whatever
+the figures, unless --strict. Needs PostgreSQL at 127.0.0.1:5432 (user
+postgres; override with BENCH_PGHOST/BENCH_PGPORT/BENCH_PGUSER) and pgbench.
+The benchmarks create and drop their own databases only (tonne_bench*,
+pgbench_baseline)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+BENCHES = ("transfers", "verify", "lookup")
+SIZES = {
+    "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000},
+    "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200},
+}
+TARGETS = {
+    "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
+    "verify": "tonne ledger verify entries/s >= 0.2 x bare hashlib entries/s",
+    "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
+}
+
+
+def fmt_ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f} ms"
+
+
+class Report:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.verdicts: list[tuple[str, str, str]] = []  # (bench, PASS/FAIL/ERROR, detail)
+
+    def add(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def verdict(self, bench: str, ok: bool | None, detail: str) -> None:
+        word = "ERROR" if ok is None else ("PASS" if ok else "FAIL")
+        self.verdicts.append((bench, word, detail))
+        self.add(f"  [{word}] {TARGETS[bench]}: {detail}")
+
+
+def report_transfers(r: dict, rep: Report) -> None:
+    rep.add("### 1. Transfers per second (PostgreSQL, 4 concurrent clients)")
+    if "error" in r:
+        rep.verdict("transfers", None, r["error"])
+        return
+    base = r["pgbench"]["tps"]
+    s = r["service"]
+    rep.add(f"  workload: {r['workload']}; {r['seconds']} s per measurement")
+    for note in r.get("notes", []):
+        rep.add(f"  NOTE: {note}")
+    rep.add(f"  baseline  pgbench TPC-B-like ({r['pgbench']['command']}): {base:,.0f} tps")
+    rep.add(f"  service   tonne.units.services.transfer: {s['tps']:,.1f} transfers/s "
+            f"({s['transfers']} in {s['seconds']} s, {s['errors']} refused; latency p50 {fmt_ms(s['p50_ms'])}, "
+            f"p95 {fmt_ms(s['p95_ms'])}) = {s['tps'] / base:.3f} x pgbench")
+    h = r.get("http", {})
+    if "tps" in h:
+        rep.add(f"  HTTP      POST /api/v1/transfers via {h['server']}: {h['tps']:,.1f} transfers/s "
+                f"({h['transfers']} in {h['seconds']} s, {h['errors']} refused; p50 {fmt_ms(h['p50_ms'])}, "
+                f"p95 {fmt_ms(h['p95_ms'])}) = {h['tps'] / base:.3f} x pgbench, "
+                f"{h['tps'] / s['tps'] if s['tps'] else 0:.2f} x service layer (no target)")
+    else:
+        rep.add(f"  HTTP      skipped: {h.get('skipped', 'not run')}")
+    ratio = s["tps"] / base if base else 0.0
+    rep.verdict("transfers", ratio >= 0.3, f"{ratio:.3f} x (need >= 0.3)")
+
+
+def report_verify(r: dict, rep: Report, min_entries: int) -> None:
+    rep.add("### 2. Ledger verification (tonne ledger verify)")
+    if "error" in r:
+        rep.verdict("verify", None, r["error"])
+        return
+    g, v, b = r["generator"], r["verify"], r["bare"]
+    rep.add(f"  ledger: {g['entries']:,} entries ({g['generated_entries']:,} generated: {g['issuances']:,} issuances, "
+            f"{g['moves']:,} transfers/retirements/cancellations), {g['unit_blocks']:,} unit blocks, "
+            f"signed checkpoints at {g['checkpoints']}; generated in {g['seconds']['total']:.0f} s")
+    rep.add(f"  not generated: {g['not_generated']}")
+    rep.add(f"  baseline  bare hashlib sha256(b'\\x00' + body) over the same {b['entries']:,} bodies in memory "
+            f"(mean {b['mean_body_bytes']:.0f} bytes): {b['rate']:,.0f} entries/s (best of {b['repeats']})")
+    if not v.get("ok"):
+        rep.add(f"  verify    NOT OK: {v.get('divergence') or v.get('error')}")
+        rep.verdict("verify", False, "the verifier did not report ok on a valid generated ledger")
+        return
+    ratio = v["rate"] / b["rate"]
+    rep.add(f"  verify    ok: {v['entries']:,} entries, {v['checkpoints']} checkpoints, {v['blocks']:,} blocks compared "
+            f"in {v['seconds']:.1f} s (process wall {v['wall_seconds']:.1f} s) = {v['rate']:,.0f} entries/s "
+            f"= {ratio:.3f} x bare hashing")
+    detail = f"{ratio:.3f} x (need >= 0.2)"
+    if v["entries"] < min_entries:
+        detail += f"; NOTE only {v['entries']:,} entries (smoke size)"
+    rep.verdict("verify", ratio >= 0.2, detail)
+
+
+def report_lookup(r: dict, rep: Report) -> None:
+    rep.add("### 3. Serial lookup and project search latency")
+    if "error" in r:
+        rep.verdict("lookup", None, r["error"])
+        return
+    d, x = r["data"], r["direct"]
+    rep.add(f"  data: {d['projects']:,} projects, {d['unit_blocks']:,} unit blocks, {d['issuances']:,} issuances, "
+            f"{d['transactions']:,} transactions / {d['transaction_blocks']:,} transaction blocks; {d['note']}")
+
+    def line(label: str, m: dict, base: dict) -> None:
+        rep.add(f"  {label:<10} p50 {fmt_ms(m['p50_ms'])}, p95 {fmt_ms(m['p95_ms'])} "
+                f"= {m['p50_ms'] / base['p50_ms']:.1f} x / {m['p95_ms'] / base['p95_ms']:.1f} x baseline (p50/p95), "
+                f"{m['n']} samples"
+                + (f"  [{m['path']}]" if "path" in m else ""))
+
+    bb, bp = x["baseline_pk_block"], x["baseline_pk_project"]
+    rep.add(f"  baseline  SELECT * FROM units_unitblock WHERE id = %s: p50 {fmt_ms(bb['p50_ms'])}, p95 {fmt_ms(bb['p95_ms'])}; "
+            f"projects_project by id: p50 {fmt_ms(bp['p50_ms'])}, p95 {fmt_ms(bp['p95_ms'])} ({bb['n']} samples)")
+    line("lookup", x["lookup"], bb)
+    line("(alt)", x["lookup_containing_block_query"], bb)
+    line("search", x["search"], bp)
+    h = r.get("http", {})
+    if "skipped" in h or not h:
+        rep.add(f"  HTTP      skipped: {h.get('skipped', 'not run')}")
+    else:
+        hb = h["baseline_block_by_id"]
+        rep.add(f"  HTTP baseline GET /api/v1/blocks/{{id}}: p50 {fmt_ms(hb['p50_ms'])}, p95 {fmt_ms(hb['p95_ms'])}")
+        line("HTTP lookup", h["lookup"], hb)
+        line("HTTP search", h["search"], hb)
+    p95 = x["lookup"]["p95_ms"]
+    rep.verdict("lookup", p95 <= 10.0, f"p95 {p95:.2f} ms (need <= 10 ms; {x['lookup']['path']})")
+
+
+def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, elapsed: float) -> None:
+    path = common.BENCH_DIR / "RESULTS.md"
+    block = [
+        "<!-- results:start (written by `python benchmarks/run.py --record`) -->",
+        f"Run: {started:%Y-%m-%d %H:%M} UTC, size `{mode}`, {elapsed / 60:.1f} min in all.",
+        "",
+        "Machine:",
+        "",
+        *(f"- {k}: {v}" for k, v in machine.items()),
+        "",
+        "| target | verdict | figure |",
+        "|---|---|---|",
+        *(f"| {TARGETS[b]} | **{w}** | {d} |" for b, w, d in rep.verdicts),
+        "",
+        "```",
+        *rep.lines,
+        "```",
+        "<!-- results:end -->",
+    ]
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n<!-- results:start -->\n<!-- results:end -->\n"
+    head, sep, rest = text.partition("<!-- results:start")
+    if sep:
+        _, sep2, tail = rest.partition("<!-- results:end -->")
+        text = head + "\n".join(block) + (tail if sep2 else "\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
+    path.write_text(text)
+    print(f"\nwrote {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
+    parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
+    args = parser.parse_args()
+    only = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = set(only) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
+    mode = "quick" if args.quick else "full"
+    size = SIZES[mode]
+    started = dt.datetime.now(dt.UTC)
+    t_all = time.perf_counter()
+
+    if not shutil.which("pgbench") and "transfers" in only:
+        print("pgbench not found (Debian: apt-get install postgresql-client)", file=sys.stderr)
+        return 2
+    machine = common.machine()
+    rep = Report()
+    rep.add(f"## Tonne benchmarks ({mode} size)")
+    for k, v in machine.items():
+        rep.add(f"  {k}: {v}")
+
+    data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
+    (Path(data_dir) / "static").mkdir()
+    databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB}
+    try:
+        print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
+        common.create_database(common.TEMPLATE_DB)
+        subprocess.run([sys.executable, "-m", "tonne.cli", "migrate", "-v", "0"], cwd=common.ROOT,
+                       env=common.child_env(common.TEMPLATE_DB, data_dir), check=True)
+        results: dict[str, dict] = {}
+        for bench in only:
+            print(f"\n== {bench} ==", flush=True)
+            db = databases[bench]
+            common.create_database(db, common.TEMPLATE_DB)
+            env = common.child_env(db, data_dir)
+            t = time.perf_counter()
+            if bench == "transfers":
+                results[bench] = common.run_child(
+                    "bench_transfers.py", ["--seconds", str(size["transfer_seconds"])], env, timeout=600)
+            elif bench == "verify":
+                results[bench] = common.run_child("bench_verify.py", ["--entries", str(size["entries"])], env,
+                                                  timeout=1200)
+            else:
+                results[bench] = common.run_child(
+                    "bench_lookup.py",
+                    ["--projects", str(size["projects"]), "--blocks", str(size["blocks"]),
+                     "--samples", str(size["samples"])], env, timeout=1200)
+            print(f"   ({time.perf_counter() - t:.0f} s)", flush=True)
+            if not args.keep:
+                common.drop_database(db)
+    finally:
+        if not args.keep:
+            common.drop_database(common.TEMPLATE_DB)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    rep.add("")
+    if "transfers" in results:
+        report_transfers(results["transfers"], rep)
+    if "verify" in results:
+        report_verify(results["verify"], rep, SIZES["full"]["entries"])
+    if "lookup" in results:
+        report_lookup(results["lookup"], rep)
+    elapsed = time.perf_counter() - t_all
+    rep.add("")
+    rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))
+    if args.record:
+        write_results(rep, machine, mode, started, elapsed)
+    failed = any(w != "PASS" for _, w, _ in rep.verdicts)
+    return 1 if (args.strict and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

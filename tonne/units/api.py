@@ -1,0 +1,562 @@
+"""REST endpoints for unit blocks, serial lookup, issuances, transactions,
+transfers, retirements, cancellations and reversals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from ninja import Field, Header, Query, Router, Schema, Status
+from pydantic import StrictInt
+
+from tonne.core.api_support import (
+    AUTH,
+    ERRORS,
+    ListQuery,
+    Page,
+    StrictSchema,
+    actor,
+    get_or_404,
+    paginate,
+    require_idempotency_key,
+    require_scope,
+    viewer,
+)
+from tonne.organisations.models import ApiToken, User
+from tonne.units import selectors
+from tonne.units import services as units
+from tonne.units.domain import Selection, unit_state
+from tonne.units.models import Issuance, Transaction, UnitBlock
+
+router = Router(tags=["units"])
+
+IDEMPOTENCY_HELP = "A client-chosen key; a retry with the same key returns the first result."
+
+# -- schemas ------------------------------------------------------------------------------
+
+
+class BlockOut(Schema):
+    id: int
+    serial: str
+    serial_start: int
+    serial_end: int
+    quantity: int
+    project_id: str
+    vintage: int
+    unit_class: str
+    issuance: uuid.UUID
+    state: str
+    account: str | None = Field(None, description="Shown only to those who may see the account.")
+    acquired_at: dt.datetime
+
+
+class BlockQuery(ListQuery):
+    project: str | None = Field(None, description="Project id, e.g. CI-0001")
+    vintage: int | None = None
+    state: str | None = Field(None, description="held, buffer, retired, cancelled or exported")
+    issuance: uuid.UUID | None = None
+
+
+class HistoryOut(Schema):
+    transaction: str
+    kind: str
+    serial_start: int
+    serial_end: int
+    from_account: str | None
+    to_account: str | None
+    completed_at: dt.datetime | None
+    ledger_seq: int | None
+
+
+class LookupBlockOut(Schema):
+    serial: str
+    serial_start: int
+    serial_end: int
+    quantity: int
+    project_id: str
+    project_name: str
+    vintage: int
+    unit_class: str
+    issuance: uuid.UUID
+    state: str
+    account: str | None
+    history: list[HistoryOut]
+
+
+class LookupOut(Schema):
+    query: str
+    serial_start: int
+    serial_end: int
+    truncated: bool
+    blocks: list[LookupBlockOut]
+
+
+class IssuanceOut(Schema):
+    uid: uuid.UUID
+    project_id: str
+    number: int
+    vintage: int
+    unit_class: str
+    quantity: int
+    buffer_quantity: int
+    serial: str
+    serial_start: int
+    serial_end: int
+    report: uuid.UUID
+    issued_at: dt.datetime
+
+
+class IssuanceQuery(ListQuery):
+    project: str | None = None
+    vintage: int | None = None
+
+
+class TxBlockOut(Schema):
+    serial: str
+    serial_start: int
+    serial_end: int
+    quantity: int
+    project_id: str
+    vintage: int
+
+
+class TransactionOut(Schema):
+    identifier: str
+    kind: str
+    status: str
+    quantity: int
+    from_account: str | None
+    to_account: str | None
+    project_id: str | None
+    beneficiary: str
+    purpose: str
+    jurisdiction: str
+    reason: str
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+    ledger_seq: int | None
+    blocks: list[TxBlockOut]
+
+
+class TransactionQuery(ListQuery):
+    kind: str | None = None
+    status: str | None = None
+    account: str | None = Field(None, description="Transactions from or to this account.")
+    project: str | None = None
+
+
+class RetirementOut(Schema):
+    identifier: str
+    quantity: int
+    beneficiary: str
+    purpose: str
+    jurisdiction: str
+    reason: str
+    project_id: str | None
+    serials: list[TxBlockOut]
+    retired_at: dt.datetime | None
+    ledger_seq: int | None
+
+
+class RetirementQuery(ListQuery):
+    project: str | None = None
+    purpose: str | None = None
+    beneficiary: str | None = Field(None, description="Search in the beneficiary.")
+    year: int | None = Field(None, description="Year of retirement.")
+
+
+class RangeIn(StrictSchema):
+    start: StrictInt
+    end: StrictInt
+
+
+class SelectionIn(StrictSchema):
+    ranges: list[RangeIn] | None = Field(None, description="Explicit serial ranges (inclusive).")
+    quantity: StrictInt | None = Field(
+        None, description="Or a quantity chosen by the criteria below."
+    )
+    project: str | None = None
+    vintage: StrictInt | None = None
+    unit_class: str | None = None
+
+    def selection(self) -> Selection:
+        return Selection.build(
+            ranges=[(r.start, r.end) for r in self.ranges] if self.ranges else None,
+            quantity=self.quantity,
+            project=self.project,
+            vintage=self.vintage,
+            unit_class=self.unit_class,
+        )
+
+
+class TransferIn(SelectionIn):
+    from_account: str
+    to_account: str
+
+
+class RetirementIn(SelectionIn):
+    from_account: str
+    beneficiary: str
+    purpose: str = Field(description="voluntary, ndc, corsia, other_compliance or other")
+    jurisdiction: str = ""
+    reason: str = ""
+
+
+class CancellationIn(SelectionIn):
+    from_account: str
+    reason: str
+
+
+class ReversalIn(StrictSchema):
+    project: str
+    quantity: StrictInt
+    reason: str
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def block_out(block: UnitBlock, user: User | None) -> dict:
+    return {
+        "id": block.pk,
+        "serial": selectors.serial_text(block.issuance, block.serial_start, block.serial_end),
+        "serial_start": block.serial_start,
+        "serial_end": block.serial_end,
+        "quantity": block.quantity,
+        "project_id": block.project.project_id,
+        "vintage": block.vintage,
+        "unit_class": block.unit_class,
+        "issuance": block.issuance.uid,
+        "state": unit_state(block.account.type),
+        "account": selectors.account_label(user, block.account),
+        "acquired_at": block.acquired_at,
+    }
+
+
+def issuance_out(issuance: Issuance) -> dict:
+    return {
+        "uid": issuance.uid,
+        "project_id": issuance.project.project_id,
+        "number": issuance.number,
+        "vintage": issuance.vintage,
+        "unit_class": issuance.unit_class,
+        "quantity": issuance.quantity,
+        "buffer_quantity": issuance.buffer_quantity,
+        "serial": selectors.serial_text(issuance, issuance.serial_start, issuance.serial_end),
+        "serial_start": issuance.serial_start,
+        "serial_end": issuance.serial_end,
+        "report": issuance.report.uid,
+        "issued_at": issuance.issued_at,
+    }
+
+
+def transaction_out(txn: Transaction, user: User | None) -> dict:
+    return {
+        "identifier": txn.identifier,
+        "kind": txn.kind,
+        "status": txn.status,
+        "quantity": txn.quantity,
+        # Parties to a transaction see both of its accounts.
+        "from_account": txn.from_account.identifier if txn.from_account else None,
+        "to_account": txn.to_account.identifier,
+        "project_id": txn.project.project_id if txn.project else None,
+        "beneficiary": txn.beneficiary,
+        "purpose": txn.purpose,
+        "jurisdiction": txn.jurisdiction,
+        "reason": txn.reason,
+        "created_at": txn.created_at,
+        "completed_at": txn.completed_at,
+        "ledger_seq": txn.ledger_seq,
+        "blocks": selectors.transaction_blocks(txn),
+    }
+
+
+def retirement_out(txn: Transaction) -> dict:
+    return {
+        "identifier": txn.identifier,
+        "quantity": txn.quantity,
+        "beneficiary": txn.beneficiary,
+        "purpose": txn.purpose,
+        "jurisdiction": txn.jurisdiction,
+        "reason": txn.reason,
+        "project_id": txn.project.project_id if txn.project else None,
+        "serials": selectors.transaction_blocks(txn),
+        "retired_at": txn.completed_at,
+        "ledger_seq": txn.ledger_seq,
+    }
+
+
+# -- public reads ----------------------------------------------------------------------------
+
+
+@router.get("/blocks", response={200: Page[BlockOut], **ERRORS}, auth=None)
+def list_blocks(request: HttpRequest, query: Query[BlockQuery]):
+    """Unit blocks (public): serial ranges with project, vintage and state."""
+    user = viewer(request)
+    qs = selectors.blocks_for(user)
+    if query.project:
+        qs = qs.filter(project__project_id=query.project)
+    if query.vintage:
+        qs = qs.filter(vintage=query.vintage)
+    if query.state:
+        qs = selectors.filter_state(qs, query.state)
+    if query.issuance:
+        qs = qs.filter(issuance__uid=query.issuance)
+    return paginate(
+        qs,
+        query,
+        lambda b: block_out(b, user),
+        allowed={
+            "serial_start": "serial_start",
+            "vintage": "vintage",
+            "acquired_at": "acquired_at",
+        },
+        default="serial_start",
+    )
+
+
+@router.get("/blocks/{int:block_id}", response={200: BlockOut, **ERRORS}, auth=None)
+def get_block(request: HttpRequest, block_id: int):
+    user = viewer(request)
+    block = get_or_404(
+        selectors.blocks_for(user),
+        "BLOCK_NOT_FOUND",
+        f"Unit block {block_id} does not exist.",
+        pk=block_id,
+    )
+    return block_out(block, user)
+
+
+@router.get("/serials", response={200: LookupOut, **ERRORS}, auth=None)
+def search_serials(
+    request: HttpRequest, q: str = Query(..., description="A serial string, a number, or a-b")
+):
+    """Look up a serial number or range (public); empty if nothing matches."""
+    return selectors.lookup_serials(viewer(request), q, require_match=False)
+
+
+@router.get("/serials/{text}", response={200: LookupOut, **ERRORS}, auth=None)
+def lookup_serial(request: HttpRequest, text: str):
+    """Look up a serial number or range (public): its blocks, state and history."""
+    return selectors.lookup_serials(viewer(request), text, require_match=True)
+
+
+@router.get("/issuances", response={200: Page[IssuanceOut], **ERRORS}, auth=None)
+def list_issuances(request: HttpRequest, query: Query[IssuanceQuery]):
+    qs = Issuance.objects.select_related("project", "report")
+    if query.project:
+        qs = qs.filter(project__project_id=query.project)
+    if query.vintage:
+        qs = qs.filter(vintage=query.vintage)
+    return paginate(
+        qs,
+        query,
+        issuance_out,
+        allowed={
+            "issued_at": "issued_at",
+            "vintage": "vintage",
+            "quantity": "quantity",
+            "serial_start": "serial_start",
+        },
+        default="-issued_at",
+    )
+
+
+@router.get("/issuances/{uuid:uid}", response={200: IssuanceOut, **ERRORS}, auth=None)
+def get_issuance(request: HttpRequest, uid: uuid.UUID):
+    qs = Issuance.objects.select_related("project", "report")
+    return issuance_out(
+        get_or_404(qs, "ISSUANCE_NOT_FOUND", f"Issuance {uid} does not exist.", uid=uid)
+    )
+
+
+@router.get("/retirements", response={200: Page[RetirementOut], **ERRORS}, auth=None)
+def list_retirements(request: HttpRequest, query: Query[RetirementQuery]):
+    """Completed retirements (public): who benefits, why, which serials."""
+    qs = selectors.retirements()
+    if query.project:
+        qs = qs.filter(project__project_id=query.project)
+    if query.purpose:
+        qs = qs.filter(purpose=query.purpose)
+    if query.beneficiary:
+        qs = qs.filter(beneficiary__icontains=query.beneficiary)
+    if query.year:
+        qs = qs.filter(completed_at__year=query.year)
+    return paginate(
+        qs,
+        query,
+        retirement_out,
+        allowed={"retired_at": "completed_at", "quantity": "quantity", "ledger_seq": "ledger_seq"},
+        default="-retired_at",
+    )
+
+
+@router.get("/retirements/{identifier}", response={200: RetirementOut, **ERRORS}, auth=None)
+def get_retirement(request: HttpRequest, identifier: str):
+    txn = get_or_404(
+        selectors.retirements(),
+        "RETIREMENT_NOT_FOUND",
+        f"No retirement {identifier}.",
+        identifier=identifier,
+    )
+    return retirement_out(txn)
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+@router.get("/transactions", response={200: Page[TransactionOut], **ERRORS}, auth=AUTH)
+def list_transactions(request: HttpRequest, query: Query[TransactionQuery]):
+    """Transactions of your organisation (all for the registry administrator)."""
+    user = actor(request)
+    qs = selectors.transactions_for(user)
+    if query.kind:
+        qs = qs.filter(kind=query.kind)
+    if query.status:
+        qs = qs.filter(status=query.status)
+    if query.account:
+        text = query.account.strip().upper()
+        qs = qs.filter(from_account__identifier=text) | qs.filter(to_account__identifier=text)
+    if query.project:
+        qs = qs.filter(project__project_id=query.project)
+    return paginate(
+        qs,
+        query,
+        lambda t: transaction_out(t, user),
+        allowed={
+            "created_at": "created_at",
+            "completed_at": "completed_at",
+            "quantity": "quantity",
+        },
+        default="-created_at",
+    )
+
+
+@router.get("/transactions/{identifier}", response={200: TransactionOut, **ERRORS}, auth=AUTH)
+def get_transaction(request: HttpRequest, identifier: str):
+    user = actor(request)
+    txn = get_or_404(
+        selectors.transactions_for(user),
+        "TRANSACTION_NOT_FOUND",
+        f"Transaction {identifier} does not exist or is not yours to see.",
+        identifier=identifier,
+    )
+    return transaction_out(txn, user)
+
+
+def _respond(user: User, key: str, run: Callable[[], Transaction]) -> Status:
+    txn = run()
+    # The service marks an answer it replayed from an earlier request with the same key.
+    return Status(200 if txn.replayed else 201, transaction_out(txn, user))
+
+
+@router.post("/transfers", response={200: TransactionOut, 201: TransactionOut, **ERRORS}, auth=AUTH)
+def create_transfer(
+    request: HttpRequest,
+    payload: TransferIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP
+    ),
+):
+    """Transfer units between holding accounts. Needs an Idempotency-Key."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    key = require_idempotency_key(idempotency_key)
+    selection = payload.selection()
+    return _respond(
+        user,
+        key,
+        lambda: units.transfer(
+            actor=user,
+            from_account=payload.from_account,
+            to_account=payload.to_account,
+            selection=selection,
+            idempotency_key=key,
+        ),
+    )
+
+
+@router.post(
+    "/retirements", response={200: TransactionOut, 201: TransactionOut, **ERRORS}, auth=AUTH
+)
+def create_retirement(
+    request: HttpRequest,
+    payload: RetirementIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP
+    ),
+):
+    """Retire units on behalf of a beneficiary. Needs an Idempotency-Key."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    key = require_idempotency_key(idempotency_key)
+    selection = payload.selection()
+    return _respond(
+        user,
+        key,
+        lambda: units.retire(
+            actor=user,
+            from_account=payload.from_account,
+            selection=selection,
+            beneficiary=payload.beneficiary,
+            purpose=payload.purpose,
+            jurisdiction=payload.jurisdiction,
+            reason=payload.reason,
+            idempotency_key=key,
+        ),
+    )
+
+
+@router.post(
+    "/cancellations", response={200: TransactionOut, 201: TransactionOut, **ERRORS}, auth=AUTH
+)
+def create_cancellation(
+    request: HttpRequest,
+    payload: CancellationIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP
+    ),
+):
+    """Cancel units voluntarily. Needs an Idempotency-Key."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    key = require_idempotency_key(idempotency_key)
+    selection = payload.selection()
+    return _respond(
+        user,
+        key,
+        lambda: units.cancel(
+            actor=user,
+            from_account=payload.from_account,
+            selection=selection,
+            reason=payload.reason,
+            idempotency_key=key,
+        ),
+    )
+
+
+@router.post("/reversals", response={200: TransactionOut, 201: TransactionOut, **ERRORS}, auth=AUTH)
+def create_reversal(
+    request: HttpRequest,
+    payload: ReversalIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP
+    ),
+):
+    """Cancel a project's units from the buffer pool after a reversal (registry administrator)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    key = require_idempotency_key(idempotency_key)
+    return _respond(
+        user,
+        key,
+        lambda: units.reverse(
+            actor=user,
+            project=payload.project,
+            quantity=payload.quantity,
+            reason=payload.reason,
+            idempotency_key=key,
+        ),
+    )
