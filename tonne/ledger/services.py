@@ -3,7 +3,9 @@ caller's database transaction, and signed checkpoints over the Merkle tree."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -28,38 +30,75 @@ def actor_ref(actor: Any) -> str:
     return f"user:{actor.username}"
 
 
-def append_entry(
-    *, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
-) -> LedgerEntry:
-    """Append one entry. Must run inside the transaction making the change."""
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    leaf_hash: str
+    body: str
+    created_at: dt.datetime
+
+
+INSERT_ENTRY_SQL = (
+    "INSERT INTO ledger_ledgerentry (seq, kind, transaction_ref, body, prev_hash, leaf_hash, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+SET_HEAD_HASH_SQL = "UPDATE ledger_ledgerhead SET last_hash = %s WHERE id = 1"
+
+
+def reserve_seq(cursor: Any) -> tuple[int, str]:
+    """Lock the ledger head and take the next entry number: (seq, previous hash).
+    The row lock orders concurrent appends until commit, so callers take it
+    as late as they can."""
     if not connection.in_atomic_block:
         raise RuntimeError("ledger entries are written inside the change's own transaction")
-    # The head's row lock orders concurrent appends; taken last, held briefly.
-    head = LedgerHead.objects.select_for_update().get(pk=1)
+    cursor.execute("UPDATE ledger_ledgerhead SET size = size + 1 WHERE id = 1 RETURNING size - 1, last_hash")
+    seq, prev = cursor.fetchone()
+    return int(seq), prev
+
+
+def entry_row(
+    *, seq: int, prev: str, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+) -> tuple[Appended, list[Any], list[Any]]:
+    """The entry for number `seq`: what was appended, and the parameters of
+    INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
     at = clock.now()
     body = {
         "v": ENTRY_VERSION,
-        "seq": head.size,
+        "seq": seq,
         "kind": kind,
         "at": at,
         "actor": actor_ref(actor),
         "transaction": transaction_ref,
-        "prev": head.last_hash,
+        "prev": prev,
         "data": data,
     }
     raw = canonical_json(body)
     leaf = hashlib.sha256(b"\x00" + raw).hexdigest()
-    entry = LedgerEntry.objects.create(
-        seq=head.size,
-        kind=kind,
-        transaction_ref=transaction_ref,
-        body=raw.decode("utf-8"),
-        prev_hash=head.last_hash,
-        leaf_hash=leaf,
-        created_at=at,
+    text = raw.decode("utf-8")
+    created = connection.ops.adapt_datetimefield_value(at)
+    return (
+        Appended(seq=seq, leaf_hash=leaf, body=text, created_at=at),
+        [seq, kind, transaction_ref, text, prev, leaf, created],
+        [leaf],
     )
-    LedgerHead.objects.filter(pk=1).update(size=head.size + 1, last_hash=leaf)
-    return entry
+
+
+def append_entry(*, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = "") -> Appended:
+    """Append one entry. Must run inside the transaction making the change."""
+    with connection.cursor() as cursor:
+        seq, prev = reserve_seq(cursor)
+        appended, entry_params, head_params = entry_row(
+            seq=seq, prev=prev, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH entry AS ({INSERT_ENTRY_SQL}), head AS ({SET_HEAD_HASH_SQL}) SELECT 1",
+                entry_params + head_params,
+            )
+        else:
+            cursor.execute(INSERT_ENTRY_SQL, entry_params)
+            cursor.execute(SET_HEAD_HASH_SQL, head_params)
+    return appended
 
 
 def leaf_hashes(size: int | None = None, *, start: int = 0) -> list[bytes]:

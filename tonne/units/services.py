@@ -12,16 +12,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Max
 
 from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
-from tonne.core.errors import Conflict, PermissionDenied, ValidationFailed
-from tonne.ledger.services import append_entry
+from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tonne.ledger.services import (
+    INSERT_ENTRY_SQL,
+    SET_HEAD_HASH_SQL,
+    append_entry,
+    entry_row,
+    reserve_seq,
+)
+from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import (
-    get_account,
     require_account_operator,
     require_registry_administrator,
     system_account,
@@ -149,54 +155,97 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
 
 
 # -- moving units --------------------------------------------------------------
+#
+# The hot path is plain SQL: a move is a handful of statements, and on a busy
+# registry the ORM's per-query cost, not the database, would set the pace.
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    id: int
+    issuance_id: int
+    project_id: int
+    vintage: int
+    unit_class: str
+    serial_start: int
+    serial_end: int
+    acquired_at: Any  # as the database returns it; written back unchanged
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
 
 
 @dataclass(frozen=True)
 class Piece:
-    block: UnitBlock
+    block: BlockRow
     serials: SerialRange
 
 
-def _select_by_ranges(account: Account, ranges: tuple[SerialRange, ...]) -> list[Piece]:
+BLOCK_COLUMNS = "id, issuance_id, project_id, vintage, unit_class, serial_start, serial_end, acquired_at"
+
+
+def _fetch_blocks(cursor: Any, sql: str, params: list[Any]) -> list[BlockRow]:
+    cursor.execute(sql, params)
+    return [BlockRow(*row) for row in cursor.fetchall()]
+
+
+def _select_by_ranges(cursor: Any, account: Account, ranges: tuple[SerialRange, ...]) -> list[Piece]:
     pieces: list[Piece] = []
     for wanted in ranges:
-        blocks = list(
-            UnitBlock.objects.filter(
-                account=account, serial_start__lte=wanted.end, serial_end__gte=wanted.start
-            ).order_by("serial_start")
+        # Blocks never overlap: the block holding the first serial, then those
+        # starting inside the range; two index range scans however big the account.
+        blocks = _fetch_blocks(
+            cursor,
+            f"SELECT {BLOCK_COLUMNS} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+            f"WHERE account_id = %s AND serial_start <= %s ORDER BY serial_start DESC LIMIT 1) AS first_block "
+            f"UNION ALL SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+            f"WHERE account_id = %s AND serial_start > %s AND serial_start <= %s ORDER BY serial_start",
+            [account.pk, wanted.start, account.pk, wanted.start, wanted.end],
         )
-        cursor = wanted.start
+        cursor_at = wanted.start
         for block in blocks:
-            if block.serial_start > cursor:
+            if block.serial_end < cursor_at:
+                continue
+            if block.serial_start > cursor_at:
                 break
             piece_end = min(block.serial_end, wanted.end)
-            pieces.append(Piece(block, SerialRange(cursor, piece_end)))
-            cursor = piece_end + 1
-        if cursor <= wanted.end:
+            pieces.append(Piece(block, SerialRange(cursor_at, piece_end)))
+            cursor_at = piece_end + 1
+            if cursor_at > wanted.end:
+                break
+        if cursor_at <= wanted.end:
             raise ValidationFailed(
                 "SERIAL_RANGE_NOT_HELD",
                 f"Serials {wanted.start}-{wanted.end} are not all held in account {account.identifier} "
-                f"(serial {cursor} is not there).",
+                f"(serial {cursor_at} is not there).",
                 field="ranges",
-                details={"first_missing_serial": cursor},
+                details={"first_missing_serial": cursor_at},
             )
     return pieces
 
 
-def _select_by_criteria(account: Account, selection: Selection) -> list[Piece]:
-    qs = UnitBlock.objects.filter(account=account)
+def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> list[Piece]:
+    where = ["account_id = %s"]
+    params: list[Any] = [account.pk]
     if selection.project:
-        qs = qs.filter(project__project_id=selection.project)
+        where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
+        params.append(selection.project)
     if selection.vintage:
-        qs = qs.filter(vintage=selection.vintage)
+        where.append("vintage = %s")
+        params.append(selection.vintage)
     if selection.unit_class:
-        qs = qs.filter(unit_class=selection.unit_class)
+        where.append("unit_class = %s")
+        params.append(selection.unit_class)
+    sql = (
+        f"SELECT {BLOCK_COLUMNS} FROM units_unitblock WHERE {' AND '.join(where)} "
+        f"ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s"
+    )
     need = int(selection.quantity or 0)
     pieces: list[Piece] = []
-    ordered = qs.order_by("acquired_at", "serial_start")
     offset, batch = 0, 20  # most moves need a block or two: fetch a few at a time
     while need:
-        blocks = list(ordered[offset : offset + batch])
+        blocks = _fetch_blocks(cursor, sql, [*params, batch, offset])
         for block in blocks:
             take = min(need, block.quantity)
             pieces.append(Piece(block, SerialRange(block.serial_start, block.serial_start + take - 1)))
@@ -216,34 +265,42 @@ def _select_by_criteria(account: Account, selection: Selection) -> list[Piece]:
     )
 
 
-def _move_piece(piece: Piece, to_account: Account, at: dt.datetime) -> None:
-    """Move one piece, splitting its block at the boundaries; every part keeps
-    all attributes but its range."""
-    block = piece.block
-    start, end = piece.serials.start, piece.serials.end
-    left = SerialRange(block.serial_start, start - 1) if block.serial_start < start else None
-    right = SerialRange(end + 1, block.serial_end) if end < block.serial_end else None
-    old_account_id, old_acquired = block.account_id, block.acquired_at
-    # Shrink the row to the moved piece first, so the remainders never overlap it.
-    UnitBlock.objects.filter(pk=block.pk).update(
-        serial_start=start, serial_end=end, account=to_account, acquired_at=at
-    )
-    remainders = [
-        UnitBlock(
-            issuance_id=block.issuance_id,
-            project_id=block.project_id,
-            vintage=block.vintage,
-            unit_class=block.unit_class,
-            serial_start=part.start,
-            serial_end=part.end,
-            account_id=old_account_id,
-            acquired_at=old_acquired,
+def _move_pieces(cursor: Any, pieces: list[Piece], source_id: int, target_id: int, acquired: Any) -> None:
+    """Move the pieces, splitting blocks at the boundaries; every part keeps
+    all attributes but its range. Each block row shrinks to its first part
+    before the other parts are inserted, so no two rows ever overlap."""
+    by_block: dict[int, list[Piece]] = {}
+    for piece in pieces:
+        by_block.setdefault(piece.block.id, []).append(piece)
+    inserts: list[Any] = []
+    for group in by_block.values():
+        block = group[0].block
+        parts: list[tuple[int, int, int, Any]] = []  # (start, end, account, acquired)
+        at = block.serial_start
+        for piece in sorted(group, key=lambda p: p.serials.start):
+            if piece.serials.start > at:
+                parts.append((at, piece.serials.start - 1, source_id, block.acquired_at))
+            parts.append((piece.serials.start, piece.serials.end, target_id, acquired))
+            at = piece.serials.end + 1
+        if at <= block.serial_end:
+            parts.append((at, block.serial_end, source_id, block.acquired_at))
+        (start, end, account_id, acquired_at), *rest = parts
+        cursor.execute(
+            "UPDATE units_unitblock SET serial_start = %s, serial_end = %s, account_id = %s, acquired_at = %s "
+            "WHERE id = %s",
+            [start, end, account_id, acquired_at, block.id],
         )
-        for part in (left, right)
-        if part is not None
-    ]
-    if remainders:
-        UnitBlock.objects.bulk_create(remainders)
+        for start, end, account_id, acquired_at in rest:
+            inserts.extend(
+                [block.issuance_id, block.project_id, block.vintage, block.unit_class, start, end, account_id, acquired_at]
+            )
+    if inserts:
+        rows = len(inserts) // 8
+        cursor.execute(
+            "INSERT INTO units_unitblock (issuance_id, project_id, vintage, unit_class, serial_start, serial_end, "
+            "account_id, acquired_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * rows),
+            inserts,
+        )
 
 
 ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
@@ -341,11 +398,13 @@ def _request_move(
     details: dict[str, str],
 ) -> Transaction:
     key = _check_idempotency_key(idempotency_key)
-    request = {"kind": kind, "from": from_account, "to": to_account, "selection": selection.describe(), **details}
+    source_id = check_account_identifier(from_account, field="from_account")
+    target_id = check_account_identifier(to_account, field="to_account")
+    request = {"kind": kind, "from": source_id, "to": target_id, "selection": selection.describe(), **details}
     request_hash = hashlib.sha256(canonical_json(request)).hexdigest()
     try:
         with transaction.atomic():
-            return _move(kind, actor, from_account, to_account, selection, key, request_hash, details)
+            return _move(kind, actor, source_id, target_id, selection, key, request_hash, details)
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its result.
         earlier = _earlier_result(actor, key, request_hash)
@@ -354,85 +413,181 @@ def _request_move(
         raise
 
 
+ACCOUNT_COLUMNS = "{a}.id, {a}.identifier, {a}.number, {a}.type, {a}.name, {a}.status, {a}.is_terminal, {a}.organisation_id"
+
+
+def _account(row: tuple[Any, ...]) -> Account | None:
+    """An Account (and its holder's status) from ten columns, without another query."""
+    account_id, identifier, number, type_, name, status, terminal, org_id, org_status, org_name = row
+    if account_id is None:
+        return None
+    account = Account(
+        id=account_id, identifier=identifier, number=number, type=type_, name=name, status=status,
+        is_terminal=bool(terminal), organisation_id=org_id,
+    )
+    account.organisation = Organisation(id=org_id, status=org_status, name=org_name) if org_id is not None else None
+    return account
+
+
+def _lock_accounts(
+    cursor: Any, actor: User, source: str, target: str, key: str
+) -> tuple[Account, Account | None, int | None]:
+    """Lock the transferring account and, in the same round trip, read the
+    acquiring account (not locked: moves into it never wait on each other)
+    and any earlier request of this user with this key.
+
+    FOR NO KEY UPDATE makes moves out of one account queue, without blocking
+    the foreign-key checks of moves into it (two accounts paying each other)."""
+    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" else ""
+    cursor.execute(
+        f"SELECT {ACCOUNT_COLUMNS.format(a='a')}, o.status, o.name, "
+        f"{ACCOUNT_COLUMNS.format(a='t')}, tor.status, tor.name, "
+        f"(SELECT x.id FROM units_transaction x WHERE x.initiated_by_id = %s AND x.idempotency_key = %s) "
+        f"FROM organisations_account a "
+        f"LEFT JOIN organisations_organisation o ON o.id = a.organisation_id "
+        f"LEFT JOIN organisations_account t ON t.identifier = %s "
+        f"LEFT JOIN organisations_organisation tor ON tor.id = t.organisation_id "
+        f"WHERE a.identifier = %s{lock}",
+        [actor.pk, key, target, source],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {source} does not exist in this registry.", field="from_account")
+    source_account = _account(row[0:10])
+    assert source_account is not None
+    return source_account, _account(row[10:20]), row[20]
+
+
 def _move(
     kind: str,
     actor: User,
-    from_identifier: str,
-    to_identifier: str,
+    source_identifier: str,
+    target_identifier: str,
     selection: Selection,
     key: str,
     request_hash: str,
     details: dict[str, str],
 ) -> Transaction:
-    source = get_account(from_identifier, field="from_account", lock=True)
-    # Under the account lock, so a retry that queued behind its twin sees it.
-    # A retry gets the first answer even if the account has changed since.
-    earlier = _earlier_result(actor, key, request_hash)
-    if earlier is not None:
-        return earlier
-    require_account_operator(actor, source)
-    _check_transferring(kind, source)
-    target = get_account(to_identifier, field="to_account")
-    _check_acquiring(kind, source, target)
+    with connection.cursor() as cursor:
+        source, target, earlier_id = _lock_accounts(cursor, actor, source_identifier, target_identifier, key)
+        if earlier_id is not None:
+            # A retry (seen under the account lock, so also one that queued
+            # behind its twin) gets the first answer, even if things changed since.
+            earlier = _earlier_result(actor, key, request_hash)
+            assert earlier is not None
+            return earlier
+        require_account_operator(actor, source)
+        _check_transferring(kind, source)
+        if target is None:
+            raise NotFound(
+                "ACCOUNT_NOT_FOUND", f"Account {target_identifier} does not exist in this registry.", field="to_account"
+            )
+        _check_acquiring(kind, source, target)
+        if selection.ranges:
+            pieces = _select_by_ranges(cursor, source, selection.ranges)
+        else:
+            pieces = _select_by_criteria(cursor, source, selection)
+        faults.point("move.after_read")
+        # Approvals and delayed settlement slot in here: they will keep the
+        # transaction PROPOSED / AWAITING_APPROVAL / DELAYED and complete it
+        # later. Today every move settles at once.
+        return _complete(cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details)
+
+
+TRANSACTION_COLUMNS = (
+    "identifier, kind, status, initiated_by_id, organisation_id, idempotency_key, request_hash, from_account_id, "
+    "to_account_id, quantity, issuance_id, project_id, reason, beneficiary, purpose, jurisdiction, created_at, "
+    "completed_at, failure_code, ledger_seq"
+)
+TRANSACTION_VALUES = "(" + ", ".join(["%s"] * 20) + ")"
+
+
+def _complete(
+    cursor: Any,
+    kind: str,
+    actor: User,
+    source: Account,
+    target: Account,
+    quantity: int,
+    pieces: list[Piece],
+    key: str,
+    request_hash: str,
+    details: dict[str, str],
+) -> Transaction:
     now = clock.now()
-    txn = Transaction.objects.create(
-        identifier=_new_identifier(now),
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    _move_pieces(cursor, pieces, source.pk, target.pk, stamp)
+    projects = {p.block.project_id for p in pieces}
+    project_id = projects.pop() if len(projects) == 1 else None
+    identifier = _new_identifier(now)
+    ordered = sorted(pieces, key=lambda p: p.serials.start)
+    data: dict[str, Any] = {
+        "op": "move",
+        "kind": kind,
+        "from": source.identifier,
+        "to": target.identifier,
+        "quantity": quantity,
+        "ranges": [[p.serials.start, p.serials.end] for p in ordered],
+    }
+    data.update({field: value for field, value in details.items() if value})
+    fields = {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
+    # From here to commit the ledger head is locked: two statements only.
+    seq, prev = reserve_seq(cursor)
+    _, entry_params, head_params = entry_row(
+        seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
+    )
+    txn_params = [
+        identifier, kind, Status.COMPLETED, actor.pk, actor.organisation_id, key, request_hash, source.pk,
+        target.pk, quantity, None, project_id, fields["reason"], fields["beneficiary"], fields["purpose"],
+        fields["jurisdiction"], stamp, stamp, "", seq,
+    ]
+    block_params = [v for p in ordered for v in (p.block.issuance_id, p.serials.start, p.serials.end)]
+    block_values = ", ".join(["(%s, %s, %s)"] * len(ordered))
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"WITH txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} "
+            f"RETURNING id), "
+            f"blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
+            f"SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
+            f"(VALUES {block_values}) AS v (issuance_id, serial_start, serial_end)), "
+            f"entry AS ({INSERT_ENTRY_SQL}), head AS ({SET_HEAD_HASH_SQL}) "
+            f"SELECT id FROM txn",
+            txn_params + block_params + entry_params + head_params,
+        )
+        txn_id = cursor.fetchone()[0]
+    else:
+        cursor.execute(
+            f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} RETURNING id",
+            txn_params,
+        )
+        txn_id = cursor.fetchone()[0]
+        cursor.execute(
+            f"INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
+            f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(ordered))}",
+            [v for p in ordered for v in (txn_id, p.block.issuance_id, p.serials.start, p.serials.end)],
+        )
+        cursor.execute(INSERT_ENTRY_SQL, entry_params)
+        cursor.execute(SET_HEAD_HASH_SQL, head_params)
+    txn = Transaction(
+        id=txn_id,
+        identifier=identifier,
         kind=kind,
-        status=Status.PROPOSED,
+        status=Status.COMPLETED,
         initiated_by=actor,
-        organisation=actor.organisation,
+        organisation_id=actor.organisation_id,
         idempotency_key=key,
         request_hash=request_hash,
         from_account=source,
         to_account=target,
-        quantity=selection.total,
+        quantity=quantity,
+        project_id=project_id,
         created_at=now,
-        **details,
+        completed_at=now,
+        ledger_seq=seq,
+        **fields,
     )
-    pieces = _select_by_ranges(source, selection.ranges) if selection.ranges else _select_by_criteria(source, selection)
-    faults.point("move.after_read")
-    # Approvals and delayed settlement slot in here; today every move settles at once.
-    return _complete(txn, source, target, pieces)
-
-
-def _complete(txn: Transaction, source: Account, target: Account, pieces: list[Piece]) -> Transaction:
-    now = clock.now()
-    projects = {p.block.project_id for p in pieces}
-    split: set[int] = set()
-    for piece in pieces:
-        if piece.block.pk in split:
-            # Several requested ranges fell in one block, which an earlier piece
-            # already split: move from the remainder that now holds this piece.
-            current = UnitBlock.objects.get(
-                account_id=source.pk, serial_start__lte=piece.serials.start, serial_end__gte=piece.serials.end
-            )
-            piece = Piece(current, piece.serials)
-        _move_piece(piece, target, now)
-        split.add(piece.block.pk)
-    TransactionBlock.objects.bulk_create(
-        [
-            TransactionBlock(transaction=txn, issuance_id=p.block.issuance_id, serial_start=p.serials.start, serial_end=p.serials.end)
-            for p in pieces
-        ]
-    )
-    data: dict[str, Any] = {
-        "op": "move",
-        "kind": txn.kind,
-        "from": source.identifier,
-        "to": target.identifier,
-        "quantity": txn.quantity,
-        "ranges": [[p.serials.start, p.serials.end] for p in sorted(pieces, key=lambda p: p.serials.start)],
-    }
-    for field in ("beneficiary", "purpose", "jurisdiction", "reason"):
-        if getattr(txn, field):
-            data[field] = getattr(txn, field)
-    entry = append_entry(kind=f"units.{txn.kind}", actor=txn.initiated_by, transaction_ref=txn.identifier, data=data)
-    txn.status = Status.COMPLETED
-    txn.completed_at = now
-    txn.ledger_seq = entry.seq
-    if len(projects) == 1:
-        txn.project_id = projects.pop()
-    txn.save(update_fields=["status", "completed_at", "ledger_seq", "project"])
+    txn._state.adding = False
+    txn._state.db = DEFAULT_DB_ALIAS
     return txn
 
 
