@@ -1,4 +1,4 @@
-"""The whole test suite: lint, every test on SQLite, then every test on
+"""The whole test suite: lint and type check, every test on SQLite, then every test on
 PostgreSQL when a server is reachable (required when TONNE_REQUIRE_POSTGRES=1,
 as in CI). Extra arguments go to pytest."""
 
@@ -50,8 +50,9 @@ def main() -> int:
     base_env.setdefault("HYPOTHESIS_PROFILE", "ci")  # derandomised: CI failures reproduce
 
     status = run([python, "-m", "ruff", "check", "tonne", "scripts", "benchmarks"], base_env)
+    status = status or run([python, "-m", "mypy", "tonne"], base_env)
     if status:
-        print("lint failed", flush=True)
+        print("lint or type check failed", flush=True)
         return status
 
     print("\n=== tests on SQLite ===", flush=True)

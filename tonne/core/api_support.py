@@ -28,7 +28,7 @@ logger = logging.getLogger("tonne.api")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SCOPE_RANK = {ApiToken.Scope.READ: 0, ApiToken.Scope.TRADE: 1, ApiToken.Scope.ADMIN: 2}
+SCOPE_RANK: dict[str, int] = {ApiToken.Scope.READ: 0, ApiToken.Scope.TRADE: 1, ApiToken.Scope.ADMIN: 2}
 
 # -- problem documents -----------------------------------------------------------
 
@@ -141,8 +141,9 @@ class TonneAPI(NinjaAPI):
 
         patterns = super()._get_urls()
         for pattern in patterns:
-            if hasattr(pattern, "callback"):
-                pattern.callback = _problem_405(pattern.callback)
+            callback = getattr(pattern, "callback", None)
+            if callback is not None:
+                pattern.callback = _problem_405(callback)
         patterns.append(re_path(r"^.*$", _unknown_path, name="unknown-path"))
         return patterns
 
@@ -171,12 +172,16 @@ _unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    api.add_exception_handler(RegistryError, _registry_error)
-    api.add_exception_handler(NinjaValidationError, _validation_error)
-    api.add_exception_handler(AuthenticationError, _authentication_error)
-    api.add_exception_handler(HttpError, _http_error)
-    api.add_exception_handler(Http404, _not_found)
-    api.add_exception_handler(Exception, _unexpected)
+    handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [
+        (RegistryError, _registry_error),
+        (NinjaValidationError, _validation_error),
+        (AuthenticationError, _authentication_error),
+        (HttpError, _http_error),
+        (Http404, _not_found),
+        (Exception, _unexpected),
+    ]
+    for exception, handler in handlers:
+        api.add_exception_handler(exception, handler)
 
 
 # -- authentication --------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
 from tonne.core.errors import ValidationFailed
 
@@ -121,7 +122,7 @@ def check_quantity(quantity: object, *, field: str = "quantity") -> int:
 
 def _parse_range(value: object) -> SerialRange:
     try:
-        start, end = value  # type: ignore[misc]
+        start, end = cast(tuple[Any, Any], value)
         if isinstance(start, bool) or isinstance(end, bool):
             raise TypeError
         return SerialRange(int(start), int(end))

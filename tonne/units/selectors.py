@@ -71,7 +71,7 @@ def filter_state(qs: QuerySet[UnitBlock], state: str) -> QuerySet[UnitBlock]:
 
 
 def account_label(user: User | None, account: Account | None) -> str | None:
-    return account.identifier if may_see_account(user, account) else None
+    return account.identifier if account is not None and may_see_account(user, account) else None
 
 
 # -- transactions ---------------------------------------------------------------------
