@@ -555,13 +555,7 @@ def test_cli_key_prints_the_verifier_key(retired):
 
 @pytest.fixture
 def keep_signal_handlers(monkeypatch):
-    """`tonne worker` installs SIGINT/SIGTERM handlers; give pytest its own back.
-    Its close_old_connections() would close the test's connection, which is
-    inside the test's transaction (not autocommit), on PostgreSQL; the worker
-    runs outside transactions in production, so it is a no-op here."""
-    from tonne.core.management.commands import worker
-
-    monkeypatch.setattr(worker, "close_old_connections", lambda: None)
+    """`tonne worker` installs SIGINT/SIGTERM handlers; give pytest its own back."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     yield
     for sig, handler in saved.items():
@@ -622,3 +616,17 @@ def test_checkpoint_error_carries_its_code():
     with pytest.raises(CheckpointError) as info:
         verify_checkpoint("not a note", verifier_key("k", generate_private_key().public_key()))
     assert info.value.code in CHECKPOINT_CODES
+
+
+def test_worker_thread_of_serve_signs_checkpoints(registry):
+    """`tonne serve` runs the same background work in a thread."""
+    import threading
+
+    from tonne.core import worker
+
+    before = Checkpoint.objects.count()
+    stop = threading.Event()
+    stop.set()  # one round, then stop
+    worker.run_once()
+    assert Checkpoint.objects.count() == before + 1
+    worker.run(stop, 0.01)  # returns at once when asked to stop

@@ -12,6 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not run background work here (a separate `tonne worker` does)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         from waitress import serve
@@ -20,5 +23,9 @@ class Command(BaseCommand):
         from tonne.wsgi import application
 
         keys.ensure_key()
+        if not options["no_worker"]:
+            from tonne.core import worker
+
+            worker.start_thread()
         self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")
         serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="tonne")
