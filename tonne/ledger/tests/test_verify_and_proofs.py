@@ -630,3 +630,17 @@ def test_worker_thread_of_serve_signs_checkpoints(registry):
     worker.run_once()
     assert Checkpoint.objects.count() == before + 1
     worker.run(stop, 0.01)  # returns at once when asked to stop
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(None, "PROOF_FILE_UNREADABLE"), ("not json", "PROOF_MALFORMED"), ("[1, 2]", "PROOF_MALFORMED")],
+)
+def test_proof_verify_cli_refuses_garbage_files_cleanly(tmp_path, content, code):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "proof.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(CommandError, match=code):
+        call_command("ledger", "proof", "verify", str(path), "--key", keys.verifier_key_text())

@@ -103,9 +103,16 @@ class Command(BaseCommand):
         sub = options["proof_action"]
         if sub == "verify":
             key = options.get("key")
-            if options.get("key_file"):
-                key = Path(options["key_file"]).read_text().strip()
-            bundle = json.loads(Path(options["file"]).read_text())
+            try:
+                if options.get("key_file"):
+                    key = Path(options["key_file"]).read_text().strip()
+                bundle = json.loads(Path(options["file"]).read_text())
+            except OSError as exc:
+                raise CommandError(f"PROOF_FILE_UNREADABLE: {exc.strerror}: {exc.filename}") from None
+            except ValueError:
+                raise CommandError("PROOF_MALFORMED: the proof file is not JSON.") from None
+            if not isinstance(bundle, dict):
+                raise CommandError("PROOF_MALFORMED: the proof file is not a proof object.")
             if not key:
                 self.stderr.write(
                     "warning: no --key given; using the key inside the proof file, which proves only "
