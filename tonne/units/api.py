@@ -446,7 +446,7 @@ def get_transaction(request: HttpRequest, identifier: str):
     return transaction_out(txn, user)
 
 
-def _respond(user: User, key: str, run: Callable[[], Transaction]) -> Status:
+def _respond(user: User, run: Callable[[], Transaction]) -> Status:
     txn = run()
     # The service marks an answer it replayed from an earlier request with the same key.
     return Status(200 if txn.replayed else 201, transaction_out(txn, user))
@@ -467,7 +467,6 @@ def create_transfer(
     selection = payload.selection()
     return _respond(
         user,
-        key,
         lambda: units.transfer(
             actor=user,
             from_account=payload.from_account,
@@ -495,7 +494,6 @@ def create_retirement(
     selection = payload.selection()
     return _respond(
         user,
-        key,
         lambda: units.retire(
             actor=user,
             from_account=payload.from_account,
@@ -526,7 +524,6 @@ def create_cancellation(
     selection = payload.selection()
     return _respond(
         user,
-        key,
         lambda: units.cancel(
             actor=user,
             from_account=payload.from_account,
@@ -551,7 +548,6 @@ def create_reversal(
     key = require_idempotency_key(idempotency_key)
     return _respond(
         user,
-        key,
         lambda: units.reverse(
             actor=user,
             project=payload.project,
