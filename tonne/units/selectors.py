@@ -142,7 +142,12 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
         .first()
     )
     low = first[0] if first is not None and first[1] >= wanted.start else wanted.start
-    qs = blocks_for(user).filter(serial_start__gte=low, serial_start__lte=wanted.end).order_by("serial_start")
+    qs = (
+        UnitBlock.objects.select_related("issuance__project", "account")
+        .only(*LOOKUP_BLOCK_FIELDS)
+        .filter(serial_start__gte=low, serial_start__lte=wanted.end)
+        .order_by("serial_start")
+    )
     blocks = list(qs[: MAX_LOOKUP_BLOCKS + 1])
     truncated = len(blocks) > MAX_LOOKUP_BLOCKS
     blocks = blocks[:MAX_LOOKUP_BLOCKS]
@@ -171,6 +176,26 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
     }
 
 
+# A lookup is the registry's most public read: fetch only what it shows.
+LOOKUP_BLOCK_FIELDS = (
+    "serial_start", "serial_end", "vintage", "unit_class", "issuance", "account",
+    "issuance__uid", "issuance__number", "issuance__vintage", "issuance__unit_class", "issuance__project",
+    "issuance__project__host_party", "issuance__project__sectoral_scope", "issuance__project__number",
+    "issuance__project__project_id", "issuance__project__name",
+    "account__type", "account__identifier", "account__organisation_id",
+)
+LOOKUP_HISTORY_FIELDS = (
+    "serial_start", "serial_end", "transaction",
+    "transaction__identifier", "transaction__kind", "transaction__completed_at", "transaction__ledger_seq",
+    "transaction__from_account", "transaction__to_account",
+    *(
+        f"transaction__{side}__{field}"
+        for side in ("from_account", "to_account")
+        for field in ("identifier", "type", "organisation_id")
+    ),
+)
+
+
 def _lookup_block(user: User | None, block: UnitBlock) -> dict:
     history = (
         TransactionBlock.objects.filter(
@@ -180,11 +205,12 @@ def _lookup_block(user: User | None, block: UnitBlock) -> dict:
             transaction__status=Transaction.Status.COMPLETED,
         )
         .select_related("transaction", "transaction__from_account", "transaction__to_account")
+        .only(*LOOKUP_HISTORY_FIELDS)
         .order_by(
             "transaction__completed_at", "transaction__ledger_seq", "transaction_id", "serial_start"
         )
     )
-    project = block.project
+    project = block.issuance.project
     return {
         "serial": serial_text(block.issuance, block.serial_start, block.serial_end),
         "serial_start": block.serial_start,
