@@ -3,7 +3,14 @@ and the rendering of serial numbers."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tonne.core.errors import NotFound, ValidationFailed
 from tonne.organisations.models import Account, User
@@ -130,37 +137,109 @@ def _prefix_matches(prefix: SerialPrefix, block: UnitBlock) -> bool:
     return serial_prefix(block.issuance) == prefix
 
 
+LOOKUP_SQL = """
+SELECT b.serial_start, b.serial_end, b.vintage, b.unit_class, i.uid, i.number, p.host_party, p.sectoral_scope,
+       p.number, p.project_id, p.name, a.type, a.identifier, a.organisation_id,
+       tb.serial_start, tb.serial_end, t.identifier, t.kind, t.completed_at, t.ledger_seq,
+       fa.identifier, fa.type, fa.organisation_id, ta.identifier, ta.type, ta.organisation_id
+FROM (
+    SELECT * FROM units_unitblock
+    WHERE serial_start >= COALESCE((
+            SELECT f.serial_start FROM (
+                SELECT serial_start, serial_end FROM units_unitblock
+                WHERE serial_start <= %(start)s ORDER BY serial_start DESC LIMIT 1
+            ) f WHERE f.serial_end >= %(start)s
+          ), %(start)s)
+      AND serial_start <= %(end)s
+    ORDER BY serial_start LIMIT %(limit)s
+) b
+JOIN units_issuance i ON i.id = b.issuance_id
+JOIN projects_project p ON p.id = i.project_id
+JOIN organisations_account a ON a.id = b.account_id
+LEFT JOIN units_transactionblock tb
+       ON tb.issuance_id = b.issuance_id AND tb.serial_start <= b.serial_end AND tb.serial_end >= b.serial_start
+LEFT JOIN units_transaction t ON t.id = tb.transaction_id AND t.status = 'completed'
+LEFT JOIN organisations_account fa ON fa.id = t.from_account_id
+LEFT JOIN organisations_account ta ON ta.id = t.to_account_id
+ORDER BY b.serial_start, t.completed_at, t.ledger_seq, tb.transaction_id, tb.serial_start
+"""
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = parse_datetime(str(value))  # SQLite hands back text
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, dt.UTC)
+    return parsed
+
+
 def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict:
-    """Every block overlapping the serial (range) pasted, with its history."""
+    """Every block overlapping the serial (range) pasted, with its history.
+
+    The registry's most public read, in one query: blocks never overlap, so
+    the block holding the first serial and those starting inside the range
+    are two index range scans, and each block's history comes from the
+    transactions of its issuance that touched its serials."""
     prefix, wanted = parse_lookup(text)
-    # Blocks never overlap, so two index range scans find them all: the one
-    # holding the first serial, then those starting inside the range.
-    first = (
-        UnitBlock.objects.filter(serial_start__lte=wanted.start)
-        .order_by("-serial_start")
-        .values_list("serial_start", "serial_end")
-        .first()
-    )
-    low = first[0] if first is not None and first[1] >= wanted.start else wanted.start
-    qs = (
-        UnitBlock.objects.select_related("issuance__project", "account")
-        .only(*LOOKUP_BLOCK_FIELDS)
-        .filter(serial_start__gte=low, serial_start__lte=wanted.end)
-        .order_by("serial_start")
-    )
-    blocks = list(qs[: MAX_LOOKUP_BLOCKS + 1])
-    truncated = len(blocks) > MAX_LOOKUP_BLOCKS
-    blocks = blocks[:MAX_LOOKUP_BLOCKS]
-    if prefix is not None:
-        for block in blocks:
-            if not _prefix_matches(prefix, block):
+    with connection.cursor() as cursor:
+        cursor.execute(LOOKUP_SQL, {"start": wanted.start, "end": wanted.end, "limit": MAX_LOOKUP_BLOCKS + 1})
+        rows = cursor.fetchall()
+    admin = is_admin(user)
+    own = organisation_id(user)
+
+    def label(identifier: str | None, account_type: str | None, org_id: int | None) -> str | None:
+        if identifier is None:
+            return None
+        visible = account_type != Account.Type.HOLDING or admin or (own is not None and org_id == own)
+        return identifier if visible else None
+
+    blocks: list[dict] = []
+    for row in rows:
+        (start, end, vintage, unit_class, issuance_uid, issuance_no, host, scope, project_no, project_id,
+         project_name, account_type, account_id, account_org) = row[:14]
+        if not blocks or blocks[-1]["serial_start"] != start:
+            block_prefix = SerialPrefix(host, unit_class, scope, project_no, vintage, issuance_no)
+            if prefix is not None and prefix != block_prefix:
                 raise ValidationFailed(
                     "SERIAL_PREFIX_MISMATCH",
                     f"Serials {wanted.start}-{wanted.end} belong to "
-                    f"{serial_text(block.issuance, block.serial_start, block.serial_end)}, "
-                    f"whose prefix differs from the one given.",
+                    f"{render_serial(block_prefix, SerialRange(start, end))}, whose prefix differs from the one given.",
                     field="serial",
                 )
+            blocks.append(
+                {
+                    "serial": render_serial(block_prefix, SerialRange(start, end)),
+                    "serial_start": start,
+                    "serial_end": end,
+                    "quantity": end - start + 1,
+                    "project_id": project_id,
+                    "project_name": project_name,
+                    "vintage": vintage,
+                    "unit_class": unit_class,
+                    "issuance": uuid.UUID(str(issuance_uid)),
+                    "state": unit_state(account_type),
+                    "account": label(account_id, account_type, account_org),
+                    "history": [],
+                }
+            )
+        (tb_start, tb_end, txn, kind, completed, seq, from_id, from_type, from_org, to_id, to_type, to_org) = row[14:]
+        if txn is None:
+            continue
+        blocks[-1]["history"].append(
+            {
+                "transaction": txn,
+                "kind": kind,
+                "serial_start": max(tb_start, start),
+                "serial_end": min(tb_end, end),
+                "from_account": label(from_id, from_type, from_org),
+                "to_account": label(to_id, to_type, to_org),
+                "completed_at": _timestamp(completed),
+                "ledger_seq": seq,
+            }
+        )
+    truncated = len(blocks) > MAX_LOOKUP_BLOCKS
+    blocks = blocks[:MAX_LOOKUP_BLOCKS]
     if not blocks and require_match:
         raise NotFound(
             "SERIAL_NOT_FOUND",
@@ -172,68 +251,5 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
         "serial_start": wanted.start,
         "serial_end": wanted.end,
         "truncated": truncated,
-        "blocks": [_lookup_block(user, block) for block in blocks],
-    }
-
-
-# A lookup is the registry's most public read: fetch only what it shows.
-LOOKUP_BLOCK_FIELDS = (
-    "serial_start", "serial_end", "vintage", "unit_class", "issuance", "account",
-    "issuance__uid", "issuance__number", "issuance__vintage", "issuance__unit_class", "issuance__project",
-    "issuance__project__host_party", "issuance__project__sectoral_scope", "issuance__project__number",
-    "issuance__project__project_id", "issuance__project__name",
-    "account__type", "account__identifier", "account__organisation_id",
-)
-LOOKUP_HISTORY_FIELDS = (
-    "serial_start", "serial_end", "transaction",
-    "transaction__identifier", "transaction__kind", "transaction__completed_at", "transaction__ledger_seq",
-    "transaction__from_account", "transaction__to_account",
-    *(
-        f"transaction__{side}__{field}"
-        for side in ("from_account", "to_account")
-        for field in ("identifier", "type", "organisation_id")
-    ),
-)
-
-
-def _lookup_block(user: User | None, block: UnitBlock) -> dict:
-    history = (
-        TransactionBlock.objects.filter(
-            issuance_id=block.issuance_id,
-            serial_start__lte=block.serial_end,
-            serial_end__gte=block.serial_start,
-            transaction__status=Transaction.Status.COMPLETED,
-        )
-        .select_related("transaction", "transaction__from_account", "transaction__to_account")
-        .only(*LOOKUP_HISTORY_FIELDS)
-        .order_by(
-            "transaction__completed_at", "transaction__ledger_seq", "transaction_id", "serial_start"
-        )
-    )
-    project = block.issuance.project
-    return {
-        "serial": serial_text(block.issuance, block.serial_start, block.serial_end),
-        "serial_start": block.serial_start,
-        "serial_end": block.serial_end,
-        "quantity": block.quantity,
-        "project_id": project.project_id,
-        "project_name": project.name,
-        "vintage": block.vintage,
-        "unit_class": block.unit_class,
-        "issuance": block.issuance.uid,
-        "state": unit_state(block.account.type),
-        "account": account_label(user, block.account),
-        "history": [
-            {
-                "transaction": tb.transaction.identifier,
-                "kind": tb.transaction.kind,
-                "serial_start": max(tb.serial_start, block.serial_start),
-                "serial_end": min(tb.serial_end, block.serial_end),
-                "from_account": account_label(user, tb.transaction.from_account),
-                "to_account": account_label(user, tb.transaction.to_account),
-                "completed_at": tb.transaction.completed_at,
-                "ledger_seq": tb.transaction.ledger_seq,
-            }
-            for tb in history
-        ],
+        "blocks": blocks,
     }
