@@ -4,14 +4,15 @@ Blocks are kept per issuance, since every range an entry moves lies inside one
 issuance's allocation; that keeps each split cheap on very long ledgers.
 
 The verifier replays every entry of the ledger through :meth:`Holdings.apply`,
-so the common case (one range that lies inside one block) takes a short,
-inlined path; anything else goes through the general :meth:`_reassign`, which
-checks and splits block by block. Both paths make the same checks."""
+so the common case (a range that starts a block and lies inside it) takes a
+short path through a dict of blocks by first serial; anything else goes
+through the general search and :meth:`_reassign`, which checks and splits
+block by block. The short path is taken only when none of those checks could
+fail, so both give the same outcome."""
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from typing import Any
 
 TERMINAL_TYPES = frozenset({"retirement", "cancellation", "omge", "export"})
@@ -22,11 +23,12 @@ class ReplayError(Exception):
 
 
 class _Issuance:
-    """One issuance's allocation: its blocks as parallel columns, sorted by
-    start (starts/ends are packed arrays, so a search touches few cache lines
-    even when the replay holds hundreds of thousands of blocks)."""
+    """One issuance's allocation: the first serial of each of its blocks, in
+    order (`starts`), plus those added since they were last sorted (`pending`:
+    splits that did not need a search append there, and the next search sorts
+    them in)."""
 
-    __slots__ = ("start", "end", "project", "vintage", "unit_class", "starts", "ends", "owners")
+    __slots__ = ("start", "end", "project", "vintage", "unit_class", "_starts", "pending")
 
     def __init__(self, start: int, end: int, project: str, vintage: int, unit_class: str) -> None:
         self.start = start
@@ -34,36 +36,76 @@ class _Issuance:
         self.project = project
         self.vintage = vintage
         self.unit_class = unit_class
-        self.starts = array("q")
-        self.ends = array("q")
-        self.owners: list[str] = []
+        self._starts: list[int] = []
+        self.pending: list[int] = []
+
+    @property
+    def starts(self) -> list[int]:
+        pending = self.pending
+        if pending:
+            starts = self._starts
+            if len(pending) < 8:
+                for start in pending:
+                    insort(starts, start)
+            else:
+                starts.extend(pending)
+                starts.sort()
+            pending.clear()
+        return self._starts
 
 
 class Holdings:
-    __slots__ = ("account_types", "_issuance_starts", "_issuances", "_last")
+    __slots__ = (
+        "account_types",
+        "_index",
+        "_names",
+        "_terminal",
+        "_issuance_starts",
+        "_issuances",
+        "_blocks",
+    )
 
     def __init__(self) -> None:
         self.account_types: dict[str, str] = {}
-        self._issuance_starts = array("q")
+        # Every account opened gets a number; blocks hold numbers.
+        self._index: dict[str, int] = {}
+        self._names: list[str] = []
+        self._terminal: list[bool | None] = []  # by number: its type is terminal
+        self._issuance_starts: list[int] = []
         self._issuances: list[_Issuance] = []  # in the order of _issuance_starts
-        # The issuance that the last range fell in: consecutive moves often
-        # touch the same one, which saves the search over all issuances.
-        self._last: _Issuance | None = None
+        # Every block, by its first serial: [last serial, holder, issuance].
+        # A range that starts where a block starts (most do) is found here
+        # without a search.
+        self._blocks: dict[int, list[Any]] = {}
 
     def apply(self, entry: dict[str, Any]) -> None:
         kind = entry["kind"]
         data = entry["data"]
         if kind == "account.opened":
-            self.account_types[data["account"]] = data["type"]
+            self._open(data["account"], data["type"])
         elif kind == "units.issued":
             self._issue(data)
         elif kind.startswith("units."):
             self._move(data)
 
-    def _account(self, identifier: str) -> str:
-        if identifier not in self.account_types:
+    def _open(self, identifier: str, type_: str) -> None:
+        self.account_types[identifier] = type_
+        number = self._index.get(identifier)
+        if number is None:
+            number = self._index[identifier] = len(self._names)
+            self._names.append(identifier)
+            self._terminal.append(False)
+        try:
+            terminal: bool | None = type_ in TERMINAL_TYPES
+        except TypeError:  # not a string: fails when units move out of it
+            terminal = None
+        self._terminal[number] = terminal
+
+    def _account(self, identifier: str) -> int:
+        number = self._index.get(identifier)
+        if number is None:
             raise ReplayError(f"account {identifier} was never opened in the ledger")
-        return identifier
+        return number
 
     def _issue(self, data: dict[str, Any]) -> None:
         info = data["issuance"]
@@ -72,18 +114,22 @@ class Holdings:
         if self._issuances:
             last = self._issuances[-1]
             if start <= last.end:
-                raise ReplayError(f"issuance at serial {start} overlaps serials already issued (up to {last.end})")
+                raise ReplayError(
+                    f"issuance at serial {start} overlaps serials already issued (up to {last.end})"
+                )
         issuance = _Issuance(start, end, info["project"], info["vintage"], info["unit_class"])
+        rows = []
         cursor = start
         for block in blocks:
             if block["start"] != cursor or block["end"] < block["start"]:
                 raise ReplayError(f"issuance blocks do not tile serials {start}-{end}")
-            issuance.starts.append(block["start"])
-            issuance.ends.append(block["end"])
-            issuance.owners.append(self._account(block["account"]))
+            rows.append((block["start"], [block["end"], self._account(block["account"]), issuance]))
             cursor = block["end"] + 1
         if cursor != end + 1:
             raise ReplayError(f"issuance blocks do not add up to {info['quantity']} units")
+        for block_start, row in rows:
+            issuance.pending.append(block_start)
+            self._blocks[block_start] = row
         self._issuance_starts.append(start)
         self._issuances.append(issuance)
 
@@ -94,83 +140,78 @@ class Holdings:
         return self._issuances[i]
 
     def _move(self, data: dict[str, Any]) -> None:
-        types = self.account_types
-        source = data["from"]
-        if source not in types:
-            raise ReplayError(f"account {source} was never opened in the ledger")
-        target = data["to"]
-        if target not in types:
-            raise ReplayError(f"account {target} was never opened in the ledger")
-        if types[source] in TERMINAL_TYPES:
-            raise ReplayError(f"units moved out of terminal account {source}")
+        index = self._index
+        name = data["from"]
+        source = index.get(name)
+        if source is None:
+            raise ReplayError(f"account {name} was never opened in the ledger")
+        target = index.get(data["to"])
+        if target is None:
+            raise ReplayError(f"account {data['to']} was never opened in the ledger")
+        terminal = self._terminal[source]
+        if terminal is not False:
+            if terminal is None:
+                raise TypeError(f"account {name} has a type that is not a string")
+            raise ReplayError(f"units moved out of terminal account {name}")
         moved = 0
-        last = self._last
+        blocks = self._blocks
         for start, end in data["ranges"]:
             if end < start:
                 raise ReplayError(f"empty range {start}-{end}")
-            # _find_issuance, with the last issuance as a guess: issuances are
-            # disjoint and never removed, so a hit is the answer it would give.
-            if last is None or start < last.start or last.end < start:
-                last = self._find_issuance(start)
-            if end > last.end:
+            block = blocks.get(start)
+            if block is not None:
+                # The range starts a block: if that block holds all of it, in
+                # the source, none of the checks below can fail.
+                block_end, holder, issuance = block
+                if holder == source and end <= block_end:
+                    if end < block_end:  # the right remainder stays
+                        blocks[end + 1] = [block_end, source, issuance]
+                        issuance.pending.append(end + 1)
+                        block[0] = end
+                    block[1] = target
+                    moved += end - start + 1
+                    continue
+            issuance = self._find_issuance(start)
+            if end > issuance.end:
                 raise ReplayError(f"range {start}-{end} crosses the end of an issuance")
-            starts = last.starts
-            ends = last.ends
-            owners = last.owners
-            i = bisect_right(starts, start) - 1
-            block_end = ends[i]
-            if end <= block_end and owners[i] == source:
-                # The whole range lies in one block held by the source (and
-                # start >= its start, end >= start, so block_end >= start).
-                if starts[i] < start:  # keep the left remainder where it was
-                    ends[i] = start - 1
-                    i += 1
-                    starts.insert(i, start)
-                    ends.insert(i, end)
-                    owners.insert(i, target)
-                else:
-                    ends[i] = end
-                    owners[i] = target
-                if end < block_end:  # and the right remainder
-                    i += 1
-                    starts.insert(i, end + 1)
-                    ends.insert(i, block_end)
-                    owners.insert(i, source)
-            else:
-                self._reassign(last, start, end, source, target)
+            self._reassign(issuance, start, end, source, target, name)
             moved += end - start + 1
-        self._last = last
         if moved != data["quantity"]:
             raise ReplayError(f"ranges hold {moved} units but the entry says {data['quantity']}")
 
-    @staticmethod
-    def _reassign(issuance: _Issuance, start: int, end: int, source: str, target: str) -> None:
-        starts, ends, owners = issuance.starts, issuance.ends, issuance.owners
+    def _reassign(
+        self, issuance: _Issuance, start: int, end: int, source: int, target: int, name: str
+    ) -> None:
+        blocks = self._blocks
+        starts = issuance.starts
         cursor = start
         while cursor <= end:
             i = bisect_right(starts, cursor) - 1
-            block_start, block_end, account = starts[i], ends[i], owners[i]
+            block_start = starts[i]
+            block = blocks[block_start]
+            block_end, account, _ = block
             if block_end < cursor or account != source:
-                raise ReplayError(f"serial {cursor} is not held in {source}")
+                raise ReplayError(f"serial {cursor} is not held in {name}")
             piece_end = min(end, block_end)
             if block_start < cursor:  # keep the left remainder where it was
-                ends[i] = cursor - 1
+                block[0] = cursor - 1
                 i += 1
                 starts.insert(i, cursor)
-                ends.insert(i, piece_end)
-                owners.insert(i, target)
+                blocks[cursor] = [piece_end, target, issuance]
             else:
-                ends[i] = piece_end
-                owners[i] = target
+                block[0] = piece_end
+                block[1] = target
             if piece_end < block_end:  # and the right remainder
                 starts.insert(i + 1, piece_end + 1)
-                ends.insert(i + 1, block_end)
-                owners.insert(i + 1, account)
+                blocks[piece_end + 1] = [block_end, account, issuance]
             cursor = piece_end + 1
 
     def blocks(self):
         """Every block, in serial order: (start, end, account, project, vintage, unit class)."""
+        names = self._names
+        blocks = self._blocks
         for issuance in self._issuances:
             project, vintage, unit_class = issuance.project, issuance.vintage, issuance.unit_class
-            for start, end, account in zip(issuance.starts, issuance.ends, issuance.owners):
-                yield (start, end, account, project, vintage, unit_class)
+            for start in issuance.starts:
+                end, owner, _ = blocks[start]
+                yield (start, end, names[owner], project, vintage, unit_class)

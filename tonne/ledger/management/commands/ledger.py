@@ -19,6 +19,13 @@ class Command(BaseCommand):
         verify = sub.add_parser("verify", help="recompute hashes, roots, signatures; replay and compare holdings")
         verify.add_argument("--key", help="verifier key (name+id+base64); default: this registry's own key")
         verify.add_argument("--json", action="store_true", help="print the result as JSON")
+        verify.add_argument(
+            "--workers",
+            type=int,
+            choices=(1, 2),
+            help="1: verify in this process; 2: split the work with a second process (PostgreSQL); "
+            "default: 2 when possible and the ledger is large",
+        )
         checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the ledger as it stands")
         checkpoint.add_argument("--force", action="store_true", help="print the latest even if nothing changed")
         checkpoint.add_argument("--output", help="also write the signed note to this file")
@@ -57,7 +64,7 @@ class Command(BaseCommand):
     def _verify(self, options: dict) -> None:
         from tonne.ledger.verify import verify_ledger
 
-        result = verify_ledger(verifier_key=options.get("key"))
+        result = verify_ledger(verifier_key=options.get("key"), workers=options.get("workers"))
         if options.get("json"):
             self.stdout.write(
                 json.dumps(
@@ -67,6 +74,7 @@ class Command(BaseCommand):
                         "checkpoints": result.checkpoints,
                         "blocks": result.blocks,
                         "seconds": round(result.seconds, 3),
+                        "workers": result.workers,
                         "divergence": result.first.__dict__ if result.first else None,
                     },
                     indent=2,
