@@ -83,6 +83,56 @@ def entry_row(
     )
 
 
+# On PostgreSQL the entry can be numbered, chained and hashed by the database
+# in the same statement that takes the head's lock, so no client round trip
+# happens while other writers wait. The body is the same canonical JSON: the
+# client renders it around the two values only the database knows.
+_PREV_MARK = "\u0001"  # renders as an escape, so it cannot occur in real text
+_PREV_JSON = canonical_json(_PREV_MARK).decode("utf-8")
+
+APPEND_IN_DATABASE_SQL = r"""
+head_before AS (SELECT size, last_hash FROM ledger_ledgerhead WHERE id = 1 FOR UPDATE),
+entry_body AS (
+    SELECT size AS seq, last_hash AS prev, %s || last_hash || %s || size::text || %s AS body FROM head_before
+),
+new_entry AS (
+    SELECT seq, prev, body, encode(sha256('\x00'::bytea || convert_to(body, 'UTF8')), 'hex') AS leaf FROM entry_body
+),
+head_after AS (
+    UPDATE ledger_ledgerhead SET size = new_entry.seq + 1, last_hash = new_entry.leaf
+    FROM new_entry WHERE ledger_ledgerhead.id = 1
+),
+entry AS (
+    INSERT INTO ledger_ledgerentry (seq, kind, transaction_ref, body, prev_hash, leaf_hash, created_at)
+    SELECT seq, %s, %s, body, prev, leaf, %s FROM new_entry
+)"""
+
+
+def entry_template(
+    *, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+) -> tuple[list[Any], dt.datetime]:
+    """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
+    gives seq, prev, body and leaf), and the entry's time."""
+    at = clock.now()
+    body = {
+        "v": ENTRY_VERSION,
+        "seq": 0,
+        "kind": kind,
+        "at": at,
+        "actor": actor_ref(actor),
+        "transaction": transaction_ref,
+        "prev": _PREV_MARK,
+        "data": data,
+    }
+    text = canonical_json(body).decode("utf-8")
+    # Keys are sorted: "prev" and "seq" follow "data", so the last match is top level.
+    marker = f'"prev":{_PREV_JSON},"seq":0,'
+    cut = text.rindex(marker)
+    before, after = text[:cut] + '"prev":"', text[cut + len(marker) - 1 :]
+    created = connection.ops.adapt_datetimefield_value(at)
+    return [before, '","seq":', after, kind, transaction_ref, created], at
+
+
 def append_entry(*, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = "") -> Appended:
     """Append one entry. Must run inside the transaction making the change."""
     with connection.cursor() as cursor:

@@ -19,10 +19,12 @@ from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tonne.ledger.services import (
+    APPEND_IN_DATABASE_SQL,
     INSERT_ENTRY_SQL,
     SET_HEAD_HASH_SQL,
     append_entry,
     entry_row,
+    entry_template,
     reserve_seq,
 )
 from tonne.organisations.domain import check_account_identifier
@@ -531,31 +533,34 @@ def _complete(
     }
     data.update({field: value for field, value in details.items() if value})
     fields = {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
-    # From here to commit the ledger head is locked: two statements only.
-    seq, prev = reserve_seq(cursor)
-    _, entry_params, head_params = entry_row(
-        seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
-    )
     txn_params = [
         identifier, kind, Status.COMPLETED, actor.pk, actor.organisation_id, key, request_hash, source.pk,
         target.pk, quantity, None, project_id, fields["reason"], fields["beneficiary"], fields["purpose"],
-        fields["jurisdiction"], stamp, stamp, "", seq,
+        fields["jurisdiction"], stamp, stamp, "",
     ]
-    block_params = [v for p in ordered for v in (p.block.issuance_id, p.serials.start, p.serials.end)]
-    block_values = ", ".join(["(%s, %s, %s)"] * len(ordered))
     if connection.vendor == "postgresql":
+        # One statement takes the ledger head's lock, appends the entry and
+        # records the transaction; only COMMIT follows while the lock is held.
+        entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
+        block_params = [v for p in ordered for v in (p.block.issuance_id, p.serials.start, p.serials.end)]
+        block_values = ", ".join(["(%s, %s, %s)"] * len(ordered))
         cursor.execute(
-            f"WITH txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} "
-            f"RETURNING id), "
+            f"WITH {APPEND_IN_DATABASE_SQL}, "
+            f"txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) "
+            f"SELECT {', '.join(['%s'] * 19)}, seq FROM new_entry RETURNING id), "
             f"blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
             f"SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
-            f"(VALUES {block_values}) AS v (issuance_id, serial_start, serial_end)), "
-            f"entry AS ({INSERT_ENTRY_SQL}), head AS ({SET_HEAD_HASH_SQL}) "
-            f"SELECT id FROM txn",
-            txn_params + block_params + entry_params + head_params,
+            f"(VALUES {block_values}) AS v (issuance_id, serial_start, serial_end)) "
+            f"SELECT txn.id, new_entry.seq FROM txn, new_entry",
+            entry_params + txn_params + block_params,
         )
-        txn_id = cursor.fetchone()[0]
+        txn_id, seq = cursor.fetchone()
     else:
+        seq, prev = reserve_seq(cursor)
+        _, entry_params, head_params = entry_row(
+            seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
+        )
+        txn_params.append(seq)
         cursor.execute(
             f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} RETURNING id",
             txn_params,
