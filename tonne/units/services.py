@@ -267,10 +267,13 @@ def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> 
     )
 
 
-def _move_pieces(cursor: Any, pieces: list[Piece], source_id: int, target_id: int, acquired: Any) -> None:
+def _move_pieces(
+    cursor: Any, pieces: list[Piece], source_id: int, target_id: int, acquired: Any
+) -> tuple[str, list[Any]] | None:
     """Move the pieces, splitting blocks at the boundaries; every part keeps
     all attributes but its range. Each block row shrinks to its first part
-    before the other parts are inserted, so no two rows ever overlap."""
+    here; the other parts are returned as an INSERT for the caller to run
+    after, so no two rows ever overlap."""
     by_block: dict[int, list[Piece]] = {}
     for piece in pieces:
         by_block.setdefault(piece.block.id, []).append(piece)
@@ -296,13 +299,14 @@ def _move_pieces(cursor: Any, pieces: list[Piece], source_id: int, target_id: in
             inserts.extend(
                 [block.issuance_id, block.project_id, block.vintage, block.unit_class, start, end, account_id, acquired_at]
             )
-    if inserts:
-        rows = len(inserts) // 8
-        cursor.execute(
-            "INSERT INTO units_unitblock (issuance_id, project_id, vintage, unit_class, serial_start, serial_end, "
-            "account_id, acquired_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * rows),
-            inserts,
-        )
+    if not inserts:
+        return None
+    rows = len(inserts) // 8
+    return (
+        "INSERT INTO units_unitblock (issuance_id, project_id, vintage, unit_class, serial_start, serial_end, "
+        "account_id, acquired_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * rows),
+        inserts,
+    )
 
 
 ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
@@ -518,7 +522,7 @@ def _complete(
 ) -> Transaction:
     now = clock.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
-    _move_pieces(cursor, pieces, source.pk, target.pk, stamp)
+    remainders = _move_pieces(cursor, pieces, source.pk, target.pk, stamp)
     projects = {p.block.project_id for p in pieces}
     project_id = projects.pop() if len(projects) == 1 else None
     identifier = _new_identifier(now)
@@ -538,38 +542,49 @@ def _complete(
         target.pk, quantity, None, project_id, fields["reason"], fields["beneficiary"], fields["purpose"],
         fields["jurisdiction"], stamp, stamp, "",
     ]
+    block_rows = [(p.block.issuance_id, p.serials.start, p.serials.end) for p in ordered]
     if connection.vendor == "postgresql":
-        # One statement takes the ledger head's lock, appends the entry and
-        # records the transaction; only COMMIT follows while the lock is held.
-        entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
-        block_params = [v for p in ordered for v in (p.block.issuance_id, p.serials.start, p.serials.end)]
-        block_values = ", ".join(["(%s, %s, %s)"] * len(ordered))
+        # Everything but the ledger entry is written before the head's lock is
+        # taken; the locked statement only appends the entry and stamps its
+        # number on the transaction, and COMMIT follows at once.
+        rem_sql, rem_params = remainders if remainders else ("", [])
         cursor.execute(
-            f"WITH {APPEND_IN_DATABASE_SQL}, "
-            f"txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) "
-            f"SELECT {', '.join(['%s'] * 19)}, seq FROM new_entry RETURNING id), "
+            "WITH "
+            + (f"remainders AS ({rem_sql}), " if remainders else "")
+            + f"txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) "
+            f"RETURNING id), "
             f"blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
             f"SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
-            f"(VALUES {block_values}) AS v (issuance_id, serial_start, serial_end)) "
-            f"SELECT txn.id, new_entry.seq FROM txn, new_entry",
-            entry_params + txn_params + block_params,
+            f"(VALUES {', '.join(['(%s, %s, %s)'] * len(block_rows))}) AS v (issuance_id, serial_start, serial_end)) "
+            f"SELECT id FROM txn",
+            rem_params + txn_params + [v for row in block_rows for v in row],
         )
-        txn_id, seq = cursor.fetchone()
+        txn_id = cursor.fetchone()[0]
+        entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
+        cursor.execute(
+            f"WITH {APPEND_IN_DATABASE_SQL}, "
+            f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
+            f"WHERE units_transaction.id = %s) "
+            f"SELECT seq FROM new_entry",
+            [*entry_params, txn_id],
+        )
+        seq = cursor.fetchone()[0]
     else:
+        if remainders:
+            cursor.execute(*remainders)
         seq, prev = reserve_seq(cursor)
         _, entry_params, head_params = entry_row(
             seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
         )
-        txn_params.append(seq)
         cursor.execute(
             f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} RETURNING id",
-            txn_params,
+            [*txn_params, seq],
         )
         txn_id = cursor.fetchone()[0]
         cursor.execute(
             f"INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
-            f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(ordered))}",
-            [v for p in ordered for v in (txn_id, p.block.issuance_id, p.serials.start, p.serials.end)],
+            f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(block_rows))}",
+            [v for row in block_rows for v in (txn_id, *row)],
         )
         cursor.execute(INSERT_ENTRY_SQL, entry_params)
         cursor.execute(SET_HEAD_HASH_SQL, head_params)
