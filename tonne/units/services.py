@@ -9,6 +9,8 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -419,6 +421,23 @@ def _request_move(
         raise
 
 
+@contextmanager
+def _hot_cursor() -> Iterator[Any]:
+    """The cursor of the unit-moving path. On PostgreSQL, a server-side
+    binding cursor on the same connection: psycopg prepares statements run
+    repeatedly, so the plans are made once per connection, not per move."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 ACCOUNT_COLUMNS = "{a}.id, {a}.identifier, {a}.number, {a}.type, {a}.name, {a}.status, {a}.is_terminal, {a}.organisation_id"
 
 
@@ -474,7 +493,7 @@ def _move(
     request_hash: str,
     details: dict[str, str],
 ) -> Transaction:
-    with connection.cursor() as cursor:
+    with _hot_cursor() as cursor:
         source, target, earlier_id = _lock_accounts(cursor, actor, source_identifier, target_identifier, key)
         if earlier_id is not None:
             # A retry (seen under the account lock, so also one that queued
