@@ -60,13 +60,15 @@ class UnitBlock(models.Model):
     PostgreSQL, trigger on SQLite; see migrations).
     """
 
-    issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="blocks")
+    # Composite indexes below lead with issuance and account: no separate ones
+    # to maintain on every split.
+    issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="blocks", db_index=False)
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="blocks")
     vintage = models.PositiveSmallIntegerField()
     unit_class = models.CharField(max_length=10)
     serial_start = models.PositiveBigIntegerField(unique=True)
     serial_end = models.PositiveBigIntegerField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="blocks")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="blocks", db_index=False)
     acquired_at = models.DateTimeField()  # when it reached this account: oldest moves first
 
     class Meta:
@@ -116,8 +118,9 @@ class Transaction(models.Model):
     organisation = models.ForeignKey(Organisation, null=True, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
-    from_account = models.ForeignKey(Account, null=True, on_delete=models.PROTECT, related_name="+")
-    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # Covered by the (account, created_at) indexes below.
+    from_account = models.ForeignKey(Account, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     quantity = models.PositiveBigIntegerField()
     issuance = models.ForeignKey(Issuance, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -154,7 +157,7 @@ class TransactionBlock(models.Model):
     """A serial range a completed transaction moved (or created)."""
 
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="blocks")
-    issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="+")
+    issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="+", db_index=False)  # see below
     serial_start = models.PositiveBigIntegerField()
     serial_end = models.PositiveBigIntegerField()
 
