@@ -56,23 +56,32 @@ def reserve_seq(cursor: Any) -> tuple[int, str]:
     return int(seq), prev
 
 
+def _entry_body(
+    *, seq: int, prev: str, at: dt.datetime, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str
+) -> bytes:
+    return canonical_json(
+        {
+            "v": ENTRY_VERSION,
+            "seq": seq,
+            "kind": kind,
+            "at": at,
+            "actor": actor_ref(actor),
+            "transaction": transaction_ref,
+            "prev": prev,
+            "data": data,
+        }
+    )
+
+
 def entry_row(
     *, seq: int, prev: str, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[Appended, list[Any], list[Any]]:
     """The entry for number `seq`: what was appended, and the parameters of
     INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
     at = clock.now()
-    body = {
-        "v": ENTRY_VERSION,
-        "seq": seq,
-        "kind": kind,
-        "at": at,
-        "actor": actor_ref(actor),
-        "transaction": transaction_ref,
-        "prev": prev,
-        "data": data,
-    }
-    raw = canonical_json(body)
+    raw = _entry_body(
+        seq=seq, prev=prev, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
+    )
     leaf = hashlib.sha256(b"\x00" + raw).hexdigest()
     text = raw.decode("utf-8")
     created = connection.ops.adapt_datetimefield_value(at)
@@ -114,17 +123,9 @@ def entry_template(
     """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
     gives seq, prev, body and leaf), and the entry's time."""
     at = clock.now()
-    body = {
-        "v": ENTRY_VERSION,
-        "seq": 0,
-        "kind": kind,
-        "at": at,
-        "actor": actor_ref(actor),
-        "transaction": transaction_ref,
-        "prev": _PREV_MARK,
-        "data": data,
-    }
-    text = canonical_json(body).decode("utf-8")
+    text = _entry_body(
+        seq=0, prev=_PREV_MARK, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
+    ).decode("utf-8")
     # Keys are sorted: "prev" and "seq" follow "data", so the last match is top level.
     marker = f'"prev":{_PREV_JSON},"seq":0,'
     cut = text.rindex(marker)

@@ -435,11 +435,10 @@ def list_accounts(request: HttpRequest, query: Query[AccountQuery]):
 def get_account(request: HttpRequest, identifier: str):
     """An account with its holdings as serial blocks."""
     from tonne.units.selectors import holding_out
-    from tonne.units.services import require_can_view_account
 
     user = actor(request)
     account = orgs.get_account(identifier)
-    require_can_view_account(user, account)
+    orgs.require_can_view_account(user, account)
     account = selectors.accounts_for(user).get(pk=account.pk)
     blocks = account.blocks.select_related("issuance", "project").order_by("serial_start")
     count = blocks.count()

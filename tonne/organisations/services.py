@@ -80,6 +80,13 @@ def require_account_operator(user: User, account: Account) -> None:
     require_registry_administrator(user)
 
 
+def require_can_view_account(actor: User, account: Account) -> None:
+    if is_registry_administrator(actor):
+        return
+    if account.organisation_id is None or account.organisation_id != actor.organisation_id:
+        raise PermissionDenied("ACCOUNT_NOT_VISIBLE", f"Account {account.identifier} is not yours to see.")
+
+
 # -- organisations -------------------------------------------------------------
 
 
@@ -288,16 +295,11 @@ def system_account(account_type: str) -> Account:
     return Account.objects.get(type=account_type)
 
 
-def get_account(identifier: str, *, field: str = "account", lock: bool = False) -> Account:
-    """Find an account by its number. `lock` takes FOR NO KEY UPDATE: it
-    serialises moves out of the account without blocking the foreign-key
-    checks of transfers into it (two accounts paying each other at once)."""
+def get_account(identifier: str, *, field: str = "account") -> Account:
+    """Find an account by its number (check digits checked first)."""
     text = domain.check_account_identifier(identifier, field=field)
-    qs = Account.objects.select_related("organisation")
-    if lock:
-        qs = qs.select_for_update(of=("self",), no_key=True)
     try:
-        return qs.get(identifier=text)
+        return Account.objects.select_related("organisation").get(identifier=text)
     except Account.DoesNotExist:
         raise NotFound("ACCOUNT_NOT_FOUND", f"Account {text} does not exist in this registry.", field=field) from None
 

@@ -133,10 +133,6 @@ def transaction_blocks(txn: Transaction) -> list[dict]:
 # -- serial lookup -----------------------------------------------------------------------
 
 
-def _prefix_matches(prefix: SerialPrefix, block: UnitBlock) -> bool:
-    return serial_prefix(block.issuance) == prefix
-
-
 LOOKUP_SQL = """
 SELECT b.serial_start, b.serial_end, b.vintage, b.unit_class, i.uid, i.number, p.host_party, p.sectoral_scope,
        p.number, p.project_id, p.name, a.type, a.identifier, a.organisation_id,

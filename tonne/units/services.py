@@ -19,7 +19,7 @@ from django.db.models import Max
 
 from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
-from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tonne.core.errors import Conflict, NotFound, ValidationFailed
 from tonne.ledger.services import (
     APPEND_IN_DATABASE_SQL,
     INSERT_ENTRY_SQL,
@@ -714,11 +714,3 @@ def reverse(*, actor: User, project: str, quantity: int, reason: str, idempotenc
         details={"reason": reason},
     )
 
-
-def require_can_view_account(actor: User, account: Account) -> None:
-    from tonne.organisations.services import is_registry_administrator
-
-    if is_registry_administrator(actor):
-        return
-    if account.organisation_id is None or account.organisation_id != actor.organisation_id:
-        raise PermissionDenied("ACCOUNT_NOT_VISIBLE", f"Account {account.identifier} is not yours to see.")
