@@ -269,6 +269,14 @@ def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> 
     )
 
 
+def select_pieces(cursor: Any, account: Account, selection: Selection) -> list[Piece]:
+    """The units a move takes from the account: the one selection rule, shared
+    by the moves themselves and the read-only preview (units.selectors)."""
+    if selection.ranges:
+        return _select_by_ranges(cursor, account, selection.ranges)
+    return _select_by_criteria(cursor, account, selection)
+
+
 def _move_pieces(
     cursor: Any, pieces: list[Piece], source_id: int, target_id: int, acquired: Any
 ) -> tuple[str, list[Any]] | None:
@@ -508,10 +516,7 @@ def _move(
                 "ACCOUNT_NOT_FOUND", f"Account {target_identifier} does not exist in this registry.", field="to_account"
             )
         _check_acquiring(kind, source, target)
-        if selection.ranges:
-            pieces = _select_by_ranges(cursor, source, selection.ranges)
-        else:
-            pieces = _select_by_criteria(cursor, source, selection)
+        pieces = select_pieces(cursor, source, selection)
         faults.point("move.after_read")
         # Approvals and delayed settlement slot in here: they will keep the
         # transaction PROPOSED / AWAITING_APPROVAL / DELAYED and complete it
