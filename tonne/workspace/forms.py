@@ -5,7 +5,7 @@ to apply, and their refusals are shown beside the field they name."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -301,7 +301,7 @@ class ReportForm(forms.Form):
         vvbs = Organisation.objects.filter(
             kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
         ).order_by("name")
-        self.fields["vvb"].choices = BLANK + [(str(o.uid), o.name) for o in vvbs]
+        cast(forms.ChoiceField, self.fields["vvb"]).choices = BLANK + [(str(o.uid), o.name) for o in vvbs]
 
 
 class VintageForm(forms.Form):
@@ -354,8 +354,8 @@ class MoveForm(forms.Form):
 
     def __init__(self, *args: Any, accounts: list[Any], projects: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["from_account"].choices = [(a.identifier, f"{a.identifier} {a.name}") for a in accounts]
-        self.fields["project"].choices = [("", _("Any project"))] + projects
+        cast(forms.ChoiceField, self.fields["from_account"]).choices = [(a.identifier, f"{a.identifier} {a.name}") for a in accounts]
+        cast(forms.ChoiceField, self.fields["project"]).choices = [("", _("Any project")), *projects]
 
     def parsed_ranges(self) -> list[SerialRange]:
         out = []

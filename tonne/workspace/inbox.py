@@ -14,6 +14,8 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tonne.mrv import selectors as mrv_selectors
@@ -25,6 +27,7 @@ from tonne.organisations.models import Organisation, User
 from tonne.projects import selectors as project_selectors
 from tonne.projects import services as projects
 from tonne.projects.models import Project
+from tonne.workspace.labels import LABELS
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class OrganisationApplications(InboxSource):
                 self.name,
                 str(o.uid),
                 o.name,
-                f"{o.get_kind_display()} · {o.country}",
+                f"{LABELS.get(o.kind, o.kind)} · {o.country}",
                 o.created_at,
                 reverse("workspace:organisation", args=[o.uid]),
             )
@@ -143,12 +146,19 @@ class IssuanceRequests(InboxSource):
         out = []
         for r in mrv_selectors.reports_for(user).filter(status=MonitoringReport.Status.VERIFIED).order_by("verified_at"):
             verified = ", ".join(f"{v.vintage}: {v.verified}" for v in r.vintages.all())
+            title = gettext("%(project)s · monitoring report %(n)s") % {"project": r.project.project_id, "n": r.number}
+            detail = gettext("%(start)s – %(end)s · verified %(verified)s · %(vvb)s") % {
+                "start": date_format(r.period_start),
+                "end": date_format(r.period_end),
+                "verified": verified,
+                "vvb": r.vvb.name,
+            }
             out.append(
                 InboxItem(
                     self.name,
                     str(r.uid),
-                    f"{r.project.project_id} · {_('monitoring report')} {r.number}",
-                    f"{r.period_start} – {r.period_end} · {_('verified')} {verified} · {r.vvb.name}",
+                    title,
+                    detail,
                     r.verified_at,
                     reverse("workspace:report", args=[r.uid]),
                 )

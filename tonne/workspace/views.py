@@ -40,6 +40,7 @@ from tonne.units.domain import Selection, unit_state
 from tonne.units.models import Issuance, Transaction, UnitBlock
 from tonne.workspace import forms as wf
 from tonne.workspace import inbox as inbox_sources
+from tonne.workspace.labels import LABELS
 
 # -- who may see what -----------------------------------------------------------------
 
@@ -317,64 +318,6 @@ def apply(request: HttpRequest) -> HttpResponse:
 
 # -- projects ------------------------------------------------------------------------------
 
-LABELS = {
-    "draft": gettext_lazy("draft"),
-    "submitted": gettext_lazy("submitted"),
-    "approved": gettext_lazy("approved"),
-    "validated": gettext_lazy("validated"),
-    "registered": gettext_lazy("registered"),
-    "completed": gettext_lazy("completed"),
-    "rejected": gettext_lazy("rejected"),
-    "withdrawn": gettext_lazy("withdrawn"),
-    "on_hold": gettext_lazy("on hold"),
-    "verified": gettext_lazy("verified"),
-    "issued": gettext_lazy("issued"),
-    "applied": gettext_lazy("applied"),
-    "suspended": gettext_lazy("suspended"),
-    "closed": gettext_lazy("closed"),
-    "open": gettext_lazy("open"),
-    # organisation kinds
-    "government": gettext_lazy("government (registry administrator)"),
-    "ministry": gettext_lazy("sectoral ministry"),
-    "developer": gettext_lazy("project developer"),
-    "vvb": gettext_lazy("validation / verification body"),
-    "trader": gettext_lazy("buyer, trader or exchange"),
-    "observer": gettext_lazy("observer"),
-    # roles
-    "admin": gettext_lazy("administrator"),
-    "initiator": gettext_lazy("initiator"),
-    "approver": gettext_lazy("approver"),
-    "viewer": gettext_lazy("viewer"),
-    # transaction kinds and account types
-    "issuance": gettext_lazy("issuance"),
-    "buffer_contribution": gettext_lazy("buffer contribution"),
-    "transfer": gettext_lazy("transfer"),
-    "retirement": gettext_lazy("retirement"),
-    "cancellation": gettext_lazy("cancellation"),
-    "reversal": gettext_lazy("reversal"),
-    "export": gettext_lazy("export"),
-    "import": gettext_lazy("import"),
-    "holding": gettext_lazy("holding"),
-    "buffer": gettext_lazy("buffer pool"),
-    "omge": gettext_lazy("OMGE cancellation"),
-    "sop": gettext_lazy("share of proceeds"),
-    # unit states
-    "held": gettext_lazy("held"),
-    "retired": gettext_lazy("retired"),
-    "cancelled": gettext_lazy("cancelled"),
-    "exported": gettext_lazy("exported"),
-    # retirement purposes
-    "voluntary": gettext_lazy("voluntary"),
-    "ndc": gettext_lazy("NDC"),
-    "corsia": gettext_lazy("CORSIA"),
-    "other_compliance": gettext_lazy("other compliance"),
-    "other": gettext_lazy("other"),
-    # transaction statuses
-    "proposed": gettext_lazy("proposed"),
-    "awaiting_approval": gettext_lazy("awaiting approval"),
-    "delayed": gettext_lazy("delayed"),
-    "failed": gettext_lazy("failed"),
-}
 ACTION_LABELS = {
     "submitted": gettext_lazy("Submit for approval"),
     "approved": gettext_lazy("Approve"),
@@ -880,7 +823,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
     user = _user(request)
     accounts = list(
         org_selectors.accounts_for(user).filter(
-            organisation_id=user.organisation_id, type=Account.Type.HOLDING, status=Account.Status.OPEN
+            organisation=user.organisation, type=Account.Type.HOLDING, status=Account.Status.OPEN
         )
     )
     held = (

@@ -8,7 +8,8 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from tonne.workspace.views import ADMIN, DEVELOPER, HOLDER, LABELS, VVB, roles_of
+from tonne.workspace.labels import LABELS
+from tonne.workspace.views import ADMIN, DEVELOPER, HOLDER, VVB, roles_of
 
 register = template.Library()
 

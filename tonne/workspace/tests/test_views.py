@@ -590,18 +590,6 @@ def test_home_pages(client: Client, registry, issued) -> None:
         assert expected in page(signed_in(client, getattr(registry, who)), W + "/")
 
 
-def test_numbers_and_dates_follow_the_language(client: Client, registry, issued) -> None:
-    signed_in(client, registry.developer)
-    url = f"{W}/accounts/{registry.developer_account.identifier}/"
-    english = page(client, url)
-    assert "1,000 units held" in english or "1,000" in english
-    client.cookies["django_language"] = "fr"
-    french = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
-    assert "unités détenues" in french and "1\u202f000" in french or "1 000" in french
-    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es", headers={"Cookie": "django_language=es"}).content.decode()
-    assert "Bloque de serie" in spanish or "bloque" in spanish.lower()
-
-
 def test_period_dates_in_future_are_refused(client: Client, registry) -> None:
     project = testing.registered_project(registry)
     signed_in(client, registry.developer)
