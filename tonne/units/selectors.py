@@ -17,7 +17,14 @@ from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
 from tonne.organisations.services import get_account, require_account_operator
-from tonne.units.domain import Selection, SerialPrefix, SerialRange, parse_lookup, render_serial, unit_state
+from tonne.units.domain import (
+    Selection,
+    SerialPrefix,
+    SerialRange,
+    parse_lookup,
+    render_serial,
+    unit_state,
+)
 from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
 
 STATE_ACCOUNT_TYPES: dict[str, tuple[str, ...]] = {

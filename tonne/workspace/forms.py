@@ -103,7 +103,11 @@ def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field
         choices = [(v, v) for v in picklists.allowed(spec.picklist)]
         if spec.many:
             return forms.MultipleChoiceField(
-                label=label, choices=choices, required=required, widget=forms.SelectMultiple(attrs={"size": 6})
+                label=label,
+                choices=choices,
+                required=required,
+                widget=forms.SelectMultiple(attrs={"size": 6}),
+                help_text=_("Choose one or more (Ctrl or ⌘ and click, or Shift and the arrow keys)."),
             )
         return forms.ChoiceField(label=label, choices=BLANK + choices, required=required)
     if spec.name in domain.CHOICES:

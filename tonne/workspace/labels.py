@@ -56,6 +56,12 @@ LABELS = {
     "corsia": gettext_lazy("CORSIA"),
     "other_compliance": gettext_lazy("other compliance"),
     "other": gettext_lazy("other"),
+    # document kinds
+    "design": gettext_lazy("project design document"),
+    "validation_report": gettext_lazy("validation report"),
+    "monitoring_report": gettext_lazy("monitoring report"),
+    "verification_report": gettext_lazy("verification report"),
+    "letter": gettext_lazy("letter"),
     # transaction statuses
     "proposed": gettext_lazy("proposed"),
     "awaiting_approval": gettext_lazy("awaiting approval"),

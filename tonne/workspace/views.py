@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -536,9 +537,15 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
             show_error(document_form if action == "upload" else None, exc)
     context = {
         "project": project,
-        "fields": [(wf.FIELD_LABELS[s.name], _shown(getattr(project, s.name))) for s in project_domain.PROJECT_FIELDS],
+        "fields": [
+            (wf.FIELD_LABELS[s.name], _shown(getattr(project, s.name), s.name)) for s in project_domain.PROJECT_FIELDS
+        ],
         "children": [
-            (wf.CHILD_LABELS[child], [wf.CHILD_FIELD_LABELS[s.name] for s in specs], wf.child_initial(project, child))
+            (
+                wf.CHILD_LABELS[child],
+                [wf.CHILD_FIELD_LABELS[s.name] for s in specs],
+                [[_shown(v) for v in row.values()] for row in wf.child_initial(project, child)],
+            )
             for child, specs in project_domain.CHILD_FIELDS.items()
         ],
         "validations": project.validations.select_related("body", "report").order_by("date", "id"),
@@ -557,11 +564,16 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
     return render(request, "workspace/project.html", context, status=error.status if error else 200)
 
 
-def _shown(value: Any) -> Any:
+def _shown(value: Any, name: str = "") -> Any:
+    """A field's value as the reader sees it (localised numbers, words for codes)."""
     if value in (None, "", []):
         return None
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return number_format(value, force_grouping=name not in ("sectoral_scope",))
+    if name in project_domain.CHOICES:
+        return wf.CHOICE_LABELS.get(value, value)
     return value
 
 
