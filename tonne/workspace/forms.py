@@ -262,6 +262,13 @@ class UserForm(forms.Form):
     )
 
 
+class AccountStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("New status"), choices=[("open", _("open")), ("suspended", _("suspended")), ("closed", _("closed"))]
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
 class AccountForm(forms.Form):
     name = forms.CharField(label=_("Account name"), max_length=200, required=False)
 

@@ -811,6 +811,22 @@ def _account(user: User, identifier: str) -> Account:
 def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
     user = _user(request)
     account = _account(user, identifier)
+    admin = org_selectors.is_admin(user)
+    status_form = wf.AccountStatusForm(initial={"status": account.status})
+    error = None
+    if request.method == "POST":
+        if not admin:
+            raise PermissionDenied
+        status_form = wf.AccountStatusForm(request.POST)
+        if status_form.is_valid():
+            try:
+                orgs.set_account_status(actor=user, account=account, **status_form.cleaned_data)
+            except RegistryError as exc:
+                error = exc
+                show_error(status_form, exc)
+            else:
+                messages.success(request, _("The account's status was changed."))
+                return redirect("workspace:account", identifier=account.identifier)
     blocks = unit_selectors.blocks_for(user).filter(account=account).order_by("acquired_at", "serial_start")
     holdings = [unit_selectors.holding_out(b, account.type) for b in blocks[:500]]
     txns = unit_selectors.transactions_for(user).filter(Q(from_account=account) | Q(to_account=account))[:50]
@@ -823,7 +839,11 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
             "more": blocks.count() > len(holdings),
             "transactions": txns,
             "may_move": account.type == Account.Type.HOLDING and account.organisation_id == user.organisation_id,
+            "admin": admin,
+            "status_form": status_form,
+            "error": error,
         },
+        status=error.status if error else 200,
     )
 
 

@@ -601,3 +601,20 @@ def test_period_dates_in_future_are_refused(client: Client, registry) -> None:
     )
     body = response.content.decode()
     assert "PERIOD_IN_FUTURE" in body and 'id="id_period_end_error"' in body
+
+
+def test_administrator_suspends_an_account(client: Client, registry, issued) -> None:
+    url = f"{W}/accounts/{registry.buyer_account.identifier}/"
+    signed_in(client, registry.buyer)
+    assert "Change the account" not in page(client, url)
+    assert client.post(url, {"status": "suspended", "reason": "x"}).status_code == 403
+    client.logout()
+    signed_in(client, registry.admin)
+    client.post(url, {"status": "suspended", "reason": "Court order"})
+    registry.buyer_account.refresh_from_db()
+    assert registry.buyer_account.status == "suspended"
+    dev_url = f"{W}/accounts/{registry.developer_account.identifier}/"
+    response = client.post(dev_url, {"status": "closed", "reason": "Holder asked"})
+    assert response.status_code == 422 and "ACCOUNT_NOT_EMPTY" in response.content.decode()
+    registry.developer_account.refresh_from_db()
+    assert registry.developer_account.status == "open"
