@@ -338,6 +338,7 @@ class VerifyForm(forms.Form):
                 initial=row.claimed,
             )
             self.vintage_fields.append(name)
+        self.order_fields([*self.vintage_fields, "verification_id", "document"])
 
     def verified(self) -> list[dict[str, int]]:
         return [{"vintage": int(n.split("_")[1]), "quantity": self.cleaned_data[n]} for n in self.vintage_fields if self.cleaned_data[n]]

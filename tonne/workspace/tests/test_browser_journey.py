@@ -136,11 +136,13 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     page.fill("#id_period_end", "2024-12-31")
     page.fill("#id_vintages-0-vintage", "2024")
     page.fill("#id_vintages-0-quantity", "1000")
+    page.set_input_files("#id_document", files=[{"name": "monitoring.pdf", "mimeType": "application/pdf", "buffer": b"%PDF monitoring"}])
     assert_accessible(page)
     screenshot(page, "journey-04-monitoring-report")
     page.get_by_role("button", name="Submit the report").last.click()
     refused_nothing(page)
     report = project.monitoring_reports.get()
+    assert report.document is not None and report.document.sha256 in page.content()
 
     # 6. The VVB verifies it, per vintage, with the verification report.
     sign_in(page, reg.vvb)
