@@ -618,3 +618,47 @@ def test_administrator_suspends_an_account(client: Client, registry, issued) -> 
     assert response.status_code == 422 and "ACCOUNT_NOT_EMPTY" in response.content.decode()
     registry.developer_account.refresh_from_db()
     assert registry.developer_account.status == "open"
+
+
+def test_a_new_kind_of_approval_plugs_into_the_inbox(client: Client, registry, monkeypatch) -> None:
+    from tonne.core.errors import ValidationFailed
+    from tonne.workspace import inbox
+
+    decided: list[tuple[str, str, str]] = []
+
+    class TrustedAccountAdditions(inbox.InboxSource):
+        name = "trusted-accounts"
+        heading = "Trusted account additions"
+
+        def items(self, user):
+            return [inbox.InboxItem(self.name, "T1", "Add CI-100-1000009-98", "by Mangrove", None, "/workspace/")]
+
+        def approve(self, user, key, reason):
+            decided.append(("approve", key, reason))
+
+        def reject(self, user, key, reason):
+            raise ValidationFailed("REASON_REQUIRED", "A rejection needs a reason.", field="reason")
+
+    monkeypatch.setattr(inbox, "SOURCES", [*inbox.SOURCES, TrustedAccountAdditions()])
+    signed_in(client, registry.admin)
+    body = page(client, W + "/inbox/")
+    assert "Trusted account additions" in body and "Add CI-100-1000009-98" in body
+    client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "approve", "reason": "Checked"})
+    assert decided == [("approve", "T1", "Checked")]
+    response = client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "reject"})
+    assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "data"),
+    [
+        ("buyer", "/inbox/organisations/00000000-0000-0000-0000-000000000000/", {"decision": "approve"}),
+        ("developer", "/inbox/project-submissions/CI-0001/", {"decision": "approve"}),
+        ("vvb", "/transfer/", {"step": "confirm"}),
+        ("buyer", "/projects/new/", {}),
+    ],
+)
+def test_wrong_role_cannot_post(client: Client, registry, who: str, path: str, data: dict) -> None:
+    before = ledger_size()
+    assert signed_in(client, getattr(registry, who)).post(W + path, data).status_code == 403
+    assert ledger_size() == before
