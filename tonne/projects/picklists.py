@@ -12,17 +12,21 @@ PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
 
 
 @functools.cache
-def picklists() -> dict[str, list[str]]:
-    data = json.loads((PICKLIST_DIR / "cadt_v2.json").read_text(encoding="utf-8"))
-    return data["picklists"]
+def picklist_file(version: str = "2") -> dict:
+    """The shipped (or refreshed) picklists of CAD Trust v1 or v2, with their date."""
+    return json.loads((PICKLIST_DIR / f"cadt_v{version}.json").read_text(encoding="utf-8"))
 
 
-def allowed(name: str) -> list[str]:
-    return picklists()[name]
+def picklists(version: str = "2") -> dict[str, list[str]]:
+    return picklist_file(version)["picklists"]
 
 
-def check_value(field: str, picklist: str, value: str) -> str:
-    values = allowed(picklist)
+def allowed(name: str, version: str = "2") -> list[str]:
+    return picklists(version)[name]
+
+
+def check_value(field: str, picklist: str, value: str, version: str = "2") -> str:
+    values = allowed(picklist, version)
     if value not in values:
         # Accept a case-insensitive match and return the canonical spelling.
         folded = {v.casefold(): v for v in values}

@@ -1,0 +1,94 @@
+"""tonne cadt: CAD Trust export, import and picklists.
+
+    tonne cadt export [--model 2] [--format json|csv|xlsx] [--since CURSOR] [--table T] [-o FILE]
+    tonne cadt import FILE --as USERNAME [--table T] [--dry-run]
+    tonne cadt picklists
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tonne.core.errors import RegistryError
+
+
+class Command(BaseCommand):
+    help = "CAD Trust interoperability: export, import, picklists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        export = sub.add_parser("export", help="write this registry's CAD Trust data")
+        export.add_argument("--model", default="2", choices=["1", "2"], help="CAD Trust data model version")
+        export.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
+        export.add_argument("--since", type=int, default=None, help="only changes since this cursor (ledger position)")
+        export.add_argument("--table", default=None, help="one v2 table only")
+        export.add_argument("-o", "--output", default="-", help="file to write ('-' for standard output)")
+        imp = sub.add_parser("import", help="import a CAD Trust v1/v2 file (JSON, CSV or Excel)")
+        imp.add_argument("file")
+        imp.add_argument("--as", dest="username", required=True, help="the registry administrator importing it")
+        imp.add_argument("--table", default=None, help="the v2 table of a single-table CSV or JSON list")
+        imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
+        sub.add_parser("picklists", help="show the shipped picklists and their dates")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            getattr(self, f"_{options['action']}")(options)
+        except RegistryError as exc:
+            self._print_problem(exc)
+            raise CommandError(f"{exc.code}: {exc.message}") from None
+
+    def _print_problem(self, exc: RegistryError) -> None:
+        for error in exc.details.get("errors", []):
+            where = f"{error.get('sheet') or error['table']} row {error['row']}"
+            self.stderr.write(f"{where} {error.get('field') or ''}: {error['code']} {error['message']}")
+        for overlap in exc.details.get("double_counting", []):
+            self.stderr.write(f"{overlap['code']}: {overlap['message']} known: {json.dumps(overlap['known'])}")
+
+    def _export(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import selectors
+
+        doc, cursor = selectors.export_document(options["model"], since=options["since"])
+        content = selectors.render(options["model"], options["format"], doc, table=options["table"])
+        if options["output"] == "-":
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            Path(options["output"]).write_bytes(content)
+        self.stderr.write(f"cursor {cursor}")
+
+    def _import(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import services
+        from tonne.organisations.models import User
+
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        user = User.objects.filter(username=options["username"]).first()
+        if user is None:
+            raise CommandError(f"no user {options['username']!r}")
+        report = services.import_file(
+            actor=user, content=path.read_bytes(), filename=path.name, table=options["table"],
+            dry_run=options["dry_run"],
+        )
+        for warning in report.warnings:
+            self.stderr.write(f"warning: {warning['table']} row {warning['row']} {warning['field']}: {warning['message']}")
+        verb = "would import" if options["dry_run"] else "imported"
+        self.stdout.write(
+            f"{verb} CAD Trust v{report.version} {report.file_format}: {report.created} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.own} own records"
+            + ("" if report.changed else " (nothing changed)")
+        )
+
+    def _picklists(self, options: dict[str, Any]) -> None:
+        from tonne.projects import picklists
+
+        for version in ("1", "2"):
+            data = picklists.picklist_file(version)
+            self.stdout.write(f"v{version} ({data.get('date', '')}): {data.get('_source', '')}")
+            for name, values in sorted(data["picklists"].items()):
+                self.stdout.write(f"  {name}: {len(values)} values")
