@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,9 +123,15 @@ def to_xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]]) -> bytes
             sheet.append(row)
     raw = io.BytesIO()
     workbook.save(raw)
-    # openpyxl stamps zip entries with the current time: rewrite them fixed.
+    # openpyxl stamps the zip entries and the "modified" property with the
+    # current time: fix both, so the same data gives the same bytes.
     with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as archive:
         members = [(info.filename, archive.read(info.filename)) for info in archive.infolist()]
+    stamp = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+    members = [
+        (name, stamp.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data) if name == "docProps/core.xml" else data)
+        for name, data in members
+    ]
     return _zip(members)
 
 
