@@ -291,6 +291,8 @@ PROJECT_STATUS_V1 = {
     "on_hold": "Listed",
 }
 NDC_COVERAGE_V1 = {"inside": "Inside NDC", "outside": "Outside NDC", "unknown": "Unknown"}
+# v1 ratings state their scale; v2 does not. The scales of the v2 rating types.
+RATING_SCALES = {"CCQI": ("1", "5"), "CDP": ("D-", "A")}
 # v2 label types -> the v1 list.
 LABEL_TYPE_V1 = {
     "Certification": "Certification",

@@ -189,10 +189,20 @@ def parse(content: bytes, *, filename: str = "", table: str | None = None) -> Pa
     if filename.lower().endswith((".xlsx", ".json", ".zip")):
         raise unreadable(f"{filename} does not hold what its name says.")
     rows = _read_csv(content, table or "")
-    sheet = table or _guess_sheet(rows[0][1] if rows else [])
+    sheet: str | None = _sheet_named(table) if table else _guess_sheet(rows[0][1] if rows else [])
     if sheet is None:
         raise unreadable("The file is neither a CAD Trust Excel workbook, JSON, nor a CSV whose header names a CAD Trust table.")
     return _from_sheets({sheet: rows}, "csv")
+
+
+def _sheet_named(table: str) -> str:
+    """A v2 table name (project) or sheet name (projects) as the sheet name."""
+    for sheet, name in schema.V2_SHEETS.items():
+        if table in (sheet, name):
+            return sheet
+    raise ValidationFailed(
+        "CADT_TABLE_UNKNOWN", f"table must be one of the v2 tables: {', '.join(schema.v2_tables())}.", field="table"
+    )
 
 
 def _decode(content: bytes) -> str:
@@ -332,8 +342,20 @@ def _v1_assemble(tables: dict[str, list[SourceRow]]) -> dict[str, list[SourceRow
     return {"projects": projects, "units": units}
 
 
+def _v1_shaped(data: Any) -> bool:
+    """A v1 document: a project or unit object, or {"projects": [...], "units": [...]} of them."""
+    if not isinstance(data, dict):
+        return False
+    if set(data) & {"registryOfOrigin", "warehouseProjectId", "projectDeveloper", "unitBlockStart", "warehouseUnitId"}:
+        return True
+    if data and set(data) <= {"projects", "units"}:
+        rows = [r for v in data.values() if isinstance(v, list) for r in v]
+        return any(isinstance(r, dict) and set(r) & V1_MARKERS for r in rows) or not rows
+    return False
+
+
 def _from_json(data: Any, table: str | None) -> Parsed:
-    if isinstance(data, dict) and set(data) & (set(schema.v2_tables()) | set(schema.V2_SHEETS)):
+    if isinstance(data, dict) and not _v1_shaped(data) and set(data) & (set(schema.v2_tables()) | set(schema.V2_SHEETS)):
         unknown = set(data) - set(schema.v2_tables()) - set(schema.V2_SHEETS)
         if unknown:
             raise unreadable(f"Unknown CAD Trust v2 tables in the file: {', '.join(sorted(unknown))}.")
@@ -359,10 +381,8 @@ def _from_json(data: Any, table: str | None) -> Parsed:
         return Parsed(V1, "json", {"projects": [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})
     if keys & {"unitBlockStart", "warehouseUnitId", "serialNumberBlock"}:
         return Parsed(V1, "json", {"units": [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})
-    name = table
+    guess = _sheet_named(table) if table else _guess_sheet(sorted(keys))
+    name = schema.V2_SHEETS.get(guess or "")
     if name is None:
-        guess = _guess_sheet(sorted(keys))
-        name = schema.V2_SHEETS.get(guess or "", None)
-    if name is None or name not in schema.v2_tables():
         raise unreadable("The JSON records match no CAD Trust table; name the table.")
     return Parsed(V2, "json", {name: [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})

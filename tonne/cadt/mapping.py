@@ -429,7 +429,7 @@ def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
 
 def _v1(table: str, **values: Any) -> Row:
     spec = v1_tables()[table]
-    names = [f.name for f in spec.fields if f.name != "timeStaged"]
+    names = [f.name for f in spec.fields if f.name != "timeStaged" and f.kind not in ("object", "array")]
     unknown = set(values) - set(names)
     assert not unknown, f"{table}: {unknown}"
     return {name: values.get(name) for name in names}
@@ -503,8 +503,10 @@ def v1_rows(scope: Scope = FULL) -> dict[str, list[Row]]:
         ]
         row["projectRatings"] = [
             _v1(
-                "projectRatings", id=str(r.uid), ratingType=r.type, ratingRangeLowest=None, ratingRangeHighest=None,
-                rating=r.value, ratingLink=_text(r.link), **child, **_v1_stamps(r),
+                "projectRatings", id=str(r.uid), ratingType=r.type,
+                ratingRangeLowest=domain.RATING_SCALES.get(r.type, (None, None))[0],
+                ratingRangeHighest=domain.RATING_SCALES.get(r.type, (None, None))[1],
+                rating=r.value, ratingLink=_text(r.link or p.link), **child, **_v1_stamps(r),
             )
             for r in p.ratings.order_by("uid")
         ]
@@ -528,6 +530,9 @@ def _midnight(day: Any) -> Any:
 
 
 def _v1_label(label: Label, p: Project, child: dict[str, Any]) -> Row:
+    # v1 labels carry periods and a quantity: the project's crediting period
+    # and issued units stand for them.
+    issued = sum(Issuance.objects.filter(project=p).values_list("quantity", flat=True))
     return _v1(
         "labels",
         id=str(label.uid),
@@ -535,10 +540,10 @@ def _v1_label(label: Label, p: Project, child: dict[str, Any]) -> Row:
         labelType=domain.LABEL_TYPE_V1.get(label.type, "Certification"),
         creditingPeriodStartDate=domain.iso_datetime(_midnight(p.crediting_period_start)),
         creditingPeriodEndDate=domain.iso_datetime(_midnight(p.crediting_period_end)),
-        validityPeriodStartDate=domain.iso_datetime(_midnight(label.date)),
-        validityPeriodEndDate=None,
-        unitQuantity=None,
-        labelLink=_text(label.link),
+        validityPeriodStartDate=domain.iso_datetime(_midnight(label.date or p.crediting_period_start)),
+        validityPeriodEndDate=domain.iso_datetime(_midnight(p.crediting_period_end)),
+        unitQuantity=issued,
+        labelLink=_text(label.link or p.link),
         **child,
         **_v1_stamps(label),
     )

@@ -12,7 +12,7 @@ from tonne.cadt.mapping import Scope
 from tonne.cadt.models import ImportedRecord
 from tonne.cadt.schema import V1, V1_PROJECT_CHILDREN, V2, V2_SHEETS, v1_tables, v2_tables
 from tonne.core.errors import ValidationFailed
-from tonne.ledger.models import LedgerHead, LedgerEntry
+from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.projects.models import Project
 from tonne.units.domain import SerialRange
 from tonne.units.models import Issuance

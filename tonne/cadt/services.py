@@ -104,7 +104,8 @@ def import_file(
         report = ImportReport(version=parsed.version, file_format=parsed.file_format, sha256=sha256)
         report.warnings = [w.as_dict() for w in checked.warnings]
         for record in checked.records:
-            setattr(report, record.status, getattr(report, record.status) + 1)
+            counter = "created" if record.status == "new" else record.status
+            setattr(report, counter, getattr(report, counter) + 1)
         if dry_run or not report.changed:
             return report
         _write(actor, checked.records, report, filename)
@@ -136,31 +137,50 @@ def _rejection(checked: Checked) -> ImportRejected:
 # -- v2 ----------------------------------------------------------------------------------
 
 
-def _resolve_placeholder(value: Any, table: str, sha256: str) -> Any:
-    if isinstance(value, str) and domain.PLACEHOLDER_RE.match(value):
-        return domain.derived_id("v2-file", sha256, table, value)
-    return value
+# Parents before children (CAD Trust's insert order lists stakeholder before
+# project, though a stakeholder names its project).
+V2_ORDER = ("program", "methodology", "label", "project", "stakeholder", "project_methodology", "validation",
+            "verification", "location", "estimation", "rating", "co_benefit", "issuance", "unit", "unit_label")
+
+
+def _natural_key(table: str, data: dict[str, Any]) -> str:
+    """What identifies a row given without an id (or with a NEW-n placeholder)."""
+    if table == "project":
+        return f"{data.get('projectRegistryName')}|{data.get('projectId')}"
+    if table == "unit":
+        return f"{data.get('unitSerialId')}|{data.get('unitStartBlock')}|{data.get('unitEndBlock')}"
+    if table in ("program", "methodology"):
+        return f"{data.get('programRegistryId') or data.get('methodologyCode')}|{data.get('methodologyVersion')}"
+    return domain.content_digest(data, ignore=("createdAt", "updatedAt"))
 
 
 def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
     specs = v2_tables()
     problems: list[Problem] = []
     records: dict[tuple[str, str], Incoming] = {}
+    placeholders: dict[tuple[str, str], str] = {}
     links = parsed.tables.pop("stakeholderProjects", [])
-    for name in [t for t in specs if t in parsed.tables]:
+    for name in [t for t in V2_ORDER if t in parsed.tables]:
         spec = specs[name]
         for src in parsed.tables[name]:
             cleaned = domain.clean_row(spec, src.raw, row=src.row, sheet=src.sheet)
             problems.extend(cleaned.problems)
             data = cleaned.data
             for f in spec.fields:
-                if f.kind == "guid" and data.get(f.name) is not None:
-                    data[f.name] = _resolve_placeholder(data[f.name], f.reference or name, sha256)
+                value = data.get(f.name)
+                if f.reference and isinstance(value, str) and domain.PLACEHOLDER_RE.match(value):
+                    data[f.name] = placeholders.get((f.reference, value))
+                    if data[f.name] is None:
+                        problems.append(
+                            Problem(name, src.row, f.name, "REFERENCE_UNKNOWN",
+                                    f"{f.name} {value} names no {f.reference} row of this file.", src.sheet)
+                        )
             key = data.get(spec.key)
-            if key is None:
-                parent = str(data.get(spec.parent) or "") if spec.parent else ""
-                key = domain.derived_id("v2", name, parent, domain.content_digest(data, ignore=("createdAt", "updatedAt")))
-                data[spec.key] = key
+            if key is None or domain.PLACEHOLDER_RE.match(key):
+                derived = domain.derived_id("v2", name, _natural_key(name, {**data, spec.key: None}))
+                if key is not None:
+                    placeholders[(name, key)] = derived
+                key = data[spec.key] = derived
             if (name, key) in records:
                 first = records[(name, key)]
                 problems.append(
@@ -189,8 +209,9 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
                             rec.record_id)
                 )
     for src in links:
-        stakeholder = _resolve_placeholder(src.raw.get("cadTrustStakeholderId"), "stakeholder", sha256)
-        project = _resolve_placeholder(src.raw.get("cadTrustProjectId"), "project", sha256)
+        stakeholder = placeholders.get(("stakeholder", str(src.raw.get("cadTrustStakeholderId"))),
+                                       str(src.raw.get("cadTrustStakeholderId")))
+        project = placeholders.get(("project", str(src.raw.get("cadTrustProjectId"))), str(src.raw.get("cadTrustProjectId")))
         known = records.get(("stakeholder", str(stakeholder)))
         if known is None or known.data.get("cadTrustProjectId") != project:
             problems.append(
@@ -198,23 +219,45 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
                         f"Stakeholder {stakeholder} is not a stakeholder of project {project} in this file.",
                         src.sheet)
             )
-    # Origin: a project's organisation and registry go with its child records.
-    projects = {r.record_id: r for r in records.values() if r.table == "project"}
-    for rec in records.values():
-        if rec.table == "project":
-            rec.org_uid = str(rec.data.get("orgUid") or "")
-            rec.origin_registry = str(rec.data.get("projectRegistryName") or "")
-        elif rec.parent_id in projects:
-            rec.org_uid = projects[rec.parent_id].org_uid or str(projects[rec.parent_id].data.get("orgUid") or "")
-            rec.origin_registry = str(projects[rec.parent_id].data.get("projectRegistryName") or "")
-        elif rec.table == "unit":
-            rec.org_uid = str(rec.data.get("orgUid") or "")
+    _origins(records, imported)
     warnings: list[Problem] = []
     double = _check_units(
         [r for r in records.values() if r.table == "unit"], problems, warnings, strict_count=True,
         fields=("unitSerialId", "unitStartBlock", "unitEndBlock", "unitCount", "cadTrustIssuanceId"),
     )
     return Checked(records=list(records.values()), problems=problems, double_counting=double, warnings=warnings)
+
+
+def _origins(records: dict[tuple[str, str], Incoming], imported: dict[str, dict[str, ImportedRecord]]) -> None:
+    """A record carries the organisation and registry of the project it belongs to."""
+
+    def project_of(table: str, data: dict[str, Any]) -> tuple[str, str] | None:
+        for _ in range(4):  # unit_label -> unit -> issuance -> verification -> project
+            if table == "project":
+                return str(data.get("orgUid") or ""), str(data.get("projectRegistryName") or "")
+            link = {"issuance": ("verification", "cadTrustVerificationId")}.get(table)
+            if link is None:
+                parent_field = v2_tables()[table].parent
+                if parent_field is None:
+                    return None
+                link = (V2_REFERENCES[parent_field], parent_field)
+            target, fk = link
+            value = str(data.get(fk) or "")
+            nxt = records.get((target, value))
+            if nxt is not None:
+                table, data = target, nxt.data
+            elif value in imported.get(target, {}):
+                table, data = target, imported[target][value].data
+            else:
+                return None
+        return None
+
+    for rec in records.values():
+        found = project_of(rec.table, rec.data)
+        if found is not None:
+            rec.org_uid, rec.origin_registry = found
+        if not rec.org_uid:
+            rec.org_uid = str(rec.data.get("orgUid") or "")
 
 
 def _index(doc: dict[str, list[dict[str, Any]]], keys: dict[str, str]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -41,6 +41,8 @@ def cadt_registry() -> testing.Registry:
         labels=[{"name": "CORSIA eligible", "type": "Certification", "link": "https://example.org/corsia", "date": "2023-01-01"}],
         stakeholders=[{"name": "Lagoon Villages Cooperative", "type": "Owner"}],
         ratings=[{"type": "CCQI", "name": "Quality score", "value": "4.1"}],
+        crediting_period_start="2022-01-01",
+        crediting_period_end="2031-12-31",
     )
     Project.objects.filter(pk=project.pk).update(program=program)
     report, issuances = testing.issue(reg, project, {2022: 1000, 2023: 500})
