@@ -174,9 +174,9 @@ def parse(content: bytes, *, filename: str = "", table: str | None = None) -> Pa
         if not csvs:
             raise unreadable("The zip archive holds no CSV files and is not an Excel workbook.")
         sheets = {}
-        for name in csvs:
-            sheet = name.rsplit("/", 1)[-1][:-4]
-            sheets[sheet] = _read_csv(archive.read(name), sheet)
+        for member in csvs:
+            title = member.rsplit("/", 1)[-1][:-4]
+            sheets[title] = _read_csv(archive.read(member), title)
         return _from_sheets(sheets, "csv")
     text = _decode(content)
     stripped = text.lstrip()
@@ -361,10 +361,9 @@ def _from_json(data: Any, table: str | None) -> Parsed:
             raise unreadable(f"Unknown CAD Trust v2 tables in the file: {', '.join(sorted(unknown))}.")
         tables: dict[str, list[SourceRow]] = {}
         for key, rows in data.items():
-            name = schema.V2_SHEETS.get(key, key)
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise unreadable(f"{key} must be a list of records.")
-            tables[name] = [SourceRow(raw=dict(r), row=n) for n, r in enumerate(rows, start=1)]
+            tables[schema.V2_SHEETS.get(str(key), str(key))] = [SourceRow(raw=dict(r), row=n) for n, r in enumerate(rows, start=1)]
         return Parsed(version=V2, file_format="json", tables=tables)
     if isinstance(data, dict) and set(data) <= {"projects", "units"} and data:
         out: dict[str, list[SourceRow]] = {}
