@@ -402,7 +402,8 @@ def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
                 unitRetirementBeneficiary=(move.beneficiary or None) if retired and move else None,
                 unitLink=_text(project.link),
                 unitMetric=project.unit_metric,
-                unitCurrentOwner=account.organisation.name if account.organisation else None,
+                # Who holds a block is not public in this registry.
+                unitCurrentOwner=None,
                 cadTrustIssuanceId=str(issuance.uid),
                 createdAt=domain.iso_datetime(issuance.issued_at),
                 updatedAt=domain.iso_datetime(b.acquired_at),
@@ -586,7 +587,7 @@ def _v1_units(scope: Scope, org: str) -> list[Row]:
             issuanceId=str(i.uid),
             projectLocationId=first_location.get(project.pk),
             orgUid=org,
-            unitOwner=account.organisation.name if account.organisation else None,
+            unitOwner=None,  # who holds a block is not public
             countryJurisdictionOfOwner=countries.get(project.pk),
             inCountryJurisdictionOfOwner=None,
             serialNumberBlock=f"{b.serial_start}-{b.serial_end}",
