@@ -354,3 +354,116 @@ def unit_range(serial_id: str | None, start_block: str | None, end_block: str | 
         else:
             namespace = stem or f"issuance:{issuance or ''}"
     return UnitRange(namespace=namespace, start=start, end=end)
+
+
+# -- CAD Trust list queries (page, limit, search, filter, order, columns) -------------
+
+FILTER_RE = re.compile(r"^(\w+):(.+):(in|eq|not|ne|lt|gt|lte|gte|like)$")
+ORDER_RE = re.compile(r"^(\w+):(ASC|DESC)$", re.IGNORECASE)
+DEFAULT_LIMIT = 15  # CAD Trust's default page size
+MAX_LIMIT = 1000
+
+
+class QueryInvalid(ValidationFailed):
+    status = 400
+    title = "Bad request"
+
+
+def _comparable_value(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value
+    return str(value)
+
+
+def _matches(row_value: Any, op: str, wanted: Any) -> bool:
+    if op == "in":
+        return any(_matches(row_value, "eq", w) for w in (wanted if isinstance(wanted, list) else [wanted]))
+    if op == "like":
+        pattern = "^" + ".*".join(re.escape(part) for part in str(wanted).split("%")) + "$"
+        return row_value is not None and re.match(pattern, str(row_value), re.IGNORECASE | re.DOTALL) is not None
+    if isinstance(row_value, list):
+        return op in ("eq",) and str(wanted) in row_value or op in ("not", "ne") and str(wanted) not in row_value
+    a, b = _comparable_value(row_value), wanted
+    if isinstance(a, (int, float)) and not isinstance(b, (int, float)):
+        try:
+            b = float(b)
+        except (TypeError, ValueError):
+            a = str(a)
+    elif a is not None and not isinstance(a, (int, float)):
+        b = str(b)
+    if op == "eq":
+        return a == b
+    if op in ("not", "ne"):
+        return a != b
+    if a is None:
+        return False
+    try:
+        return {"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b}[op]
+    except TypeError:
+        return False
+
+
+def query_rows(
+    rows: list[dict[str, Any]],
+    *,
+    fields: tuple[str, ...],
+    key: str,
+    search: str | None = None,
+    filter: str | None = None,
+    order: str | None = None,
+    columns: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """CAD Trust's list semantics over rows: full-text search, one
+    field:value:op filter, field:ASC|DESC order, a column subset."""
+    if search:
+        needle = search.casefold()
+        rows = [r for r in rows if any(needle in str(v).casefold() for v in r.values() if v is not None)]
+    if filter:
+        match = FILTER_RE.match(filter[:10000])
+        if match is None or match.group(1) not in fields:
+            raise QueryInvalid(
+                "CADT_FILTER_INVALID",
+                "filter must be field:value:op with a field of this resource and op one of "
+                "in, eq, not, lt, gt, lte, gte, like.",
+                field="filter",
+            )
+        name, raw, op = match.groups()
+        wanted: Any = raw
+        if raw.startswith("[") and raw.endswith("]"):
+            try:
+                wanted = json.loads(raw)
+            except ValueError:
+                raise QueryInvalid("CADT_FILTER_INVALID", "filter value [..] must be a JSON list.", field="filter") from None
+        rows = [r for r in rows if _matches(r.get(name), op, wanted)]
+    if order:
+        match = ORDER_RE.match(order)
+        if match is None or match.group(1) not in fields:
+            raise QueryInvalid("CADT_ORDER_INVALID", "order must be field:ASC or field:DESC with a field of this resource.",
+                               field="order")
+        name, direction = match.group(1), match.group(2).upper()
+        present = [r for r in rows if r.get(name) is not None]
+        missing = [r for r in rows if r.get(name) is None]
+        present.sort(key=lambda r: (_sort_key(r[name]), str(r.get(key))), reverse=direction == "DESC")
+        rows = present + missing
+    if columns:
+        chosen = [c for c in columns if c in fields] or [key]
+        rows = [{c: r.get(c) for c in chosen if c in r} for r in rows]
+    return rows
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))
+
+
+def page_of(rows: list[Any], page: int | None, limit: int | None) -> Any:
+    """With `page`: {page, pageCount, data}; without: every row (as CAD Trust answers)."""
+    if page is None:
+        return rows
+    page = max(page, 1)
+    size = min(max(limit or DEFAULT_LIMIT, 1), MAX_LIMIT)
+    count = len(rows)
+    return {"page": page, "pageCount": -(-count // size), "data": rows[(page - 1) * size : page * size]}

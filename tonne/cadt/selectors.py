@@ -160,3 +160,106 @@ def export_filename(version: str, file_format: str, table: str | None = None) ->
     if table is not None and file_format == "csv":
         ext = "csv"
     return f"cadt-v{version}{'-' + table if table else ''}.{ext}"
+
+
+# -- the CAD Trust-compatible read API -------------------------------------------------
+
+
+def v2_resource(table: str) -> list[tuple[str, dict[str, Any]]]:
+    """Rows of one v2 table with the CAD Trust organisation each belongs to:
+    this registry's own, then those imported from other registries."""
+    home = mapping.home_org_uid()
+    own = [(home, row) for row in mapping.v2_rows()[table]]
+    imported = [
+        (record.org_uid, ordered(V2, table, record.data))
+        for record in ImportedRecord.objects.filter(model_version=V2, table=table).order_by("record_id")
+    ]
+    key = v2_tables()[table].key
+    return sorted(own + imported, key=lambda pair: str(pair[1][key]))
+
+
+def v1_resource(kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """v1 projects, units, issuances or labels (the last two gathered from projects and units)."""
+    home = mapping.home_org_uid()
+    own = mapping.v1_rows()
+    docs: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "projects": [(home, r) for r in own["projects"]],
+        "units": [(home, r) for r in own["units"]],
+    }
+    for record in ImportedRecord.objects.filter(model_version=V1).order_by("record_id"):
+        docs[record.table].append((record.org_uid, ordered(V1, record.table, record.data)))
+    if kind in docs:
+        pk = "warehouseProjectId" if kind == "projects" else "warehouseUnitId"
+        return sorted(docs[kind], key=lambda pair: str(pair[1][pk]))
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for org, project in docs["projects"]:
+        for row in project.get(kind) or []:
+            found.setdefault(row["id"], (org, row))
+    for org, unit in docs["units"]:
+        nested = [unit["issuance"]] if kind == "issuances" and unit.get("issuance") else unit.get("labels") or []
+        for row in nested if kind in ("issuances", "labels") else []:
+            found.setdefault(row["id"], (org, row))
+    return [found[k] for k in sorted(found)]
+
+
+def organizations() -> dict[str, dict[str, Any]]:
+    """CAD Trust's organisation map: this registry (home) and each registry records were imported from."""
+    from django.conf import settings
+
+    home = mapping.home_org_uid()
+    orgs = {
+        home: {"orgUid": home, "name": settings.TONNE_REGISTRY_NAME, "icon": "", "isHome": True, "subscribed": True,
+               "registryId": home, "synced": True},
+    }
+    for org_uid, registry in (
+        ImportedRecord.objects.exclude(org_uid="").values_list("org_uid", "origin_registry").distinct().order_by("org_uid")
+    ):
+        entry = orgs.setdefault(org_uid, {"orgUid": org_uid, "name": registry or org_uid, "icon": "", "isHome": False,
+                                          "subscribed": False, "registryId": org_uid, "synced": True})
+        if registry and entry["name"] == org_uid:
+            entry["name"] = registry
+    return orgs
+
+
+AUDIT_TABLES = {"project": "project", "mrv": "verification", "units": "unit", "cadt": "import",
+                "organisation": "organization", "document": "fileStore"}
+
+
+def audit(org_uid: str | None) -> list[dict[str, Any]]:
+    """This registry's change history in CAD Trust's audit shape, from the ledger
+    (each entry's leaf hash stands where CAD Trust has a DataLayer root hash)."""
+    home = mapping.home_org_uid()
+    if org_uid not in (None, "", home):
+        return []
+    out = []
+    for entry in LedgerEntry.objects.order_by("seq").iterator():
+        body = json.loads(entry.body)
+        out.append(
+            {
+                "id": entry.seq + 1,
+                "orgUid": home,
+                "registryId": home,
+                "rootHash": entry.leaf_hash,
+                "type": "INSERT",
+                "table": AUDIT_TABLES.get(entry.kind.split(".")[0], entry.kind.split(".")[0]),
+                "change": json.dumps(body.get("data"), sort_keys=True),
+                "onchainConfirmationTimeStamp": int(entry.created_at.timestamp()),
+                "author": body.get("actor"),
+                "comment": entry.kind,
+                "generation": entry.seq,
+                "createdAt": mapping.domain.iso_datetime(entry.created_at),
+                "updatedAt": mapping.domain.iso_datetime(entry.created_at),
+            }
+        )
+    return out
+
+
+def v2_picklists() -> dict[str, list[str]]:
+    """The v2 picklists under CAD Trust's v2 API names (camelCase)."""
+    from tonne.projects import picklists
+
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+    return {camel(name): values for name, values in picklists.picklists("2").items()}
