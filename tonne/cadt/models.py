@@ -75,3 +75,105 @@ class ImportedUnitRange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace} {self.serial_start}-{self.serial_end}"
+
+
+class SyncDestination(models.Model):
+    """A CAD Trust node this registry pushes its changes to. The ledger is the
+    outbox: `cursor` is the ledger position below which every change has
+    been delivered (staged and committed) to the node."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)  # the node's API root, e.g. https://cadt.example.org
+    api_key = models.CharField(max_length=300, blank=True)  # sent as x-api-key
+    enabled = models.BooleanField(default=True)
+    cursor = models.PositiveBigIntegerField(default=0)
+    # The batch being delivered, [cursor, pending_upto): set before sending, cleared once committed.
+    pending_upto = models.PositiveBigIntegerField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # a worker is delivering until then
+    attempts = models.PositiveIntegerField(default=0)  # failures in a row
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"CAD Trust node {self.name} ({self.url})"
+
+
+class SyncDelivery(models.Model):
+    """One attempt to deliver the changes of ledger entries [from_seq, to_seq) to a node."""
+
+    class Status(models.TextChoices):
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    destination = models.ForeignKey(SyncDestination, on_delete=models.CASCADE, related_name="deliveries")
+    from_seq = models.PositiveBigIntegerField()
+    to_seq = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    records = models.PositiveIntegerField(default=0)
+    calls = models.JSONField(default=list)  # [method, path, HTTP status] of each call made
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["destination", "started_at"], name="cadt_delivery_log")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.from_seq}-{self.to_seq} to {self.destination_id}"
+
+
+class WebhookSubscription(models.Model):
+    """A consumer (exchange, MRV system, dashboard) that receives the registry's
+    events, signed with HMAC-SHA256 under its secret."""
+
+    uid = models.UUIDField(unique=True)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200)
+    events = models.JSONField(default=list)  # ledger entry kinds or prefixes ("units.", "project.status"); [] = all
+    active = models.BooleanField(default=True)
+    cursor = models.PositiveBigIntegerField(default=0)  # ledger position of the next event to queue
+    created_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, with its delivery attempts."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"  # gave up after the last retry
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=100)
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=40)
+    payload = models.TextField()  # the exact bytes signed and sent
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq", "id"]
+        constraints = [models.UniqueConstraint(fields=["subscription", "seq"], name="webhook_event_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} → {self.subscription_id} ({self.status})"
