@@ -44,6 +44,10 @@ class StandInNode:
         self.staging: list[tuple[str, dict[str, Any]]] = []
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.fail_next: list[int] = []  # HTTP statuses to answer the next calls with
+        # Tests hold commits here (clear the gate) to kill a worker while it waits for one.
+        self.commit_gate = threading.Event()
+        self.commit_gate.set()
+        self.commit_arrived = threading.Event()
         self.lock = threading.Lock()
         node = self
 
@@ -103,6 +107,8 @@ class StandInNode:
                     self.staging.extend((table, row.raw) for row in rows)
             return 200, staged
         if method == "POST" and path == "/v2/staging/commit":
+            self.commit_arrived.set()
+            self.commit_gate.wait(timeout=60)
             with self.lock:
                 applied = []
                 for table, raw in self.staging:

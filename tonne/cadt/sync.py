@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -36,7 +37,8 @@ PROJECT_SHEETS = ("programs", "methodologies", "stakeholders", "labels", "projec
                   "validations", "verifications", "locations", "estimations", "ratings", "coBenefits")
 UNIT_SHEETS = ("issuances", "units", "unitLabels")
 MAX_BATCH_ENTRIES = 5000
-LEASE = dt.timedelta(minutes=2)
+# How long a worker may take over a delivery before another one takes it over.
+LEASE = dt.timedelta(seconds=float(os.environ.get("TONNE_CADT_SYNC_LEASE_SECONDS", "120")))
 TIMEOUT_SECONDS = 30
 MAX_BACKOFF_SECONDS = 300
 

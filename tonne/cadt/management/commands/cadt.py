@@ -3,6 +3,9 @@
     tonne cadt export [--model 2] [--format json|csv|xlsx] [--since CURSOR] [--table T] [-o FILE]
     tonne cadt import FILE --as USERNAME [--table T] [--dry-run]
     tonne cadt picklists
+    tonne cadt node add NAME URL [--api-key KEY] [--from-start]   # a CAD Trust node to push to
+    tonne cadt sync [--loop]                                       # deliver due changes now
+    tonne cadt status                                              # lag and failures per node
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ class Command(BaseCommand):
         imp.add_argument("--table", default=None, help="the v2 table of a single-table CSV or JSON list")
         imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
         sub.add_parser("picklists", help="show the shipped picklists and their dates")
+        node = sub.add_parser("node", help="CAD Trust nodes to push changes to")
+        node_sub = node.add_subparsers(dest="node_action", required=True)
+        add = node_sub.add_parser("add")
+        add.add_argument("name")
+        add.add_argument("url")
+        add.add_argument("--api-key", default="")
+        add.add_argument("--from-start", action="store_true", help="send the whole registry, not only later changes")
+        sync_cmd = sub.add_parser("sync", help="deliver due changes to CAD Trust nodes now")
+        sync_cmd.add_argument("--loop", action="store_true", help="keep delivering until interrupted")
+        sync_cmd.add_argument("--interval", type=float, default=0.2, help="seconds between rounds with --loop")
+        sub.add_parser("status", help="push sync lag and failures per node")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -83,6 +97,42 @@ class Command(BaseCommand):
             f"{report.unchanged} unchanged, {report.own} own records"
             + ("" if report.changed else " (nothing changed)")
         )
+
+    def _node(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import sync
+
+        dest = sync.add_destination(
+            actor=None, name=options["name"], url=options["url"], api_key=options["api_key"],
+            from_start=options["from_start"],
+        )
+        self.stdout.write(f"CAD Trust node {dest.name} at {dest.url}: changes from ledger position {dest.cursor}")
+
+    def _sync(self, options: dict[str, Any]) -> None:
+        import time
+
+        from django.db import close_old_connections
+
+        from tonne.cadt import sync
+
+        while True:
+            close_old_connections()
+            for outcome in sync.deliver_due():
+                state = f"delivered {outcome.records} records" if outcome.delivered else f"failed: {outcome.error}"
+                self.stdout.write(f"{outcome.destination}: ledger {outcome.from_seq}-{outcome.to_seq} {state}")
+                self.stdout.flush()
+            if not options["loop"]:
+                return
+            time.sleep(options["interval"])
+
+    def _status(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import sync
+
+        for node in sync.status():
+            self.stdout.write(
+                f"{node['name']} {node['url']}: cursor {node['cursor']}/{node['ledger_size']}, "
+                f"{node['pending_entries']} entries pending, lag {node['lag_seconds']} s, "
+                f"{node['attempts']} failures in a row" + (f", last error: {node['last_error']}" if node["last_error"] else "")
+            )
 
     def _picklists(self, options: dict[str, Any]) -> None:
         from tonne.projects import picklists
