@@ -110,12 +110,13 @@ class Command(BaseCommand):
     def _sync(self, options: dict[str, Any]) -> None:
         import time
 
-        from django.db import close_old_connections
+        from django.db import close_old_connections, connection
 
         from tonne.cadt import sync
 
         while True:
-            close_old_connections()
+            if not connection.in_atomic_block:  # a caller's transaction is not ours to close
+                close_old_connections()
             for outcome in sync.deliver_due():
                 state = f"delivered {outcome.records} records" if outcome.delivered else f"failed: {outcome.error}"
                 self.stdout.write(f"{outcome.destination}: ledger {outcome.from_seq}-{outcome.to_seq} {state}")
