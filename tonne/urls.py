@@ -4,6 +4,7 @@ from django.urls import path
 
 from tonne.api import api
 from tonne.cadt.cadt_api import api as cadt_api
+from tonne.cadt.views import cadt_page
 from tonne.core.views import home
 
 urlpatterns = [
@@ -12,5 +13,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("interop/cadt/", cadt_page, name="cadt-page"),
     path("cadt/", cadt_api.urls),
 ]
