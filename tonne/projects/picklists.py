@@ -11,10 +11,19 @@ from tonne.core.errors import ValidationFailed
 PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
 
 
+def refreshed_path(version: str) -> Path:
+    """Where picklists refreshed from a CAD Trust governance node are kept (they win over the shipped ones)."""
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / "picklists" / f"cadt_v{version}.json"
+
+
 @functools.cache
 def picklist_file(version: str = "2") -> dict:
     """The shipped (or refreshed) picklists of CAD Trust v1 or v2, with their date."""
-    return json.loads((PICKLIST_DIR / f"cadt_v{version}.json").read_text(encoding="utf-8"))
+    refreshed = refreshed_path(version)
+    path = refreshed if refreshed.is_file() else PICKLIST_DIR / f"cadt_v{version}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def picklists(version: str = "2") -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 
     tonne cadt export [--model 2] [--format json|csv|xlsx] [--since CURSOR] [--table T] [-o FILE]
     tonne cadt import FILE --as USERNAME [--table T] [--dry-run]
-    tonne cadt picklists
+    tonne cadt picklists [--from URL --model 1|2]
     tonne cadt node add NAME URL [--api-key KEY] [--from-start]   # a CAD Trust node to push to
     tonne cadt sync [--loop]                                       # deliver due changes now
     tonne cadt status                                              # lag and failures per node
@@ -36,7 +36,10 @@ class Command(BaseCommand):
         imp.add_argument("--as", dest="username", required=True, help="the registry administrator importing it")
         imp.add_argument("--table", default=None, help="the v2 table of a single-table CSV or JSON list")
         imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
-        sub.add_parser("picklists", help="show the shipped picklists and their dates")
+        lists = sub.add_parser("picklists", help="show the picklists in force and their dates, or refresh them")
+        lists.add_argument("--from", dest="source", default=None,
+                           help="a governance node's picklist URL (…/v1/governance/meta/pickList or …/v2/governance/picklist)")
+        lists.add_argument("--model", default="2", choices=["1", "2"])
         node = sub.add_parser("node", help="CAD Trust nodes to push changes to")
         node_sub = node.add_subparsers(dest="node_action", required=True)
         add = node_sub.add_parser("add")
@@ -137,6 +140,15 @@ class Command(BaseCommand):
 
     def _picklists(self, options: dict[str, Any]) -> None:
         from tonne.projects import picklists
+
+        if options["source"]:
+            from django.db import transaction
+
+            from tonne.cadt import picklists as refresh
+
+            with transaction.atomic():
+                done = refresh.refresh(actor=None, url=options["source"], version=options["model"])
+            self.stdout.write(f"picklists v{done['version']} refreshed from {done['source']}: {done['lists']} lists")
 
         for version in ("1", "2"):
             data = picklists.picklist_file(version)
