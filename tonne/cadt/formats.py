@@ -20,6 +20,8 @@ from tonne.core.errors import ValidationFailed
 FORMATS = ("json", "csv", "xlsx")
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # zip entry times: the same data gives the same bytes
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNPACKED_BYTES = 500 * 1024 * 1024  # a zip (Excel or CSVs) may not unpack to more
+MAX_ROWS = 500_000
 
 Row = dict[str, Any]
 
@@ -166,8 +168,11 @@ def parse(content: bytes, *, filename: str = "", table: str | None = None) -> Pa
         try:
             archive = zipfile.ZipFile(io.BytesIO(content))
             names = archive.namelist()
+            unpacked = sum(info.file_size for info in archive.infolist())
         except (zipfile.BadZipFile, ValueError):
             raise unreadable("The file looks like a zip archive (Excel or zipped CSV) but cannot be opened.") from None
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise unreadable("The archive unpacks to more than 500 MB.")
         if "[Content_Types].xml" in names:
             return _parse_xlsx(content)
         csvs = [n for n in names if n.lower().endswith(".csv")]
@@ -246,14 +251,27 @@ def _parse_xlsx(content: bytes) -> Parsed:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         raise unreadable(f"The Excel workbook cannot be read: {type(exc).__name__}.") from None
+    # A damaged sheet can also fail while it is read.
+    try:
+        sheets = _read_sheets(workbook)
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise unreadable(f"The Excel workbook cannot be read: {type(exc).__name__}.") from None
+    return _from_sheets(sheets, "xlsx")
+
+
+def _read_sheets(workbook: Any) -> dict[str, list[tuple[int, list[Any]]]]:
     sheets: dict[str, list[tuple[int, list[Any]]]] = {}
     for sheet in workbook.worksheets:
         rows = []
         for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if n > MAX_ROWS:
+                raise unreadable(f"Sheet {sheet.title!r} has more than {MAX_ROWS} rows.")
             rows.append((n, list(values)))
         sheets[sheet.title] = rows
     workbook.close()
-    return _from_sheets(sheets, "xlsx")
+    return sheets
 
 
 V1_MARKERS = {"warehouseProjectId", "warehouseUnitId", "registryOfOrigin", "unitBlockStart", "originProjectId", "labelId"}

@@ -121,3 +121,11 @@ def test_openapi_documents_the_cadt_paths(client: Client) -> None:
     assert {"page", "limit", "search", "orgUid", "filter", "order", "columns", "xls"} <= params
     schemas = doc["components"]["schemas"]
     assert "unitSerialId" in schemas["V2Unit"]["properties"]
+
+
+def test_cadt_openapi_has_unique_operation_ids_and_local_docs(client: Client) -> None:
+    doc = client.get("/cadt/openapi.json").json()
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)) and all(ids)
+    docs = client.get("/cadt/docs")
+    assert docs.status_code == 200 and b"cdn." not in docs.content

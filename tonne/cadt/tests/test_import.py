@@ -311,3 +311,13 @@ def test_excel_dates_and_numbers_are_accepted(registry: testing.Registry) -> Non
     assert project.data["projectStatusDate"] == "2024-03-15" and report.created
     wb2 = load_workbook(io.BytesIO(_bytes(wb)))
     assert wb2["projects"]["L2"].value is not None
+
+
+def test_zip_that_unpacks_too_far_is_refused(registry: testing.Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tonne.cadt import formats
+
+    monkeypatch.setattr(formats, "MAX_UNPACKED_BYTES", 1000)
+    doc, _ = selectors.export_document("2")
+    with pytest.raises(ValidationFailed) as exc:
+        services.import_file(actor=registry.admin, content=selectors.render("2", "xlsx", doc))
+    assert exc.value.code == "CADT_FILE_UNREADABLE" and "500 MB" in exc.value.message
