@@ -18,7 +18,8 @@ from pydantic import create_model
 
 from tonne.cadt import domain, formats, selectors
 from tonne.cadt.schema import V2_SHEETS, v1_columns, v1_tables, v2_tables
-from tonne.core.api_support import TonneAPI, install_error_handlers, viewer
+from tonne.core.api_support import ProblemOut, TonneAPI, install_error_handlers, viewer
+from tonne.core.errors import NotFound
 
 api = TonneAPI(
     title="Tonne CAD Trust-compatible API",
@@ -122,8 +123,25 @@ def _v2_view(table: str) -> Callable[..., HttpResponse]:
     return view
 
 
+def _v2_one_view(table: str) -> Callable[..., HttpResponse]:
+    spec = v2_tables()[table]
+
+    def view(request: HttpRequest, id: str) -> HttpResponse:
+        viewer(request)
+        for _, row in selectors.v2_resource(table):
+            if str(row[spec.key]) == id:
+                return _json(row)
+        raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {spec.key} {id}.")
+
+    view.__name__ = f"v2_{table}_one"
+    view.__doc__ = f"One CAD Trust v2.0.2 `{table}` record by its {spec.key}."
+    return view
+
+
 for _path, _table in V2_PATHS.items():
     _spec = v2_tables()[_table]
+    api.get(f"/v2/{_path}/{{id}}", response={200: dict[str, Any], 404: ProblemOut}, tags=["CAD Trust v2"],
+            summary=f"One {_table} record")(_v2_one_view(_table))
     api.get(
         f"/v2/{_path}",
         response=_list_response(
@@ -189,11 +207,20 @@ def _v1_fields(kind: str) -> tuple[str, ...]:
     return names
 
 
+class V1Query(CadtQuery):
+    warehouseProjectId: str | None = Field(None, max_length=100, description="projects: answer this one project")
+    warehouseUnitId: str | None = Field(None, max_length=100, description="units: answer this one unit")
+
+
 def _v1_view(kind: str) -> Callable[..., HttpResponse]:
     fields = _v1_fields(kind)
 
-    def view(request: HttpRequest, query: Query[CadtQuery]) -> HttpResponse:
+    def view(request: HttpRequest, query: Query[V1Query]) -> HttpResponse:
         viewer(request)
+        wanted = {"projects": query.warehouseProjectId, "units": query.warehouseUnitId}.get(kind)
+        if wanted:  # CAD Trust answers the one record, or null
+            one = next((row for _, row in selectors.v1_resource(kind) if row[V1_KEYS[kind]] == wanted), None)
+            return _json(one)
         return _answer(selectors.v1_resource(kind), query, fields=fields, key=V1_KEYS[kind], sheet=kind)
 
     view.__name__ = f"v1_{kind}"

@@ -129,3 +129,15 @@ def test_cadt_openapi_has_unique_operation_ids_and_local_docs(client: Client) ->
     assert len(ids) == len(set(ids)) and all(ids)
     docs = client.get("/cadt/docs")
     assert docs.status_code == 200 and b"cdn." not in docs.content
+
+
+def test_one_record_by_id(cadt_reg: testing.Registry, client: Client) -> None:
+    project = _get(client, "/v2/project")[0]
+    assert _get(client, f"/v2/project/{project['cadTrustProjectId']}") == project
+    missing = client.get("/cadt/v2/project/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and missing.json()["code"] == "CADT_RECORD_NOT_FOUND"
+    v1 = _get(client, "/v1/projects")[0]
+    assert _get(client, "/v1/projects", warehouseProjectId=v1["warehouseProjectId"]) == v1
+    assert _get(client, "/v1/projects", warehouseProjectId="nothing") is None
+    unit = _get(client, "/v1/units")[0]
+    assert _get(client, "/v1/units", warehouseUnitId=unit["warehouseUnitId"])["unitBlockStart"] == unit["unitBlockStart"]
