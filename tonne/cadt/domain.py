@@ -48,6 +48,7 @@ class Problem:
 class Cleaned:
     data: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def derived_id(*parts: str) -> str:
@@ -177,8 +178,10 @@ def clean_row(table: Table, raw: dict[str, Any], *, row: int, sheet: str | None 
     known = set(table.names)
     for name in raw:
         if name not in known and not (table.version == V1 and name in ("issuance", "labels", "label_unit")):
-            out.problems.append(
-                Problem(table.name, row, name, "FIELD_UNKNOWN", f"{name} is not a field of {table.name}.", sheet)
+            # Not refused (nodes add their own columns), but not kept either: say so.
+            out.warnings.append(
+                Problem(table.name, row, name, "FIELD_IGNORED", f"{name} is not a field of {table.name}; it was ignored.",
+                        sheet)
             )
     for f in table.fields:
         if f.kind in ("object", "array") or f.name == "timeStaged":

@@ -372,7 +372,46 @@ def _v1_shaped(data: Any) -> bool:
     return False
 
 
+# CAD Trust API answers nest associations in a record: these become rows of their own tables.
+V2_NESTED = {
+    "project": {"locations": "location", "estimations": "estimation", "ratings": "rating", "coBenefits": "co_benefit",
+                "validations": "validation", "verifications": "verification",
+                "projectMethodologies": "project_methodology", "stakeholders": "stakeholder", "program": "program"},
+    "unit": {"unitLabels": "unit_label", "issuance": "issuance"},
+}
+V2_NESTED_PARENT = {"project": "cadTrustProjectId", "unit": "cadTrustUnitId"}
+
+
+def _v2_records(name: str, records: list[dict[str, Any]]) -> dict[str, list[SourceRow]]:
+    """Rows of one v2 table, with nested associations moved to their own tables (once each)."""
+    tables: dict[str, list[SourceRow]] = {name: []}
+    seen: set[tuple[str, str]] = set()
+    for n, record in enumerate(records, start=1):
+        raw = dict(record)
+        for key, child_table in V2_NESTED.get(name, {}).items():
+            nested = raw.pop(key, None)
+            if nested is None:
+                continue
+            children = nested if isinstance(nested, list) else [nested]
+            spec = schema.v2_tables()[child_table]
+            for child in children:
+                if not isinstance(child, dict):
+                    raise unreadable(f"{name} {n}: {key} must hold records.")
+                child = dict(child)
+                if spec.parent == V2_NESTED_PARENT[name] and not child.get(spec.parent):
+                    child[spec.parent] = raw.get(V2_NESTED_PARENT[name])
+                ident = (child_table, str(child.get(spec.key)))
+                if child.get(spec.key) is not None and ident in seen:
+                    continue
+                seen.add(ident)
+                tables.setdefault(child_table, []).append(SourceRow(raw=child, row=n))
+        tables[name].append(SourceRow(raw=raw, row=n))
+    return tables
+
+
 def _from_json(data: Any, table: str | None) -> Parsed:
+    if isinstance(data, dict) and set(data) == {"page", "pageCount", "data"} and isinstance(data["data"], list):
+        data = data["data"]  # a saved CAD Trust API page
     if isinstance(data, dict) and not _v1_shaped(data) and set(data) & (set(schema.v2_tables()) | set(schema.V2_SHEETS)):
         unknown = set(data) - set(schema.v2_tables()) - set(schema.V2_SHEETS)
         if unknown:
@@ -398,8 +437,14 @@ def _from_json(data: Any, table: str | None) -> Parsed:
         return Parsed(V1, "json", {"projects": [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})
     if keys & {"unitBlockStart", "warehouseUnitId", "serialNumberBlock"}:
         return Parsed(V1, "json", {"units": [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})
-    guess = _sheet_named(table) if table else _guess_sheet(sorted(keys))
+    nested = {k for spec in V2_NESTED.values() for k in spec}
+    guess = _sheet_named(table) if table else _guess_sheet(sorted(keys - nested))
+    if guess is None and not table:
+        # Records with columns of their own: the table whose id field they carry, most fields in common.
+        candidates = [(len(keys & set(spec.names)), sheet) for sheet, t in schema.V2_SHEETS.items()
+                      for spec in [schema.v2_tables()[t]] if spec.key in keys]
+        guess = max(candidates)[1] if candidates else None
     name = schema.V2_SHEETS.get(guess or "")
     if name is None:
         raise unreadable("The JSON records match no CAD Trust table; name the table.")
-    return Parsed(V2, "json", {name: [SourceRow(raw=dict(r), row=n) for n, r in enumerate(records, 1)]})
+    return Parsed(V2, "json", _v2_records(name, records))

@@ -160,11 +160,13 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
     records: dict[tuple[str, str], Incoming] = {}
     placeholders: dict[tuple[str, str], str] = {}
     links = parsed.tables.pop("stakeholderProjects", [])
+    warnings: list[Problem] = []
     for name in [t for t in V2_ORDER if t in parsed.tables]:
         spec = specs[name]
         for src in parsed.tables[name]:
             cleaned = domain.clean_row(spec, src.raw, row=src.row, sheet=src.sheet)
             problems.extend(cleaned.problems)
+            warnings.extend(cleaned.warnings)
             data = cleaned.data
             for f in spec.fields:
                 value = data.get(f.name)
@@ -220,7 +222,6 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
                         src.sheet)
             )
     _origins(records, imported)
-    warnings: list[Problem] = []
     double = _check_units(
         [r for r in records.values() if r.table == "unit"], problems, warnings, strict_count=True,
         fields=("unitSerialId", "unitStartBlock", "unitEndBlock", "unitCount", "cadTrustIssuanceId"),
@@ -405,10 +406,12 @@ def _overlap(rec: Incoming, known: dict[str, Any]) -> dict[str, Any]:
 def _check_v1(parsed: formats.Parsed) -> Checked:
     specs = v1_tables()
     problems: list[Problem] = []
+    ignored: list[Problem] = []
     records: dict[tuple[str, str], Incoming] = {}
     for src in parsed.tables.get("projects", []):
         data, found = _clean_v1_project(src)
-        problems.extend(found)
+        problems.extend(p for p in found if p.code != "FIELD_IGNORED")
+        ignored.extend(p for p in found if p.code == "FIELD_IGNORED")
         key = data["warehouseProjectId"]
         if ("projects", key) in records:
             problems.append(Problem("projects", src.row, "warehouseProjectId", "RECORD_DUPLICATED",
@@ -421,6 +424,7 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
     for src in parsed.tables.get("units", []):
         cleaned = domain.clean_row(specs["units"], src.raw, row=src.row, sheet=src.sheet)
         problems.extend(cleaned.problems)
+        ignored.extend(cleaned.warnings)
         data = cleaned.data
         if not data.get("warehouseUnitId"):
             data["warehouseUnitId"] = domain.derived_id(
@@ -434,13 +438,15 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
         issuance = src.raw.get("issuance")
         if isinstance(issuance, dict):
             child, found = _clean_v1_child("issuances", issuance, src, "issuance", data.get("warehouseUnitId"))
-            problems.extend(found)
+            problems.extend(p for p in found if p.code != "FIELD_IGNORED")
+            ignored.extend(p for p in found if p.code == "FIELD_IGNORED")
             data["issuance"] = child
             data["issuanceId"] = child["id"]
         labels = []
         for n, raw in enumerate(src.raw.get("labels") or [], start=1):
             child, found = _clean_v1_child("labels", raw, src, f"labels[{n}]", key)
-            problems.extend(found)
+            problems.extend(p for p in found if p.code != "FIELD_IGNORED")
+            ignored.extend(p for p in found if p.code == "FIELD_IGNORED")
             labels.append(child)
         data["labels"] = sorted(labels, key=lambda r: r["id"])
         if ("units", key) in records:
@@ -456,7 +462,7 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
     }
     imported = _imported_index(V1)
     _classify(records.values(), own, imported, problems)
-    warnings: list[Problem] = []
+    warnings: list[Problem] = ignored
     double = _check_units(
         [r for r in records.values() if r.table == "units"], problems, warnings, strict_count=False,
         fields=("serialNumberBlock", "unitBlockStart", "unitBlockEnd", "unitCount", "issuanceId"),
@@ -468,7 +474,7 @@ def _clean_v1_project(src: formats.SourceRow) -> tuple[dict[str, Any], list[Prob
     specs = v1_tables()
     raw = {k: v for k, v in src.raw.items() if k not in V1_PROJECT_CHILDREN}
     cleaned = domain.clean_row(specs["projects"], raw, row=src.row, sheet=src.sheet)
-    problems = list(cleaned.problems)
+    problems = list(cleaned.problems) + list(cleaned.warnings)
     data = cleaned.data
     if not data.get("warehouseProjectId"):
         data["warehouseProjectId"] = domain.derived_id(
@@ -498,12 +504,12 @@ def _clean_v1_child(
         ]
     spec = v1_tables()[table]
     cleaned = domain.clean_row(spec, raw, row=src.row, sheet=src.sheet)
-    for p in cleaned.problems:
+    for p in cleaned.problems + cleaned.warnings:
         p.field = f"{path}.{p.field}" if p.field else path
     data = cleaned.data
     if not data.get("id"):
         data["id"] = domain.derived_id("v1", table, str(parent), _digest(data))
-    return data, cleaned.problems
+    return data, cleaned.problems + cleaned.warnings
 
 
 # -- writing -----------------------------------------------------------------------------

@@ -321,3 +321,22 @@ def test_zip_that_unpacks_too_far_is_refused(registry: testing.Registry, monkeyp
     with pytest.raises(ValidationFailed) as exc:
         services.import_file(actor=registry.admin, content=selectors.render("2", "xlsx", doc))
     assert exc.value.code == "CADT_FILE_UNREADABLE" and "500 MB" in exc.value.message
+
+
+def test_a_saved_cadt_api_page_with_nested_records_imports(foreign_files: dict[str, bytes]) -> None:
+    """What a CAD Trust node answers (GET /v2/project?page=1&limit=…, associations included,
+    columns of its own) imports: nested records become rows of their tables."""
+    reg = testing.build_registry()
+    doc = json.loads(foreign_files["2.json"])
+    project = dict(doc["project"][0])
+    pid = project["cadTrustProjectId"]
+    project["locations"] = [{k: v for k, v in r.items() if k != "cadTrustProjectId"} for r in doc["location"]]
+    project["estimations"] = [r for r in doc["estimation"] if r["cadTrustProjectId"] == pid]
+    project["program"] = doc["program"][0]
+    project["timeStaged"] = 1700000000  # a column of the node's own
+    page = {"page": 1, "pageCount": 1, "data": [project]}
+    report = services.import_file(actor=reg.admin, content=json.dumps(page).encode(), filename="page.json")
+    assert report.created == 1 + len(doc["location"]) + len(project["estimations"]) + 1
+    assert [w["code"] for w in report.warnings] == ["FIELD_IGNORED"] and report.warnings[0]["field"] == "timeStaged"
+    location = ImportedRecord.objects.get(table="location")
+    assert location.parent_id == pid and location.record_id == doc["location"][0]["cadTrustLocationId"]
