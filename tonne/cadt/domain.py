@@ -34,6 +34,7 @@ class Problem:
     message: str
     sheet: str | None = None
     record: str | None = None
+    owner: tuple[str, str] | None = None  # (table, id) of the record the row is; not reported
 
     def as_dict(self) -> dict[str, Any]:
         out = {"table": self.table, "row": self.row, "field": self.field, "code": self.code, "message": self.message}

@@ -34,7 +34,7 @@ def to_json(doc: dict[str, list[Row]]) -> bytes:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value
 

@@ -183,6 +183,8 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
                 if key is not None:
                     placeholders[(name, key)] = derived
                 key = data[spec.key] = derived
+            for p in cleaned.problems:
+                p.owner = (name, key)
             if (name, key) in records:
                 first = records[(name, key)]
                 problems.append(
@@ -197,6 +199,7 @@ def _check_v2(parsed: formats.Parsed, sha256: str) -> Checked:
     own = _index(mapping.v2_rows(), {n: specs[n].key for n in specs})
     imported = _imported_index(V2)
     _classify(records.values(), own, imported, problems)
+    problems = _without_own(problems, records.values())
     # References: to a record in the file, one imported before, or this registry's own.
     for rec in records.values():
         for f in specs[rec.table].fields:
@@ -282,7 +285,7 @@ def _classify(
         mine = own.get(rec.table, {}).get(rec.record_id)
         if mine is not None:
             rec.status = "own"
-            if _comparable(mine) != _comparable(rec.data):
+            if not _agrees(mine, rec.data):
                 problems.append(
                     Problem(rec.table, rec.row, None, "OWN_RECORD_CONFLICT",
                             f"{rec.table} {rec.record_id} is a record of this registry and differs from it; "
@@ -299,6 +302,23 @@ def _classify(
 
 
 _STAMPS = ("createdAt", "updatedAt", "timeStaged")
+
+
+def _agrees(mine: Any, theirs: Any) -> bool:
+    """Does a row agree with this registry's own record? Fields the row leaves
+    empty (or that failed their checks) are not compared: an import never
+    writes an own record, it only must not contradict it."""
+    if isinstance(theirs, dict) and isinstance(mine, dict):
+        return all(k in _STAMPS or v in (None, "", []) or _agrees(mine.get(k), v) for k, v in theirs.items())
+    if isinstance(theirs, list) and isinstance(mine, list) and any(isinstance(v, dict) for v in theirs + mine):
+        return len(theirs) == len(mine) and all(_agrees(a, b) for a, b in zip(mine, theirs, strict=True))
+    return bool(mine == theirs)
+
+
+def _without_own(problems: list[Problem], records: Any) -> list[Problem]:
+    """Rows that are this registry's own records are not imported, so their field checks do not matter."""
+    own = {(r.table, r.record_id) for r in records if r.status == "own"}
+    return [p for p in problems if p.owner is None or p.owner not in own or p.code == "OWN_RECORD_CONFLICT"]
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
@@ -410,9 +430,11 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
     records: dict[tuple[str, str], Incoming] = {}
     for src in parsed.tables.get("projects", []):
         data, found = _clean_v1_project(src)
+        key = data["warehouseProjectId"]
+        for p in found:
+            p.owner = ("projects", key)
         problems.extend(p for p in found if p.code != "FIELD_IGNORED")
         ignored.extend(p for p in found if p.code == "FIELD_IGNORED")
-        key = data["warehouseProjectId"]
         if ("projects", key) in records:
             problems.append(Problem("projects", src.row, "warehouseProjectId", "RECORD_DUPLICATED",
                                     f"Project {key} appears twice in the file.", src.sheet, key))
@@ -435,6 +457,7 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
             problems.append(Problem("units", src.row, "unitStatusReason", "FIELD_REQUIRED",
                                     f"unitStatusReason is required when unitStatus is {data['unitStatus']}.", src.sheet))
         key = data["warehouseUnitId"]
+        unit_problems_from = len(problems)
         issuance = src.raw.get("issuance")
         if isinstance(issuance, dict):
             child, found = _clean_v1_child("issuances", issuance, src, "issuance", data.get("warehouseUnitId"))
@@ -449,6 +472,8 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
             ignored.extend(p for p in found if p.code == "FIELD_IGNORED")
             labels.append(child)
         data["labels"] = sorted(labels, key=lambda r: r["id"])
+        for p in [*cleaned.problems, *problems[unit_problems_from:]]:
+            p.owner = ("units", key)
         if ("units", key) in records:
             problems.append(Problem("units", src.row, "warehouseUnitId", "RECORD_DUPLICATED",
                                     f"Unit {key} appears twice in the file.", src.sheet, key))
@@ -462,6 +487,7 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
     }
     imported = _imported_index(V1)
     _classify(records.values(), own, imported, problems)
+    problems = _without_own(problems, records.values())
     warnings: list[Problem] = ignored
     double = _check_units(
         [r for r in records.values() if r.table == "units"], problems, warnings, strict_count=False,

@@ -141,3 +141,14 @@ def test_one_record_by_id(cadt_reg: testing.Registry, client: Client) -> None:
     assert _get(client, "/v1/projects", warehouseProjectId="nothing") is None
     unit = _get(client, "/v1/units")[0]
     assert _get(client, "/v1/units", warehouseUnitId=unit["warehouseUnitId"])["unitBlockStart"] == unit["unitBlockStart"]
+
+
+def test_v1_xls_carries_nested_records_as_json(cadt_reg: testing.Registry, client: Client) -> None:
+    for path in ("/cadt/v1/units", "/cadt/v1/projects"):
+        response = client.get(path, {"xls": "true"})
+        assert response.status_code == 200, path
+        sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+        header = [c.value for c in sheet[1]]
+        nested = "issuance" if path.endswith("units") else "projectLocations"
+        value = sheet.cell(row=2, column=header.index(nested) + 1).value
+        assert json.loads(value)
