@@ -340,3 +340,25 @@ def test_a_saved_cadt_api_page_with_nested_records_imports(foreign_files: dict[s
     assert [w["code"] for w in report.warnings] == ["FIELD_IGNORED"] and report.warnings[0]["field"] == "timeStaged"
     location = ImportedRecord.objects.get(table="location")
     assert location.parent_id == pid and location.record_id == doc["location"][0]["cadTrustLocationId"]
+
+
+def test_own_rows_are_matched_not_rechecked(registry: testing.Registry) -> None:
+    """This registry's VVB is not on CAD Trust's list: its own export still re-imports
+    as 'own, nothing changed'; the same file elsewhere is refused for that field."""
+    project = testing.registered_project(registry)
+    testing.issue(registry, project, {2023: 100})
+    doc, _ = selectors.export_document("2")
+    content = selectors.render("2", "json", doc)
+    report = services.import_file(actor=registry.admin, content=content)
+    assert not report.changed and report.own > 0
+    with transaction.atomic():
+        # In another registry (this one without its own records) the VVB name is checked.
+        from tonne.projects.models import Project
+
+        ImportedRecord.objects.all().delete()
+        Project.objects.filter(pk=project.pk).update(status="draft")  # no longer exported: not "own"
+        with pytest.raises(ValidationFailed) as exc:
+            services.import_file(actor=registry.admin, content=content)
+        fields = {e["field"] for e in exc.value.details["errors"]}
+        assert "validationBody" in fields or "verificationBody" in fields
+        transaction.set_rollback(True)
