@@ -57,7 +57,8 @@ def _columns(query: CadtQuery) -> list[str] | None:
 def _answer(
     pairs: list[tuple[str, dict[str, Any]]], query: CadtQuery, *, fields: tuple[str, ...], key: str, sheet: str
 ) -> HttpResponse:
-    rows = [row for org, row in pairs if not query.orgUid or org == query.orgUid]
+    org_uid = selectors.mapping.home_org_uid() if query.orgUid == "me" else query.orgUid  # "me": this registry
+    rows = [row for org, row in pairs if not org_uid or org == org_uid]
     rows = domain.query_rows(
         rows, fields=fields, key=key, search=query.search, filter=query.filter, order=query.order,
         columns=_columns(query),

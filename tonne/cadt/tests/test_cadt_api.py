@@ -55,6 +55,7 @@ def test_v2_unit_query_parameters(cadt_reg: testing.Registry, client: Client) ->
     assert found and all(u["unitRetirementBeneficiary"] == "Acme Airlines" for u in found)
     assert _get(client, "/v2/unit", orgUid="f" * 64) == []
     assert len(_get(client, "/v2/unit", orgUid=mapping.home_org_uid())) == len(units)
+    assert len(_get(client, "/v2/unit", orgUid="me")) == len(units)
     like = _get(client, "/v2/project", filter="projectName:lagoon%:like")
     assert len(like) == 1
 
