@@ -28,15 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup")
+BENCHES = ("transfers", "verify", "lookup", "sync")
 SIZES = {
-    "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000},
-    "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200},
+    "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
+             "sync_samples": 100},
+    "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200,
+              "sync_samples": 20},
 }
 TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
     "verify": "tonne ledger verify entries/s >= 0.2 x bare hashlib entries/s",
     "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
+    "sync": "CAD Trust push sync commit-to-delivered median <= 2 s (stand-in node)",
 }
 
 
@@ -144,6 +147,19 @@ def report_lookup(r: dict, rep: Report) -> None:
     rep.verdict("lookup", p95 <= 10.0, f"p95 {p95:.2f} ms (need <= 10 ms; {x['lookup']['path']})")
 
 
+def report_sync(r: dict, rep: Report) -> None:
+    rep.add("### 4. CAD Trust push sync, commit to delivered (stand-in node, tonne worker --interval 1)")
+    if "error" in r:
+        rep.verdict("sync", None, r["error"])
+        return
+    base = r["baseline_round_trip_p50_ms"]
+    rep.add(f"  baseline  bare HTTP round trip to the node: p50 {fmt_ms(base)}")
+    rep.add(f"  sync      {r['delivered']}/{r['samples']} changes delivered: p50 {fmt_ms(r['p50_ms'])}, "
+            f"p95 {fmt_ms(r['p95_ms'])}, max {fmt_ms(r['max_ms'])} = {r['p50_ms'] / base:.0f} x the round trip")
+    ok = r["delivered"] == r["samples"] and r["p50_ms"] <= 2000
+    rep.verdict("sync", ok, f"median {r['p50_ms'] / 1000:.2f} s")
+
+
 def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, elapsed: float) -> None:
     path = common.BENCH_DIR / "RESULTS.md"
     block = [
@@ -177,7 +193,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -202,7 +218,8 @@ def main() -> int:
 
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
-    databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB}
+    databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
+                 "sync": common.SYNC_DB}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -221,6 +238,9 @@ def main() -> int:
             elif bench == "verify":
                 results[bench] = common.run_child("bench_verify.py", ["--entries", str(size["entries"])], env,
                                                   timeout=1200)
+            elif bench == "sync":
+                results[bench] = common.run_child("bench_sync.py", ["--samples", str(size["sync_samples"])], env,
+                                                  timeout=900)
             else:
                 results[bench] = common.run_child(
                     "bench_lookup.py",
@@ -241,6 +261,8 @@ def main() -> int:
         report_verify(results["verify"], rep, SIZES["full"]["entries"])
     if "lookup" in results:
         report_lookup(results["lookup"], rep)
+    if "sync" in results:
+        report_sync(results["sync"], rep)
     elapsed = time.perf_counter() - t_all
     rep.add("")
     rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))

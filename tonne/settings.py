@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "tonne.units",
     "tonne.ledger",
     "tonne.workspace",
+    "tonne.cadt",
 ]
 
 MIDDLEWARE = [

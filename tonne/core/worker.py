@@ -22,6 +22,9 @@ def run_once(say: Callable[[str], None] = log.info) -> None:
         checkpoint = make_checkpoint()
         if checkpoint is not None:
             say(f"signed checkpoint {checkpoint.size} {checkpoint.root_hash}")
+    from tonne.cadt.worker import run_once as cadt_run_once  # CAD Trust push sync and webhooks
+
+    cadt_run_once(say)
 
 
 def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log.info) -> None:
