@@ -37,7 +37,7 @@ def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log
     connection.close()
 
 
-def start_thread(interval: float = 5.0) -> threading.Event:
+def start_thread(interval: float = 1.0) -> threading.Event:
     stop = threading.Event()
     threading.Thread(target=run, args=(stop, interval), name="tonne-worker", daemon=True).start()
     return stop
