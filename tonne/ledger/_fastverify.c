@@ -22,6 +22,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/sha.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -554,8 +555,9 @@ typedef struct {
     int seen_from, seen_to, seen_quantity, seen_ranges;
     Str from, to;
     int64_t quantity;
-    int64_t *ranges; /* pairs */
+    int64_t *ranges; /* pairs: `local` until it outgrows it */
     Py_ssize_t n, cap;
+    int64_t local[32];
 } MoveCtx;
 
 static int move_key(void *vctx, Cur *c, const Str *key) {
@@ -584,9 +586,11 @@ static int move_key(void *vctx, Cur *c, const Str *key) {
             if (c->p >= c->end || *c->p != ']') return -1;
             c->p++;
             if (m->n + 2 > m->cap) {
-                Py_ssize_t cap = m->cap ? m->cap * 2 : 16;
-                int64_t *grown = PyMem_Realloc(m->ranges, cap * sizeof(int64_t));
+                Py_ssize_t cap = m->cap * 2;
+                int64_t *grown = PyMem_Malloc(cap * sizeof(int64_t));
                 if (!grown) return -1;
+                memcpy(grown, m->ranges, m->n * sizeof(int64_t));
+                if (m->ranges != m->local) PyMem_Free(m->ranges);
                 m->ranges = grown;
                 m->cap = cap;
             }
@@ -667,8 +671,11 @@ static int move_range(Verifier *v, int64_t start, int64_t end, int32_t source, i
 }
 
 static int replay_move(Verifier *v, Cur *c) {
-    MoveCtx m = {0};
+    MoveCtx m;
+    memset(&m, 0, offsetof(MoveCtx, local));
     m.v = v;
+    m.ranges = m.local;
+    m.cap = 32;
     int r = walk_object(c, 1, &m, move_key);
     if (r || !m.seen_from || !m.seen_to || !m.seen_quantity || !m.seen_ranges) goto refuse;
     int32_t source = find_account(v, m.from.s, m.from.n);
@@ -680,10 +687,10 @@ static int replay_move(Verifier *v, Cur *c) {
         if (__builtin_add_overflow(moved, m.ranges[i + 1] - m.ranges[i] + 1, &moved)) goto refuse;
     }
     if (moved != m.quantity) goto refuse;
-    PyMem_Free(m.ranges);
+    if (m.ranges != m.local) PyMem_Free(m.ranges);
     return 0;
 refuse:
-    PyMem_Free(m.ranges);
+    if (m.ranges != m.local) PyMem_Free(m.ranges);
     return -1;
 }
 
@@ -733,6 +740,14 @@ static int kind_code(const char *kind, Py_ssize_t n) {
 
 static const char HEX[] = "0123456789abcdef";
 
+/* OpenSSL 3's one-shot SHA256() fetches the algorithm (a lock) on every call. */
+static void sha256(const unsigned char *data, size_t n, unsigned char out[32]) {
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, data, n);
+    SHA256_Final(out, &ctx);
+}
+
 static void merkle_append(Verifier *v, const unsigned char leaf[32]) {
     unsigned char node[32], buf[65];
     memcpy(node, leaf, 32);
@@ -741,7 +756,7 @@ static void merkle_append(Verifier *v, const unsigned char leaf[32]) {
         buf[0] = 1;
         memcpy(buf + 1, v->stack[--v->depth], 32);
         memcpy(buf + 33, node, 32);
-        SHA256(buf, 65, node);
+        sha256(buf, 65, node);
         n >>= 1;
     }
     memcpy(v->stack[v->depth++], node, 32);
@@ -750,14 +765,14 @@ static void merkle_append(Verifier *v, const unsigned char leaf[32]) {
 static PyObject *merkle_root(Verifier *v) {
     unsigned char h[32], buf[65];
     if (!v->depth) {
-        SHA256((const unsigned char *)"", 0, h);
+        sha256((const unsigned char *)"", 0, h);
     } else {
         memcpy(h, v->stack[v->depth - 1], 32);
         for (int i = v->depth - 2; i >= 0; i--) {
             buf[0] = 1;
             memcpy(buf + 1, v->stack[i], 32);
             memcpy(buf + 33, h, 32);
-            SHA256(buf, 65, h);
+            sha256(buf, 65, h);
         }
     }
     return PyBytes_FromStringAndSize((const char *)h, 32);
