@@ -6,6 +6,7 @@ its ledger entry before committing."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -256,10 +257,9 @@ FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
 def _queue_first_blocks(source_identifier: str, selection: Selection) -> Any:
     """Send the first batch of `_select_by_criteria` (the account named by
     its identifier); returns the cursor that will hold the rows."""
-    import psycopg
 
     sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)")
-    cursor = psycopg.Cursor(connection.connection)
+    cursor = _prepared_cursor()
     cursor.execute(sql, [source_identifier, *params, FIRST_BATCH, 0])
     return cursor
 
@@ -451,20 +451,37 @@ def _request_move(
         raise
 
 
+@functools.cache
+def _prepared_cursor_class() -> Any:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=prepare, **kwargs)
+
+    return PreparedCursor
+
+
+def _prepared_cursor() -> Any:
+    """A server-side binding cursor on the default connection that prepares
+    every statement it runs (Django turns psycopg's automatic preparation
+    off): the move path's statements are parsed and planned once per
+    connection, not once per move."""
+    return _prepared_cursor_class()(connection.connection)
+
+
 @contextmanager
 def _hot_cursor() -> Iterator[Any]:
     """The cursor of the unit-moving path. On PostgreSQL, a server-side
-    binding cursor on the same connection: psycopg prepares statements run
-    repeatedly, so the plans are made once per connection, not per move."""
+    binding cursor on the same connection that prepares its statements."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor
         return
-    import psycopg
 
     connection.ensure_connection()
     # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, _prepared_cursor() as cursor:
         yield cursor
 
 
@@ -510,11 +527,13 @@ def _account(row: tuple[Any, ...]) -> Account | None:
 
 
 def _lock_accounts(
-    cursor: Any, actor: User, source: str, target: str, key: str
+    cursor: Any, actor: User, source: str, target: str, key: str, *, then: Any = None
 ) -> tuple[Account, Account | None, int | None]:
     """Lock the transferring account and, in the same round trip, read the
     acquiring account (not locked: moves into it never wait on each other)
-    and any earlier request of this user with this key.
+    and any earlier request of this user with this key. `then` (pipeline
+    mode) queues a further read behind the locking query, so the server runs
+    it once the lock is held: same round trip, fresh data.
 
     FOR NO KEY UPDATE makes moves out of one account queue, without blocking
     the foreign-key checks of moves into it (two accounts paying each other)."""
@@ -530,6 +549,8 @@ def _lock_accounts(
         f"WHERE a.identifier = %s{lock}",
         [actor.pk, key, target, source],
     )
+    if then is not None:
+        then()
     row = cursor.fetchone()
     if row is None:
         raise NotFound("ACCOUNT_NOT_FOUND", f"Account {source} does not exist in this registry.", field="from_account")
@@ -553,15 +574,19 @@ def _move(
     """Lock, check, select and move. With a psycopg pipeline (see
     `_move_in_own_transaction`), it also begins and commits the transaction."""
     with _hot_cursor() as cursor:
-        first_blocks = None
+        first_blocks: list[Any] = []
+        then = None
         if pipeline is not None:
-            cursor.execute("BEGIN")
+            cursor.execute("BEGIN", prepare=False)
             if not selection.ranges:
-                # Queued behind the locking query, so the server runs it once
-                # the lock is held (on the data as it is then); its answer is
-                # used only if the checks below pass.
-                first_blocks = _queue_first_blocks(source_identifier, selection)
-        source, target, earlier_id = _lock_accounts(cursor, actor, source_identifier, target_identifier, key)
+                # The first blocks, read under the lock in the same round
+                # trip; used only if the checks below pass.
+                def then() -> None:
+                    first_blocks.append(_queue_first_blocks(source_identifier, selection))
+
+        source, target, earlier_id = _lock_accounts(
+            cursor, actor, source_identifier, target_identifier, key, then=then
+        )
         if earlier_id is not None:
             # A retry (seen under the account lock, so also one that queued
             # behind its twin) gets the first answer, even if things changed since.
@@ -578,7 +603,7 @@ def _move(
         if selection.ranges:
             pieces = _select_by_ranges(cursor, source, selection.ranges)
         else:
-            pieces = _select_by_criteria(cursor, source, selection, first_blocks)
+            pieces = _select_by_criteria(cursor, source, selection, first_blocks[0] if first_blocks else None)
         faults.point("move.after_read")
         # Approvals and delayed settlement slot in here: they will keep the
         # transaction PROPOSED / AWAITING_APPROVAL / DELAYED and complete it
@@ -638,10 +663,9 @@ def _complete(
         # Everything but the ledger entry is written before the head's lock is
         # taken; the locked statement only appends the entry and stamps its
         # number on the transaction, and COMMIT follows at once.
-        import psycopg
 
         rem_sql, rem_params = remainders if remainders else ("", [])
-        writes: Any = psycopg.Cursor(connection.connection)
+        writes = _prepared_cursor()
         writes.execute(
             "WITH "
             + (f"remainders AS ({rem_sql}), " if remainders else "")
@@ -654,7 +678,7 @@ def _complete(
             rem_params + txn_params + [v for row in block_rows for v in row],
         )
         entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
-        appended: Any = psycopg.Cursor(connection.connection)
+        appended = _prepared_cursor()
         appended.execute(
             f"WITH {APPEND_IN_DATABASE_SQL}, "
             f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
@@ -665,7 +689,7 @@ def _complete(
         if pipeline is not None:
             # Sent with the writes: the head's lock is released by this
             # COMMIT without waiting on a round trip to this client.
-            cursor.execute("COMMIT")
+            cursor.execute("COMMIT", prepare=False)
             pipeline.sync()
         (txn_id,) = writes.fetchall()[0]
         (seq,) = appended.fetchall()[0]
