@@ -257,7 +257,6 @@ FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
 def _queue_first_blocks(source_identifier: str, selection: Selection) -> Any:
     """Send the first batch of `_select_by_criteria` (the account named by
     its identifier); returns the cursor that will hold the rows."""
-
     sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)")
     cursor = _prepared_cursor()
     cursor.execute(sql, [source_identifier, *params, FIRST_BATCH, 0])
@@ -478,7 +477,6 @@ def _hot_cursor() -> Iterator[Any]:
         with connection.cursor() as cursor:
             yield cursor
         return
-
     connection.ensure_connection()
     # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
     with connection.wrap_database_errors, _prepared_cursor() as cursor:
@@ -663,7 +661,6 @@ def _complete(
         # Everything but the ledger entry is written before the head's lock is
         # taken; the locked statement only appends the entry and stamps its
         # number on the transaction, and COMMIT follows at once.
-
         rem_sql, rem_params = remainders if remainders else ("", [])
         writes = _prepared_cursor()
         writes.execute(
