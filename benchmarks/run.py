@@ -107,7 +107,7 @@ def report_verify(r: dict, rep: Report, min_entries: int) -> None:
     ratio = v["rate"] / b["rate"]
     rep.add(f"  verify    ok: {v['entries']:,} entries, {v['checkpoints']} checkpoints, {v['blocks']:,} blocks compared "
             f"in {v['seconds']:.1f} s (process wall {v['wall_seconds']:.1f} s) = {v['rate']:,.0f} entries/s "
-            f"= {ratio:.3f} x bare hashing")
+            f"= {ratio:.3f} x bare hashing; {v.get('path', 'python')} path, {v.get('workers', 1)} process(es)")
     detail = f"{ratio:.3f} x (need >= 0.2)"
     if v["entries"] < min_entries:
         detail += f"; NOTE only {v['entries']:,} entries (smoke size)"
@@ -252,7 +252,10 @@ def main() -> int:
     finally:
         if not args.keep:
             common.drop_database(common.TEMPLATE_DB)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            print(f"kept the data directory (signing key): {data_dir}", flush=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
     rep.add("")
     if "transfers" in results:
