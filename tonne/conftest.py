@@ -58,6 +58,16 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) -> None:
+    # Four-eyes and delayed settlement are on by default in a registry; tests
+    # of other features move units directly unless marked `controls`.
+    if "controls" not in request.keywords:
+        settings.TONNE_FOUR_EYES = frozenset()
+        settings.TONNE_DELAY_NON_TRUSTED = False
+        settings.TONNE_MFA_REQUIRED = False
+
+
+@pytest.fixture(autouse=True)
 def _unfreeze_clock():
     yield
     clock.freeze(None)

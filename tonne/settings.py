@@ -6,6 +6,7 @@ registry runs on SQLite in WAL mode inside TONNE_DATA_DIR.
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import sys
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
     "tonne.mrv",
     "tonne.units",
     "tonne.ledger",
+    "tonne.audit",
+    "tonne.controls",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tonne.audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -182,3 +186,39 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TONNE_LOG_LEVEL", "WARNING")},
 }
+
+# -- security: audit, transaction controls, sessions (each configurable per country) --
+TONNE_USE_X_FORWARDED_FOR = _env_bool("TONNE_USE_X_FORWARDED_FOR", False)
+EMAIL_BACKEND = os.environ.get("TONNE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("TONNE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("TONNE_EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("TONNE_EMAIL_FROM", "registry@localhost")
+
+
+def _env_set(name: str, default: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in os.environ.get(name, default).split(",") if p.strip())
+
+
+# Four-eyes: what needs a second person (issuance, transfer, retirement,
+# cancellation, reversal, trusted_list, limits); approvals expire.
+TONNE_FOUR_EYES = _env_set(
+    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,trusted_list,limits"
+)
+TONNE_APPROVAL_HOURS = int(os.environ.get("TONNE_APPROVAL_HOURS", "72"))
+# Transfers to accounts not on the trusted list settle at noon of the Nth working day.
+TONNE_DELAY_NON_TRUSTED = _env_bool("TONNE_DELAY_NON_TRUSTED", True)
+TONNE_SETTLEMENT_WORKING_DAYS = int(os.environ.get("TONNE_SETTLEMENT_WORKING_DAYS", "1"))
+TONNE_TRUSTED_DELAY_WORKING_DAYS = int(os.environ.get("TONNE_TRUSTED_DELAY_WORKING_DAYS", "4"))
+TONNE_TRUST_OWN_ACCOUNTS = _env_bool("TONNE_TRUST_OWN_ACCOUNTS", True)
+TONNE_CALENDAR_TIMEZONE = os.environ.get("TONNE_CALENDAR_TIMEZONE", "UTC")
+TONNE_HOLIDAYS = frozenset(
+    datetime.date.fromisoformat(d) for d in _env_set("TONNE_HOLIDAYS", "")
+)
+TONNE_WEEKEND = frozenset(
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(d[:3].lower()) for d in _env_set("TONNE_WEEKEND", "sat,sun")
+)
+# Registry-wide default limits (0: none); holders set tighter ones per account.
+TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", "0"))
+TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))
+TONNE_FREEZE_MAX_DAYS = int(os.environ.get("TONNE_FREEZE_MAX_DAYS", "28"))
