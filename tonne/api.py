@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
-from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.audit.api import router as audit_router
 from tonne.controls.api import router as controls_router
+from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
 from tonne.organisations.api import router as organisations_router

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from tonne.controls import domain
-from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, RegistrySwitch, TrustedAccount
+from tonne.controls.models import (
+    AccountLimit,
+    Approval,
+    Freeze,
+    PendingMove,
+    RegistrySwitch,
+    TrustedAccount,
+)
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.organisations.models import Account, User

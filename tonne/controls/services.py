@@ -16,7 +16,14 @@ from django.db import transaction
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import domain, gate
-from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, RegistrySwitch, TrustedAccount
+from tonne.controls.models import (
+    AccountLimit,
+    Approval,
+    Freeze,
+    PendingMove,
+    RegistrySwitch,
+    TrustedAccount,
+)
 from tonne.core import clock
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
 from tonne.organisations.models import Account, User
@@ -62,7 +69,7 @@ def require_approver(actor: User, approval: Approval) -> None:
 
 def _locked_approval(uid: Any) -> Approval:
     try:
-        return Approval.objects.select_for_update().select_related("transaction").get(uid=uid)
+        return Approval.objects.select_for_update(of=("self",)).select_related("transaction").get(uid=uid)
     except (Approval.DoesNotExist, ValueError):
         raise NotFound("APPROVAL_NOT_FOUND", "No such approval request.") from None
 
@@ -185,7 +192,7 @@ def settle(txn_id: int) -> Transaction:
     frozen, account suspended…), it fails with that code and nothing moves."""
     from tonne.units import services as units
 
-    txn = Transaction.objects.select_for_update().select_related("from_account", "to_account", "initiated_by").get(pk=txn_id)
+    txn = Transaction.objects.select_for_update(of=("self",)).select_related("from_account", "to_account", "initiated_by").get(pk=txn_id)
     if txn.status not in gate.WAITING:
         raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
     pending = PendingMove.objects.get(transaction=txn)
@@ -207,7 +214,7 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
     """Stop a move that is waiting for approval or settlement."""
     with transaction.atomic():
         txn = (
-            Transaction.objects.select_for_update()
+            Transaction.objects.select_for_update(of=("self",))
             .select_related("from_account")
             .filter(identifier=(identifier or "").strip().upper())
             .first()
