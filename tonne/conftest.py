@@ -16,6 +16,8 @@ from hypothesis import settings as hypothesis_settings
 from tonne import testing
 from tonne.core import clock
 
+pytest_plugins = ["tonne.browser"]
+
 hypothesis_settings.register_profile("dev", deadline=None)
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
