@@ -70,6 +70,14 @@ def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) ->
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters (API, sign-in lockout) live in the cache: none carry over.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _unfreeze_clock():
     yield
     clock.freeze(None)

@@ -82,10 +82,15 @@ INSTALLED_APPS = [
     "tonne.ledger",
     "tonne.audit",
     "tonne.controls",
+    "tonne.access",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tonne.access.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -93,6 +98,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tonne.audit.middleware.AuditMiddleware",
+    "tonne.access.middleware.SessionLimitsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "tonne.access.middleware.MfaEnrolmentMiddleware",
+    "tonne.access.middleware.ApiRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -227,3 +236,44 @@ TONNE_WEEKEND = frozenset(
 TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", "0"))
 TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))
 TONNE_FREEZE_MAX_DAYS = int(os.environ.get("TONNE_FREEZE_MAX_DAYS", "28"))
+
+# -- sign-in (django-allauth), second factors, sessions, rate limits, headers --
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "tonne.access.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+# Lockout: failed sign-ins per username and per address (allauth's rate limits).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": os.environ.get("TONNE_LOGIN_FAILURES", "5/15m/key,20/m/ip"),
+    "login": os.environ.get("TONNE_LOGIN_RATE", "30/m/ip"),
+}
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = TONNE_REGISTRY_NAME
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Every person who can move units or approve must have a second factor; moving
+# units from a browser session needs one confirmed within the step-up window.
+TONNE_MFA_REQUIRED = _env_bool("TONNE_MFA_REQUIRED", True)
+TONNE_STEP_UP_MINUTES = int(os.environ.get("TONNE_STEP_UP_MINUTES", "15"))
+ACCOUNT_REAUTHENTICATION_TIMEOUT = TONNE_STEP_UP_MINUTES * 60
+TONNE_SESSION_IDLE_MINUTES = int(os.environ.get("TONNE_SESSION_IDLE_MINUTES", "30"))
+TONNE_SESSION_MAX_HOURS = int(os.environ.get("TONNE_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = TONNE_SESSION_MAX_HOURS * 3600
+TONNE_API_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_RATE_PER_MINUTE", "600"))
+TONNE_API_WRITE_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_WRITE_RATE_PER_MINUTE", "120"))
+TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR", "30"))
+# HSTS is sent on TLS requests only (Django's SecurityMiddleware).
+SECURE_HSTS_SECONDS = int(os.environ.get("TONNE_HSTS_SECONDS", str(365 * 86400)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TONNE_HSTS_SUBDOMAINS", False)
+SECURE_REFERRER_POLICY = "same-origin"
+if _env_bool("TONNE_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if SESSION_COOKIE_SECURE:
+    # Bound to this host over TLS only.
+    SESSION_COOKIE_NAME = "__Host-tonne_session"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"

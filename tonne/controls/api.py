@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from tonne.access.policy import require_step_up
 from tonne.controls import selectors
 from tonne.controls import services as controls
 from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, TrustedAccount
@@ -292,6 +293,7 @@ def approve(request: HttpRequest, uid: uuid.UUID, payload: ApproveIn):
     """Approve the exact request (send its request_hash). Never your own."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     get_or_404(selectors.approvals_for(user), "APPROVAL_NOT_FOUND", "No such approval request.", uid=uid)
     approval = controls.approve(actor=user, uid=uid, request_hash=payload.request_hash)
     approval.refresh_from_db()
@@ -302,6 +304,7 @@ def approve(request: HttpRequest, uid: uuid.UUID, payload: ApproveIn):
 def reject(request: HttpRequest, uid: uuid.UUID, payload: RejectIn):
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     get_or_404(selectors.approvals_for(user), "APPROVAL_NOT_FOUND", "No such approval request.", uid=uid)
     approval = controls.reject(actor=user, uid=uid, reason=payload.reason)
     return approval_out(approval, user)
@@ -330,6 +333,7 @@ def add_trusted(request: HttpRequest, identifier: str, payload: TrustedIn):
     """Ask to add an account; it takes effect after the country's delay (and approval)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     _holder_account(request, identifier)
     result = controls.request_trusted_addition(actor=user, account=identifier, trusted=payload.account)
     if isinstance(result, Approval):
@@ -359,6 +363,7 @@ def set_limits(request: HttpRequest, identifier: str, payload: LimitsIn):
     """Set the account's per-transfer and 24-hour limits (null: none); needs a second person."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     _, account = _holder_account(request, identifier)
     result = controls.request_limits(
         actor=user, account=identifier, per_transfer=payload.per_transfer, per_day=payload.per_day
