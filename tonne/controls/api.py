@@ -318,6 +318,20 @@ def cancel_transaction(request: HttpRequest, identifier: str):
     return transaction_out(controls.cancel_waiting(actor=user, identifier=identifier), user)
 
 
+class IssuanceRequestIn(StrictSchema):
+    report: uuid.UUID
+
+
+@router.post("/issuance-approvals", response={202: ApprovalOut, **ERRORS}, auth=AUTH)
+def request_issuance(request: HttpRequest, payload: IssuanceRequestIn):
+    """Ask for issuance of a verified report; another administrator approves it."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    require_step_up(request, user)
+    approval = controls.request_issuance(actor=user, report_uid=payload.report)
+    return Status(202, approval_out(approval, user))
+
+
 # -- trusted lists and limits ----------------------------------------------------------
 
 

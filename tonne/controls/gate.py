@@ -5,9 +5,11 @@ the request into a waiting transaction that completes later."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -226,3 +228,28 @@ def check_settlement(kind: str, source: Account, target: Account, pieces: Sequen
 def require_not_initiator(user: User, initiator_id: int) -> None:
     if user.pk == initiator_id:
         raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "The person who initiated a request may not approve it.")
+
+
+# -- issuance ------------------------------------------------------------------------------
+
+_issuance_approved: contextvars.ContextVar[bool] = contextvars.ContextVar("tonne_issuance_approved", default=False)
+
+
+@contextmanager
+def approved_issuance() -> Iterator[None]:
+    """Issuance carried out by the second administrator's approval."""
+    token = _issuance_approved.set(True)
+    try:
+        yield
+    finally:
+        _issuance_approved.reset(token)
+
+
+def check_issuance() -> None:
+    """Called by MRV before issuing: with four-eyes on, only an approved request issues."""
+    if "issuance" in settings.TONNE_FOUR_EYES and not _issuance_approved.get():
+        raise PermissionDenied(
+            "FOUR_EYES_REQUIRED",
+            "Issuance needs a second administrator: request it (POST /api/v1/issuance-approvals) "
+            "and have another administrator approve it.",
+        )

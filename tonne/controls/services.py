@@ -161,6 +161,8 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
             Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
             return
         settle(txn.pk)
+    elif approval.action == Approval.Action.ISSUANCE:
+        _issue(approval, approver)
     elif approval.action == Approval.Action.TRUSTED_ADD:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
@@ -182,6 +184,51 @@ def _new_approval(*, actor: User, action: str, account: Account | None, payload:
     )
     record(Category.CONTROL, f"{action}.requested", actor=actor, target=str(approval.uid), detail=payload)
     return approval
+
+
+# -- issuance --------------------------------------------------------------------------
+
+
+def _issuance_payload(report: Any) -> dict[str, Any]:
+    """What the second administrator approves: the report and the quantities it would issue."""
+    vintages = {
+        str(row.vintage): int(row.verified or 0) - row.issued
+        for row in report.vintages.order_by("vintage")
+        if int(row.verified or 0) > row.issued
+    }
+    return {"report": str(report.uid), "project": report.project.project_id, "vintages": vintages}
+
+
+def request_issuance(*, actor: User, report_uid: Any) -> Approval:
+    """The first administrator asks for issuance of a verified report."""
+    from tonne.mrv.models import MonitoringReport
+
+    require_registry_administrator(actor)
+    with transaction.atomic():
+        report = MonitoringReport.objects.select_related("project").filter(uid=report_uid).first()
+        if report is None:
+            raise NotFound("REPORT_NOT_FOUND", "No such monitoring report.", field="report")
+        if report.status != MonitoringReport.Status.VERIFIED:
+            raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+        if Approval.objects.filter(
+            action=Approval.Action.ISSUANCE, status=Approval.Status.PENDING, payload__report=str(report.uid)
+        ).exists():
+            raise Conflict("ISSUANCE_ALREADY_REQUESTED", "Issuance of this report already waits for approval.")
+        payload = _issuance_payload(report)
+        if not payload["vintages"]:
+            raise ValidationFailed("NOTHING_TO_ISSUE", "No verified quantity remains to be issued for this report.")
+        return _new_approval(actor=actor, action=Approval.Action.ISSUANCE, account=None, payload=payload)
+
+
+def _issue(approval: Approval, approver: User) -> None:
+    from tonne.mrv import services as mrv
+    from tonne.mrv.models import MonitoringReport
+
+    report = MonitoringReport.objects.select_related("project").get(uid=approval.payload["report"])
+    if domain.request_hash(approval.action, _issuance_payload(report)) != approval.request_hash:
+        raise Conflict("APPROVAL_STALE", "The report changed since issuance was requested; ask again.")
+    with gate.approved_issuance():
+        mrv.approve_issuance(actor=approver, report=report)
 
 
 # -- waiting moves ---------------------------------------------------------------------

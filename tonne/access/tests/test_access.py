@@ -126,6 +126,7 @@ def test_trade_tokens_are_born_from_a_fresh_second_factor(funded) -> None:  # no
 
 def test_approving_needs_a_fresh_second_factor(registry, settings) -> None:  # noqa: ANN001
     settings.TONNE_DELAY_NON_TRUSTED = False
+    settings.TONNE_FOUR_EYES = settings.TONNE_FOUR_EYES - {"issuance"}
     reg = registry
     project = testing.registered_project(reg)
     testing.issue(reg, project, {2024: 1000})

@@ -35,7 +35,10 @@ def world(registry: testing.Registry, settings) -> World:  # noqa: ANN001
     settings.TONNE_HOLIDAYS = frozenset()
     clock.freeze(T0 - dt.timedelta(days=30))
     project = testing.registered_project(registry)
+    four_eyes = settings.TONNE_FOUR_EYES
+    settings.TONNE_FOUR_EYES = four_eyes - {"issuance"}  # issuance has its own tests
     testing.issue(registry, project, {2024: 10_000})
+    settings.TONNE_FOUR_EYES = four_eyes
     clock.freeze(T0)
     reg = registry
     return World(

@@ -50,6 +50,9 @@ class Command(BaseCommand):
             "  solar     Sahel Solar (project developer)\n"
             "  verifier  Veritas Carbone (VVB)\n"
             "  buyer     Abidjan Carbon Exchange (buyer / trader)\n"
+            "  admin-approver, mangrove-approver, solar-approver, buyer-approver: the second persons\n"
+            "  who approve (four-eyes). Everyone who can move units or approve sets up a second\n"
+            "  factor (authenticator app or security key) at first sign-in.\n"
         )
 
 
@@ -195,7 +198,13 @@ def build_demo(say=print) -> None:  # noqa: ANN001
                     actor=vvb, report=report, verified=[{"vintage": year, "quantity": factor + 1000 * i - 250}]
                 )
                 clock.freeze(clock.now() + dt.timedelta(days=5))
-                mrv.approve_issuance(actor=admin, report=report)
+                if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
+                    from tonne.controls import services as controls
+
+                    request = controls.request_issuance(actor=admin, report_uid=report.uid)
+                    controls.approve(actor=approvers[gov.pk], uid=request.uid, request_hash=request.request_hash)
+                else:
+                    mrv.approve_issuance(actor=admin, report=report)
 
         issue(mangroves, dev, [start.year, start.year + 1, start.year + 2], 30000)
         issue(solar_park, dev2, [start.year + 1, start.year + 2], 18000)
