@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "tonne.audit",
     "tonne.controls",
     "tonne.access",
+    "tonne.kyc",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -277,3 +278,12 @@ if SESSION_COOKIE_SECURE:
     # Bound to this host over TLS only.
     SESSION_COOKIE_NAME = "__Host-tonne_session"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# -- KYC and sanctions screening --
+TONNE_KYC_REQUIRED = _env_bool("TONNE_KYC_REQUIRED", True)  # transfers out need a verified KYC record
+TONNE_KYC_REVIEW_DAYS = int(os.environ.get("TONNE_KYC_REVIEW_DAYS", "365"))
+TONNE_MIN_REPRESENTATIVES = int(os.environ.get("TONNE_MIN_REPRESENTATIVES", "2"))
+TONNE_SANCTIONS_THRESHOLD = int(os.environ.get("TONNE_SANCTIONS_THRESHOLD", "88"))  # 0..100 name similarity
+TONNE_KYC_DIR = Path(os.environ.get("TONNE_KYC_DIR", DATA_DIR / "kyc"))
+TONNE_KYC_KEY = os.environ.get("TONNE_KYC_KEY", "")  # base64 of 32 bytes; otherwise a key file made at first use
+TONNE_KYC_KEY_FILE = Path(os.environ.get("TONNE_KYC_KEY_FILE", DATA_DIR / "keys" / "kyc-aes256.key"))
