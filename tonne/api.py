@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
+from tonne.aml.api import router as aml_router
 from tonne.audit.api import router as audit_router
 from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
@@ -39,3 +40,4 @@ api.add_router("", ledger_router)
 api.add_router("", audit_router)
 api.add_router("", controls_router)
 api.add_router("", kyc_router)
+api.add_router("", aml_router)
