@@ -66,6 +66,10 @@ def main() -> int:
 
     status = run([python, "-m", "ruff", "check", "tonne", "scripts", "benchmarks"], base_env)
     status = status or run([python, "-m", "mypy", "tonne"], base_env)
+    # No high-severity finding from bandit (tests excluded: they assert and use fixed secrets).
+    status = status or run(
+        [python, "-m", "bandit", "-q", "-r", "tonne", "--exclude", "tonne/*/tests", "--severity-level", "high"], base_env
+    )
     if status:
         print("lint or type check failed", flush=True)
         return status

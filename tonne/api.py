@@ -9,7 +9,11 @@ from __future__ import annotations
 from ninja.openapi.docs import Swagger
 
 from tonne.cadt.api import router as cadt_router
+from tonne.aml.api import router as aml_router
+from tonne.audit.api import router as audit_router
+from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
+from tonne.kyc.api import router as kyc_router
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
 from tonne.organisations.api import router as organisations_router
@@ -35,3 +39,7 @@ api.add_router("", mrv_router)
 api.add_router("", units_router)
 api.add_router("", ledger_router)
 api.add_router("", cadt_router)
+api.add_router("", audit_router)
+api.add_router("", controls_router)
+api.add_router("", kyc_router)
+api.add_router("", aml_router)

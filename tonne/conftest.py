@@ -60,6 +60,28 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) -> None:
+    # Four-eyes, delayed settlement, MFA, KYC and representative rules are on by
+    # default in a registry; tests of other features move units directly unless
+    # marked `controls`.
+    if "controls" not in request.keywords:
+        settings.TONNE_FOUR_EYES = frozenset()
+        settings.TONNE_DELAY_NON_TRUSTED = False
+        settings.TONNE_MFA_REQUIRED = False
+        settings.TONNE_KYC_REQUIRED = False
+        settings.TONNE_MIN_REPRESENTATIVES = 0
+        settings.TONNE_AML_HOLD_RULES = frozenset()  # alerts, but no holds
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters (API, sign-in lockout) live in the cache: none carry over.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _unfreeze_clock():
     yield
     clock.freeze(None)

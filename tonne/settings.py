@@ -6,6 +6,7 @@ registry runs on SQLite in WAL mode inside TONNE_DATA_DIR.
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import sys
@@ -81,16 +82,30 @@ INSTALLED_APPS = [
     "tonne.ledger",
     "tonne.workspace",
     "tonne.cadt",
+    "tonne.audit",
+    "tonne.controls",
+    "tonne.access",
+    "tonne.kyc",
+    "tonne.aml",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tonne.access.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tonne.audit.middleware.AuditMiddleware",
+    "tonne.access.middleware.SessionLimitsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "tonne.access.middleware.MfaEnrolmentMiddleware",
+    "tonne.access.middleware.ApiRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -189,3 +204,104 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TONNE_LOG_LEVEL", "WARNING")},
 }
+
+# -- security: audit, transaction controls, sessions (each configurable per country) --
+TONNE_USE_X_FORWARDED_FOR = _env_bool("TONNE_USE_X_FORWARDED_FOR", False)
+EMAIL_BACKEND = os.environ.get("TONNE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("TONNE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("TONNE_EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("TONNE_EMAIL_FROM", "registry@localhost")
+
+
+def _env_set(name: str, default: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in os.environ.get(name, default).split(",") if p.strip())
+
+
+# Four-eyes: what needs a second person (issuance, transfer, retirement,
+# cancellation, reversal, trusted_list, limits); approvals expire.
+TONNE_FOUR_EYES = _env_set(
+    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,trusted_list,limits"
+)
+TONNE_APPROVAL_HOURS = int(os.environ.get("TONNE_APPROVAL_HOURS", "72"))
+# Transfers to accounts not on the trusted list settle at noon of the Nth working day.
+TONNE_DELAY_NON_TRUSTED = _env_bool("TONNE_DELAY_NON_TRUSTED", True)
+TONNE_SETTLEMENT_WORKING_DAYS = int(os.environ.get("TONNE_SETTLEMENT_WORKING_DAYS", "1"))
+TONNE_TRUSTED_DELAY_WORKING_DAYS = int(os.environ.get("TONNE_TRUSTED_DELAY_WORKING_DAYS", "4"))
+TONNE_TRUST_OWN_ACCOUNTS = _env_bool("TONNE_TRUST_OWN_ACCOUNTS", True)
+TONNE_CALENDAR_TIMEZONE = os.environ.get("TONNE_CALENDAR_TIMEZONE", "UTC")
+TONNE_HOLIDAYS = frozenset(
+    datetime.date.fromisoformat(d) for d in _env_set("TONNE_HOLIDAYS", "")
+)
+TONNE_WEEKEND = frozenset(
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(d[:3].lower()) for d in _env_set("TONNE_WEEKEND", "sat,sun")
+)
+# Registry-wide default limits (0: none); holders set tighter ones per account.
+TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", "0"))
+TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))
+TONNE_FREEZE_MAX_DAYS = int(os.environ.get("TONNE_FREEZE_MAX_DAYS", "28"))
+
+# -- sign-in (django-allauth), second factors, sessions, rate limits, headers --
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "tonne.access.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+# Lockout: failed sign-ins per username and per address (allauth's rate limits).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": os.environ.get("TONNE_LOGIN_FAILURES", "5/15m/key,20/m/ip"),
+    "login": os.environ.get("TONNE_LOGIN_RATE", "30/m/ip"),
+}
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = TONNE_REGISTRY_NAME
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Every person who can move units or approve must have a second factor; moving
+# units from a browser session needs one confirmed within the step-up window.
+TONNE_MFA_REQUIRED = _env_bool("TONNE_MFA_REQUIRED", True)
+TONNE_STEP_UP_MINUTES = int(os.environ.get("TONNE_STEP_UP_MINUTES", "15"))
+ACCOUNT_REAUTHENTICATION_TIMEOUT = TONNE_STEP_UP_MINUTES * 60
+TONNE_SESSION_IDLE_MINUTES = int(os.environ.get("TONNE_SESSION_IDLE_MINUTES", "30"))
+TONNE_SESSION_MAX_HOURS = int(os.environ.get("TONNE_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = TONNE_SESSION_MAX_HOURS * 3600
+TONNE_API_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_RATE_PER_MINUTE", "600"))
+TONNE_API_WRITE_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_WRITE_RATE_PER_MINUTE", "120"))
+TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR", "30"))
+# HSTS is sent on TLS requests only (Django's SecurityMiddleware).
+SECURE_HSTS_SECONDS = int(os.environ.get("TONNE_HSTS_SECONDS", str(365 * 86400)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TONNE_HSTS_SUBDOMAINS", False)
+SECURE_REFERRER_POLICY = "same-origin"
+if _env_bool("TONNE_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if SESSION_COOKIE_SECURE:
+    # Bound to this host over TLS only.
+    SESSION_COOKIE_NAME = "__Host-tonne_session"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# -- KYC and sanctions screening --
+TONNE_KYC_REQUIRED = _env_bool("TONNE_KYC_REQUIRED", True)  # transfers out need a verified KYC record
+TONNE_KYC_REVIEW_DAYS = int(os.environ.get("TONNE_KYC_REVIEW_DAYS", "365"))
+TONNE_MIN_REPRESENTATIVES = int(os.environ.get("TONNE_MIN_REPRESENTATIVES", "2"))
+TONNE_SANCTIONS_THRESHOLD = int(os.environ.get("TONNE_SANCTIONS_THRESHOLD", "88"))  # 0..100 name similarity
+TONNE_KYC_DIR = Path(os.environ.get("TONNE_KYC_DIR", DATA_DIR / "kyc"))
+TONNE_KYC_KEY = os.environ.get("TONNE_KYC_KEY", "")  # base64 of 32 bytes; otherwise a key file made at first use
+TONNE_KYC_KEY_FILE = Path(os.environ.get("TONNE_KYC_KEY_FILE", DATA_DIR / "keys" / "kyc-aes256.key"))
+
+# -- AML monitoring (thresholds per country; rules in TONNE_AML_HOLD put the account on hold) --
+TONNE_AML_PASS_THROUGH_HOURS = int(os.environ.get("TONNE_AML_PASS_THROUGH_HOURS", "48"))
+TONNE_AML_PASS_THROUGH_MIN = int(os.environ.get("TONNE_AML_PASS_THROUGH_MIN", "1000"))
+TONNE_AML_PASS_THROUGH_PERCENT = int(os.environ.get("TONNE_AML_PASS_THROUGH_PERCENT", "90"))
+TONNE_AML_CIRCULAR_DAYS = int(os.environ.get("TONNE_AML_CIRCULAR_DAYS", "30"))
+TONNE_AML_NEW_ACCOUNT_DAYS = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_DAYS", "30"))
+TONNE_AML_NEW_ACCOUNT_TRANSFERS = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_TRANSFERS", "5"))
+TONNE_AML_NEW_ACCOUNT_QUANTITY = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_QUANTITY", "50000"))
+TONNE_AML_DRAIN_HOURS = int(os.environ.get("TONNE_AML_DRAIN_HOURS", "72"))
+TONNE_AML_DRAIN_PERCENT = int(os.environ.get("TONNE_AML_DRAIN_PERCENT", "80"))
+TONNE_AML_STRUCTURING_PERCENT = int(os.environ.get("TONNE_AML_STRUCTURING_PERCENT", "90"))
+TONNE_AML_STRUCTURING_COUNT = int(os.environ.get("TONNE_AML_STRUCTURING_COUNT", "3"))
+TONNE_AML_ISSUANCE_FACTOR = float(os.environ.get("TONNE_AML_ISSUANCE_FACTOR", "2.0"))
+TONNE_AML_HOLD_RULES = _env_set("TONNE_AML_HOLD", "change_then_drain,new_account_velocity")

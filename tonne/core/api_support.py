@@ -92,6 +92,10 @@ class ProblemOut(Schema):
 
 
 def _registry_error(request: HttpRequest, exc: RegistryError) -> HttpResponse:
+    if isinstance(exc, PermissionDenied | NotAuthenticated):
+        from tonne.audit.services import record_denial
+
+        record_denial(request, exc)
     return problem_response(exc.as_problem())
 
 

@@ -18,6 +18,14 @@ def run_once(say: Callable[[str], None] = log.info) -> None:
 
     if not connection.in_atomic_block:  # a caller's transaction is not ours to close
         close_old_connections()
+    from tonne.controls.services import run_due
+
+    for txn in run_due():
+        say(f"settled {txn.identifier} ({txn.status})")
+    from tonne.aml.services import scan
+
+    for alert in scan():
+        say(f"monitoring alert {alert.pk}: {alert.rule}")
     if checkpoint_due():
         checkpoint = make_checkpoint()
         if checkpoint is not None:

@@ -366,6 +366,11 @@ def create_token(request: HttpRequest, payload: TokenIn):
     require_scope(
         request, payload.scope if payload.scope in ApiToken.Scope.values else ApiToken.Scope.ADMIN
     )
+    if payload.scope != ApiToken.Scope.READ:
+        # Trade and admin tokens are born from a fresh second factor (see tonne.access.policy).
+        from tonne.access.policy import require_step_up
+
+        require_step_up(request, user)
     token, secret = orgs.issue_api_token(
         actor=user, name=payload.name, scope=payload.scope, days=payload.days
     )

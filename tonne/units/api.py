@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
 from pydantic import StrictInt
 
+from tonne.access.policy import require_step_up
 from tonne.core.api_support import (
     AUTH,
     ERRORS,
@@ -463,6 +464,7 @@ def create_transfer(
     """Transfer units between holding accounts. Needs an Idempotency-Key."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     key = require_idempotency_key(idempotency_key)
     selection = payload.selection()
     return _respond(
@@ -490,6 +492,7 @@ def create_retirement(
     """Retire units on behalf of a beneficiary. Needs an Idempotency-Key."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     key = require_idempotency_key(idempotency_key)
     selection = payload.selection()
     return _respond(
@@ -520,6 +523,7 @@ def create_cancellation(
     """Cancel units voluntarily. Needs an Idempotency-Key."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     key = require_idempotency_key(idempotency_key)
     selection = payload.selection()
     return _respond(
@@ -545,6 +549,7 @@ def create_reversal(
     """Cancel a project's units from the buffer pool after a reversal (registry administrator)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
+    require_step_up(request, user)
     key = require_idempotency_key(idempotency_key)
     return _respond(
         user,

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Max
 
+from tonne.controls import gate as controls
 from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, ValidationFailed
@@ -609,9 +610,14 @@ def _move(
         _check_acquiring(kind, source, target)
         pieces = select_pieces(cursor, source, selection, first_blocks[0] if first_blocks else None)
         faults.point("move.after_read")
-        # Approvals and delayed settlement slot in here: they will keep the
-        # transaction PROPOSED / AWAITING_APPROVAL / DELAYED and complete it
-        # later. Today every move settles at once.
+        # Freezes, limits and the kill switch refuse here; four-eyes approval
+        # and delayed settlement answer with a waiting transaction instead.
+        waiting = controls.check_move(kind, actor, source, target, pieces, selection.total, key, request_hash, details)
+        if waiting is not None:
+            if pipeline is not None:  # our own transaction: the waiting request is kept
+                cursor.execute("COMMIT", prepare=False)
+                pipeline.sync()
+            return waiting
         return _complete(
             cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details,
             pipeline=pipeline,
@@ -639,13 +645,14 @@ def _complete(
     details: dict[str, str],
     *,
     pipeline: Any = None,
+    pending: Transaction | None = None,
 ) -> Transaction:
     now = clock.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     remainders = _move_pieces(cursor, pieces, source.pk, target.pk, stamp)
     projects = {p.block.project_id for p in pieces}
     project_id = projects.pop() if len(projects) == 1 else None
-    identifier = _new_identifier(now)
+    identifier = pending.identifier if pending is not None else _new_identifier(now)
     ordered = sorted(pieces, key=lambda p: p.serials.start)
     data: dict[str, Any] = {
         "op": "move",
@@ -664,6 +671,10 @@ def _complete(
     ]
     block_rows = [(p.block.issuance_id, p.serials.start, p.serials.end) for p in ordered]
     if connection.vendor == "postgresql":
+        txn_sql = f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) RETURNING id"
+        if pending is not None:  # a transaction that waited completes in place
+            txn_sql = "UPDATE units_transaction SET status = %s, completed_at = %s, project_id = %s WHERE id = %s RETURNING id"
+            txn_params = [Status.COMPLETED, stamp, project_id, pending.pk]
         # Everything but the ledger entry is written before the head's lock is
         # taken; the locked statement only appends the entry and stamps its
         # number on the transaction, and COMMIT follows at once.
@@ -672,8 +683,7 @@ def _complete(
         writes.execute(
             "WITH "
             + (f"remainders AS ({rem_sql}), " if remainders else "")
-            + f"txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) "
-            f"RETURNING id), "
+            + f"txn AS ({txn_sql}), "
             f"blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
             f"SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
             f"(VALUES {', '.join(['(%s, %s, %s)'] * len(block_rows))}) AS v (issuance_id, serial_start, serial_end)) "
@@ -705,10 +715,17 @@ def _complete(
         _, entry_params, head_params = entry_row(
             seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
         )
-        cursor.execute(
-            f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} RETURNING id",
-            [*txn_params, seq],
-        )
+        if pending is not None:
+            cursor.execute(
+                "UPDATE units_transaction SET status = %s, completed_at = %s, project_id = %s, ledger_seq = %s "
+                "WHERE id = %s RETURNING id",
+                [Status.COMPLETED, stamp, project_id, seq, pending.pk],
+            )
+        else:
+            cursor.execute(
+                f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES {TRANSACTION_VALUES} RETURNING id",
+                [*txn_params, seq],
+            )
         txn_id = cursor.fetchone()[0]
         cursor.execute(
             f"INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
@@ -730,7 +747,7 @@ def _complete(
         to_account=target,
         quantity=quantity,
         project_id=project_id,
-        created_at=now,
+        created_at=pending.created_at if pending is not None else now,
         completed_at=now,
         ledger_seq=seq,
         **fields,
@@ -738,6 +755,28 @@ def _complete(
     txn._state.adding = False
     txn._state.db = DEFAULT_DB_ALIAS
     return txn
+
+
+def settle(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, str]) -> Transaction:
+    """Complete a transaction that waited (for its approval or its settlement
+    time): the request-time checks again, under the same lock, then the move
+    of exactly the serials chosen when it was requested."""
+    assert txn.from_account is not None
+    actor = txn.initiated_by
+    with _hot_cursor() as cursor:
+        source, target, _ = _lock_accounts(
+            cursor, actor, txn.from_account.identifier, txn.to_account.identifier, txn.idempotency_key
+        )
+        require_account_operator(actor, source)
+        _check_transferring(txn.kind, source)
+        assert target is not None
+        _check_acquiring(txn.kind, source, target)
+        pieces = _select_by_ranges(cursor, source, tuple(SerialRange(start, end) for start, end in ranges))
+        controls.check_settlement(txn.kind, source, target, pieces)
+        return _complete(
+            cursor, txn.kind, actor, source, target, txn.quantity, pieces, txn.idempotency_key, txn.request_hash,
+            details, pending=txn,
+        )
 
 
 def transfer(

@@ -468,3 +468,53 @@ def test_moves_outside_a_transaction_take_the_pipelined_path_and_keep_every_rule
     assert_no_overlap()
     result = verify_ledger()
     assert result.ok, result.divergences
+
+
+@pytest.mark.controls
+def test_a_pipelined_move_that_must_wait_is_kept_and_settles_once_approved(hundred, settings):
+    """Outside any transaction on PostgreSQL a move takes the pipelined path;
+    when four-eyes approval or delayed settlement makes it wait, the waiting
+    request is committed (not rolled back with the pipeline), and a refused
+    one leaves nothing behind."""
+    from tonne.controls import services as controls
+    from tonne.controls.models import Approval
+    from tonne.organisations.models import User
+
+    settings.TONNE_FOUR_EYES = frozenset({"transfer"})
+    settings.TONNE_DELAY_NON_TRUSTED = False
+    settings.TONNE_MFA_REQUIRED = False
+    settings.TONNE_KYC_REQUIRED = False
+    settings.TONNE_MIN_REPRESENTATIVES = 0
+    reg = hundred
+    dev, buyer = reg.developer_account, reg.buyer_account
+    assert units._pipelined_transaction_possible()
+    size = LedgerHead.objects.get(pk=1).size
+    waiting = units.transfer(
+        actor=reg.developer,
+        from_account=dev.identifier,
+        to_account=buyer.identifier,
+        selection=Selection.build(quantity=7),
+        idempotency_key="pipe-wait",
+    )
+    assert connection.connection.pgconn.transaction_status == 0  # idle: committed, nothing left open
+    assert Transaction.objects.get(pk=waiting.pk).status == Transaction.Status.AWAITING_APPROVAL
+    assert held(dev) == 100 and held(buyer) == 0 and LedgerHead.objects.get(pk=1).size == size
+    approval = Approval.objects.get(transaction_id=waiting.pk)
+    approver = testing.make_user(reg.developer_org, "pipe-approver", User.Role.APPROVER, actor=reg.root)
+    controls.approve(actor=approver, uid=approval.uid, request_hash=approval.request_hash)
+    assert Transaction.objects.get(pk=waiting.pk).status == Transaction.Status.COMPLETED
+    assert held(dev) == 93 and held(buyer) == 7 and LedgerHead.objects.get(pk=1).size == size + 1
+    # a frozen account refuses in the pipeline: rolled back, connection usable
+    controls.set_transfers_suspended(actor=reg.admin, suspended=True, reason="test")
+    with pytest.raises(RegistryError):
+        units.transfer(
+            actor=reg.developer,
+            from_account=dev.identifier,
+            to_account=buyer.identifier,
+            selection=Selection.build(quantity=1),
+            idempotency_key="pipe-suspended",
+        )
+    assert connection.connection.pgconn.transaction_status == 0
+    assert held(dev) == 93
+    result = verify_ledger()
+    assert result.ok, result.divergences

@@ -50,6 +50,9 @@ class Command(BaseCommand):
             "  solar     Sahel Solar (project developer)\n"
             "  verifier  Veritas Carbone (VVB)\n"
             "  buyer     Abidjan Carbon Exchange (buyer / trader)\n"
+            "  admin-approver, mangrove-approver, solar-approver, buyer-approver: the second persons\n"
+            "  who approve (four-eyes). Everyone who can move units or approve sets up a second\n"
+            "  factor (authenticator app or security key) at first sign-in.\n"
         )
 
 
@@ -99,7 +102,16 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         vvb = user(vvb_org, "verifier", actor=admin)
         buyer = user(buyer_org, "buyer", actor=admin)
         user(buyer_org, "buyer-viewer", role="viewer", actor=buyer)
+        # Second persons for four-eyes approval.
+        approvers = {
+            o.pk: user(o, f"{name}-approver", role="approver", actor=admin if o != gov else root)
+            for o, name in ((gov, "admin"), (mangrove, "mangrove"), (solar, "solar"), (buyer_org, "buyer"))
+        }
         pending = orgs.apply_for_organisation(actor=None, name="Cocoa Agroforestry Coop", kind="developer", country=country)
+        from tonne.kyc.testing import verified_kyc
+
+        for holder in (mangrove, solar, buyer_org):  # verified KYC: their accounts may transfer
+            verified_kyc(holder, admin)
         dev_acc = orgs.open_holding_account(actor=dev, organisation=mangrove, name="Mangrove Futures main")
         solar_acc = orgs.open_holding_account(actor=dev2, organisation=solar, name="Sahel Solar main")
         buyer_acc = orgs.open_holding_account(actor=buyer, organisation=buyer_org, name="Exchange trading")
@@ -190,39 +202,78 @@ def build_demo(say=print) -> None:  # noqa: ANN001
                     actor=vvb, report=report, verified=[{"vintage": year, "quantity": factor + 1000 * i - 250}]
                 )
                 clock.freeze(clock.now() + dt.timedelta(days=5))
-                mrv.approve_issuance(actor=admin, report=report)
+                if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
+                    from tonne.controls import services as controls
+
+                    request = controls.request_issuance(actor=admin, report_uid=report.uid)
+                    controls.approve(actor=approvers[gov.pk], uid=request.uid, request_hash=request.request_hash)
+                else:
+                    mrv.approve_issuance(actor=admin, report=report)
 
         issue(mangroves, dev, [start.year, start.year + 1, start.year + 2], 30000)
         issue(solar_park, dev2, [start.year + 1, start.year + 2], 18000)
         say("issuances over several vintages, with buffer contributions")
 
+        def approved(txn):  # noqa: ANN001, ANN202
+            """The second person of the initiator's organisation approves, as the controls require."""
+            from tonne.controls import services as controls
+            from tonne.controls.models import Approval
+
+            approval = Approval.objects.filter(transaction_id=txn.pk, status=Approval.Status.PENDING).first()
+            if approval is not None:
+                controls.approve(actor=approvers[txn.organisation_id], uid=approval.uid, request_hash=approval.request_hash)
+            return txn
+
+        def settle_due() -> None:
+            from tonne.controls import services as controls
+
+            controls.run_due()
+
         key = iter(range(1, 1000))
         clock.freeze(_at(dt.date(start.year + 3, 6, 2)))
-        units.transfer(actor=dev, from_account=dev_acc.identifier, to_account=buyer_acc.identifier,
-                       selection=Selection.build(quantity=12000), idempotency_key=f"demo-{next(key)}")
-        units.transfer(actor=dev2, from_account=solar_acc.identifier, to_account=buyer_acc.identifier,
-                       selection=Selection.build(quantity=8000, vintage=start.year + 1), idempotency_key=f"demo-{next(key)}")
-        clock.freeze(clock.now() + dt.timedelta(days=12))
-        units.transfer(actor=buyer, from_account=buyer_acc.identifier, to_account=buyer_client.identifier,
-                       selection=Selection.build(quantity=3500), idempotency_key=f"demo-{next(key)}")
+        from tonne.kyc import services as kyc
+
+        for holder in (mangrove, solar, buyer_org):  # the yearly KYC review, just done
+            kyc.verify_profile(actor=admin, organisation=holder)
+        approved(units.transfer(actor=dev, from_account=dev_acc.identifier, to_account=buyer_acc.identifier,
+                                selection=Selection.build(quantity=12000), idempotency_key=f"demo-{next(key)}"))
+        approved(units.transfer(actor=dev2, from_account=solar_acc.identifier, to_account=buyer_acc.identifier,
+                                selection=Selection.build(quantity=8000, vintage=start.year + 1),
+                                idempotency_key=f"demo-{next(key)}"))
+        # Transfers to accounts off the trusted list settle at noon of the next working day.
+        clock.freeze(clock.now() + dt.timedelta(days=6))
+        settle_due()
+        clock.freeze(clock.now() + dt.timedelta(days=6))
+        approved(units.transfer(actor=buyer, from_account=buyer_acc.identifier, to_account=buyer_client.identifier,
+                                selection=Selection.build(quantity=3500), idempotency_key=f"demo-{next(key)}"))
         clock.freeze(clock.now() + dt.timedelta(days=30))
-        units.retire(actor=buyer, from_account=buyer_client.identifier, selection=Selection.build(quantity=2500),
+        settle_due()
+        approved(units.retire(actor=buyer, from_account=buyer_client.identifier, selection=Selection.build(quantity=2500),
                      beneficiary="Air Côte d'Ivoire", purpose="corsia", jurisdiction="CI",
-                     reason="CORSIA first phase offsetting", idempotency_key=f"demo-{next(key)}")
-        units.retire(actor=buyer, from_account=buyer_acc.identifier, selection=Selection.build(quantity=1200),
+                     reason="CORSIA first phase offsetting", idempotency_key=f"demo-{next(key)}"))
+        approved(units.retire(actor=buyer, from_account=buyer_acc.identifier, selection=Selection.build(quantity=1200),
                      beneficiary="Banque Atlantique", purpose="voluntary", reason="2025 operational emissions",
-                     idempotency_key=f"demo-{next(key)}")
-        units.retire(actor=dev, from_account=dev_acc.identifier, selection=Selection.build(quantity=500),
+                     idempotency_key=f"demo-{next(key)}"))
+        approved(units.retire(actor=dev, from_account=dev_acc.identifier, selection=Selection.build(quantity=500),
                      beneficiary="Mangrove Futures", purpose="voluntary", reason="Own footprint",
-                     idempotency_key=f"demo-{next(key)}")
-        units.cancel(actor=dev2, from_account=solar_acc.identifier, selection=Selection.build(quantity=300),
+                     idempotency_key=f"demo-{next(key)}"))
+        approved(units.cancel(actor=dev2, from_account=solar_acc.identifier, selection=Selection.build(quantity=300),
                      reason="Double registration found with a voluntary programme; cancelled to avoid double counting",
-                     idempotency_key=f"demo-{next(key)}")
+                     idempotency_key=f"demo-{next(key)}"))
         clock.freeze(clock.now() + dt.timedelta(days=40))
-        units.reverse(actor=admin, project=mangroves.project_id, quantity=900,
-                      reason="Storm damage on 60 ha reported in monitoring", idempotency_key=f"demo-{next(key)}")
+        approved(units.reverse(actor=admin, project=mangroves.project_id, quantity=900,
+                      reason="Storm damage on 60 ha reported in monitoring", idempotency_key=f"demo-{next(key)}"))
         say("transfers, retirements, a cancellation and a reversal recorded")
+        from tonne.controls import services as controls
+
+        controls.request_trusted_addition(actor=dev, account=dev_acc.identifier, trusted=buyer_acc.identifier)
+        say("a trusted-list addition waits for mangrove-approver; approvers: admin-approver, mangrove-approver, "
+            "solar-approver, buyer-approver")
     finally:
         clock.freeze(None)
+    from tonne.kyc import services as kyc
+
+    for holder in (mangrove, solar, buyer_org):  # reviewed today, so the live demo can trade
+        kyc.verify_profile(actor=admin, organisation=holder)
     checkpoint = make_checkpoint(force=True)
     say(f"ledger checkpoint signed at size {checkpoint.size if checkpoint else 0}")

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "tonne.access"
+    label = "access"
+    verbose_name = "Sign-in, second factors and web hardening"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from tonne.access.sessions import mark_session_start
+
+        user_logged_in.connect(mark_session_start, dispatch_uid="tonne.access.session_start")

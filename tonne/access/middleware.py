@@ -1,0 +1,160 @@
+"""Web hardening: security headers on every answer, session timeouts,
+rate limits on the API, and sending people who must have a second factor to
+set one up."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from tonne.access import policy, sessions
+from tonne.core import clock
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# No inline script anywhere; styles may be inline (the API docs page sets style attributes).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+class SecurityHeadersMiddleware:
+    """What Django's SecurityMiddleware does not send: CSP and Permissions-Policy.
+    (It sends HSTS on TLS requests, nosniff, the referrer policy and COOP; the
+    clickjacking middleware sends X-Frame-Options.)"""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+class SessionLimitsMiddleware:
+    """Signs a browser session out after TONNE_SESSION_IDLE_MINUTES without a
+    request, and TONNE_SESSION_MAX_HOURS after sign-in whatever happens."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = clock.now().timestamp()
+            session = request.session
+            started = float(session.get(sessions.STARTED, now))
+            seen = float(session.get(sessions.SEEN, now))
+            idle = now - seen > settings.TONNE_SESSION_IDLE_MINUTES * 60
+            expired = now - started > settings.TONNE_SESSION_MAX_HOURS * 3600
+            if idle or expired:
+                from tonne.audit.models import AuditEvent
+                from tonne.audit.services import record
+
+                record(AuditEvent.Category.SECURITY, "session.idle_timeout" if idle else "session.max_age",
+                       actor=user, request=request)
+                logout(request)
+            else:
+                if sessions.STARTED not in session:
+                    session[sessions.STARTED] = now
+                if now - seen > 30:  # at most one session write a half minute
+                    session[sessions.SEEN] = now
+        return self.get_response(request)
+
+
+class MfaEnrolmentMiddleware:
+    """Pages (not the API, which answers MFA_REQUIRED itself) send a person
+    who must have a second factor and has none to the page that sets one up."""
+
+    EXEMPT = ("/accounts/", "/static/", "/api/", "/i18n/")
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not request.path.startswith(self.EXEMPT)
+            and policy.needs_mfa(user)
+            and not policy.has_mfa(user)
+        ):
+            return HttpResponseRedirect(policy.SETUP_URL)
+        return self.get_response(request)
+
+
+def _client_key(request: HttpRequest) -> str:
+    from tonne.audit.context import client_ip
+
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "t:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    session = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    if session:
+        return "s:" + hashlib.sha256(session.encode()).hexdigest()[:32]
+    return f"ip:{client_ip(request)}"
+
+
+class ApiRateLimitMiddleware:
+    """Fixed one-minute windows per client (token, session or address):
+    TONNE_API_RATE_PER_MINUTE requests, of which TONNE_API_WRITE_RATE_PER_MINUTE
+    may change something. An address that fails authentication
+    TONNE_AUTH_FAILURES_PER_HOUR times is locked out of the API for the hour.
+    Counters live in Django's cache (per process unless a shared cache is set)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        from tonne.audit.context import client_ip
+        from tonne.core.api_support import problem
+
+        now = int(clock.now().timestamp())
+        minute, hour = now // 60, now // 3600
+        ip = client_ip(request)
+        failures_key = f"tonne:authfail:{ip}:{hour}"
+        if (cache.get(failures_key) or 0) >= settings.TONNE_AUTH_FAILURES_PER_HOUR:
+            return self._limited(problem, "AUTHENTICATION_LOCKED_OUT",
+                                 "Too many failed authentications from this address; try again later.", 3600 - now % 3600)
+        client = _client_key(request)
+        if self._over(f"tonne:rate:{client}:{minute}", settings.TONNE_API_RATE_PER_MINUTE):
+            return self._limited(problem, "RATE_LIMITED", "Too many requests; slow down.", 60 - now % 60)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and self._over(
+            f"tonne:write:{client}:{minute}", settings.TONNE_API_WRITE_RATE_PER_MINUTE
+        ):
+            return self._limited(problem, "RATE_LIMITED", "Too many changes a minute; slow down.", 60 - now % 60)
+        response = self.get_response(request)
+        if response.status_code == 401 and request.headers.get("Authorization"):
+            self._over(failures_key, 10**9, timeout=3600)
+        return response
+
+    @staticmethod
+    def _over(key: str, limit: int, timeout: int = 60) -> bool:
+        if limit <= 0:
+            return False
+        cache.add(key, 0, timeout)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout)
+            count = 1
+        return count > limit
+
+    @staticmethod
+    def _limited(problem: Callable[..., HttpResponse], code: str, detail: str, retry: int) -> HttpResponse:
+        response = problem(429, code, detail)
+        response["Retry-After"] = str(max(retry, 1))
+        return response

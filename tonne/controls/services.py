@@ -1,0 +1,494 @@
+"""State changes of the transaction controls: deciding approvals, settling
+and cancelling waiting moves, trusted lists, limits, freezes and the
+registry-wide switch. Each runs in one database transaction and is audited;
+what changes registry data (a settled move) is in the ledger too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from tonne.audit.models import AuditEvent
+from tonne.audit.services import record
+from tonne.controls import domain, gate
+from tonne.controls.models import (
+    AccountLimit,
+    Approval,
+    Freeze,
+    PendingMove,
+    RegistrySwitch,
+    TrustedAccount,
+)
+from tonne.core import clock
+from tonne.core.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
+from tonne.organisations.models import Account, User
+from tonne.organisations.services import (
+    get_account,
+    is_registry_administrator,
+    require_active_member,
+    require_registry_administrator,
+)
+from tonne.projects.models import Project
+from tonne.units.models import Transaction
+
+log = logging.getLogger("tonne.controls")
+Status = Transaction.Status
+Category = AuditEvent.Category
+APPROVER_ROLES = (User.Role.ADMIN, User.Role.APPROVER)
+OPERATOR_ROLES = (User.Role.ADMIN, User.Role.INITIATOR)
+
+
+# -- who may do what -------------------------------------------------------------------
+
+
+def require_account_holder(actor: User, account: Account, roles: tuple[str, ...] = OPERATOR_ROLES) -> None:
+    """A member of the holding organisation with one of `roles`, or the registry administrator."""
+    if is_registry_administrator(actor):
+        return
+    org = require_active_member(actor, roles)
+    if account.organisation_id != org.id:
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {account.identifier} is not yours.", field="account")
+
+
+def require_approver(actor: User, approval: Approval) -> None:
+    gate.require_not_initiator(actor, approval.initiated_by_id)
+    if approval.action in (Approval.Action.ISSUANCE, Approval.Action.REVERSAL) or approval.organisation_id is None:
+        require_registry_administrator(actor)
+        if not actor.is_superuser and actor.role not in APPROVER_ROLES:
+            raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.")
+        return
+    org = require_active_member(actor, APPROVER_ROLES)
+    if org.id != approval.organisation_id:
+        raise NotFound("APPROVAL_NOT_FOUND", "No such approval request.")
+
+
+def _locked_approval(uid: Any) -> Approval:
+    try:
+        return Approval.objects.select_for_update(of=("self",)).select_related("transaction").get(uid=uid)
+    except (Approval.DoesNotExist, ValueError):
+        raise NotFound("APPROVAL_NOT_FOUND", "No such approval request.") from None
+
+
+def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
+    if approval.status == Approval.Status.PENDING and approval.expires_at <= now:
+        approval.status = Approval.Status.EXPIRED
+        approval.decided_at = now
+        approval.save(update_fields=["status", "decided_at"])
+        if approval.transaction_id:
+            Transaction.objects.filter(pk=approval.transaction_id, status__in=gate.WAITING).update(
+                status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
+            )
+        record(Category.CONTROL, f"{approval.action}.approval_expired", target=str(approval.uid))
+        return True
+    return False
+
+
+# -- approvals -------------------------------------------------------------------------
+
+
+def approve(*, actor: User, uid: Any, request_hash: str) -> Approval:
+    """A second person approves the exact request they saw (its hash)."""
+    with transaction.atomic():
+        approval = _locked_approval(uid)
+        require_approver(actor, approval)
+        now = clock.now()
+        expired = _expire_if_due(approval, now)
+        if not expired:
+            _approve_locked(approval, actor, request_hash, now)
+    if expired:
+        raise Conflict("APPROVAL_EXPIRED", "This request expired before it was approved; nothing was done.")
+    return approval
+
+
+def _approve_locked(approval: Approval, actor: User, request_hash: str, now: dt.datetime) -> None:
+    if approval.status != Approval.Status.PENDING:
+        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.")
+    if (request_hash or "").strip().lower() != approval.request_hash:
+        raise Conflict(
+            "APPROVAL_HASH_MISMATCH",
+            "The request changed or is not the one you reviewed; nothing was approved.",
+            field="request_hash",
+        )
+    approval.status = Approval.Status.APPROVED
+    approval.decided_by = actor
+    approval.decided_at = now
+    approval.save(update_fields=["status", "decided_by", "decided_at"])
+    record(Category.CONTROL, f"{approval.action}.approved", actor=actor, target=str(approval.uid))
+    _carry_out(approval, actor, now)
+
+
+def reject(*, actor: User, uid: Any, reason: str) -> Approval:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("REASON_REQUIRED", "A rejection needs a reason.", field="reason")
+    with transaction.atomic():
+        approval = _locked_approval(uid)
+        # The initiator withdraws with cancel; rejecting is the other person's call.
+        require_approver(actor, approval)
+        now = clock.now()
+        expired = _expire_if_due(approval, now)
+        if not expired:
+            _reject_locked(approval, actor, reason, now)
+    if expired:
+        raise Conflict("APPROVAL_EXPIRED", "This request had already expired.")
+    return approval
+
+
+def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetime) -> None:
+    if approval.status != Approval.Status.PENDING:
+        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.")
+    approval.status = Approval.Status.REJECTED
+    approval.decided_by = actor
+    approval.decided_at = now
+    approval.reason = reason
+    approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    if approval.transaction_id:
+        Transaction.objects.filter(pk=approval.transaction_id).update(status=Status.REJECTED)
+    record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
+
+
+def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
+    if approval.transaction_id:
+        txn = approval.transaction
+        assert txn is not None
+        pending = PendingMove.objects.get(transaction=txn)
+        if pending.execute_at is not None and pending.execute_at > now:
+            Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
+            return
+        settle(txn.pk)
+    elif approval.action == Approval.Action.ISSUANCE:
+        _issue(approval, approver)
+    elif approval.action == Approval.Action.TRUSTED_ADD:
+        _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
+    elif approval.action == Approval.Action.LIMIT_CHANGE:
+        _apply_limits(approval.payload, set_by=approval.initiated_by, approved_by=approver, now=now)
+
+
+def _new_approval(*, actor: User, action: str, account: Account | None, payload: dict[str, Any]) -> Approval:
+    now = clock.now()
+    approval = Approval.objects.create(
+        uid=uuid.uuid4(),
+        action=action,
+        organisation_id=account.organisation_id if account is not None else actor.organisation_id,
+        account=account,
+        payload=payload,
+        request_hash=domain.request_hash(action, payload),
+        initiated_by=actor,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=settings.TONNE_APPROVAL_HOURS),
+    )
+    record(Category.CONTROL, f"{action}.requested", actor=actor, target=str(approval.uid), detail=payload)
+    return approval
+
+
+# -- issuance --------------------------------------------------------------------------
+
+
+def _issuance_payload(report: Any) -> dict[str, Any]:
+    """What the second administrator approves: the report and the quantities it would issue."""
+    vintages = {
+        str(row.vintage): int(row.verified or 0) - row.issued
+        for row in report.vintages.order_by("vintage")
+        if int(row.verified or 0) > row.issued
+    }
+    return {"report": str(report.uid), "project": report.project.project_id, "vintages": vintages}
+
+
+def request_issuance(*, actor: User, report_uid: Any) -> Approval:
+    """The first administrator asks for issuance of a verified report."""
+    from tonne.mrv.models import MonitoringReport
+
+    require_registry_administrator(actor)
+    with transaction.atomic():
+        report = MonitoringReport.objects.select_related("project").filter(uid=report_uid).first()
+        if report is None:
+            raise NotFound("REPORT_NOT_FOUND", "No such monitoring report.", field="report")
+        if report.status != MonitoringReport.Status.VERIFIED:
+            raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+        if Approval.objects.filter(
+            action=Approval.Action.ISSUANCE, status=Approval.Status.PENDING, payload__report=str(report.uid)
+        ).exists():
+            raise Conflict("ISSUANCE_ALREADY_REQUESTED", "Issuance of this report already waits for approval.")
+        payload = _issuance_payload(report)
+        if not payload["vintages"]:
+            raise ValidationFailed("NOTHING_TO_ISSUE", "No verified quantity remains to be issued for this report.")
+        return _new_approval(actor=actor, action=Approval.Action.ISSUANCE, account=None, payload=payload)
+
+
+def _issue(approval: Approval, approver: User) -> None:
+    from tonne.mrv import services as mrv
+    from tonne.mrv.models import MonitoringReport
+
+    report = MonitoringReport.objects.select_related("project").get(uid=approval.payload["report"])
+    if domain.request_hash(approval.action, _issuance_payload(report)) != approval.request_hash:
+        raise Conflict("APPROVAL_STALE", "The report changed since issuance was requested; ask again.")
+    with gate.approved_issuance():
+        mrv.approve_issuance(actor=approver, report=report)
+
+
+# -- waiting moves ---------------------------------------------------------------------
+
+
+def settle(txn_id: int) -> Transaction:
+    """Complete a waiting move now; if it can no longer be done (units gone,
+    frozen, account suspended…), it fails with that code and nothing moves."""
+    from tonne.units import services as units
+
+    txn = Transaction.objects.select_for_update(of=("self",)).select_related("from_account", "to_account", "initiated_by").get(pk=txn_id)
+    if txn.status not in gate.WAITING:
+        raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
+    pending = PendingMove.objects.get(transaction=txn)
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            done = units.settle(txn, [(s, e) for s, e in pending.ranges], pending.details)
+    except RegistryError as exc:
+        Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
+        record(Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": exc.code})
+        txn.refresh_from_db()
+        return txn
+    PendingMove.objects.filter(pk=pending.pk).update(executed_at=now)
+    record(Category.CONTROL, f"{txn.kind}.settled", target=txn.identifier)
+    return done
+
+
+def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
+    """Stop a move that is waiting for approval or settlement."""
+    with transaction.atomic():
+        txn = (
+            Transaction.objects.select_for_update(of=("self",))
+            .select_related("from_account")
+            .filter(identifier=(identifier or "").strip().upper())
+            .first()
+        )
+        if txn is None or txn.from_account is None:
+            raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.")
+        if txn.initiated_by_id != actor.pk:
+            try:
+                require_account_holder(actor, txn.from_account)
+            except (NotFound, PermissionDenied):
+                raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.") from None
+        if txn.status not in gate.WAITING:
+            raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}; it cannot be cancelled.")
+        txn.status = Status.CANCELLED
+        txn.save(update_fields=["status"])
+        PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
+        Approval.objects.filter(transaction=txn, status=Approval.Status.PENDING).update(
+            status=Approval.Status.CANCELLED, decided_at=clock.now()
+        )
+        record(Category.CONTROL, f"{txn.kind}.cancelled", actor=actor, target=txn.identifier)
+    return txn
+
+
+def run_due(limit: int = 100) -> list[Transaction]:
+    """The worker's share: expire stale approvals, settle moves whose time came."""
+    now = clock.now()
+    for uid in Approval.objects.filter(status=Approval.Status.PENDING, expires_at__lte=now).values_list("uid", flat=True)[:limit]:
+        with transaction.atomic():
+            _expire_if_due(_locked_approval(uid), now)
+    settled = []
+    due = PendingMove.objects.filter(
+        transaction__status=Status.DELAYED, execute_at__lte=now, executed_at__isnull=True
+    ).order_by("execute_at", "pk").values_list("transaction_id", flat=True)[:limit]
+    for txn_id in due:
+        with transaction.atomic():
+            try:
+                settled.append(settle(txn_id))
+            except Conflict:  # cancelled or settled meanwhile
+                continue
+    return settled
+
+
+# -- trusted account lists -------------------------------------------------------------
+
+
+def request_trusted_addition(*, actor: User, account: str, trusted: str) -> Approval | TrustedAccount:
+    with transaction.atomic():
+        source = get_account(account, field="account")
+        require_account_holder(actor, source)
+        target = get_account(trusted, field="trusted")
+        if target.pk == source.pk:
+            raise ValidationFailed("TRUSTED_SELF", "An account cannot trust itself.", field="trusted")
+        if target.type != Account.Type.HOLDING:
+            raise ValidationFailed("TRUSTED_ACCOUNT_TYPE", "Only holding accounts go on a trusted list.", field="trusted")
+        if TrustedAccount.objects.filter(account=source, trusted=target, removed_at__isnull=True).exists():
+            raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted")
+        payload = {"account": source.identifier, "trusted": target.identifier}
+        if "trusted_list" in settings.TONNE_FOUR_EYES:
+            return _new_approval(actor=actor, action=Approval.Action.TRUSTED_ADD, account=source, payload=payload)
+        return _add_trusted(payload, requested_by=actor, approved_by=None, now=clock.now())
+
+
+def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: User | None, now: dt.datetime) -> TrustedAccount:
+    source = Account.objects.get(identifier=payload["account"])
+    target = Account.objects.get(identifier=payload["trusted"])
+    if TrustedAccount.objects.filter(account=source, trusted=target, removed_at__isnull=True).exists():
+        raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted")
+    entry = TrustedAccount.objects.create(
+        account=source,
+        trusted=target,
+        requested_by=requested_by,
+        approved_by=approved_by,
+        requested_at=now,
+        effective_at=gate.calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS),
+    )
+    record(Category.CONTROL, "trusted_list.added", actor=approved_by or requested_by, target=source.identifier,
+           detail={**payload, "effective_at": entry.effective_at.isoformat()})
+    return entry
+
+
+def remove_trusted(*, actor: User, account: str, trusted: str) -> TrustedAccount:
+    """Removals take effect at once and need no second person: they only protect."""
+    with transaction.atomic():
+        source = get_account(account, field="account")
+        require_account_holder(actor, source)
+        target = get_account(trusted, field="trusted")
+        entry = TrustedAccount.objects.select_for_update().filter(account=source, trusted=target, removed_at__isnull=True).first()
+        if entry is None:
+            raise NotFound("TRUSTED_NOT_FOUND", f"{target.identifier} is not on the trusted list of {source.identifier}.")
+        entry.removed_at = clock.now()
+        entry.removed_by = actor
+        entry.save(update_fields=["removed_at", "removed_by"])
+        record(Category.CONTROL, "trusted_list.removed", actor=actor, target=source.identifier, detail={"trusted": target.identifier})
+    return entry
+
+
+# -- limits ----------------------------------------------------------------------------
+
+
+def request_limits(*, actor: User, account: str, per_transfer: int | None, per_day: int | None) -> Approval | AccountLimit:
+    with transaction.atomic():
+        source = get_account(account, field="account")
+        require_account_holder(actor, source, (User.Role.ADMIN,))
+        payload = {
+            "account": source.identifier,
+            "per_transfer": domain.check_quantity_limit(per_transfer, "per_transfer"),
+            "per_day": domain.check_quantity_limit(per_day, "per_day"),
+        }
+        if "limits" in settings.TONNE_FOUR_EYES:
+            return _new_approval(actor=actor, action=Approval.Action.LIMIT_CHANGE, account=source, payload=payload)
+        return _apply_limits(payload, set_by=actor, approved_by=None, now=clock.now())
+
+
+def _apply_limits(payload: dict[str, Any], *, set_by: User, approved_by: User | None, now: dt.datetime) -> AccountLimit:
+    account = Account.objects.get(identifier=payload["account"])
+    limit, _ = AccountLimit.objects.update_or_create(
+        account=account,
+        defaults={
+            "per_transfer": payload["per_transfer"],
+            "per_day": payload["per_day"],
+            "set_by": set_by,
+            "approved_by": approved_by,
+            "updated_at": now,
+        },
+    )
+    record(Category.CONFIGURATION, "limits.changed", actor=approved_by or set_by, target=account.identifier, detail=payload)
+    return limit
+
+
+# -- freezes ---------------------------------------------------------------------------
+
+
+def freeze(
+    *,
+    actor: User,
+    scope: str,
+    reason: str,
+    account: str | None = None,
+    project: str | None = None,
+    serial_start: int | None = None,
+    serial_end: int | None = None,
+    expires_at: dt.datetime | None = None,
+) -> Freeze:
+    require_registry_administrator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("REASON_REQUIRED", "A freeze needs a reason.", field="reason")
+    now = clock.now()
+    longest = now + dt.timedelta(days=settings.TONNE_FREEZE_MAX_DAYS)
+    if expires_at is None:
+        expires_at = longest
+    if expires_at <= now or expires_at > longest:
+        raise ValidationFailed(
+            "FREEZE_EXPIRY_INVALID",
+            f"A freeze ends in the future and lasts at most {settings.TONNE_FREEZE_MAX_DAYS} days.",
+            field="expires_at",
+        )
+    target: dict[str, Any] = {}
+    if scope == Freeze.Scope.ACCOUNT:
+        target["account"] = get_account(account or "", field="account")
+    elif scope == Freeze.Scope.PROJECT:
+        found = Project.objects.filter(project_id=(project or "").strip()).first()
+        if found is None:
+            raise NotFound("PROJECT_NOT_FOUND", f"Project {project} does not exist.", field="project")
+        target["project"] = found
+    elif scope == Freeze.Scope.SERIALS:
+        if serial_start is None or serial_end is None or not 1 <= serial_start <= serial_end:
+            raise ValidationFailed("SERIAL_RANGE_INVALID", "Give serial_start ≤ serial_end, both ≥ 1.", field="serial_start")
+        target.update(serial_start=serial_start, serial_end=serial_end)
+    else:
+        raise ValidationFailed("FREEZE_SCOPE_INVALID", "scope must be account, project or serials.", field="scope")
+    with transaction.atomic():
+        frozen = Freeze.objects.create(
+            uid=uuid.uuid4(), scope=scope, reason=reason, created_by=actor, created_at=now, expires_at=expires_at, **target
+        )
+        record(Category.CONTROL, "freeze.created", actor=actor, target=str(frozen.uid), detail=freeze_target(frozen))
+    return frozen
+
+
+def freeze_target(frozen: Freeze) -> dict[str, Any]:
+    return {
+        "scope": frozen.scope,
+        "account": frozen.account.identifier if frozen.account_id and frozen.account else None,
+        "project": frozen.project.project_id if frozen.project_id and frozen.project else None,
+        "serial_start": frozen.serial_start,
+        "serial_end": frozen.serial_end,
+        "reason": frozen.reason,
+    }
+
+
+def lift_freeze(*, actor: User, uid: Any) -> Freeze:
+    require_registry_administrator(actor)
+    with transaction.atomic():
+        try:
+            frozen = Freeze.objects.select_for_update().get(uid=uid)
+        except (Freeze.DoesNotExist, ValueError):
+            raise NotFound("FREEZE_NOT_FOUND", "No such freeze.") from None
+        if frozen.lifted_at is not None:
+            raise Conflict("FREEZE_LIFTED", "This freeze was already lifted.")
+        frozen.lifted_at = clock.now()
+        frozen.lifted_by = actor
+        frozen.save(update_fields=["lifted_at", "lifted_by"])
+        record(Category.CONTROL, "freeze.lifted", actor=actor, target=str(frozen.uid))
+    return frozen
+
+
+# -- the registry-wide switch ----------------------------------------------------------
+
+
+def registry_switch() -> RegistrySwitch:
+    switch, _ = RegistrySwitch.objects.get_or_create(pk=1)
+    return switch
+
+
+def set_transfers_suspended(*, actor: User, suspended: bool, reason: str) -> RegistrySwitch:
+    require_registry_administrator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("REASON_REQUIRED", "Say why.", field="reason")
+    with transaction.atomic():
+        RegistrySwitch.objects.get_or_create(pk=1)
+        switch = RegistrySwitch.objects.select_for_update().get(pk=1)
+        switch.transfers_suspended = suspended
+        switch.reason = reason
+        switch.changed_by = actor
+        switch.changed_at = clock.now()
+        switch.save()
+        record(Category.CONFIGURATION, "transfers.suspended" if suspended else "transfers.resumed", actor=actor,
+               detail={"reason": reason})
+    return switch
