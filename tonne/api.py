@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
-from tonne.cadt.api import router as cadt_router
 from tonne.aml.api import router as aml_router
 from tonne.audit.api import router as audit_router
+from tonne.cadt.api import router as cadt_router
 from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.kyc.api import router as kyc_router
