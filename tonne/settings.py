@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "tonne.mrv",
     "tonne.units",
     "tonne.ledger",
+    "tonne.portal",
 ]
 
 MIDDLEWARE = [

@@ -3,10 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tonne.api import api
-from tonne.core.views import home
+from tonne.portal.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("", include("tonne.portal.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,544 @@
+"""Read models of the public portal: headline figures, project search with
+facets, the project page, the transparency dashboard and certificates.
+
+Everything here is public (no login). Reads go through the domain apps'
+selectors where they exist; aggregates are computed in SQL, and the heavier
+ones are cached under the ledger's size, which grows with every change of
+registry state, so a cached figure is never stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    Expression,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, ExtractYear
+
+from tonne.core.clock import now
+from tonne.ledger.models import Checkpoint, LedgerHead
+from tonne.organisations.models import Account, User
+from tonne.projects import selectors as project_selectors
+from tonne.projects.models import CoBenefit, Label, Location, Project, ProjectMethodology
+from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
+
+PAGE_SIZE = 20
+FACET_LIMIT = 25
+CACHE_SECONDS = 300
+# Statuses a project reaches only once the registry has accepted it.
+ACTIVE_STATUSES = (Project.Status.REGISTERED,)
+STATE_ACCOUNT_TYPES = {
+    "held": (Account.Type.HOLDING, Account.Type.SOP),
+    "buffer": (Account.Type.BUFFER,),
+    "retired": (Account.Type.RETIREMENT,),
+    "cancelled": (Account.Type.CANCELLATION, Account.Type.OMGE),
+    "exported": (Account.Type.EXPORT,),
+}
+
+
+def ledger_size() -> int:
+    head = LedgerHead.objects.filter(pk=1).values_list("size", flat=True).first()
+    return int(head or 0)
+
+
+def cached(name: str, key_parts: Iterable[Any], compute: Any) -> Any:
+    """compute() cached under the ledger's size: every change of registry
+    state appends a ledger entry, so the size names the state."""
+    digest = hashlib.sha256(json.dumps([name, ledger_size(), *key_parts], default=str).encode()).hexdigest()
+    key = f"portal:{name}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def block_units() -> Any:
+    return Sum(F("serial_end") - F("serial_start") + 1)
+
+
+# -- headline figures ------------------------------------------------------------------
+
+
+def public_projects() -> QuerySet[Project]:
+    return project_selectors.projects_for(None)
+
+
+def units_by_state() -> dict[str, int]:
+    """Units in each state, from the unit blocks (one grouped query)."""
+    rows = UnitBlock.objects.values("account__type").annotate(n=block_units()).order_by()
+    by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
+    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
+
+
+def headline_figures() -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        states = units_by_state()
+        return {
+            "projects": public_projects().count(),
+            "active_projects": public_projects().filter(status__in=ACTIVE_STATUSES).count(),
+            "issued": int(Issuance.objects.aggregate(n=Sum("quantity"))["n"] or 0),
+            "retired": states["retired"],
+            "cancelled": states["cancelled"],
+        }
+
+    figures = dict(cached("headline", [], compute))
+    figures["ledger_size"] = ledger_size()
+    figures["checkpoint"] = Checkpoint.objects.order_by("-size").first()
+    return figures
+
+
+# -- project search --------------------------------------------------------------------
+
+
+class JsonHasAny(Expression):
+    """True when a JSON list column holds any of `values` (sectors, types)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, values: list[str]) -> None:
+        super().__init__()
+        self.column: Any = F(column)
+        self.values = list(values)
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> JsonHasAny:
+        clone = self.copy()
+        clone.column = self.column.resolve_expression(*args, **kwargs)
+        return clone
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.column)
+        if connection.vendor == "postgresql":
+            return f"({sql} ?| %s::text[])", [*params, self.values]
+        marks = ", ".join(["%s"] * len(self.values))
+        return f"EXISTS (SELECT 1 FROM json_each({sql}) WHERE json_each.value IN ({marks}))", [*params, *self.values]
+
+
+SORTS: dict[str, tuple[str, ...]] = {
+    "number": ("number",),
+    "-number": ("-number",),
+    "name": ("name", "number"),
+    "-name": ("-name", "number"),
+    "project_id": ("project_id",),
+    "status": ("status", "number"),
+    "crediting": ("crediting_period_start", "number"),
+    "-updated": ("-updated_at", "-number"),
+}
+FACETS = ("region", "sector", "type", "methodology", "status", "crediting", "vintage", "label", "cobenefit", "article6")
+CREDITING_STATES = ("current", "ended", "future", "unknown")
+
+
+@dataclass
+class SearchQuery:
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "number"
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: Any) -> SearchQuery:
+        """From a QueryDict; unknown values are ignored, never an error."""
+        filters: dict[str, list[str]] = {}
+        for name in FACETS:
+            values = [v.strip() for v in params.getlist(name) if v.strip()][:20]
+            if values:
+                filters[name] = sorted(set(values))
+        sort = params.get("sort", "number")
+        try:
+            page = max(1, int(params.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            q=" ".join(params.get("q", "").split())[:200],
+            filters=filters,
+            sort=sort if sort in SORTS else "number",
+            page=page,
+        )
+
+    def key(self) -> list[Any]:
+        return [self.q, sorted(self.filters.items())]
+
+
+def _crediting_q(state: str, today: dt.date) -> Q:
+    start, end = "crediting_period_start", "crediting_period_end"
+    return {
+        "current": Q(**{f"{start}__lte": today}) & (Q(**{f"{end}__gte": today}) | Q(**{f"{end}__isnull": True})),
+        "ended": Q(**{f"{end}__lt": today}),
+        "future": Q(**{f"{start}__gt": today}),
+        "unknown": Q(**{f"{start}__isnull": True}),
+    }.get(state, Q(pk__in=[]))
+
+
+def search_projects(query: SearchQuery, *, filters: dict[str, list[str]] | None = None) -> QuerySet[Project]:
+    """Public projects matching the text and every facet (values of one facet OR'd)."""
+    qs = public_projects()
+    for word in query.q.split()[:8]:
+        qs = qs.filter(Q(name__icontains=word) | Q(project_id__icontains=word) | Q(description__icontains=word))
+    chosen = query.filters if filters is None else filters
+    today = now().date()
+    for name, values in chosen.items():
+        if name == "status":
+            qs = qs.filter(status__in=values)
+        elif name == "article6":
+            qs = qs.filter(article6_status__in=values)
+        elif name == "sector":
+            qs = qs.filter(JsonHasAny("sectors", values))
+        elif name == "type":
+            qs = qs.filter(JsonHasAny("types", values))
+        elif name == "region":
+            qs = qs.filter(Exists(Location.objects.filter(project=OuterRef("pk"), region__in=values)))
+        elif name == "methodology":
+            qs = qs.filter(
+                Exists(ProjectMethodology.objects.filter(project=OuterRef("pk"), methodology__code__in=values))
+            )
+        elif name == "label":
+            qs = qs.filter(Exists(Label.objects.filter(project=OuterRef("pk"), name__in=values)))
+        elif name == "cobenefit":
+            qs = qs.filter(Exists(CoBenefit.objects.filter(project=OuterRef("pk"), co_benefit__in=values)))
+        elif name == "vintage":
+            years = [int(v) for v in values if v.isdigit()]
+            qs = qs.filter(Exists(Issuance.objects.filter(project=OuterRef("pk"), vintage__in=years)))
+        elif name == "crediting":
+            condition = Q(pk__in=[])
+            for state in values:
+                condition |= _crediting_q(state, today)
+            qs = qs.filter(condition)
+    return qs
+
+
+def issued_subquery() -> Any:
+    units = (
+        Issuance.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(s=Sum("quantity"))
+        .values("s")
+    )
+    return Coalesce(Subquery(units), Value(0))
+
+
+def with_listing(qs: QuerySet[Project]) -> QuerySet[Project]:
+    """What a result row shows, in a fixed number of queries however many rows."""
+    return qs.select_related(None).prefetch_related("locations", "methodologies__methodology").annotate(
+        issued=issued_subquery()
+    )
+
+
+def _count_rows(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
+    out = [(str(value), int(n)) for value, n in rows if value not in (None, "")]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out[:FACET_LIMIT]
+
+
+def _json_facet(ids_sql: str, params: tuple[Any, ...], column: str) -> list[tuple[str, int]]:
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT e.v, COUNT(*) FROM projects_project p CROSS JOIN LATERAL jsonb_array_elements_text(p.{column}) "
+            f"AS e(v) WHERE p.id IN ({ids_sql}) GROUP BY e.v"
+        )
+    else:
+        sql = (
+            f"SELECT e.value, COUNT(*) FROM projects_project p, json_each(p.{column}) e "
+            f"WHERE p.id IN ({ids_sql}) GROUP BY e.value"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _count_rows(cursor.fetchall())
+
+
+def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
+    """For each facet, its values and how many of the matching projects have
+    each; a facet's own selection is left out of its counts, so that the
+    other values of the same facet stay visible and choosable."""
+
+    def compute() -> dict[str, list[tuple[str, int]]]:
+        out: dict[str, list[tuple[str, int]]] = {}
+        today = now().date()
+        for name in FACETS:
+            others = {k: v for k, v in query.filters.items() if k != name}
+            base = search_projects(query, filters=others).order_by()
+            ids = base.values("pk")
+            if name == "status":
+                rows = base.values_list("status").annotate(n=Count("pk"))
+            elif name == "article6":
+                rows = base.values_list("article6_status").annotate(n=Count("pk"))
+            elif name in ("sector", "type"):
+                ids_sql, params = ids.query.sql_with_params()
+                out[name] = _json_facet(ids_sql, params, "sectors" if name == "sector" else "types")
+                continue
+            elif name == "region":
+                rows = (
+                    Location.objects.filter(project__in=ids)
+                    .values_list("region")
+                    .annotate(n=Count("project", distinct=True))
+                    .order_by()
+                )
+            elif name == "methodology":
+                rows = (
+                    ProjectMethodology.objects.filter(project__in=ids)
+                    .values_list("methodology__code")
+                    .annotate(n=Count("project", distinct=True))
+                    .order_by()
+                )
+            elif name == "label":
+                rows = (
+                    Label.objects.filter(project__in=ids)
+                    .values_list("name")
+                    .annotate(n=Count("project", distinct=True))
+                    .order_by()
+                )
+            elif name == "cobenefit":
+                rows = (
+                    CoBenefit.objects.filter(project__in=ids)
+                    .values_list("co_benefit")
+                    .annotate(n=Count("project", distinct=True))
+                    .order_by()
+                )
+            elif name == "vintage":
+                rows = (
+                    Issuance.objects.filter(project__in=ids)
+                    .values_list("vintage")
+                    .annotate(n=Count("project", distinct=True))
+                    .order_by()
+                )
+                out[name] = sorted(_count_rows(rows), key=lambda item: item[0], reverse=True)
+                continue
+            else:  # crediting
+                counts = base.aggregate(
+                    **{state: Count("pk", filter=_crediting_q(state, today)) for state in CREDITING_STATES}
+                )
+                out[name] = [(state, int(counts[state])) for state in CREDITING_STATES if counts[state]]
+                continue
+            out[name] = _count_rows(rows)
+        return out
+
+    return cached("facets", query.key(), compute)
+
+
+def search_count(query: SearchQuery) -> int:
+    return cached("count", query.key(), lambda: search_projects(query).count())
+
+
+def result_page(query: SearchQuery) -> tuple[list[Project], int, int]:
+    """(rows of the page, total matches, number of pages)."""
+    total = search_count(query)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    page = min(query.page, pages)
+    offset = (page - 1) * PAGE_SIZE
+    rows = list(with_listing(search_projects(query).order_by(*SORTS[query.sort]))[offset : offset + PAGE_SIZE])
+    return rows, total, pages
+
+
+EXPORT_COLUMNS = (
+    "project_id",
+    "name",
+    "status",
+    "host_party",
+    "regions",
+    "sectors",
+    "types",
+    "sectoral_scope",
+    "methodologies",
+    "crediting_period_start",
+    "crediting_period_end",
+    "article6_status",
+    "units_issued",
+    "developer",
+)
+
+
+def export_rows(query: SearchQuery) -> Iterator[list[Any]]:
+    """Every matching project, streamed in chunks with their child rows prefetched."""
+    qs = with_listing(search_projects(query).order_by(*SORTS[query.sort])).select_related("developer")
+    for p in qs.iterator(chunk_size=1000):
+        yield [
+            p.project_id,
+            p.name,
+            p.status,
+            p.host_party,
+            "; ".join(sorted({loc.region for loc in p.locations.all() if loc.region})),
+            "; ".join(p.sectors),
+            "; ".join(p.types),
+            p.sectoral_scope,
+            "; ".join(m.methodology.code for m in p.methodologies.all()),
+            p.crediting_period_start,
+            p.crediting_period_end,
+            p.article6_status,
+            int(p.issued),  # type: ignore[attr-defined]
+            p.developer.name,
+        ]
+
+
+# -- project page ------------------------------------------------------------------------
+
+
+def project_holdings(project: Project) -> dict[str, int]:
+    rows = UnitBlock.objects.filter(project=project).values("account__type").annotate(n=block_units()).order_by()
+    by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
+    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
+
+
+def project_retirements(project: Project) -> QuerySet[Transaction]:
+    """Completed retirements that moved units of this project, with the
+    number of this project's units each retired."""
+    return (
+        Transaction.objects.filter(
+            kind=Transaction.Kind.RETIREMENT,
+            status=Transaction.Status.COMPLETED,
+            blocks__issuance__project=project,
+        )
+        .annotate(units=Sum(F("blocks__serial_end") - F("blocks__serial_start") + 1))
+        .order_by("-completed_at", "-id")
+    )
+
+
+# -- dashboard ----------------------------------------------------------------------------
+
+
+def _year(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _moves_by_year(kind: str) -> dict[int, int]:
+    rows = (
+        Transaction.objects.filter(kind=kind, status=Transaction.Status.COMPLETED)
+        .annotate(y=ExtractYear("completed_at"))
+        .values_list("y")
+        .annotate(n=Sum("quantity"))
+        .order_by()
+    )
+    return {int(y): int(n or 0) for y, n in rows if y is not None}
+
+
+def dashboard() -> dict[str, Any]:
+    """Every aggregate of the transparency dashboard (cached by ledger size)."""
+    return cached("dashboard", [], _dashboard)
+
+
+def _dashboard() -> dict[str, Any]:
+    issued_year = dict(
+        (int(y), int(n or 0))
+        for y, n in Issuance.objects.annotate(y=ExtractYear("issued_at"))
+        .values_list("y")
+        .annotate(n=Sum("quantity"))
+        .order_by()
+    )
+    retired_year = _moves_by_year(Transaction.Kind.RETIREMENT)
+    # Reversals cancel units from the buffer pool: they count as cancelled.
+    cancelled_year = _moves_by_year(Transaction.Kind.CANCELLATION)
+    for y, n in _moves_by_year(Transaction.Kind.REVERSAL).items():
+        cancelled_year[y] = cancelled_year.get(y, 0) + n
+    years = sorted(set(issued_year) | set(retired_year) | set(cancelled_year))
+    over_time = [(y, issued_year.get(y, 0), retired_year.get(y, 0), cancelled_year.get(y, 0)) for y in years]
+
+    # Per vintage: issued from issuances, retired / cancelled from where the blocks are now.
+    vint_issued = dict(Issuance.objects.values_list("vintage").annotate(n=Sum("quantity")).order_by())
+    retired_types = STATE_ACCOUNT_TYPES["retired"]
+    cancelled_types = STATE_ACCOUNT_TYPES["cancelled"]
+    vint_state = (
+        UnitBlock.objects.filter(account__type__in=retired_types + cancelled_types)
+        .values_list("vintage", "account__type")
+        .annotate(n=block_units())
+        .order_by()
+    )
+    vint_retired: dict[int, int] = {}
+    vint_cancelled: dict[int, int] = {}
+    for vintage, account_type, n in vint_state:
+        target = vint_retired if account_type in retired_types else vint_cancelled
+        target[vintage] = target.get(vintage, 0) + int(n or 0)
+    vintages = sorted(set(vint_issued) | set(vint_retired) | set(vint_cancelled))
+    by_vintage = [
+        (v, int(vint_issued.get(v, 0) or 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages
+    ]
+
+    by_sector = [
+        (int(scope), int(n or 0), int(p))
+        for scope, n, p in Issuance.objects.values_list("project__sectoral_scope")
+        .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
+        .order_by("project__sectoral_scope")
+    ]
+
+    # A project counts in the region of its first location (no double counting).
+    first_region = Subquery(Location.objects.filter(project=OuterRef("project")).order_by("id").values("region")[:1])
+    by_region = sorted(
+        (
+            (region or "", int(n or 0), int(p))
+            for region, n, p in Issuance.objects.annotate(region=first_region)
+            .values_list("region")
+            .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
+            .order_by()
+        ),
+        key=lambda r: (-r[1], r[0]),
+    )
+    first_methodology = Subquery(
+        ProjectMethodology.objects.filter(project=OuterRef("project")).order_by("id").values("methodology__code")[:1]
+    )
+    by_methodology = sorted(
+        (
+            (code or "", int(n or 0), int(p))
+            for code, n, p in Issuance.objects.annotate(code=first_methodology)
+            .values_list("code")
+            .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
+            .order_by()
+        ),
+        key=lambda r: (-r[1], r[0]),
+    )
+    by_article6 = [
+        (status, int(n or 0), int(p))
+        for status, n, p in Issuance.objects.values_list("project__article6_status")
+        .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
+        .order_by("project__article6_status")
+    ]
+    projects_by_status = [
+        (status, int(n))
+        for status, n in public_projects().order_by().values_list("status").annotate(n=Count("pk")).order_by("status")
+    ]
+    return {
+        "over_time": over_time,
+        "by_vintage": by_vintage,
+        "by_sector": by_sector,
+        "by_region": by_region,
+        "by_methodology": by_methodology,
+        "by_article6": by_article6,
+        "projects_by_status": projects_by_status,
+    }
+
+
+# -- retirement certificates ---------------------------------------------------------------
+
+
+def retirement(identifier: str) -> Transaction | None:
+    from tonne.units.selectors import retirements
+
+    return retirements().filter(identifier=identifier).first()
+
+
+def latest_checkpoints(limit: int = 10) -> list[Checkpoint]:
+    return list(Checkpoint.objects.order_by("-size")[:limit])
+
+
+def viewer(user: Any) -> User | None:
+    return user if getattr(user, "is_authenticated", False) else None
