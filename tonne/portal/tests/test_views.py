@@ -368,7 +368,7 @@ def test_empty_registry_pages(db: None) -> None:
 
 @pytest.mark.parametrize(
     ("lang", "words", "number"),
-    [("fr", "Tableau de bord", "17\u202f000"), ("es", "Panel de transparencia", "17.000")],
+    [("fr", "Tableau de bord", "17\xa0000"), ("es", "Panel de transparencia", "17\xa0000")],
 )
 def test_pages_in_french_and_spanish(portal: Portal, lang: str, words: str, number: str) -> None:
     home = text(get("/", lang))
