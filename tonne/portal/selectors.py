@@ -37,7 +37,7 @@ from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.organisations.models import Account, User
 from tonne.projects import selectors as project_selectors
 from tonne.projects.models import CoBenefit, Label, Location, Project, ProjectMethodology
-from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
+from tonne.units.models import Issuance, Transaction, UnitBlock
 
 PAGE_SIZE = 20
 FACET_LIMIT = 25
@@ -81,16 +81,17 @@ def public_projects() -> QuerySet[Project]:
     return project_selectors.projects_for(None)
 
 
-def units_by_state() -> dict[str, int]:
-    """Units in each state, from the unit blocks (one grouped query)."""
-    rows = UnitBlock.objects.values("account__type").annotate(n=block_units()).order_by()
+def units_in_states(*states: str) -> dict[str, int]:
+    """Units in the given states, from the blocks of those accounts only."""
+    types = [t for s in states for t in STATE_ACCOUNT_TYPES[s]]
+    rows = UnitBlock.objects.filter(account__type__in=types).values("account__type").annotate(n=block_units()).order_by()
     by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
-    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
+    return {s: sum(by_type.get(t, 0) for t in STATE_ACCOUNT_TYPES[s]) for s in states}
 
 
 def headline_figures() -> dict[str, Any]:
     def compute() -> dict[str, Any]:
-        states = units_by_state()
+        states = units_in_states("retired", "cancelled")
         return {
             "projects": public_projects().count(),
             "active_projects": public_projects().filter(status__in=ACTIVE_STATUSES).count(),
@@ -126,15 +127,17 @@ class JsonHasAny(Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.column]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Any) -> None:
         (self.column,) = exprs
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
         sql, params = compiler.compile(self.column)
         if connection.vendor == "postgresql":
             return f"({sql} ?| %s::text[])", [*params, self.values]
         marks = ", ".join(["%s"] * len(self.values))
-        return f"EXISTS (SELECT 1 FROM json_each({sql}) WHERE json_each.value IN ({marks}))", [*params, *self.values]
+        # Only the compiled column and placeholders are interpolated; values are parameters.
+        exists = f"EXISTS (SELECT 1 FROM json_each({sql}) WHERE json_each.value IN ({marks}))"  # noqa: S608
+        return exists, [*params, *self.values]
 
 
 SORTS: dict[str, tuple[str, ...]] = {
@@ -256,12 +259,12 @@ def _count_rows(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
 def _json_facet(ids_sql: str, params: tuple[Any, ...], column: str) -> list[tuple[str, int]]:
     if connection.vendor == "postgresql":
         sql = (
-            f"SELECT e.v, COUNT(*) FROM projects_project p CROSS JOIN LATERAL jsonb_array_elements_text(p.{column}) "
+            f"SELECT e.v, COUNT(*) FROM projects_project p CROSS JOIN LATERAL jsonb_array_elements_text(p.{column}) "  # noqa: S608
             f"AS e(v) WHERE p.id IN ({ids_sql}) GROUP BY e.v"
         )
     else:
         sql = (
-            f"SELECT e.value, COUNT(*) FROM projects_project p, json_each(p.{column}) e "
+            f"SELECT e.value, COUNT(*) FROM projects_project p, json_each(p.{column}) e "  # noqa: S608
             f"WHERE p.id IN ({ids_sql}) GROUP BY e.value"
         )
     with connection.cursor() as cursor:
@@ -281,6 +284,7 @@ def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
             others = {k: v for k, v in query.filters.items() if k != name}
             base = search_projects(query, filters=others).order_by()
             ids = base.values("pk")
+            rows: Any
             if name == "status":
                 rows = base.values_list("status").annotate(n=Count("pk"))
             elif name == "article6":
@@ -418,19 +422,46 @@ def project_retirements(project: Project) -> QuerySet[Transaction]:
 # -- dashboard ----------------------------------------------------------------------------
 
 
-def _year(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _moves_by_year(kind: str) -> dict[int, int]:
+def _terminal_blocks() -> list[tuple[str, int, int, int]]:
+    """(state, vintage, year reached, units) of retired and cancelled units.
+    Blocks in terminal accounts never move again, so the year a block
+    reached its account is the year it was retired or cancelled; reading
+    the few terminal accounts' blocks by index beats scanning transactions."""
+    states = {t: s for s in ("retired", "cancelled") for t in STATE_ACCOUNT_TYPES[s]}
     rows = (
-        Transaction.objects.filter(kind=kind, status=Transaction.Status.COMPLETED)
-        .annotate(y=ExtractYear("completed_at"))
-        .values_list("y")
-        .annotate(n=Sum("quantity"))
+        UnitBlock.objects.filter(account__type__in=list(states))
+        .annotate(y=ExtractYear("acquired_at"))
+        .values_list("account__type", "vintage", "y")
+        .annotate(n=block_units())
         .order_by()
     )
-    return {int(y): int(n or 0) for y, n in rows if y is not None}
+    return [(states[t], int(v), int(y), int(n or 0)) for t, v, y, n in rows]
+
+
+def _issued_by_first_child(child_sql: str) -> list[tuple[str, int, int]]:
+    """Units issued grouped by a value of each project's first child row
+    (so a project with two regions is counted once)."""
+    sql = f"""
+        SELECT c.value, SUM(i.quantity), COUNT(DISTINCT i.project_id)
+        FROM units_issuance i
+        LEFT JOIN ({child_sql}) c ON c.project_id = i.project_id
+        GROUP BY c.value
+    """  # noqa: S608 (child_sql is one of the constant queries below)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    return sorted(((v or "", int(n or 0), int(p)) for v, n, p in rows), key=lambda r: (-r[1], r[0]))
+
+
+FIRST_REGION = """
+    SELECT l.project_id, l.region AS value FROM projects_location l
+    JOIN (SELECT project_id, MIN(id) AS id FROM projects_location GROUP BY project_id) f ON f.id = l.id
+"""
+FIRST_METHODOLOGY = """
+    SELECT pm.project_id, m.code AS value FROM projects_projectmethodology pm
+    JOIN (SELECT project_id, MIN(id) AS id FROM projects_projectmethodology GROUP BY project_id) f ON f.id = pm.id
+    JOIN projects_methodology m ON m.id = pm.methodology_id
+"""
 
 
 def dashboard() -> dict[str, Any]:
@@ -439,73 +470,39 @@ def dashboard() -> dict[str, Any]:
 
 
 def _dashboard() -> dict[str, Any]:
-    issued_year = dict(
-        (int(y), int(n or 0))
-        for y, n in Issuance.objects.annotate(y=ExtractYear("issued_at"))
-        .values_list("y")
+    issued_rows = list(
+        Issuance.objects.annotate(y=ExtractYear("issued_at"))
+        .values_list("y", "vintage")
         .annotate(n=Sum("quantity"))
         .order_by()
     )
-    retired_year = _moves_by_year(Transaction.Kind.RETIREMENT)
-    # Reversals cancel units from the buffer pool: they count as cancelled.
-    cancelled_year = _moves_by_year(Transaction.Kind.CANCELLATION)
-    for y, n in _moves_by_year(Transaction.Kind.REVERSAL).items():
-        cancelled_year[y] = cancelled_year.get(y, 0) + n
+    terminal = _terminal_blocks()
+
+    def tally(pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
+        out: dict[Any, int] = {}
+        for k, n in pairs:
+            out[k] = out.get(k, 0) + int(n or 0)
+        return out
+
+    issued_year = tally((int(y), n) for y, _, n in issued_rows)
+    retired_year = tally((y, n) for s, _, y, n in terminal if s == "retired")
+    cancelled_year = tally((y, n) for s, _, y, n in terminal if s == "cancelled")
     years = sorted(set(issued_year) | set(retired_year) | set(cancelled_year))
     over_time = [(y, issued_year.get(y, 0), retired_year.get(y, 0), cancelled_year.get(y, 0)) for y in years]
 
-    # Per vintage: issued from issuances, retired / cancelled from where the blocks are now.
-    vint_issued = dict(Issuance.objects.values_list("vintage").annotate(n=Sum("quantity")).order_by())
-    retired_types = STATE_ACCOUNT_TYPES["retired"]
-    cancelled_types = STATE_ACCOUNT_TYPES["cancelled"]
-    vint_state = (
-        UnitBlock.objects.filter(account__type__in=retired_types + cancelled_types)
-        .values_list("vintage", "account__type")
-        .annotate(n=block_units())
-        .order_by()
-    )
-    vint_retired: dict[int, int] = {}
-    vint_cancelled: dict[int, int] = {}
-    for vintage, account_type, n in vint_state:
-        target = vint_retired if account_type in retired_types else vint_cancelled
-        target[vintage] = target.get(vintage, 0) + int(n or 0)
+    vint_issued = tally((int(v), n) for _, v, n in issued_rows)
+    vint_retired = tally((v, n) for s, v, _, n in terminal if s == "retired")
+    vint_cancelled = tally((v, n) for s, v, _, n in terminal if s == "cancelled")
     vintages = sorted(set(vint_issued) | set(vint_retired) | set(vint_cancelled))
-    by_vintage = [
-        (v, int(vint_issued.get(v, 0) or 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages
-    ]
+    by_vintage = [(v, vint_issued.get(v, 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages]
 
+    # Distinct projects per group need their own grouping (a project spans years and vintages).
     by_sector = [
         (int(scope), int(n or 0), int(p))
         for scope, n, p in Issuance.objects.values_list("project__sectoral_scope")
         .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
         .order_by("project__sectoral_scope")
     ]
-
-    # A project counts in the region of its first location (no double counting).
-    first_region = Subquery(Location.objects.filter(project=OuterRef("project")).order_by("id").values("region")[:1])
-    by_region = sorted(
-        (
-            (region or "", int(n or 0), int(p))
-            for region, n, p in Issuance.objects.annotate(region=first_region)
-            .values_list("region")
-            .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
-            .order_by()
-        ),
-        key=lambda r: (-r[1], r[0]),
-    )
-    first_methodology = Subquery(
-        ProjectMethodology.objects.filter(project=OuterRef("project")).order_by("id").values("methodology__code")[:1]
-    )
-    by_methodology = sorted(
-        (
-            (code or "", int(n or 0), int(p))
-            for code, n, p in Issuance.objects.annotate(code=first_methodology)
-            .values_list("code")
-            .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
-            .order_by()
-        ),
-        key=lambda r: (-r[1], r[0]),
-    )
     by_article6 = [
         (status, int(n or 0), int(p))
         for status, n, p in Issuance.objects.values_list("project__article6_status")
@@ -520,8 +517,8 @@ def _dashboard() -> dict[str, Any]:
         "over_time": over_time,
         "by_vintage": by_vintage,
         "by_sector": by_sector,
-        "by_region": by_region,
-        "by_methodology": by_methodology,
+        "by_region": _issued_by_first_child(FIRST_REGION),
+        "by_methodology": _issued_by_first_child(FIRST_METHODOLOGY),
         "by_article6": by_article6,
         "projects_by_status": projects_by_status,
     }

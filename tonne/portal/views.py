@@ -122,11 +122,11 @@ def project_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
         sheet.append(row)
     out = io.BytesIO()
     book.save(out)
-    response = HttpResponse(
+    book_response = HttpResponse(
         out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    response["Content-Disposition"] = 'attachment; filename="projects.xlsx"'
-    return response
+    book_response["Content-Disposition"] = 'attachment; filename="projects.xlsx"'
+    return book_response
 
 
 # -- project page ------------------------------------------------------------------------------

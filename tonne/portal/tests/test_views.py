@@ -265,9 +265,10 @@ def test_certificate_page_shows_verified_proof(portal: Portal) -> None:
 
 
 def test_certificate_proof_that_fails_is_said_so(portal: Portal, monkeypatch) -> None:  # noqa: ANN001
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from tonne.ledger import keys
     from tonne.ledger.checkpoint import verifier_key
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     other = verifier_key("tonne-ci", Ed25519PrivateKey.generate().public_key())
     monkeypatch.setattr(keys, "verifier_key_text", lambda: other)
@@ -280,9 +281,9 @@ def test_certificate_before_checkpoint(db: None) -> None:
 
     cache.clear()
     portal = build_portal()
+    from tonne.portal.tests.conftest import key
     from tonne.units import services as units
     from tonne.units.domain import Selection
-    from tonne.portal.tests.conftest import key
 
     later = units.retire(
         actor=portal.reg.developer, from_account=portal.reg.developer_account.identifier,
