@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup")
+BENCHES = ("transfers", "verify", "lookup", "portal")
 SIZES = {
     "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000},
     "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200},
@@ -37,6 +37,7 @@ TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
     "verify": "tonne ledger verify entries/s >= 0.2 x bare hashlib entries/s",
     "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
+    "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
 }
 
 
@@ -177,7 +178,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,portal")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -202,7 +203,8 @@ def main() -> int:
 
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
-    databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB}
+    databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
+                 "portal": "tonne_bench_portal"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -221,6 +223,10 @@ def main() -> int:
             elif bench == "verify":
                 results[bench] = common.run_child("bench_verify.py", ["--entries", str(size["entries"])], env,
                                                   timeout=1200)
+            elif bench == "portal":
+                results[bench] = common.run_child(
+                    "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
+                    env, timeout=1800)
             else:
                 results[bench] = common.run_child(
                     "bench_lookup.py",
@@ -241,6 +247,10 @@ def main() -> int:
         report_verify(results["verify"], rep, SIZES["full"]["entries"])
     if "lookup" in results:
         report_lookup(results["lookup"], rep)
+    if "portal" in results:
+        import bench_portal
+
+        bench_portal.report(results["portal"], rep)
     elapsed = time.perf_counter() - t_all
     rep.add("")
     rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))
