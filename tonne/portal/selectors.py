@@ -396,29 +396,6 @@ def export_rows(query: SearchQuery) -> Iterator[list[Any]]:
         ]
 
 
-# -- project page ------------------------------------------------------------------------
-
-
-def project_holdings(project: Project) -> dict[str, int]:
-    rows = UnitBlock.objects.filter(project=project).values("account__type").annotate(n=block_units()).order_by()
-    by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
-    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
-
-
-def project_retirements(project: Project) -> QuerySet[Transaction]:
-    """Completed retirements that moved units of this project, with the
-    number of this project's units each retired."""
-    return (
-        Transaction.objects.filter(
-            kind=Transaction.Kind.RETIREMENT,
-            status=Transaction.Status.COMPLETED,
-            blocks__issuance__project=project,
-        )
-        .annotate(units=Sum(F("blocks__serial_end") - F("blocks__serial_start") + 1))
-        .order_by("-completed_at", "-id")
-    )
-
-
 # -- dashboard ----------------------------------------------------------------------------
 
 

@@ -177,8 +177,8 @@ def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
             "documents": list(documents_for(user, project)),
             "issuances": issuances,
             "reports": reports,
-            "holdings": selectors.project_holdings(project),
-            "retirements": list(selectors.project_retirements(project)),
+            "holdings": unit_selectors.project_holdings(project),
+            "retirements": list(unit_selectors.project_retirements(project)),
         },
     )
 
