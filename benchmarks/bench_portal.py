@@ -82,8 +82,9 @@ def enrich(n_projects: int, seed: int = 17) -> dict:
                     [f'["{sector}"]', f'["{ptype}"]', len(SECTORS), k],
                 )
             cursor.execute(
-                "UPDATE projects_project SET crediting_period_start = DATE '2015-01-01' + (id %% 3000), "
-                "crediting_period_end = DATE '2015-01-01' + (id %% 3000) + 3650 WHERE id %% 5 <> 0"
+                "UPDATE projects_project SET crediting_period_start = DATE '2015-01-01' + (id %% 3000)::int, "
+                "crediting_period_end = DATE '2015-01-01' + (id %% 3000)::int + 3650 WHERE id %% 5 <> 0",
+                [],
             )
             for k, status in enumerate(ARTICLE6):
                 cursor.execute("UPDATE projects_project SET article6_status = %s WHERE id %% %s = %s",
@@ -257,14 +258,27 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--reuse", action="store_true", help="measure the data already in the database")
     args = parser.parse_args()
     common.django_setup()
     from bench_lookup import generate
+    from django.core.cache import cache
 
-    print(f"  bulk-generating {args.projects:,} projects and {args.blocks:,} unit blocks (COPY) ...", flush=True)
-    out: dict = {"data": generate(args.projects, args.blocks)}
-    print("  adding locations, methodologies, co-benefits and labels ...", flush=True)
-    out["children"] = enrich(args.projects)
+    from tonne.projects.models import CoBenefit, Label, Location, Project, ProjectMethodology
+    from tonne.units.models import Issuance, UnitBlock
+
+    out: dict = {}
+    if not (args.reuse and Project.objects.count() >= args.projects):
+        print(f"  bulk-generating {args.projects:,} projects and {args.blocks:,} unit blocks (COPY) ...", flush=True)
+        generate(args.projects, args.blocks)
+    if not (args.reuse and Location.objects.exists()):
+        print("  adding locations, methodologies, co-benefits and labels ...", flush=True)
+        enrich(args.projects)
+    out["data"] = {"projects": Project.objects.count(), "issuances": Issuance.objects.count(),
+                   "unit_blocks": UnitBlock.objects.count()}
+    out["children"] = {"locations": Location.objects.count(), "co_benefits": CoBenefit.objects.count(),
+                       "labels": Label.objects.count(), "methodologies": ProjectMethodology.objects.count()}
+    cache.clear()
     print(f"  measuring ({args.samples} samples each) ...", flush=True)
     out["measure"] = measure(args.samples)
     for k, v in out["measure"].items():

@@ -23,6 +23,7 @@ from django.db.models import (
     Exists,
     Expression,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -58,10 +59,21 @@ def ledger_size() -> int:
     return int(head or 0)
 
 
-def cached(name: str, key_parts: Iterable[Any], compute: Any) -> Any:
-    """compute() cached under the ledger's size: every change of registry
-    state appends a ledger entry, so the size names the state."""
-    digest = hashlib.sha256(json.dumps([name, ledger_size(), *key_parts], default=str).encode()).hexdigest()
+def projects_version() -> list[Any]:
+    """Names the state of projects and issuances (what search reads): every
+    project change bumps its updated_at, issuances only ever get added.
+    Index lookups only, so transfers and retirements leave search caches be."""
+    return [
+        Project.objects.aggregate(m=Max("updated_at"), n=Max("id")),
+        Issuance.objects.aggregate(n=Max("id")),
+    ]
+
+
+def cached(name: str, key_parts: Iterable[Any], compute: Any, *, version: list[Any] | None = None) -> Any:
+    """compute() cached under the state it reads: by default the ledger's
+    size (every change of registry state appends a ledger entry)."""
+    state = version if version is not None else [ledger_size()]
+    digest = hashlib.sha256(json.dumps([name, *state, *key_parts], default=str).encode()).hexdigest()
     key = f"portal:{name}:{digest}"
     value = cache.get(key)
     if value is None:
@@ -339,11 +351,11 @@ def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
             out[name] = _count_rows(rows)
         return out
 
-    return cached("facets", query.key(), compute)
+    return cached("facets", query.key(), compute, version=projects_version())
 
 
 def search_count(query: SearchQuery) -> int:
-    return cached("count", query.key(), lambda: search_projects(query).count())
+    return cached("count", query.key(), lambda: search_projects(query).count(), version=projects_version())
 
 
 def result_page(query: SearchQuery) -> tuple[list[Project], int, int]:

@@ -1,4 +1,5 @@
-"""Trigram indexes for the public project search (PostgreSQL only).
+"""Indexes for the public project search: trigrams (PostgreSQL only) and
+the time of the latest project change.
 
 The search matches each word anywhere in the name, identifier or
 description (`icontains`, i.e. UPPER(col) LIKE UPPER('%word%')); without
@@ -10,6 +11,8 @@ COLUMNS = ("name", "project_id", "description")
 
 
 def create(apps, schema_editor):
+    # The portal caches search facets under the newest project change.
+    schema_editor.execute("CREATE INDEX IF NOT EXISTS projects_project_updated_at ON projects_project (updated_at)")
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -21,6 +24,7 @@ def create(apps, schema_editor):
 
 
 def drop(apps, schema_editor):
+    schema_editor.execute("DROP INDEX IF EXISTS projects_project_updated_at")
     if schema_editor.connection.vendor != "postgresql":
         return
     for column in COLUMNS:
