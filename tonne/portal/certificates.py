@@ -18,9 +18,16 @@ INK = (0.106, 0.165, 0.141)
 ACCENT = (0.031, 0.298, 0.216)
 
 
-def _wrap(canvas: Canvas, text: str, font: str, size: float, width: float) -> list[str]:
-    """Split text into lines that fit `width` (long words such as hashes are cut)."""
+def _wrap(canvas: Canvas, text: str, font: str, size: float, width: float, *, exact: bool = False) -> list[str]:
+    """Split text into lines that fit `width` (long words such as hashes are
+    cut). `exact` keeps every character (data to be re-typed, such as the
+    ledger entry): lines are cut anywhere and nothing is dropped."""
     lines: list[str] = []
+    if exact:
+        per_line = max(1, int(width // canvas.stringWidth("0", font, size)))
+        for paragraph in text.split("\n"):
+            lines.extend(paragraph[i : i + per_line] for i in range(0, max(len(paragraph), 1), per_line))
+        return lines
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
@@ -56,9 +63,14 @@ class _Page:
             self.c.showPage()
             self.y = self.height - 22 * mm
 
-    def text(self, text: str, *, font: str = "Helvetica", size: float = 10, width: float | None = None, gap: float = 1.35) -> None:
+    def text(
+        self, text: str, *, font: str = "Helvetica", size: float = 10, width: float | None = None, gap: float = 1.35,
+        exact: bool = False,
+    ) -> None:
         self.c.setFillColorRGB(*INK)
-        for line in _wrap(self.c, text, font, size, width or (self.right - self.left)):
+        if size > 12:
+            self.y -= size * 0.4  # room for the ascent of large type
+        for line in _wrap(self.c, text, font, size, width or (self.right - self.left), exact=exact):
             self.need(size * gap)
             self.c.setFont(font, size)
             self.c.drawString(self.left, self.y, line)
@@ -137,7 +149,8 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
             _(
                 "The registry verified, when this certificate was produced, that ledger entry %(seq)s is included in "
                 "the ledger of %(size)s entries committed to by the signed checkpoint below. To check it offline, "
-                "put the fields below in a file proof.json (or download it from the verification page) and run: "
+                "put the fields below in a file proof.json (long lines are cut without adding or dropping any "
+                "character; or download the file from the verification page) and run: "
                 "tonne ledger proof verify proof.json --key-file key.txt"
             )
             % {"seq": bundle["seq"], "size": number_format(bundle["tree_size"], force_grouping=True)},
@@ -155,7 +168,7 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
             ("entry", bundle["entry"]),
         ):
             page.text(label, font="Helvetica-Bold", size=8)
-            page.text(value, font="Courier", size=7, gap=1.25)
+            page.text(value, font="Courier", size=7, gap=1.25, exact=True)
     elif bundle:
         page.text(_("The proof did not verify:") + f" {proof.get('code')}", size=10)
     else:
