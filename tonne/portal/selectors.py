@@ -199,12 +199,20 @@ class SearchQuery:
 
 def _crediting_q(state: str, today: dt.date) -> Q:
     start, end = "crediting_period_start", "crediting_period_end"
+    # Exclusive states, in the order of CREDITING_CASE below.
+    ended = Q(**{f"{end}__lt": today})
     return {
+        "ended": ended,
+        "unknown": Q(**{f"{start}__isnull": True}) & ~ended,
+        "future": Q(**{f"{start}__gt": today}) & ~ended,
         "current": Q(**{f"{start}__lte": today}) & (Q(**{f"{end}__gte": today}) | Q(**{f"{end}__isnull": True})),
-        "ended": Q(**{f"{end}__lt": today}),
-        "future": Q(**{f"{start}__gt": today}),
-        "unknown": Q(**{f"{start}__isnull": True}),
     }.get(state, Q(pk__in=[]))
+
+
+CREDITING_CASE = (
+    "CASE WHEN p.crediting_period_end < %s THEN 'ended' WHEN p.crediting_period_start IS NULL THEN 'unknown' "
+    "WHEN p.crediting_period_start > %s THEN 'future' ELSE 'current' END"
+)
 
 
 def search_projects(query: SearchQuery, *, filters: dict[str, list[str]] | None = None) -> QuerySet[Project]:
@@ -268,87 +276,76 @@ def _count_rows(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
     return out[:FACET_LIMIT]
 
 
-def _json_facet(ids_sql: str, params: tuple[Any, ...], column: str) -> list[tuple[str, int]]:
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT e.v, COUNT(*) FROM projects_project p CROSS JOIN LATERAL jsonb_array_elements_text(p.{column}) "  # noqa: S608
-            f"AS e(v) WHERE p.id IN ({ids_sql}) GROUP BY e.v"
-        )
-    else:
-        sql = (
-            f"SELECT e.value, COUNT(*) FROM projects_project p, json_each(p.{column}) e "  # noqa: S608
-            f"WHERE p.id IN ({ids_sql}) GROUP BY e.value"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _count_rows(cursor.fetchall())
+def _facet_sql(name: str, cte: str, vendor: str) -> tuple[str, int]:
+    """SQL counting one facet's values among the projects of CTE `cte`,
+    and how many date parameters it takes. Only constant identifiers are
+    interpolated (facet names, columns, the CTE's generated name)."""
+    join = f"JOIN {cte} ON {cte}.id = p.id"
+    if name in ("status", "article6"):
+        column = "p.status" if name == "status" else "p.article6_status"
+        return f"SELECT '{name}', {column}, COUNT(*) FROM projects_project p {join} GROUP BY {column}", 0  # noqa: S608
+    if name == "crediting":
+        return f"SELECT 'crediting', {CREDITING_CASE}, COUNT(*) FROM projects_project p {join} GROUP BY 2", 2  # noqa: S608
+    if name in ("sector", "type"):
+        column = "p.sectors" if name == "sector" else "p.types"
+        if vendor == "postgresql":
+            lateral = f"CROSS JOIN LATERAL jsonb_array_elements_text({column}) AS e(v)"
+            return f"SELECT '{name}', e.v, COUNT(*) FROM projects_project p {join} {lateral} GROUP BY e.v", 0  # noqa: S608
+        return f"SELECT '{name}', e.value, COUNT(*) FROM projects_project p {join}, json_each({column}) e GROUP BY e.value", 0  # noqa: S608, E501
+    child = {
+        "region": ("projects_location c", "c.region"),
+        "label": ("projects_label c", "c.name"),
+        "cobenefit": ("projects_cobenefit c", "c.co_benefit"),
+        "vintage": ("units_issuance c", "c.vintage"),
+        "methodology": (
+            "projects_projectmethodology c JOIN projects_methodology mt ON mt.id = c.methodology_id",
+            "mt.code",
+        ),
+    }[name]
+    table, column = child
+    counted = f"COUNT(DISTINCT c.project_id) FROM {table} JOIN {cte} ON {cte}.id = c.project_id"
+    return f"SELECT '{name}', {column}, {counted} GROUP BY {column}", 0  # noqa: S608
 
 
 def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
     """For each facet, its values and how many of the matching projects have
     each; a facet's own selection is left out of its counts, so that the
-    other values of the same facet stay visible and choosable."""
+    other values of the same facet stay visible and choosable.
+
+    One statement: the matching projects are computed once per distinct set
+    of filters (a CTE; facets without a selection of their own share one)
+    and every facet is counted against them."""
 
     def compute() -> dict[str, list[tuple[str, int]]]:
-        out: dict[str, list[tuple[str, int]]] = {}
         today = now().date()
+        vendor = connection.vendor
+        ctes: list[str] = []
+        params: list[Any] = []
+        cte_of: dict[tuple, str] = {}
+        parts: list[str] = []
+        part_params: list[Any] = []
         for name in FACETS:
             others = {k: v for k, v in query.filters.items() if k != name}
-            base = search_projects(query, filters=others).order_by()
-            ids = base.values("pk")
-            rows: Any
-            if name == "status":
-                rows = base.values_list("status").annotate(n=Count("pk"))
-            elif name == "article6":
-                rows = base.values_list("article6_status").annotate(n=Count("pk"))
-            elif name in ("sector", "type"):
-                ids_sql, params = ids.query.sql_with_params()
-                out[name] = _json_facet(ids_sql, params, "sectors" if name == "sector" else "types")
-                continue
-            elif name == "region":
-                rows = (
-                    Location.objects.filter(project__in=ids)
-                    .values_list("region")
-                    .annotate(n=Count("project", distinct=True))
-                    .order_by()
-                )
-            elif name == "methodology":
-                rows = (
-                    ProjectMethodology.objects.filter(project__in=ids)
-                    .values_list("methodology__code")
-                    .annotate(n=Count("project", distinct=True))
-                    .order_by()
-                )
-            elif name == "label":
-                rows = (
-                    Label.objects.filter(project__in=ids)
-                    .values_list("name")
-                    .annotate(n=Count("project", distinct=True))
-                    .order_by()
-                )
-            elif name == "cobenefit":
-                rows = (
-                    CoBenefit.objects.filter(project__in=ids)
-                    .values_list("co_benefit")
-                    .annotate(n=Count("project", distinct=True))
-                    .order_by()
-                )
-            elif name == "vintage":
-                rows = (
-                    Issuance.objects.filter(project__in=ids)
-                    .values_list("vintage")
-                    .annotate(n=Count("project", distinct=True))
-                    .order_by()
-                )
-                out[name] = sorted(_count_rows(rows), key=lambda item: item[0], reverse=True)
-                continue
-            else:  # crediting
-                counts = base.aggregate(
-                    **{state: Count("pk", filter=_crediting_q(state, today)) for state in CREDITING_STATES}
-                )
-                out[name] = [(state, int(counts[state])) for state in CREDITING_STATES if counts[state]]
-                continue
-            out[name] = _count_rows(rows)
+            key = tuple(sorted((k, tuple(v)) for k, v in others.items()))
+            if key not in cte_of:
+                cte_of[key] = f"m{len(cte_of)}"
+                sql, cte_params = search_projects(query, filters=others).order_by().values("id").query.sql_with_params()
+                ctes.append(f"{cte_of[key]} AS ({sql})")
+                params.extend(cte_params)
+            part, n_dates = _facet_sql(name, cte_of[key], vendor)
+            parts.append(part)
+            part_params.extend([today] * n_dates)
+        statement = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(parts)
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [*params, *part_params])
+            rows = cursor.fetchall()
+        grouped: dict[str, list[tuple[Any, Any]]] = {name: [] for name in FACETS}
+        for name, value, n in rows:
+            grouped[name].append((value, n))
+        out = {name: _count_rows(values) for name, values in grouped.items()}
+        out["vintage"] = sorted(_count_rows(grouped["vintage"]), key=lambda item: item[0], reverse=True)
+        order = {state: i for i, state in enumerate(CREDITING_STATES)}
+        out["crediting"] = sorted(out["crediting"], key=lambda item: order.get(item[0], 9))
         return out
 
     return cached("facets", query.key(), compute, version=projects_version())
