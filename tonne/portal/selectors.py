@@ -296,7 +296,7 @@ def _facet_sql(name: str, cte: str, vendor: str) -> tuple[str, int]:
         "region": ("projects_location c", "c.region"),
         "label": ("projects_label c", "c.name"),
         "cobenefit": ("projects_cobenefit c", "c.co_benefit"),
-        "vintage": ("units_issuance c", "c.vintage"),
+        "vintage": ("units_issuance c", "CAST(c.vintage AS VARCHAR(10))"),
         "methodology": (
             "projects_projectmethodology c JOIN projects_methodology mt ON mt.id = c.methodology_id",
             "mt.code",
