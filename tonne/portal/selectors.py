@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -276,22 +276,27 @@ def _count_rows(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
     return out[:FACET_LIMIT]
 
 
+PROJECT_FACET_COLUMNS = (
+    "id", "status", "article6_status", "crediting_period_start", "crediting_period_end", "sectors", "types"
+)
+
+
 def _facet_sql(name: str, cte: str, vendor: str) -> tuple[str, int]:
     """SQL counting one facet's values among the projects of CTE `cte`,
     and how many date parameters it takes. Only constant identifiers are
     interpolated (facet names, columns, the CTE's generated name)."""
-    join = f"JOIN {cte} ON {cte}.id = p.id"
+    # The CTE carries the project columns the facets count (see PROJECT_FACET_COLUMNS).
     if name in ("status", "article6"):
         column = "p.status" if name == "status" else "p.article6_status"
-        return f"SELECT '{name}', {column}, COUNT(*) FROM projects_project p {join} GROUP BY {column}", 0  # noqa: S608
+        return f"SELECT '{name}', {column}, COUNT(*) FROM {cte} p GROUP BY {column}", 0  # noqa: S608
     if name == "crediting":
-        return f"SELECT 'crediting', {CREDITING_CASE}, COUNT(*) FROM projects_project p {join} GROUP BY 2", 2  # noqa: S608
+        return f"SELECT 'crediting', {CREDITING_CASE}, COUNT(*) FROM {cte} p GROUP BY 2", 2  # noqa: S608
     if name in ("sector", "type"):
         column = "p.sectors" if name == "sector" else "p.types"
         if vendor == "postgresql":
             lateral = f"CROSS JOIN LATERAL jsonb_array_elements_text({column}) AS e(v)"
-            return f"SELECT '{name}', e.v, COUNT(*) FROM projects_project p {join} {lateral} GROUP BY e.v", 0  # noqa: S608
-        return f"SELECT '{name}', e.value, COUNT(*) FROM projects_project p {join}, json_each({column}) e GROUP BY e.value", 0  # noqa: S608, E501
+            return f"SELECT '{name}', e.v, COUNT(*) FROM {cte} p {lateral} GROUP BY e.v", 0  # noqa: S608
+        return f"SELECT '{name}', e.value, COUNT(*) FROM {cte} p, json_each({column}) e GROUP BY e.value", 0  # noqa: S608
     child = {
         "region": ("projects_location c", "c.region"),
         "label": ("projects_label c", "c.name"),
@@ -303,8 +308,9 @@ def _facet_sql(name: str, cte: str, vendor: str) -> tuple[str, int]:
         ),
     }[name]
     table, column = child
-    counted = f"COUNT(DISTINCT c.project_id) FROM {table} JOIN {cte} ON {cte}.id = c.project_id"
-    return f"SELECT '{name}', {column}, {counted} GROUP BY {column}", 0  # noqa: S608
+    # Each project once per value (hashed), then counted: cheaper than COUNT(DISTINCT), which sorts.
+    pairs = f"SELECT DISTINCT c.project_id, {column} AS v FROM {table} JOIN {cte} ON {cte}.id = c.project_id"  # noqa: S608
+    return f"SELECT '{name}', d.v, COUNT(*) FROM ({pairs}) d GROUP BY d.v", 0  # noqa: S608
 
 
 def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
@@ -329,14 +335,17 @@ def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
             key = tuple(sorted((k, tuple(v)) for k, v in others.items()))
             if key not in cte_of:
                 cte_of[key] = f"m{len(cte_of)}"
-                sql, cte_params = search_projects(query, filters=others).order_by().values("id").query.sql_with_params()
+                sql, cte_params = search_projects(query, filters=others).order_by().values(*PROJECT_FACET_COLUMNS).query.sql_with_params()
                 ctes.append(f"{cte_of[key]} AS ({sql})")
                 params.extend(cte_params)
             part, n_dates = _facet_sql(name, cte_of[key], vendor)
             parts.append(part)
             part_params.extend([today] * n_dates)
         statement = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(parts)
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if vendor == "postgresql":
+                # Compiling this many-part statement costs more than running it.
+                cursor.execute("SET LOCAL jit = off")
             cursor.execute(statement, [*params, *part_params])
             rows = cursor.fetchall()
         grouped: dict[str, list[tuple[Any, Any]]] = {name: [] for name in FACETS}
