@@ -229,7 +229,7 @@ def report(r: dict, rep: Any) -> None:
     """Print the figures into benchmarks/run.py's report."""
     from run import fmt_ms
 
-    rep.add("### 4. Public portal: project search and transparency dashboard (server time)")
+    rep.add("### 5. Public portal: project search and transparency dashboard (server time)")
     if "error" in r:
         rep.verdict("portal", None, r["error"])
         return

@@ -30,6 +30,7 @@ TEMPLATE_DB = "tonne_bench_template"
 TRANSFERS_DB = "tonne_bench"
 LEDGER_DB = "tonne_bench_ledger"
 LOOKUP_DB = "tonne_bench_lookup"
+SYNC_DB = "tonne_bench_sync"
 PGBENCH_DB = "pgbench_baseline"
 
 

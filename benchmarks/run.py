@@ -28,15 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup", "portal")
+BENCHES = ("transfers", "verify", "lookup", "sync", "portal")
 SIZES = {
-    "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000},
-    "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200},
+    "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
+             "sync_samples": 100},
+    "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200,
+              "sync_samples": 20},
 }
 TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
     "verify": "tonne ledger verify entries/s >= 0.2 x bare hashlib entries/s",
     "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
+    "sync": "CAD Trust push sync commit-to-delivered median <= 2 s (stand-in node)",
     "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
 }
 
@@ -105,7 +108,7 @@ def report_verify(r: dict, rep: Report, min_entries: int) -> None:
     ratio = v["rate"] / b["rate"]
     rep.add(f"  verify    ok: {v['entries']:,} entries, {v['checkpoints']} checkpoints, {v['blocks']:,} blocks compared "
             f"in {v['seconds']:.1f} s (process wall {v['wall_seconds']:.1f} s) = {v['rate']:,.0f} entries/s "
-            f"= {ratio:.3f} x bare hashing")
+            f"= {ratio:.3f} x bare hashing; {v.get('path', 'python')} path, {v.get('workers', 1)} process(es)")
     detail = f"{ratio:.3f} x (need >= 0.2)"
     if v["entries"] < min_entries:
         detail += f"; NOTE only {v['entries']:,} entries (smoke size)"
@@ -145,6 +148,19 @@ def report_lookup(r: dict, rep: Report) -> None:
     rep.verdict("lookup", p95 <= 10.0, f"p95 {p95:.2f} ms (need <= 10 ms; {x['lookup']['path']})")
 
 
+def report_sync(r: dict, rep: Report) -> None:
+    rep.add("### 4. CAD Trust push sync, commit to delivered (stand-in node, tonne worker --interval 1)")
+    if "error" in r:
+        rep.verdict("sync", None, r["error"])
+        return
+    base = r["baseline_round_trip_p50_ms"]
+    rep.add(f"  baseline  bare HTTP round trip to the node: p50 {fmt_ms(base)}")
+    rep.add(f"  sync      {r['delivered']}/{r['samples']} changes delivered: p50 {fmt_ms(r['p50_ms'])}, "
+            f"p95 {fmt_ms(r['p95_ms'])}, max {fmt_ms(r['max_ms'])} = {r['p50_ms'] / base:.0f} x the round trip")
+    ok = r["delivered"] == r["samples"] and r["p50_ms"] <= 2000
+    rep.verdict("sync", ok, f"median {r['p50_ms'] / 1000:.2f} s")
+
+
 def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, elapsed: float) -> None:
     path = common.BENCH_DIR / "RESULTS.md"
     block = [
@@ -178,7 +194,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,portal")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -204,7 +220,7 @@ def main() -> int:
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
     databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
-                 "portal": "tonne_bench_portal"}
+                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -223,6 +239,9 @@ def main() -> int:
             elif bench == "verify":
                 results[bench] = common.run_child("bench_verify.py", ["--entries", str(size["entries"])], env,
                                                   timeout=1200)
+            elif bench == "sync":
+                results[bench] = common.run_child("bench_sync.py", ["--samples", str(size["sync_samples"])], env,
+                                                  timeout=900)
             elif bench == "portal":
                 results[bench] = common.run_child(
                     "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
@@ -238,7 +257,10 @@ def main() -> int:
     finally:
         if not args.keep:
             common.drop_database(common.TEMPLATE_DB)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            print(f"kept the data directory (signing key): {data_dir}", flush=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
     rep.add("")
     if "transfers" in results:
@@ -247,6 +269,8 @@ def main() -> int:
         report_verify(results["verify"], rep, SIZES["full"]["entries"])
     if "lookup" in results:
         report_lookup(results["lookup"], rep)
+    if "sync" in results:
+        report_sync(results["sync"], rep)
     if "portal" in results:
         import bench_portal
 

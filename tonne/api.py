@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
+from tonne.cadt.api import router as cadt_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
@@ -33,3 +34,4 @@ api.add_router("", projects_router)
 api.add_router("", mrv_router)
 api.add_router("", units_router)
 api.add_router("", ledger_router)
+api.add_router("", cadt_router)

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "tonne.mrv",
     "tonne.units",
     "tonne.ledger",
+    "tonne.workspace",
+    "tonne.cadt",
     "tonne.portal",
 ]
 

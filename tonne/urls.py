@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tonne.api import api
+from tonne.cadt.cadt_api import api as cadt_api
+from tonne.cadt.views import cadt_page
 from tonne.portal.views import home
 
 urlpatterns = [
@@ -13,4 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("workspace/", include("tonne.workspace.urls")),
+    path("interop/cadt/", cadt_page, name="cadt-page"),
+    path("cadt/", cadt_api.urls),
 ]

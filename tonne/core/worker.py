@@ -22,6 +22,9 @@ def run_once(say: Callable[[str], None] = log.info) -> None:
         checkpoint = make_checkpoint()
         if checkpoint is not None:
             say(f"signed checkpoint {checkpoint.size} {checkpoint.root_hash}")
+    from tonne.cadt.worker import run_once as cadt_run_once  # CAD Trust push sync and webhooks
+
+    cadt_run_once(say)
 
 
 def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log.info) -> None:
@@ -34,7 +37,7 @@ def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log
     connection.close()
 
 
-def start_thread(interval: float = 5.0) -> threading.Event:
+def start_thread(interval: float = 1.0) -> threading.Event:
     stop = threading.Event()
     threading.Thread(target=run, args=(stop, interval), name="tonne-worker", daemon=True).start()
     return stop

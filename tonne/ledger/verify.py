@@ -26,6 +26,7 @@ exported to the child (``pg_export_snapshot``) for its holdings comparison.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -46,6 +47,11 @@ from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.ledger.replay import Holdings, ReplayError
 from tonne.ledger.services import GENESIS_HASH
+
+try:  # the compiled path (optional; built from _fastverify.c when a compiler is there)
+    from tonne.ledger import _fastverify  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _fastverify = None
 
 try:  # orjson parses entries several times faster; the stdlib is the fallback
     import orjson
@@ -77,6 +83,9 @@ class VerifyResult:
     seconds: float = 0.0
     divergences: list[Divergence] = field(default_factory=list)
     workers: int = 1
+    # "compiled": the compiled path accepted the ledger; "python": the
+    # reference path decided (on its own, or after the compiled one gave up).
+    path: str = "python"
 
     @property
     def ok(self) -> bool:
@@ -441,37 +450,56 @@ def _transpose(rows: list[tuple], n: int) -> tuple[tuple, tuple, tuple]:
 # -- the verifier ----------------------------------------------------------------------
 
 
+def compiled_available() -> bool:
+    return _fastverify is not None
+
+
 def verify_ledger(
-    *, verifier_key: str | None = None, chunk_size: int = 2000, workers: int | None = 1
+    *,
+    verifier_key: str | None = None,
+    chunk_size: int = 2000,
+    workers: int | None = 1,
+    compiled: bool | None = None,
 ) -> VerifyResult:
     """Verify the whole ledger. ``workers=1`` does everything in this process
     (inside the caller's transaction, if any); ``workers=2`` splits the work
     with a forked process (PostgreSQL only, outside any transaction: both
     processes read committed rows); ``workers=None`` picks 2 when that is
-    possible and the ledger is large enough to gain from it."""
+    possible and the ledger is large enough to gain from it.
+
+    ``compiled`` (default: when it is built, unless ``workers=2``) runs the
+    compiled one-pass check first, in this process; if it finds anything
+    wrong, or anything it does not read exactly like the reference, the
+    reference path runs in the same snapshot and names the first
+    divergence. ``compiled=False`` runs the reference path only."""
     from tonne.ledger import keys
 
     started = time.perf_counter()
     key = verifier_key or keys.verifier_key_text()
-    if workers is None:
-        workers = 2 if _parallel_possible() and _ledger_size() > PARALLEL_MIN_ENTRIES else 1
-    if workers not in (1, 2):
+    if workers not in (None, 1, 2):
         raise ValueError(f"workers must be 1 or 2, not {workers}")
     if workers == 2 and not _parallel_possible():
         raise ValueError(
             "parallel verification needs PostgreSQL, the fork start method and no open transaction"
         )
+    if compiled is None:
+        compiled = _fastverify is not None and workers != 2
+    elif compiled and _fastverify is None:
+        raise ValueError("the compiled verifier is not built (python setup.py build_ext --inplace)")
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: collections only cost time
     try:
-        if workers == 2:
-            result = _verify_parallel(key, chunk_size)
+        if compiled:
+            result = _verify_compiled_then_reference(key, chunk_size)
         else:
-            result = _verify_here(key, chunk_size)
+            if workers is None:
+                big = _parallel_possible() and _ledger_size() > PARALLEL_MIN_ENTRIES
+                workers = 2 if big else 1
+            result = _verify_parallel(key, chunk_size) if workers == 2 else _verify_here(key, chunk_size)
+            result.workers = workers
     finally:
         if gc_was_enabled:
             gc.enable()
-    result.workers = workers
     result.seconds = time.perf_counter() - started
     return result
 
@@ -531,22 +559,27 @@ def _load_checkpoints() -> dict[int, Checkpoint]:
 
 def _verify_here(key: str, chunk_size: int) -> VerifyResult:
     with _Snapshot():
-        chain = _ChainCheck(_load_checkpoints(), key)
-        replay = _ReplayCheck()
-        batches = _entry_batches(chunk_size)
-        try:
-            for rows in batches:
-                first = chain.expected
-                passed = chain.feed(rows)
-                replay.feed(first, *_transpose(rows, passed))
-                if chain.failure is not None or replay.failure is not None:
-                    break
-        finally:
-            batches.close()
-        if chain.failure is None and replay.failure is None:
-            chain.finish(LedgerHead.objects.get(pk=1))
-            if chain.failure is None:
-                replay.finish(_live_block_batches(chunk_size))
+        return _check_here(key, chunk_size)
+
+
+def _check_here(key: str, chunk_size: int) -> VerifyResult:
+    """The reference path, in the snapshot already open."""
+    chain = _ChainCheck(_load_checkpoints(), key)
+    replay = _ReplayCheck()
+    batches = _entry_batches(chunk_size)
+    try:
+        for rows in batches:
+            first = chain.expected
+            passed = chain.feed(rows)
+            replay.feed(first, *_transpose(rows, passed))
+            if chain.failure is not None or replay.failure is not None:
+                break
+    finally:
+        batches.close()
+    if chain.failure is None and replay.failure is None:
+        chain.finish(LedgerHead.objects.get(pk=1))
+        if chain.failure is None:
+            replay.finish(_live_block_batches(chunk_size))
     return _result(chain, replay.failure, replay.blocks)
 
 
@@ -569,6 +602,149 @@ def _result(chain: _ChainCheck, replay_failure: _Failure | None, blocks: int) ->
         result.entries = chain.expected
         result.checkpoints = chain.passed_checkpoints
     return result
+
+
+# -- the compiled path -------------------------------------------------------------------
+
+ENTRY_COLUMNS = "seq, kind, {body}, prev_hash, leaf_hash"
+# As stored (physical order, usually seq order on an append-only table: the
+# cheapest read PostgreSQL has), and in seq order, for when it is not.
+COPY_TABLE_SQL = "COPY ledger_ledgerentry ({columns}) TO STDOUT (FORMAT BINARY)"
+COPY_ORDERED_SQL = "COPY (SELECT {columns} FROM ledger_ledgerentry ORDER BY seq) TO STDOUT (FORMAT BINARY)"
+
+
+def _copy_sql(ordered: bool) -> str:
+    raw = connection.connection
+    # Binary text columns arrive in the client encoding: as stored UTF-8 bytes
+    # when that is UTF-8 (psycopg's default), else convert them.
+    utf8 = raw.info.encoding == "utf-8"
+    if ordered or not utf8:
+        body = "body" if utf8 else "convert_to(body, 'UTF8')"
+        return COPY_ORDERED_SQL.format(columns=ENTRY_COLUMNS.format(body=body))
+    return COPY_TABLE_SQL.format(columns=ENTRY_COLUMNS.format(body="body"))
+
+
+@functools.cache
+def _libpq_functions() -> tuple[int, int] | None:
+    """Addresses of PQgetCopyData and PQfreemem in the libpq that psycopg
+    has loaded (exactly one mapped in this process), so the compiled path can
+    read the COPY stream without a Python call per row; None if unsure."""
+    try:
+        import ctypes
+
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/libpq" in line and ".so" in line}
+        if len(paths) != 1:
+            return None
+        lib = ctypes.CDLL(paths.pop())
+        get = ctypes.cast(lib.PQgetCopyData, ctypes.c_void_p).value
+        free = ctypes.cast(lib.PQfreemem, ctypes.c_void_p).value
+        return (get, free) if get and free else None
+    except (OSError, AttributeError):
+        return None
+
+
+def _text(message: bytes) -> str:
+    return message.decode("utf-8", "replace").strip()
+
+
+def _copy_entries(verifier: Any, ordered: bool) -> bool:
+    """Stream the entries into the compiled verifier; False if it gave up."""
+    import psycopg
+
+    raw = connection.connection
+    sql = _copy_sql(ordered)
+    functions = _libpq_functions() if raw.pgconn.pgconn_ptr else None
+    if functions is None:
+        with psycopg.Cursor(raw) as cursor, cursor.copy(sql) as copy:
+            going = True
+            for chunk in copy:
+                # Once it gave up, read on without checking: cancelling the
+                # COPY would abort the snapshot the reference path needs.
+                going = going and verifier.feed_copy(chunk)
+        return going and verifier.finish_copy()
+    pgconn = raw.pgconn
+    pgconn.send_query(sql.encode())
+    result = pgconn.get_result()
+    if result is None or result.status != psycopg.pq.ExecStatus.COPY_OUT:
+        while pgconn.get_result() is not None:
+            pass
+        raise RuntimeError(f"ledger verification: COPY failed: {_text(pgconn.error_message)}")
+    status = verifier.read_copy(pgconn.pgconn_ptr, *functions)
+    failed = None
+    while (result := pgconn.get_result()) is not None:
+        if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            failed = _text(result.error_message)
+    if status != -1 or failed is not None:
+        raise RuntimeError(f"ledger verification: COPY failed: {failed or _text(pgconn.error_message)}")
+    return verifier.finish_copy()
+
+
+def _verify_compiled_then_reference(key: str, chunk_size: int) -> VerifyResult:
+    with _Snapshot():
+        result = _check_compiled(key, chunk_size)
+        if result is None:
+            # Something is wrong, or unusual: the reference path names it.
+            result = _check_here(key, chunk_size)
+            result.path = "python"
+        else:
+            result.path = "compiled"
+    result.workers = 1
+    return result
+
+
+def _check_compiled(key: str, chunk_size: int) -> VerifyResult | None:
+    """The compiled one-pass check, then what follows the entries (the
+    checkpoints' roots and signatures, truncation, head, holdings) as the
+    reference does it. None as soon as anything fails."""
+    assert _fastverify is not None
+    checkpoints = _load_checkpoints()
+    chain = _ChainCheck(checkpoints, key)
+    verifier = _fastverify.Verifier(chain.sizes)
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        if not _copy_entries(verifier, ordered=False):
+            if not verifier.disorder:
+                return None
+            # Stored too far out of seq order (rows land wherever a page has
+            # room): read them again, sorted by the database.
+            verifier = _fastverify.Verifier(chain.sizes)
+            if not _copy_entries(verifier, ordered=True):
+                return None
+    else:
+        feed = verifier.feed_row
+        for rows in _entry_batches(chunk_size):
+            for row in rows:
+                if not feed(*row):
+                    return None
+        if not verifier.finish_rows():
+            return None
+    roots = verifier.roots
+    for size in chain.sizes:
+        if size not in roots or not chain._check_checkpoint(checkpoints[size], roots[size]):
+            return None
+        chain.passed_checkpoints += 1
+    chain.expected = verifier.entries
+    chain.prev = verifier.prev
+    chain.finish(LedgerHead.objects.get(pk=1))
+    if chain.failure is not None:
+        return None
+    replay = _ReplayCheck()
+    replay.holdings = _ReplayedBlocks(verifier)  # type: ignore[assignment]
+    replay.finish(_live_block_batches(chunk_size))
+    if replay.failure is not None:
+        return None
+    return _result(chain, None, replay.blocks)
+
+
+class _ReplayedBlocks:
+    """The compiled replay's blocks, where _ReplayCheck.finish expects Holdings."""
+
+    def __init__(self, verifier: Any) -> None:
+        self.verifier = verifier
+
+    def blocks(self) -> Iterator[tuple]:
+        return iter(self.verifier.blocks())
 
 
 # -- two processes ---------------------------------------------------------------------

@@ -11,18 +11,31 @@ from tonne.core.errors import ValidationFailed
 PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
 
 
+def refreshed_path(version: str) -> Path:
+    """Where picklists refreshed from a CAD Trust governance node are kept (they win over the shipped ones)."""
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / "picklists" / f"cadt_v{version}.json"
+
+
 @functools.cache
-def picklists() -> dict[str, list[str]]:
-    data = json.loads((PICKLIST_DIR / "cadt_v2.json").read_text(encoding="utf-8"))
-    return data["picklists"]
+def picklist_file(version: str = "2") -> dict:
+    """The shipped (or refreshed) picklists of CAD Trust v1 or v2, with their date."""
+    refreshed = refreshed_path(version)
+    path = refreshed if refreshed.is_file() else PICKLIST_DIR / f"cadt_v{version}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def allowed(name: str) -> list[str]:
-    return picklists()[name]
+def picklists(version: str = "2") -> dict[str, list[str]]:
+    return picklist_file(version)["picklists"]
 
 
-def check_value(field: str, picklist: str, value: str) -> str:
-    values = allowed(picklist)
+def allowed(name: str, version: str = "2") -> list[str]:
+    return picklists(version)[name]
+
+
+def check_value(field: str, picklist: str, value: str, version: str = "2") -> str:
+    values = allowed(picklist, version)
     if value not in values:
         # Accept a case-insensitive match and return the canonical spelling.
         folded = {v.casefold(): v for v in values}

@@ -13,10 +13,19 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from tonne.core.errors import NotFound, ValidationFailed
+from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
 from tonne.projects.models import Project
-from tonne.units.domain import SerialPrefix, SerialRange, parse_lookup, render_serial, unit_state
+from tonne.organisations.services import get_account, require_account_operator
+from tonne.units.domain import (
+    Selection,
+    SerialPrefix,
+    SerialRange,
+    parse_lookup,
+    render_serial,
+    unit_state,
+)
 from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
 
 STATE_ACCOUNT_TYPES: dict[str, tuple[str, ...]] = {
@@ -272,4 +281,44 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
         "serial_end": wanted.end,
         "truncated": truncated,
         "blocks": blocks,
+    }
+
+
+# -- move preview -------------------------------------------------------------------------
+
+
+def preview_move(
+    user: User, *, kind: str, from_account: str, to_account: str, selection: Selection
+) -> dict:
+    """What a transfer, retirement or cancellation would move, read-only: the
+    same checks and the same selection rule as the move services, so a
+    confirmation page shows exactly the serial ranges that will move (as long
+    as the account does not change in between)."""
+    from tonne.units import services
+
+    source = get_account(check_account_identifier(from_account, field="from_account"), field="from_account")
+    require_account_operator(user, source)
+    services._check_transferring(kind, source)
+    target = get_account(check_account_identifier(to_account, field="to_account"), field="to_account")
+    services._check_acquiring(kind, source, target)
+    with connection.cursor() as cursor:
+        pieces = services.select_pieces(cursor, source, selection)
+    issuances = Issuance.objects.select_related("project").in_bulk({p.block.issuance_id for p in pieces})
+    ranges = [
+        {
+            "serial": serial_text(issuances[p.block.issuance_id], p.serials.start, p.serials.end),
+            "serial_start": p.serials.start,
+            "serial_end": p.serials.end,
+            "quantity": p.serials.count,
+            "project_id": issuances[p.block.issuance_id].project.project_id,
+            "vintage": p.block.vintage,
+        }
+        for p in sorted(pieces, key=lambda p: p.serials.start)
+    ]
+    return {
+        "kind": kind,
+        "from_account": source,
+        "to_account": target,
+        "quantity": sum(r["quantity"] for r in ranges),
+        "ranges": ranges,
     }

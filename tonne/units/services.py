@@ -6,6 +6,7 @@ its ledger entry before committing."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -229,9 +230,11 @@ def _select_by_ranges(cursor: Any, account: Account, ranges: tuple[SerialRange, 
     return pieces
 
 
-def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> list[Piece]:
-    where = ["account_id = %s"]
-    params: list[Any] = [account.pk]
+def _criteria_sql(selection: Selection, account_sql: str) -> tuple[str, list[Any]]:
+    """Blocks matching the selection in the order they are taken, a batch at
+    a time (LIMIT, OFFSET are the last two parameters)."""
+    where = [f"account_id = {account_sql}"]
+    params: list[Any] = []
     if selection.project:
         where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
         params.append(selection.project)
@@ -245,11 +248,35 @@ def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> 
         f"SELECT {BLOCK_COLUMNS} FROM units_unitblock WHERE {' AND '.join(where)} "
         f"ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s"
     )
+    return sql, params
+
+
+FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
+
+
+def _queue_first_blocks(source_identifier: str, selection: Selection) -> Any:
+    """Send the first batch of `_select_by_criteria` (the account named by
+    its identifier); returns the cursor that will hold the rows."""
+    sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)")
+    cursor = _prepared_cursor()
+    cursor.execute(sql, [source_identifier, *params, FIRST_BATCH, 0])
+    return cursor
+
+
+def _select_by_criteria(
+    cursor: Any, account: Account, selection: Selection, first_blocks: Any = None
+) -> list[Piece]:
+    sql, params = _criteria_sql(selection, "%s")
+    params = [account.pk, *params]
     need = int(selection.quantity or 0)
     pieces: list[Piece] = []
-    offset, batch = 0, 20  # most moves need a block or two: fetch a few at a time
+    offset, batch = 0, FIRST_BATCH
     while need:
-        blocks = _fetch_blocks(cursor, sql, [*params, batch, offset])
+        if offset == 0 and first_blocks is not None:
+            blocks = [BlockRow(*row) for row in first_blocks.fetchall()]
+            first_blocks.close()
+        else:
+            blocks = _fetch_blocks(cursor, sql, [*params, batch, offset])
         for block in blocks:
             take = min(need, block.quantity)
             pieces.append(Piece(block, SerialRange(block.serial_start, block.serial_start + take - 1)))
@@ -267,6 +294,15 @@ def _select_by_criteria(cursor: Any, account: Account, selection: Selection) -> 
         field="quantity",
         details={"available": available, "requested": selection.quantity},
     )
+
+
+def select_pieces(cursor: Any, account: Account, selection: Selection, first_blocks: Any = None) -> list[Piece]:
+    """The units a move takes from the account: the one selection rule, shared
+    by the moves themselves and the read-only preview (units.selectors).
+    `first_blocks`: the criteria query's first rows when the move already read them."""
+    if selection.ranges:
+        return _select_by_ranges(cursor, account, selection.ranges)
+    return _select_by_criteria(cursor, account, selection, first_blocks)
 
 
 def _move_pieces(
@@ -411,6 +447,8 @@ def _request_move(
     request = {"kind": kind, "from": source_id, "to": target_id, "selection": selection.describe(), **details}
     request_hash = hashlib.sha256(canonical_json(request)).hexdigest()
     try:
+        if _pipelined_transaction_possible():
+            return _move_in_own_transaction(kind, actor, source_id, target_id, selection, key, request_hash, details)
         with transaction.atomic():
             return _move(kind, actor, source_id, target_id, selection, key, request_hash, details)
     except IntegrityError:
@@ -421,21 +459,62 @@ def _request_move(
         raise
 
 
+@functools.cache
+def _prepared_cursor_class() -> Any:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=prepare, **kwargs)
+
+    return PreparedCursor
+
+
+def _prepared_cursor() -> Any:
+    """A server-side binding cursor on the default connection that prepares
+    every statement it runs (Django turns psycopg's automatic preparation
+    off): the move path's statements are parsed and planned once per
+    connection, not once per move."""
+    return _prepared_cursor_class()(connection.connection)
+
+
 @contextmanager
 def _hot_cursor() -> Iterator[Any]:
     """The cursor of the unit-moving path. On PostgreSQL, a server-side
-    binding cursor on the same connection: psycopg prepares statements run
-    repeatedly, so the plans are made once per connection, not per move."""
+    binding cursor on the same connection that prepares its statements."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor
         return
+    connection.ensure_connection()
+    # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
+    with connection.wrap_database_errors, _prepared_cursor() as cursor:
+        yield cursor
+
+
+def _pipelined_transaction_possible() -> bool:
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+
+
+def _move_in_own_transaction(*args: Any) -> Transaction:
+    """A move outside any transaction, on PostgreSQL: the same statements as
+    inside `transaction.atomic()`, in one transaction of our own, sent in
+    psycopg pipeline mode so that the whole move takes two round trips:
+    BEGIN, the locking query and the first blocks; then the writes, the
+    ledger entry and COMMIT. The ledger head is locked by the last statement
+    before COMMIT, and nothing waits on this client while it is held."""
     import psycopg
 
     connection.ensure_connection()
-    # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+    raw = connection.connection
+    try:
+        with connection.wrap_database_errors, raw.pipeline() as pipeline:
+            return _move(*args, pipeline=pipeline)
+    finally:
+        if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            # refused, or failed: nothing of it stays
+            with connection.wrap_database_errors:
+                raw.execute("ROLLBACK")
 
 
 ACCOUNT_COLUMNS = "{a}.id, {a}.identifier, {a}.number, {a}.type, {a}.name, {a}.status, {a}.is_terminal, {a}.organisation_id"
@@ -455,11 +534,13 @@ def _account(row: tuple[Any, ...]) -> Account | None:
 
 
 def _lock_accounts(
-    cursor: Any, actor: User, source: str, target: str, key: str
+    cursor: Any, actor: User, source: str, target: str, key: str, *, then: Any = None
 ) -> tuple[Account, Account | None, int | None]:
     """Lock the transferring account and, in the same round trip, read the
     acquiring account (not locked: moves into it never wait on each other)
-    and any earlier request of this user with this key.
+    and any earlier request of this user with this key. `then` (pipeline
+    mode) queues a further read behind the locking query, so the server runs
+    it once the lock is held: same round trip, fresh data.
 
     FOR NO KEY UPDATE makes moves out of one account queue, without blocking
     the foreign-key checks of moves into it (two accounts paying each other)."""
@@ -475,6 +556,8 @@ def _lock_accounts(
         f"WHERE a.identifier = %s{lock}",
         [actor.pk, key, target, source],
     )
+    if then is not None:
+        then()
     row = cursor.fetchone()
     if row is None:
         raise NotFound("ACCOUNT_NOT_FOUND", f"Account {source} does not exist in this registry.", field="from_account")
@@ -492,9 +575,25 @@ def _move(
     key: str,
     request_hash: str,
     details: dict[str, str],
+    *,
+    pipeline: Any = None,
 ) -> Transaction:
+    """Lock, check, select and move. With a psycopg pipeline (see
+    `_move_in_own_transaction`), it also begins and commits the transaction."""
     with _hot_cursor() as cursor:
-        source, target, earlier_id = _lock_accounts(cursor, actor, source_identifier, target_identifier, key)
+        first_blocks: list[Any] = []
+        then = None
+        if pipeline is not None:
+            cursor.execute("BEGIN", prepare=False)
+            if not selection.ranges:
+                # The first blocks, read under the lock in the same round
+                # trip; used only if the checks below pass.
+                def then() -> None:
+                    first_blocks.append(_queue_first_blocks(source_identifier, selection))
+
+        source, target, earlier_id = _lock_accounts(
+            cursor, actor, source_identifier, target_identifier, key, then=then
+        )
         if earlier_id is not None:
             # A retry (seen under the account lock, so also one that queued
             # behind its twin) gets the first answer, even if things changed since.
@@ -508,15 +607,15 @@ def _move(
                 "ACCOUNT_NOT_FOUND", f"Account {target_identifier} does not exist in this registry.", field="to_account"
             )
         _check_acquiring(kind, source, target)
-        if selection.ranges:
-            pieces = _select_by_ranges(cursor, source, selection.ranges)
-        else:
-            pieces = _select_by_criteria(cursor, source, selection)
+        pieces = select_pieces(cursor, source, selection, first_blocks[0] if first_blocks else None)
         faults.point("move.after_read")
         # Approvals and delayed settlement slot in here: they will keep the
         # transaction PROPOSED / AWAITING_APPROVAL / DELAYED and complete it
         # later. Today every move settles at once.
-        return _complete(cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details)
+        return _complete(
+            cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details,
+            pipeline=pipeline,
+        )
 
 
 TRANSACTION_COLUMNS = (
@@ -538,6 +637,8 @@ def _complete(
     key: str,
     request_hash: str,
     details: dict[str, str],
+    *,
+    pipeline: Any = None,
 ) -> Transaction:
     now = clock.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -567,7 +668,8 @@ def _complete(
         # taken; the locked statement only appends the entry and stamps its
         # number on the transaction, and COMMIT follows at once.
         rem_sql, rem_params = remainders if remainders else ("", [])
-        cursor.execute(
+        writes = _prepared_cursor()
+        writes.execute(
             "WITH "
             + (f"remainders AS ({rem_sql}), " if remainders else "")
             + f"txn AS (INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) "
@@ -578,16 +680,24 @@ def _complete(
             f"SELECT id FROM txn",
             rem_params + txn_params + [v for row in block_rows for v in row],
         )
-        txn_id = cursor.fetchone()[0]
         entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
-        cursor.execute(
+        appended = _prepared_cursor()
+        appended.execute(
             f"WITH {APPEND_IN_DATABASE_SQL}, "
             f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
-            f"WHERE units_transaction.id = %s) "
+            f"WHERE units_transaction.identifier = %s) "
             f"SELECT seq FROM new_entry",
-            [*entry_params, txn_id],
+            [*entry_params, identifier],
         )
-        seq = cursor.fetchone()[0]
+        if pipeline is not None:
+            # Sent with the writes: the head's lock is released by this
+            # COMMIT without waiting on a round trip to this client.
+            cursor.execute("COMMIT", prepare=False)
+            pipeline.sync()
+        (txn_id,) = writes.fetchall()[0]
+        (seq,) = appended.fetchall()[0]
+        writes.close()
+        appended.close()
     else:
         if remainders:
             cursor.execute(*remainders)

@@ -22,12 +22,12 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from tonne import testing
 from tonne.core.canonical import canonical_json
+from tonne.ledger import verify as verify_module
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import generate_private_key, sign_checkpoint
 from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
 from tonne.ledger.services import GENESIS_HASH, make_checkpoint
-from tonne.ledger.verify import verify_ledger
 from tonne.organisations.models import Account
 from tonne.organisations.services import system_account
 from tonne.units import services as units
@@ -117,6 +117,30 @@ def rewrite_chain(from_seq: int, mutate) -> None:
         )
         prev = new_leaf
     LedgerHead.objects.filter(pk=1).update(last_hash=prev)
+
+
+def verify_ledger(**kwargs):
+    """Every check here runs both verifiers: the pure-Python reference and,
+    where it is built, the compiled one. They must report the same outcome;
+    the compiled one accepts every valid ledger here itself and refuses every
+    tampered one (leaving the naming to the reference)."""
+    reference = verify_module.verify_ledger(compiled=False, **kwargs)
+    if verify_module.compiled_available():
+        compiled = verify_module.verify_ledger(compiled=True, **kwargs)
+        assert outcome(compiled) == outcome(reference)
+        assert compiled.path == ("compiled" if reference.ok else "python")
+    return reference
+
+
+def outcome(result):
+    first = result.first
+    return (
+        result.ok,
+        None if first is None else (first.code, first.seq, first.message),
+        result.entries,
+        result.checkpoints,
+        result.blocks,
+    )
 
 
 def first(result):

@@ -165,13 +165,18 @@ def test_the_cli_uses_two_processes_on_a_large_ledger(world, monkeypatch):
     from tonne.ledger import verify as verify_module
 
     out = io.StringIO()
-    call_command("ledger", "verify", "--json", stdout=out)
+    call_command("ledger", "verify", "--json", "--python", stdout=out)
     assert json.loads(out.getvalue())["workers"] == 1  # small ledger: one process
     monkeypatch.setattr(verify_module, "PARALLEL_MIN_ENTRIES", 3)
     out = io.StringIO()
-    call_command("ledger", "verify", "--json", stdout=out)
+    call_command("ledger", "verify", "--json", "--python", stdout=out)
     report = json.loads(out.getvalue())
-    assert report["ok"] and report["workers"] == 2
+    assert report["ok"] and report["workers"] == 2 and report["path"] == "python"
+    if verify_module.compiled_available():  # the compiled path is one process, whatever the size
+        out = io.StringIO()
+        call_command("ledger", "verify", "--json", stdout=out)
+        report = json.loads(out.getvalue())
+        assert report["ok"] and report["workers"] == 1 and report["path"] == "compiled"
     assert PARALLEL_MIN_ENTRIES >= 1000
 
 

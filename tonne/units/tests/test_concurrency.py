@@ -27,6 +27,7 @@ from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.ledger.verify import verify_ledger
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
+from tonne.organisations.domain import make_account_identifier
 from tonne.units import services as units
 from tonne.units.domain import Selection
 from tonne.units.models import Issuance, Transaction, UnitBlock
@@ -396,3 +397,74 @@ def test_monitoring_report_storm(registry):
     ) == [1, 2, 3, 4, 5, 6]
     assert LedgerEntry.objects.filter(kind="mrv.report_submitted").count() == 6
     assert verify_ledger().ok
+
+
+# -- the pipelined path (a move outside any transaction, on PostgreSQL) ----------------
+
+
+def test_moves_outside_a_transaction_take_the_pipelined_path_and_keep_every_rule(hundred):
+    reg = hundred
+    dev, buyer = reg.developer_account, reg.buyer_account
+    assert units._pipelined_transaction_possible()
+    first = Issuance.objects.order_by("serial_start").first()
+    size = LedgerHead.objects.get(pk=1).size
+    by_range = units.transfer(
+        actor=reg.developer,
+        from_account=dev.identifier,
+        to_account=buyer.identifier,
+        selection=Selection.build(ranges=[(first.serial_start + 10, first.serial_start + 19)]),
+        idempotency_key="pipe-range",
+    )
+    by_criteria = units.transfer(
+        actor=reg.developer,
+        from_account=dev.identifier,
+        to_account=buyer.identifier,
+        selection=Selection.build(quantity=25, vintage=2021),
+        idempotency_key="pipe-criteria",
+    )
+    retired = units.retire(
+        actor=reg.buyer,
+        from_account=buyer.identifier,
+        selection=Selection.build(quantity=5),
+        beneficiary="Acme",
+        purpose="voluntary",
+        idempotency_key="pipe-retire",
+    )
+    assert [t.ledger_seq for t in (by_range, by_criteria, retired)] == [size, size + 1, size + 2]
+    assert Transaction.objects.get(pk=by_criteria.pk).ledger_seq == size + 1
+    assert held(dev) == 65 and held(buyer) == 30
+    # a replay answers with the first result, and moves nothing
+    again = units.transfer(
+        actor=reg.developer,
+        from_account=dev.identifier,
+        to_account=buyer.identifier,
+        selection=Selection.build(quantity=25, vintage=2021),
+        idempotency_key="pipe-criteria",
+    )
+    assert again.pk == by_criteria.pk and held(dev) == 65
+    # refused requests leave nothing behind, and the connection is usable
+    for selection in (Selection.build(quantity=1000), Selection.build(ranges=[(1, 5)])):
+        with pytest.raises(RegistryError):
+            units.transfer(
+                actor=reg.developer,
+                from_account=dev.identifier,
+                to_account=buyer.identifier,
+                selection=selection,
+                idempotency_key=f"pipe-refused-{selection.describe()}",
+            )
+        assert not connection.in_atomic_block
+        assert connection.connection.pgconn.transaction_status == 0  # idle: nothing left open
+    with pytest.raises(RegistryError) as missing:
+        units.transfer(
+            actor=reg.developer,
+            from_account=make_account_identifier("CI", "holding", 9999999),
+            to_account=buyer.identifier,
+            selection=Selection.build(quantity=1),
+            idempotency_key="pipe-no-account",
+        )
+    assert missing.value.code == "ACCOUNT_NOT_FOUND"
+    assert LedgerHead.objects.get(pk=1).size == size + 3
+    assert held(dev) == 65 and held(buyer) == 30
+    assert_no_overlap()
+    result = verify_ledger()
+    assert result.ok, result.divergences

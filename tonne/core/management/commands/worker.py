@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="do what is due now, then exit")
-        parser.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args: object, **options: object) -> None:
         if options["once"]:

@@ -26,6 +26,11 @@ class Command(BaseCommand):
             help="1: verify in this process; 2: split the work with a second process (PostgreSQL); "
             "default: 2 when possible and the ledger is large",
         )
+        verify.add_argument(
+            "--python",
+            action="store_true",
+            help="use only the pure-Python reference path, even where the compiled one is built",
+        )
         checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the ledger as it stands")
         checkpoint.add_argument("--force", action="store_true", help="print the latest even if nothing changed")
         checkpoint.add_argument("--output", help="also write the signed note to this file")
@@ -64,7 +69,11 @@ class Command(BaseCommand):
     def _verify(self, options: dict) -> None:
         from tonne.ledger.verify import verify_ledger
 
-        result = verify_ledger(verifier_key=options.get("key"), workers=options.get("workers"))
+        result = verify_ledger(
+            verifier_key=options.get("key"),
+            workers=options.get("workers"),
+            compiled=False if options.get("python") else None,
+        )
         if options.get("json"):
             self.stdout.write(
                 json.dumps(
@@ -75,6 +84,7 @@ class Command(BaseCommand):
                         "blocks": result.blocks,
                         "seconds": round(result.seconds, 3),
                         "workers": result.workers,
+                        "path": result.path,
                         "divergence": result.first.__dict__ if result.first else None,
                     },
                     indent=2,

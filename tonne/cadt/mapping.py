@@ -1,0 +1,614 @@
+"""Tonne's records as CAD Trust rows: v2.0.2 tables and v1 documents.
+
+Only what is public leaves the registry: projects past draft, their child
+records, issuances and the unit blocks (one CAD Trust unit per block, with
+its serial range; the status follows the account the block is in)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from tonne.cadt import domain
+from tonne.cadt.schema import v1_tables, v2_tables
+from tonne.mrv.models import MonitoringReport
+from tonne.projects.models import (
+    CoBenefit,
+    Estimation,
+    Label,
+    Location,
+    Methodology,
+    Program,
+    Project,
+    ProjectMethodology,
+    Rating,
+    RelatedProject,
+    Stakeholder,
+    ValidationRecord,
+)
+from tonne.units.domain import SerialRange, render_serial
+from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
+from tonne.units.selectors import serial_prefix
+
+Row = dict[str, Any]
+Tables = dict[str, list[Row]]
+PUBLIC_STATUSES = tuple(domain.PROJECT_STATUS_V2)
+
+
+def home_org_uid() -> str:
+    """This registry as a CAD Trust organisation (64 hex characters, as CADT's orgUid)."""
+    return hashlib.sha256(f"tonne:{settings.TONNE_COUNTRY}:{settings.TONNE_REGISTRY_NAME}".encode()).hexdigest()
+
+
+def unit_uid(block_start: int) -> str:
+    """A unit block is known by its first serial: the piece of a split block
+    that keeps the first serial keeps the id; new pieces get their own."""
+    return str(uuid.uuid5(domain.NAMESPACE, f"unit|{settings.TONNE_COUNTRY}|{block_start}"))
+
+
+def unit_label_uid(unit: str, label: str) -> str:
+    return str(uuid.uuid5(domain.NAMESPACE, f"unit_label|{unit}|{label}"))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to export: everything, or the projects and serial ranges a change touched."""
+
+    projects: frozenset[int] | None = None  # Project.pk
+    ranges: tuple[SerialRange, ...] | None = None
+    issuances: frozenset[int] | None = None  # Issuance.pk
+
+    @property
+    def full(self) -> bool:
+        return self.projects is None and self.ranges is None and self.issuances is None
+
+    @property
+    def empty(self) -> bool:
+        return not self.full and not self.projects and not self.ranges and not self.issuances
+
+
+FULL = Scope()
+
+
+def _row(table: str, **values: Any) -> Row:
+    spec = v2_tables()[table]
+    unknown = set(values) - set(spec.names)
+    assert not unknown, f"{table}: {unknown}"
+    return {name: values.get(name) for name in spec.names}
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+def _stamps(obj: Any) -> dict[str, Any]:
+    return {"createdAt": domain.iso_datetime(obj.created_at), "updatedAt": domain.iso_datetime(obj.updated_at)}
+
+
+def _projects(scope: Scope) -> list[Project]:
+    qs = Project.objects.filter(status__in=PUBLIC_STATUSES).select_related("developer", "program")
+    if scope.projects is not None:
+        qs = qs.filter(pk__in=scope.projects)
+    return list(qs.order_by("uid"))
+
+
+def _blocks(scope: Scope) -> list[UnitBlock]:
+    qs = UnitBlock.objects.select_related("issuance__project", "account__organisation").filter(
+        project__status__in=PUBLIC_STATUSES
+    )
+    if not scope.full:
+        cond = Q(pk__in=[])
+        for r in scope.ranges or ():
+            # With the neighbours: the rest of a split block is a new CAD Trust unit.
+            cond |= Q(serial_start__lte=r.end + 1, serial_end__gte=r.start - 1)
+        if scope.issuances:
+            cond |= Q(issuance_id__in=scope.issuances)
+        qs = qs.filter(cond)
+    return list(qs.order_by("serial_start"))
+
+
+def _last_moves(blocks: list[UnitBlock]) -> dict[int, Transaction]:
+    """The transaction that brought each retired or cancelled block where it is."""
+    wanted = [b for b in blocks if b.account.type in ("retirement", "cancellation", "omge", "export")]
+    found: dict[int, Transaction] = {}
+    for block in wanted:
+        tb = (
+            TransactionBlock.objects.select_related("transaction")
+            .filter(
+                issuance_id=block.issuance_id,
+                serial_start__lte=block.serial_start,
+                serial_end__gte=block.serial_start,
+                transaction__to_account_id=block.account_id,
+                transaction__status=Transaction.Status.COMPLETED,
+            )
+            .order_by("-transaction__completed_at", "-id")
+            .first()
+        )
+        if tb is not None:
+            found[block.pk] = tb.transaction
+    return found
+
+
+def _first_by_project(model: Any, project_ids: Iterable[int]) -> dict[int, str]:
+    first: dict[int, str] = {}
+    for project_id, uid in model.objects.filter(project_id__in=list(project_ids)).order_by("created_at", "id").values_list(
+        "project_id", "uid"
+    ):
+        first.setdefault(project_id, str(uid))
+    return first
+
+
+def _verification_reports(project_ids: Iterable[int]) -> list[MonitoringReport]:
+    return list(
+        MonitoringReport.objects.filter(project_id__in=list(project_ids), status__in=("verified", "issued"))
+        .select_related("vvb", "project")
+        .order_by("uid")
+    )
+
+
+def v2_rows(scope: Scope = FULL) -> Tables:
+    """Every v2 table for the scope, rows sorted by their CAD Trust id."""
+    tables: Tables = {name: [] for name in v2_tables()}
+    projects = _projects(scope)
+    pids = [p.pk for p in projects]
+    org = home_org_uid()
+
+    program_ids = {p.program_id for p in projects if p.program_id}
+    programs = Program.objects.all() if scope.full else Program.objects.filter(pk__in=program_ids)
+    for program in programs.order_by("uid"):
+        tables["program"].append(
+            _row(
+                "program",
+                cadTrustProgramId=str(program.uid),
+                programName=program.name,
+                programRegistry=program.registry,
+                programRegistryId=program.registry_id,
+                programDescription=_text(program.description),
+                **_stamps(program),
+            )
+        )
+    methodologies = Methodology.objects.all()
+    if not scope.full:
+        methodologies = methodologies.filter(projectmethodology__project_id__in=pids).distinct()
+    for m in methodologies.order_by("uid"):
+        tables["methodology"].append(
+            _row(
+                "methodology",
+                cadTrustMethodologyId=str(m.uid),
+                methodologyCode=m.code,
+                methodologyName=m.name,
+                methodologyType=_text(m.type),
+                methodologyVersion=_text(m.version),
+                methodologyDate=domain.iso_date(m.date),
+                methodologyLink=_text(m.link),
+                **_stamps(m),
+            )
+        )
+    for s in Stakeholder.objects.filter(project_id__in=pids).select_related("project").order_by("uid"):
+        tables["stakeholder"].append(
+            _row(
+                "stakeholder",
+                cadTrustStakeholderId=str(s.uid),
+                stakeholderName=s.name,
+                stakeholderType=s.type,
+                stakeholderLink=_text(s.link),
+                cadTrustProjectId=str(s.project.uid),
+                **_stamps(s),
+            )
+        )
+    for label in Label.objects.filter(project_id__in=pids).order_by("uid"):
+        tables["label"].append(
+            _row(
+                "label",
+                cadTrustLabelId=str(label.uid),
+                labelName=label.name,
+                labelType=label.type,
+                labelLink=_text(label.link),
+                labelDate=domain.iso_date(label.date),
+                **_stamps(label),
+            )
+        )
+    for p in projects:
+        tables["project"].append(
+            _row(
+                "project",
+                cadTrustProjectId=str(p.uid),
+                orgUid=org,
+                projectRegistryName=p.registry_name,
+                projectId=p.project_id,
+                projectCreditingProgram=_text(p.crediting_program),
+                projectName=p.name,
+                projectLink=_text(p.link),
+                projectDescription=_text(p.description),
+                projectSector=list(p.sectors),
+                projectType=list(p.types),
+                projectSubtype=_text(p.subtype),
+                projectStatus=domain.PROJECT_STATUS_V2[p.status],
+                projectStatusDate=domain.iso_date(p.status_changed_at),
+                projectUnitMetric=p.unit_metric,
+                cadTrustReferenceProjectId=_text(p.reference_project_id),
+                cadTrustProgramId=_str(p.program.uid) if p.program else None,
+                **_stamps(p),
+            )
+        )
+    project_uid = {p.pk: str(p.uid) for p in projects}
+    for pm in ProjectMethodology.objects.filter(project_id__in=pids).select_related("methodology").order_by("uid"):
+        tables["project_methodology"].append(
+            _row(
+                "project_methodology",
+                cadTrustProjectMethodologyId=str(pm.uid),
+                cadTrustProjectId=project_uid[pm.project_id],
+                cadTrustMethodologyId=str(pm.methodology.uid),
+                projectMethodologyDate=domain.iso_date(pm.date),
+                projectMethodologyDescription=_text(pm.description),
+                **_stamps(pm),
+            )
+        )
+    last_validation: dict[int, str] = {}
+    for v in ValidationRecord.objects.filter(project_id__in=pids).select_related("body").order_by("date", "id"):
+        last_validation[v.project_id] = str(v.uid)
+    for v in ValidationRecord.objects.filter(project_id__in=pids).select_related("body").order_by("uid"):
+        tables["validation"].append(
+            _row(
+                "validation",
+                cadTrustValidationId=str(v.uid),
+                validationId=v.validation_id,
+                validationType=v.type,
+                validationBody=v.body.name,
+                validationDate=domain.iso_date(v.date),
+                validationCreditPeriodStartDate=domain.iso_date(v.credit_period_start),
+                validationCreditPeriodEndDate=domain.iso_date(v.credit_period_end),
+                cadTrustProjectId=project_uid[v.project_id],
+                **_stamps(v),
+            )
+        )
+    for r in _verification_reports(pids):
+        tables["verification"].append(
+            _row(
+                "verification",
+                cadTrustVerificationId=str(r.uid),
+                verificationId=r.verification_id or f"{r.project.project_id}-MR-{r.number}",
+                verificationStartDate=domain.iso_date(r.period_start),
+                verificationEndDate=domain.iso_date(r.period_end),
+                verificationBody=r.vvb.name,
+                cadTrustProjectId=project_uid[r.project_id],
+                cadTrustValidationId=last_validation.get(r.project_id),
+                createdAt=domain.iso_datetime(r.submitted_at),
+                updatedAt=domain.iso_datetime(r.verified_at or r.submitted_at),
+            )
+        )
+    for loc in Location.objects.filter(project_id__in=pids).order_by("uid"):
+        tables["location"].append(
+            _row(
+                "location",
+                cadTrustLocationId=str(loc.uid),
+                locationCountry=loc.country,
+                locationRegion=_text(loc.region),
+                locationGis=_text(loc.gis),
+                locationMapType=_text(loc.map_type),
+                locationMapFileLink=_text(loc.map_file_link),
+                cadTrustProjectId=project_uid[loc.project_id],
+                **_stamps(loc),
+            )
+        )
+    for e in Estimation.objects.filter(project_id__in=pids).order_by("uid"):
+        tables["estimation"].append(
+            _row(
+                "estimation",
+                cadTrustEstimationId=str(e.uid),
+                estimationStartDate=domain.iso_date(e.start_date),
+                estimationEndDate=domain.iso_date(e.end_date),
+                estimationUnitCount=e.unit_count,
+                estimationReferenceNo=_text(e.reference_no),
+                cadTrustProjectId=project_uid[e.project_id],
+                **_stamps(e),
+            )
+        )
+    for rating in Rating.objects.filter(project_id__in=pids).order_by("uid"):
+        tables["rating"].append(
+            _row(
+                "rating",
+                cadTrustRatingId=str(rating.uid),
+                ratingType=rating.type,
+                ratingName=rating.name,
+                ratingValue=rating.value,
+                ratingLink=_text(rating.link),
+                cadTrustProjectId=project_uid[rating.project_id],
+                **_stamps(rating),
+            )
+        )
+    for c in CoBenefit.objects.filter(project_id__in=pids).order_by("uid"):
+        tables["co_benefit"].append(
+            _row(
+                "co_benefit",
+                cadTrustCobenefitId=str(c.uid),
+                cobenefit=c.co_benefit,
+                cadTrustProjectId=project_uid[c.project_id],
+                **_stamps(c),
+            )
+        )
+    _v2_units(tables, scope, org)
+    return tables
+
+
+def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
+    blocks = _blocks(scope)
+    issuance_ids = {b.issuance_id for b in blocks}
+    issuances = Issuance.objects.select_related("project", "report")
+    if scope.full:
+        issuances = issuances.filter(project__status__in=PUBLIC_STATUSES)
+    else:
+        issuances = issuances.filter(Q(pk__in=issuance_ids) | Q(pk__in=scope.issuances or ()))
+    issuances = issuances.order_by("uid")
+    project_ids = {i.project_id for i in issuances}
+    first_pm = _first_by_project(ProjectMethodology, project_ids)
+    first_location = _first_by_project(Location, project_ids)
+    for i in issuances:
+        tables["issuance"].append(
+            _row(
+                "issuance",
+                cadTrustIssuanceId=str(i.uid),
+                issuanceId=f"{i.project.project_id}-{i.number}",
+                issuanceDate=domain.iso_date(i.issued_at),
+                cadTrustVerificationId=str(i.report.uid),
+                cadTrustProjectMethodologyId=first_pm.get(i.project_id),
+                cadTrustLocationId=first_location.get(i.project_id),
+                createdAt=domain.iso_datetime(i.issued_at),
+                updatedAt=domain.iso_datetime(i.issued_at),
+            )
+        )
+    moves = _last_moves(blocks)
+    labels_of: dict[int, list[Label]] = defaultdict(list)
+    for label in Label.objects.filter(project_id__in={b.project_id for b in blocks}).order_by("uid"):
+        labels_of[label.project_id].append(label)
+    units: list[Row] = []
+    unit_labels: list[Row] = []
+    for b in blocks:
+        issuance = b.issuance
+        project = issuance.project
+        account = b.account
+        move = moves.get(b.pk)
+        uid = unit_uid(b.serial_start)
+        reason = domain.UNIT_STATUS_REASON[account.type]
+        if move is not None and move.reason:
+            reason = move.reason
+        retired = account.type == "retirement" and move is not None
+        units.append(
+            _row(
+                "unit",
+                cadTrustUnitId=uid,
+                orgUid=org,
+                unitSerialId=render_serial(serial_prefix(issuance), SerialRange(b.serial_start, b.serial_end)),
+                unitStartBlock=str(b.serial_start),
+                unitEndBlock=str(b.serial_end),
+                unitCount=b.quantity,
+                unitType=project.unit_type,
+                unitVintageYear=b.vintage,
+                unitStatus=domain.UNIT_STATUS_V2[account.type],
+                unitStatusReason=reason,
+                unitStatusDate=domain.iso_date(b.acquired_at),
+                unitRetirementDetail=(f"{move.purpose}: {move.jurisdiction}".rstrip(": ") if retired and move else None),
+                unitRetirementBeneficiary=(move.beneficiary or None) if retired and move else None,
+                unitLink=_text(project.link),
+                unitMetric=project.unit_metric,
+                # Who holds a block is not public in this registry.
+                unitCurrentOwner=None,
+                cadTrustIssuanceId=str(issuance.uid),
+                createdAt=domain.iso_datetime(issuance.issued_at),
+                updatedAt=domain.iso_datetime(b.acquired_at),
+            )
+        )
+        for label in labels_of.get(b.project_id, []):
+            unit_labels.append(
+                _row(
+                    "unit_label",
+                    cadTrustUnitLabelId=unit_label_uid(uid, str(label.uid)),
+                    cadTrustLabelId=str(label.uid),
+                    cadTrustUnitId=uid,
+                    labelUnitDate=domain.iso_date(label.date or issuance.issued_at),
+                    createdAt=domain.iso_datetime(issuance.issued_at),
+                    updatedAt=domain.iso_datetime(issuance.issued_at),
+                )
+            )
+    tables["unit"] = sorted(units, key=lambda r: r["cadTrustUnitId"])
+    tables["unit_label"] = sorted(unit_labels, key=lambda r: r["cadTrustUnitLabelId"])
+
+
+# -- v1 -------------------------------------------------------------------------------
+
+
+def _v1(table: str, **values: Any) -> Row:
+    spec = v1_tables()[table]
+    names = [f.name for f in spec.fields if f.name != "timeStaged" and f.kind not in ("object", "array")]
+    unknown = set(values) - set(names)
+    assert not unknown, f"{table}: {unknown}"
+    return {name: values.get(name) for name in names}
+
+
+def _v1_stamps(obj: Any) -> dict[str, Any]:
+    return {"createdAt": domain.iso_datetime(obj.created_at), "updatedAt": domain.iso_datetime(obj.updated_at)}
+
+
+def v1_rows(scope: Scope = FULL) -> dict[str, list[Row]]:
+    """v1 documents: projects with their child lists, units with issuance and labels."""
+    org = home_org_uid()
+    projects = _projects(scope)
+    out_projects: list[Row] = []
+    for p in projects:
+        pid = str(p.uid)
+        child = {"warehouseProjectId": pid, "orgUid": org}
+        methodologies = [
+            f"{pm.methodology.code} {pm.methodology.name}".strip()
+            for pm in p.methodologies.select_related("methodology").order_by("created_at", "id")
+        ]
+        validation = p.validations.select_related("body").order_by("-date", "-id").first()
+        row = _v1(
+            "projects",
+            warehouseProjectId=pid,
+            orgUid=org,
+            currentRegistry=p.registry_name,
+            projectId=p.project_id,
+            originProjectId=p.project_id,
+            registryOfOrigin=p.registry_name,
+            program=(p.program.name if p.program else _text(p.crediting_program)),
+            projectName=p.name,
+            projectLink=_text(p.link),
+            projectDeveloper=p.developer.name,
+            sector=p.sectors[0] if p.sectors else None,
+            projectType=p.types[0] if p.types else None,
+            projectTags=_text(p.subtype),
+            coveredByNDC=domain.NDC_COVERAGE_V1[p.ndc_coverage],
+            ndcInformation=None,
+            projectStatus=domain.PROJECT_STATUS_V1[p.status],
+            projectStatusDate=domain.iso_datetime(p.status_changed_at),
+            unitMetric=p.unit_metric,
+            methodology=methodologies[0] if methodologies else None,
+            methodology2=methodologies[1] if len(methodologies) > 1 else None,
+            validationBody=validation.body.name if validation else None,
+            validationDate=domain.iso_datetime(validation.created_at) if validation else None,
+            description=_text(p.description),
+            **_v1_stamps(p),
+        )
+        row["projectLocations"] = [
+            _v1(
+                "projectLocations", id=str(loc.uid), country=loc.country, inCountryRegion=_text(loc.region),
+                geographicIdentifier=_text(loc.gis), fileId=None, **child, **_v1_stamps(loc),
+            )
+            for loc in p.locations.order_by("uid")
+        ]
+        row["labels"] = [_v1_label(label, p, child) for label in p.labels.order_by("uid")]
+        row["issuances"] = [
+            _v1_issuance_of(i, child) for i in Issuance.objects.filter(project=p).select_related("report__vvb").order_by("uid")
+        ]
+        row["coBenefits"] = [
+            _v1("coBenefits", id=str(c.uid), cobenefit=c.co_benefit, **child, **_v1_stamps(c))
+            for c in p.co_benefits.order_by("uid")
+        ]
+        row["relatedProjects"] = [
+            _v1(
+                "relatedProjects", id=str(r.uid), relatedProjectId=r.related_project_id,
+                relationshipType=_text(r.relationship), registry=_text(r.registry), **child, **_v1_stamps(r),
+            )
+            for r in RelatedProject.objects.filter(project=p).order_by("uid")
+        ]
+        row["projectRatings"] = [
+            _v1(
+                "projectRatings", id=str(r.uid), ratingType=r.type,
+                ratingRangeLowest=domain.RATING_SCALES.get(r.type, (None, None))[0],
+                ratingRangeHighest=domain.RATING_SCALES.get(r.type, (None, None))[1],
+                rating=r.value, ratingLink=_text(r.link or p.link), **child, **_v1_stamps(r),
+            )
+            for r in p.ratings.order_by("uid")
+        ]
+        row["estimations"] = [
+            _v1(
+                "estimations", id=str(e.uid),
+                creditingPeriodStart=domain.iso_datetime(_midnight(e.start_date)),
+                creditingPeriodEnd=domain.iso_datetime(_midnight(e.end_date)),
+                unitCount=e.unit_count, **child, **_v1_stamps(e),
+            )
+            for e in p.estimations.order_by("uid")
+        ]
+        out_projects.append(row)
+    return {"projects": out_projects, "units": _v1_units(scope, org)}
+
+
+def _midnight(day: Any) -> Any:
+    import datetime as dt
+
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None
+
+
+def _v1_label(label: Label, p: Project, child: dict[str, Any]) -> Row:
+    # v1 labels carry periods and a quantity: the project's crediting period
+    # and issued units stand for them.
+    issued = sum(Issuance.objects.filter(project=p).values_list("quantity", flat=True))
+    return _v1(
+        "labels",
+        id=str(label.uid),
+        label=label.name,
+        labelType=domain.LABEL_TYPE_V1.get(label.type, "Certification"),
+        creditingPeriodStartDate=domain.iso_datetime(_midnight(p.crediting_period_start)),
+        creditingPeriodEndDate=domain.iso_datetime(_midnight(p.crediting_period_end)),
+        validityPeriodStartDate=domain.iso_datetime(_midnight(label.date or p.crediting_period_start)),
+        validityPeriodEndDate=domain.iso_datetime(_midnight(p.crediting_period_end)),
+        unitQuantity=issued,
+        labelLink=_text(label.link or p.link),
+        **child,
+        **_v1_stamps(label),
+    )
+
+
+def _v1_issuance_of(i: Issuance, child: dict[str, Any]) -> Row:
+    r = i.report
+    return _v1(
+        "issuances",
+        id=str(i.uid),
+        startDate=domain.iso_datetime(_midnight(r.period_start)),
+        endDate=domain.iso_datetime(_midnight(r.period_end)),
+        verificationApproach=f"Verified monitoring report {r.number}",
+        verificationBody=r.vvb.name,
+        verificationReportDate=domain.iso_datetime(r.verified_at),
+        createdAt=domain.iso_datetime(i.issued_at),
+        updatedAt=domain.iso_datetime(i.issued_at),
+        **child,
+    )
+
+
+def _v1_units(scope: Scope, org: str) -> list[Row]:
+    blocks = _blocks(scope)
+    moves = _last_moves(blocks)
+    first_location = _first_by_project(Location, {b.project_id for b in blocks})
+    countries = dict(Location.objects.filter(project_id__in={b.project_id for b in blocks}).values_list("project_id", "country"))
+    out: list[Row] = []
+    for b in blocks:
+        i = b.issuance
+        project = i.project
+        account = b.account
+        move = moves.get(b.pk)
+        uid = unit_uid(b.serial_start)
+        status = domain.UNIT_STATUS_V1[account.type]
+        reason = (move.reason if move and move.reason else None) or domain.UNIT_STATUS_REASON[account.type]
+        child = {"warehouseProjectId": str(project.uid), "orgUid": org}
+        row = _v1(
+            "units",
+            warehouseUnitId=uid,
+            issuanceId=str(i.uid),
+            projectLocationId=first_location.get(project.pk),
+            orgUid=org,
+            unitOwner=None,  # who holds a block is not public
+            countryJurisdictionOfOwner=countries.get(project.pk),
+            inCountryJurisdictionOfOwner=None,
+            serialNumberBlock=f"{b.serial_start}-{b.serial_end}",
+            unitBlockStart=str(b.serial_start),
+            unitBlockEnd=str(b.serial_end),
+            unitCount=b.quantity,
+            vintageYear=b.vintage,
+            unitType=project.unit_type,
+            marketplace=None,
+            marketplaceLink=None,
+            marketplaceIdentifier=None,
+            unitTags=None,
+            unitStatus=status,
+            unitStatusReason=reason,
+            unitRegistryLink=_text(project.link),
+            correspondingAdjustmentDeclaration="Committed" if project.article6_status == "authorised" else "Unknown",
+            correspondingAdjustmentStatus="Not Started",
+            createdAt=domain.iso_datetime(i.issued_at),
+            updatedAt=domain.iso_datetime(b.acquired_at),
+        )
+        row["issuance"] = _v1_issuance_of(i, child)
+        row["labels"] = [_v1_label(label, project, child) for label in project.labels.order_by("uid")]
+        out.append(row)
+    return sorted(out, key=lambda r: r["warehouseUnitId"])

@@ -1,0 +1,408 @@
+"""Forms of the signed-in pages. They check only the shape of the input
+(a date is a date, a number a number); every registry rule is the services'
+to apply, and their refusals are shown beside the field they name."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tonne.core.errors import RegistryError
+from tonne.organisations.models import Organisation, User
+from tonne.projects import domain, picklists
+from tonne.projects.models import Document
+from tonne.units.domain import SerialRange, parse_lookup
+
+# Labels of the project fields (CAD Trust v2.0.2 names in brackets where they differ).
+FIELD_LABELS: dict[str, Any] = {
+    "name": _("Project name"),
+    "registry_name": _("Registry name"),
+    "crediting_program": _("Crediting programme"),
+    "link": _("Project link"),
+    "description": _("Description"),
+    "sectors": _("Sectors"),
+    "types": _("Project types"),
+    "subtype": _("Subtype"),
+    "unit_metric": _("Unit metric"),
+    "unit_type": _("Unit type"),
+    "reference_project_id": _("Reference project ID"),
+    "host_party": _("Host Party (ISO country code)"),
+    "sectoral_scope": _("CDM sectoral scope (1–15)"),
+    "ndc_coverage": _("NDC coverage"),
+    "article6_status": _("Article 6 status"),
+    "unit_class": _("Unit class (code used in serial numbers)"),
+    "non_permanence_risk": _("Non-permanence risk"),
+    "buffer_basis_points": _("Buffer share (basis points, 100 = 1 %)"),
+    "crediting_period_start": _("Crediting period start"),
+    "crediting_period_end": _("Crediting period end"),
+    "benefit_sharing_plan": _("Benefit-sharing plan"),
+    "consent_evidence": _("Consent evidence (safeguards)"),
+    "grievance_contact": _("Grievance contact"),
+}
+CHILD_LABELS: dict[str, Any] = {
+    "locations": _("Locations"),
+    "estimations": _("Estimations"),
+    "ratings": _("Ratings"),
+    "co_benefits": _("Co-benefits"),
+    "labels": _("Labels"),
+    "stakeholders": _("Stakeholders"),
+    "related_projects": _("Related projects"),
+    "methodologies": _("Methodologies"),
+}
+CHILD_FIELD_LABELS: dict[str, Any] = {
+    "country": _("Country"),
+    "region": _("Region"),
+    "gis": _("Coordinates or GeoJSON"),
+    "map_type": _("Map type"),
+    "map_file_link": _("Map file link"),
+    "start_date": _("Start date"),
+    "end_date": _("End date"),
+    "unit_count": _("Estimated units"),
+    "reference_no": _("Reference number"),
+    "type": _("Type"),
+    "name": _("Name"),
+    "value": _("Value"),
+    "link": _("Link"),
+    "co_benefit": _("Co-benefit"),
+    "date": _("Date"),
+    "related_project_id": _("Related project ID"),
+    "relationship": _("Relationship"),
+    "registry": _("Registry"),
+    "code": _("Methodology code"),
+    "description": _("Description"),
+}
+CHOICE_LABELS: dict[str, Any] = {
+    "inside": _("Inside NDC"),
+    "outside": _("Outside NDC"),
+    "unknown": _("Unknown"),
+    "not_requested": _("Not requested"),
+    "requested": _("Authorisation requested"),
+    "authorised": _("Authorised"),
+    "refused": _("Refused"),
+    "none": _("Not applicable"),
+    "low": _("Low"),
+    "medium": _("Medium"),
+    "high": _("High"),
+}
+LONG_TEXT = {"description", "benefit_sharing_plan", "consent_evidence", "gis"}
+BLANK = [("", "—")]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field:
+    if spec.picklist:
+        choices = [(v, v) for v in picklists.allowed(spec.picklist)]
+        if spec.many:
+            return forms.MultipleChoiceField(
+                label=label,
+                choices=choices,
+                required=required,
+                widget=forms.SelectMultiple(attrs={"size": 6}),
+                help_text=_("Choose one or more (Ctrl or ⌘ and click, or Shift and the arrow keys)."),
+            )
+        return forms.ChoiceField(label=label, choices=BLANK + choices, required=required)
+    if spec.name in domain.CHOICES:
+        return forms.ChoiceField(
+            label=label,
+            choices=[(v, CHOICE_LABELS.get(v, v)) for v in domain.CHOICES[spec.name]],
+            required=required,
+        )
+    if spec.kind == "int":
+        return forms.IntegerField(label=label, required=required, min_value=0)
+    if spec.kind == "date":
+        return forms.DateField(label=label, required=required, widget=DateInput())
+    if spec.kind == "url":
+        return forms.CharField(label=label, required=required, widget=forms.URLInput())
+    if spec.name in LONG_TEXT:
+        return forms.CharField(label=label, required=required, widget=forms.Textarea(attrs={"rows": 3}))
+    return forms.CharField(label=label, required=required)
+
+
+class ProjectForm(forms.Form):
+    """Every project field of CAD Trust v2.0.2 and the national fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for spec in domain.PROJECT_FIELDS:
+            self.fields[spec.name] = _field(spec, FIELD_LABELS[spec.name], required=spec.required)
+        vvbs = Organisation.objects.filter(
+            kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
+        ).order_by("name")
+        self.fields["vvb"] = forms.ChoiceField(
+            label=_("Validation / verification body"),
+            choices=BLANK + [(str(o.uid), o.name) for o in vvbs],
+            required=False,
+        )
+
+    def service_data(self) -> tuple[dict[str, Any], str | None]:
+        data = {}
+        for spec in domain.PROJECT_FIELDS:
+            value = self.cleaned_data.get(spec.name)
+            if value in (None, "", []):
+                continue
+            data[spec.name] = value
+        return data, self.cleaned_data.get("vvb") or None
+
+
+class ChildForm(forms.Form):
+    """One row of a child record; a row left blank is ignored."""
+
+    child = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for spec in domain.CHILD_FIELDS[self.child]:
+            # Required-ness is checked by the service, which names the row.
+            self.fields[spec.name] = _field(spec, CHILD_FIELD_LABELS[spec.name], required=False)
+        if self.child == "methodologies":
+            from tonne.projects.models import Methodology
+
+            self.fields["code"] = forms.ChoiceField(
+                label=CHILD_FIELD_LABELS["code"],
+                choices=BLANK + [(m.code, f"{m.code} {m.name}") for m in Methodology.objects.order_by("code")],
+                required=False,
+            )
+
+    def row(self) -> dict[str, Any] | None:
+        row = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
+        return row or None
+
+
+def child_formset(child: str, extra: int) -> type[forms.BaseFormSet]:
+    form = type(f"{child.title().replace('_', '')}Form", (ChildForm,), {"child": child})
+    return forms.formset_factory(form, extra=extra, max_num=200)
+
+
+def child_initial(project: Any, child: str) -> list[dict[str, Any]]:
+    if child == "methodologies":
+        return [
+            {"code": pm.methodology.code, "date": pm.date, "description": pm.description}
+            for pm in project.methodologies.select_related("methodology").order_by("created_at", "id")
+        ]
+    names = [s.name for s in domain.CHILD_FIELDS[child]]
+    return [{n: getattr(row, n) for n in names} for row in getattr(project, child).order_by("created_at", "id")]
+
+
+def project_initial(project: Any) -> dict[str, Any]:
+    initial = {spec.name: getattr(project, spec.name) for spec in domain.PROJECT_FIELDS}
+    initial["vvb"] = str(project.vvb.uid) if project.vvb else ""
+    return initial
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded with the decision in the ledger; required to reject."),
+    )
+
+
+class OrganisationApplicationForm(forms.Form):
+    name = forms.CharField(label=_("Organisation name"), max_length=200)
+    kind = forms.ChoiceField(
+        label=_("Kind of organisation"),
+        choices=[
+            ("developer", _("Project developer")),
+            ("vvb", _("Validation / verification body")),
+            ("trader", _("Buyer, trader or exchange")),
+            ("ministry", _("Sectoral ministry")),
+            ("observer", _("Observer")),
+        ],
+    )
+    country = forms.CharField(label=_("Country (ISO 3166-1 alpha-2 code)"), max_length=2, min_length=2)
+    registration_number = forms.CharField(label=_("Registration number"), required=False, max_length=100)
+    address = forms.CharField(label=_("Address"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+
+
+class OrganisationStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("New status"),
+        choices=[
+            ("approved", _("approved")),
+            ("rejected", _("rejected")),
+            ("suspended", _("suspended")),
+            ("closed", _("closed")),
+        ],
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class AccreditationForm(forms.Form):
+    accredited = forms.BooleanField(label=_("Accredited to validate and verify"), required=False)
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    email = forms.EmailField(label=_("E-mail"))
+    password = forms.CharField(
+        label=_("Initial password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 12 characters."),
+    )
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[
+            (User.Role.ADMIN, _("Administrator of the organisation")),
+            (User.Role.INITIATOR, _("Initiator")),
+            (User.Role.APPROVER, _("Approver")),
+            (User.Role.VIEWER, _("Viewer")),
+        ],
+    )
+
+
+class AccountStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("New status"), choices=[("open", _("open")), ("suspended", _("suspended")), ("closed", _("closed"))]
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class AccountForm(forms.Form):
+    name = forms.CharField(label=_("Account name"), max_length=200, required=False)
+
+
+class DocumentForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    kind = forms.ChoiceField(
+        label=_("Kind of document"),
+        choices=[
+            (Document.Kind.DESIGN, _("Project design document")),
+            (Document.Kind.VALIDATION_REPORT, _("Validation report")),
+            (Document.Kind.MONITORING_REPORT, _("Monitoring report")),
+            (Document.Kind.VERIFICATION_REPORT, _("Verification report")),
+            (Document.Kind.LETTER, _("Letter")),
+            (Document.Kind.OTHER, _("Other")),
+        ],
+    )
+    title = forms.CharField(label=_("Title"), max_length=300, required=False)
+    is_public = forms.BooleanField(label=_("Public (shown on the public project page)"), required=False, initial=True)
+
+
+class ValidationForm(forms.Form):
+    type = forms.ChoiceField(
+        label=_("Kind of validation"),
+        choices=[(v, v) for v in picklists.allowed("validation_type")],
+        initial="Validation of Project Design Document",
+    )
+    report_file = forms.FileField(label=_("Validation report (file)"), required=False)
+    crediting_period_start = forms.DateField(label=_("Crediting period start"), required=False, widget=DateInput())
+    crediting_period_end = forms.DateField(label=_("Crediting period end"), required=False, widget=DateInput())
+
+
+class ReportForm(forms.Form):
+    period_start = forms.DateField(label=_("Monitoring period start"), widget=DateInput())
+    period_end = forms.DateField(label=_("Monitoring period end"), widget=DateInput())
+    vvb = forms.ChoiceField(label=_("Verification body"), choices=())
+    document = forms.FileField(label=_("Monitoring report (file)"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        vvbs = Organisation.objects.filter(
+            kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
+        ).order_by("name")
+        cast(forms.ChoiceField, self.fields["vvb"]).choices = BLANK + [(str(o.uid), o.name) for o in vvbs]
+
+
+class VintageForm(forms.Form):
+    vintage = forms.IntegerField(label=_("Vintage (year)"), required=False, min_value=1900, max_value=2200)
+    quantity = forms.IntegerField(label=_("Claimed units"), required=False, min_value=1)
+
+
+VintageFormSet = forms.formset_factory(VintageForm, extra=2, max_num=50)
+
+
+class VerifyForm(forms.Form):
+    verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False, max_length=100)
+    document = forms.FileField(label=_("Verification report (file)"), required=False)
+
+    def __init__(self, *args: Any, vintages: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.vintage_fields = []
+        for row in vintages:
+            name = f"verified_{row.vintage}"
+            self.fields[name] = forms.IntegerField(
+                label=_("Verified units, vintage %(vintage)s") % {"vintage": row.vintage},
+                min_value=0,
+                initial=row.claimed,
+            )
+            self.vintage_fields.append(name)
+        self.order_fields([*self.vintage_fields, "verification_id", "document"])
+
+    def verified(self) -> list[dict[str, int]]:
+        return [{"vintage": int(n.split("_")[1]), "quantity": self.cleaned_data[n]} for n in self.vintage_fields if self.cleaned_data[n]]
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+class MoveForm(forms.Form):
+    """Which units to move: a quantity chosen by the registry's selection rule
+    (oldest first, optionally of one project and vintage), or serial ranges."""
+
+    from_account = forms.ChoiceField(label=_("From account"), choices=())
+    quantity = forms.IntegerField(label=_("Number of units"), required=False, min_value=1)
+    project = forms.ChoiceField(label=_("Only units of project"), required=False, choices=())
+    vintage = forms.IntegerField(label=_("Only units of vintage"), required=False, min_value=1900, max_value=2200)
+    ranges = forms.CharField(
+        label=_("Or these serial ranges (one per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("A serial string, or first–last serial numbers, e.g. 1001-1500."),
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput())
+
+    def __init__(self, *args: Any, accounts: list[Any], projects: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["from_account"]).choices = [(a.identifier, f"{a.identifier} {a.name}") for a in accounts]
+        cast(forms.ChoiceField, self.fields["project"]).choices = [("", _("Any project")), *projects]
+
+    def parsed_ranges(self) -> list[SerialRange]:
+        out = []
+        for line in (self.cleaned_data.get("ranges") or "").splitlines():
+            if line.strip():
+                out.append(parse_lookup(line)[1])
+        return out
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            self.parsed_ranges()
+        except RegistryError as exc:
+            self.add_error("ranges", f"{exc.message} ({exc.code})")
+        return cleaned
+
+
+class TransferForm(MoveForm):
+    to_account = forms.CharField(
+        label=_("To account number"), max_length=20, help_text=_("e.g. CI-100-1000004-16; check digits are verified.")
+    )
+    field_order = ["from_account", "to_account", "quantity", "project", "vintage", "ranges"]
+
+
+class RetireForm(MoveForm):
+    beneficiary = forms.CharField(label=_("Beneficiary"), max_length=300)
+    purpose = forms.ChoiceField(
+        label=_("Purpose"),
+        choices=[
+            ("voluntary", _("Voluntary")),
+            ("ndc", _("NDC")),
+            ("corsia", _("CORSIA")),
+            ("other_compliance", _("Other compliance")),
+            ("other", _("Other")),
+        ],
+    )
+    jurisdiction = forms.CharField(label=_("Jurisdiction (optional)"), max_length=100, required=False)
+    reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
