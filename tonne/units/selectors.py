@@ -16,8 +16,8 @@ from tonne.core.errors import NotFound, ValidationFailed
 from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
-from tonne.projects.models import Project
 from tonne.organisations.services import get_account, require_account_operator
+from tonne.projects.models import Project
 from tonne.units.domain import (
     Selection,
     SerialPrefix,
