@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup", "sync")
+BENCHES = ("transfers", "verify", "lookup", "sync", "portal")
 SIZES = {
     "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
              "sync_samples": 100},
@@ -40,6 +40,7 @@ TARGETS = {
     "verify": "tonne ledger verify entries/s >= 0.2 x bare hashlib entries/s",
     "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
     "sync": "CAD Trust push sync commit-to-delivered median <= 2 s (stand-in node)",
+    "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
 }
 
 
@@ -193,7 +194,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -219,7 +220,7 @@ def main() -> int:
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
     databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
-                 "sync": common.SYNC_DB}
+                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -241,6 +242,10 @@ def main() -> int:
             elif bench == "sync":
                 results[bench] = common.run_child("bench_sync.py", ["--samples", str(size["sync_samples"])], env,
                                                   timeout=900)
+            elif bench == "portal":
+                results[bench] = common.run_child(
+                    "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
+                    env, timeout=1800)
             else:
                 results[bench] = common.run_child(
                     "bench_lookup.py",
@@ -266,6 +271,10 @@ def main() -> int:
         report_lookup(results["lookup"], rep)
     if "sync" in results:
         report_sync(results["sync"], rep)
+    if "portal" in results:
+        import bench_portal
+
+        bench_portal.report(results["portal"], rep)
     elapsed = time.perf_counter() - t_all
     rep.add("")
     rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))

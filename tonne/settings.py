@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "tonne.portal",
 ]
 
 MIDDLEWARE = [

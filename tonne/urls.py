@@ -6,13 +6,14 @@ from django.urls import include, path
 from tonne.api import api
 from tonne.cadt.cadt_api import api as cadt_api
 from tonne.cadt.views import cadt_page
-from tonne.core.views import home
+from tonne.portal.views import home
 
 # The admin site signs in through allauth too, so its second factor applies there.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", home, name="home"),
+    path("", include("tonne.portal.urls")),
     # Sign-in and second factors are django-allauth's (the old names stay for templates).
     path("accounts/login/", allauth_views.login, name="login"),
     path("accounts/logout/", allauth_views.logout, name="logout"),

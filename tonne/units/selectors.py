@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -17,6 +17,7 @@ from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
 from tonne.organisations.services import get_account, require_account_operator
+from tonne.projects.models import Project
 from tonne.units.domain import (
     Selection,
     SerialPrefix,
@@ -120,6 +121,29 @@ def retirements() -> QuerySet[Transaction]:
     return Transaction.objects.filter(
         kind=Transaction.Kind.RETIREMENT, status=Transaction.Status.COMPLETED
     ).select_related("project", "from_account", "to_account")
+
+
+def project_holdings(project: Project) -> dict[str, int]:
+    """Units of a project in each state (public: no account is named)."""
+    rows = (
+        UnitBlock.objects.filter(project=project)
+        .values("account__type")
+        .annotate(n=Sum(F("serial_end") - F("serial_start") + 1))
+        .order_by()
+    )
+    by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
+    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
+
+
+def project_retirements(project: Project) -> QuerySet[Transaction]:
+    """Completed retirements that moved units of a project, each with the
+    number of that project's units it retired (`units`)."""
+    return (
+        retirements()
+        .filter(blocks__issuance__project=project)
+        .annotate(units=Sum(F("blocks__serial_end") - F("blocks__serial_start") + 1))
+        .order_by("-completed_at", "-id")
+    )
 
 
 def transaction_blocks(txn: Transaction) -> list[dict]:

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    """The public transparency portal: read-only pages anyone can open."""
+
+    name = "tonne.portal"
+    label = "portal"
+    default_auto_field = "django.db.models.BigAutoField"

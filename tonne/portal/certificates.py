@@ -1,0 +1,184 @@
+"""Retirement certificates as PDF (reportlab), with a QR code (segno, drawn
+as vector squares) linking to the public verification of the ledger entry,
+and the inclusion proof printed in full so the paper alone can be checked."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+INK = (0.106, 0.165, 0.141)
+ACCENT = (0.031, 0.298, 0.216)
+
+
+def _wrap(canvas: Canvas, text: str, font: str, size: float, width: float, *, exact: bool = False) -> list[str]:
+    """Split text into lines that fit `width` (long words such as hashes are
+    cut). `exact` keeps every character (data to be re-typed, such as the
+    ledger entry): lines are cut anywhere and nothing is dropped."""
+    lines: list[str] = []
+    if exact:
+        per_line = max(1, int(width // canvas.stringWidth("0", font, size)))
+        for paragraph in text.split("\n"):
+            lines.extend(paragraph[i : i + per_line] for i in range(0, max(len(paragraph), 1), per_line))
+        return lines
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            while canvas.stringWidth(word, font, size) > width:
+                cut = len(word)
+                while cut > 1 and canvas.stringWidth(word[:cut], font, size) > width:
+                    cut -= 1
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:cut])
+                word = word[cut:]
+            candidate = f"{line} {word}".strip()
+            if canvas.stringWidth(candidate, font, size) <= width:
+                line = candidate
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return lines
+
+
+class _Page:
+    def __init__(self, canvas: Canvas) -> None:
+        self.c = canvas
+        self.width, self.height = A4
+        self.left = 20 * mm
+        self.right = self.width - 20 * mm
+        self.y = self.height - 22 * mm
+
+    def need(self, space: float) -> None:
+        if self.y - space < 20 * mm:
+            self.c.showPage()
+            self.y = self.height - 22 * mm
+
+    def text(
+        self, text: str, *, font: str = "Helvetica", size: float = 10, width: float | None = None, gap: float = 1.35,
+        exact: bool = False,
+    ) -> None:
+        self.c.setFillColorRGB(*INK)
+        if size > 12:
+            self.y -= size * 0.4  # room for the ascent of large type
+        for line in _wrap(self.c, text, font, size, width or (self.right - self.left), exact=exact):
+            self.need(size * gap)
+            self.c.setFont(font, size)
+            self.c.drawString(self.left, self.y, line)
+            self.y -= size * gap
+
+    def pair(self, label: str, value: str) -> None:
+        self.need(14)
+        self.c.setFont("Helvetica", 9)
+        self.c.setFillColorRGB(0.30, 0.36, 0.33)
+        self.c.drawString(self.left, self.y, label)
+        self.y -= 11
+        self.text(value, font="Helvetica-Bold", size=11, width=self.right - self.left - 55 * mm)
+        self.y -= 3
+
+
+def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
+    code = segno.make(url, error="m")
+    matrix = code.matrix
+    n = len(matrix) + 8  # quiet zone of four modules
+    cell = size / n
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.setFillColorRGB(0, 0, 0)
+    for r, row in enumerate(matrix):
+        for col, dark in enumerate(row):
+            if dark:
+                canvas.rect(x + (col + 4) * cell, y + size - (r + 5) * cell, cell, cell, stroke=0, fill=1)
+
+
+def certificate_pdf(ctx: dict[str, Any]) -> bytes:
+    txn = ctx["txn"]
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4, pageCompression=1)
+    canvas.setTitle(_("Retirement certificate %(id)s") % {"id": txn.identifier})
+    canvas.setAuthor(ctx["registry_name"])
+    page = _Page(canvas)
+
+    canvas.setFillColorRGB(*ACCENT)
+    canvas.rect(0, page.height - 12 * mm, page.width, 12 * mm, stroke=0, fill=1)
+    page.text(ctx["registry_name"], size=10)
+    page.y -= 4
+    page.text(_("Retirement certificate"), font="Helvetica-Bold", size=22)
+    page.y -= 4
+    qty = number_format(txn.quantity, force_grouping=True)
+    page.text(_("%(n)s units retired (tonnes of CO2 equivalent)") % {"n": qty}, font="Helvetica-Bold", size=14)
+    page.y -= 8
+    top = page.y
+    if ctx["verify_url"]:
+        _qr(canvas, ctx["verify_url"], page.right - 48 * mm, top - 48 * mm, 48 * mm)
+    page.pair(_("Beneficiary"), txn.beneficiary)
+    page.pair(_("Purpose"), ctx["purpose"] + (f" ({txn.jurisdiction})" if txn.jurisdiction else ""))
+    if txn.reason:
+        page.pair(_("Note"), txn.reason)
+    page.pair(_("Retired on"), date_format(txn.completed_at, "DATETIME_FORMAT") + " UTC")
+    page.pair(_("Transaction"), txn.identifier)
+    if txn.ledger_seq is not None:
+        page.pair(_("Ledger entry"), str(txn.ledger_seq))
+    page.y = min(page.y, top - 52 * mm)
+    if ctx["verify_url"]:
+        page.text(_("Public verification: %(url)s") % {"url": ctx["verify_url"]}, size=9)
+    page.y -= 6
+    page.text(_("Serial numbers retired"), font="Helvetica-Bold", size=13)
+    for block in ctx["blocks"]:
+        page.text(
+            f"{block['serial']}  —  {number_format(block['quantity'], force_grouping=True)}  ({block['project_id']}, {block['vintage']})",
+            font="Courier",
+            size=9,
+        )
+    page.y -= 8
+
+    proof = ctx["proof"]
+    bundle = proof.get("bundle")
+    page.text(_("Proof in the ledger"), font="Helvetica-Bold", size=13)
+    if bundle and proof.get("verified"):
+        page.text(
+            _(
+                "The registry verified, when this certificate was produced, that ledger entry %(seq)s is included in "
+                "the ledger of %(size)s entries committed to by the signed checkpoint below. To check it offline, "
+                "put the fields below in a file proof.json (long lines are cut without adding or dropping any "
+                "character; or download the file from the verification page) and run: "
+                "tonne ledger proof verify proof.json --key-file key.txt"
+            )
+            % {"seq": bundle["seq"], "size": number_format(bundle["tree_size"], force_grouping=True)},
+            size=9,
+        )
+        page.y -= 4
+        for label, value in (
+            ("format", bundle["format"]),
+            ("seq", str(bundle["seq"])),
+            ("tree_size", str(bundle["tree_size"])),
+            ("leaf_hash", bundle["leaf_hash"]),
+            ("proof", "\n".join(bundle["proof"]) or "[]"),
+            ("checkpoint", bundle["checkpoint"]),
+            ("verifier_key", bundle["verifier_key"]),
+            ("entry", bundle["entry"]),
+        ):
+            page.text(label, font="Helvetica-Bold", size=8)
+            page.text(value, font="Courier", size=7, gap=1.25, exact=True)
+    elif bundle:
+        page.text(_("The proof did not verify:") + f" {proof.get('code')}", size=10)
+    else:
+        page.text(
+            _(
+                "This entry is newer than the latest signed checkpoint; its proof will be available once the next "
+                "checkpoint is signed (within minutes)."
+            ),
+            size=10,
+        )
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from tonne.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("projects/", views.project_search, name="projects"),
+    path("projects/export.<str:fmt>", views.project_export, name="projects-export"),
+    path("projects/<str:project_id>/", views.project_page, name="project"),
+    path("serials/", views.serial_lookup, name="serials"),
+    path("certificates/<str:identifier>/", views.certificate, name="certificate"),
+    path("certificates/<str:identifier>.pdf", views.certificate_pdf, name="certificate-pdf"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/<slug:chart>.csv", views.dashboard_csv, name="dashboard-csv"),
+    path("ledger/", views.ledger_page, name="ledger"),
+    path("ledger/verifier-key.txt", views.ledger_key, name="ledger-key"),
+    path("ledger/checkpoint.txt", views.ledger_checkpoint_latest, name="ledger-checkpoint"),
+    path("ledger/entries/<int:seq>/", views.ledger_entry, name="ledger-entry"),
+    path("ledger/entries/<int:seq>/proof.json", views.ledger_entry_proof, name="ledger-entry-proof"),
+]

@@ -1,0 +1,426 @@
+"""The public transparency portal: pages anyone can open, no login."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from tonne.core.errors import RegistryError
+from tonne.ledger import keys, proofs
+from tonne.ledger.models import LedgerEntry
+from tonne.portal import labels, selectors, svg
+from tonne.projects.selectors import documents_for, projects_for
+from tonne.units import selectors as unit_selectors
+
+
+def _user(request: HttpRequest) -> Any:
+    return selectors.viewer(request.user)
+
+
+# -- home ---------------------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"figures": selectors.headline_figures(), "nav": "home"})
+
+
+# -- project search -------------------------------------------------------------------------
+
+
+def _facet_groups(query: selectors.SearchQuery) -> list[dict[str, Any]]:
+    counts = selectors.facet_counts(query)
+    groups = []
+    for name in selectors.FACETS:
+        chosen = set(query.filters.get(name, []))
+        values = counts.get(name, [])
+        present = {v for v, _ in values}
+        # A chosen value stays listed even when nothing else matches it.
+        values = values + [(v, 0) for v in sorted(chosen - present)]
+        groups.append(
+            {
+                "name": name,
+                "title": labels.FACET_TITLES[name],
+                "values": [
+                    {"value": v, "label": labels.facet_value(name, v), "count": n, "checked": v in chosen}
+                    for v, n in values
+                ],
+                "open": bool(chosen),
+            }
+        )
+    return groups
+
+
+@require_GET
+def project_search(request: HttpRequest) -> HttpResponse:
+    query = selectors.SearchQuery.from_params(request.GET)
+    rows, total, pages = selectors.result_page(query)
+    page = min(query.page, pages)
+    params = request.GET.copy()
+    params.pop("page", None)
+    base = params.urlencode()
+    return render(
+        request,
+        "portal/search.html",
+        {
+            "nav": "projects",
+            "query": query,
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "facets": _facet_groups(query),
+            "sorts": labels.sort_options(),
+            "base_query": base,
+            "prev_url": f"?{base}&page={page - 1}" if page > 1 else "",
+            "next_url": f"?{base}&page={page + 1}" if page < pages else "",
+            "export_query": base,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # so that spreadsheet programs read UTF-8
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(["" if v is None else v for v in row])
+
+
+@require_GET
+def project_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    if fmt not in ("csv", "xlsx"):
+        raise Http404(_("Exports are in CSV or Excel (xlsx)."))
+    query = selectors.SearchQuery.from_params(request.GET)
+    rows = selectors.export_rows(query)
+    header = list(selectors.EXPORT_COLUMNS)
+    if fmt == "csv":
+        response = StreamingHttpResponse(_csv_stream(header, rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="projects.csv"'
+        return response
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("projects")
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    book_response = HttpResponse(
+        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    book_response["Content-Disposition"] = 'attachment; filename="projects.xlsx"'
+    return book_response
+
+
+# -- project page ------------------------------------------------------------------------------
+
+
+@require_GET
+def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
+    user = _user(request)
+    project = (
+        projects_for(user)
+        .prefetch_related(
+            "locations",
+            "estimations",
+            "ratings",
+            "co_benefits",
+            "labels",
+            "stakeholders",
+            "methodologies__methodology",
+            "validations__body",
+            "related_projects",
+        )
+        .filter(project_id=project_id)
+        .first()
+    )
+    if project is None:
+        raise Http404(_("No such project."))
+    shapes = [s for loc in project.locations.all() for s in svg.parse_gis(loc.gis)]
+    places = ", ".join(
+        sorted({f"{loc.region}, {loc.country}" if loc.region else loc.country for loc in project.locations.all()})
+    )
+    location_map = svg.location_map(
+        "project-map",
+        _("Map of the project's location"),
+        _("Project sites of %(name)s: %(places)s.") % {"name": project.name, "places": places},
+        shapes,
+    )
+    issuances = list(project.issuances.select_related("project").order_by("serial_start"))
+    for issuance in issuances:
+        issuance.serial = unit_selectors.serial_text(issuance, issuance.serial_start, issuance.serial_end)  # type: ignore[attr-defined]
+    reports = list(project.monitoring_reports.exclude(status="withdrawn").prefetch_related("vintages"))
+    return render(
+        request,
+        "portal/project.html",
+        {
+            "nav": "projects",
+            "project": project,
+            "map": location_map,
+            "documents": list(documents_for(user, project)),
+            "issuances": issuances,
+            "reports": reports,
+            "holdings": unit_selectors.project_holdings(project),
+            "retirements": list(unit_selectors.project_retirements(project)),
+        },
+    )
+
+
+# -- serial lookup -------------------------------------------------------------------------------
+
+
+@require_GET
+def serial_lookup(request: HttpRequest) -> HttpResponse:
+    text = request.GET.get("serial", "").strip()
+    result = None
+    error = None
+    if text:
+        try:
+            result = unit_selectors.lookup_serials(_user(request), text, require_match=False)
+        except RegistryError as exc:
+            error = {"code": exc.code, "message": labels.error_message(exc)}
+    return render(
+        request,
+        "portal/serials.html",
+        {"nav": "serials", "text": text, "result": result, "error": error},
+        status=422 if error else 200,
+    )
+
+
+# -- ledger, proofs, certificates -------------------------------------------------------------------
+
+
+def _inclusion(seq: int) -> dict[str, Any]:
+    """The entry's inclusion proof against the latest signed checkpoint,
+    checked here with the registry's verifier key."""
+    try:
+        bundle = proofs.inclusion_bundle(seq)
+    except RegistryError as exc:
+        return {"bundle": None, "code": exc.code}
+    try:
+        proved = proofs.verify_bundle(bundle, keys.verifier_key_text())
+    except proofs.ProofInvalid as exc:
+        return {"bundle": bundle, "verified": False, "code": exc.code, "message": exc.message}
+    checkpoint_lines = bundle["checkpoint"].split("\n")
+    return {
+        "bundle": bundle,
+        "verified": True,
+        "proved": proved,
+        "root": checkpoint_lines[2] if len(checkpoint_lines) > 2 else "",
+        "json": json.dumps(bundle, indent=2, sort_keys=True),
+    }
+
+
+@require_GET
+def ledger_page(request: HttpRequest) -> HttpResponse:
+    head = selectors.ledger_size()
+    return render(
+        request,
+        "portal/ledger.html",
+        {
+            "nav": "ledger",
+            "size": head,
+            "checkpoints": selectors.latest_checkpoints(),
+            "verifier_key": keys.verifier_key_text(),
+            "origin": settings.TONNE_LEDGER_ORIGIN,
+            "site": request.build_absolute_uri("/").rstrip("/"),
+            "recent": list(LedgerEntry.objects.order_by("-seq").values("seq", "kind", "transaction_ref", "created_at")[:10]),
+        },
+    )
+
+
+@require_GET
+def ledger_key(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(keys.verifier_key_text() + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="verifier-key.txt"'
+    return response
+
+
+@require_GET
+def ledger_checkpoint_latest(request: HttpRequest) -> HttpResponse:
+    checkpoint = selectors.latest_checkpoints(1)
+    if not checkpoint:
+        raise Http404(_("No checkpoint has been signed yet."))
+    response = HttpResponse(checkpoint[0].note, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="checkpoint-{checkpoint[0].size}.txt"'
+    return response
+
+
+@require_GET
+def ledger_entry(request: HttpRequest, seq: int) -> HttpResponse:
+    entry = LedgerEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        raise Http404(_("No such ledger entry."))
+    retirement = selectors.retirement(entry.transaction_ref) if entry.transaction_ref else None
+    return render(
+        request,
+        "portal/entry.html",
+        {
+            "nav": "ledger",
+            "entry": entry,
+            "body": json.dumps(json.loads(entry.body), indent=2, sort_keys=True, ensure_ascii=False),
+            "proof": _inclusion(seq),
+            "retirement": retirement,
+            "site": request.build_absolute_uri("/").rstrip("/"),
+        },
+    )
+
+
+@require_GET
+def ledger_entry_proof(request: HttpRequest, seq: int) -> HttpResponse:
+    try:
+        bundle = proofs.inclusion_bundle(seq)
+    except RegistryError as exc:
+        raise Http404(labels.error_message(exc)) from None
+    response = HttpResponse(json.dumps(bundle, indent=2, sort_keys=True), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="inclusion-proof-{seq}.json"'
+    return response
+
+
+def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
+    txn = selectors.retirement(identifier)
+    if txn is None:
+        raise Http404(_("No completed retirement has that transaction identifier."))
+    verify_path = reverse("portal:ledger-entry", args=[txn.ledger_seq]) if txn.ledger_seq is not None else ""
+    return {
+        "nav": "",
+        "txn": txn,
+        "blocks": unit_selectors.transaction_blocks(txn),
+        "proof": _inclusion(txn.ledger_seq) if txn.ledger_seq is not None else {"bundle": None, "code": ""},
+        "verify_url": request.build_absolute_uri(verify_path) if verify_path else "",
+        "purpose": labels.purpose(txn.purpose),
+        "site": request.build_absolute_uri("/").rstrip("/"),
+        "registry_name": settings.TONNE_REGISTRY_NAME,
+    }
+
+
+@require_GET
+def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
+    context = _certificate(request, identifier)
+    if context["verify_url"]:
+        import segno
+
+        context["qr_svg"] = segno.make(context["verify_url"], error="m").svg_inline(
+            scale=4, title=_("QR code of the verification page"), dark="#1b2a24"
+        )
+    return render(request, "portal/certificate.html", context)
+
+
+@require_GET
+def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
+    from tonne.portal.certificates import certificate_pdf as render_pdf
+
+    context = _certificate(request, identifier)
+    response = HttpResponse(render_pdf(context), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
+    return response
+
+
+# -- dashboard ----------------------------------------------------------------------------------------
+
+
+def _charts() -> list[dict[str, Any]]:
+    data = selectors.dashboard()
+    issued, retired, cancelled = _("Issued"), _("Retired"), _("Cancelled")
+    units, projects = _("Units"), _("Projects")
+    charts = [
+        {
+            "id": "over-time",
+            "title": _("Units issued, retired and cancelled per year"),
+            "columns": [_("Year"), issued, retired, cancelled],
+            "rows": [[str(y), i, r, c] for y, i, r, c in data["over_time"]],
+        },
+        {
+            "id": "by-vintage",
+            "title": _("Units by vintage: issued, retired and cancelled"),
+            "columns": [_("Vintage"), issued, retired, cancelled],
+            "rows": [[str(v), i, r, c] for v, i, r, c in data["by_vintage"]],
+        },
+        {
+            "id": "by-sector",
+            "title": _("Units issued by sector (CDM sectoral scope)"),
+            "columns": [_("Sector"), units, projects],
+            "rows": [[labels.scope(s), n, p] for s, n, p in data["by_sector"]],
+        },
+        {
+            "id": "by-region",
+            "title": _("Units issued by region"),
+            "columns": [_("Region"), units, projects],
+            "rows": [[r or _("Not stated"), n, p] for r, n, p in data["by_region"]],
+        },
+        {
+            "id": "by-methodology",
+            "title": _("Units issued by methodology"),
+            "columns": [_("Methodology"), units, projects],
+            "rows": [[m or _("Not stated"), n, p] for m, n, p in data["by_methodology"]],
+        },
+        {
+            "id": "by-article6",
+            "title": _("Units issued: Article 6 authorised or not"),
+            "columns": [_("Article 6 status"), units, projects],
+            "rows": [[labels.article6(s), n, p] for s, n, p in data["by_article6"]],
+        },
+        {
+            "id": "projects-by-status",
+            "title": _("Projects by status"),
+            "columns": [_("Status"), projects],
+            "rows": [[labels.status(s), n] for s, n in data["projects_by_status"]],
+        },
+    ]
+    return charts
+
+
+CHART_LIMIT = 20  # bars drawn; the table and the CSV have every row
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    charts = _charts()
+    for chart in charts:
+        # The unit columns are drawn; project counts stay in the table.
+        columns = chart["columns"]
+        series_cols = range(1, len(columns)) if chart["id"] in ("over-time", "by-vintage", "projects-by-status") else [1]
+        shown = chart["rows"][:CHART_LIMIT]
+        chart["svg"] = svg.bar_chart(
+            chart["id"],
+            chart["title"],
+            _("Bar chart; the same figures are in the table that follows."),
+            [str(r[0]) for r in shown],
+            [(columns[c], [r[c] for r in shown]) for c in series_cols],
+        )
+        chart["truncated"] = len(chart["rows"]) > CHART_LIMIT
+        chart["csv"] = reverse("portal:dashboard-csv", args=[chart["id"]])
+    return render(
+        request, "portal/dashboard.html", {"nav": "dashboard", "charts": charts, "figures": selectors.headline_figures()}
+    )
+
+
+@require_GET
+def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
+    found = next((c for c in _charts() if c["id"] == chart), None)
+    if found is None:
+        raise Http404(_("No such chart."))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(found["columns"])
+    writer.writerows(found["rows"])
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{chart}.csv"'
+    return response
