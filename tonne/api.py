@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
+from tonne.article6.api import router as article6_router
 from tonne.audit.api import router as audit_router
 from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
@@ -37,3 +38,4 @@ api.add_router("", units_router)
 api.add_router("", ledger_router)
 api.add_router("", audit_router)
 api.add_router("", controls_router)
+api.add_router("", article6_router)

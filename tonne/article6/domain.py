@@ -181,3 +181,8 @@ def use_purpose(use: str) -> str:
 def intersect(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
     start, end = max(a[0], b[0]), min(a[1], b[1])
     return (start, end) if start <= end else None
+
+
+def mitigation_type(unit_type: str) -> str:
+    """AEF mitigation type (aef_t3_actions_mitigation_type) from the CAD Trust unit type."""
+    return "Removals" if unit_type.lower().startswith("removal") else "Emission reductions"

@@ -175,3 +175,69 @@ class CorrespondingAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"corresponding adjustment of {self.quantity} (vintage {self.vintage})"
+
+
+class InternationalTransfer(models.Model):
+    """A signed transfer file between Parties' registries: sent (units went
+    to the export account) or received (units imported). A file is imported
+    once: its origin registry and uid are unique."""
+
+    class Direction(models.TextChoices):
+        SENT = "sent"
+        RECEIVED = "received"
+
+    uid = models.UUIDField()
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    origin_registry = models.CharField(max_length=100)
+    origin_party = models.CharField(max_length=2)
+    destination_registry = models.CharField(max_length=100)
+    destination_party = models.CharField(max_length=2)
+    destination_account = models.CharField(max_length=40)
+    transaction_identifier = models.CharField(max_length=30)
+    quantity = models.PositiveBigIntegerField()
+    signed_file = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["origin_registry", "uid"], name="a6_transfer_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} international transfer {self.uid}"
+
+
+class ImportedRange(models.Model):
+    """Local serials of units received from another registry, with the
+    identity they keep: origin serials, ITMO identifier, authorisation."""
+
+    transfer = models.ForeignKey(InternationalTransfer, on_delete=models.PROTECT, related_name="ranges")
+    issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="+")
+    serial_start = models.PositiveBigIntegerField(unique=True)
+    serial_end = models.PositiveBigIntegerField()
+    origin_serial = models.CharField(max_length=200)
+    origin_serial_start = models.PositiveBigIntegerField()
+    origin_serial_end = models.PositiveBigIntegerField()
+    vintage = models.PositiveSmallIntegerField()
+    itmo_id = models.CharField(max_length=300)
+    authorisation = models.CharField(max_length=100)
+    cooperative_approach = models.CharField(max_length=100)
+    first_transferring_party = models.CharField(max_length=2)
+    originating_registry = models.CharField(max_length=100)
+    mitigation_type = models.CharField(max_length=30)
+    details = models.JSONField(default=dict)  # the authorisation and first transfer as the file states them
+
+    class Meta:
+        ordering = ["serial_start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(serial_end__gte=F("serial_start")), name="a6_imported_not_empty"),
+            models.CheckConstraint(
+                condition=Q(origin_serial_end=F("origin_serial_start") + F("serial_end") - F("serial_start")),
+                name="a6_imported_same_size",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"imported {self.itmo_id}"

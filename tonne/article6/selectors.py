@@ -12,7 +12,13 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from tonne.article6 import domain
-from tonne.article6.models import Authorisation, AuthorisedRange, CorrespondingAdjustment, FirstTransfer
+from tonne.article6.models import (
+    Authorisation,
+    AuthorisedRange,
+    CorrespondingAdjustment,
+    FirstTransfer,
+    ImportedRange,
+)
 from tonne.core import clock
 from tonne.core.errors import NotFound, ValidationFailed
 from tonne.units.domain import parse_lookup
@@ -48,8 +54,9 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
         .select_related("adjustment")
         .order_by("serial_start")
     )
+    imported = list(ImportedRange.objects.filter(serial_start__lte=end, serial_end__gte=start).order_by("serial_start"))
     cuts = {start, end + 1}
-    for row in [*ranges, *firsts]:
+    for row in [*ranges, *firsts, *imported]:
         cuts.update(c for c in (row.serial_start, row.serial_end + 1) if start < c <= end)
     points = sorted(cuts)
     out: list[dict[str, Any]] = []
@@ -57,7 +64,8 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
         hi -= 1
         r = next((x for x in ranges if x.serial_start <= lo and x.serial_end >= hi), None)
         f = next((x for x in firsts if x.serial_start <= lo and x.serial_end >= hi), None)
-        out.append(_segment(lo, hi, r, f, at))
+        i = next((x for x in imported if x.serial_start <= lo and x.serial_end >= hi), None)
+        out.append(_received(lo, hi, i) if i is not None else _segment(lo, hi, r, f, at))
     # Neighbours that say the same thing read as one.
     merged: list[dict[str, Any]] = []
     for seg in out:
@@ -76,7 +84,7 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a["_range"] is b["_range"] and a["_first"] is b["_first"]
+    return a["_range"] is b["_range"] and a["_first"] is b["_first"] and a["_range"] is not None
 
 
 def _itmo(r: AuthorisedRange, lo: int, hi: int) -> str:
@@ -97,6 +105,7 @@ def _segment(lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | Non
         "first_transferred": f is not None,
         "first_transfer": None,
         "corresponding_adjustment": None,
+        "received_from": None,
         "_range": r,
         "_first": f,
     }
@@ -118,6 +127,27 @@ def _segment(lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | Non
     elif not revoked:
         seg["corresponding_adjustment"] = {"status": "pending"}
     return seg
+
+
+def imported_itmo(i: ImportedRange, lo: int, hi: int) -> str:
+    offset = i.origin_serial_start - i.serial_start
+    return domain.itmo_identifier(i.cooperative_approach, i.originating_registry, i.first_transferring_party,
+                                  lo + offset, hi + offset, i.vintage)
+
+
+def _received(lo: int, hi: int, i: ImportedRange) -> dict[str, Any]:
+    """Units received from another Party keep the identity they had there."""
+    first = i.details.get("first_transfer")
+    offset = i.origin_serial_start - i.serial_start
+    return {
+        "serial_start": lo, "serial_end": hi, "quantity": hi - lo + 1, "label": AUTHORISED,
+        "authorisation": i.authorisation, "cooperative_approach": i.cooperative_approach,
+        "itmo_id": imported_itmo(i, lo, hi), "authorisation_revoked": False, "first_transferred": first is not None,
+        "first_transfer": first,
+        "corresponding_adjustment": {"status": "applied by the first transferring Party" if first else "pending"},
+        "received_from": {"registry": i.originating_registry, "serial_start": lo + offset, "serial_end": hi + offset},
+        "_range": None, "_first": None,
+    }
 
 
 def lookup(text: str) -> dict[str, Any]:

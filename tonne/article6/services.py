@@ -334,6 +334,7 @@ def attach_at_issuance(
         attached.append({
             "authorisation": authorisation.identifier, "version": version.version, "range": [cursor, end],
             "first_transfer": first,
+            "mitigation_type": domain.mitigation_type(issuance.project.unit_type),
             "itmo": domain.itmo_identifier(
                 authorisation.cooperative_approach, settings.TONNE_ARTICLE6_REGISTRY_ID,
                 authorisation.authorising_party, cursor, end, issuance.vintage,
@@ -378,6 +379,7 @@ _FIRST_USE_SQL = (
     "WHERE a.first_transfer_definition = 'use_or_cancellation' AND (a.revoked_from IS NULL OR a.revoked_from > %s) "
     "RETURNING id, authorisation_id, vintage, acquiring_party, serial_start, serial_end"
 )
+ADJUSTMENT_COLUMNS = "first_transfer_id, authorisation_id, vintage, acquiring_party, quantity, recorded_at"
 USE_TARGETS = (Account.Type.RETIREMENT, Account.Type.CANCELLATION, Account.Type.OMGE)
 
 
@@ -393,13 +395,13 @@ def on_terminal_move(
     params: list[Any] = [stamp, transaction_ref, stamp]
     params += [v for _, start, end in moved for v in (start, end)]
     params.append(stamp)
-    cursor.execute(_FIRST_USE_SQL.format(moved=moved_sql), params)
+    cursor.execute(_FIRST_USE_SQL.format(moved=moved_sql), params)  # noqa: S608 (constants; values bound)
     rows = cursor.fetchall()
     if not rows:
         return
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
     cursor.execute(
-        "INSERT INTO article6_correspondingadjustment (first_transfer_id, authorisation_id, vintage, acquiring_party, "
-        "quantity, recorded_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows)),
+        f"INSERT INTO article6_correspondingadjustment ({ADJUSTMENT_COLUMNS}) VALUES {values}",  # noqa: S608
         [v for fid, aid, vintage, party, start, end in rows for v in (fid, aid, vintage, party, end - start + 1, stamp)],
     )
 
