@@ -30,7 +30,7 @@ HOLDER_TYPES = frozenset({"holding", "buffer", "sop"})
 USES = {
     "article6-ndc": ("Use", "Use towards NDC"),
     "article6-oimp": ("Use", "Use for OIMP"),
-    "article6-voluntary_cancellation": ("Cancellation", "Voluntary cancellation"),
+    "article6-voluntary": ("Cancellation", "Voluntary cancellation"),
     "article6-omge": ("Cancellation", "OMGE cancellation"),
 }
 NS = uuid.UUID("6c0d6f1e-5b43-4c58-9a57-9f5a7a1f0a06")

@@ -175,7 +175,8 @@ def sole_party(parties: list[str]) -> str:
 
 
 def use_purpose(use: str) -> str:
-    return f"{USE_PURPOSE_PREFIX}{use}"
+    """The use as the move's purpose field keeps it (at most 30 characters)."""
+    return f"{USE_PURPOSE_PREFIX}{'voluntary' if use == 'voluntary_cancellation' else use}"
 
 
 def intersect(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:

@@ -56,8 +56,10 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
     )
     imported = list(ImportedRange.objects.filter(serial_start__lte=end, serial_end__gte=start).order_by("serial_start"))
     cuts = {start, end + 1}
-    for row in [*ranges, *firsts, *imported]:
-        cuts.update(c for c in (row.serial_start, row.serial_end + 1) if start < c <= end)
+    bounds = [(x.serial_start, x.serial_end) for x in ranges] + [(x.serial_start, x.serial_end) for x in firsts]
+    bounds += [(x.serial_start, x.serial_end) for x in imported]
+    for lo_, hi_ in bounds:
+        cuts.update(c for c in (lo_, hi_ + 1) if start < c <= end)
     points = sorted(cuts)
     out: list[dict[str, Any]] = []
     for lo, hi in zip(points, points[1:], strict=False):
