@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Header, Query, Router, Schema, Status
 
 from tonne.access.policy import require_step_up
 from tonne.article6 import aef, selectors
@@ -199,7 +199,7 @@ def request_authorisation(request: HttpRequest, payload: AuthorisationIn):
     require_scope(request, ApiToken.Scope.ADMIN)
     require_step_up(request, user)
     approval = a6.request_authorisation(actor=user, data=_terms(payload))
-    return 202, approval_out(approval, user)
+    return Status(202, approval_out(approval, user))
 
 
 @router.post("/article6/authorisations/{identifier}/changes", response={202: ApprovalOut, **ERRORS}, auth=AUTH)
@@ -209,7 +209,7 @@ def request_change(request: HttpRequest, identifier: str, payload: ChangeIn):
     require_scope(request, ApiToken.Scope.ADMIN)
     require_step_up(request, user)
     approval = a6.request_change(actor=user, identifier=identifier, data=_terms(payload), effective_from=payload.effective_from)
-    return 202, approval_out(approval, user)
+    return Status(202, approval_out(approval, user))
 
 
 @router.post("/article6/authorisations/{identifier}/revocation", response={202: ApprovalOut, **ERRORS}, auth=AUTH)
@@ -221,7 +221,7 @@ def request_revocation(request: HttpRequest, identifier: str, payload: Revocatio
     approval = a6.request_revocation(
         actor=user, identifier=identifier, reason=payload.reason, effective_from=payload.effective_from
     )
-    return 202, approval_out(approval, user)
+    return Status(202, approval_out(approval, user))
 
 
 @router.get("/article6/serials/{text}", response={200: LookupOut, **ERRORS}, auth=None)
