@@ -61,12 +61,15 @@ def _fast_passwords(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) -> None:
-    # Four-eyes and delayed settlement are on by default in a registry; tests
-    # of other features move units directly unless marked `controls`.
+    # Four-eyes, delayed settlement, MFA, KYC and representative rules are on by
+    # default in a registry; tests of other features move units directly unless
+    # marked `controls`.
     if "controls" not in request.keywords:
         settings.TONNE_FOUR_EYES = frozenset()
         settings.TONNE_DELAY_NON_TRUSTED = False
         settings.TONNE_MFA_REQUIRED = False
+        settings.TONNE_KYC_REQUIRED = False
+        settings.TONNE_MIN_REPRESENTATIVES = 0
 
 
 @pytest.fixture(autouse=True)

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "tonne.controls",
     "tonne.article6",
     "tonne.access",
+    "tonne.kyc",
+    "tonne.aml",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -283,3 +285,27 @@ if SESSION_COOKIE_SECURE:
     # Bound to this host over TLS only.
     SESSION_COOKIE_NAME = "__Host-tonne_session"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# -- KYC and sanctions screening --
+TONNE_KYC_REQUIRED = _env_bool("TONNE_KYC_REQUIRED", True)  # transfers out need a verified KYC record
+TONNE_KYC_REVIEW_DAYS = int(os.environ.get("TONNE_KYC_REVIEW_DAYS", "365"))
+TONNE_MIN_REPRESENTATIVES = int(os.environ.get("TONNE_MIN_REPRESENTATIVES", "2"))
+TONNE_SANCTIONS_THRESHOLD = int(os.environ.get("TONNE_SANCTIONS_THRESHOLD", "88"))  # 0..100 name similarity
+TONNE_KYC_DIR = Path(os.environ.get("TONNE_KYC_DIR", DATA_DIR / "kyc"))
+TONNE_KYC_KEY = os.environ.get("TONNE_KYC_KEY", "")  # base64 of 32 bytes; otherwise a key file made at first use
+TONNE_KYC_KEY_FILE = Path(os.environ.get("TONNE_KYC_KEY_FILE", DATA_DIR / "keys" / "kyc-aes256.key"))
+
+# -- AML monitoring (thresholds per country; rules in TONNE_AML_HOLD put the account on hold) --
+TONNE_AML_PASS_THROUGH_HOURS = int(os.environ.get("TONNE_AML_PASS_THROUGH_HOURS", "48"))
+TONNE_AML_PASS_THROUGH_MIN = int(os.environ.get("TONNE_AML_PASS_THROUGH_MIN", "1000"))
+TONNE_AML_PASS_THROUGH_PERCENT = int(os.environ.get("TONNE_AML_PASS_THROUGH_PERCENT", "90"))
+TONNE_AML_CIRCULAR_DAYS = int(os.environ.get("TONNE_AML_CIRCULAR_DAYS", "30"))
+TONNE_AML_NEW_ACCOUNT_DAYS = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_DAYS", "30"))
+TONNE_AML_NEW_ACCOUNT_TRANSFERS = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_TRANSFERS", "5"))
+TONNE_AML_NEW_ACCOUNT_QUANTITY = int(os.environ.get("TONNE_AML_NEW_ACCOUNT_QUANTITY", "50000"))
+TONNE_AML_DRAIN_HOURS = int(os.environ.get("TONNE_AML_DRAIN_HOURS", "72"))
+TONNE_AML_DRAIN_PERCENT = int(os.environ.get("TONNE_AML_DRAIN_PERCENT", "80"))
+TONNE_AML_STRUCTURING_PERCENT = int(os.environ.get("TONNE_AML_STRUCTURING_PERCENT", "90"))
+TONNE_AML_STRUCTURING_COUNT = int(os.environ.get("TONNE_AML_STRUCTURING_COUNT", "3"))
+TONNE_AML_ISSUANCE_FACTOR = float(os.environ.get("TONNE_AML_ISSUANCE_FACTOR", "2.0"))
+TONNE_AML_HOLD_RULES = _env_set("TONNE_AML_HOLD", "change_then_drain,new_account_velocity")

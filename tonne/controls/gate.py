@@ -149,6 +149,11 @@ def check_move(
     _check_freezes(source, pieces, now)
     if kind == Kind.TRANSFER:
         _check_limits(source, quantity, now)
+    from tonne.aml.services import check_move as check_aml_hold
+    from tonne.kyc.services import check_move as check_kyc
+
+    check_kyc(kind, source, target, now)
+    check_aml_hold(source)
     needs_approval = kind in APPROVAL_KINDS and kind in settings.TONNE_FOUR_EYES
     execute_at: dt.datetime | None = None
     if kind == Kind.TRANSFER and settings.TONNE_DELAY_NON_TRUSTED and not is_trusted(source, target, now):
@@ -223,6 +228,12 @@ def check_settlement(kind: str, source: Account, target: Account, pieces: Sequen
     now = clock.now()
     _check_switch(kind)
     _check_freezes(source, pieces, now)
+    from tonne.kyc.services import check_move as check_kyc
+
+    check_kyc(kind, source, target, now)
+    from tonne.aml.services import check_move as check_aml_hold
+
+    check_aml_hold(source)
 
 
 def require_not_initiator(user: User, initiator_id: int) -> None:

@@ -22,6 +22,10 @@ def run_once(say: Callable[[str], None] = log.info) -> None:
 
     for txn in run_due():
         say(f"settled {txn.identifier} ({txn.status})")
+    from tonne.aml.services import scan
+
+    for alert in scan():
+        say(f"monitoring alert {alert.pk}: {alert.rule}")
     if checkpoint_due():
         checkpoint = make_checkpoint()
         if checkpoint is not None:

@@ -133,6 +133,9 @@ def apply_for_organisation(
         created_at=clock.now(),
     )
     append_entry(kind="organisation.applied", actor=actor, data=_org_data(org))
+    from tonne.kyc.services import screen_organisation
+
+    screen_organisation(org, trigger="onboarding")  # sanctions lists, at once
     return org
 
 
@@ -149,6 +152,10 @@ def decide_organisation(*, actor: User, organisation: Organisation, status: str,
         raise PermissionDenied(
             "GOVERNMENT_STATUS_ROOT_ONLY", "Only the installation root may change the government's status."
         )
+    if status == Organisation.Status.APPROVED:
+        from tonne.kyc.services import require_no_sanctions_hits
+
+        require_no_sanctions_hits(org)
     previous = org.status
     org.status = status
     org.status_reason = reason

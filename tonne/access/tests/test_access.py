@@ -22,9 +22,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.controls]
 
 @pytest.fixture
 def funded(registry, settings):  # noqa: ANN001, ANN201
-    # Only the second-factor rules here: four-eyes and delays have their own tests.
+    # Only the second-factor rules here: four-eyes, delays and KYC have their own tests.
     settings.TONNE_FOUR_EYES = frozenset()
     settings.TONNE_DELAY_NON_TRUSTED = False
+    settings.TONNE_KYC_REQUIRED = False
+    settings.TONNE_MIN_REPRESENTATIVES = 0
     project = testing.registered_project(registry)
     testing.issue(registry, project, {2024: 1000})
     return registry
@@ -127,6 +129,7 @@ def test_trade_tokens_are_born_from_a_fresh_second_factor(funded) -> None:  # no
 def test_approving_needs_a_fresh_second_factor(registry, settings) -> None:  # noqa: ANN001
     settings.TONNE_DELAY_NON_TRUSTED = False
     settings.TONNE_FOUR_EYES = settings.TONNE_FOUR_EYES - {"issuance"}
+    settings.TONNE_KYC_REQUIRED = False
     reg = registry
     project = testing.registered_project(reg)
     testing.issue(reg, project, {2024: 1000})

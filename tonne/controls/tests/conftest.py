@@ -8,6 +8,7 @@ import pytest
 
 from tonne import testing
 from tonne.core import clock
+from tonne.kyc.testing import verified_kyc
 from tonne.organisations.models import User
 from tonne.projects.models import Project
 
@@ -41,10 +42,14 @@ def world(registry: testing.Registry, settings) -> World:  # noqa: ANN001
     settings.TONNE_FOUR_EYES = four_eyes
     clock.freeze(T0)
     reg = registry
-    return World(
+    world = World(
         reg=reg,
         project=project,
         dev_approver=testing.make_user(reg.developer_org, f"{reg.developer.username}-approver", User.Role.APPROVER, actor=reg.admin),
         buyer_approver=testing.make_user(reg.buyer_org, f"{reg.buyer.username}-approver", User.Role.APPROVER, actor=reg.admin),
         admin_approver=testing.make_user(reg.government, f"{reg.admin.username}-approver", User.Role.APPROVER, actor=reg.root),
     )
+    # Holders that move units have verified KYC and two representatives.
+    verified_kyc(reg.developer_org, reg.admin)
+    verified_kyc(reg.buyer_org, reg.admin)
+    return world

@@ -22,6 +22,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pyt
 
 def test_two_approvals_of_one_request_move_units_once(settings) -> None:  # noqa: ANN001
     settings.TONNE_DELAY_NON_TRUSTED = False
+    settings.TONNE_FOUR_EYES = settings.TONNE_FOUR_EYES - {"issuance"}
+    settings.TONNE_KYC_REQUIRED = False
     reg = testing.build_registry("race")
     project = testing.registered_project(reg)
     testing.issue(reg, project, {2024: 1000})
@@ -43,6 +45,8 @@ def test_two_approvals_of_one_request_move_units_once(settings) -> None:  # noqa
 
 def test_worker_and_cancellation_race(settings) -> None:  # noqa: ANN001
     settings.TONNE_FOUR_EYES = frozenset()
+    settings.TONNE_KYC_REQUIRED = False
+    settings.TONNE_MIN_REPRESENTATIVES = 0
     reg = testing.build_registry("race2")
     project = testing.registered_project(reg)
     testing.issue(reg, project, {2024: 1000})

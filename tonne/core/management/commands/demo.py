@@ -108,6 +108,10 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             for o, name in ((gov, "admin"), (mangrove, "mangrove"), (solar, "solar"), (buyer_org, "buyer"))
         }
         pending = orgs.apply_for_organisation(actor=None, name="Cocoa Agroforestry Coop", kind="developer", country=country)
+        from tonne.kyc.testing import verified_kyc
+
+        for holder in (mangrove, solar, buyer_org):  # verified KYC: their accounts may transfer
+            verified_kyc(holder, admin)
         dev_acc = orgs.open_holding_account(actor=dev, organisation=mangrove, name="Mangrove Futures main")
         solar_acc = orgs.open_holding_account(actor=dev2, organisation=solar, name="Sahel Solar main")
         buyer_acc = orgs.open_holding_account(actor=buyer, organisation=buyer_org, name="Exchange trading")
@@ -227,6 +231,10 @@ def build_demo(say=print) -> None:  # noqa: ANN001
 
         key = iter(range(1, 1000))
         clock.freeze(_at(dt.date(start.year + 3, 6, 2)))
+        from tonne.kyc import services as kyc
+
+        for holder in (mangrove, solar, buyer_org):  # the yearly KYC review, just done
+            kyc.verify_profile(actor=admin, organisation=holder)
         approved(units.transfer(actor=dev, from_account=dev_acc.identifier, to_account=buyer_acc.identifier,
                                 selection=Selection.build(quantity=12000), idempotency_key=f"demo-{next(key)}"))
         approved(units.transfer(actor=dev2, from_account=solar_acc.identifier, to_account=buyer_acc.identifier,
@@ -263,5 +271,9 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             "solar-approver, buyer-approver")
     finally:
         clock.freeze(None)
+    from tonne.kyc import services as kyc
+
+    for holder in (mangrove, solar, buyer_org):  # reviewed today, so the live demo can trade
+        kyc.verify_profile(actor=admin, organisation=holder)
     checkpoint = make_checkpoint(force=True)
     say(f"ledger checkpoint signed at size {checkpoint.size if checkpoint else 0}")

@@ -1,0 +1,323 @@
+"""The authorisation matrix, generated from /api/v1/openapi.json: every
+operation is called by every kind of caller, for resources of the caller's
+own organisation and of another, and must meet its declared expectation.
+An operation with no declared expectation fails the suite, so every new
+endpoint gets classified.
+
+Callers: anonymous; an administrator of the organisation that owns the
+resources in the request ("own"); an administrator of another organisation
+("other"); the registry administrator ("registry"). Everyone signed in has a
+second factor confirmed just now. "deny" means 401, 403, or a 404 that hides
+the resource; "ok" means the request got past authorisation (it may still be
+refused for what it asks, with 409 or 422)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+
+from tonne import testing
+from tonne.access.testing import stepped_up
+
+pytestmark = [pytest.mark.django_db, pytest.mark.controls]
+
+CALLERS = ("anon", "own", "other", "registry")
+OK, NO = "ok", "deny"
+PUBLIC = (OK, OK, OK, OK)
+SIGNED_IN = (NO, OK, OK, OK)  # scoped to the caller's own things
+HOLDER = (NO, OK, NO, OK)  # the owning organisation and the registry administrator
+ADMIN = (NO, NO, NO, OK)  # the registry administrator only
+DEVELOPER = (NO, OK, OK, NO)  # project developers (the registry administrator is not one)
+OWNER_ONLY = (NO, OK, NO, NO)  # the owning organisation (the administrator may not act for it)
+NOBODY_BUT_VVB = (NO, NO, NO, NO)  # the assigned verification body only (none of these callers)
+
+# operationId: (anon, own, other, registry)
+EXPECTED: dict[str, tuple[str, str, str, str]] = {
+    "organisations_apply_organisation": PUBLIC,
+    "organisations_list_organisations": PUBLIC,
+    "organisations_get_organisation": PUBLIC,
+    "organisations_decide_organisation": ADMIN,
+    "organisations_accredit_organisation": ADMIN,
+    "organisations_list_users": HOLDER,
+    "organisations_create_user": HOLDER,
+    "organisations_me": SIGNED_IN,
+    "organisations_create_token": SIGNED_IN,
+    "organisations_list_tokens": SIGNED_IN,
+    "organisations_revoke_token": HOLDER,
+    "organisations_list_accounts": SIGNED_IN,
+    "organisations_open_account": HOLDER,
+    "organisations_get_account": HOLDER,
+    "projects_list_projects": PUBLIC,
+    "projects_register_project": DEVELOPER,
+    "projects_get_project": PUBLIC,
+    "projects_update_project": OWNER_ONLY,
+    "projects_list_project_documents": PUBLIC,
+    "projects_upload_document": HOLDER,
+    "projects_get_document": PUBLIC,
+    "projects_download_document": PUBLIC,
+    "projects_change_project_status": ADMIN,  # putting a project on hold
+    "mrv_list_reports": PUBLIC,
+    "mrv_submit_report": OWNER_ONLY,
+    "mrv_get_report": HOLDER,  # a report not yet verified
+    "mrv_verify_report": NOBODY_BUT_VVB,
+    "mrv_reject_report": NOBODY_BUT_VVB,
+    "mrv_approve_issuance": (NO, NO, NO, NO),  # four-eyes: only through an approved issuance request
+    "units_list_blocks": PUBLIC,
+    "units_get_block": PUBLIC,
+    "units_search_serials": PUBLIC,
+    "units_lookup_serial": PUBLIC,
+    "units_list_issuances": PUBLIC,
+    "units_get_issuance": PUBLIC,
+    "units_list_retirements": PUBLIC,
+    "units_create_retirement": OWNER_ONLY,
+    "units_get_retirement": PUBLIC,
+    "units_list_transactions": SIGNED_IN,
+    "units_get_transaction": HOLDER,
+    "units_create_transfer": OWNER_ONLY,
+    "units_create_cancellation": OWNER_ONLY,
+    "units_create_reversal": ADMIN,
+    "ledger_ledger_head": PUBLIC,
+    "ledger_verifier_key": PUBLIC,
+    "ledger_list_checkpoints": PUBLIC,
+    "ledger_latest_checkpoint": PUBLIC,
+    "ledger_get_checkpoint": PUBLIC,
+    "ledger_list_entries": PUBLIC,
+    "ledger_get_entry": PUBLIC,
+    "ledger_inclusion_proof": PUBLIC,
+    "ledger_consistency_proof": PUBLIC,
+    "audit_list_events": ADMIN,
+    "audit_export_events": ADMIN,
+    "controls_get_configuration": SIGNED_IN,
+    "controls_get_switch": SIGNED_IN,
+    "controls_set_switch": ADMIN,
+    "controls_list_approvals": SIGNED_IN,
+    "controls_get_approval": HOLDER,
+    "controls_approve": (NO, NO, NO, NO),  # own: the initiator himself; the administrator is not of the organisation
+    "controls_reject": (NO, NO, NO, NO),
+    "controls_cancel_transaction": HOLDER,
+    "controls_request_issuance": ADMIN,
+    "controls_list_trusted": HOLDER,
+    "controls_add_trusted": HOLDER,
+    "controls_remove_trusted": HOLDER,
+    "controls_get_limits": HOLDER,
+    "controls_set_limits": HOLDER,
+    "controls_list_freezes": SIGNED_IN,
+    "controls_create_freeze": ADMIN,
+    "controls_lift_freeze": ADMIN,
+    "kyc_get_kyc": HOLDER,
+    "kyc_submit_kyc": HOLDER,
+    "kyc_verify_kyc": ADMIN,
+    "kyc_upload_kyc_document": HOLDER,
+    "kyc_read_kyc_document": HOLDER,
+    "kyc_load_list": ADMIN,
+    "kyc_list_lists": ADMIN,
+    "kyc_list_hits": ADMIN,
+    "kyc_decide_hit": ADMIN,
+    "aml_list_alerts": ADMIN,
+    "aml_decide_alert": ADMIN,
+    "aml_release_hold": ADMIN,
+}
+
+# 404 codes that hide a resource from a caller who may not see it.
+HIDING_CODES = {
+    "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND",
+    "KYC_DOCUMENT_NOT_FOUND", "TOKEN_NOT_FOUND", "PROJECT_NOT_FOUND", "REPORT_NOT_FOUND", "NOT_FOUND",
+}
+
+
+def build_world(settings: Any) -> dict[str, Any]:
+    from tonne.aml.models import AmlAlert
+    from tonne.controls import services as controls
+    from tonne.core import clock
+    from tonne.kyc import services as kyc
+    from tonne.kyc.models import ScreeningHit
+    from tonne.kyc.testing import verified_kyc
+    from tonne.ledger.services import make_checkpoint
+    from tonne.mrv import services as mrv
+    from tonne.organisations import services as orgs
+    from tonne.projects import services as projects
+    from tonne.units import services as units
+    from tonne.units.domain import Selection
+
+    four_eyes = settings.TONNE_FOUR_EYES
+    settings.TONNE_FOUR_EYES = frozenset()
+    settings.TONNE_DELAY_NON_TRUSTED = False
+    reg = testing.build_registry("mx")
+    testing.make_user(reg.developer_org, "mx-approver", "approver", actor=reg.admin)
+    verified_kyc(reg.developer_org, reg.admin)
+    project = testing.registered_project(reg)
+    report, [issuance] = testing.issue(reg, project, {2022: 1000})
+    retirement = units.retire(actor=reg.developer, from_account=reg.developer_account.identifier,
+                              selection=Selection.build(quantity=5), beneficiary="Town", purpose="voluntary",
+                              idempotency_key="mx-ret")
+    submitted = mrv.submit_report(actor=reg.developer, project=project, period_start=dt.date(2023, 1, 1),
+                                  period_end=dt.date(2023, 12, 31), vintages=[{"vintage": 2023, "quantity": 10}],
+                                  vvb=str(reg.vvb_org.uid))
+    document = projects.upload_document(actor=reg.developer, project=project, kind="other", title="Map",
+                                        filename="map.txt", content=b"map", content_type="text/plain")
+    controls.request_trusted_addition(actor=reg.developer, account=reg.developer_account.identifier,
+                                      trusted=reg.buyer_account.identifier)
+    settings.TONNE_FOUR_EYES = four_eyes
+    waiting = units.transfer(actor=reg.developer, from_account=reg.developer_account.identifier,
+                             to_account=reg.buyer_account.identifier, selection=Selection.build(quantity=3),
+                             idempotency_key="mx-wait")
+    from tonne.controls.models import Approval
+
+    approval = Approval.objects.get(transaction=waiting)
+    frozen = controls.freeze(actor=reg.admin, scope="serials", serial_start=10**12, serial_end=10**12 + 1, reason="mx")
+    token, _ = orgs.issue_api_token(actor=reg.developer, name="mx", scope="read")
+    kyc_doc = kyc.upload_document(actor=reg.developer, organisation=reg.developer_org, kind="other",
+                                  filename="x.txt", content=b"x", content_type="text/plain")
+    hit = ScreeningHit.objects.create(organisation=reg.developer_org, subject="mx", entry_name="mx",
+                                      entry_reference="mx-1", source="un", score=90, trigger="onboarding",
+                                      created_at=clock.now())
+    alert = AmlAlert.objects.create(rule="pass_through", account=reg.developer_account,
+                                    organisation=reg.developer_org, detail={}, created_at=clock.now())
+    checkpoint = make_checkpoint(force=True)
+    block = reg.developer_account.blocks.first()
+    dev_acc, buyer_acc = reg.developer_account.identifier, reg.buyer_account.identifier
+    org = str(reg.developer_org.uid)
+    path = {
+        "organisations_get_organisation": {"uid": org},
+        "organisations_decide_organisation": {"uid": org},
+        "organisations_accredit_organisation": {"uid": org},
+        "organisations_list_users": {"uid": org},
+        "organisations_create_user": {"uid": org},
+        "organisations_revoke_token": {"token_id": token.pk},
+        "organisations_get_account": {"identifier": dev_acc},
+        "projects_get_project": {"project_id": project.project_id},
+        "projects_update_project": {"project_id": project.project_id},
+        "projects_list_project_documents": {"project_id": project.project_id},
+        "projects_upload_document": {"project_id": project.project_id},
+        "projects_get_document": {"uid": str(document.uid)},
+        "projects_download_document": {"uid": str(document.uid)},
+        "projects_change_project_status": {"project_id": project.project_id},
+        "mrv_get_report": {"uid": str(submitted.uid)},
+        "mrv_verify_report": {"uid": str(submitted.uid)},
+        "mrv_reject_report": {"uid": str(submitted.uid)},
+        "mrv_approve_issuance": {"uid": str(report.uid)},
+        "units_get_block": {"block_id": block.pk},
+        "units_lookup_serial": {"text": str(block.serial_start)},
+        "units_get_issuance": {"uid": str(issuance.uid)},
+        "units_get_retirement": {"identifier": retirement.identifier},
+        "units_get_transaction": {"identifier": waiting.identifier},
+        "ledger_get_checkpoint": {"size": checkpoint.size},
+        "ledger_get_entry": {"seq": 1},
+        "ledger_inclusion_proof": {"seq": 1},
+        "controls_get_approval": {"uid": str(approval.uid)},
+        "controls_approve": {"uid": str(approval.uid)},
+        "controls_reject": {"uid": str(approval.uid)},
+        "controls_cancel_transaction": {"identifier": waiting.identifier},
+        "controls_list_trusted": {"identifier": dev_acc},
+        "controls_add_trusted": {"identifier": dev_acc},
+        "controls_remove_trusted": {"identifier": dev_acc, "trusted": buyer_acc},
+        "controls_get_limits": {"identifier": dev_acc},
+        "controls_set_limits": {"identifier": dev_acc},
+        "controls_lift_freeze": {"uid": str(frozen.uid)},
+        "kyc_get_kyc": {"uid": org},
+        "kyc_submit_kyc": {"uid": org},
+        "kyc_verify_kyc": {"uid": org},
+        "kyc_upload_kyc_document": {"uid": org},
+        "kyc_read_kyc_document": {"uid": str(kyc_doc.uid)},
+        "kyc_decide_hit": {"hit_id": hit.pk},
+        "aml_decide_alert": {"alert_id": alert.pk},
+        "aml_release_hold": {"alert_id": alert.pk},
+    }
+    move = {"from_account": dev_acc, "quantity": 1}
+    body: dict[str, Any] = {
+        "organisations_apply_organisation": {"name": f"Applicant {uuid.uuid4().hex[:6]}", "kind": "trader", "country": "CI"},
+        "organisations_decide_organisation": {"status": "suspended", "reason": "matrix"},
+        "organisations_accredit_organisation": {"accredited": True},
+        "organisations_create_user": {"username": f"mx-{uuid.uuid4().hex[:6]}", "password": testing.PASSWORD},
+        "organisations_create_token": {"name": "mx", "scope": "read"},
+        "organisations_open_account": {"name": "Second", "organisation": org},
+        "projects_register_project": testing.project_fields(name="Matrix project"),
+        "projects_update_project": {"description": "Updated by the matrix."},
+        "projects_change_project_status": {"status": "on_hold", "reason": "matrix"},
+        "mrv_submit_report": {"project": project.project_id, "period_start": "2024-01-01", "period_end": "2024-12-31",
+                              "vintages": [{"vintage": 2024, "quantity": 5}], "vvb": str(reg.vvb_org.uid)},
+        "mrv_verify_report": {"verified": [{"vintage": 2023, "quantity": 10}]},
+        "mrv_reject_report": {"reason": "matrix"},
+        "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
+        "units_create_transfer": {**move, "to_account": buyer_acc},
+        "units_create_cancellation": {**move, "reason": "matrix"},
+        "units_create_reversal": {"project": project.project_id, "quantity": 1, "reason": "matrix"},
+        "controls_set_switch": {"transfers_suspended": True, "reason": "matrix"},
+        "controls_approve": {"request_hash": approval.request_hash},
+        "controls_reject": {"reason": "matrix"},
+        "controls_request_issuance": {"report": str(report.uid)},
+        "controls_add_trusted": {"account": reg.other_developer_account.identifier},
+        "controls_set_limits": {"per_transfer": 10},
+        "controls_create_freeze": {"scope": "account", "account": dev_acc, "reason": "matrix"},
+        "kyc_submit_kyc": {"legal_name": "Mx SA", "registration_country": "CI", "registration_number": "R-1",
+                           "registered_address": "Abidjan"},
+        "kyc_decide_hit": {"status": "cleared", "note": "matrix"},
+        "aml_decide_alert": {"status": "dismissed", "note": "matrix"},
+        "aml_release_hold": {"note": "matrix"},
+    }
+    files = {
+        "projects_upload_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
+        "kyc_upload_kyc_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
+        "kyc_load_list": lambda: {"source": "opensanctions",
+                                  "file": SimpleUploadedFile("t.csv", b"id,schema,name,aliases\nx,Person,Nobody Here,\n")},
+    }
+    query = {"units_search_serials": {"q": str(block.serial_start)}, "ledger_consistency_proof": {"old": 1}}
+    callers = {
+        "anon": Client(),
+        "own": stepped_up(reg.developer),
+        "other": stepped_up(reg.other_developer),
+        "registry": stepped_up(reg.admin),
+    }
+    return {"path": path, "body": body, "files": files, "query": query, "callers": callers}
+
+
+def call(client: Client, method: str, url: str, body: Any, files: Any, query: dict[str, Any]) -> Any:
+    if files is not None:
+        return client.post(url, files())
+    if method == "get":
+        return client.get(url, query)
+    if method == "delete":
+        return client.delete(url)
+    return getattr(client, method)(url, data=json.dumps(body if body is not None else {}), content_type="application/json",
+                                   headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def outcome(response: Any) -> str:
+    if response.status_code in (401, 403):
+        return NO
+    if response.status_code == 404:
+        code = response.json().get("code") if response["Content-Type"].startswith("application/") else None
+        return NO if code in HIDING_CODES else OK
+    assert response.status_code < 500, response.content
+    return OK
+
+
+def test_every_operation_meets_its_declared_expectation(client: Client, settings: Any) -> None:
+    settings.TONNE_API_RATE_PER_MINUTE = 10**6
+    settings.TONNE_API_WRITE_RATE_PER_MINUTE = 10**6
+    doc = client.get("/api/v1/openapi.json").json()
+    operations = [(op["operationId"], method, path) for path, ops in doc["paths"].items() for method, op in ops.items()]
+    undeclared = sorted(op for op, _, _ in operations if op not in EXPECTED)
+    assert not undeclared, f"classify these operations in EXPECTED: {undeclared}"
+    assert not set(EXPECTED) - {op for op, _, _ in operations}, "EXPECTED names operations that no longer exist"
+    world = build_world(settings)
+    wrong = []
+    for op, method, template in operations:
+        url = template.format(**world["path"].get(op, {}))
+        for caller, expected in zip(CALLERS, EXPECTED[op], strict=True):
+            with transaction.atomic():  # every call sees the same world
+                response = call(world["callers"][caller], method, url, world["body"].get(op),
+                                world["files"].get(op), world["query"].get(op, {}))
+                transaction.set_rollback(True)
+            got = outcome(response)
+            if got != expected:
+                wrong.append(f"{op} as {caller}: expected {expected}, got {response.status_code} "
+                             f"{response.content[:160]!r}")
+    assert not wrong, "\n".join(wrong)

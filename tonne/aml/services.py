@@ -1,0 +1,130 @@
+"""Running the monitoring rules over what completed since the last run
+(by `tonne worker`), the review queue, and the hold check before moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from tonne.aml import rules
+from tonne.aml.models import AmlAlert, AmlCursor
+from tonne.audit.models import AuditEvent
+from tonne.audit.services import record
+from tonne.core import clock
+from tonne.core.errors import Conflict, NotFound, ValidationFailed
+from tonne.organisations.models import Account, User
+from tonne.organisations.services import require_registry_administrator
+from tonne.units.models import Issuance, Transaction
+
+BATCH = 500
+
+
+def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None, issuance: Issuance | None = None,
+           account_id: int | None = None, organisation_id: int | None = None) -> AmlAlert | None:
+    hold = rule in settings.TONNE_AML_HOLD_RULES and account_id is not None
+    try:
+        with transaction.atomic():
+            alert = AmlAlert.objects.create(
+                rule=rule, transaction=txn, issuance=issuance, account_id=account_id, organisation_id=organisation_id,
+                detail=finding, hold=hold, created_at=clock.now(),
+            )
+    except IntegrityError:  # already raised for this transaction
+        return None
+    record(AuditEvent.Category.SECURITY, f"aml.{rule}", target=txn.identifier if txn else str(issuance.uid if issuance else ""),
+           detail={**finding, "hold": hold})
+    return alert
+
+
+def scan() -> list[AmlAlert]:
+    """Apply every rule to the transactions and issuances completed since the last scan."""
+    raised: list[AmlAlert] = []
+    with transaction.atomic():
+        AmlCursor.objects.get_or_create(pk=1)
+        cursor = AmlCursor.objects.select_for_update().get(pk=1)
+        txns = list(
+            Transaction.objects.filter(pk__gt=cursor.last_transaction_id, status=Transaction.Status.COMPLETED)
+            .exclude(kind__in=(Transaction.Kind.ISSUANCE, Transaction.Kind.BUFFER_CONTRIBUTION))
+            .order_by("pk")[:BATCH]
+        )
+        # Waiting transactions complete later, in place: the cursor only passes
+        # what is no longer waiting.
+        waiting = Transaction.objects.filter(
+            pk__gt=cursor.last_transaction_id,
+            status__in=(Transaction.Status.PROPOSED, Transaction.Status.AWAITING_APPROVAL, Transaction.Status.DELAYED),
+        ).order_by("pk").values_list("pk", flat=True).first()
+        for txn in txns:
+            if waiting is not None and txn.pk > waiting:
+                break
+            for rule, check in rules.TRANSACTION_RULES.items():
+                finding = check(txn)
+                if finding is not None:
+                    account_id = txn.from_account_id if rule != "circular_trading" else txn.to_account_id
+                    account = Account.objects.filter(pk=account_id).first() if account_id else None
+                    alert = _raise(rule, finding, txn=txn, account_id=account_id,
+                                   organisation_id=account.organisation_id if account else None)
+                    if alert:
+                        raised.append(alert)
+            cursor.last_transaction_id = txn.pk
+        for issuance in Issuance.objects.filter(pk__gt=cursor.last_issuance_id).select_related("project").order_by("pk")[:BATCH]:
+            finding = rules.issuance_anomaly(issuance)
+            if finding is not None:
+                alert = _raise("issuance_anomaly", finding, issuance=issuance,
+                               organisation_id=issuance.project.developer_id)
+                if alert:
+                    raised.append(alert)
+            cursor.last_issuance_id = issuance.pk
+        cursor.save()
+    return raised
+
+
+def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:
+    """Dismiss (the hold goes) or confirm (the hold stays until the account is frozen or released)."""
+    require_registry_administrator(actor)
+    if status not in (AmlAlert.Status.DISMISSED, AmlAlert.Status.CONFIRMED):
+        raise ValidationFailed("ALERT_DECISION_INVALID", "status is dismissed or confirmed.", field="status")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed("REASON_REQUIRED", "Say why.", field="note")
+    with transaction.atomic():
+        alert = AmlAlert.objects.select_for_update().filter(pk=alert_id).first()
+        if alert is None:
+            raise NotFound("ALERT_NOT_FOUND", "No such alert.")
+        if alert.status != AmlAlert.Status.OPEN:
+            raise Conflict("ALERT_DECIDED", f"This alert was already {alert.status}.")
+        alert.status = status
+        alert.decided_by = actor
+        alert.decided_at = clock.now()
+        alert.note = note
+        if status == AmlAlert.Status.DISMISSED:
+            alert.hold = False
+        alert.save()
+        record(AuditEvent.Category.SECURITY, f"aml.alert_{status}", actor=actor, target=str(alert.pk),
+               detail={"rule": alert.rule, "note": note})
+    return alert
+
+
+def release_hold(*, actor: User, alert_id: int, note: str) -> AmlAlert:
+    require_registry_administrator(actor)
+    with transaction.atomic():
+        alert = AmlAlert.objects.select_for_update().filter(pk=alert_id).first()
+        if alert is None:
+            raise NotFound("ALERT_NOT_FOUND", "No such alert.")
+        alert.hold = False
+        alert.save(update_fields=["hold"])
+        record(AuditEvent.Category.SECURITY, "aml.hold_released", actor=actor, target=str(alert.pk), detail={"note": note})
+    return alert
+
+
+def check_move(source: Account) -> None:
+    """An open or confirmed alert with a hold keeps units in the account."""
+    alert = AmlAlert.objects.filter(account_id=source.pk, hold=True).exclude(status=AmlAlert.Status.DISMISSED).first()
+    if alert is not None:
+        raise ValidationFailed(
+            "AML_HOLD",
+            f"Account {source.identifier} is on hold after a monitoring alert ({alert.rule}); "
+            "the registry administrator reviews it.",
+            field="from_account",
+            details={"alert": alert.pk, "rule": alert.rule},
+        )
