@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 from tonne.core.errors import ValidationFailed
@@ -125,9 +126,12 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
         raise _fail("PROJECTS_REQUIRED", "projects must list the project ids whose units are authorised.", "projects")
     out["projects"] = sorted({str(p).strip() for p in projects})
     entities = data.get("entities") or []
-    if not isinstance(entities, list) or any(not isinstance(e, str) for e in entities):
+    try:
+        out["entities"] = sorted({str(uuid.UUID(str(e))) for e in entities}) if isinstance(entities, list) else None
+    except ValueError:
+        out["entities"] = None
+    if out["entities"] is None:
         raise _fail("FIELD_INVALID", "entities must list organisation uids.", "entities")
-    out["entities"] = sorted(set(entities))
     out["authorisation_date"] = _date(data.get("authorisation_date"), "authorisation_date")
     out["valid_until"] = _date(data.get("valid_until"), "valid_until", required=False)
     if out["valid_until"] and out["valid_until"] < out["authorisation_date"]:

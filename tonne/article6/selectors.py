@@ -160,7 +160,9 @@ def lookup(text: str) -> dict[str, Any]:
 
 
 def block(block_id: int) -> dict[str, Any]:
-    found = UnitBlock.objects.filter(pk=block_id).values_list("serial_start", "serial_end").first()
+    found = None
+    if 0 < block_id < 2**62:
+        found = UnitBlock.objects.filter(pk=block_id).values_list("serial_start", "serial_end").first()
     if found is None:
         raise NotFound("BLOCK_NOT_FOUND", f"No unit block {block_id}.")
     return {"block": block_id, "serial_start": found[0], "serial_end": found[1], "segments": segments(*found)}
