@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema, Status
 
 from tonne.access.policy import require_step_up
-from tonne.article6 import aef, selectors
+from tonne.article6 import aef, international, selectors
 from tonne.article6 import services as a6
 from tonne.article6.models import Authorisation
 from tonne.controls.api import ApprovalOut, approval_out
@@ -140,6 +140,74 @@ class LookupOut(Schema):
 
 class BlockArticle6Out(LookupOut):
     block: int
+
+
+class RangeIn(StrictSchema):
+    start: int
+    end: int
+
+
+class ExportIn(StrictSchema):
+    from_account: str
+    ranges: list[RangeIn]
+    destination_party: str
+    destination_registry: str
+    destination_account: str
+
+
+class ImportIn(StrictSchema):
+    signed_file: str = Field(..., description="The transfer file as the sending registry produced it")
+    verifier_key: str = Field(..., description="The sending registry's published verifier key")
+
+
+class TransferFileOut(Schema):
+    uid: str
+    direction: str
+    origin_registry: str
+    destination_registry: str
+    destination_party: str
+    destination_account: str
+    transaction: str
+    quantity: int
+    sha256: str
+    signed_file: str
+
+
+def transfer_out(t: Any) -> dict[str, Any]:
+    return {"uid": str(t.uid), "direction": t.direction, "origin_registry": t.origin_registry,
+            "destination_registry": t.destination_registry, "destination_party": t.destination_party,
+            "destination_account": t.destination_account, "transaction": t.transaction_identifier,
+            "quantity": t.quantity, "sha256": t.sha256, "signed_file": t.signed_file}
+
+
+@router.post("/article6/exports", response={201: TransferFileOut, **ERRORS}, auth=AUTH)
+def create_export(
+    request: HttpRequest,
+    payload: ExportIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP),
+):
+    """Transfer authorised units to another Party's registry: they go to the
+    export account, and the answer carries the signed transfer file to send."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
+    key = require_idempotency_key(idempotency_key)
+    record = international.export_units(
+        actor=user, from_account=payload.from_account, ranges=[(r.start, r.end) for r in payload.ranges],
+        destination_party=payload.destination_party, destination_registry=payload.destination_registry,
+        destination_account=payload.destination_account, idempotency_key=key,
+    )
+    return Status(201, transfer_out(record))
+
+
+@router.post("/article6/imports", response={201: TransferFileOut, **ERRORS}, auth=AUTH)
+def create_import(request: HttpRequest, payload: ImportIn):
+    """Receive units another Party's registry sent (registry administrator); a file is imported once."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    require_step_up(request, user)
+    record = international.import_transfer(actor=user, signed=payload.signed_file, verifier_key=payload.verifier_key)
+    return Status(201, transfer_out(record))
 
 
 class AefQuery(Schema):

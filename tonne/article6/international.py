@@ -37,7 +37,12 @@ from tonne.ledger.checkpoint import CheckpointError, sign_note, verify_note
 from tonne.ledger.services import append_entry
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import Account, User
-from tonne.organisations.services import get_account, require_registry_administrator, system_account
+from tonne.organisations.services import (
+    get_account,
+    require_account_operator,
+    require_registry_administrator,
+    system_account,
+)
 from tonne.projects.models import Project
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
@@ -72,6 +77,7 @@ def export_units(
     if not ranges:
         raise ValidationFailed("EXPORT_RANGES_REQUIRED", "An international transfer names its serial ranges.", field="ranges")
     selection = Selection.build(ranges=ranges)
+    require_account_operator(actor, get_account(from_account, field="from_account"))  # before saying what units are
     with transaction.atomic():
         now = clock.now()
         blocks = _authorised_for(selection, destination_party, now)

@@ -132,6 +132,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "article6_block_status": PUBLIC,
     "article6_create_use": OWNER_ONLY,
     "article6_aef_report": ADMIN,
+    "article6_create_export": OWNER_ONLY,
+    "article6_create_import": ADMIN,
 }
 
 # 404 codes that hide a resource from a caller who may not see it.
@@ -282,6 +284,10 @@ def build_world(settings: Any) -> dict[str, Any]:
         "article6_request_change": a6_terms,
         "article6_request_revocation": {"reason": "matrix"},
         "article6_create_use": {**move, "use": "voluntary_cancellation", "using_entity": "Town"},
+        "article6_create_export": {"from_account": dev_acc, "ranges": [{"start": block.serial_start, "end": block.serial_start}],
+                                   "destination_party": "CH", "destination_registry": "CH-TONNE",
+                                   "destination_account": "CH-100-1"},
+        "article6_create_import": {"signed_file": "not a note", "verifier_key": "nope"},
     }
     files = {
         "projects_upload_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},

@@ -81,3 +81,27 @@ def test_serials_uses_and_aef_over_http(world):
     xlsx = get(admin, "/article6/aef", year=2026, format="xlsx")
     assert xlsx.status_code == 200 and xlsx["Content-Disposition"].endswith('aef-2026.xlsx"')
     assert_problem(get(admin, "/article6/aef", year=2026, format="pdf"), 422, "FORMAT_INVALID")
+
+
+def test_international_transfer_over_http(world):
+    world.authorise(quantity=100)
+    clock.freeze(T0 + dt.timedelta(hours=1))
+    _, (issuance,) = testing.issue(world.reg, world.project, {2024: 300})
+    s = issuance.serial_start
+    dev = stepped_up(world.reg.developer)
+    export = {"from_account": world.reg.developer_account.identifier, "ranges": [{"start": s, "end": s + 9}],
+              "destination_party": "CH", "destination_registry": "CH-TONNE", "destination_account": "CH-100-1"}
+    other = stepped_up(world.reg.other_developer)
+    assert_problem(post(other, "/article6/exports", export, headers={"Idempotency-Key": key()}), 403,
+                   "ACCOUNT_NOT_OPERATED_BY_USER")
+    bad = {**export, "ranges": [{"start": s + 150, "end": s + 150}]}
+    assert_problem(post(dev, "/article6/exports", bad, headers={"Idempotency-Key": key()}), 422, "UNITS_NOT_AUTHORISED")
+    done = post(dev, "/article6/exports", export, headers={"Idempotency-Key": key()})
+    assert done.status_code == 201, done.content
+    sent = done.json()
+    assert sent["quantity"] == 10 and sent["signed_file"].startswith('{"blocks":')
+    admin = stepped_up(world.reg.admin)
+    assert_problem(post(dev, "/article6/imports", {"signed_file": sent["signed_file"], "verifier_key": "x"}), 403,
+                   "NOT_REGISTRY_ADMINISTRATOR")
+    assert_problem(post(admin, "/article6/imports", {"signed_file": sent["signed_file"], "verifier_key": "x"}), 422,
+                   "TRANSFER_SIGNATURE_INVALID")
