@@ -243,3 +243,8 @@ def test_pages_carry_no_inline_script(client: Client, registry) -> None:  # noqa
         for tag in re.findall(r"<script\b[^>]*>", html):
             assert "src=" in tag or 'type="application/json"' in tag, (path, tag)
     assert json.loads(client.get("/api/v1/openapi.json").content)["openapi"].startswith("3.1")
+
+
+def test_the_admin_site_signs_in_through_allauth(client: Client) -> None:
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
