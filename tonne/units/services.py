@@ -91,7 +91,9 @@ TERMINAL_MOVE_HOOKS: list[Callable[[Any, str, Account, list[tuple[int, int, int]
 
 def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
-    the developer's share into its holding account, the buffer share into the pool."""
+    the developer's share into its holding account, the share of proceeds and
+    OMGE shares (unit classes that carry them) into their system accounts, the
+    buffer share into the pool."""
     if quantity <= 0:
         raise ValidationFailed("QUANTITY_NOT_POSITIVE", "Nothing to issue for this vintage.")
     now = clock.now()
