@@ -70,6 +70,7 @@ def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) ->
         settings.TONNE_MFA_REQUIRED = False
         settings.TONNE_KYC_REQUIRED = False
         settings.TONNE_MIN_REPRESENTATIVES = 0
+        settings.TONNE_AML_HOLD_RULES = frozenset()  # alerts, but no holds
 
 
 @pytest.fixture(autouse=True)

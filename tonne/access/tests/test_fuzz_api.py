@@ -5,6 +5,7 @@ error. Authorisation across organisations is in the authorisation matrix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,21 @@ pytestmark = [pytest.mark.django_db, pytest.mark.controls]
 
 
 @pytest.fixture
-def tokens(registry, settings) -> dict[str, str]:  # noqa: ANN001
+def keep_connection() -> Iterator[None]:
+    # Requests go straight to the WSGI application: keep Django from closing the
+    # test's database connection at the end of each (as its test client does).
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def tokens(registry, settings, keep_connection) -> dict[str, str]:  # noqa: ANN001
     settings.TONNE_API_RATE_PER_MINUTE = 10**6
     settings.TONNE_API_WRITE_RATE_PER_MINUTE = 10**6
     settings.TONNE_AUTH_FAILURES_PER_HOUR = 10**6

@@ -25,7 +25,8 @@ _keys = itertools.count()
 
 
 @pytest.fixture
-def reg(db):  # noqa: ANN001, ANN201
+def reg(db, settings):  # noqa: ANN001, ANN201
+    settings.TONNE_AML_HOLD_RULES = frozenset({"change_then_drain", "new_account_velocity"})  # the defaults
     clock.freeze(T0 - dt.timedelta(days=10))  # people and accounts exist for a while
     registry = testing.build_registry()
     project = testing.registered_project(registry)
