@@ -9,6 +9,7 @@ from __future__ import annotations
 from ninja.openapi.docs import Swagger
 
 from tonne.aml.api import router as aml_router
+from tonne.article6.api import router as article6_router
 from tonne.audit.api import router as audit_router
 from tonne.cadt.api import router as cadt_router
 from tonne.controls.api import router as controls_router
@@ -43,3 +44,4 @@ api.add_router("", audit_router)
 api.add_router("", controls_router)
 api.add_router("", kyc_router)
 api.add_router("", aml_router)
+api.add_router("", article6_router)

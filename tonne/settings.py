@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "tonne.cadt",
     "tonne.audit",
     "tonne.controls",
+    "tonne.article6",
     "tonne.access",
     "tonne.kyc",
     "tonne.aml",
@@ -241,6 +242,11 @@ TONNE_WEEKEND = frozenset(
 TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", "0"))
 TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))
 TONNE_FREEZE_MAX_DAYS = int(os.environ.get("TONNE_FREEZE_MAX_DAYS", "28"))
+# Article 6: unit classes that carry share of proceeds and OMGE at issuance, and their rates.
+TONNE_SOP_OMGE_UNIT_CLASSES = _env_set("TONNE_SOP_OMGE_UNIT_CLASSES", "")
+TONNE_SOP_BASIS_POINTS = int(os.environ.get("TONNE_SOP_BASIS_POINTS", "500"))
+TONNE_OMGE_BASIS_POINTS = int(os.environ.get("TONNE_OMGE_BASIS_POINTS", "200"))
+TONNE_ARTICLE6_REGISTRY_ID = os.environ.get("TONNE_ARTICLE6_REGISTRY_ID", f"{TONNE_COUNTRY}-TONNE")
 
 # -- sign-in (django-allauth), second factors, sessions, rate limits, headers --
 AUTHENTICATION_BACKENDS = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -152,6 +153,10 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
 
 
+# What other apps' approved requests do (Article 6 authorisations), by action.
+CARRY_OUT: dict[str, Callable[[Approval, User], None]] = {}
+
+
 def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
     if approval.transaction_id:
         txn = approval.transaction
@@ -167,6 +172,8 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
         _apply_limits(approval.payload, set_by=approval.initiated_by, approved_by=approver, now=now)
+    elif approval.action in CARRY_OUT:
+        CARRY_OUT[approval.action](approval, approver)
 
 
 def _new_approval(*, actor: User, action: str, account: Account | None, payload: dict[str, Any]) -> Approval:

@@ -193,3 +193,16 @@ def unit_state(account_type: str) -> str:
         "export": "exported",
         "sop": "held",
     }[account_type]
+
+
+def issuance_shares(quantity: int, sop_basis_points: int, omge_basis_points: int) -> tuple[int, int]:
+    """Share of proceeds and OMGE cancellation of an issuance of `quantity`.
+
+    Rounding rule: each share is computed on the whole issued quantity and
+    rounded up to a whole unit, separately, so neither the Adaptation Fund
+    nor the atmosphere ever receives less than its rate (decision 3/CMA.3:
+    5 % and at least 2 %). An issuance of 1 unit at 5 % and 2 % therefore
+    owes 1 + 1 units and is refused: shares are never rounded away."""
+    if quantity <= 0 or sop_basis_points < 0 or omge_basis_points < 0:
+        raise ValueError("quantity must be positive and rates non-negative")
+    return -(-quantity * sop_basis_points // 10000), -(-quantity * omge_basis_points // 10000)

@@ -10,11 +10,12 @@ import functools
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Max
 
@@ -40,7 +41,7 @@ from tonne.organisations.services import (
 )
 from tonne.projects.domain import buffer_quantity
 from tonne.projects.models import Project
-from tonne.units.domain import RETIREMENT_PURPOSES, Selection, SerialRange
+from tonne.units.domain import RETIREMENT_PURPOSES, Selection, SerialRange, issuance_shares
 from tonne.units.models import Issuance, SerialCounter, Transaction, TransactionBlock, UnitBlock
 
 Kind = Transaction.Kind
@@ -62,6 +63,13 @@ def allocate_serials(count: int) -> int:
 # -- issuance ------------------------------------------------------------------
 
 
+def _issuance_shares(quantity: int, unit_class: str) -> tuple[int, int]:
+    """Share of proceeds and OMGE, for the unit classes the country says carry them."""
+    if unit_class not in settings.TONNE_SOP_OMGE_UNIT_CLASSES:
+        return 0, 0
+    return issuance_shares(quantity, settings.TONNE_SOP_BASIS_POINTS, settings.TONNE_OMGE_BASIS_POINTS)
+
+
 def issuance_account(project: Project) -> Account:
     account = (
         Account.objects.filter(organisation=project.developer, type=Account.Type.HOLDING, status=Account.Status.OPEN)
@@ -75,15 +83,30 @@ def issuance_account(project: Project) -> Account:
     return account
 
 
+# Other apps' reactions, installed at start-up (Article 6): to an issuance
+# (the holder's range; returns what to add to the ledger entry) and to a move
+# into a terminal account (called only for those, inside the move's transaction).
+ISSUANCE_HOOKS: list[Callable[[Issuance, SerialRange | None, str, dt.datetime], dict[str, Any]]] = []
+TERMINAL_MOVE_HOOKS: list[Callable[[Any, str, Account, list[tuple[int, int, int]], str, dt.datetime], None]] = []
+
+
 def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
-    the developer's share into its holding account, the buffer share into the pool."""
+    the developer's share into its holding account, the share of proceeds and
+    OMGE shares (unit classes that carry them) into their system accounts, the
+    buffer share into the pool."""
     if quantity <= 0:
         raise ValidationFailed("QUANTITY_NOT_POSITIVE", "Nothing to issue for this vintage.")
     now = clock.now()
     to_holding = issuance_account(project)
     buffer = buffer_quantity(quantity, project.buffer_basis_points)
-    net = quantity - buffer
+    sop, omge = _issuance_shares(quantity, project.unit_class)
+    if buffer + sop + omge > quantity:
+        raise ValidationFailed(
+            "ISSUANCE_SHARES_EXCEED_QUANTITY",
+            f"Buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) exceed the {quantity} units to issue.",
+        )
+    net = quantity - buffer - sop - omge
     start = allocate_serials(quantity)
     number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
     issuance = Issuance.objects.create(
@@ -103,8 +126,14 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
     parts: list[tuple[Account, SerialRange, str]] = []
     if net:
         parts.append((to_holding, SerialRange(start, start + net - 1), Kind.ISSUANCE))
+    # Serial order: holder, share of proceeds, OMGE cancellation, buffer pool.
+    if sop:
+        parts.append((system_account(Account.Type.SOP), SerialRange(start + net, start + net + sop - 1), Kind.ISSUANCE))
+    if omge:
+        first = start + net + sop
+        parts.append((system_account(Account.Type.OMGE), SerialRange(first, first + omge - 1), Kind.ISSUANCE))
     if buffer:
-        parts.append((system_account(Account.Type.BUFFER), SerialRange(start + net, start + quantity - 1), Kind.BUFFER_CONTRIBUTION))
+        parts.append((system_account(Account.Type.BUFFER), SerialRange(start + quantity - buffer, start + quantity - 1), Kind.BUFFER_CONTRIBUTION))
     txns = []
     blocks_data = []
     for account, serials, kind in parts:
@@ -134,28 +163,25 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
         TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=serials.start, serial_end=serials.end)
         txns.append(txn)
         blocks_data.append({"start": serials.start, "end": serials.end, "account": account.identifier, "transaction": txn.identifier, "kind": kind})
-    entry = append_entry(
-        kind="units.issued",
-        actor=actor,
-        transaction_ref=txns[0].identifier,
-        data={
-            "op": "issue",
-            "issuance": {
-                "uid": str(issuance.uid),
-                "project": project.project_id,
-                "project_number": project.number,
-                "host": project.host_party,
-                "scope": project.sectoral_scope,
-                "number": number,
-                "vintage": vintage,
-                "unit_class": issuance.unit_class,
-                "quantity": quantity,
-                "buffer": buffer,
-                "report": str(report.uid),
-            },
-            "blocks": blocks_data,
-        },
-    )
+    info: dict[str, Any] = {
+        "uid": str(issuance.uid),
+        "project": project.project_id,
+        "project_number": project.number,
+        "host": project.host_party,
+        "scope": project.sectoral_scope,
+        "number": number,
+        "vintage": vintage,
+        "unit_class": issuance.unit_class,
+        "quantity": quantity,
+        "buffer": buffer,
+        "report": str(report.uid),
+    }
+    if sop or omge:
+        info.update(sop=sop, omge=omge)
+    data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
+    for hook in ISSUANCE_HOOKS:  # e.g. Article 6 authorisation of the holder's units
+        data.update(hook(issuance, SerialRange(start, start + net - 1) if net else None, txns[0].identifier, now))
+    entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
 
@@ -351,14 +377,16 @@ def _move_pieces(
 ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
     Kind.TRANSFER: (Account.Type.HOLDING,),
     Kind.RETIREMENT: (Account.Type.RETIREMENT,),
-    Kind.CANCELLATION: (Account.Type.CANCELLATION,),
+    Kind.CANCELLATION: (Account.Type.CANCELLATION, Account.Type.OMGE),
     Kind.REVERSAL: (Account.Type.CANCELLATION,),
+    Kind.EXPORT: (Account.Type.EXPORT,),
 }
 TRANSFERRING_TYPES: dict[str, tuple[str, ...]] = {
     Kind.TRANSFER: (Account.Type.HOLDING,),
     Kind.RETIREMENT: (Account.Type.HOLDING,),
     Kind.CANCELLATION: (Account.Type.HOLDING,),
     Kind.REVERSAL: (Account.Type.BUFFER,),
+    Kind.EXPORT: (Account.Type.HOLDING,),
 }
 
 
@@ -670,6 +698,10 @@ def _complete(
         fields["jurisdiction"], stamp, stamp, "",
     ]
     block_rows = [(p.block.issuance_id, p.serials.start, p.serials.end) for p in ordered]
+    if target.is_terminal and TERMINAL_MOVE_HOOKS:  # decided from the row already read
+        # Before the writes: on the pipelined path COMMIT goes out with them.
+        for hook in TERMINAL_MOVE_HOOKS:
+            hook(cursor, kind, target, block_rows, identifier, now)
     if connection.vendor == "postgresql":
         txn_sql = f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) RETURNING id"
         if pending is not None:  # a transaction that waited completes in place

@@ -123,6 +123,17 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "aml_list_alerts": ADMIN,
     "aml_decide_alert": ADMIN,
     "aml_release_hold": ADMIN,
+    "article6_list_authorisations": PUBLIC,
+    "article6_get_authorisation": PUBLIC,
+    "article6_request_authorisation": ADMIN,
+    "article6_request_change": ADMIN,
+    "article6_request_revocation": ADMIN,
+    "article6_lookup_serials": PUBLIC,
+    "article6_block_status": PUBLIC,
+    "article6_create_use": OWNER_ONLY,
+    "article6_aef_report": ADMIN,
+    "article6_create_export": OWNER_ONLY,
+    "article6_create_import": ADMIN,
 }
 
 # 404 codes that hide a resource from a caller who may not see it.
@@ -229,8 +240,15 @@ def build_world(settings: Any) -> dict[str, Any]:
         "kyc_decide_hit": {"hit_id": hit.pk},
         "aml_decide_alert": {"alert_id": alert.pk},
         "aml_release_hold": {"alert_id": alert.pk},
+        "article6_get_authorisation": {"identifier": "MX-A6"},
+        "article6_request_change": {"identifier": "MX-A6"},
+        "article6_request_revocation": {"identifier": "MX-A6"},
+        "article6_lookup_serials": {"text": str(block.serial_start)},
+        "article6_block_status": {"block_id": block.pk},
     }
     move = {"from_account": dev_acc, "quantity": 1}
+    a6_terms = {"acquiring_parties": ["CH"], "purposes": ["ndc"], "quantity": 10, "vintage_from": 2022,
+                "projects": [project.project_id], "authorisation_date": "2026-01-01"}
     body: dict[str, Any] = {
         "organisations_apply_organisation": {"name": f"Applicant {uuid.uuid4().hex[:6]}", "kind": "trader", "country": "CI"},
         "organisations_decide_organisation": {"status": "suspended", "reason": "matrix"},
@@ -261,6 +279,15 @@ def build_world(settings: Any) -> dict[str, Any]:
         "kyc_decide_hit": {"status": "cleared", "note": "matrix"},
         "aml_decide_alert": {"status": "dismissed", "note": "matrix"},
         "aml_release_hold": {"note": "matrix"},
+        "article6_request_authorisation": {**a6_terms, "identifier": "MX-A6", "cooperative_approach": "MX-CH",
+                                           "first_transfer_definition": "issuance"},
+        "article6_request_change": a6_terms,
+        "article6_request_revocation": {"reason": "matrix"},
+        "article6_create_use": {**move, "use": "voluntary_cancellation", "using_entity": "Town"},
+        "article6_create_export": {"from_account": dev_acc, "ranges": [{"start": block.serial_start, "end": block.serial_start}],
+                                   "destination_party": "CH", "destination_registry": "CH-TONNE",
+                                   "destination_account": "CH-100-1"},
+        "article6_create_import": {"signed_file": "not a note", "verifier_key": "nope"},
     }
     files = {
         "projects_upload_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
@@ -268,7 +295,8 @@ def build_world(settings: Any) -> dict[str, Any]:
         "kyc_load_list": lambda: {"source": "opensanctions",
                                   "file": SimpleUploadedFile("t.csv", b"id,schema,name,aliases\nx,Person,Nobody Here,\n")},
     }
-    query = {"units_search_serials": {"q": str(block.serial_start)}, "ledger_consistency_proof": {"old": 1}}
+    query = {"units_search_serials": {"q": str(block.serial_start)}, "ledger_consistency_proof": {"old": 1},
+             "article6_aef_report": {"year": 2026}}
     callers = {
         "anon": Client(),
         "own": stepped_up(reg.developer),

@@ -1,0 +1,193 @@
+"""Article 6 rules, pure: authorisation terms, ITMO identifiers, which event
+is a first transfer, and the labels of the Agreed Electronic Format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from tonne.core.errors import ValidationFailed
+
+DEFINITIONS = ("authorisation", "issuance", "first_international_transfer", "use_or_cancellation")
+# AEF / CAD Trust picklist wording (aef_t2_authorizations_first_transfer_definition_oimp).
+DEFINITION_LABELS = {
+    "authorisation": "Authorization",
+    "issuance": "Issuance",
+    "first_international_transfer": "First international transfer",
+    "use_or_cancellation": "Use or cancellation",
+}
+# First transfer happens when the units become authorised (attached at issuance or authorisation).
+AT_ATTACHMENT = frozenset({"authorisation", "issuance"})
+PURPOSES = ("ndc", "oimp")
+USES = ("ndc", "oimp", "voluntary_cancellation", "omge")
+# How a use is kept in the move's own fields (Transaction.purpose, 30 characters).
+USE_PURPOSE_PREFIX = "article6-"
+PARTY = re.compile(r"^[A-Z]{2}$")
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+MAX_VINTAGE = 2100
+
+
+def _fail(code: str, message: str, field: str) -> ValidationFailed:
+    return ValidationFailed(code, message, field=field)
+
+
+def party(value: Any, field: str) -> str:
+    text = str(value or "").strip().upper()
+    if not PARTY.match(text):
+        raise _fail("PARTY_INVALID", f"{field} must be a Party's ISO 3166-1 alpha-2 code.", field)
+    return text
+
+
+def identifier(value: Any, field: str) -> str:
+    text = str(value or "").strip()
+    if not IDENTIFIER.match(text):
+        raise _fail(
+            "IDENTIFIER_INVALID", f"{field} is 1-100 characters: letters, digits and . _ / - (not first).", field
+        )
+    return text
+
+
+def _int(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise _fail("FIELD_INVALID", f"{field} must be a whole number.", field)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise _fail("FIELD_INVALID", f"{field} must be a whole number.", field) from None
+    if str(number) != str(value).strip() and not isinstance(value, int):
+        raise _fail("FIELD_INVALID", f"{field} must be a whole number.", field)
+    if not low <= number <= high:
+        raise _fail("FIELD_OUT_OF_RANGE", f"{field} must be between {low} and {high}.", field)
+    return number
+
+
+def _date(value: Any, field: str, *, required: bool = True) -> str | None:
+    if value in (None, ""):
+        if required:
+            raise _fail("FIELD_REQUIRED", f"{field} is required (YYYY-MM-DD).", field)
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise _fail("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field) from None
+
+
+def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
+    """The authorisation's terms, checked and in canonical form (what a
+    second administrator approves, bound by its hash)."""
+    if not isinstance(data, dict):
+        raise _fail("FIELD_INVALID", "The authorisation must be an object.", "terms")
+    out: dict[str, Any] = {}
+    if new:
+        out["identifier"] = identifier(data.get("identifier"), "identifier")
+        out["cooperative_approach"] = identifier(data.get("cooperative_approach"), "cooperative_approach")
+        definition = str(data.get("first_transfer_definition") or "").strip()
+        if definition not in DEFINITIONS:
+            raise _fail(
+                "FIRST_TRANSFER_DEFINITION_INVALID",
+                f"first_transfer_definition must be one of: {', '.join(DEFINITIONS)}.",
+                "first_transfer_definition",
+            )
+        out["first_transfer_definition"] = definition
+    elif "first_transfer_definition" in data or "cooperative_approach" in data:
+        field = "first_transfer_definition" if "first_transfer_definition" in data else "cooperative_approach"
+        raise _fail(
+            "AUTHORISATION_FIELD_FIXED",
+            f"{field} is fixed when an authorisation is made; revoke it and authorise anew to change it.",
+            field,
+        )
+    parties = data.get("acquiring_parties") or []
+    if not isinstance(parties, list):
+        raise _fail("FIELD_INVALID", "acquiring_parties must be a list of Party codes.", "acquiring_parties")
+    out["acquiring_parties"] = sorted({party(p, "acquiring_parties") for p in parties})
+    purposes = data.get("purposes") or []
+    if not isinstance(purposes, list) or not purposes or any(p not in PURPOSES for p in purposes):
+        raise _fail("PURPOSES_INVALID", "purposes must list one or both of: ndc, oimp.", "purposes")
+    out["purposes"] = sorted(set(purposes))
+    oimp = str(data.get("oimp_purposes") or "").strip()
+    if "oimp" in out["purposes"] and not oimp:
+        raise _fail(
+            "OIMP_PURPOSES_REQUIRED", "Name the other international mitigation purposes (e.g. CORSIA).", "oimp_purposes"
+        )
+    out["oimp_purposes"] = oimp if "oimp" in out["purposes"] else ""
+    if "ndc" in out["purposes"] and not out["acquiring_parties"]:
+        raise _fail(
+            "ACQUIRING_PARTY_REQUIRED", "Use towards an NDC needs at least one acquiring Party.", "acquiring_parties"
+        )
+    out["quantity"] = _int(data.get("quantity"), "quantity", 1, 10**15)
+    out["vintage_from"] = _int(data.get("vintage_from"), "vintage_from", 1990, MAX_VINTAGE)
+    out["vintage_to"] = _int(data.get("vintage_to", out["vintage_from"]), "vintage_to", 1990, MAX_VINTAGE)
+    if out["vintage_to"] < out["vintage_from"]:
+        raise _fail("VINTAGES_INVALID", "vintage_to is before vintage_from.", "vintage_to")
+    projects = data.get("projects") or []
+    if not isinstance(projects, list) or not projects:
+        raise _fail("PROJECTS_REQUIRED", "projects must list the project ids whose units are authorised.", "projects")
+    out["projects"] = sorted({str(p).strip() for p in projects})
+    entities = data.get("entities") or []
+    try:
+        out["entities"] = sorted({str(uuid.UUID(str(e))) for e in entities}) if isinstance(entities, list) else None
+    except ValueError:
+        out["entities"] = None
+    if out["entities"] is None:
+        raise _fail("FIELD_INVALID", "entities must list organisation uids.", "entities")
+    out["authorisation_date"] = _date(data.get("authorisation_date"), "authorisation_date")
+    out["valid_until"] = _date(data.get("valid_until"), "valid_until", required=False)
+    if out["valid_until"] and out["valid_until"] < out["authorisation_date"]:
+        raise _fail("FIELD_INVALID", "valid_until is before the authorisation date.", "valid_until")
+    out["terms"] = str(data.get("terms") or "").strip()
+    out["letter"] = str(data.get("letter") or "").strip()
+    return out
+
+
+def effective_from(value: Any, now: dt.datetime) -> dt.datetime:
+    """When a change or revocation takes effect: now, or a later moment;
+    never in the past (what happened under the old terms stays so)."""
+    if value in (None, ""):
+        return now
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise _fail("FIELD_INVALID", "effective_from must be an ISO 8601 date-time.", "effective_from") from None
+    if moment.tzinfo is None:
+        raise _fail("FIELD_INVALID", "effective_from needs a time zone.", "effective_from")
+    if moment < now:
+        raise _fail("EFFECTIVE_DATE_IN_PAST", "A change takes effect now or later, never in the past.", "effective_from")
+    return moment.astimezone(dt.UTC)
+
+
+def itmo_identifier(cooperative_approach: str, registry: str, party: str, start: int, end: int, vintage: int) -> str:
+    """ITMO unique identifier (decision 6/CMA.4): cooperative approach,
+    originating registry, first transferring Party, serial(s), vintage."""
+    serials = str(start) if start == end else f"{start}-{end}"
+    return f"{cooperative_approach}:{registry}:{party}:{serials}:{vintage}"
+
+
+def purposes_label(purposes: list[str]) -> str:
+    """The AEF picklist value (aef_t2_authorizations_purposes_for_authorization)."""
+    if set(purposes) == {"ndc", "oimp"}:
+        return "NDC and OIMP"
+    return "NDC" if purposes == ["ndc"] else "OIMP"
+
+
+def sole_party(parties: list[str]) -> str:
+    return parties[0] if len(parties) == 1 else ""
+
+
+def use_purpose(use: str) -> str:
+    """The use as the move's purpose field keeps it (at most 30 characters)."""
+    return f"{USE_PURPOSE_PREFIX}{'voluntary' if use == 'voluntary_cancellation' else use}"
+
+
+def intersect(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
+    start, end = max(a[0], b[0]), min(a[1], b[1])
+    return (start, end) if start <= end else None
+
+
+def mitigation_type(unit_type: str) -> str:
+    """AEF mitigation type (aef_t3_actions_mitigation_type) from the CAD Trust unit type."""
+    return "Removals" if unit_type.lower().startswith("removal") else "Emission reductions"

@@ -1,0 +1,342 @@
+"""International transfer between Parties' registries.
+
+Sending: the units go to the export account (terminal: they never move or
+count here again) with the destination recorded, and a transfer file signed
+with the registry's Ed25519 key (a C2SP signed note whose text is canonical
+JSON) is produced. Receiving: another Tonne installation checks the
+signature against the sender's published verifier key, refuses a file it
+has seen, and creates the units under local serials that keep their origin
+serials, ITMO identifiers and authorisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from tonne.article6 import domain, selectors
+from tonne.article6.models import (
+    Authorisation,
+    AuthorisedRange,
+    FirstTransfer,
+    ImportedRange,
+    InternationalTransfer,
+)
+from tonne.article6.services import in_force, record_first_transfer, version_in_force
+from tonne.core import clock
+from tonne.core.canonical import canonical_json
+from tonne.core.errors import Conflict, ValidationFailed
+from tonne.ledger import keys
+from tonne.ledger.checkpoint import CheckpointError, sign_note, verify_note
+from tonne.ledger.services import append_entry
+from tonne.mrv.models import MonitoringReport
+from tonne.organisations.models import Account, User
+from tonne.organisations.services import (
+    get_account,
+    require_account_operator,
+    require_registry_administrator,
+    system_account,
+)
+from tonne.projects.models import Project
+from tonne.units import services as units
+from tonne.units.domain import Selection, SerialRange
+from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
+from tonne.units.selectors import serial_text
+
+FORMAT = "tonne-itmo-transfer/1"
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+def export_units(
+    *,
+    actor: User,
+    from_account: str,
+    ranges: list[tuple[int, int]],
+    destination_party: str,
+    destination_registry: str,
+    destination_account: str,
+    idempotency_key: str,
+) -> InternationalTransfer:
+    """Transfer authorised units to another Party's registry."""
+    destination_party = domain.party(destination_party, "destination_party")
+    destination_registry = domain.identifier(destination_registry, "destination_registry")
+    destination_account = (destination_account or "").strip()
+    if not destination_account:
+        raise ValidationFailed("DESTINATION_ACCOUNT_REQUIRED", "Name the acquiring account.", field="destination_account")
+    if destination_party == settings.TONNE_COUNTRY:
+        raise ValidationFailed("DESTINATION_IS_THIS_PARTY", "An international transfer goes to another Party.",
+                               field="destination_party")
+    if not ranges:
+        raise ValidationFailed("EXPORT_RANGES_REQUIRED", "An international transfer names its serial ranges.", field="ranges")
+    selection = Selection.build(ranges=ranges)
+    require_account_operator(actor, get_account(from_account, field="from_account"))  # before saying what units are
+    with transaction.atomic():
+        now = clock.now()
+        blocks = _authorised_for(selection, destination_party, now)
+        txn = units._request_move(
+            kind=Transaction.Kind.EXPORT,
+            actor=actor,
+            from_account=from_account,
+            to_account=system_account(Account.Type.EXPORT).identifier,
+            selection=selection,
+            idempotency_key=idempotency_key,
+            details={"jurisdiction": destination_party, "beneficiary": destination_account,
+                     "reason": f"International transfer to {destination_registry}"},
+        )
+        if txn.replayed:
+            return InternationalTransfer.objects.get(direction="sent", transaction_identifier=txn.identifier)
+        if txn.status != Transaction.Status.COMPLETED:
+            raise Conflict("EXPORT_NOT_COMPLETED", f"The transfer is {txn.status}.")
+        for b in blocks:  # first international transfer, where that is the definition
+            a = b["_authorisation"]
+            if a.first_transfer_definition == "first_international_transfer" and not FirstTransfer.objects.filter(
+                serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"]
+            ).exists():
+                record_first_transfer(a, b["_issuance"].pk, b["vintage"], b["serial_start"], b["serial_end"],
+                                      cause="first_international_transfer", party=destination_party,
+                                      transaction_ref=txn.identifier, at=now)
+            b["first_transfer"] = _first_transfer_out(b["serial_start"])
+        transfer_uid = uuid.uuid4()
+        payload = {
+            "format": FORMAT,
+            "transfer": str(transfer_uid),
+            "created_at": now,
+            "origin_registry": settings.TONNE_ARTICLE6_REGISTRY_ID,
+            "origin_party": settings.TONNE_COUNTRY,
+            "destination_registry": destination_registry,
+            "destination_party": destination_party,
+            "destination_account": destination_account,
+            "transaction": txn.identifier,
+            "ledger_seq": txn.ledger_seq,
+            "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
+        }
+        text = canonical_json(payload).decode("utf-8") + "\n"
+        signed = sign_note(text, settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
+        sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
+        record = InternationalTransfer.objects.create(
+            uid=transfer_uid, direction="sent", origin_registry=settings.TONNE_ARTICLE6_REGISTRY_ID,
+            origin_party=settings.TONNE_COUNTRY, destination_registry=destination_registry,
+            destination_party=destination_party, destination_account=destination_account,
+            transaction_identifier=txn.identifier, quantity=txn.quantity, signed_file=signed, sha256=sha, at=now,
+        )
+        append_entry(kind="article6.transfer_sent", actor=actor, transaction_ref=txn.identifier,
+                     data={"transfer": str(transfer_uid), "file_sha256": sha, "destination_party": destination_party,
+                           "destination_registry": destination_registry, "destination_account": destination_account})
+        return record
+
+
+def _first_transfer_out(start: int) -> dict[str, Any] | None:
+    f = FirstTransfer.objects.filter(serial_start__lte=start, serial_end__gte=start).first()
+    if f is None:
+        return None
+    return {"at": f.at.isoformat(), "definition": f.cause, "acquiring_party": f.acquiring_party or None}
+
+
+def _authorised_for(selection: Selection, destination: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The selected units, cut where their identity changes; all must be
+    authorised, in force, and for the destination Party."""
+    out: list[dict[str, Any]] = []
+    for wanted in selection.ranges:
+        for seg in selectors.segments(wanted.start, wanted.end, now):
+            if seg["label"] != selectors.AUTHORISED or seg["authorisation"] is None:
+                raise ValidationFailed(
+                    "UNITS_NOT_AUTHORISED",
+                    f"Serials {seg['serial_start']}-{seg['serial_end']} are mitigation contribution units; "
+                    "only authorised units are transferred between Parties.",
+                    field="ranges",
+                )
+            r = AuthorisedRange.objects.select_related("authorisation", "issuance__project").get(
+                serial_start__lte=seg["serial_start"], serial_end__gte=seg["serial_start"]
+            )
+            a = r.authorisation
+            version = version_in_force(a, now)
+            if version is None or not in_force(a, now) and not seg["first_transferred"]:
+                raise ValidationFailed("AUTHORISATION_NOT_IN_FORCE", f"Authorisation {a.identifier} is not in force.")
+            if destination not in version.acquiring_parties:
+                raise ValidationFailed(
+                    "ACQUIRING_PARTY_NOT_AUTHORISED",
+                    f"Authorisation {a.identifier} does not name {destination} as an acquiring Party.",
+                    field="destination_party",
+                )
+            issuance = r.issuance
+            project = issuance.project
+            out.append({
+                "serial_start": seg["serial_start"],
+                "serial_end": seg["serial_end"],
+                "serial": serial_text(issuance, seg["serial_start"], seg["serial_end"]),
+                "vintage": r.vintage,
+                "unit_class": issuance.unit_class,
+                "itmo_id": seg["itmo_id"],
+                "mitigation_type": domain.mitigation_type(project.unit_type),
+                "project": {"project_id": project.project_id, "name": project.name, "host_party": project.host_party,
+                            "sectoral_scope": project.sectoral_scope, "unit_type": project.unit_type,
+                            "sectors": project.sectors, "types": project.types},
+                "authorisation": _authorisation_out(a, version),
+                "_authorisation": a,
+                "_issuance": issuance,
+            })
+    return out
+
+
+def _authorisation_out(a: Authorisation, version: Any) -> dict[str, Any]:
+    return {
+        "identifier": a.identifier,
+        "cooperative_approach": a.cooperative_approach,
+        "authorising_party": a.authorising_party,
+        "first_transfer_definition": a.first_transfer_definition,
+        "version": version.version,
+        "authorisation_date": version.authorisation_date.isoformat(),
+        "purposes": version.purposes,
+        "oimp_purposes": version.oimp_purposes,
+        "acquiring_parties": version.acquiring_parties,
+        "letter_sha256": version.letter_sha256 or None,
+        "originating_registry": settings.TONNE_ARTICLE6_REGISTRY_ID,
+    }
+
+
+# -- receiving ----------------------------------------------------------------------------
+
+
+def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
+    try:
+        text = verify_note(signed, verifier_key.strip())
+    except (CheckpointError, ValueError) as exc:
+        raise ValidationFailed("TRANSFER_SIGNATURE_INVALID", f"The transfer file's signature does not verify: {exc}") from None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise ValidationFailed("TRANSFER_FILE_INVALID", "The signed text is not JSON.") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"Not a {FORMAT} file.")
+    return payload
+
+
+def import_transfer(*, actor: User, signed: str, verifier_key: str) -> InternationalTransfer:
+    """Receive units another Party's registry sent: once, into the named account."""
+    require_registry_administrator(actor)
+    payload = read_transfer_file(signed, verifier_key)
+    if payload["destination_party"] != settings.TONNE_COUNTRY or (
+        payload["destination_registry"] != settings.TONNE_ARTICLE6_REGISTRY_ID
+    ):
+        raise ValidationFailed(
+            "TRANSFER_NOT_FOR_THIS_REGISTRY",
+            f"The file is for {payload['destination_registry']} ({payload['destination_party']}).",
+        )
+    with transaction.atomic():
+        if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
+            raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
+        account = get_account(payload["destination_account"], field="destination_account")
+        if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
+            raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
+        now = clock.now()
+        sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
+        total = sum(b["serial_end"] - b["serial_start"] + 1 for b in payload["blocks"])
+        record = InternationalTransfer.objects.create(
+            uid=payload["transfer"], direction="received", origin_registry=payload["origin_registry"],
+            origin_party=payload["origin_party"], destination_registry=payload["destination_registry"],
+            destination_party=payload["destination_party"], destination_account=account.identifier,
+            transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
+        )
+        identifiers = [_import_block(actor, record, account, block, now, payload) for block in payload["blocks"]]
+        InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
+        record.transaction_identifier = identifiers[0]
+        append_entry(kind="article6.transfer_received", actor=actor, transaction_ref=identifiers[0],
+                     data={"transfer": payload["transfer"], "file_sha256": sha, "origin_registry": payload["origin_registry"],
+                           "origin_party": payload["origin_party"], "transactions": identifiers, "quantity": total})
+        return record
+
+
+def _foreign_project(actor: User, payload: dict[str, Any], block: dict[str, Any], now: dt.datetime) -> Project:
+    info = block["project"]
+    project_id = f"{payload['origin_registry']}/{info['project_id']}"[:100]
+    project = Project.objects.filter(project_id=project_id).first()
+    if project is not None:
+        return project
+    number = (Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1
+    assert actor.organisation is not None
+    return Project.objects.create(
+        number=number, uid=uuid.uuid4(), developer=actor.organisation, status="registered", status_changed_at=now,
+        registry_name=payload["origin_registry"], project_id=project_id, name=info["name"][:300],
+        sectors=info.get("sectors") or [], types=info.get("types") or [], unit_type=info["unit_type"][:50],
+        host_party=info["host_party"], sectoral_scope=info["sectoral_scope"], unit_class=block["unit_class"][:10],
+        reference_project_id=info["project_id"][:200], created_at=now, updated_at=now,
+    )
+
+
+def _import_block(
+    actor: User, record: InternationalTransfer, account: Account, block: dict[str, Any], now: dt.datetime,
+    payload: dict[str, Any],
+) -> str:
+    project = _foreign_project(actor, payload, block, now)
+    quantity = block["serial_end"] - block["serial_start"] + 1
+    vintage = int(block["vintage"])
+    number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
+    assert actor.organisation is not None
+    report = MonitoringReport.objects.create(
+        uid=uuid.uuid4(), project=project, number=number, period_start=dt.date(vintage, 1, 1),
+        period_end=dt.date(vintage, 12, 31), status=MonitoringReport.Status.ISSUED, vvb=actor.organisation,
+        submitted_by=actor, submitted_at=now, verification_id=f"import {record.uid}"[:100],
+    )
+    start = units.allocate_serials(quantity)
+    issuance_number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
+    issuance = Issuance.objects.create(
+        uid=uuid.uuid4(), project=project, report=report, number=issuance_number, vintage=vintage,
+        unit_class=project.unit_class, quantity=quantity, serial_start=start, serial_end=start + quantity - 1,
+        approved_by=actor, issued_at=now,
+    )
+    UnitBlock.objects.create(issuance=issuance, project=project, vintage=vintage, unit_class=issuance.unit_class,
+                             serial_start=start, serial_end=start + quantity - 1, account=account, acquired_at=now)
+    txn = Transaction.objects.create(
+        identifier=units._new_identifier(now), kind=Transaction.Kind.IMPORT, status=Transaction.Status.COMPLETED,
+        initiated_by=actor, organisation=actor.organisation, to_account=account, quantity=quantity, issuance=issuance,
+        project=project, reason=f"International transfer {record.uid} from {payload['origin_registry']}",
+        jurisdiction=payload["origin_party"], created_at=now, completed_at=now,
+    )
+    TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=start, serial_end=start + quantity - 1)
+    a = block["authorisation"]
+    ImportedRange.objects.create(
+        transfer=record, issuance=issuance, serial_start=start, serial_end=start + quantity - 1,
+        origin_serial=block["serial"][:200], origin_serial_start=block["serial_start"], origin_serial_end=block["serial_end"],
+        vintage=vintage, itmo_id=block["itmo_id"][:300], authorisation=a["identifier"][:100],
+        cooperative_approach=a["cooperative_approach"][:100], first_transferring_party=a["authorising_party"][:2],
+        originating_registry=a["originating_registry"][:100], mitigation_type=block["mitigation_type"][:30],
+        details={"authorisation": a, "first_transfer": block.get("first_transfer")},
+    )
+    # The ledger sees an import as units entering the registry, like an issuance.
+    entry = append_entry(
+        kind="units.issued",
+        actor=actor,
+        transaction_ref=txn.identifier,
+        data={
+            "op": "import",
+            "issuance": {
+                "uid": str(issuance.uid), "project": project.project_id, "project_number": project.number,
+                "host": project.host_party, "scope": project.sectoral_scope, "number": issuance_number,
+                "vintage": vintage, "unit_class": issuance.unit_class, "quantity": quantity, "buffer": 0,
+                "report": str(report.uid),
+            },
+            "blocks": [{"start": start, "end": start + quantity - 1, "account": account.identifier,
+                        "transaction": txn.identifier, "kind": Transaction.Kind.IMPORT}],
+            "import": {"transfer": str(record.uid), "origin_registry": payload["origin_registry"],
+                       "origin_party": payload["origin_party"], "origin_serial": block["serial"],
+                       "origin_start": block["serial_start"], "itmo_id": block["itmo_id"],
+                       "mitigation_type": block["mitigation_type"], "authorisation": a},
+        },
+    )
+    Transaction.objects.filter(pk=txn.pk).update(ledger_seq=entry.seq)
+    return txn.identifier
+
+
+def received_range(start: int) -> ImportedRange | None:
+    return ImportedRange.objects.filter(serial_start__lte=start, serial_end__gte=start).first()
+
+
+__all__ = ["SerialRange", "export_units", "import_transfer", "read_transfer_file", "received_range"]

@@ -1,0 +1,68 @@
+"""tonne article6 aef | import | status"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tonne.core.errors import RegistryError
+
+
+class Command(BaseCommand):
+    help = "Article 6: AEF reports, importing transfer files from other Parties, unit status."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        aef = sub.add_parser("aef", help="the AEF tables of a reporting year, from the ledger")
+        aef.add_argument("--year", type=int, required=True)
+        aef.add_argument("--output", "-o", required=True, help="FILE.xlsx, FILE.json or FILE.csv (a zip of CSV files)")
+        aef.add_argument("--force", action="store_true", help="write the file even if a consistency check fails")
+        imp = sub.add_parser("import", help="receive units from a signed transfer file of another Party's registry")
+        imp.add_argument("file")
+        imp.add_argument("--key", required=True, help="the sending registry's verifier key, or a file holding it")
+        imp.add_argument("--user", required=True, help="the registry administrator who imports")
+        status = sub.add_parser("status", help="Article 6 status of a serial or range")
+        status.add_argument("serials")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            if options["action"] == "aef":
+                self._aef(options)
+            elif options["action"] == "import":
+                self._import(options)
+            else:
+                from tonne.article6 import selectors
+
+                self.stdout.write(json.dumps(selectors.lookup(str(options["serials"])), indent=2, default=str))
+        except RegistryError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    def _aef(self, options: dict) -> None:
+        from tonne.article6 import aef
+
+        output = Path(str(options["output"]))
+        fmt = output.suffix.lstrip(".").lower()
+        if fmt not in ("xlsx", "json", "csv"):
+            raise CommandError("The output file ends in .xlsx, .json or .csv.")
+        report = aef.build(int(options["year"]))  # type: ignore[call-overload]
+        self.stdout.write(aef.summary(report))
+        if not all(c["ok"] for c in report["checks"]) and not options["force"]:
+            raise CommandError("Consistency checks failed; nothing written (--force writes anyway).")
+        content, _, _ = aef.render(report, fmt)
+        output.write_bytes(content)
+        self.stdout.write(f"written {output}")
+
+    def _import(self, options: dict) -> None:
+        from tonne.article6 import international
+        from tonne.organisations.models import User
+
+        key = str(options["key"])
+        if Path(key).is_file():
+            key = Path(key).read_text()
+        user = User.objects.filter(username=options["user"]).first()
+        if user is None:
+            raise CommandError(f"No user {options['user']}.")
+        record = international.import_transfer(actor=user, signed=Path(str(options["file"])).read_text(), verifier_key=key)
+        self.stdout.write(f"imported transfer {record.uid}: {record.quantity} units into {record.destination_account}")

@@ -1,0 +1,193 @@
+"""Article 6 reads: what a serial range is (authorised or a mitigation
+contribution unit, its ITMO identifier, first transfer and adjustment), and
+where an authorisation stands. All public: Article 6 asks for transparency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from tonne.article6 import domain
+from tonne.article6.models import (
+    Authorisation,
+    AuthorisedRange,
+    CorrespondingAdjustment,
+    FirstTransfer,
+    ImportedRange,
+)
+from tonne.core import clock
+from tonne.core.errors import NotFound, ValidationFailed
+from tonne.units.domain import parse_lookup
+from tonne.units.models import UnitBlock
+
+MAX_LOOKUP = 100_000_000
+
+MITIGATION_CONTRIBUTION = "mitigation_contribution"
+AUTHORISED = "authorised"
+
+
+def authorisations() -> QuerySet[Authorisation]:
+    return Authorisation.objects.prefetch_related("versions").order_by("created_at", "id")
+
+
+def get(identifier: str) -> Authorisation:
+    found = authorisations().filter(identifier=identifier).first()
+    if found is None:
+        raise NotFound("AUTHORISATION_NOT_FOUND", f"No authorisation {identifier}.")
+    return found
+
+
+def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The range [start, end] cut where its Article 6 status changes."""
+    at = at or clock.now()
+    ranges = list(
+        AuthorisedRange.objects.filter(serial_start__lte=end, serial_end__gte=start)
+        .select_related("authorisation")
+        .order_by("serial_start")
+    )
+    firsts = list(
+        FirstTransfer.objects.filter(serial_start__lte=end, serial_end__gte=start)
+        .select_related("adjustment")
+        .order_by("serial_start")
+    )
+    imported = list(ImportedRange.objects.filter(serial_start__lte=end, serial_end__gte=start).order_by("serial_start"))
+    cuts = {start, end + 1}
+    bounds = [(x.serial_start, x.serial_end) for x in ranges] + [(x.serial_start, x.serial_end) for x in firsts]
+    bounds += [(x.serial_start, x.serial_end) for x in imported]
+    for lo_, hi_ in bounds:
+        cuts.update(c for c in (lo_, hi_ + 1) if start < c <= end)
+    points = sorted(cuts)
+    out: list[dict[str, Any]] = []
+    for lo, hi in zip(points, points[1:], strict=False):
+        hi -= 1
+        r = next((x for x in ranges if x.serial_start <= lo and x.serial_end >= hi), None)
+        f = next((x for x in firsts if x.serial_start <= lo and x.serial_end >= hi), None)
+        i = next((x for x in imported if x.serial_start <= lo and x.serial_end >= hi), None)
+        out.append(_received(lo, hi, i) if i is not None else _segment(lo, hi, r, f, at))
+    # Neighbours that say the same thing read as one.
+    merged: list[dict[str, Any]] = []
+    for seg in out:
+        prev = merged[-1] if merged else None
+        if prev and prev["serial_end"] + 1 == seg["serial_start"] and _same(prev, seg):
+            prev["serial_end"] = seg["serial_end"]
+            prev["quantity"] += seg["quantity"]
+            if prev["itmo_id"]:
+                prev["itmo_id"] = _itmo(prev["_range"], prev["serial_start"], prev["serial_end"])
+        else:
+            merged.append(seg)
+    for seg in merged:
+        seg.pop("_range")
+        seg.pop("_first")
+    return merged
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["_range"] is b["_range"] and a["_first"] is b["_first"] and a["_range"] is not None
+
+
+def _itmo(r: AuthorisedRange, lo: int, hi: int) -> str:
+    a = r.authorisation
+    return domain.itmo_identifier(a.cooperative_approach, settings.TONNE_ARTICLE6_REGISTRY_ID, a.authorising_party, lo, hi, r.vintage)
+
+
+def _segment(lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | None, at: dt.datetime) -> dict[str, Any]:
+    seg: dict[str, Any] = {
+        "serial_start": lo,
+        "serial_end": hi,
+        "quantity": hi - lo + 1,
+        "label": MITIGATION_CONTRIBUTION,
+        "authorisation": None,
+        "cooperative_approach": None,
+        "itmo_id": None,
+        "authorisation_revoked": False,
+        "first_transferred": f is not None,
+        "first_transfer": None,
+        "corresponding_adjustment": None,
+        "received_from": None,
+        "_range": r,
+        "_first": f,
+    }
+    if r is None:
+        return seg
+    a = r.authorisation
+    revoked = a.revoked_from is not None and a.revoked_from <= at
+    seg["authorisation"] = a.identifier
+    seg["authorisation_revoked"] = revoked and f is None
+    if f is not None or not revoked:  # first-transferred units keep their status
+        seg.update(label=AUTHORISED, cooperative_approach=a.cooperative_approach, itmo_id=_itmo(r, lo, hi))
+    if f is not None:
+        seg["first_transfer"] = {"at": f.at, "definition": f.cause, "acquiring_party": f.acquiring_party or None,
+                                 "transaction": f.transaction_identifier or None}
+        adj = getattr(f, "adjustment", None)
+        if adj is not None:
+            seg["corresponding_adjustment"] = {"status": "applied", "vintage": adj.vintage,
+                                               "acquiring_party": adj.acquiring_party or None, "recorded_at": adj.recorded_at}
+    elif not revoked:
+        seg["corresponding_adjustment"] = {"status": "pending"}
+    return seg
+
+
+def imported_itmo(i: ImportedRange, lo: int, hi: int) -> str:
+    offset = i.origin_serial_start - i.serial_start
+    return domain.itmo_identifier(i.cooperative_approach, i.originating_registry, i.first_transferring_party,
+                                  lo + offset, hi + offset, i.vintage)
+
+
+def _received(lo: int, hi: int, i: ImportedRange) -> dict[str, Any]:
+    """Units received from another Party keep the identity they had there."""
+    first = i.details.get("first_transfer")
+    offset = i.origin_serial_start - i.serial_start
+    return {
+        "serial_start": lo, "serial_end": hi, "quantity": hi - lo + 1, "label": AUTHORISED,
+        "authorisation": i.authorisation, "cooperative_approach": i.cooperative_approach,
+        "itmo_id": imported_itmo(i, lo, hi), "authorisation_revoked": False, "first_transferred": first is not None,
+        "first_transfer": first,
+        "corresponding_adjustment": {"status": "applied by the first transferring Party" if first else "pending"},
+        "received_from": {"registry": i.originating_registry, "serial_start": lo + offset, "serial_end": hi + offset},
+        "_range": None, "_first": None,
+    }
+
+
+def lookup(text: str) -> dict[str, Any]:
+    _, wanted = parse_lookup(text)
+    if wanted.count > MAX_LOOKUP:
+        raise ValidationFailed("SERIAL_RANGE_TOO_LARGE", f"Look up at most {MAX_LOOKUP} serials at once.")
+    return {"serial_start": wanted.start, "serial_end": wanted.end, "segments": segments(wanted.start, wanted.end)}
+
+
+def block(block_id: int) -> dict[str, Any]:
+    found = None
+    if 0 < block_id < 2**62:
+        found = UnitBlock.objects.filter(pk=block_id).values_list("serial_start", "serial_end").first()
+    if found is None:
+        raise NotFound("BLOCK_NOT_FOUND", f"No unit block {block_id}.")
+    return {"block": block_id, "serial_start": found[0], "serial_end": found[1], "segments": segments(*found)}
+
+
+def status(authorisation: Authorisation, at: dt.datetime | None = None) -> dict[str, Any]:
+    """Where an authorisation stands: units attached, first-transferred,
+    still to be first-transferred or taken back by revocation, and the
+    corresponding adjustments per vintage and acquiring Party."""
+    at = at or clock.now()
+    attached = sum(r.quantity for r in AuthorisedRange.objects.filter(authorisation=authorisation))
+    adjustments: dict[tuple[int, str], int] = defaultdict(int)
+    for adj in CorrespondingAdjustment.objects.filter(authorisation=authorisation):
+        adjustments[(adj.vintage, adj.acquiring_party)] += adj.quantity
+    first = sum(adjustments.values())
+    revoked = authorisation.revoked_from is not None and authorisation.revoked_from <= at
+    versions = sorted(authorisation.versions.all(), key=lambda v: v.version)
+    current = [v for v in versions if v.effective_from <= at]
+    return {
+        "attached": attached,
+        "first_transferred": first,
+        "awaiting_first_transfer": 0 if revoked else attached - first,
+        "withdrawn_by_revocation": attached - first if revoked else 0,
+        "remaining_quantity": max(0, current[-1].quantity - attached) if current and not revoked else 0,
+        "adjustments": [
+            {"vintage": v, "acquiring_party": p or None, "quantity": q} for (v, p), q in sorted(adjustments.items())
+        ],
+    }

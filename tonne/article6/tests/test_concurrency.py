@@ -1,0 +1,80 @@
+"""PostgreSQL races: the first transfer of a unit, and its corresponding
+adjustment, are recorded once however many requests race for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from tonne import testing
+from tonne.article6 import services as a6
+from tonne.article6.models import Authorisation, CorrespondingAdjustment, FirstTransfer
+from tonne.article6.tests.conftest import T0, key
+from tonne.core import clock
+from tonne.core.errors import RegistryError
+from tonne.units.domain import Selection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def storm(n: int, request: Any) -> list[Any]:
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> Any:
+        try:
+            barrier.wait(timeout=30)
+            return request(i)
+        except (RegistryError, IntegrityError) as exc:
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def outcome(r: Any) -> str:
+    if isinstance(r, RegistryError):
+        return r.code
+    return type(r).__name__ if isinstance(r, Exception) else "ok"
+
+
+def test_racing_first_transfers_of_the_same_units_record_one(world):
+    world.authorise(first_transfer_definition="use_or_cancellation", quantity=1000)
+    clock.freeze(T0 + dt.timedelta(hours=1))
+    _, (issuance,) = testing.issue(world.reg, world.project, {2024: 1000})
+    authorisation = Authorisation.objects.get()
+    s = issuance.serial_start
+
+    def record(i: int) -> Any:
+        with transaction.atomic():
+            return a6.record_first_transfer(authorisation, issuance.pk, 2024, s, s + 9, cause="use_or_cancellation",
+                                            party="CH", transaction_ref=f"T{i}", at=T0)
+
+    results = storm(8, record)
+    assert Counter(outcome(r) for r in results) == {"ok": 1, "IntegrityError": 7}
+    assert FirstTransfer.objects.count() == 1 and CorrespondingAdjustment.objects.count() == 1
+
+
+def test_racing_uses_of_the_same_units_first_transfer_once(world):
+    world.authorise(first_transfer_definition="use_or_cancellation", quantity=1000)
+    clock.freeze(T0 + dt.timedelta(hours=1))
+    _, (issuance,) = testing.issue(world.reg, world.project, {2024: 1000})
+    s = issuance.serial_start
+
+    def use(i: int) -> Any:
+        return a6.use_units(actor=world.reg.developer, from_account=world.reg.developer_account.identifier,
+                            selection=Selection.build(ranges=[(s, s + 99)]), use="ndc", using_party="CH",
+                            idempotency_key=key())
+
+    results = storm(8, use)
+    assert Counter(outcome(r) for r in results)["ok"] == 1
+    (ft,) = FirstTransfer.objects.all()
+    assert (ft.serial_start, ft.serial_end) == (s, s + 99)
+    assert CorrespondingAdjustment.objects.get().quantity == 100
