@@ -134,6 +134,14 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "article6_aef_report": ADMIN,
     "article6_create_export": OWNER_ONLY,
     "article6_create_import": ADMIN,
+    "cadt_export": PUBLIC,
+    "cadt_import_file": ADMIN,
+    "cadt_sync_status": ADMIN,
+    "cadt_add_sync_node": ADMIN,
+    "cadt_list_webhooks": ADMIN,
+    "cadt_create_webhook": ADMIN,
+    "cadt_delete_webhook": ADMIN,
+    "cadt_webhook_deliveries": ADMIN,
 }
 
 # 404 codes that hide a resource from a caller who may not see it.
@@ -191,6 +199,10 @@ def build_world(settings: Any) -> dict[str, Any]:
                                       created_at=clock.now())
     alert = AmlAlert.objects.create(rule="pass_through", account=reg.developer_account,
                                     organisation=reg.developer_org, detail={}, created_at=clock.now())
+    from tonne.cadt import webhooks
+
+    hook = webhooks.subscribe(actor=reg.admin, url="http://127.0.0.1:9/hook")
+    logged_hook = webhooks.subscribe(actor=reg.admin, url="http://127.0.0.1:9/log")
     checkpoint = make_checkpoint(force=True)
     block = reg.developer_account.blocks.first()
     dev_acc, buyer_acc = reg.developer_account.identifier, reg.buyer_account.identifier
@@ -245,6 +257,8 @@ def build_world(settings: Any) -> dict[str, Any]:
         "article6_request_revocation": {"identifier": "MX-A6"},
         "article6_lookup_serials": {"text": str(block.serial_start)},
         "article6_block_status": {"block_id": block.pk},
+        "cadt_delete_webhook": {"uid": str(hook.uid)},
+        "cadt_webhook_deliveries": {"uid": str(logged_hook.uid)},
     }
     move = {"from_account": dev_acc, "quantity": 1}
     a6_terms = {"acquiring_parties": ["CH"], "purposes": ["ndc"], "quantity": 10, "vintage_from": 2022,
@@ -288,10 +302,13 @@ def build_world(settings: Any) -> dict[str, Any]:
                                    "destination_party": "CH", "destination_registry": "CH-TONNE",
                                    "destination_account": "CH-100-1"},
         "article6_create_import": {"signed_file": "not a note", "verifier_key": "nope"},
+        "cadt_add_sync_node": {"name": f"node-{uuid.uuid4().hex[:6]}", "url": "http://127.0.0.1:9/"},
+        "cadt_create_webhook": {"url": "http://127.0.0.1:9/new"},
     }
     files = {
         "projects_upload_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
         "kyc_upload_kyc_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
+        "cadt_import_file": lambda: {"file": SimpleUploadedFile("units.json", b"not json")},
         "kyc_load_list": lambda: {"source": "opensanctions",
                                   "file": SimpleUploadedFile("t.csv", b"id,schema,name,aliases\nx,Person,Nobody Here,\n")},
     }
