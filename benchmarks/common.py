@@ -79,6 +79,15 @@ def child_env(database: str, data_dir: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="tonne.settings",
         TONNE_DB_CONN_MAX_AGE="600",
         TONNE_LOG_LEVEL="ERROR",
+        # The controls' checks on every move (kill switch, freezes, limits,
+        # sanctions hits, AML holds) stay on; the steps that wait for a person
+        # (four-eyes, delayed settlement, second factor, KYC paperwork) are off,
+        # as they are not throughput.
+        TONNE_FOUR_EYES="",
+        TONNE_DELAY_NON_TRUSTED="0",
+        TONNE_MFA_REQUIRED="0",
+        TONNE_KYC_REQUIRED="0",
+        TONNE_MIN_REPRESENTATIVES="0",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     return env
