@@ -56,11 +56,13 @@ class InboxSource:
     admin_only = True  # registry administrators' work; others see only their own approvals
     # Deciding moves units or changes controls: a recent second factor is needed.
     needs_step_up = False
+    # Approval is bound to the request hash shown (passed to approve as request_hash).
+    binds_request_hash = False
 
     def items(self, user: User) -> list[InboxItem]:
         raise NotImplementedError
 
-    def approve(self, user: User, key: str, reason: str, request_hash: str = "") -> None:
+    def approve(self, user: User, key: str, reason: str) -> None:
         raise NotImplementedError
 
     def reject(self, user: User, key: str, reason: str) -> None:
@@ -90,7 +92,7 @@ class OrganisationApplications(InboxSource):
             for o in org_selectors.organisations_for(user).filter(status=Organisation.Status.APPLIED).order_by("created_at")
         ]
 
-    def approve(self, user: User, key: str, reason: str, request_hash: str = "") -> None:
+    def approve(self, user: User, key: str, reason: str) -> None:
         orgs.decide_organisation(actor=user, organisation=self._get(user, key), status="approved", reason=reason)
 
     def reject(self, user: User, key: str, reason: str) -> None:
@@ -120,7 +122,7 @@ class _ProjectStep(InboxSource):
             for p in project_selectors.projects_for(user).filter(status=self.awaiting).order_by("status_changed_at")
         ]
 
-    def approve(self, user: User, key: str, reason: str, request_hash: str = "") -> None:
+    def approve(self, user: User, key: str, reason: str) -> None:
         projects.change_project_status(actor=user, project=self._get(user, key), status=self.target, reason=reason)
 
     def reject(self, user: User, key: str, reason: str) -> None:
@@ -190,7 +192,7 @@ class IssuanceRequests(InboxSource):
             )
         return out
 
-    def approve(self, user: User, key: str, reason: str, request_hash: str = "") -> None:
+    def approve(self, user: User, key: str, reason: str) -> None:
         report = self._get(user, key)
         if _four_eyes_issuance():
             controls.request_issuance(actor=user, report_uid=report.uid)
@@ -218,6 +220,7 @@ class ControlApprovals(InboxSource):
     heading = _("Approvals (four eyes)")
     admin_only = False
     needs_step_up = True
+    binds_request_hash = True
 
     def _pending(self, user: User) -> Any:
         return control_selectors.approvals_for(user).filter(status=Approval.Status.PENDING).order_by("created_at", "id")

@@ -157,7 +157,8 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     roles = roles_of(user)
     context: dict[str, Any] = {"roles": roles}
-    context["inbox_count"] = sum(len(s.items(user)) for s in inbox_sources.sources_for(user))
+    if _may_decide(user):
+        context["inbox_count"] = sum(len(s.items(user)) for s in inbox_sources.sources_for(user))
     if DEVELOPER in roles:
         context["my_projects"] = project_selectors.projects_for(user).filter(developer=user.organisation)[:10]
     if VVB in roles:
@@ -171,9 +172,15 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- the administrator ---------------------------------------------------------------------------
 
 
-@role_required()
+def _may_decide(user: User) -> bool:
+    return org_selectors.is_admin(user) or (HOLDER in roles_of(user) and user.role in controls.APPROVER_ROLES)
+
+
+@role_required(ADMIN, HOLDER)
 def inbox(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    if not _may_decide(user):
+        raise PermissionDenied
     sections = [(s, s.items(user)) for s in inbox_sources.sources_for(user)]
     return render(
         request,
@@ -182,14 +189,16 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required()
+@role_required(ADMIN, HOLDER)
 def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
     if request.method != "POST":
         return redirect("workspace:inbox")
     user = _user(request)
+    if not _may_decide(user):
+        raise PermissionDenied
     src = inbox_sources.source(source)
     if src not in inbox_sources.sources_for(user):
-        raise Http404
+        raise PermissionDenied
     form = wf.DecisionForm(request.POST)
     form.is_valid()
     reason = form.cleaned_data.get("reason", "")
@@ -198,7 +207,8 @@ def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
         if decision in ("approve", "reject") and src.needs_step_up:
             access_policy.require_step_up(request, user)
         if decision == "approve":
-            src.approve(user, key, reason, request.POST.get("request_hash", ""))
+            bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
+            src.approve(user, key, reason, **bound)
             messages.success(request, _("Approved: %(item)s") % {"item": key})
         elif decision == "reject":
             src.reject(user, key, reason)
