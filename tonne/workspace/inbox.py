@@ -207,8 +207,20 @@ def _four_eyes_issuance() -> bool:
     return "issuance" in settings.TONNE_FOUR_EYES
 
 
+def serials_of(ranges: list[list[int]]) -> list[str]:
+    """A waiting move's serial ranges as the registry writes serial numbers."""
+    from tonne.units.models import Issuance
+    from tonne.units.selectors import serial_text
+
+    out = []
+    for start, end in ranges:
+        issuance = Issuance.objects.filter(serial_start__lte=start, serial_end__gte=end).first()
+        out.append(serial_text(issuance, start, end) if issuance is not None else f"{start}–{end}")
+    return out
+
+
 def _ranges(ranges: list[list[int]]) -> str:
-    return ", ".join(f"{start}–{end}" for start, end in ranges)
+    return ", ".join(serials_of(ranges))
 
 
 class ControlApprovals(InboxSource):

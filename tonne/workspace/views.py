@@ -1130,6 +1130,7 @@ def transaction_detail(request: HttpRequest, identifier: str) -> HttpResponse:
             "txn": txn,
             "waiting": waiting,
             "settles_at": _settles_at(txn),
+            "pending_serials": inbox_sources.serials_of(txn.pending_move.ranges) if waiting else [],
             "approval": approval,
             "blocks": unit_selectors.transaction_blocks(txn),
             "certificate": certificate_url(txn.identifier) if txn.kind == Transaction.Kind.RETIREMENT else "",
