@@ -26,7 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.controls]
 
 def current_code(secret: str) -> str:
     """What the person's authenticator app shows now."""
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
 
     counters = list(yield_hotp_counters_from_time())
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))

@@ -187,3 +187,23 @@ def test_issuance_in_the_inbox_needs_a_second_administrator(world: World) -> Non
     decide(second, str(approval.uid), decision="approve", request_hash=approval.request_hash)
     report.refresh_from_db()
     assert report.status != MonitoringReport.Status.VERIFIED
+
+
+def test_retirement_awaits_approval_and_settles_once_approved(world: World) -> None:
+    w = world
+    dev = stepped_up(w.reg.developer)
+    form = move_form(w, quantity="40", beneficiary="Abidjan city council", purpose="voluntary", jurisdiction="CI",
+                     reason="2024 footprint", idempotency_key="web-ctl-ret")
+    form.pop("to_account")
+    shown = re.findall(r'name="confirmed_range" value="([\d-]+)"', dev.post(W + "/retire/", form).content.decode())
+    body = dev.post(W + "/retire/", {**form, "step": "confirm", "confirmed_range": shown}, follow=True).content.decode()
+    txn = Transaction.objects.get(kind="retirement")
+    assert txn.status == "awaiting_approval" and "awaits approval" in body
+    approval = Approval.objects.get(transaction=txn)
+    approver = stepped_up(w.dev_approver)
+    page = approver.get(W + "/inbox/").content.decode()
+    assert "Abidjan city council" in page and approval.request_hash in page
+    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    txn.refresh_from_db()
+    assert txn.status == "completed"  # retirements wait for no settlement delay
+    assert held(w.reg.developer_account) == 10_000 - 40
