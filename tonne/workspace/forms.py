@@ -406,3 +406,7 @@ class RetireForm(MoveForm):
     )
     jurisdiction = forms.CharField(label=_("Jurisdiction (optional)"), max_length=100, required=False)
     reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class TrustedAccountForm(forms.Form):
+    trusted = forms.CharField(label=_("Account number to trust"), max_length=40)

@@ -12,12 +12,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from tonne.controls import selectors as control_selectors
+from tonne.controls import services as controls
+from tonne.controls.models import Approval, PendingMove
 from tonne.mrv import selectors as mrv_selectors
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
@@ -38,6 +43,9 @@ class InboxItem:
     detail: str
     since: dt.datetime | None
     link: str
+    # Four-eyes requests: what exactly will happen, and the hash the approver signs off.
+    facts: tuple[tuple[str, str], ...] = ()
+    request_hash: str = ""
 
 
 class InboxSource:
@@ -45,6 +53,11 @@ class InboxSource:
     heading: Any = ""
     approve_label: Any = _("Approve")
     reject_label: Any = _("Reject")
+    admin_only = True  # registry administrators' work; others see only their own approvals
+    # Deciding moves units or changes controls: a recent second factor is needed.
+    needs_step_up = False
+    # Approval is bound to the request hash shown (passed to approve as request_hash).
+    binds_request_hash = False
 
     def items(self, user: User) -> list[InboxItem]:
         raise NotImplementedError
@@ -132,9 +145,16 @@ class ProjectRegistrations(_ProjectStep):
 
 
 class IssuanceRequests(InboxSource):
+    """Verified reports. With four-eyes on issuance, the first administrator
+    requests issuance here and a second one approves it under Approvals."""
+
     name = "issuances"
     heading = _("Issuance requests (verified monitoring reports)")
-    approve_label = _("Approve issuance")
+    needs_step_up = True
+
+    @property
+    def approve_label(self) -> Any:  # type: ignore[override]
+        return _("Request issuance") if _four_eyes_issuance() else _("Approve issuance")
 
     def _get(self, user: User, key: str) -> MonitoringReport:
         report = mrv_selectors.reports_for(user).filter(uid=key).first() if _uuid_like(key) else None
@@ -144,7 +164,14 @@ class IssuanceRequests(InboxSource):
 
     def items(self, user: User) -> list[InboxItem]:
         out = []
+        requested = set(
+            Approval.objects.filter(action=Approval.Action.ISSUANCE, status=Approval.Status.PENDING).values_list(
+                "payload__report", flat=True
+            )
+        )
         for r in mrv_selectors.reports_for(user).filter(status=MonitoringReport.Status.VERIFIED).order_by("verified_at"):
+            if str(r.uid) in requested:
+                continue  # waits for the second administrator, under Approvals
             verified = ", ".join(f"{v.vintage}: {v.verified}" for v in r.vintages.all())
             title = gettext("%(project)s · monitoring report %(n)s") % {"project": r.project.project_id, "n": r.number}
             detail = gettext("%(start)s – %(end)s · verified %(verified)s · %(vvb)s") % {
@@ -166,18 +193,158 @@ class IssuanceRequests(InboxSource):
         return out
 
     def approve(self, user: User, key: str, reason: str) -> None:
-        mrv.approve_issuance(actor=user, report=self._get(user, key))
+        report = self._get(user, key)
+        if _four_eyes_issuance():
+            controls.request_issuance(actor=user, report_uid=report.uid)
+        else:
+            mrv.approve_issuance(actor=user, report=report)
 
     def reject(self, user: User, key: str, reason: str) -> None:
         mrv.reject_report(actor=user, report=self._get(user, key), reason=reason)
 
 
+def _four_eyes_issuance() -> bool:
+    return "issuance" in settings.TONNE_FOUR_EYES
+
+
+def serials_of(ranges: list[list[int]]) -> list[str]:
+    """A waiting move's serial ranges as the registry writes serial numbers."""
+    from tonne.units.models import Issuance
+    from tonne.units.selectors import serial_text
+
+    out = []
+    for start, end in ranges:
+        issuance = Issuance.objects.filter(serial_start__lte=start, serial_end__gte=end).first()
+        out.append(serial_text(issuance, start, end) if issuance is not None else f"{start}–{end}")
+    return out
+
+
+def _ranges(ranges: list[list[int]]) -> str:
+    return ", ".join(serials_of(ranges))
+
+
+class ControlApprovals(InboxSource):
+    """Four-eyes requests: moves of the person's organisation for its approvers
+    and administrators, issuance for a second registry administrator, trusted
+    list additions and limit changes. Approving sends the request hash shown."""
+
+    name = "approvals"
+    heading = _("Approvals (four eyes)")
+    admin_only = False
+    needs_step_up = True
+    binds_request_hash = True
+
+    def _pending(self, user: User) -> Any:
+        return control_selectors.approvals_for(user).filter(status=Approval.Status.PENDING).order_by("created_at", "id")
+
+    def items(self, user: User) -> list[InboxItem]:
+        if not org_selectors.is_admin(user) and user.role not in controls.APPROVER_ROLES:
+            return []
+        out = []
+        for a in self._pending(user).select_related("transaction__from_account", "transaction__to_account"):
+            out.append(
+                InboxItem(
+                    self.name,
+                    str(a.uid),
+                    self._title(a),
+                    gettext("Requested by %(who)s · expires %(when)s")
+                    % {"who": a.initiated_by.username, "when": date_format(localtime(a.expires_at), "DATETIME_FORMAT")},
+                    a.created_at,
+                    self._link(a),
+                    tuple(self._facts(a)),
+                    a.request_hash,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _title(a: Approval) -> str:
+        txn = a.transaction
+        if txn is not None:
+            return gettext("%(kind)s %(id)s · %(quantity)s units") % {
+                "kind": LABELS.get(a.action, a.action),
+                "id": txn.identifier,
+                "quantity": number_format(txn.quantity, force_grouping=True),
+            }
+        if a.action == Approval.Action.ISSUANCE:
+            return gettext("Issuance for %(project)s") % {"project": a.payload.get("project", "")}
+        if a.action == Approval.Action.TRUSTED_ADD:
+            return gettext("Add %(trusted)s to the trusted accounts of %(account)s") % a.payload
+        if a.action == Approval.Action.LIMIT_CHANGE:
+            return gettext("Change the limits of %(account)s") % a.payload
+        return str(LABELS.get(a.action, a.action))
+
+    @staticmethod
+    def _link(a: Approval) -> str:
+        if a.transaction is not None:
+            return reverse("workspace:transaction", args=[a.transaction.identifier])
+        if a.action == Approval.Action.ISSUANCE:
+            return reverse("workspace:report", args=[a.payload.get("report", "")])
+        if a.account is not None:
+            return reverse("workspace:account", args=[a.account.identifier])
+        return reverse("workspace:inbox")
+
+    @staticmethod
+    def _facts(a: Approval) -> list[tuple[str, str]]:
+        facts: list[tuple[str, str]] = []
+        txn = a.transaction
+        none = gettext("none")
+        if txn is not None:
+            facts.append((gettext("From"), txn.from_account.identifier if txn.from_account else "—"))
+            facts.append((gettext("To"), txn.to_account.identifier if txn.to_account else "—"))
+            facts.append((gettext("Units"), number_format(txn.quantity, force_grouping=True)))
+            pending = PendingMove.objects.filter(transaction=txn).first()
+            if pending is not None:
+                facts.append((gettext("Serial ranges"), _ranges(pending.ranges)))
+                names = {
+                    "beneficiary": gettext("Beneficiary"),
+                    "purpose": gettext("Purpose"),
+                    "jurisdiction": gettext("Jurisdiction"),
+                    "reason": gettext("Statement or reason"),
+                }
+                for field, label in names.items():
+                    if pending.details.get(field):
+                        facts.append((label, str(pending.details[field])))
+            if txn.kind == "transfer" and settings.TONNE_DELAY_NON_TRUSTED:
+                facts.append((gettext("Settlement"), gettext("after approval, at once to a trusted account, otherwise after the settlement delay")))
+        elif a.action == Approval.Action.ISSUANCE:
+            facts.append((gettext("Project"), str(a.payload.get("project", ""))))
+            for vintage, quantity in sorted(a.payload.get("vintages", {}).items()):
+                facts.append((gettext("Vintage %(vintage)s") % {"vintage": vintage}, number_format(quantity, force_grouping=True)))
+        elif a.action == Approval.Action.TRUSTED_ADD:
+            facts.append((gettext("Account"), str(a.payload.get("account", ""))))
+            facts.append((gettext("Trusted account"), str(a.payload.get("trusted", ""))))
+        elif a.action == Approval.Action.LIMIT_CHANGE:
+            facts.append((gettext("Account"), str(a.payload.get("account", ""))))
+            facts.append((gettext("Per transfer"), str(a.payload.get("per_transfer") or none)))
+            facts.append((gettext("Per 24 hours"), str(a.payload.get("per_day") or none)))
+        facts.append((gettext("Request hash"), a.request_hash))
+        return facts
+
+    def _uid(self, key: str) -> str:
+        if not _uuid_like(key):
+            raise Http404
+        return key
+
+    def approve(self, user: User, key: str, reason: str, request_hash: str = "") -> None:
+        controls.approve(actor=user, uid=self._uid(key), request_hash=request_hash)
+
+    def reject(self, user: User, key: str, reason: str) -> None:
+        controls.reject(actor=user, uid=self._uid(key), reason=reason)
+
+
 SOURCES: list[InboxSource] = [
+    ControlApprovals(),
     OrganisationApplications(),
     ProjectSubmissions(),
     ProjectRegistrations(),
     IssuanceRequests(),
 ]
+
+
+def sources_for(user: User) -> list[InboxSource]:
+    admin = org_selectors.is_admin(user)
+    return [s for s in SOURCES if admin or not s.admin_only]
 
 
 def source(name: str) -> InboxSource:

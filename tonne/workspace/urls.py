@@ -29,8 +29,10 @@ urlpatterns = [
     # Accounts and units
     path("accounts/", views.account_list, name="accounts"),
     path("accounts/<str:identifier>/", views.account_detail, name="account"),
+    path("accounts/<str:identifier>/trusted/", views.account_trusted, name="account-trusted"),
     path("transfer/", views.transfer, name="transfer"),
     path("retire/", views.retire, name="retire"),
     path("transactions/", views.transaction_list, name="transactions"),
     path("transactions/<str:identifier>/", views.transaction_detail, name="transaction"),
+    path("transactions/<str:identifier>/cancel/", views.transaction_cancel, name="transaction-cancel"),
 ]

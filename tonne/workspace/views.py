@@ -11,18 +11,28 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q, Sum
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.utils.formats import number_format
+from django.urls import reverse
+from django.utils.formats import date_format, number_format
+from django.utils.http import urlencode
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tonne.access import policy as access_policy
+from tonne.controls import gate as control_gate
+from tonne.controls import selectors as control_selectors
+from tonne.controls import services as controls
+from tonne.controls.models import PendingMove, RegistrySwitch
+from tonne.core import clock
 from tonne.core.errors import RegistryError
 from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.mrv import selectors as mrv_selectors
@@ -103,6 +113,42 @@ def show_error(form: forms.Form | None, exc: RegistryError, field_map: dict[str,
         form.add_error(name, f"{exc.message} ({exc.code})")
 
 
+# -- a second factor before moving units or approving ----------------------------------------
+
+STEP_UP_CODES = ("STEP_UP_REQUIRED", "MFA_REQUIRED")
+RESUME = "tonne.workspace.resume"
+
+
+def step_up_redirect(request: HttpRequest, exc: RegistryError, back: str) -> HttpResponse:
+    """The service wants a (recent) second factor: keep what was posted in the
+    session, send the person to confirm it (or set one up) and then back to `back`."""
+    posted = {k: request.POST.getlist(k) for k in request.POST if k != "csrfmiddlewaretoken"}
+    request.session[RESUME] = {"path": request.path, "post": posted}
+    if exc.code == "MFA_REQUIRED":
+        target = access_policy.SETUP_URL
+        messages.warning(request, _("Set up a second factor first (%(code)s); then come back to your request.") % {"code": exc.code})
+    else:
+        target = access_policy.REAUTHENTICATE_URL
+        messages.warning(
+            request,
+            _("Confirm your second factor to continue (%(code)s). You will come back to your request; nothing was done yet.")
+            % {"code": exc.code},
+        )
+    return redirect(f"{target}?{urlencode({'next': back})}")
+
+
+def resumed(request: HttpRequest) -> QueryDict | None:
+    """What was posted before the step-up, once, on the way back."""
+    saved = request.session.get(RESUME)
+    if request.method != "GET" or "resume" not in request.GET or not saved or saved.get("path") != request.path:
+        return None
+    del request.session[RESUME]
+    data = QueryDict(mutable=True)
+    for key, values in saved["post"].items():
+        data.setlist(key, values)
+    return data
+
+
 # -- home and navigation --------------------------------------------------------------------
 
 
@@ -111,8 +157,8 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     roles = roles_of(user)
     context: dict[str, Any] = {"roles": roles}
-    if ADMIN in roles:
-        context["inbox_count"] = sum(len(s.items(user)) for s in inbox_sources.SOURCES)
+    if _may_decide(user):
+        context["inbox_count"] = sum(len(s.items(user)) for s in inbox_sources.sources_for(user))
     if DEVELOPER in roles:
         context["my_projects"] = project_selectors.projects_for(user).filter(developer=user.organisation)[:10]
     if VVB in roles:
@@ -126,10 +172,16 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- the administrator ---------------------------------------------------------------------------
 
 
-@role_required(ADMIN)
+def _may_decide(user: User) -> bool:
+    return org_selectors.is_admin(user) or (HOLDER in roles_of(user) and user.role in controls.APPROVER_ROLES)
+
+
+@role_required(ADMIN, HOLDER)
 def inbox(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    sections = [(s, s.items(user)) for s in inbox_sources.SOURCES]
+    if not _may_decide(user):
+        raise PermissionDenied
+    sections = [(s, s.items(user)) for s in inbox_sources.sources_for(user)]
     return render(
         request,
         "workspace/inbox.html",
@@ -137,19 +189,26 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(ADMIN)
+@role_required(ADMIN, HOLDER)
 def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
     if request.method != "POST":
         return redirect("workspace:inbox")
     user = _user(request)
+    if not _may_decide(user):
+        raise PermissionDenied
     src = inbox_sources.source(source)
+    if src not in inbox_sources.sources_for(user):
+        raise PermissionDenied
     form = wf.DecisionForm(request.POST)
     form.is_valid()
     reason = form.cleaned_data.get("reason", "")
     decision = request.POST.get("decision")
     try:
+        if decision in ("approve", "reject") and src.needs_step_up:
+            access_policy.require_step_up(request, user)
         if decision == "approve":
-            src.approve(user, key, reason)
+            bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
+            src.approve(user, key, reason, **bound)
             messages.success(request, _("Approved: %(item)s") % {"item": key})
         elif decision == "reject":
             src.reject(user, key, reason)
@@ -157,7 +216,9 @@ def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
         else:
             raise Http404
     except RegistryError as exc:
-        sections = [(s, s.items(user)) for s in inbox_sources.SOURCES]
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, reverse("workspace:inbox") + f"#item-{source}-{key}")
+        sections = [(s, s.items(user)) for s in inbox_sources.sources_for(user)]
         return render(
             request,
             "workspace/inbox.html",
@@ -834,6 +895,8 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
         request,
         "workspace/account.html",
         {
+            **account_controls(user, account, blocks),
+            "trusted_form": wf.TrustedAccountForm(),
             "account": account,
             "holdings": holdings,
             "more": blocks.count() > len(holdings),
@@ -845,6 +908,76 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
         },
         status=error.status if error else 200,
     )
+
+
+def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any]:
+    """The controls that bind this account: freezes, limits, trusted accounts,
+    the registry-wide switch, monitoring holds and an overdue KYC review."""
+    from tonne.aml.models import AmlAlert
+    from tonne.kyc.models import KycProfile
+
+    now = clock.now()
+    held = list(blocks.values_list("project_id", "serial_start", "serial_end"))
+    projects_held = {p for p, _s, _e in held}
+    freezes = [
+        f
+        for f in control_selectors.freezes_for(user, active_only=True)
+        if (f.scope == "account" and f.account_id == account.pk)
+        or (f.scope == "project" and f.project_id in projects_held)
+        or (f.scope == "serials" and any(s <= f.serial_end and f.serial_start <= e for _p, s, e in held))
+    ]
+    limit = control_selectors.limits_of(account)
+    trusted = [t for t in control_selectors.trusted_of(account).order_by("effective_at") if t.removed_at is None]
+    profile = KycProfile.objects.filter(organisation_id=account.organisation_id).first() if account.organisation_id else None
+    return {
+        "freezes": freezes,
+        "per_transfer": (limit.per_transfer if limit and limit.per_transfer else settings.TONNE_MAX_TRANSFER_QUANTITY) or None,
+        "per_day": (limit.per_day if limit and limit.per_day else settings.TONNE_MAX_DAILY_QUANTITY) or None,
+        "trusted": [(t, t.effective_at <= now) for t in trusted],
+        "trust_own_accounts": settings.TONNE_TRUST_OWN_ACCOUNTS,
+        "delay_non_trusted": settings.TONNE_DELAY_NON_TRUSTED,
+        "transfers_suspended": RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists(),
+        "aml_hold": AmlAlert.objects.filter(account_id=account.pk, hold=True).exclude(status=AmlAlert.Status.DISMISSED).exists(),
+        "kyc_overdue": profile.review_due if profile and profile.review_due and profile.review_due < now.date() else None,
+        "may_edit_trusted": account.type == Account.Type.HOLDING
+        and account.organisation_id == user.organisation_id
+        and user.role in controls.OPERATOR_ROLES,
+    }
+
+
+@role_required(HOLDER)
+def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Add an account to the trusted list (through four-eyes when the registry
+    says so, effective after the trusted delay) or remove one (at once)."""
+    user = _user(request)
+    account = _account(user, identifier)
+    back = reverse("workspace:account", args=[account.identifier])
+    if request.method != "POST":
+        return redirect(back)
+    try:
+        if "remove" in request.POST:
+            controls.remove_trusted(actor=user, account=account.identifier, trusted=request.POST["remove"])
+            messages.success(request, _("%(trusted)s is no longer trusted.") % {"trusted": request.POST["remove"]})
+        else:
+            form = wf.TrustedAccountForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("Enter an account number."))
+                return redirect(back)
+            access_policy.require_step_up(request, user)
+            result = controls.request_trusted_addition(actor=user, account=account.identifier, trusted=form.cleaned_data["trusted"])
+            if hasattr(result, "request_hash"):
+                messages.info(request, _("The addition awaits approval by a second person of your organisation."))
+            else:
+                messages.success(
+                    request,
+                    _("%(trusted)s will be trusted from %(when)s.")
+                    % {"trusted": form.cleaned_data["trusted"], "when": date_format(localtime(result.effective_at), "DATETIME_FORMAT")},
+                )
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back + "#trusted")
+        messages.error(request, f"{exc.message} ({exc.code})")
+    return redirect(back)
 
 
 def _move(request: HttpRequest, kind: str) -> HttpResponse:
@@ -868,12 +1001,14 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
     form_class = wf.TransferForm if kind == Transaction.Kind.TRANSFER else wf.RetireForm
     template = "workspace/move.html"
     context: dict[str, Any] = {"kind": kind}
-    if request.method != "POST":
+    data = request.POST if request.method == "POST" else resumed(request)
+    if data is None:
         initial = {"idempotency_key": wf.new_idempotency_key(), "from_account": request.GET.get("from", "")}
         form = form_class(initial=initial, accounts=accounts, projects=projects_held)
         return render(request, template, {**context, "form": form})
-    form = form_class(request.POST, accounts=accounts, projects=projects_held)
-    step = request.POST.get("step", "preview")
+    form = form_class(data, accounts=accounts, projects=projects_held)
+    # Back from the step-up: show the same confirmation again, to be confirmed once more.
+    step = data.get("step", "preview") if request.method == "POST" else "preview"
     if step == "edit" or not form.is_valid():
         return render(request, template, {**context, "form": form})
     cleaned = form.cleaned_data
@@ -883,7 +1018,8 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
         to_account = orgs.system_account(Account.Type.RETIREMENT).identifier
     try:
         if step == "confirm":
-            confirmed = [r.split("-") for r in request.POST.getlist("confirmed_range")]
+            access_policy.require_step_up(request, user)
+            confirmed = [r.split("-") for r in data.getlist("confirmed_range")]
             selection = Selection.build(ranges=[(int(a), int(b)) for a, b in confirmed])
             if kind == Transaction.Kind.TRANSFER:
                 txn = units.transfer(
@@ -907,7 +1043,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             if txn.replayed:
                 messages.info(request, _("This request was already carried out; nothing was moved twice."))
             else:
-                messages.success(request, _("Transaction %(id)s completed.") % {"id": txn.identifier})
+                _say_outcome(request, txn)
             return redirect("workspace:transaction", identifier=txn.identifier)
         ranges = form.parsed_ranges()
         selection = Selection.build(
@@ -922,9 +1058,38 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
     except (RegistryError, ValueError) as exc:
         if not isinstance(exc, RegistryError):
             raise Http404 from exc  # a tampered confirmation
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, request.path + "?resume=1")
         show_error(form, exc, {"ranges": "ranges"})
         return render(request, template, {**context, "form": form, "error": exc}, status=exc.status)
     return render(request, "workspace/move_confirm.html", {**context, "form": form, "preview": preview})
+
+
+def _settles_at(txn: Transaction) -> str:
+    pending = PendingMove.objects.filter(transaction=txn).first()
+    if pending is None or pending.execute_at is None:
+        return ""
+    return date_format(localtime(pending.execute_at), "DATETIME_FORMAT")
+
+
+def _say_outcome(request: HttpRequest, txn: Transaction) -> None:
+    """Completed, waiting for a second person, or delayed until a time."""
+    ids = {"id": txn.identifier}
+    if txn.status == Transaction.Status.COMPLETED:
+        messages.success(request, _("Transaction %(id)s completed.") % ids)
+    elif txn.status == Transaction.Status.AWAITING_APPROVAL:
+        messages.info(
+            request,
+            _("Transaction %(id)s awaits approval by a second person of your organisation; no units have moved yet.") % ids,
+        )
+    elif txn.status == Transaction.Status.DELAYED:
+        messages.info(
+            request,
+            _("Transaction %(id)s is delayed: the units move on %(when)s unless it is cancelled before.")
+            % {**ids, "when": _settles_at(txn)},
+        )
+    else:
+        messages.error(request, _("Transaction %(id)s is %(status)s.") % {**ids, "status": txn.status})
 
 
 @role_required(HOLDER)
@@ -956,15 +1121,38 @@ def transaction_detail(request: HttpRequest, identifier: str) -> HttpResponse:
     txn = unit_selectors.transactions_for(user).filter(identifier=identifier).first()
     if txn is None:
         raise Http404
+    waiting = txn.status in control_gate.WAITING
+    approval = getattr(txn, "approval", None)
     return render(
         request,
         "workspace/transaction.html",
         {
             "txn": txn,
+            "waiting": waiting,
+            "settles_at": _settles_at(txn),
+            "pending_serials": inbox_sources.serials_of(txn.pending_move.ranges) if waiting else [],
+            "approval": approval,
             "blocks": unit_selectors.transaction_blocks(txn),
             "certificate": certificate_url(txn.identifier) if txn.kind == Transaction.Kind.RETIREMENT else "",
         },
     )
+
+
+@role_required(ADMIN, HOLDER)
+def transaction_cancel(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Stop a move that waits for approval or settlement (until it is executed)."""
+    if request.method != "POST":
+        return redirect("workspace:transaction", identifier=identifier)
+    user = _user(request)
+    if not unit_selectors.transactions_for(user).filter(identifier=identifier).exists():
+        raise Http404
+    try:
+        txn = controls.cancel_waiting(actor=user, identifier=identifier)
+    except RegistryError as exc:
+        messages.error(request, f"{exc.message} ({exc.code})")
+    else:
+        messages.success(request, _("Transaction %(id)s was cancelled; no units moved.") % {"id": txn.identifier})
+    return redirect("workspace:transaction", identifier=identifier)
 
 
 def certificate_url(identifier: str) -> str:

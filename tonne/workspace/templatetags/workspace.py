@@ -32,6 +32,8 @@ def workspace_nav(context: Any) -> dict[str, Any]:
         links.append((reverse("workspace:projects"), _("Projects")))
     if VVB in roles:
         links.append((reverse("workspace:assignments"), _("Assignments")))
+    if ADMIN not in roles and HOLDER in roles and user.role in ("admin", "approver"):
+        links.append((reverse("workspace:inbox"), _("Inbox")))  # the organisation's four-eyes approvals
     if ADMIN in roles or HOLDER in roles:
         links += [
             (reverse("workspace:accounts"), _("Accounts")),

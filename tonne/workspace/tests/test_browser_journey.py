@@ -32,9 +32,9 @@ def sign_in(page: Any, user: User, password: str = testing.PASSWORD) -> None:
     in: when sign-in gains a second factor, adapt it here."""
     page.context.clear_cookies()
     page.goto(page.base_url + "/accounts/login/?next=/workspace/")
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)  # allauth's sign-in page
     page.fill("#id_password", password)
-    page.get_by_role("button", name="Sign in").click()
+    page.press("#id_password", "Enter")
     page.wait_for_url("**/workspace/")
 
 

@@ -1,0 +1,97 @@
+"""With the registry's controls on, in a real browser: a developer signs in
+with password and a real TOTP code and initiates a transfer, which waits; a
+second person of the organisation approves it in the inbox (after confirming
+the request shown); once the settlement delay has passed and the worker
+settled it, the buyer sees the units."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tonne import testing
+from tonne.access.testing import give_totp
+from tonne.browser import assert_accessible, screenshot
+from tonne.controls import services as controls
+from tonne.controls.models import Approval, PendingMove
+from tonne.controls.tests.conftest import World
+from tonne.core import clock
+from tonne.organisations.models import User
+from tonne.units.models import Transaction
+
+pytestmark = [pytest.mark.browser, pytest.mark.controls]
+
+
+def current_code(secret: str) -> str:
+    """What the person's authenticator app shows now."""
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+
+def sign_in_with_totp(page: Any, user: User, secret: str) -> None:
+    """The real login page, then allauth's second-factor page with a real code."""
+    page.context.clear_cookies()
+    page.goto(page.base_url + "/accounts/login/?next=/workspace/")
+    page.fill("#id_login", user.username)
+    page.fill("#id_password", testing.PASSWORD)
+    page.press("#id_password", "Enter")
+    page.wait_for_url("**/accounts/2fa/authenticate/**")
+    page.fill("input[name=code]", current_code(secret))
+    page.press("input[name=code]", "Enter")
+    page.wait_for_url("**/workspace/")
+
+
+def test_transfer_with_four_eyes_and_delayed_settlement(page: Any, world: World) -> None:
+    w = world
+    base = page.base_url
+    secrets = {u.username: give_totp(u) for u in (w.reg.developer, w.dev_approver, w.reg.buyer)}
+
+    # 1. The developer initiates: the transfer waits for a second person.
+    sign_in_with_totp(page, w.reg.developer, secrets[w.reg.developer.username])
+    page.goto(base + f"/workspace/accounts/{w.reg.developer_account.identifier}/")
+    screenshot(page, "controls-01-account-controls")
+    page.get_by_role("link", name="Transfer units").first.click()
+    page.fill("#id_to_account", w.reg.buyer_account.identifier)
+    page.fill("#id_quantity", "120")
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Confirm the transfer").click()
+    txn = Transaction.objects.get(kind="transfer")
+    assert txn.status == "awaiting_approval"
+    assert "awaits approval by a second person" in page.locator(".messages").inner_text()
+    assert page.locator("#cancel-transaction").count() == 1
+    screenshot(page, "controls-02-awaits-approval")
+
+    # 2. Another person of the organisation approves the request shown.
+    sign_in_with_totp(page, w.dev_approver, secrets[w.dev_approver.username])
+    page.get_by_role("link", name="Inbox").first.click()
+    approval = Approval.objects.get(transaction=txn)
+    item = page.locator(f"#item-approvals-{approval.uid}")
+    assert approval.request_hash in item.locator(".request-hash").inner_text()
+    assert w.reg.buyer_account.identifier in item.inner_text()
+    assert_accessible(page)
+    screenshot(page, "controls-03-inbox")
+    item.get_by_role("button", name="Approve").click()
+    txn.refresh_from_db()
+    assert txn.status == "delayed"
+    page.goto(base + f"/workspace/transactions/{txn.identifier}/")
+    assert "unless the transaction is cancelled" in page.locator("#settles-at").inner_text()
+    screenshot(page, "controls-04-delayed")
+
+    # 3. The settlement time comes; the worker settles; the buyer sees the units.
+    execute_at = PendingMove.objects.get(transaction=txn).execute_at
+    assert execute_at is not None
+    clock.freeze(execute_at + dt.timedelta(minutes=1))
+    assert [t.identifier for t in controls.run_due()] == [txn.identifier]
+    sign_in_with_totp(page, w.reg.buyer, secrets[w.reg.buyer.username])
+    page.goto(base + f"/workspace/accounts/{w.reg.buyer_account.identifier}/")
+    assert "120 units held" in page.content()
+    assert txn.identifier in page.content()
+    screenshot(page, "controls-05-buyer-holds")

@@ -1,0 +1,209 @@
+"""The workspace with the registry's controls on (four-eyes, delayed
+settlement, MFA and step-up): every flow through the pages, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+
+from tonne.access.testing import confirm_second_factor, give_totp, stepped_up
+from tonne.controls.models import Approval, TrustedAccount
+from tonne.controls.tests.conftest import World
+from tonne.core import clock
+from tonne.mrv import services as mrv
+from tonne.mrv.models import MonitoringReport
+from tonne.units.models import Transaction, UnitBlock
+
+pytestmark = [pytest.mark.django_db, pytest.mark.controls]
+W = "/workspace"
+
+
+def held(account) -> int:  # noqa: ANN001
+    return sum(b.quantity for b in UnitBlock.objects.filter(account=account))
+
+
+def move_form(w: World, **overrides: str) -> dict:
+    data = {
+        "from_account": w.reg.developer_account.identifier,
+        "to_account": w.reg.buyer_account.identifier,
+        "quantity": "100",
+        "project": "",
+        "vintage": "",
+        "ranges": "",
+        "idempotency_key": "web-ctl-1",
+        "step": "preview",
+    }
+    data.update(overrides)
+    return data
+
+
+def confirm_transfer(client: Client, w: World) -> tuple[dict, object]:
+    preview = client.post(W + "/transfer/", move_form(w)).content.decode()
+    shown = re.findall(r'name="confirmed_range" value="([\d-]+)"', preview)
+    assert shown, preview
+    confirm = {**move_form(w, step="confirm"), "confirmed_range": shown}
+    return confirm, client.post(W + "/transfer/", confirm, follow=True)
+
+
+def decide(client: Client, uid: str, **data: str) -> str:
+    return client.post(f"{W}/inbox/approvals/{uid}/", data, follow=True).content.decode()
+
+
+def test_transfer_is_approved_in_the_inbox_then_delayed_then_cancelled(world: World) -> None:
+    w = world
+    dev = stepped_up(w.reg.developer)
+    _confirm, response = confirm_transfer(dev, w)
+    body = response.content.decode()
+    txn = Transaction.objects.get(kind="transfer")
+    assert txn.status == "awaiting_approval" and "awaits approval by a second person" in body
+    assert held(w.reg.buyer_account) == 0
+    approval = Approval.objects.get(transaction=txn)
+    # The initiator sees it but may not approve it: the code is shown, nothing changes.
+    page = dev.get(W + "/inbox/").content.decode()
+    assert approval.request_hash in page
+    assert "SELF_APPROVAL_NOT_ALLOWED" in decide(dev, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    # Another organisation's approver does not see it.
+    assert txn.identifier not in stepped_up(w.buyer_approver).get(W + "/inbox/").content.decode()
+    approver = stepped_up(w.dev_approver)
+    page = approver.get(W + "/inbox/").content.decode()
+    assert txn.identifier in page and approval.request_hash in page
+    assert w.reg.developer_account.identifier in page and w.reg.buyer_account.identifier in page
+    ranges = re.search(r"(\d+)–(\d+)", page)
+    assert ranges is not None or "CI-VER-" in page
+    # The approval is bound to the hash shown: another one approves nothing.
+    assert "APPROVAL_HASH_MISMATCH" in decide(approver, str(approval.uid), decision="approve", request_hash="0" * 64)
+    assert Approval.objects.get(pk=approval.pk).status == "pending"
+    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    txn.refresh_from_db()
+    assert txn.status == "delayed" and held(w.reg.buyer_account) == 0
+    detail = dev.get(f"{W}/transactions/{txn.identifier}/").content.decode()
+    assert "Delayed settlement" in detail and 'id="cancel-transaction"' in detail
+    assert "unless the transaction is cancelled" in detail
+    assert f"/transactions/{txn.identifier}/cancel/" in dev.get(W + "/transactions/").content.decode()
+    # Cancel until executed; then nothing is waiting any more.
+    body = dev.post(f"{W}/transactions/{txn.identifier}/cancel/", follow=True).content.decode()
+    txn.refresh_from_db()
+    assert txn.status == "cancelled" and "was cancelled" in body
+    body = dev.post(f"{W}/transactions/{txn.identifier}/cancel/", follow=True).content.decode()
+    assert "TRANSACTION_NOT_WAITING" in body
+    assert held(w.reg.buyer_account) == 0
+
+
+def test_rejection_needs_a_reason(world: World) -> None:
+    w = world
+    confirm_transfer(stepped_up(w.reg.developer), w)
+    approval = Approval.objects.get(action="transfer")
+    approver = stepped_up(w.dev_approver)
+    assert "REASON_REQUIRED" in decide(approver, str(approval.uid), decision="reject", reason="")
+    decide(approver, str(approval.uid), decision="reject", reason="Wrong buyer")
+    assert Transaction.objects.get(kind="transfer").status == "rejected"
+
+
+def test_step_up_sends_to_reauthentication_and_back_to_the_same_confirmation(world: World) -> None:
+    w = world
+    give_totp(w.reg.developer)
+    dev = Client()
+    dev.force_login(w.reg.developer)
+    confirm_second_factor(dev, w.reg.developer, at=clock.now().timestamp() - 3600)  # an hour ago: too old
+    preview = dev.post(W + "/transfer/", move_form(w)).content.decode()
+    shown = re.findall(r'name="confirmed_range" value="([\d-]+)"', preview)
+    response = dev.post(W + "/transfer/", {**move_form(w, step="confirm"), "confirmed_range": shown})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/reauthenticate/?next=%2Fworkspace%2Ftransfer%2F%3Fresume%3D1"
+    assert not Transaction.objects.filter(kind="transfer").exists()
+    # Back with a fresh second factor: the same confirmation, ranges and key kept.
+    confirm_second_factor(dev, w.reg.developer)
+    back = dev.get(W + "/transfer/?resume=1").content.decode()
+    assert "Confirm the transfer" in back and "STEP_UP_REQUIRED" in back
+    assert re.findall(r'name="confirmed_range" value="([\d-]+)"', back) == shown
+    assert 'value="web-ctl-1"' in back
+    # Approving from the inbox needs it too.
+    confirm_transfer(stepped_up(w.reg.developer), w)
+    approval = Approval.objects.get(action="transfer")
+    approver = Client()
+    approver.force_login(w.dev_approver)
+    give_totp(w.dev_approver)
+    response = approver.post(f"{W}/inbox/approvals/{approval.uid}/", {"decision": "approve", "request_hash": approval.request_hash})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/reauthenticate/?next=")
+    assert Approval.objects.get(pk=approval.pk).status == "pending"
+
+
+def test_without_a_second_factor_the_pages_send_to_setup(world: World) -> None:
+    dev = Client()
+    dev.force_login(world.reg.developer)
+    response = dev.get(W + "/transfer/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/")
+
+
+def test_account_page_shows_controls_and_trusted_list_goes_through_four_eyes(world: World, settings) -> None:  # noqa: ANN001
+    w = world
+    settings.TONNE_FOUR_EYES = settings.TONNE_FOUR_EYES | {"trusted_list"}
+    dev = stepped_up(w.reg.developer)
+    url = f"{W}/accounts/{w.reg.developer_account.identifier}/"
+    page = dev.get(url).content.decode()
+    assert "Controls on this account" in page and "No trusted accounts." in page
+    body = dev.post(url + "trusted/", {"trusted": w.reg.buyer_account.identifier}, follow=True).content.decode()
+    assert "awaits approval" in body
+    approval = Approval.objects.get(action="trusted_add")
+    approver = stepped_up(w.dev_approver)
+    assert approval.request_hash in approver.get(W + "/inbox/").content.decode()
+    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    entry = TrustedAccount.objects.get(account=w.reg.developer_account)
+    assert entry.effective_at > clock.now()
+    page = dev.get(url).content.decode()
+    assert w.reg.buyer_account.identifier in page and "trusted from" in page
+    dev.post(url + "trusted/", {"remove": w.reg.buyer_account.identifier})
+    assert TrustedAccount.objects.get(pk=entry.pk).removed_at is not None
+    # The kill switch and an overdue KYC review are shown plainly.
+    from tonne.controls.models import RegistrySwitch
+    from tonne.kyc.models import KycProfile
+
+    RegistrySwitch.objects.update_or_create(pk=1, defaults={"transfers_suspended": True})
+    KycProfile.objects.filter(organisation=w.reg.developer_org).update(review_due=dt.date(2026, 1, 1))
+    page = dev.get(url).content.decode()
+    assert 'id="kill-switch"' in page and 'id="kyc-overdue"' in page
+
+
+def test_issuance_in_the_inbox_needs_a_second_administrator(world: World) -> None:
+    w = world
+    report = mrv.submit_report(
+        actor=w.reg.developer, project=w.project, period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 12, 31),
+        vintages=[{"vintage": 2025, "quantity": 300}], vvb=str(w.reg.vvb_org.uid),
+    )
+    mrv.verify_report(actor=w.reg.vvb, report=report, verified=[{"vintage": 2025, "quantity": 300}])
+    admin = stepped_up(w.reg.admin)
+    assert "Request issuance" in admin.get(W + "/inbox/").content.decode()
+    admin.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "approve"})
+    approval = Approval.objects.get(action="issuance")
+    report.refresh_from_db()
+    assert report.status == MonitoringReport.Status.VERIFIED  # nothing issued by one person
+    assert "SELF_APPROVAL_NOT_ALLOWED" in decide(admin, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    second = stepped_up(w.admin_approver)
+    page = second.get(W + "/inbox/").content.decode()
+    assert approval.request_hash in page and "Vintage 2025" in page
+    decide(second, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    report.refresh_from_db()
+    assert report.status != MonitoringReport.Status.VERIFIED
+
+
+def test_retirement_awaits_approval_and_settles_once_approved(world: World) -> None:
+    w = world
+    dev = stepped_up(w.reg.developer)
+    form = move_form(w, quantity="40", beneficiary="Abidjan city council", purpose="voluntary", jurisdiction="CI",
+                     reason="2024 footprint", idempotency_key="web-ctl-ret")
+    form.pop("to_account")
+    shown = re.findall(r'name="confirmed_range" value="([\d-]+)"', dev.post(W + "/retire/", form).content.decode())
+    body = dev.post(W + "/retire/", {**form, "step": "confirm", "confirmed_range": shown}, follow=True).content.decode()
+    txn = Transaction.objects.get(kind="retirement")
+    assert txn.status == "awaiting_approval" and "awaits approval" in body
+    approval = Approval.objects.get(transaction=txn)
+    approver = stepped_up(w.dev_approver)
+    page = approver.get(W + "/inbox/").content.decode()
+    assert "Abidjan city council" in page and approval.request_hash in page
+    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    txn.refresh_from_db()
+    assert txn.status == "completed"  # retirements wait for no settlement delay
+    assert held(w.reg.developer_account) == 10_000 - 40
