@@ -88,6 +88,9 @@ def child_env(database: str, data_dir: str) -> dict[str, str]:
         TONNE_MFA_REQUIRED="0",
         TONNE_KYC_REQUIRED="0",
         TONNE_MIN_REPRESENTATIVES="0",
+        # Throughput, not the per-client API rate limit, is measured.
+        TONNE_API_RATE_PER_MINUTE="1000000",
+        TONNE_API_WRITE_RATE_PER_MINUTE="1000000",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     return env
