@@ -86,10 +86,15 @@ def _check_freezes(source: Account, pieces: Sequence[Any], at: dt.datetime) -> N
     )
 
 
-def _flags(kind: str, source: Account, target: Account, pieces: Sequence[Any], at: dt.datetime) -> dict[str, bool]:
-    """Which of the move checks may refuse, in one plain statement (this runs
-    on every move, under the account lock). Each flag is true whenever its
-    detailed check would refuse; the detailed check then names the reason."""
+def flags_statement(kind: str, source_identifier: str, target_identifier: str, at: dt.datetime) -> tuple[str, list[Any]]:
+    """The one plain statement that says which move checks may refuse. It
+    needs only the accounts' identifiers, so the move path sends it in the
+    same round trip as its locking query (it runs once the lock is held).
+
+    Each flag is true whenever its detailed check would refuse; the detailed
+    check then names the reason. A freeze of a project or of serials anywhere
+    flags every move (they are rare), and the detailed check decides whether
+    it touches the units chosen."""
     from django.db import connection
 
     from tonne.aml.models import AmlAlert
@@ -99,44 +104,39 @@ def _flags(kind: str, source: Account, target: Account, pieces: Sequence[Any], a
     def marks(values: Sequence[Any]) -> str:
         return ", ".join(["%s"] * len(values))
 
-    stamp = connection.ops.adapt_datetimefield_value(at)
-    projects = sorted({p.block.project_id for p in pieces})
-    ranges = _ranges(pieces)
-    organisations = [a.organisation_id for a in (source, target) if a.organisation_id]
-    freeze_scopes = ["(f.scope = %s AND f.account_id = %s)"]
-    freeze_params: list[Any] = [Freeze.Scope.ACCOUNT, source.pk]
-    if projects:
-        freeze_scopes.append(f"(f.scope = %s AND f.project_id IN ({marks(projects)}))")
-        freeze_params += [Freeze.Scope.PROJECT, *projects]
-    for start, end in ranges:
-        freeze_scopes.append("(f.scope = %s AND f.serial_start <= %s AND f.serial_end >= %s)")
-        freeze_params += [Freeze.Scope.SERIALS, end, start]
-    hits = f"organisation_id IN ({marks(organisations)})" if organisations else "1 = 0"
+    accounts = Account._meta.db_table
+    source_id = "(SELECT id FROM s)"
+    source_org = "(SELECT organisation_id FROM s)"
     sql = (
+        f"WITH s AS (SELECT id, organisation_id FROM {accounts} WHERE identifier = %s), "
+        f"t AS (SELECT organisation_id FROM {accounts} WHERE identifier = %s) "
         f"SELECT EXISTS (SELECT 1 FROM {RegistrySwitch._meta.db_table} WHERE id = 1 AND transfers_suspended), "
         f"EXISTS (SELECT 1 FROM {Freeze._meta.db_table} f WHERE f.lifted_at IS NULL "
-        f"AND (f.expires_at IS NULL OR f.expires_at > %s) AND ({' OR '.join(freeze_scopes)})), "
-        f"EXISTS (SELECT 1 FROM {AccountLimit._meta.db_table} WHERE account_id = %s), "
-        f"EXISTS (SELECT 1 FROM {ScreeningHit._meta.db_table} WHERE {hits} AND status IN ({marks(BLOCKING_HITS)})), "
-        f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} WHERE organisation_id = %s AND review_due < %s), "
-        f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} WHERE organisation_id = %s AND status = %s), "
-        f"(SELECT COUNT(*) FROM {User._meta.db_table} WHERE organisation_id = %s AND is_active "
+        f"AND (f.expires_at IS NULL OR f.expires_at > %s) AND (f.scope <> %s OR f.account_id = {source_id})), "
+        f"EXISTS (SELECT 1 FROM {AccountLimit._meta.db_table} WHERE account_id = {source_id}), "
+        f"EXISTS (SELECT 1 FROM {ScreeningHit._meta.db_table} WHERE organisation_id IN "
+        f"(SELECT organisation_id FROM s UNION ALL SELECT organisation_id FROM t) "
+        f"AND status IN ({marks(BLOCKING_HITS)})), "
+        f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} WHERE organisation_id = {source_org} AND review_due < %s), "
+        f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} WHERE organisation_id = {source_org} AND status = %s), "
+        f"(SELECT COUNT(*) FROM {User._meta.db_table} WHERE organisation_id = {source_org} AND is_active "
         f"AND role IN ({marks(REPRESENTATIVE_ROLES)})), "
-        f"EXISTS (SELECT 1 FROM {AmlAlert._meta.db_table} WHERE account_id = %s AND hold AND status <> %s)"
+        f"EXISTS (SELECT 1 FROM {AmlAlert._meta.db_table} WHERE account_id = {source_id} AND hold AND status <> %s)"
     )
-    organisation = source.organisation_id or 0
     params: list[Any] = [
-        stamp, *freeze_params,
-        source.pk,
-        *organisations, *BLOCKING_HITS,
-        organisation, connection.ops.adapt_datefield_value(at.date()),
-        organisation, KycProfile.Status.VERIFIED,
-        organisation, *REPRESENTATIVE_ROLES,
-        source.pk, AmlAlert.Status.DISMISSED,
+        source_identifier, target_identifier,
+        connection.ops.adapt_datetimefield_value(at), Freeze.Scope.ACCOUNT,
+        *BLOCKING_HITS,
+        connection.ops.adapt_datefield_value(at.date()),
+        KycProfile.Status.VERIFIED,
+        *REPRESENTATIVE_ROLES,
+        AmlAlert.Status.DISMISSED,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        suspended, frozen, limited, hit, overdue, verified, representatives, held = cursor.fetchone()
+    return sql, params
+
+
+def read_flags(kind: str, source: Account, row: Sequence[Any]) -> dict[str, bool]:
+    suspended, frozen, limited, hit, overdue, verified, representatives, held = row
     kyc_checked = kind == Kind.TRANSFER and bool(source.organisation_id)
     kyc = bool(hit) or (
         kyc_checked
@@ -153,6 +153,15 @@ def _flags(kind: str, source: Account, target: Account, pieces: Sequence[Any], a
         "kyc": kyc,
         "held": bool(held),
     }
+
+
+def _flags(kind: str, source: Account, target: Account, at: dt.datetime) -> dict[str, bool]:
+    from django.db import connection
+
+    sql, params = flags_statement(kind, source.identifier, target.identifier, at)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return read_flags(kind, source, cursor.fetchone())
 
 
 def _check_switch(kind: str) -> None:
@@ -211,15 +220,18 @@ def check_move(
     key: str,
     request_hash: str,
     details: dict[str, str],
+    flags: dict[str, bool] | None = None,
 ) -> Transaction | None:
-    """None: complete now. A transaction: it waits for approval or settlement."""
+    """None: complete now. A transaction: it waits for approval or settlement.
+    `flags`: what `flags_statement` said, when the caller already sent it."""
     now = clock.now()
     from tonne.aml.services import check_move as check_aml_hold
     from tonne.kyc.services import check_move as check_kyc
 
     # One query says which checks could refuse; only those run in detail
-    # (they name the reason), so a move that passes costs one round trip.
-    flags = _flags(kind, source, target, pieces, now)
+    # (they name the reason), so a move that passes costs nothing more.
+    if flags is None:
+        flags = _flags(kind, source, target, now)
     if flags["suspended"]:
         _check_switch(kind)
     if flags["frozen"]:

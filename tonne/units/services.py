@@ -499,16 +499,24 @@ def _prepared_cursor_class() -> Any:
     return PreparedCursor
 
 
+# Django opens connections with psycopg's preparation off (threshold None),
+# which also ignores prepare=True. This threshold turns it back on for the
+# statements that ask (the move path's) and, in effect, no others.
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
 def _prepared_cursor() -> Any:
     """A server-side binding cursor on the default connection that prepares
-    every statement it runs (Django turns psycopg's automatic preparation
-    off): the move path's statements are parsed and planned once per
-    connection, not once per move."""
-    return _prepared_cursor_class()(connection.connection)
+    every statement it runs: the move path's statements are parsed and
+    planned once per connection, not once per move."""
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
+    return _prepared_cursor_class()(raw)
 
 
 @contextmanager
-def _hot_cursor() -> Iterator[Any]:
+def hot_cursor() -> Iterator[Any]:
     """The cursor of the unit-moving path. On PostgreSQL, a server-side
     binding cursor on the same connection that prepares its statements."""
     if connection.vendor != "postgresql":
@@ -544,6 +552,32 @@ def _move_in_own_transaction(*args: Any) -> Transaction:
             # refused, or failed: nothing of it stays
             with connection.wrap_database_errors:
                 raw.execute("ROLLBACK")
+
+
+# A transactional WAL message: committing it flushes the WAL (fsync, and
+# synchronous replication when configured) up to its own commit record.
+DURABILITY_BARRIER = "SELECT pg_logical_emit_message(true, 'tonne.durable', '')"
+
+
+def _commit_then_wait_until_durable(cursor: Any, pipeline: Any) -> None:
+    """Commit a move without holding the ledger head's lock through the disk
+    flush, then answer only once the move is durable.
+
+    Every move locks the ledger head (the previous-hash chain is serial), so
+    a plain COMMIT would keep the lock for the whole WAL flush and the
+    registry could never move more than one transfer per disk flush. The
+    move therefore commits asynchronously (its locks go at once), and a
+    second tiny transaction, queued in the same round trip, commits
+    synchronously: WAL is flushed in order, so when it returns the move's
+    commit record is on disk too, and concurrent moves share their flushes
+    (group commit). No caller is told "completed" before that. Other
+    sessions may see the move during that flush; if the server crashed
+    then, the move and everything after it in the WAL would be lost
+    together, so the ledger stays a consistent prefix."""
+    cursor.execute("SET LOCAL synchronous_commit TO off", prepare=False)
+    cursor.execute("COMMIT", prepare=False)
+    cursor.execute(DURABILITY_BARRIER, prepare=True)
+    pipeline.sync()
 
 
 ACCOUNT_COLUMNS = "{a}.id, {a}.identifier, {a}.number, {a}.type, {a}.name, {a}.status, {a}.is_terminal, {a}.organisation_id"
@@ -609,20 +643,30 @@ def _move(
 ) -> Transaction:
     """Lock, check, select and move. With a psycopg pipeline (see
     `_move_in_own_transaction`), it also begins and commits the transaction."""
-    with _hot_cursor() as cursor:
+    with hot_cursor() as cursor:
         first_blocks: list[Any] = []
+        flag_rows: list[Any] = []
         then = None
         if pipeline is not None:
             cursor.execute("BEGIN", prepare=False)
-            if not selection.ranges:
-                # The first blocks, read under the lock in the same round
-                # trip; used only if the checks below pass.
-                def then() -> None:
+
+            # Read under the lock in the same round trip: which controls may
+            # refuse, and the first blocks (used only if the checks pass).
+            def then() -> None:
+                sql, params = controls.flags_statement(kind, source_identifier, target_identifier, clock.now())
+                flags_cursor = _prepared_cursor()
+                flags_cursor.execute(sql, params)
+                flag_rows.append(flags_cursor)
+                if not selection.ranges:
                     first_blocks.append(_queue_first_blocks(source_identifier, selection))
 
         source, target, earlier_id = _lock_accounts(
             cursor, actor, source_identifier, target_identifier, key, then=then
         )
+        flags = None
+        if flag_rows:
+            flags = controls.read_flags(kind, source, flag_rows[0].fetchone())
+            flag_rows[0].close()
         if earlier_id is not None:
             # A retry (seen under the account lock, so also one that queued
             # behind its twin) gets the first answer, even if things changed since.
@@ -640,7 +684,9 @@ def _move(
         faults.point("move.after_read")
         # Freezes, limits and the kill switch refuse here; four-eyes approval
         # and delayed settlement answer with a waiting transaction instead.
-        waiting = controls.check_move(kind, actor, source, target, pieces, selection.total, key, request_hash, details)
+        waiting = controls.check_move(
+            kind, actor, source, target, pieces, selection.total, key, request_hash, details, flags=flags
+        )
         if waiting is not None:
             if pipeline is not None:  # our own transaction: the waiting request is kept
                 cursor.execute("COMMIT", prepare=False)
@@ -734,8 +780,7 @@ def _complete(
         if pipeline is not None:
             # Sent with the writes: the head's lock is released by this
             # COMMIT without waiting on a round trip to this client.
-            cursor.execute("COMMIT", prepare=False)
-            pipeline.sync()
+            _commit_then_wait_until_durable(cursor, pipeline)
         (txn_id,) = writes.fetchall()[0]
         (seq,) = appended.fetchall()[0]
         writes.close()
@@ -795,7 +840,7 @@ def settle(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, s
     of exactly the serials chosen when it was requested."""
     assert txn.from_account is not None
     actor = txn.initiated_by
-    with _hot_cursor() as cursor:
+    with hot_cursor() as cursor:
         source, target, _ = _lock_accounts(
             cursor, actor, txn.from_account.identifier, txn.to_account.identifier, txn.idempotency_key
         )

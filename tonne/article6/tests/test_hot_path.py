@@ -37,7 +37,7 @@ class Counting:
 
 
 def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
-    original = units._hot_cursor
+    original = units.hot_cursor
     seen: list[Counting] = []
 
     @contextmanager
@@ -46,7 +46,7 @@ def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
             seen.append(Counting(cursor))
             yield seen[-1]
 
-    monkeypatch.setattr(units, "_hot_cursor", counting)
+    monkeypatch.setattr(units, "hot_cursor", counting)
     if not hooks:
         monkeypatch.setattr(units, "TERMINAL_MOVE_HOOKS", [])
     move()

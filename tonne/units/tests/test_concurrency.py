@@ -514,3 +514,43 @@ def test_a_pipelined_move_that_must_wait_is_kept_and_settles_once_approved(hundr
     assert held(dev) == 93
     result = verify_ledger()
     assert result.ok, result.divergences
+
+
+def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_its_statements(hundred, monkeypatch):
+    """The move commits without holding the ledger head through the disk
+    flush (asynchronous commit), then a synchronous commit queued behind it
+    flushes the WAL past the move before the caller hears "completed"; the
+    session's own setting is untouched, and the statements are prepared."""
+    reg = hundred
+    sent: list[str] = []
+    original = units._commit_then_wait_until_durable
+
+    def recording(cursor: Any, pipeline: Any) -> None:
+        execute = cursor.execute
+
+        def spy(query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return execute(query, *args, **kwargs)
+
+        cursor.execute = spy
+        try:
+            original(cursor, pipeline)
+        finally:
+            cursor.execute = execute
+
+    monkeypatch.setattr(units, "_commit_then_wait_until_durable", recording)
+    before = units.transfer(
+        actor=reg.developer,
+        from_account=reg.developer_account.identifier,
+        to_account=reg.buyer_account.identifier,
+        selection=Selection.build(quantity=3),
+        idempotency_key="durable-1",
+    )
+    assert sent == ["SET LOCAL synchronous_commit TO off", "COMMIT", units.DURABILITY_BARRIER]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 4  # lock, flags, blocks, writes, append, barrier
+    assert Transaction.objects.get(pk=before.pk).status == Transaction.Status.COMPLETED
+    assert held(reg.buyer_account) == 3
