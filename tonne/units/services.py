@@ -574,8 +574,7 @@ def _commit_then_wait_until_durable(cursor: Any, pipeline: Any) -> None:
     sessions may see the move during that flush; if the server crashed
     then, the move and everything after it in the WAL would be lost
     together, so the ledger stays a consistent prefix."""
-    cursor.execute("SET LOCAL synchronous_commit TO off", prepare=False)
-    cursor.execute("COMMIT", prepare=False)
+    cursor.execute("COMMIT", prepare=False)  # asynchronous: the append set it for this transaction
     cursor.execute(DURABILITY_BARRIER, prepare=True)
     pipeline.sync()
 
@@ -774,7 +773,10 @@ def _complete(
             f"WITH {APPEND_IN_DATABASE_SQL}, "
             f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
             f"WHERE units_transaction.identifier = %s) "
-            f"SELECT seq FROM new_entry",
+            # On the pipelined path this transaction commits asynchronously
+            # (see _commit_then_wait_until_durable); same as SET LOCAL.
+            + ("SELECT seq, set_config('synchronous_commit', 'off', true) FROM new_entry" if pipeline is not None
+               else "SELECT seq FROM new_entry"),
             [*entry_params, identifier],
         )
         if pipeline is not None:
@@ -782,7 +784,7 @@ def _complete(
             # COMMIT without waiting on a round trip to this client.
             _commit_then_wait_until_durable(cursor, pipeline)
         (txn_id,) = writes.fetchall()[0]
-        (seq,) = appended.fetchall()[0]
+        seq = appended.fetchall()[0][0]
         writes.close()
         appended.close()
     else:

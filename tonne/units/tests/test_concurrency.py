@@ -546,7 +546,7 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
         selection=Selection.build(quantity=3),
         idempotency_key="durable-1",
     )
-    assert sent == ["SET LOCAL synchronous_commit TO off", "COMMIT", units.DURABILITY_BARRIER]
+    assert sent == ["COMMIT", units.DURABILITY_BARRIER]
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
