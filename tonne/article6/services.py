@@ -182,6 +182,7 @@ def _entities(uids: list[str]) -> list[dict[str, str]]:
 
 
 def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
+    covered = Project.objects.filter(project_id__in=version.projects)
     return {
         "version": version.version,
         "effective_from": version.effective_from,
@@ -192,6 +193,9 @@ def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
         "quantity": version.quantity,
         "vintages": [version.vintage_from, version.vintage_to],
         "projects": version.projects,
+        # What the AEF reports of the covered projects, as they stand when authorised.
+        "sector": domain.aef_sector([s for p in covered for s in p.sectors]),
+        "activity_type": domain.aef_activity_type([t for p in covered for t in p.types]),
         "entities": version.entities,
         "valid_until": version.valid_until.isoformat() if version.valid_until else None,
         "terms": version.terms,
