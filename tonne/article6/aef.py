@@ -262,6 +262,12 @@ def replay(year: int, until: dt.datetime | None = None) -> Replay:
     r = Replay(year=year, party=settings.TONNE_COUNTRY, registry=settings.TONNE_ARTICLE6_REGISTRY_ID)
     for body in LedgerEntry.objects.order_by("seq").values_list("body", flat=True).iterator(chunk_size=2000):
         entry = json.loads(body)
+        if entry["kind"] == "account.opened":
+            # What kind of account an identifier names is a fact for all time:
+            # system accounts are opened when the database is created, which
+            # for a registry loaded with earlier history is after that history.
+            r.types[entry["data"]["account"]] = entry["data"]["type"]
+            continue
         at = _time(entry["at"])
         if at >= end:
             break

@@ -29,6 +29,7 @@ from tonne.core.errors import Conflict, NotFound, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import require_registry_administrator, system_account
+from tonne.projects import services as projects
 from tonne.projects.models import Document, Project
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
@@ -233,6 +234,7 @@ def _authorise(approval: Approval, approver: User) -> None:
         },
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
+    projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
 def _change(approval: Approval, approver: User) -> None:
@@ -250,6 +252,7 @@ def _change(approval: Approval, approver: User) -> None:
         data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version)},
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
+    projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
 def _revoke(approval: Approval, approver: User) -> None:

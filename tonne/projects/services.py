@@ -169,6 +169,26 @@ def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: 
     return project
 
 
+def mark_article6_authorised(*, actor: User, project_ids: list[str], authorisation: str) -> list[Project]:
+    """An approved Article 6 authorisation covers these projects: their
+    public Article 6 status becomes "authorised" (in the caller's transaction)."""
+    changed = []
+    now = clock.now()
+    for project in Project.objects.select_for_update(no_key=True).filter(project_id__in=project_ids).exclude(
+        article6_status="authorised"
+    ).order_by("pk"):
+        project.article6_status = "authorised"
+        project.updated_at = now
+        project.save(update_fields=["article6_status", "updated_at"])
+        append_entry(
+            kind="project.updated",
+            actor=actor,
+            data={**project_snapshot(project), "fields": ["article6_status"], "authorisation": authorisation},
+        )
+        changed.append(project)
+    return changed
+
+
 @transaction.atomic
 def change_project_status(
     *,
