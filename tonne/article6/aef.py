@@ -477,6 +477,8 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
     fmt = (fmt or "json").lower().lstrip(".")
     if fmt == "json":
         return json.dumps(report, indent=2, default=str).encode(), "application/json", "json"
+    if fmt == "cadt":  # the CAD Trust v2 AEF tables T1-T5, with CAD Trust's field names
+        return json.dumps(report["cadt"], indent=2, default=str).encode(), "application/json", "cadt.json"
     if fmt == "csv":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -500,7 +502,7 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
         buffer = io.BytesIO()
         book.save(buffer)
         return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
-    raise ValidationFailed("FORMAT_INVALID", "format must be json, csv or xlsx.", field="format")
+    raise ValidationFailed("FORMAT_INVALID", "format must be json, csv, xlsx or cadt.", field="format")
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -212,7 +212,7 @@ def create_import(request: HttpRequest, payload: ImportIn):
 
 class AefQuery(Schema):
     year: int
-    format: str = Field("json", description="json, csv (a zip of one file per table) or xlsx")
+    format: str = Field("json", description="json, csv (a zip of one file per table), xlsx, or cadt (CAD Trust v2 AEF T1-T5 as JSON)")
 
 
 def authorisation_out(a: Authorisation) -> dict[str, Any]:
