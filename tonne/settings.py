@@ -243,7 +243,8 @@ TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", 
 TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))
 TONNE_FREEZE_MAX_DAYS = int(os.environ.get("TONNE_FREEZE_MAX_DAYS", "28"))
 # Article 6: unit classes that carry share of proceeds and OMGE at issuance, and their rates.
-TONNE_SOP_OMGE_UNIT_CLASSES = _env_set("TONNE_SOP_OMGE_UNIT_CLASSES", "")
+# A6.4ERs (the Article 6.4 mechanism's units) carry them by rule (decision 3/CMA.3 annex).
+TONNE_SOP_OMGE_UNIT_CLASSES = _env_set("TONNE_SOP_OMGE_UNIT_CLASSES", "A6.4ER")
 TONNE_SOP_BASIS_POINTS = int(os.environ.get("TONNE_SOP_BASIS_POINTS", "500"))
 TONNE_OMGE_BASIS_POINTS = int(os.environ.get("TONNE_OMGE_BASIS_POINTS", "200"))
 TONNE_ARTICLE6_REGISTRY_ID = os.environ.get("TONNE_ARTICLE6_REGISTRY_ID", f"{TONNE_COUNTRY}-TONNE")

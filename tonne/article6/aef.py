@@ -262,6 +262,12 @@ def replay(year: int, until: dt.datetime | None = None) -> Replay:
     r = Replay(year=year, party=settings.TONNE_COUNTRY, registry=settings.TONNE_ARTICLE6_REGISTRY_ID)
     for body in LedgerEntry.objects.order_by("seq").values_list("body", flat=True).iterator(chunk_size=2000):
         entry = json.loads(body)
+        if entry["kind"] == "account.opened":
+            # What kind of account an identifier names is a fact for all time:
+            # system accounts are opened when the database is created, which
+            # for a registry loaded with earlier history is after that history.
+            r.types[entry["data"]["account"]] = entry["data"]["type"]
+            continue
         at = _time(entry["at"])
         if at >= end:
             break
@@ -312,6 +318,8 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                 "version": str(v["version"]),
                 "quantity": v["quantity"],
                 "metric": METRIC,
+                "sector": v.get("sector") or _covered(v["projects"], "sectors", domain.aef_sector),
+                "activity_type": v.get("activity_type") or _covered(v["projects"], "types", domain.aef_activity_type),
                 "purposes_for_authorization": domain.purposes_label(v["purposes"]),
                 "authorized_party_id": ", ".join(v["acquiring_parties"]),
                 "authorized_entity_id": ", ".join(e["uid"] for e in v["entities"]),
@@ -330,6 +338,15 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                     "conditions": v["terms"],
                 })
     return rows, entities
+
+
+def _covered(project_ids: list[str], attribute: str, pick: Any) -> str:
+    """Sector or activity type of entries written before the ledger carried
+    them: from the covered projects as they are now."""
+    from tonne.projects.models import Project
+
+    values = Project.objects.filter(project_id__in=project_ids).values_list(attribute, flat=True)
+    return str(pick([x for listed in values for x in listed]))
 
 
 def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> list[dict[str, Any]]:
@@ -412,8 +429,9 @@ def cadt_tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         gid = _guid("t2", row["authorization_id"], row["version"])
         t2_ids[row["authorization_id"]] = gid
         out = {"cadTrustAefT2AuthorizationsId": gid, "cadTrustAefT1SubmissionId": sub_id}
-        out.update({_camel(f"aef_t2_authorizations_{k}"): v for k, v in row.items()})
-        out["aefT2AuthorizationsSector"] = out.get("aefT2AuthorizationsSector", "")
+        # The AEF's own name for the authorisation identifier is aef_t2_authorizations_id.
+        out.update({_camel(f"aef_t2_authorizations_{'id' if k == 'authorization_id' else k}"): v
+                    for k, v in row.items()})
         t2.append(out)
 
     def rows(prefix: str, table: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -459,6 +477,8 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
     fmt = (fmt or "json").lower().lstrip(".")
     if fmt == "json":
         return json.dumps(report, indent=2, default=str).encode(), "application/json", "json"
+    if fmt == "cadt":  # the CAD Trust v2 AEF tables T1-T5, with CAD Trust's field names
+        return json.dumps(report["cadt"], indent=2, default=str).encode(), "application/json", "cadt.json"
     if fmt == "csv":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -482,7 +502,7 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
         buffer = io.BytesIO()
         book.save(buffer)
         return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
-    raise ValidationFailed("FORMAT_INVALID", "format must be json, csv or xlsx.", field="format")
+    raise ValidationFailed("FORMAT_INVALID", "format must be json, csv, xlsx or cadt.", field="format")
 
 
 def summary(report: dict[str, Any]) -> str:

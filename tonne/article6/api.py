@@ -20,12 +20,17 @@ from tonne.core.api_support import (
     ERRORS,
     StrictSchema,
     actor,
-    require_idempotency_key,
     require_scope,
 )
 from tonne.organisations.models import ApiToken
 from tonne.organisations.services import require_registry_administrator
-from tonne.units.api import IDEMPOTENCY_HELP, SelectionIn, TransactionOut, _respond
+from tonne.units.api import (
+    IDEMPOTENCY_HELP,
+    SelectionIn,
+    TransactionOut,
+    move_request,
+    move_response,
+)
 
 router = Router(tags=["article6"])
 
@@ -188,10 +193,7 @@ def create_export(
 ):
     """Transfer authorised units to another Party's registry: they go to the
     export account, and the answer carries the signed transfer file to send."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
+    user, key = move_request(request, idempotency_key)
     record = international.export_units(
         actor=user, from_account=payload.from_account, ranges=[(r.start, r.end) for r in payload.ranges],
         destination_party=payload.destination_party, destination_registry=payload.destination_registry,
@@ -212,7 +214,7 @@ def create_import(request: HttpRequest, payload: ImportIn):
 
 class AefQuery(Schema):
     year: int
-    format: str = Field("json", description="json, csv (a zip of one file per table) or xlsx")
+    format: str = Field("json", description="json, csv (a zip of one file per table), xlsx, or cadt (CAD Trust v2 AEF T1-T5 as JSON)")
 
 
 def authorisation_out(a: Authorisation) -> dict[str, Any]:
@@ -311,19 +313,13 @@ def create_use(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP),
 ):
     """Use towards an NDC, for other international mitigation purposes, voluntary or OMGE cancellation."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
+    user, key = move_request(request, idempotency_key)
     selection = payload.selection()
-    return _respond(
-        user,
-        lambda: a6.use_units(
-            actor=user, from_account=payload.from_account, selection=selection, use=payload.use,
-            using_party=payload.using_party, using_entity=payload.using_entity, oimp_purpose=payload.oimp_purpose,
-            idempotency_key=key,
-        ),
-    )
+    return move_response(user, a6.use_units(
+        actor=user, from_account=payload.from_account, selection=selection, use=payload.use,
+        using_party=payload.using_party, using_entity=payload.using_entity, oimp_purpose=payload.oimp_purpose,
+        idempotency_key=key,
+    ))
 
 
 @router.get("/article6/aef", response={200: Any, **ERRORS}, auth=AUTH)

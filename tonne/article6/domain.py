@@ -191,3 +191,32 @@ def intersect(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
 def mitigation_type(unit_type: str) -> str:
     """AEF mitigation type (aef_t3_actions_mitigation_type) from the CAD Trust unit type."""
     return "Removals" if unit_type.lower().startswith("removal") else "Emission reductions"
+
+
+# AEF table 2 sector and activity type (aef_t2_authorizations_sector /
+# _activity_type) from the CAD Trust project sector and type picklists: the
+# same words but for the AFOLU entry, which the AEF lists without its comma
+# (sector) or not at all (activity type, where agriculture is the nearest).
+AEF_SECTOR_SPELLING = {
+    "Agriculture, forestry and other land use (AFOLU)": "Agriculture forestry and other land use (AFOLU)",
+}
+AEF_ACTIVITY_SPELLING = {"Agriculture, forestry and other land use (AFOLU)": "Agriculture"}
+ANY_COMBINATION = "Any combination of the above"
+
+
+def _aef_one(values: list[str], spelling: dict[str, str]) -> str:
+    found = sorted({spelling.get(v, v) for v in values if v})
+    if not found:
+        return ""
+    return found[0] if len(found) == 1 else ANY_COMBINATION
+
+
+def aef_sector(sectors: list[str]) -> str:
+    """One AEF sector for the projects an authorisation covers: theirs, or
+    "Any combination of the above" when they differ."""
+    return _aef_one(sectors, AEF_SECTOR_SPELLING)
+
+
+def aef_activity_type(types: list[str]) -> str:
+    """One AEF activity type for the projects an authorisation covers."""
+    return _aef_one(types, AEF_ACTIVITY_SPELLING)

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 
 from tonne.article6 import domain, selectors
 from tonne.article6.models import (
@@ -35,7 +34,7 @@ from tonne.core.errors import Conflict, ValidationFailed
 from tonne.ledger import keys
 from tonne.ledger.checkpoint import CheckpointError, sign_note, verify_note
 from tonne.ledger.services import append_entry
-from tonne.mrv.models import MonitoringReport
+from tonne.mrv import services as mrv
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
     get_account,
@@ -43,10 +42,10 @@ from tonne.organisations.services import (
     require_registry_administrator,
     system_account,
 )
-from tonne.projects.models import Project
+from tonne.projects import services as projects
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
-from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
+from tonne.units.models import Transaction
 from tonne.units.selectors import serial_text
 
 FORMAT = "tonne-itmo-transfer/1"
@@ -234,7 +233,7 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
         if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
             raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
         account = get_account(payload["destination_account"], field="destination_account")
-        if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
+        if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:  # before anything is written
             raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
         now = clock.now()
         sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
@@ -245,7 +244,7 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
             destination_party=payload["destination_party"], destination_account=account.identifier,
             transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
         )
-        identifiers = [_import_block(actor, record, account, block, now, payload) for block in payload["blocks"]]
+        identifiers = [_import_block(actor, record, account, block, payload) for block in payload["blocks"]]
         InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
         record.transaction_identifier = identifiers[0]
         append_entry(kind="article6.transfer_received", actor=actor, transaction_ref=identifiers[0],
@@ -254,84 +253,38 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
         return record
 
 
-def _foreign_project(actor: User, payload: dict[str, Any], block: dict[str, Any], now: dt.datetime) -> Project:
-    info = block["project"]
-    project_id = f"{payload['origin_registry']}/{info['project_id']}"[:100]
-    project = Project.objects.filter(project_id=project_id).first()
-    if project is not None:
-        return project
-    number = (Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1
-    assert actor.organisation is not None
-    return Project.objects.create(
-        number=number, uid=uuid.uuid4(), developer=actor.organisation, status="registered", status_changed_at=now,
-        registry_name=payload["origin_registry"], project_id=project_id, name=info["name"][:300],
-        sectors=info.get("sectors") or [], types=info.get("types") or [], unit_type=info["unit_type"][:50],
-        host_party=info["host_party"], sectoral_scope=info["sectoral_scope"], unit_class=block["unit_class"][:10],
-        reference_project_id=info["project_id"][:200], created_at=now, updated_at=now,
-    )
-
-
 def _import_block(
-    actor: User, record: InternationalTransfer, account: Account, block: dict[str, Any], now: dt.datetime,
-    payload: dict[str, Any],
+    actor: User, record: InternationalTransfer, account: Account, block: dict[str, Any], payload: dict[str, Any],
 ) -> str:
-    project = _foreign_project(actor, payload, block, now)
+    """One block of the file: its project and verified mitigation recorded
+    through their own apps' services, the units received through the units
+    service, and the identity they keep (origin serials, ITMO, authorisation)."""
+    a = block["authorisation"]
     quantity = block["serial_end"] - block["serial_start"] + 1
     vintage = int(block["vintage"])
-    number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
-    assert actor.organisation is not None
-    report = MonitoringReport.objects.create(
-        uid=uuid.uuid4(), project=project, number=number, period_start=dt.date(vintage, 1, 1),
-        period_end=dt.date(vintage, 12, 31), status=MonitoringReport.Status.ISSUED, vvb=actor.organisation,
-        submitted_by=actor, submitted_at=now, verification_id=f"import {record.uid}"[:100],
+    project = projects.register_foreign_project(
+        actor=actor, origin_registry=payload["origin_registry"], info=block["project"], unit_class=block["unit_class"]
     )
-    start = units.allocate_serials(quantity)
-    issuance_number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
-    issuance = Issuance.objects.create(
-        uid=uuid.uuid4(), project=project, report=report, number=issuance_number, vintage=vintage,
-        unit_class=project.unit_class, quantity=quantity, serial_start=start, serial_end=start + quantity - 1,
-        approved_by=actor, issued_at=now,
+    report = mrv.record_foreign_report(
+        actor=actor, project=project, vintage=vintage, quantity=quantity, reference=f"import {record.uid}"
     )
-    UnitBlock.objects.create(issuance=issuance, project=project, vintage=vintage, unit_class=issuance.unit_class,
-                             serial_start=start, serial_end=start + quantity - 1, account=account, acquired_at=now)
-    txn = Transaction.objects.create(
-        identifier=units._new_identifier(now), kind=Transaction.Kind.IMPORT, status=Transaction.Status.COMPLETED,
-        initiated_by=actor, organisation=actor.organisation, to_account=account, quantity=quantity, issuance=issuance,
-        project=project, reason=f"International transfer {record.uid} from {payload['origin_registry']}",
-        jurisdiction=payload["origin_party"], created_at=now, completed_at=now,
+    issuance, txn = units.receive_units(
+        actor=actor, project=project, report=report, vintage=vintage, quantity=quantity, account=account,
+        reason=f"International transfer {record.uid} from {payload['origin_registry']}",
+        jurisdiction=payload["origin_party"],
+        received={"transfer": str(record.uid), "origin_registry": payload["origin_registry"],
+                  "origin_party": payload["origin_party"], "origin_serial": block["serial"],
+                  "origin_start": block["serial_start"], "itmo_id": block["itmo_id"],
+                  "mitigation_type": block["mitigation_type"], "authorisation": a},
     )
-    TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=start, serial_end=start + quantity - 1)
-    a = block["authorisation"]
     ImportedRange.objects.create(
-        transfer=record, issuance=issuance, serial_start=start, serial_end=start + quantity - 1,
+        transfer=record, issuance=issuance, serial_start=issuance.serial_start, serial_end=issuance.serial_end,
         origin_serial=block["serial"][:200], origin_serial_start=block["serial_start"], origin_serial_end=block["serial_end"],
         vintage=vintage, itmo_id=block["itmo_id"][:300], authorisation=a["identifier"][:100],
         cooperative_approach=a["cooperative_approach"][:100], first_transferring_party=a["authorising_party"][:2],
         originating_registry=a["originating_registry"][:100], mitigation_type=block["mitigation_type"][:30],
         details={"authorisation": a, "first_transfer": block.get("first_transfer")},
     )
-    # The ledger sees an import as units entering the registry, like an issuance.
-    entry = append_entry(
-        kind="units.issued",
-        actor=actor,
-        transaction_ref=txn.identifier,
-        data={
-            "op": "import",
-            "issuance": {
-                "uid": str(issuance.uid), "project": project.project_id, "project_number": project.number,
-                "host": project.host_party, "scope": project.sectoral_scope, "number": issuance_number,
-                "vintage": vintage, "unit_class": issuance.unit_class, "quantity": quantity, "buffer": 0,
-                "report": str(report.uid),
-            },
-            "blocks": [{"start": start, "end": start + quantity - 1, "account": account.identifier,
-                        "transaction": txn.identifier, "kind": Transaction.Kind.IMPORT}],
-            "import": {"transfer": str(record.uid), "origin_registry": payload["origin_registry"],
-                       "origin_party": payload["origin_party"], "origin_serial": block["serial"],
-                       "origin_start": block["serial_start"], "itmo_id": block["itmo_id"],
-                       "mitigation_type": block["mitigation_type"], "authorisation": a},
-        },
-    )
-    Transaction.objects.filter(pk=txn.pk).update(ledger_seq=entry.seq)
     return txn.identifier
 
 

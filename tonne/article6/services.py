@@ -29,6 +29,7 @@ from tonne.core.errors import Conflict, NotFound, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import require_registry_administrator, system_account
+from tonne.projects import services as projects
 from tonne.projects.models import Document, Project
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
@@ -182,6 +183,7 @@ def _entities(uids: list[str]) -> list[dict[str, str]]:
 
 
 def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
+    covered = Project.objects.filter(project_id__in=version.projects)
     return {
         "version": version.version,
         "effective_from": version.effective_from,
@@ -192,6 +194,9 @@ def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
         "quantity": version.quantity,
         "vintages": [version.vintage_from, version.vintage_to],
         "projects": version.projects,
+        # What the AEF reports of the covered projects, as they stand when authorised.
+        "sector": domain.aef_sector([s for p in covered for s in p.sectors]),
+        "activity_type": domain.aef_activity_type([t for p in covered for t in p.types]),
         "entities": version.entities,
         "valid_until": version.valid_until.isoformat() if version.valid_until else None,
         "terms": version.terms,
@@ -229,6 +234,7 @@ def _authorise(approval: Approval, approver: User) -> None:
         },
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
+    projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
 def _change(approval: Approval, approver: User) -> None:
@@ -246,6 +252,7 @@ def _change(approval: Approval, approver: User) -> None:
         data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version)},
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
+    projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
 def _revoke(approval: Approval, approver: User) -> None:

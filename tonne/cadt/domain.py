@@ -471,3 +471,40 @@ def page_of(rows: list[Any], page: int | None, limit: int | None) -> Any:
     size = min(max(limit or DEFAULT_LIMIT, 1), MAX_LIMIT)
     count = len(rows)
     return {"page": page, "pageCount": -(-count // size), "data": rows[(page - 1) * size : page * size]}
+
+
+# -- Article 6 in CAD Trust terms ---------------------------------------------------------
+# v1 carries the corresponding adjustment on the unit (picklists
+# correspondingAdjustmentDeclaration and correspondingAdjustmentStatus); v2
+# carries the ITMO identifier (unitItmosReferenceId) and, through a unit
+# label, the authorisation ("Article 6 - Authorisation") with the adjustment
+# in the label's description. Units without authorisation are mitigation
+# contribution units: no corresponding adjustment, and a label that says so.
+CA_COMMITTED, CA_NOT_REQUIRED = "Committed", "Not Required"
+CA_NOT_STARTED, CA_PENDING, CA_COMPLETED = "Not Started", "Pending", "Completed"
+ARTICLE6_LABEL_TYPE = "Article 6 - Authorisation"
+MITIGATION_CONTRIBUTION_LABEL = "Mitigation contribution unit"
+MITIGATION_CONTRIBUTION_LABEL_TYPE = "Certification"
+MITIGATION_CONTRIBUTION_TAG = "Mitigation contribution unit (not authorised under Article 6)"
+
+
+def corresponding_adjustment(segment: dict[str, Any]) -> tuple[str, str]:
+    """(declaration, status) of a range with one Article 6 status: authorised
+    units are committed to an adjustment, completed once their first transfer
+    recorded it (units received from another Party: by that Party); before
+    the first transfer it has not started, or, for units received without a
+    first transfer, is pending with the first transferring Party."""
+    if segment.get("label") != "authorised":
+        return CA_NOT_REQUIRED, CA_NOT_STARTED
+    if segment.get("first_transferred"):
+        return CA_COMMITTED, CA_COMPLETED
+    return CA_COMMITTED, CA_PENDING if segment.get("received_from") else CA_NOT_STARTED
+
+
+def article6_description(segment: dict[str, Any]) -> str:
+    """What a unit label says of a range's Article 6 status."""
+    declaration, status = corresponding_adjustment(segment)
+    if segment.get("label") != "authorised":
+        return f"{MITIGATION_CONTRIBUTION_TAG}; corresponding adjustment: {declaration}"
+    return (f"Authorisation {segment['authorisation']}; ITMO {segment['itmo_id']}; "
+            f"corresponding adjustment: {declaration}, {status}")

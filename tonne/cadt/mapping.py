@@ -140,6 +140,51 @@ def _last_moves(blocks: list[UnitBlock]) -> dict[int, Transaction]:
     return found
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One CAD Trust unit: a block, or the part of it with one Article 6
+    status (authorised under one authorisation, or a mitigation contribution
+    unit), so that each unit carries one authorisation and adjustment."""
+
+    block: UnitBlock
+    start: int
+    end: int
+    article6: dict[str, Any]
+
+    @property
+    def quantity(self) -> int:
+        return self.end - self.start + 1
+
+
+def _pieces(blocks: list[UnitBlock]) -> list[Piece]:
+    from tonne.article6 import selectors as article6
+    from tonne.article6.models import AuthorisedRange, ImportedRange
+
+    if not AuthorisedRange.objects.exists() and not ImportedRange.objects.exists():
+        return [Piece(b, b.serial_start, b.serial_end, {"label": article6.MITIGATION_CONTRIBUTION}) for b in blocks]
+    return [
+        Piece(b, seg["serial_start"], seg["serial_end"], seg)
+        for b in blocks
+        for seg in article6.segments(b.serial_start, b.serial_end)
+    ]
+
+
+def _article6_label(segment: dict[str, Any], issued: Any) -> Row:
+    """The label row that names a range's authorisation (or says it has none)."""
+    registry = settings.TONNE_ARTICLE6_REGISTRY_ID
+    if segment.get("label") != "authorised":
+        uid = uuid.uuid5(domain.NAMESPACE, f"label|mitigation_contribution|{registry}")
+        name, kind, day = domain.MITIGATION_CONTRIBUTION_LABEL, domain.MITIGATION_CONTRIBUTION_LABEL_TYPE, None
+    else:
+        origin = (segment.get("received_from") or {}).get("registry", registry)
+        uid = uuid.uuid5(domain.NAMESPACE, f"label|article6|{origin}|{segment['authorisation']}")
+        name, kind, day = f"Article 6 authorisation {segment['authorisation']}", domain.ARTICLE6_LABEL_TYPE, None
+    return _row(
+        "label", cadTrustLabelId=str(uid), labelName=name, labelType=kind, labelLink=None, labelDate=day,
+        createdAt=domain.iso_datetime(issued), updatedAt=domain.iso_datetime(issued),
+    )
+
+
 def _first_by_project(model: Any, project_ids: Iterable[int]) -> dict[int, str]:
     first: dict[int, str] = {}
     for project_id, uid in model.objects.filter(project_id__in=list(project_ids)).order_by("created_at", "id").values_list(
@@ -155,6 +200,33 @@ def _verification_reports(project_ids: Iterable[int]) -> list[MonitoringReport]:
         .select_related("vvb", "project")
         .order_by("uid")
     )
+
+
+def _field(name: str, convert: Any = None) -> Any:
+    def get(obj: Any) -> Any:
+        value = getattr(obj, name)
+        return convert(value) if convert else value
+
+    return get
+
+
+# Child tables of a project that map field for field: CAD Trust table, model,
+# id field and {CAD Trust field: how to read it}; each row also names its
+# project and carries the record's time stamps.
+CHILD_TABLES: tuple[tuple[str, Any, str, dict[str, Any]], ...] = (
+    ("stakeholder", Stakeholder, "cadTrustStakeholderId",
+     {"stakeholderName": _field("name"), "stakeholderType": _field("type"), "stakeholderLink": _field("link", _text)}),
+    ("location", Location, "cadTrustLocationId",
+     {"locationCountry": _field("country"), "locationRegion": _field("region", _text), "locationGis": _field("gis", _text),
+      "locationMapType": _field("map_type", _text), "locationMapFileLink": _field("map_file_link", _text)}),
+    ("estimation", Estimation, "cadTrustEstimationId",
+     {"estimationStartDate": _field("start_date", domain.iso_date), "estimationEndDate": _field("end_date", domain.iso_date),
+      "estimationUnitCount": _field("unit_count"), "estimationReferenceNo": _field("reference_no", _text)}),
+    ("rating", Rating, "cadTrustRatingId",
+     {"ratingType": _field("type"), "ratingName": _field("name"), "ratingValue": _field("value"),
+      "ratingLink": _field("link", _text)}),
+    ("co_benefit", CoBenefit, "cadTrustCobenefitId", {"cobenefit": _field("co_benefit")}),
+)
 
 
 def v2_rows(scope: Scope = FULL) -> Tables:
@@ -193,18 +265,6 @@ def v2_rows(scope: Scope = FULL) -> Tables:
                 methodologyDate=domain.iso_date(m.date),
                 methodologyLink=_text(m.link),
                 **_stamps(m),
-            )
-        )
-    for s in Stakeholder.objects.filter(project_id__in=pids).select_related("project").order_by("uid"):
-        tables["stakeholder"].append(
-            _row(
-                "stakeholder",
-                cadTrustStakeholderId=str(s.uid),
-                stakeholderName=s.name,
-                stakeholderType=s.type,
-                stakeholderLink=_text(s.link),
-                cadTrustProjectId=str(s.project.uid),
-                **_stamps(s),
             )
         )
     for label in Label.objects.filter(project_id__in=pids).order_by("uid"):
@@ -288,56 +348,12 @@ def v2_rows(scope: Scope = FULL) -> Tables:
                 updatedAt=domain.iso_datetime(r.verified_at or r.submitted_at),
             )
         )
-    for loc in Location.objects.filter(project_id__in=pids).order_by("uid"):
-        tables["location"].append(
-            _row(
-                "location",
-                cadTrustLocationId=str(loc.uid),
-                locationCountry=loc.country,
-                locationRegion=_text(loc.region),
-                locationGis=_text(loc.gis),
-                locationMapType=_text(loc.map_type),
-                locationMapFileLink=_text(loc.map_file_link),
-                cadTrustProjectId=project_uid[loc.project_id],
-                **_stamps(loc),
+    for table, model, id_field, fields in CHILD_TABLES:
+        for obj in model.objects.filter(project_id__in=pids).order_by("uid"):
+            values = {name: get(obj) for name, get in fields.items()}
+            tables[table].append(
+                _row(table, **{id_field: str(obj.uid)}, **values, cadTrustProjectId=project_uid[obj.project_id], **_stamps(obj))
             )
-        )
-    for e in Estimation.objects.filter(project_id__in=pids).order_by("uid"):
-        tables["estimation"].append(
-            _row(
-                "estimation",
-                cadTrustEstimationId=str(e.uid),
-                estimationStartDate=domain.iso_date(e.start_date),
-                estimationEndDate=domain.iso_date(e.end_date),
-                estimationUnitCount=e.unit_count,
-                estimationReferenceNo=_text(e.reference_no),
-                cadTrustProjectId=project_uid[e.project_id],
-                **_stamps(e),
-            )
-        )
-    for rating in Rating.objects.filter(project_id__in=pids).order_by("uid"):
-        tables["rating"].append(
-            _row(
-                "rating",
-                cadTrustRatingId=str(rating.uid),
-                ratingType=rating.type,
-                ratingName=rating.name,
-                ratingValue=rating.value,
-                ratingLink=_text(rating.link),
-                cadTrustProjectId=project_uid[rating.project_id],
-                **_stamps(rating),
-            )
-        )
-    for c in CoBenefit.objects.filter(project_id__in=pids).order_by("uid"):
-        tables["co_benefit"].append(
-            _row(
-                "co_benefit",
-                cadTrustCobenefitId=str(c.uid),
-                cobenefit=c.co_benefit,
-                cadTrustProjectId=project_uid[c.project_id],
-                **_stamps(c),
-            )
-        )
     _v2_units(tables, scope, org)
     return tables
 
@@ -374,12 +390,14 @@ def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
         labels_of[label.project_id].append(label)
     units: list[Row] = []
     unit_labels: list[Row] = []
-    for b in blocks:
+    article6_labels: dict[str, Row] = {}
+    for piece in _pieces(blocks):
+        b = piece.block
         issuance = b.issuance
         project = issuance.project
         account = b.account
         move = moves.get(b.pk)
-        uid = unit_uid(b.serial_start)
+        uid = unit_uid(piece.start)
         reason = domain.UNIT_STATUS_REASON[account.type]
         if move is not None and move.reason:
             reason = move.reason
@@ -389,10 +407,10 @@ def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
                 "unit",
                 cadTrustUnitId=uid,
                 orgUid=org,
-                unitSerialId=render_serial(serial_prefix(issuance), SerialRange(b.serial_start, b.serial_end)),
-                unitStartBlock=str(b.serial_start),
-                unitEndBlock=str(b.serial_end),
-                unitCount=b.quantity,
+                unitSerialId=render_serial(serial_prefix(issuance), SerialRange(piece.start, piece.end)),
+                unitStartBlock=str(piece.start),
+                unitEndBlock=str(piece.end),
+                unitCount=piece.quantity,
                 unitType=project.unit_type,
                 unitVintageYear=b.vintage,
                 unitStatus=domain.UNIT_STATUS_V2[account.type],
@@ -404,23 +422,31 @@ def _v2_units(tables: Tables, scope: Scope, org: str) -> None:
                 unitMetric=project.unit_metric,
                 # Who holds a block is not public in this registry.
                 unitCurrentOwner=None,
+                unitItmosReferenceId=piece.article6.get("itmo_id"),
                 cadTrustIssuanceId=str(issuance.uid),
                 createdAt=domain.iso_datetime(issuance.issued_at),
                 updatedAt=domain.iso_datetime(b.acquired_at),
             )
         )
-        for label in labels_of.get(b.project_id, []):
+        label_row = _article6_label(piece.article6, issuance.issued_at)
+        article6_labels.setdefault(label_row["cadTrustLabelId"], label_row)
+        attached: list[tuple[str, Any, str | None]] = [
+            (str(label.uid), label.date or issuance.issued_at, None) for label in labels_of.get(b.project_id, [])]
+        attached.append((label_row["cadTrustLabelId"], issuance.issued_at, domain.article6_description(piece.article6)))
+        for label_uid, day, description in attached:
             unit_labels.append(
                 _row(
                     "unit_label",
-                    cadTrustUnitLabelId=unit_label_uid(uid, str(label.uid)),
-                    cadTrustLabelId=str(label.uid),
+                    cadTrustUnitLabelId=unit_label_uid(uid, label_uid),
+                    cadTrustLabelId=label_uid,
                     cadTrustUnitId=uid,
-                    labelUnitDate=domain.iso_date(label.date or issuance.issued_at),
+                    labelUnitDate=domain.iso_date(day),
+                    labelUnitDescription=description,
                     createdAt=domain.iso_datetime(issuance.issued_at),
                     updatedAt=domain.iso_datetime(issuance.issued_at),
                 )
             )
+    tables["label"] = sorted([*tables["label"], *article6_labels.values()], key=lambda r: r["cadTrustLabelId"])
     tables["unit"] = sorted(units, key=lambda r: r["cadTrustUnitId"])
     tables["unit_label"] = sorted(unit_labels, key=lambda r: r["cadTrustUnitLabelId"])
 
@@ -572,12 +598,14 @@ def _v1_units(scope: Scope, org: str) -> list[Row]:
     first_location = _first_by_project(Location, {b.project_id for b in blocks})
     countries = dict(Location.objects.filter(project_id__in={b.project_id for b in blocks}).values_list("project_id", "country"))
     out: list[Row] = []
-    for b in blocks:
+    for piece in _pieces(blocks):
+        b = piece.block
         i = b.issuance
         project = i.project
         account = b.account
         move = moves.get(b.pk)
-        uid = unit_uid(b.serial_start)
+        uid = unit_uid(piece.start)
+        declaration, adjustment = domain.corresponding_adjustment(piece.article6)
         status = domain.UNIT_STATUS_V1[account.type]
         reason = (move.reason if move and move.reason else None) or domain.UNIT_STATUS_REASON[account.type]
         child = {"warehouseProjectId": str(project.uid), "orgUid": org}
@@ -590,21 +618,23 @@ def _v1_units(scope: Scope, org: str) -> list[Row]:
             unitOwner=None,  # who holds a block is not public
             countryJurisdictionOfOwner=countries.get(project.pk),
             inCountryJurisdictionOfOwner=None,
-            serialNumberBlock=f"{b.serial_start}-{b.serial_end}",
-            unitBlockStart=str(b.serial_start),
-            unitBlockEnd=str(b.serial_end),
-            unitCount=b.quantity,
+            serialNumberBlock=f"{piece.start}-{piece.end}",
+            unitBlockStart=str(piece.start),
+            unitBlockEnd=str(piece.end),
+            unitCount=piece.quantity,
             vintageYear=b.vintage,
             unitType=project.unit_type,
             marketplace=None,
             marketplaceLink=None,
             marketplaceIdentifier=None,
-            unitTags=None,
+            # v1 has no ITMO field: the tags name the authorisation and ITMO, or say there is none.
+            unitTags=(f"Article 6 authorisation {piece.article6['authorisation']}; ITMO {piece.article6['itmo_id']}"
+                      if piece.article6.get("label") == "authorised" else domain.MITIGATION_CONTRIBUTION_TAG),
             unitStatus=status,
             unitStatusReason=reason,
             unitRegistryLink=_text(project.link),
-            correspondingAdjustmentDeclaration="Committed" if project.article6_status == "authorised" else "Unknown",
-            correspondingAdjustmentStatus="Not Started",
+            correspondingAdjustmentDeclaration=declaration,
+            correspondingAdjustmentStatus=adjustment,
             createdAt=domain.iso_datetime(i.issued_at),
             updatedAt=domain.iso_datetime(b.acquired_at),
         )

@@ -17,7 +17,11 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Organisation, User
-from tonne.organisations.services import is_registry_administrator, require_active_member
+from tonne.organisations.services import (
+    is_registry_administrator,
+    require_active_member,
+    require_registry_administrator,
+)
 from tonne.projects import domain
 from tonne.projects.models import (
     CoBenefit,
@@ -167,6 +171,52 @@ def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: 
         kind="project.updated", actor=actor, data={**project_snapshot(project), "fields": sorted(cleaned)}
     )
     return project
+
+
+def register_foreign_project(
+    *, actor: User, origin_registry: str, info: dict[str, Any], unit_class: str
+) -> Project:
+    """The project of units received from another Party's registry, as that
+    registry describes it: registered here under "<origin registry>/<its id>"
+    (once; later transfers from it find it), developed, for this registry's
+    purposes, by the receiving administrator's organisation."""
+    require_registry_administrator(actor)
+    project_id = f"{origin_registry}/{info['project_id']}"[:100]
+    found = Project.objects.filter(project_id=project_id).first()
+    if found is not None:
+        return found
+    assert actor.organisation is not None
+    now = clock.now()
+    project = Project.objects.create(
+        number=(Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1, uid=uuid.uuid4(),
+        developer=actor.organisation, status="registered", status_changed_at=now, registry_name=origin_registry,
+        project_id=project_id, name=str(info["name"])[:300], sectors=info.get("sectors") or [],
+        types=info.get("types") or [], unit_type=str(info["unit_type"])[:50], host_party=info["host_party"],
+        sectoral_scope=info["sectoral_scope"], unit_class=unit_class[:10],
+        reference_project_id=str(info["project_id"])[:200], created_at=now, updated_at=now,
+    )
+    append_entry(kind="project.registered", actor=actor, data={**project_snapshot(project), "origin_registry": origin_registry})
+    return project
+
+
+def mark_article6_authorised(*, actor: User, project_ids: list[str], authorisation: str) -> list[Project]:
+    """An approved Article 6 authorisation covers these projects: their
+    public Article 6 status becomes "authorised" (in the caller's transaction)."""
+    changed = []
+    now = clock.now()
+    for project in Project.objects.select_for_update(no_key=True).filter(project_id__in=project_ids).exclude(
+        article6_status="authorised"
+    ).order_by("pk"):
+        project.article6_status = "authorised"
+        project.updated_at = now
+        project.save(update_fields=["article6_status", "updated_at"])
+        append_entry(
+            kind="project.updated",
+            actor=actor,
+            data={**project_snapshot(project), "fields": ["article6_status"], "authorisation": authorisation},
+        )
+        changed.append(project)
+    return changed
 
 
 @transaction.atomic

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
@@ -447,9 +446,21 @@ def get_transaction(request: HttpRequest, identifier: str):
     return transaction_out(txn, user)
 
 
-def _respond(user: User, run: Callable[[], Transaction]) -> Status:
-    txn = run()
-    # The service marks an answer it replayed from an earlier request with the same key.
+def move_request(
+    request: HttpRequest, idempotency_key: str | None, scope: str = ApiToken.Scope.TRADE
+) -> tuple[User, str]:
+    """What every request to move units needs before the service runs: a
+    token with the scope, a recent second factor and an Idempotency-Key.
+    Returns the actor and the key."""
+    user = actor(request)
+    require_scope(request, scope)
+    require_step_up(request, user)
+    return user, require_idempotency_key(idempotency_key)
+
+
+def move_response(user: User, txn: Transaction) -> Status:
+    """201 with the transaction; 200 when the service replayed the answer to
+    an earlier request with the same key."""
     return Status(200 if txn.replayed else 201, transaction_out(txn, user))
 
 
@@ -462,21 +473,15 @@ def create_transfer(
     ),
 ):
     """Transfer units between holding accounts. Needs an Idempotency-Key."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
+    user, key = move_request(request, idempotency_key)
     selection = payload.selection()
-    return _respond(
-        user,
-        lambda: units.transfer(
-            actor=user,
-            from_account=payload.from_account,
-            to_account=payload.to_account,
-            selection=selection,
-            idempotency_key=key,
-        ),
-    )
+    return move_response(user, units.transfer(
+        actor=user,
+        from_account=payload.from_account,
+        to_account=payload.to_account,
+        selection=selection,
+        idempotency_key=key,
+    ))
 
 
 @router.post(
@@ -490,24 +495,18 @@ def create_retirement(
     ),
 ):
     """Retire units on behalf of a beneficiary. Needs an Idempotency-Key."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
+    user, key = move_request(request, idempotency_key)
     selection = payload.selection()
-    return _respond(
-        user,
-        lambda: units.retire(
-            actor=user,
-            from_account=payload.from_account,
-            selection=selection,
-            beneficiary=payload.beneficiary,
-            purpose=payload.purpose,
-            jurisdiction=payload.jurisdiction,
-            reason=payload.reason,
-            idempotency_key=key,
-        ),
-    )
+    return move_response(user, units.retire(
+        actor=user,
+        from_account=payload.from_account,
+        selection=selection,
+        beneficiary=payload.beneficiary,
+        purpose=payload.purpose,
+        jurisdiction=payload.jurisdiction,
+        reason=payload.reason,
+        idempotency_key=key,
+    ))
 
 
 @router.post(
@@ -521,21 +520,15 @@ def create_cancellation(
     ),
 ):
     """Cancel units voluntarily. Needs an Idempotency-Key."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
+    user, key = move_request(request, idempotency_key)
     selection = payload.selection()
-    return _respond(
-        user,
-        lambda: units.cancel(
-            actor=user,
-            from_account=payload.from_account,
-            selection=selection,
-            reason=payload.reason,
-            idempotency_key=key,
-        ),
-    )
+    return move_response(user, units.cancel(
+        actor=user,
+        from_account=payload.from_account,
+        selection=selection,
+        reason=payload.reason,
+        idempotency_key=key,
+    ))
 
 
 @router.post("/reversals", response={200: TransactionOut, 201: TransactionOut, **ERRORS}, auth=AUTH)
@@ -547,17 +540,11 @@ def create_reversal(
     ),
 ):
     """Cancel a project's units from the buffer pool after a reversal (registry administrator)."""
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.ADMIN)
-    require_step_up(request, user)
-    key = require_idempotency_key(idempotency_key)
-    return _respond(
-        user,
-        lambda: units.reverse(
-            actor=user,
-            project=payload.project,
-            quantity=payload.quantity,
-            reason=payload.reason,
-            idempotency_key=key,
-        ),
-    )
+    user, key = move_request(request, idempotency_key, ApiToken.Scope.ADMIN)
+    return move_response(user, units.reverse(
+        actor=user,
+        project=payload.project,
+        quantity=payload.quantity,
+        reason=payload.reason,
+        idempotency_key=key,
+    ))

@@ -186,6 +186,58 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
     return issuance
 
 
+def receive_units(
+    *, actor: User, project: Project, report: Any, vintage: int, quantity: int, account: Account,
+    reason: str, jurisdiction: str, received: dict[str, Any],
+) -> tuple[Issuance, Transaction]:
+    """Units received from another registry enter this one like an issuance:
+    new local serials, one block in the acquiring account, an import
+    transaction, and a "units.issued" ledger entry that says where they came
+    from (`received`). No buffer, share of proceeds or OMGE: the issuing
+    registry took those; and no authorisation is attached here."""
+    if quantity <= 0:
+        raise ValidationFailed("QUANTITY_NOT_POSITIVE", "Nothing to receive.")
+    if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
+    now = clock.now()
+    start = allocate_serials(quantity)
+    end = start + quantity - 1
+    number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
+    issuance = Issuance.objects.create(
+        uid=uuid.uuid4(), project=project, report=report, number=number, vintage=vintage,
+        unit_class=project.unit_class, quantity=quantity, serial_start=start, serial_end=end,
+        approved_by=actor, issued_at=now,
+    )
+    UnitBlock.objects.create(issuance=issuance, project=project, vintage=vintage, unit_class=issuance.unit_class,
+                             serial_start=start, serial_end=end, account=account, acquired_at=now)
+    txn = Transaction.objects.create(
+        identifier=_new_identifier(now), kind=Kind.IMPORT, status=Status.COMPLETED, initiated_by=actor,
+        organisation=actor.organisation, to_account=account, quantity=quantity, issuance=issuance, project=project,
+        reason=reason[:500], jurisdiction=jurisdiction, created_at=now, completed_at=now,
+    )
+    TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=start, serial_end=end)
+    entry = append_entry(
+        kind="units.issued",
+        actor=actor,
+        transaction_ref=txn.identifier,
+        data={
+            "op": "import",
+            "issuance": {
+                "uid": str(issuance.uid), "project": project.project_id, "project_number": project.number,
+                "host": project.host_party, "scope": project.sectoral_scope, "number": number,
+                "vintage": vintage, "unit_class": issuance.unit_class, "quantity": quantity, "buffer": 0,
+                "report": str(report.uid),
+            },
+            "blocks": [{"start": start, "end": end, "account": account.identifier, "transaction": txn.identifier,
+                        "kind": Kind.IMPORT}],
+            "import": received,
+        },
+    )
+    Transaction.objects.filter(pk=txn.pk).update(ledger_seq=entry.seq)
+    txn.ledger_seq = entry.seq
+    return issuance, txn
+
+
 # -- moving units --------------------------------------------------------------
 #
 # The hot path is plain SQL: a move is a handful of statements, and on a busy

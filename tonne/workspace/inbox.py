@@ -223,6 +223,13 @@ def _ranges(ranges: list[list[int]]) -> str:
     return ", ".join(serials_of(ranges))
 
 
+ARTICLE6_ACTIONS = ("article6_authorise", "article6_change", "article6_revoke")
+
+
+def _article6_identifier(a: Approval) -> str:
+    return str(a.payload.get("identifier") or a.payload.get("authorisation") or "")
+
+
 class ControlApprovals(InboxSource):
     """Four-eyes requests: moves of the person's organisation for its approvers
     and administrators, issuance for a second registry administrator, trusted
@@ -272,6 +279,8 @@ class ControlApprovals(InboxSource):
             return gettext("Add %(trusted)s to the trusted accounts of %(account)s") % a.payload
         if a.action == Approval.Action.LIMIT_CHANGE:
             return gettext("Change the limits of %(account)s") % a.payload
+        if a.action in ARTICLE6_ACTIONS:
+            return f"{LABELS.get(a.action, a.action)} {_article6_identifier(a)}"
         return str(LABELS.get(a.action, a.action))
 
     @staticmethod
@@ -282,6 +291,10 @@ class ControlApprovals(InboxSource):
             return reverse("workspace:report", args=[a.payload.get("report", "")])
         if a.account is not None:
             return reverse("workspace:account", args=[a.account.identifier])
+        if a.action in ARTICLE6_ACTIONS and a.action != "article6_authorise":
+            return reverse("workspace:article6-authorisation", args=[_article6_identifier(a)])
+        if a.action in ARTICLE6_ACTIONS:
+            return reverse("workspace:article6")
         return reverse("workspace:inbox")
 
     @staticmethod
@@ -318,6 +331,24 @@ class ControlApprovals(InboxSource):
             facts.append((gettext("Account"), str(a.payload.get("account", ""))))
             facts.append((gettext("Per transfer"), str(a.payload.get("per_transfer") or none)))
             facts.append((gettext("Per 24 hours"), str(a.payload.get("per_day") or none)))
+        elif a.action in ARTICLE6_ACTIONS:
+            p = a.payload
+            shown = (
+                ("cooperative_approach", gettext("Cooperative approach")),
+                ("first_transfer_definition", gettext("First transfer")),
+                ("acquiring_parties", gettext("Acquiring Parties")),
+                ("purposes", gettext("Purposes")),
+                ("quantity", gettext("Authorised quantity (tCO2e)")),
+                ("vintage_from", gettext("First vintage")),
+                ("vintage_to", gettext("Last vintage")),
+                ("projects", gettext("Projects")),
+                ("effective_from", gettext("Takes effect")),
+                ("reason", gettext("Reason")),
+            )
+            for key, label in shown:
+                if p.get(key) not in (None, "", []):
+                    value = p[key]
+                    facts.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
         facts.append((gettext("Request hash"), a.request_hash))
         return facts
 

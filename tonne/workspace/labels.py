@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy
 
 LABELS = {
     "draft": gettext_lazy("draft"),
+    # Article 6
+    "active": gettext_lazy("active"),
+    "revoked": gettext_lazy("revoked"),
+    "article6_authorise": gettext_lazy("Article 6 authorisation"),
+    "article6_change": gettext_lazy("change of an Article 6 authorisation"),
+    "article6_revoke": gettext_lazy("revocation of an Article 6 authorisation"),
     "submitted": gettext_lazy("submitted"),
     "approved": gettext_lazy("approved"),
     "validated": gettext_lazy("validated"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tonne.workspace import views
+from tonne.workspace import article6, views
 
 app_name = "workspace"
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("organisations/", views.organisations, name="organisations"),
     path("organisations/<uuid:uid>/", views.organisation, name="organisation"),
     path("organisation/", views.my_organisation, name="my-organisation"),
+    path("article6/", article6.authorisations, name="article6"),
+    path("article6/aef/", article6.aef_page, name="article6-aef"),
+    path("article6/aef/<int:year>/<str:fmt>/", article6.aef_download, name="article6-aef-download"),
+    path("article6/<str:identifier>/", article6.authorisation, name="article6-authorisation"),
     # Projects and monitoring
     path("projects/", views.project_list, name="projects"),
     path("projects/new/", views.project_new, name="project-new"),

@@ -35,8 +35,12 @@ def main(argv: list[str]) -> None:
 
     path, key_path, year = argv[1], argv[2], int(argv[3])
     signed, key = open(path).read(), open(key_path).read()
+    from tonne.ledger.models import LedgerEntry
+
     admin = User.objects.get(username="ch-admin")
+    first_seq = LedgerEntry.objects.count()
     record = international.import_transfer(actor=admin, signed=signed, verifier_key=key)
+    written = list(LedgerEntry.objects.filter(seq__gte=first_seq).order_by("seq").values_list("kind", flat=True))
     try:
         international.import_transfer(actor=admin, signed=signed, verifier_key=key)
         again = "imported twice"
@@ -51,6 +55,8 @@ def main(argv: list[str]) -> None:
     report = aef.build(year)
     print(json.dumps({
         "reimport": again,
+        "import_entries": written,
+        "project": [block.project.project_id, block.project.registry_name, block.issuance.report.status],
         "segments": selectors.segments(block.serial_start, block.serial_end),
         "report": report,
         "ledger_ok": verify_ledger().ok,

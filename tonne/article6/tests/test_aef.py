@@ -124,3 +124,34 @@ def test_consistency_checks_stop_the_export(revoked, tmp_path):
     assert again.exists()
     with pytest.raises(CommandError):
         call_command("article6", "aef", "--year", "2026", "--output", str(tmp_path / "x.pdf"), stdout=io.StringIO())
+
+
+def test_authorisation_rows_carry_the_sector_and_activity_type_of_the_covered_projects(world):
+    second = testing.registered_project(world.reg, sectors=["Energy industries (renewable-/ non renewable sources)"],
+                                        types=["Solar"])
+    world.authorise(quantity=100)
+    world.authorise(identifier="CI-A6-2026-002", quantity=100, projects=[world.project.project_id, second.project_id])
+    report = aef.build(2026)
+    rows = {r["authorization_id"]: r for r in report["tables"]["authorizations"]}
+    assert (rows["CI-A6-2026-001"]["sector"], rows["CI-A6-2026-001"]["activity_type"]) == (
+        "Afforestation and reforestation", "Afforestation")
+    assert (rows["CI-A6-2026-002"]["sector"], rows["CI-A6-2026-002"]["activity_type"]) == (
+        "Any combination of the above", "Any combination of the above")
+    t2 = {r["aefT2AuthorizationsId"]: r for r in report["cadt"]["aef_t2_authorizations"]}
+    assert t2["CI-A6-2026-001"]["aefT2AuthorizationsSector"] == "Afforestation and reforestation"
+    assert t2["CI-A6-2026-001"]["aefT2AuthorizationsActivityType"] == "Afforestation"
+    # The ledger entry carries them: the report does not depend on the project as it is later.
+    world.project.sectors = ["Transport"]
+    world.project.save(update_fields=["sectors"])
+    again = {r["authorization_id"]: r for r in aef.build(2026)["tables"]["authorizations"]}
+    assert again["CI-A6-2026-001"]["sector"] == "Afforestation and reforestation"
+
+
+def test_aef_sector_and_activity_type_use_the_aef_picklist_spelling():
+    from tonne.article6 import domain
+
+    assert domain.aef_sector(["Agriculture, forestry and other land use (AFOLU)"]) == (
+        "Agriculture forestry and other land use (AFOLU)")
+    assert domain.aef_activity_type(["Agriculture, forestry and other land use (AFOLU)"]) == "Agriculture"
+    assert domain.aef_sector([]) == ""
+    assert domain.aef_activity_type(["Solar", "Solar"]) == "Solar"

@@ -106,6 +106,10 @@ def test_two_party_scenario(world, settings, tmp_path):
     got = acquirer(tmp_path / "ch", "receive", str(tmp_path / "transfer.note"), str(tmp_path / "host.key"),
                    str(dt.datetime.now(dt.UTC).year))
     assert got["reimport"] == "TRANSFER_ALREADY_IMPORTED"
+    # Received through the projects, MRV and units services, each writing its ledger entry.
+    assert got["import_entries"] == ["project.registered", "mrv.report_recorded", "units.issued",
+                                     "article6.transfer_received"]
+    assert got["project"] == [f"CI-TONNE/{world.project.project_id}", "CI-TONNE", "issued"]
     assert got["ledger_ok"]
     (seg,) = got["segments"]
     assert seg["label"] == "authorised" and seg["itmo_id"] == f"CI-CH-2024:CI-TONNE:CI:{s}-{s + 299}:2024"

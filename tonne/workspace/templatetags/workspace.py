@@ -27,6 +27,8 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             (reverse("workspace:inbox"), _("Inbox")),
             (reverse("workspace:overview"), _("Registry overview")),
             (reverse("workspace:organisations"), _("Organisations")),
+            (reverse("workspace:article6"), _("Article 6")),
+            (reverse("workspace:article6-aef"), _("AEF report")),
         ]
     if ADMIN in roles or DEVELOPER in roles:
         links.append((reverse("workspace:projects"), _("Projects")))

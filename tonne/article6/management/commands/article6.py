@@ -43,9 +43,9 @@ class Command(BaseCommand):
         from tonne.article6 import aef
 
         output = Path(str(options["output"]))
-        fmt = output.suffix.lstrip(".").lower()
-        if fmt not in ("xlsx", "json", "csv"):
-            raise CommandError("The output file ends in .xlsx, .json or .csv.")
+        fmt = "cadt" if output.name.lower().endswith(".cadt.json") else output.suffix.lstrip(".").lower()
+        if fmt not in ("xlsx", "json", "csv", "cadt"):
+            raise CommandError("The output file ends in .xlsx, .json, .csv or .cadt.json (CAD Trust AEF T1-T5).")
         report = aef.build(int(options["year"]))  # type: ignore[call-overload]
         self.stdout.write(aef.summary(report))
         if not all(c["ok"] for c in report["checks"]) and not options["force"]:

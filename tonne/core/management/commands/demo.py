@@ -159,14 +159,17 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         mangroves = advance(mangroves, ("submitted", dev), ("approved", admin), ("validated", vvb), ("registered", admin))
         solar_park = project(
             dev2, vvb_uid,
-            name="Korhogo 25 MW solar park", description="Grid-connected photovoltaic plant displacing thermal generation.",
-            sectors=["Energy industries (renewable-/ non renewable sources)"], types=["Solar"],
+            name="Korhogo 25 MW solar park",
+            description="Grid-connected photovoltaic plant displacing thermal generation, registered under the "
+                        "Article 6.4 mechanism (PACM).",
+            sectors=["Energy industries (renewable-/ non renewable sources)"], types=["Solar"], unit_class="A6.4ER",
             sectoral_scope=1, unit_type="Avoidance - technical", ndc_coverage="inside", article6_status="requested",
             locations=[{"country": "Cote d'Ivoire", "region": "Savanes", "gis": "9.45,-5.63"}],
             methodologies=[{"code": "ACM0002"}],
             co_benefits=[{"co_benefit": "SDG 13 - Climate action"}],
         )
         solar_park = advance(solar_park, ("submitted", dev2), ("approved", admin), ("validated", vvb), ("registered", admin))
+        authorisation = _authorise_article6(admin, approvers[gov.pk], solar_park, [solar, buyer_org], start.year + 1)
         stoves = project(
             dev, vvb_uid,
             name="Bouaké efficient cookstoves", description="40,000 improved cookstoves for households around Bouaké.",
@@ -190,28 +193,28 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         projects.change_project_status(actor=admin, project=hold, status="on_hold", reason="Land tenure dispute under review")
         say("projects registered in several states")
 
-        def issue(p, actor, years, factor):  # noqa: ANN001, ANN202
-            for i, year in enumerate(years):
-                clock.freeze(_at(dt.date(year + 1, 3, 15)))
-                report = mrv.submit_report(
-                    actor=actor, project=p, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31),
-                    vintages=[{"vintage": year, "quantity": factor + 1000 * i}], vvb=vvb_uid,
-                )
-                clock.freeze(clock.now() + dt.timedelta(days=20))
-                report = mrv.verify_report(
-                    actor=vvb, report=report, verified=[{"vintage": year, "quantity": factor + 1000 * i - 250}]
-                )
-                clock.freeze(clock.now() + dt.timedelta(days=5))
-                if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
-                    from tonne.controls import services as controls
+        def issue(p, actor, year, quantity, month):  # noqa: ANN001, ANN202
+            clock.freeze(_at(dt.date(year + 1, month, 15)))
+            report = mrv.submit_report(
+                actor=actor, project=p, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31),
+                vintages=[{"vintage": year, "quantity": quantity}], vvb=vvb_uid,
+            )
+            clock.freeze(clock.now() + dt.timedelta(days=20))
+            report = mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": year, "quantity": quantity - 250}])
+            clock.freeze(clock.now() + dt.timedelta(days=5))
+            if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
+                from tonne.controls import services as controls
 
-                    request = controls.request_issuance(actor=admin, report_uid=report.uid)
-                    controls.approve(actor=approvers[gov.pk], uid=request.uid, request_hash=request.request_hash)
-                else:
-                    mrv.approve_issuance(actor=admin, report=report)
+                request = controls.request_issuance(actor=admin, report_uid=report.uid)
+                controls.approve(actor=approvers[gov.pk], uid=request.uid, request_hash=request.request_hash)
+            else:
+                mrv.approve_issuance(actor=admin, report=report)
 
-        issue(mangroves, dev, [start.year, start.year + 1, start.year + 2], 30000)
-        issue(solar_park, dev2, [start.year + 1, start.year + 2], 18000)
+        # Year by year, so that the ledger's history runs forward in time.
+        for i, year in enumerate(range(start.year, start.year + 3)):
+            issue(mangroves, dev, year, 30000 + 1000 * i, month=3)
+            if i:
+                issue(solar_park, dev2, year, 18000 + 1000 * (i - 1), month=4)
         say("issuances over several vintages, with buffer contributions")
 
         def approved(txn):  # noqa: ANN001, ANN202
@@ -264,6 +267,11 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         approved(units.reverse(actor=admin, project=mangroves.project_id, quantity=900,
                       reason="Storm damage on 60 ha reported in monitoring", idempotency_key=f"demo-{next(key)}"))
         say("transfers, retirements, a cancellation and a reversal recorded")
+        clock.freeze(_at(dt.date(start.year + 3, 9, 15)))
+        _article6_moves(authorisation, dev2, solar_acc, buyer, buyer_acc, approved, key)
+        say(f"Article 6: authorisation {authorisation.identifier} (acquiring Party CH), A6.4ERs issued with share of "
+            "proceeds and OMGE, first transferred at issuance, an international transfer to CH and a use towards "
+            "CH's NDC")
         from tonne.controls import services as controls
 
         controls.request_trusted_addition(actor=dev, account=dev_acc.identifier, trusted=buyer_acc.identifier)
@@ -277,3 +285,79 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         kyc.verify_profile(actor=admin, organisation=holder)
     checkpoint = make_checkpoint(force=True)
     say(f"ledger checkpoint signed at size {checkpoint.size if checkpoint else 0}")
+
+
+# -- Article 6 ------------------------------------------------------------------------------
+
+
+def _authorise_article6(admin, approver, project, entities, year):  # noqa: ANN001, ANN201
+    """The host Party authorises the solar park's A6.4ERs for use towards
+    Switzerland's NDC; the first transfer is their issuance."""
+    from tonne.article6 import services as a6
+    from tonne.article6.models import Authorisation
+    from tonne.controls import services as controls
+    from tonne.projects import services as projects
+
+    country = settings.TONNE_COUNTRY
+    letter = projects.upload_document(
+        actor=admin, project=None, kind="letter", title="Letter of authorisation, Korhogo solar park",
+        filename="loa-korhogo-ch.pdf", content=b"%PDF-1.4 demo letter of authorisation: Korhogo solar park, CH NDC\n",
+        content_type="application/pdf",
+    )
+    approval = a6.request_authorisation(actor=admin, data={
+        "identifier": f"{country}-LOA-{year}-001",
+        "cooperative_approach": "PACM",
+        "first_transfer_definition": "issuance",
+        "acquiring_parties": ["CH"],
+        "purposes": ["ndc"],
+        "quantity": 10000,
+        "vintage_from": year,
+        "vintage_to": year + 1,
+        "projects": [project.project_id],
+        "entities": [str(o.uid) for o in entities],
+        "authorisation_date": clock.now().date().isoformat(),
+        "terms": "A6.4ERs for use towards the NDC of Switzerland; corresponding adjustment at first transfer.",
+        "letter": str(letter.uid),
+    })
+    clock.freeze(clock.now() + dt.timedelta(days=1))
+    controls.approve(actor=approver, uid=approval.uid, request_hash=approval.request_hash)
+    return Authorisation.objects.get(identifier=approval.payload["identifier"])
+
+
+def _authorised_held(authorisation, account, quantity):  # noqa: ANN001, ANN202
+    """The first `quantity` units of the authorisation the account holds, as serial ranges."""
+    from tonne.article6.models import AuthorisedRange
+    from tonne.units.models import UnitBlock
+
+    out, need = [], quantity
+    for r in AuthorisedRange.objects.filter(authorisation=authorisation).order_by("serial_start"):
+        blocks = UnitBlock.objects.filter(account=account, serial_start__lte=r.serial_end, serial_end__gte=r.serial_start)
+        for b in blocks.order_by("serial_start"):
+            lo = max(b.serial_start, r.serial_start)
+            take = min(min(b.serial_end, r.serial_end) - lo + 1, need)
+            out.append((lo, lo + take - 1))
+            need -= take
+            if need == 0:
+                return out
+    raise CommandError(f"{account.identifier} holds fewer than {quantity} units of {authorisation.identifier}.")
+
+
+def _article6_moves(authorisation, seller, seller_acc, buyer, buyer_acc, approved, key):  # noqa: ANN001, ANN202
+    """An international transfer to Switzerland's registry (signed transfer
+    file) and a use towards Switzerland's NDC."""
+    from tonne.article6 import international
+    from tonne.article6 import services as a6
+    from tonne.units.domain import Selection
+
+    international.export_units(
+        actor=seller, from_account=seller_acc.identifier, ranges=_authorised_held(authorisation, seller_acc, 1500),
+        destination_party="CH", destination_registry="CH-TONNE", destination_account="CH-100-1001",
+        idempotency_key=f"demo-{next(key)}",
+    )
+    clock.freeze(clock.now() + dt.timedelta(days=7))
+    approved(a6.use_units(
+        actor=buyer, from_account=buyer_acc.identifier,
+        selection=Selection.build(ranges=_authorised_held(authorisation, buyer_acc, 1000)),
+        use="ndc", using_party="CH", using_entity="Foundation for Climate Protection and Carbon Offset KliK",
+        idempotency_key=f"demo-{next(key)}",
+    ))
