@@ -40,6 +40,10 @@ def check_format(file_format: str) -> str:
     return file_format
 
 
+# Ledger entries of an authorisation's terms (its units' Article 6 status follows them).
+AUTHORISATION_KINDS = frozenset({"article6.authorised", "article6.changed", "article6.revoked"})
+
+
 def ledger_cursor() -> int:
     """The ledger's size now: the cursor an export or a delivery resumes from."""
     return LedgerHead.objects.get(pk=1).size
@@ -61,7 +65,13 @@ def changes_since(since: int, until: int | None = None) -> Changes:
     project_ids: set[str] = set()
     issuance_uids: set[str] = set()
     ranges: list[SerialRange] = []
+    authorisations: set[str] = set()
     for kind, body in LedgerEntry.objects.filter(seq__gte=since, seq__lt=end).values_list("kind", "body").iterator():
+        if kind in AUTHORISATION_KINDS:
+            # A change or revocation of an authorisation changes what its units
+            # say (ITMO, adjustment, label) without moving any of them.
+            authorisations.add(json.loads(body)["data"]["authorisation"])
+            continue
         if not kind.startswith(("project.", "mrv.", "units.")):
             continue
         data = json.loads(body)["data"]
@@ -74,6 +84,13 @@ def changes_since(since: int, until: int | None = None) -> Changes:
         for block in data.get("blocks") or []:
             ranges.append(SerialRange(block["start"], block["end"]))
         for start, stop in data.get("ranges") or []:
+            ranges.append(SerialRange(start, stop))
+    if authorisations:
+        from tonne.article6.models import AuthorisedRange
+
+        for start, stop in AuthorisedRange.objects.filter(
+            authorisation__identifier__in=authorisations
+        ).values_list("serial_start", "serial_end"):
             ranges.append(SerialRange(start, stop))
     scope = Scope(
         projects=frozenset(Project.objects.filter(project_id__in=project_ids).values_list("pk", flat=True)),

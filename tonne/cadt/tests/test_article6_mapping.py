@@ -120,3 +120,23 @@ def test_article6_fields_survive_export_and_import_elsewhere(name):
     # Exported again from the importing registry: the same file.
     again, _ = selectors.export_document(version)
     assert selectors.render(version, file_format, again) == content
+
+
+def test_a_revocation_sends_its_units_again_although_none_of_them_moved():
+    reg, issuance = authorised_registry()
+    s = issuance.serial_start
+    cursor = selectors.ledger_cursor()
+    assert selectors.changes_since(cursor).scope.empty
+    approver = User.objects.get(username=f"{reg.admin.username}-a6")
+    approval = a6.request_revocation(actor=reg.admin, identifier="CI-A6-2", reason="Withdrawn by the Party")
+    controls.approve(actor=approver, uid=approval.uid, request_hash=approval.request_hash)
+    changes = selectors.changes_since(cursor)
+    # Exactly the units of the revoked authorisation, nothing else.
+    assert sorted((r.start, r.end) for r in changes.scope.ranges) == [(s + 400, s + 699)]
+    # The mapping sends whole blocks, split where the Article 6 status changes.
+    units = {int(u["unitBlockStart"]): u for u in mapping.v1_rows(changes.scope)["units"]
+             if u["issuanceId"] == str(issuance.uid)}
+    revoked = units[s + 400]
+    assert (int(revoked["unitBlockEnd"]), revoked["correspondingAdjustmentDeclaration"]) == (s + 699, "Not Required")
+    assert revoked["unitTags"].startswith("Mitigation contribution unit")
+    assert units[s]["correspondingAdjustmentDeclaration"] == "Committed"  # first transferred before: stays
