@@ -162,6 +162,7 @@ def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
         _("Map of the project's location"),
         _("Project sites of %(name)s: %(places)s.") % {"name": project.name, "places": places},
         shapes,
+        host=project.host_party,
     )
     issuances = list(project.issuances.select_related("project").order_by("serial_start"))
     for issuance in issuances:
