@@ -1,10 +1,12 @@
 """Read models of the public portal: headline figures, project search with
 facets, the project page, the transparency dashboard and certificates.
 
-Everything here is public (no login). Reads go through the domain apps'
-selectors where they exist; aggregates are computed in SQL, and the heavier
-ones are cached under the ledger's size, which grows with every change of
-registry state, so a cached figure is never stale."""
+Everything here is public (no login). Search and the per-project figures of
+the dashboard read the portal's own summary (tonne.portal.summary: one row
+per project, facet values as bitmaps, dashboard figures summed), kept in
+the transaction of every change, so they are exact and fast without a
+result cache. Headline and dashboard figures are also cached under the
+ledger's size, which grows with every change of registry state."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from django.db.models import (
     BooleanField,
     Expression,
     F,
-    Max,
     Q,
     QuerySet,
     Sum,
@@ -56,20 +57,11 @@ def ledger_size() -> int:
     return int(head or 0)
 
 
-def projects_version() -> list[Any]:
-    """Names the state of projects and issuances (what search reads): every
-    project change bumps its updated_at, issuances only ever get added.
-    Index lookups only, so transfers and retirements leave search caches be."""
-    return [
-        Project.objects.aggregate(m=Max("updated_at"), n=Max("id")),
-        Issuance.objects.aggregate(n=Max("id")),
-    ]
-
-
-def cached(name: str, key_parts: Iterable[Any], compute: Any, *, version: list[Any] | None = None) -> Any:
-    """compute() cached under the state it reads: by default the ledger's
-    size (every change of registry state appends a ledger entry)."""
-    state = version if version is not None else [ledger_size()]
+def cached(name: str, key_parts: Iterable[Any], compute: Any) -> Any:
+    """compute() cached under the ledger's size (every change of registry
+    state appends a ledger entry). Only a saving for repeated views: what is
+    computed here is fast enough after every change too."""
+    state = [ledger_size()]
     digest = hashlib.sha256(json.dumps([name, *state, *key_parts], default=str).encode()).hexdigest()
     key = f"portal:{name}:{digest}"
     value = cache.get(key)
