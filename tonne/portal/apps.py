@@ -7,3 +7,8 @@ class PortalConfig(AppConfig):
     name = "tonne.portal"
     label = "portal"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tonne.portal import summary
+
+        summary.connect()

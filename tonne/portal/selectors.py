@@ -1,10 +1,12 @@
 """Read models of the public portal: headline figures, project search with
 facets, the project page, the transparency dashboard and certificates.
 
-Everything here is public (no login). Reads go through the domain apps'
-selectors where they exist; aggregates are computed in SQL, and the heavier
-ones are cached under the ledger's size, which grows with every change of
-registry state, so a cached figure is never stale."""
+Everything here is public (no login). Search and the per-project figures of
+the dashboard read the portal's own summary (tonne.portal.summary: one row
+per project, facet values as bitmaps, dashboard figures summed), kept in
+the transaction of every change, so they are exact and fast without a
+result cache. Headline and dashboard figures are also cached under the
+ledger's size, which grows with every change of registry state."""
 
 from __future__ import annotations
 
@@ -16,18 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
-    Count,
-    Exists,
     Expression,
     F,
-    Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -36,8 +32,10 @@ from django.db.models.functions import Coalesce, ExtractYear
 from tonne.core.clock import now
 from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.organisations.models import Account, User
+from tonne.portal import summary
+from tonne.portal.models import DashboardFigure, FacetToken, ProjectSummary
 from tonne.projects import selectors as project_selectors
-from tonne.projects.models import CoBenefit, Label, Location, Project, ProjectMethodology
+from tonne.projects.models import Project
 from tonne.units.models import Issuance, Transaction, UnitBlock
 
 PAGE_SIZE = 20
@@ -59,20 +57,11 @@ def ledger_size() -> int:
     return int(head or 0)
 
 
-def projects_version() -> list[Any]:
-    """Names the state of projects and issuances (what search reads): every
-    project change bumps its updated_at, issuances only ever get added.
-    Index lookups only, so transfers and retirements leave search caches be."""
-    return [
-        Project.objects.aggregate(m=Max("updated_at"), n=Max("id")),
-        Issuance.objects.aggregate(n=Max("id")),
-    ]
-
-
-def cached(name: str, key_parts: Iterable[Any], compute: Any, *, version: list[Any] | None = None) -> Any:
-    """compute() cached under the state it reads: by default the ledger's
-    size (every change of registry state appends a ledger entry)."""
-    state = version if version is not None else [ledger_size()]
+def cached(name: str, key_parts: Iterable[Any], compute: Any) -> Any:
+    """compute() cached under the ledger's size (every change of registry
+    state appends a ledger entry). Only a saving for repeated views: what is
+    computed here is fast enough after every change too."""
+    state = [ledger_size()]
     digest = hashlib.sha256(json.dumps([name, *state, *key_parts], default=str).encode()).hexdigest()
     key = f"portal:{name}:{digest}"
     value = cache.get(key)
@@ -104,10 +93,12 @@ def units_in_states(*states: str) -> dict[str, int]:
 def headline_figures() -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         states = units_in_states("retired", "cancelled")
+        by_status = {status: p for status, _, p in _figures("status")}
         return {
-            "projects": public_projects().count(),
-            "active_projects": public_projects().filter(status__in=ACTIVE_STATUSES).count(),
-            "issued": int(Issuance.objects.aggregate(n=Sum("quantity"))["n"] or 0),
+            "projects": sum(by_status.values()),
+            "active_projects": sum(by_status.get(s, 0) for s in ACTIVE_STATUSES),
+            # Every issuance belongs to one project, with one sectoral scope.
+            "issued": sum(units for _, units, _ in _figures("sector")),
             "retired": states["retired"],
             "cancelled": states["cancelled"],
         }
@@ -121,17 +112,17 @@ def headline_figures() -> dict[str, Any]:
 # -- project search --------------------------------------------------------------------
 
 
-class JsonHasAny(Expression):
-    """True when a JSON list column holds any of `values` (sectors, types)."""
+class TokensHaveAny(Expression):
+    """True when a summary's token ids include any of `values`."""
 
     output_field = BooleanField()
 
-    def __init__(self, column: str, values: list[str]) -> None:
+    def __init__(self, column: str, values: list[int]) -> None:
         super().__init__()
         self.column: Any = F(column)
         self.values = list(values)
 
-    def resolve_expression(self, *args: Any, **kwargs: Any) -> JsonHasAny:
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> TokensHaveAny:
         clone = self.copy()
         clone.column = self.column.resolve_expression(*args, **kwargs)
         return clone
@@ -145,21 +136,22 @@ class JsonHasAny(Expression):
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
         sql, params = compiler.compile(self.column)
         if connection.vendor == "postgresql":
-            return f"({sql} ?| %s::text[])", [*params, self.values]
+            return f"({sql} && %s::integer[])", [*params, self.values]
         marks = ", ".join(["%s"] * len(self.values))
         # Only the compiled column and placeholders are interpolated; values are parameters.
         exists = f"EXISTS (SELECT 1 FROM json_each({sql}) WHERE json_each.value IN ({marks}))"  # noqa: S608
         return exists, [*params, *self.values]
 
 
-SORTS: dict[str, tuple[str, ...]] = {
+SORTS: dict[str, tuple[Any, ...]] = {
     "number": ("number",),
     "-number": ("-number",),
     "name": ("name", "number"),
     "-name": ("-name", "number"),
     "project_id": ("project_id",),
     "status": ("status", "number"),
-    "crediting": ("crediting_period_start", "number"),
+    # Projects without a crediting period last on every database (SQLite would put them first).
+    "crediting": (F("crediting_period_start").asc(nulls_last=True), "number"),
     "-updated": ("-updated_at", "-number"),
 }
 FACETS = ("region", "sector", "type", "methodology", "status", "crediting", "vintage", "label", "cobenefit", "article6")
@@ -199,7 +191,7 @@ class SearchQuery:
 
 def _crediting_q(state: str, today: dt.date) -> Q:
     start, end = "crediting_period_start", "crediting_period_end"
-    # Exclusive states, in the order of CREDITING_CASE below.
+    # Exclusive states: ended, then unknown, then future, else current.
     ended = Q(**{f"{end}__lt": today})
     return {
         "ended": ended,
@@ -209,64 +201,51 @@ def _crediting_q(state: str, today: dt.date) -> Q:
     }.get(state, Q(pk__in=[]))
 
 
-CREDITING_CASE = (
-    "CASE WHEN p.crediting_period_end < %s THEN 'ended' WHEN p.crediting_period_start IS NULL THEN 'unknown' "
-    "WHEN p.crediting_period_start > %s THEN 'future' ELSE 'current' END"
-)
+SUMMARY_SORTS: dict[str, tuple[Any, ...]] = {
+    key: tuple("project_code" if f == "project_id" else f for f in fields) for key, fields in SORTS.items()
+}
+# Facets whose values are tokens of ProjectSummary.tokens (crediting depends on the day).
+TOKEN_FACETS = tuple(f for f in FACETS if f != "crediting")
 
 
-def search_projects(query: SearchQuery, *, filters: dict[str, list[str]] | None = None) -> QuerySet[Project]:
-    """Public projects matching the text and every facet (values of one facet OR'd)."""
-    qs = public_projects()
+def _facet_tokens(name: str, values: list[str]) -> list[int]:
+    """Ids of the facet's chosen values (unknown values have none)."""
+    if name == "vintage":
+        values = [str(int(v)) for v in values if v.isdigit()]
+    names = [summary.token(name, v) for v in values]
+    return sorted(FacetToken.objects.filter(token__in=names).values_list("id", flat=True))
+
+
+def search_rows(query: SearchQuery, *, filters: dict[str, list[str]] | None = None) -> QuerySet[ProjectSummary]:
+    """Summary rows of the public projects matching the text and every facet
+    (values of one facet OR'd); words match inside the name, the project id
+    or the description, whatever their case."""
+    qs = ProjectSummary.objects.filter(public=True)
     for word in query.q.split()[:8]:
-        qs = qs.filter(Q(name__icontains=word) | Q(project_id__icontains=word) | Q(description__icontains=word))
+        qs = qs.filter(text__contains=word.lower())
     chosen = query.filters if filters is None else filters
     today = now().date()
     for name, values in chosen.items():
-        if name == "status":
-            qs = qs.filter(status__in=values)
-        elif name == "article6":
-            qs = qs.filter(article6_status__in=values)
-        elif name == "sector":
-            qs = qs.filter(JsonHasAny("sectors", values))
-        elif name == "type":
-            qs = qs.filter(JsonHasAny("types", values))
-        elif name == "region":
-            qs = qs.filter(Exists(Location.objects.filter(project=OuterRef("pk"), region__in=values)))
-        elif name == "methodology":
-            qs = qs.filter(
-                Exists(ProjectMethodology.objects.filter(project=OuterRef("pk"), methodology__code__in=values))
-            )
-        elif name == "label":
-            qs = qs.filter(Exists(Label.objects.filter(project=OuterRef("pk"), name__in=values)))
-        elif name == "cobenefit":
-            qs = qs.filter(Exists(CoBenefit.objects.filter(project=OuterRef("pk"), co_benefit__in=values)))
-        elif name == "vintage":
-            years = [int(v) for v in values if v.isdigit()]
-            qs = qs.filter(Exists(Issuance.objects.filter(project=OuterRef("pk"), vintage__in=years)))
-        elif name == "crediting":
+        if name == "crediting":
             condition = Q(pk__in=[])
             for state in values:
                 condition |= _crediting_q(state, today)
             qs = qs.filter(condition)
+        elif name in TOKEN_FACETS:
+            ids = _facet_tokens(name, values)
+            qs = qs.filter(TokensHaveAny("tokens", ids) if ids else Q(pk__in=[]))
     return qs
 
 
-def issued_subquery() -> Any:
-    units = (
-        Issuance.objects.filter(project=OuterRef("pk"))
-        .order_by()
-        .values("project")
-        .annotate(s=Sum("quantity"))
-        .values("s")
-    )
-    return Coalesce(Subquery(units), Value(0))
+def search_projects(query: SearchQuery, *, filters: dict[str, list[str]] | None = None) -> QuerySet[Project]:
+    """Public projects matching the text and every facet (values of one facet OR'd)."""
+    return public_projects().filter(pk__in=search_rows(query, filters=filters).values("project_id"))
 
 
 def with_listing(qs: QuerySet[Project]) -> QuerySet[Project]:
     """What a result row shows, in a fixed number of queries however many rows."""
     return qs.select_related(None).prefetch_related("locations", "methodologies__methodology").annotate(
-        issued=issued_subquery()
+        issued=Coalesce("summary__issued", Value(0))
     )
 
 
@@ -276,102 +255,114 @@ def _count_rows(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
     return out[:FACET_LIMIT]
 
 
-PROJECT_FACET_COLUMNS = (
-    "id", "status", "article6_status", "crediting_period_start", "crediting_period_end", "sectors", "types"
-)
+@dataclass
+class SearchResult:
+    total: int
+    facets: dict[str, list[tuple[str, int]]]
 
 
-def _facet_sql(name: str, cte: str, vendor: str) -> tuple[str, int]:
-    """SQL counting one facet's values among the projects of CTE `cte`,
-    and how many date parameters it takes. Only constant identifiers are
-    interpolated (facet names, columns, the CTE's generated name)."""
-    # The CTE carries the project columns the facets count (see PROJECT_FACET_COLUMNS).
-    if name in ("status", "article6"):
-        column = "p.status" if name == "status" else "p.article6_status"
-        return f"SELECT '{name}', {column}, COUNT(*) FROM {cte} p GROUP BY {column}", 0  # noqa: S608
-    if name == "crediting":
-        return f"SELECT 'crediting', {CREDITING_CASE}, COUNT(*) FROM {cte} p GROUP BY 2", 2  # noqa: S608
-    if name in ("sector", "type"):
-        column = "p.sectors" if name == "sector" else "p.types"
-        if vendor == "postgresql":
-            lateral = f"CROSS JOIN LATERAL jsonb_array_elements_text({column}) AS e(v)"
-            return f"SELECT '{name}', e.v, COUNT(*) FROM {cte} p {lateral} GROUP BY e.v", 0  # noqa: S608
-        return f"SELECT '{name}', e.value, COUNT(*) FROM {cte} p, json_each({column}) e GROUP BY e.value", 0  # noqa: S608
-    child = {
-        "region": ("projects_location c", "c.region"),
-        "label": ("projects_label c", "c.name"),
-        "cobenefit": ("projects_cobenefit c", "c.co_benefit"),
-        "vintage": ("units_issuance c", "CAST(c.vintage AS VARCHAR(10))"),
-        "methodology": (
-            "projects_projectmethodology c JOIN projects_methodology mt ON mt.id = c.methodology_id",
-            "mt.code",
-        ),
-    }[name]
-    table, column = child
-    # Each project once per value (hashed), then counted: cheaper than COUNT(DISTINCT), which sorts.
-    pairs = f"SELECT DISTINCT c.project_id, {column} AS v FROM {table} JOIN {cte} ON {cte}.id = c.project_id"  # noqa: S608
-    return f"SELECT '{name}', d.v, COUNT(*) FROM ({pairs}) d GROUP BY d.v", 0  # noqa: S608
+def _crediting_states(bitmaps: dict[str, int], today: dt.date) -> dict[str, int]:
+    """The public projects in each crediting state today, as bitmaps: whole
+    years from the start- and end-year tokens, this year's projects from the
+    summary (an index range of one year's periods)."""
+
+    def years(prefix: str, keep: Any) -> int:
+        out = 0
+        for name, bits in bitmaps.items():
+            kind, _, year = name.partition(":")
+            if kind == prefix and keep(int(year)):
+                out |= bits
+        return out
+
+    this_year = ProjectSummary.objects.filter(public=True)
+    ends_before = years("credit_end_year", lambda y: y < today.year) | summary.bitmap(
+        this_year.filter(crediting_period_end__year=today.year, crediting_period_end__lt=today).values_list(
+            "project_id", flat=True
+        )
+    )
+    starts_after = years("credit_start_year", lambda y: y > today.year) | summary.bitmap(
+        this_year.filter(crediting_period_start__year=today.year, crediting_period_start__gt=today).values_list(
+            "project_id", flat=True
+        )
+    )
+    # Exclusive, in the order of _crediting_q.
+    ended = ends_before
+    unknown = bitmaps.get(summary.token("credit_start", "none"), 0) & ~ended
+    future = starts_after & ~ended & ~unknown
+    current = bitmaps.get(summary.ALL, 0) & ~ended & ~unknown & ~future
+    return {"current": current, "ended": ended, "future": future, "unknown": unknown}
+
+
+def search_counts(query: SearchQuery) -> SearchResult:
+    """The total number of matches and, for each facet, its values and how
+    many of the matching projects have each (a facet's own selection left
+    out, so that its other values stay choosable).
+
+    Exact and computed afresh: each facet value's public projects are a
+    bitmap (FacetToken), so every count is the size of an intersection."""
+    bitmaps = {name: int.from_bytes(bytes(bits), "little") for name, bits in FacetToken.objects.values_list("token", "bits")}
+    base = bitmaps.get(summary.ALL, 0)
+    if query.q.split():
+        base &= summary.bitmap(search_rows(query, filters={}).values_list("project_id", flat=True))
+    crediting = _crediting_states(bitmaps, now().date())
+    values_of: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for name, bits in bitmaps.items():
+        facet, _, value = name.partition(":")
+        if facet in values_of:
+            values_of[facet][value] = bits
+    values_of["crediting"] = crediting
+    chosen: dict[str, int] = {}
+    for name, values in query.filters.items():
+        wanted = values
+        if name == "vintage":
+            wanted = [str(int(v)) for v in values if v.isdigit()]
+        chosen[name] = 0
+        for value in wanted:
+            chosen[name] |= values_of[name].get(value, 0)
+
+    def matching(skip: str | None = None) -> int:
+        out = base
+        for name, bits in chosen.items():
+            if name != skip:
+                out &= bits
+        return out
+
+    everything = matching()
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for name in FACETS:
+        among = matching(name) if name in chosen else everything
+        counted = [(value, (bits & among).bit_count()) for value, bits in values_of[name].items()]
+        facets[name] = [(value, n) for value, n in counted if n]
+    out = {name: _count_rows(values) for name, values in facets.items()}
+    out["vintage"] = sorted(out["vintage"], key=lambda item: item[0], reverse=True)
+    order = {state: i for i, state in enumerate(CREDITING_STATES)}
+    out["crediting"] = sorted(out["crediting"], key=lambda item: order.get(item[0], 9))
+    return SearchResult(total=everything.bit_count(), facets=out)
 
 
 def facet_counts(query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
-    """For each facet, its values and how many of the matching projects have
-    each; a facet's own selection is left out of its counts, so that the
-    other values of the same facet stay visible and choosable.
-
-    One statement: the matching projects are computed once per distinct set
-    of filters (a CTE; facets without a selection of their own share one)
-    and every facet is counted against them."""
-
-    def compute() -> dict[str, list[tuple[str, int]]]:
-        today = now().date()
-        vendor = connection.vendor
-        ctes: list[str] = []
-        params: list[Any] = []
-        cte_of: dict[tuple, str] = {}
-        parts: list[str] = []
-        part_params: list[Any] = []
-        for name in FACETS:
-            others = {k: v for k, v in query.filters.items() if k != name}
-            key = tuple(sorted((k, tuple(v)) for k, v in others.items()))
-            if key not in cte_of:
-                cte_of[key] = f"m{len(cte_of)}"
-                sql, cte_params = search_projects(query, filters=others).order_by().values(*PROJECT_FACET_COLUMNS).query.sql_with_params()
-                ctes.append(f"{cte_of[key]} AS ({sql})")
-                params.extend(cte_params)
-            part, n_dates = _facet_sql(name, cte_of[key], vendor)
-            parts.append(part)
-            part_params.extend([today] * n_dates)
-        statement = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(parts)
-        with transaction.atomic(), connection.cursor() as cursor:
-            if vendor == "postgresql":
-                # Compiling this many-part statement costs more than running it.
-                cursor.execute("SET LOCAL jit = off")
-            cursor.execute(statement, [*params, *part_params])
-            rows = cursor.fetchall()
-        grouped: dict[str, list[tuple[Any, Any]]] = {name: [] for name in FACETS}
-        for name, value, n in rows:
-            grouped[name].append((value, n))
-        out = {name: _count_rows(values) for name, values in grouped.items()}
-        out["vintage"] = sorted(_count_rows(grouped["vintage"]), key=lambda item: item[0], reverse=True)
-        order = {state: i for i, state in enumerate(CREDITING_STATES)}
-        out["crediting"] = sorted(out["crediting"], key=lambda item: order.get(item[0], 9))
-        return out
-
-    return cached("facets", query.key(), compute, version=projects_version())
+    return search_counts(query).facets
 
 
 def search_count(query: SearchQuery) -> int:
-    return cached("count", query.key(), lambda: search_projects(query).count(), version=projects_version())
+    return search_counts(query).total
 
 
-def result_page(query: SearchQuery) -> tuple[list[Project], int, int]:
-    """(rows of the page, total matches, number of pages)."""
-    total = search_count(query)
+def result_page(query: SearchQuery, *, total: int | None = None) -> tuple[list[Project], int, int]:
+    """(rows of the page, total matches, number of pages). The page is read
+    from the summary by its sort index, then its projects are fetched."""
+    if total is None:
+        total = search_rows(query).count()
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     page = min(query.page, pages)
     offset = (page - 1) * PAGE_SIZE
-    rows = list(with_listing(search_projects(query).order_by(*SORTS[query.sort]))[offset : offset + PAGE_SIZE])
-    return rows, total, pages
+    ids = list(
+        search_rows(query).order_by(*SUMMARY_SORTS[query.sort]).values_list("project_id", flat=True)[
+            offset : offset + PAGE_SIZE
+        ]
+    )
+    by_id = {p.pk: p for p in with_listing(Project.objects.filter(pk__in=ids))}
+    return [by_id[i] for i in ids if i in by_id], total, pages
 
 
 EXPORT_COLUMNS = (
@@ -433,30 +424,10 @@ def _terminal_blocks() -> list[tuple[str, int, int, int]]:
     return [(states[t], int(v), int(y), int(n or 0)) for t, v, y, n in rows]
 
 
-def _issued_by_first_child(child_sql: str) -> list[tuple[str, int, int]]:
-    """Units issued grouped by a value of each project's first child row
-    (so a project with two regions is counted once)."""
-    sql = f"""
-        SELECT c.value, SUM(i.quantity), COUNT(DISTINCT i.project_id)
-        FROM units_issuance i
-        LEFT JOIN ({child_sql}) c ON c.project_id = i.project_id
-        GROUP BY c.value
-    """  # noqa: S608 (child_sql is one of the constant queries below)
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    return sorted(((v or "", int(n or 0), int(p)) for v, n, p in rows), key=lambda r: (-r[1], r[0]))
-
-
-FIRST_REGION = """
-    SELECT l.project_id, l.region AS value FROM projects_location l
-    JOIN (SELECT project_id, MIN(id) AS id FROM projects_location GROUP BY project_id) f ON f.id = l.id
-"""
-FIRST_METHODOLOGY = """
-    SELECT pm.project_id, m.code AS value FROM projects_projectmethodology pm
-    JOIN (SELECT project_id, MIN(id) AS id FROM projects_projectmethodology GROUP BY project_id) f ON f.id = pm.id
-    JOIN projects_methodology m ON m.id = pm.methodology_id
-"""
+def _figures(dimension: str) -> list[tuple[str, int, int]]:
+    """(value, units, projects) of a DashboardFigure dimension, empty groups left out."""
+    rows = DashboardFigure.objects.filter(dimension=dimension).exclude(units=0, projects=0)
+    return [(value, int(units), int(projects)) for value, units, projects in rows.values_list("value", "units", "projects")]
 
 
 def dashboard() -> dict[str, Any]:
@@ -491,29 +462,15 @@ def _dashboard() -> dict[str, Any]:
     vintages = sorted(set(vint_issued) | set(vint_retired) | set(vint_cancelled))
     by_vintage = [(v, vint_issued.get(v, 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages]
 
-    # Distinct projects per group need their own grouping (a project spans years and vintages).
-    by_sector = [
-        (int(scope), int(n or 0), int(p))
-        for scope, n, p in Issuance.objects.values_list("project__sectoral_scope")
-        .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
-        .order_by("project__sectoral_scope")
-    ]
-    by_article6 = [
-        (status, int(n or 0), int(p))
-        for status, n, p in Issuance.objects.values_list("project__article6_status")
-        .annotate(n=Sum("quantity"), p=Count("project", distinct=True))
-        .order_by("project__article6_status")
-    ]
-    projects_by_status = [
-        (status, int(n))
-        for status, n in public_projects().order_by().values_list("status").annotate(n=Count("pk")).order_by("status")
-    ]
+    by_sector = sorted((int(v), n, p) for v, n, p in _figures("sector"))
+    by_article6 = sorted(_figures("article6"))
+    projects_by_status = sorted((status, p) for status, _, p in _figures("status"))
     return {
         "over_time": over_time,
         "by_vintage": by_vintage,
         "by_sector": by_sector,
-        "by_region": _issued_by_first_child(FIRST_REGION),
-        "by_methodology": _issued_by_first_child(FIRST_METHODOLOGY),
+        "by_region": sorted(_figures("region"), key=lambda r: (-r[1], r[0])),
+        "by_methodology": sorted(_figures("methodology"), key=lambda r: (-r[1], r[0])),
         "by_article6": by_article6,
         "projects_by_status": projects_by_status,
     }

@@ -4,11 +4,13 @@ screen readers, and the numbers are also in a table beside it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.utils.formats import number_format
@@ -137,10 +139,49 @@ def _geojson(data: Any) -> list[Shape]:
     return []
 
 
-def location_map(ident: str, title: str, desc: str, shapes: list[Shape], outline: list[Shape] | None = None) -> SafeString:
+COUNTRIES_FILE = Path(__file__).resolve().parent / "geo" / "countries-110m.json"
+
+
+@functools.cache
+def _countries() -> dict[str, Any]:
+    """Country outlines by ISO alpha-2 code (Natural Earth 1:110m, see geo/README.md)."""
+    return dict(json.loads(COUNTRIES_FILE.read_text(encoding="utf-8"))["countries"])
+
+
+def country_bbox(code: str) -> tuple[float, float, float, float] | None:
+    country = _countries().get((code or "").upper())
+    return tuple(country["bbox"]) if country else None  # type: ignore[return-value]
+
+
+@functools.cache
+def _country_polygons() -> list[tuple[str, str, tuple[float, float, float, float], Shape]]:
+    out = []
+    for code, country in _countries().items():
+        for poly in country["polygons"]:
+            rings = [[(lon, lat) for lon, lat in ring] for ring in poly]
+            lons = [p[0] for ring in rings for p in ring]
+            lats = [p[1] for ring in rings for p in ring]
+            out.append((code, country["name"], (min(lons), min(lats), max(lons), max(lats)), Shape("polygon", rings)))
+    return out
+
+
+def countries_in(west: float, south: float, east: float, north: float) -> list[tuple[str, str, list[Shape]]]:
+    """(code, name, polygons) of the countries with land in the frame (an
+    overseas part far away does not bring its country in)."""
+    found: dict[str, tuple[str, list[Shape]]] = {}
+    for code, name, (w, s, e, n), shape in _country_polygons():
+        if w <= east and e >= west and s <= north and n >= south:
+            found.setdefault(code, (name, []))[1].append(shape)
+    return [(code, name, shapes) for code, (name, shapes) in found.items()]
+
+
+def location_map(
+    ident: str, title: str, desc: str, shapes: list[Shape], outline: list[Shape] | None = None, *, host: str = ""
+) -> SafeString:
     """The project's points and areas on a plain equirectangular frame with a
-    graticule, scaled to their extent; `outline` (a country or region) is
-    drawn underneath when known."""
+    graticule, over the outlines of the countries around them (the host
+    country's drawn in full and set apart); `outline` (a region) is drawn
+    underneath when known."""
     pts = [p for s in shapes for ring in s.coords for p in ring]
     if not pts:
         return mark_safe("")
@@ -149,6 +190,12 @@ def location_map(ident: str, title: str, desc: str, shapes: list[Shape], outline
     pad = max(0.25, (max(lons) - min(lons)) * 0.2, (max(lats) - min(lats)) * 0.2)
     west, east = min(lons) - pad, max(lons) + pad
     south, north = min(lats) - pad, max(lats) + pad
+    home = country_bbox(host)
+    if home and home[0] - 5 <= west and east <= home[2] + 5 and home[1] - 5 <= south and north <= home[3] + 5:
+        # Sites in or near the host country: show the whole country around them.
+        margin = 0.3
+        west, south = min(west, home[0] - margin), min(south, home[1] - margin)
+        east, north = max(east, home[2] + margin), max(north, home[3] + margin)
     mid = math.cos(math.radians((south + north) / 2))
     width, height = 600, 400
     scale = min(width / ((east - west) * mid), height / (north - south))
@@ -161,8 +208,13 @@ def location_map(ident: str, title: str, desc: str, shapes: list[Shape], outline
         f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc">',
         f'<title id="{ident}-title">{escape(title)}</title><desc id="{ident}-desc">{escape(desc)}</desc>',
-        f'<rect width="{width}" height="{height}" fill="#eef5f1"/>',
+        f'<rect width="{width}" height="{height}" fill="#e4eef3"/>',
     ]
+    for code, name, polygons in countries_in(west, south, east, north):
+        css = "country host" if code == (host or "").upper() else "country"
+        parts.append(f"<g class=\"{css}\"><title>{escape(name)}</title>")
+        parts.extend(_path(shape, xy, "land") for shape in polygons)
+        parts.append("</g>")
     # Graticule every 1, 2, 5 or 10 degrees, labelled.
     span = max(east - west, north - south)
     step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30) if span / s <= 8), 30)

@@ -38,8 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- project search -------------------------------------------------------------------------
 
 
-def _facet_groups(query: selectors.SearchQuery) -> list[dict[str, Any]]:
-    counts = selectors.facet_counts(query)
+def _facet_groups(query: selectors.SearchQuery, counts: dict[str, list[tuple[str, int]]]) -> list[dict[str, Any]]:
     groups = []
     for name in selectors.FACETS:
         chosen = set(query.filters.get(name, []))
@@ -64,7 +63,8 @@ def _facet_groups(query: selectors.SearchQuery) -> list[dict[str, Any]]:
 @require_GET
 def project_search(request: HttpRequest) -> HttpResponse:
     query = selectors.SearchQuery.from_params(request.GET)
-    rows, total, pages = selectors.result_page(query)
+    counted = selectors.search_counts(query)
+    rows, total, pages = selectors.result_page(query, total=counted.total)
     page = min(query.page, pages)
     params = request.GET.copy()
     params.pop("page", None)
@@ -79,7 +79,7 @@ def project_search(request: HttpRequest) -> HttpResponse:
             "total": total,
             "page": page,
             "pages": pages,
-            "facets": _facet_groups(query),
+            "facets": _facet_groups(query, counted.facets),
             "sorts": labels.sort_options(),
             "base_query": base,
             "prev_url": f"?{base}&page={page - 1}" if page > 1 else "",
@@ -162,6 +162,7 @@ def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
         _("Map of the project's location"),
         _("Project sites of %(name)s: %(places)s.") % {"name": project.name, "places": places},
         shapes,
+        host=project.host_party,
     )
     issuances = list(project.issuances.select_related("project").order_by("serial_start"))
     for issuance in issuances:

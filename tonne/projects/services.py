@@ -38,6 +38,7 @@ from tonne.projects.models import (
     Stakeholder,
     ValidationRecord,
 )
+from tonne.projects.signals import project_changed
 
 CHILD_MODELS: dict[str, Any] = {
     "locations": Location,
@@ -84,6 +85,7 @@ def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetim
                 created_at=now,
                 updated_at=now,
             )
+    project_changed.send(sender=Project, project_ids=[project.pk])
 
 
 def _vvb(organisation_uid: str | None) -> Organisation | None:

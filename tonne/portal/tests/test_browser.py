@@ -72,7 +72,10 @@ def test_project_page_with_map(page: Any, data: Portal) -> None:
     page.goto(page.base_url + f"/projects/{data.mangrove.project_id}/")
     assert page.locator("h1").inner_text() == "Ebrié lagoon mangroves"
     assert page.locator("svg.map path.area").count() == 1
-    assert page.locator("svg.map title").text_content() == "Map of the project's location"
+    assert page.locator("svg.map > title").text_content() == "Map of the project's location"
+    # The host country's outline is drawn whole beneath the site, its neighbours around it.
+    assert page.locator("svg.map g.country.host > title").text_content() == "Côte d'Ivoire"
+    assert page.locator("svg.map g.country > title", has_text="Ghana").count() == 1
     assert "Abidjan Airways" in page.locator("body").inner_text()
     assert_accessible(page)
     screenshot(page, "portal-project")

@@ -219,6 +219,22 @@ def test_parse_gis_forms() -> None:
     assert svg.location_map("m", "t", "d", []) == ""
 
 
+def test_map_draws_the_host_country_and_its_neighbours() -> None:
+    site = svg.parse_gis("5.32,-4.03")  # Abidjan
+    drawn = svg.location_map("m", "t", "d", site, host="CI")
+    assert drawn.count('<g class="country host"><title>Côte d&#x27;Ivoire</title>') == 1
+    assert "<title>Ghana</title>" in drawn and "<title>Liberia</title>" in drawn
+    assert "<title>France</title>" not in drawn
+    # The frame takes in the whole host country: its westernmost point is inside the drawing.
+    west, south, east, north = svg.country_bbox("CI") or (0, 0, 0, 0)
+    assert west < -8 and east > -3 and south < 4.5 and north > 10
+    assert drawn.index('class="country') < drawn.index('class="site"')  # beneath the project
+    # Far from the host country (or with none known), the frame stays on the sites.
+    far = svg.location_map("m", "t", "d", svg.parse_gis("48.85,2.35"), host="CI")
+    assert '<g class="country"><title>France</title>' in far and "Ivoire" not in far
+    assert "country host" not in svg.location_map("m", "t", "d", site, host="")
+
+
 # -- serial lookup -------------------------------------------------------------------------------
 
 
