@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 
 from tonne.article6 import domain
 from tonne.article6.models import (
@@ -28,6 +28,33 @@ MAX_LOOKUP = 100_000_000
 
 MITIGATION_CONTRIBUTION = "mitigation_contribution"
 AUTHORISED = "authorised"
+
+
+def unit_totals(at: dt.datetime | None = None) -> dict[str, int]:
+    """Units in this registry by Article 6 status (the public dashboard):
+    authorised and first transferred, authorised and awaiting their first
+    transfer, received from another Party, and mitigation contribution units
+    (everything else issued here). A revocation takes back what was not yet
+    first transferred, as `segments` says per range."""
+    from tonne.units.models import Issuance
+
+    at = at or clock.now()
+    size = Sum(F("serial_end") - F("serial_start") + 1)
+    in_force = Q(authorisation__revoked_from__isnull=True) | Q(authorisation__revoked_from__gt=at)
+
+    def total(qs: QuerySet[Any]) -> int:
+        return int(qs.aggregate(n=size)["n"] or 0)
+
+    first_transferred = total(FirstTransfer.objects.all())
+    awaiting = total(AuthorisedRange.objects.filter(in_force)) - total(FirstTransfer.objects.filter(in_force))
+    received = total(ImportedRange.objects.all())
+    issued = int(Issuance.objects.aggregate(n=Sum("quantity"))["n"] or 0) - received
+    return {
+        "first_transferred": first_transferred,
+        "awaiting_first_transfer": awaiting,
+        "received": received,
+        "mitigation_contribution": issued - first_transferred - awaiting,
+    }
 
 
 def authorisations() -> QuerySet[Authorisation]:

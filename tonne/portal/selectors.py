@@ -464,6 +464,9 @@ def _dashboard() -> dict[str, Any]:
 
     by_sector = sorted((int(v), n, p) for v, n, p in _figures("sector"))
     by_article6 = sorted(_figures("article6"))
+    from tonne.article6.selectors import unit_totals
+
+    article6_units = list(unit_totals().items())
     projects_by_status = sorted((status, p) for status, _, p in _figures("status"))
     return {
         "over_time": over_time,
@@ -472,6 +475,7 @@ def _dashboard() -> dict[str, Any]:
         "by_region": sorted(_figures("region"), key=lambda r: (-r[1], r[0])),
         "by_methodology": sorted(_figures("methodology"), key=lambda r: (-r[1], r[0])),
         "by_article6": by_article6,
+        "article6_units": article6_units,
         "projects_by_status": projects_by_status,
     }
 

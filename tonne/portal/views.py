@@ -341,6 +341,12 @@ def _charts() -> list[dict[str, Any]]:
     data = selectors.dashboard()
     issued, retired, cancelled = _("Issued"), _("Retired"), _("Cancelled")
     units, projects = _("Units"), _("Projects")
+    article6_unit_labels = {
+        "first_transferred": _("Authorised, first transferred"),
+        "awaiting_first_transfer": _("Authorised, awaiting first transfer"),
+        "received": _("Received from another Party"),
+        "mitigation_contribution": _("Mitigation contribution units"),
+    }
     charts = [
         {
             "id": "over-time",
@@ -373,8 +379,14 @@ def _charts() -> list[dict[str, Any]]:
             "rows": [[m or _("Not stated"), n, p] for m, n, p in data["by_methodology"]],
         },
         {
+            "id": "article6-units",
+            "title": _("Units by Article 6 status"),
+            "columns": [_("Article 6 status"), units],
+            "rows": [[article6_unit_labels[s], n] for s, n in data["article6_units"]],
+        },
+        {
             "id": "by-article6",
-            "title": _("Units issued: Article 6 authorised or not"),
+            "title": _("Units issued by the project's Article 6 status"),
             "columns": [_("Article 6 status"), units, projects],
             "rows": [[labels.article6(s), n, p] for s, n, p in data["by_article6"]],
         },

@@ -121,8 +121,8 @@ def test_certificate_and_its_proof(page: Any, data: Portal) -> None:
 
 def test_dashboard(page: Any, data: Portal) -> None:
     page.goto(page.base_url + "/dashboard/")
-    assert page.locator("svg.chart").count() == 7
-    assert page.locator(".chart-table table").count() == 7
+    assert page.locator("svg.chart").count() == 8
+    assert page.locator(".chart-table table").count() == 8
     assert_accessible(page)
     screenshot(page, "portal-dashboard")
     with page.expect_download() as info:

@@ -357,9 +357,10 @@ def test_dashboard_figures_and_csv(portal: Portal) -> None:
     r = get("/dashboard/")
     assert r.status_code == 200
     body = text(r)
-    assert body.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 7
-    assert body.count("<title id=") == 7
-    for chart in ("over-time", "by-vintage", "by-sector", "by-region", "by-methodology", "by-article6", "projects-by-status"):
+    assert body.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 8
+    assert body.count("<title id=") == 8
+    for chart in ("over-time", "by-vintage", "by-sector", "by-region", "by-methodology", "article6-units", "by-article6",
+                  "projects-by-status"):
         assert f"/dashboard/{chart}.csv" in body
     rows = list(csv.reader(io.StringIO(get("/dashboard/by-vintage.csv").content.decode("utf-8-sig"))))
     assert rows[0] == ["Vintage", "Issued", "Retired", "Cancelled"]
@@ -367,6 +368,10 @@ def test_dashboard_figures_and_csv(portal: Portal) -> None:
     assert ["2023", "7000", "0", "0"] in rows
     rows = list(csv.reader(io.StringIO(get("/dashboard/by-article6.csv").content.decode("utf-8-sig"))))
     assert ["Authorised", "2000", "1"] in rows and ["Not requested", "15000", "1"] in rows
+    # No authorisation in this registry: every unit is a mitigation contribution unit.
+    rows = list(csv.reader(io.StringIO(get("/dashboard/article6-units.csv").content.decode("utf-8-sig"))))
+    assert rows[1:] == [["Authorised, first transferred", "0"], ["Authorised, awaiting first transfer", "0"],
+                        ["Received from another Party", "0"], ["Mitigation contribution units", "17000"]]
     rows = list(csv.reader(io.StringIO(get("/dashboard/by-region.csv").content.decode("utf-8-sig"))))
     assert ["Lagunes", "15000", "1"] in rows
     assert get("/dashboard/nope.csv").status_code == 404
