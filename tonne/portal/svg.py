@@ -34,7 +34,7 @@ def bar_chart(
 ) -> SafeString:
     """Horizontal grouped bars: one group per category, one bar per series."""
     n_series = max(1, len(series))
-    bar_h, gap, label_w, width, right = 14, 10, 170, 640, 90
+    bar_h, gap, label_w, width, right = 14, 10, 210, 640, 90
     group_h = n_series * bar_h + gap
     legend_h = 26 if n_series > 1 else 0
     height = legend_h + max(1, len(categories)) * group_h + 10
@@ -54,7 +54,7 @@ def bar_chart(
             x += 24 + 8 * len(name)
     for i, category in enumerate(categories):
         y0 = legend_h + i * group_h
-        label = category if len(category) <= 26 else category[:25] + "…"
+        label = category if len(category) <= 30 else category[:29] + "…"
         parts.append(
             f'<text x="{label_w - 8}" y="{y0 + n_series * bar_h / 2 + 4:.1f}" text-anchor="end" class="label">'
             f"<title>{escape(category)}</title>{escape(label)}</text>"
