@@ -23,6 +23,7 @@ from tonne.controls.models import (
     PendingMove,
     RegistrySwitch,
     TrustedAccount,
+    UnitReservation,
 )
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
@@ -274,7 +275,12 @@ def _wait(
         created_at=now,
         **fields,
     )
-    PendingMove.objects.create(transaction=txn, ranges=_ranges(pieces), details=details, execute_at=execute_at)
+    ranges = _ranges(pieces)
+    PendingMove.objects.create(transaction=txn, ranges=ranges, details=details, execute_at=execute_at)
+    # The serials are this transaction's until it completes or stops waiting.
+    UnitReservation.objects.bulk_create(
+        UnitReservation(transaction=txn, serial_start=start, serial_end=end) for start, end in ranges
+    )
     if needs_approval:
         Approval.objects.create(
             uid=uuid.uuid4(),

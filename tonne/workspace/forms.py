@@ -262,6 +262,14 @@ class UserForm(forms.Form):
     )
 
 
+class MemberForm(forms.Form):
+    """Change a person's role, or deactivate them."""
+
+    username = forms.CharField(label=_("User"), max_length=150)
+    role = forms.ChoiceField(label=_("New role"), choices=UserForm.base_fields["role"].choices)  # type: ignore[attr-defined]
+    is_active = forms.BooleanField(label=_("Active (may sign in)"), required=False, initial=True)
+
+
 class AccountStatusForm(forms.Form):
     status = forms.ChoiceField(
         label=_("New status"), choices=[("open", _("open")), ("suspended", _("suspended")), ("closed", _("closed"))]

@@ -272,6 +272,8 @@ class ControlApprovals(InboxSource):
             return gettext("Add %(trusted)s to the trusted accounts of %(account)s") % a.payload
         if a.action == Approval.Action.LIMIT_CHANGE:
             return gettext("Change the limits of %(account)s") % a.payload
+        if a.action == Approval.Action.REPRESENTATIVE_CHANGE:
+            return gettext("Change the authorised representative %(username)s") % a.payload
         return str(LABELS.get(a.action, a.action))
 
     @staticmethod
@@ -318,6 +320,12 @@ class ControlApprovals(InboxSource):
             facts.append((gettext("Account"), str(a.payload.get("account", ""))))
             facts.append((gettext("Per transfer"), str(a.payload.get("per_transfer") or none)))
             facts.append((gettext("Per 24 hours"), str(a.payload.get("per_day") or none)))
+        elif a.action == Approval.Action.REPRESENTATIVE_CHANGE:
+            before, after = a.payload.get("before", {}), a.payload.get("after", {})
+            facts.append((gettext("User"), str(a.payload.get("username", ""))))
+            for label, state in ((gettext("Now"), before), (gettext("After approval"), after)):
+                role = LABELS.get(state.get("role", ""), state.get("role", ""))
+                facts.append((label, f"{role}, {gettext('active') if state.get('active') else gettext('inactive')}"))
         facts.append((gettext("Request hash"), a.request_hash))
         return facts
 

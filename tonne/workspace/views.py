@@ -297,6 +297,7 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
     status_form = wf.OrganisationStatusForm()
     accreditation_form = wf.AccreditationForm(initial={"accredited": org.accredited})
     user_form = wf.UserForm()
+    member_form = wf.MemberForm()
     account_form = wf.AccountForm()
     error, error_form = None, ""
     if request.method == "POST":
@@ -325,8 +326,33 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
             elif action == "user" and org_admin:
                 user_form = wf.UserForm(request.POST)
                 if user_form.is_valid():
-                    orgs.create_user(actor=user, organisation=org, **user_form.cleaned_data)
-                    messages.success(request, _("User %(name)s added.") % {"name": user_form.cleaned_data["username"]})
+                    created = orgs.create_user(actor=user, organisation=org, **user_form.cleaned_data)
+                    if controls.pending_representative_change(created) is not None:
+                        messages.success(request, _(
+                            "User %(name)s added; as an authorised representative they can sign in once another "
+                            "administrator or approver of the organisation approves (Inbox)."
+                        ) % {"name": created.username})
+                    else:
+                        messages.success(request, _("User %(name)s added.") % {"name": created.username})
+                    return redirect("workspace:organisation", uid=org.uid)
+            elif action == "member" and org_admin:
+                member_form = wf.MemberForm(request.POST)
+                if member_form.is_valid():
+                    member = org_selectors.users_for(user, org).filter(
+                        username=member_form.cleaned_data["username"]
+                    ).first()
+                    if member is None:
+                        raise Http404
+                    result = controls.change_member(
+                        actor=user, member=member, role=member_form.cleaned_data["role"],
+                        active=member_form.cleaned_data["is_active"],
+                    )
+                    if isinstance(result, User):
+                        messages.success(request, _("The change of %(name)s took effect.") % {"name": member.username})
+                    else:
+                        messages.success(request, _(
+                            "The change of %(name)s waits for another administrator or approver of the organisation (Inbox)."
+                        ) % {"name": member.username})
                     return redirect("workspace:organisation", uid=org.uid)
             elif action == "account" and org_admin:
                 account_form = wf.AccountForm(request.POST)
@@ -340,7 +366,8 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
                 raise PermissionDenied
         except RegistryError as exc:
             error = exc
-            target = {"status": status_form, "accreditation": accreditation_form, "user": user_form, "account": account_form}
+            target = {"status": status_form, "accreditation": accreditation_form, "user": user_form,
+                      "member": member_form, "account": account_form}
             show_error(target.get(action), exc)
     return render(
         request,
@@ -354,6 +381,12 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
             "status_form": status_form,
             "accreditation_form": accreditation_form,
             "user_form": user_form,
+            "member_form": member_form,
+            "pending_members": {
+                a.payload.get("username"): a for a in control_selectors.approvals_for(user).filter(
+                    action="representative_change", status="pending", organisation=org
+                )
+            } if org_admin else {},
             "account_form": account_form,
             "error": error,
             "error_form": error_form,
