@@ -418,3 +418,14 @@ class RetireForm(MoveForm):
 
 class TrustedAccountForm(forms.Form):
     trusted = forms.CharField(label=_("Account number to trust"), max_length=40)
+
+
+class LimitsForm(forms.Form):
+    per_transfer = forms.IntegerField(
+        label=_("Most units one transfer may move"), min_value=1, max_value=2**62, required=False,
+        help_text=_("Leave empty for no limit of the account's own."),
+    )
+    per_day = forms.IntegerField(
+        label=_("Most units that may leave in 24 hours"), min_value=1, max_value=2**62, required=False,
+        help_text=_("Leave empty for no limit of the account's own."),
+    )

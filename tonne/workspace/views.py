@@ -930,6 +930,7 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
         {
             **account_controls(user, account, blocks),
             "trusted_form": wf.TrustedAccountForm(),
+            "limits_form": wf.LimitsForm(initial=_own_limits(account)),
             "account": account,
             "holdings": holdings,
             "more": blocks.count() > len(holdings),
@@ -975,7 +976,49 @@ def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any
         "may_edit_trusted": account.type == Account.Type.HOLDING
         and account.organisation_id == user.organisation_id
         and user.role in controls.OPERATOR_ROLES,
+        "may_edit_limits": account.type == Account.Type.HOLDING
+        and account.organisation_id == user.organisation_id
+        and user.role == User.Role.ADMIN,
+        # Changes of limits and the trusted list waiting for a second person: the holder sees them.
+        "pending_changes": list(
+            control_selectors.approvals_for(user)
+            .filter(account=account, status="pending", action__in=("trusted_add", "limit_change"))
+            .select_related("initiated_by")
+            .order_by("created_at", "id")
+        ),
     }
+
+
+def _own_limits(account: Account) -> dict[str, Any]:
+    limit = control_selectors.limits_of(account)
+    return {"per_transfer": limit.per_transfer if limit else None, "per_day": limit.per_day if limit else None}
+
+
+@role_required(HOLDER)
+def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Ask to change the account's limits; a second person of the organisation approves."""
+    user = _user(request)
+    account = _account(user, identifier)
+    back = reverse("workspace:account", args=[account.identifier])
+    if request.method != "POST":
+        return redirect(back)
+    form = wf.LimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter whole numbers of units of at least 1, or leave a field empty."))
+        return redirect(back + "#limits")
+    try:
+        access_policy.require_step_up(request, user)
+        result = controls.request_limits(actor=user, account=account.identifier, **form.cleaned_data)
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back + "#limits")
+        messages.error(request, f"{exc.message} ({exc.code})")
+        return redirect(back + "#limits")
+    if hasattr(result, "request_hash"):
+        messages.info(request, _("The new limits await approval by a second person of your organisation."))
+    else:
+        messages.success(request, _("The new limits are in force."))
+    return redirect(back + "#limits")
 
 
 @role_required(HOLDER)
