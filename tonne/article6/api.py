@@ -211,7 +211,7 @@ def create_import(request: HttpRequest, payload: ImportIn):
 
 
 class AefQuery(Schema):
-    year: int
+    year: int = Field(..., ge=1, le=9999)
     format: str = Field("json", description="json, csv (a zip of one file per table) or xlsx")
 
 

@@ -353,7 +353,7 @@ def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
     from tonne.controls import services as controls
 
     user = actor(request)
-    require_scope(request, ApiToken.Scope.ADMIN)
+    require_scope(request, ApiToken.Scope.TRADE)
     org = _organisation(user, uid)
     created = orgs.create_user(
         actor=user,
@@ -376,7 +376,7 @@ def change_user(request: HttpRequest, uid: uuid.UUID, username: str, payload: Me
     from tonne.controls import services as controls
 
     user = actor(request)
-    require_scope(request, ApiToken.Scope.ADMIN)
+    require_scope(request, ApiToken.Scope.TRADE)
     org = _organisation(user, uid)
     member = selectors.users_for(user, org).select_related("organisation").filter(username=username).first()
     if member is None:
