@@ -466,6 +466,8 @@ def _apply_representative_change(payload: dict[str, Any], *, requested_by: User,
     )
     if member is None or member_state(member) != payload["before"]:
         raise Conflict("APPROVAL_STALE", "This person changed since the request was made; ask again.")
+    if approved_by is not None and approved_by.pk == member.pk:
+        raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "A change of your own role is approved by someone else.")
     member.role = payload["after"]["role"]
     member.is_active = payload["after"]["active"]
     member.save(update_fields=["role", "is_active"])

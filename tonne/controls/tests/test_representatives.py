@@ -62,11 +62,14 @@ def test_promotion_and_removal_need_approval_and_expire(world: World) -> None:
     assert late.value.code == "APPROVAL_EXPIRED"
     viewer.refresh_from_db()
     assert viewer.role == User.Role.VIEWER
-    # Removing a representative is a change of representatives too.
+    # Removing a representative is a change of representatives too, and the
+    # person changed does not approve it.
     removal = controls.change_member(actor=reg.developer, member=world.dev_approver, role=User.Role.APPROVER, active=False)
     assert isinstance(removal, Approval)
-    with pytest.raises(PermissionDenied):
-        controls.approve(actor=reg.developer, uid=removal.uid, request_hash=removal.request_hash)
+    for approver in (reg.developer, world.dev_approver):
+        with pytest.raises(PermissionDenied) as refused:
+            controls.approve(actor=approver, uid=removal.uid, request_hash=removal.request_hash)
+        assert refused.value.code == "SELF_APPROVAL_NOT_ALLOWED"
 
 
 def test_approval_is_bound_to_the_person_as_they_were(world: World) -> None:
