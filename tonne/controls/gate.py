@@ -278,9 +278,16 @@ def _wait(
     ranges = _ranges(pieces)
     PendingMove.objects.create(transaction=txn, ranges=ranges, details=details, execute_at=execute_at)
     # The serials are this transaction's until it completes or stops waiting.
-    UnitReservation.objects.bulk_create(
-        UnitReservation(transaction=txn, serial_start=start, serial_end=end) for start, end in ranges
-    )
+    # One plain INSERT: bulk_create would open an atomic block, which the
+    # pipelined move path (its own transaction, outside Django's) cannot.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UnitReservation._meta.db_table} (transaction_id, serial_start, serial_end) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s)"] * len(ranges)),
+            [value for start, end in ranges for value in (txn.pk, start, end)],
+        )
     if needs_approval:
         Approval.objects.create(
             uid=uuid.uuid4(),
