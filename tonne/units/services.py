@@ -297,9 +297,11 @@ def _criteria_sql(selection: Selection, account_sql: str, account_param: Any) ->
     if selection.unit_class:
         where.append("unit_class = %s")
         params.append(selection.unit_class)
+    # The flag is computed on the batch only, after the index gives its rows.
     sql = (
-        f"SELECT {BLOCK_COLUMNS}, {BLOCK_HELD_BACK} FROM units_unitblock b WHERE {' AND '.join(where)} "
-        f"ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s"
+        f"SELECT {BLOCK_COLUMNS}, {BLOCK_HELD_BACK} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+        f"WHERE {' AND '.join(where)} ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s) b "
+        f"ORDER BY acquired_at, serial_start"
     )
     return sql, params
 
