@@ -221,9 +221,9 @@ def _env_set(name: str, default: str) -> frozenset[str]:
 
 
 # Four-eyes: what needs a second person (issuance, transfer, retirement,
-# cancellation, reversal, trusted_list, limits); approvals expire.
+# cancellation, reversal, trusted_list, limits, representatives); approvals expire.
 TONNE_FOUR_EYES = _env_set(
-    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,trusted_list,limits"
+    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,trusted_list,limits,representatives"
 )
 TONNE_APPROVAL_HOURS = int(os.environ.get("TONNE_APPROVAL_HOURS", "72"))
 # Transfers to accounts not on the trusted list settle at noon of the Nth working day.

@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from tonne.access import policy, sessions
+from tonne.access import counters, policy, sessions
 from tonne.core import clock
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -111,7 +110,7 @@ class ApiRateLimitMiddleware:
     TONNE_API_RATE_PER_MINUTE requests, of which TONNE_API_WRITE_RATE_PER_MINUTE
     may change something. An address that fails authentication
     TONNE_AUTH_FAILURES_PER_HOUR times is locked out of the API for the hour.
-    Counters live in Django's cache (per process unless a shared cache is set)."""
+    Counters live in the database (access.RateCounter), shared by every server process."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -126,7 +125,7 @@ class ApiRateLimitMiddleware:
         minute, hour = now // 60, now // 3600
         ip = client_ip(request)
         failures_key = f"tonne:authfail:{ip}:{hour}"
-        if (cache.get(failures_key) or 0) >= settings.TONNE_AUTH_FAILURES_PER_HOUR:
+        if counters.current(failures_key) >= settings.TONNE_AUTH_FAILURES_PER_HOUR:
             return self._limited(problem, "AUTHENTICATION_LOCKED_OUT",
                                  "Too many failed authentications from this address; try again later.", 3600 - now % 3600)
         client = _client_key(request)
@@ -145,13 +144,7 @@ class ApiRateLimitMiddleware:
     def _over(key: str, limit: int, timeout: int = 60) -> bool:
         if limit <= 0:
             return False
-        cache.add(key, 0, timeout)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout)
-            count = 1
-        return count > limit
+        return counters.hit(key, timeout) > limit
 
     @staticmethod
     def _limited(problem: Callable[..., HttpResponse], code: str, detail: str, retry: int) -> HttpResponse:

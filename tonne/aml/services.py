@@ -10,10 +10,11 @@ from django.db import IntegrityError, transaction
 
 from tonne.aml import rules
 from tonne.aml.models import AmlAlert, AmlCursor
+from tonne.audit import review
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.core import clock
-from tonne.core.errors import Conflict, NotFound, ValidationFailed
+from tonne.core.errors import NotFound, ValidationFailed
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.models import Issuance, Transaction
@@ -81,28 +82,17 @@ def scan() -> list[AmlAlert]:
 
 def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:
     """Dismiss (the hold goes) or confirm (the hold stays until the account is frozen or released)."""
-    require_registry_administrator(actor)
-    if status not in (AmlAlert.Status.DISMISSED, AmlAlert.Status.CONFIRMED):
-        raise ValidationFailed("ALERT_DECISION_INVALID", "status is dismissed or confirmed.", field="status")
-    note = (note or "").strip()
-    if not note:
-        raise ValidationFailed("REASON_REQUIRED", "Say why.", field="note")
-    with transaction.atomic():
-        alert = AmlAlert.objects.select_for_update().filter(pk=alert_id).first()
-        if alert is None:
-            raise NotFound("ALERT_NOT_FOUND", "No such alert.")
-        if alert.status != AmlAlert.Status.OPEN:
-            raise Conflict("ALERT_DECIDED", f"This alert was already {alert.status}.")
-        alert.status = status
-        alert.decided_by = actor
-        alert.decided_at = clock.now()
-        alert.note = note
-        if status == AmlAlert.Status.DISMISSED:
+
+    def release(alert: AmlAlert) -> None:
+        if alert.status == AmlAlert.Status.DISMISSED:
             alert.hold = False
-        alert.save()
-        record(AuditEvent.Category.SECURITY, f"aml.alert_{status}", actor=actor, target=str(alert.pk),
-               detail={"rule": alert.rule, "note": note})
-    return alert
+
+    return review.decide(
+        actor=actor, model=AmlAlert, pk=alert_id, status=status, note=note,
+        choices=(AmlAlert.Status.DISMISSED, AmlAlert.Status.CONFIRMED), open_status=AmlAlert.Status.OPEN,
+        codes=("ALERT_DECISION_INVALID", "ALERT_NOT_FOUND", "ALERT_DECIDED"), event="aml.alert", noun="alert",
+        on_decided=release,
+    )
 
 
 def release_hold(*, actor: User, alert_id: int, note: str) -> AmlAlert:

@@ -213,7 +213,7 @@ def create_import(request: HttpRequest, payload: ImportIn):
 
 
 class AefQuery(Schema):
-    year: int
+    year: int = Field(..., ge=1, le=9999)
     format: str = Field("json", description="json, csv (a zip of one file per table), xlsx, or cadt (CAD Trust v2 AEF T1-T5 as JSON)")
 
 

@@ -23,6 +23,7 @@ from tonne.controls.models import (
     PendingMove,
     RegistrySwitch,
     TrustedAccount,
+    UnitReservation,
 )
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
@@ -286,7 +287,19 @@ def _wait(
         created_at=now,
         **fields,
     )
-    PendingMove.objects.create(transaction=txn, ranges=_ranges(pieces), details=details, execute_at=execute_at)
+    ranges = _ranges(pieces)
+    PendingMove.objects.create(transaction=txn, ranges=ranges, details=details, execute_at=execute_at)
+    # The serials are this transaction's until it completes or stops waiting.
+    # One plain INSERT: bulk_create would open an atomic block, which the
+    # pipelined move path (its own transaction, outside Django's) cannot.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UnitReservation._meta.db_table} (transaction_id, serial_start, serial_end) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s)"] * len(ranges)),
+            [value for start, end in ranges for value in (txn.pk, start, end)],
+        )
     if needs_approval:
         Approval.objects.create(
             uid=uuid.uuid4(),

@@ -25,6 +25,7 @@ class Approval(models.Model):
         TRUSTED_ADD = "trusted_add"
         TRUSTED_REMOVE = "trusted_remove"
         LIMIT_CHANGE = "limit_change"
+        REPRESENTATIVE_CHANGE = "representative_change"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -180,3 +181,20 @@ class RegistrySwitch(models.Model):
 
     def __str__(self) -> str:
         return "transfers suspended" if self.transfers_suspended else "transfers running"
+
+
+class UnitReservation(models.Model):
+    """Serials committed to a waiting transaction (four-eyes or delayed
+    settlement): no other move may take them. A row lives only while its
+    transaction waits, so the table is empty unless something waits."""
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="+")
+    serial_start = models.PositiveBigIntegerField()
+    serial_end = models.PositiveBigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["serial_start", "serial_end"], name="reservation_serials")]
+        constraints = [models.CheckConstraint(condition=Q(serial_end__gte=F("serial_start")), name="reservation_range")]
+
+    def __str__(self) -> str:
+        return f"{self.serial_start}-{self.serial_end} reserved by {self.transaction_id}"

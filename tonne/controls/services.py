@@ -24,9 +24,11 @@ from tonne.controls.models import (
     PendingMove,
     RegistrySwitch,
     TrustedAccount,
+    UnitReservation,
 )
 from tonne.core import clock
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
+from tonne.kyc.services import REPRESENTATIVE_ROLES
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
     get_account,
@@ -84,9 +86,15 @@ def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
             Transaction.objects.filter(pk=approval.transaction_id, status__in=gate.WAITING).update(
                 status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
             )
+            release(approval.transaction_id)
         record(Category.CONTROL, f"{approval.action}.approval_expired", target=str(approval.uid))
         return True
     return False
+
+
+def release(txn_id: int) -> None:
+    """The serials a waiting transaction held go back to its account's pool."""
+    UnitReservation.objects.filter(transaction_id=txn_id).delete()
 
 
 # -- approvals -------------------------------------------------------------------------
@@ -150,6 +158,7 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
     if approval.transaction_id:
         Transaction.objects.filter(pk=approval.transaction_id).update(status=Status.REJECTED)
+        release(approval.transaction_id)
     record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
 
 
@@ -172,6 +181,8 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
         _apply_limits(approval.payload, set_by=approval.initiated_by, approved_by=approver, now=now)
+    elif approval.action == Approval.Action.REPRESENTATIVE_CHANGE:
+        _apply_representative_change(approval.payload, requested_by=approval.initiated_by, approved_by=approver)
     elif approval.action in CARRY_OUT:
         CARRY_OUT[approval.action](approval, approver)
 
@@ -251,6 +262,7 @@ def settle(txn_id: int) -> Transaction:
         raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
     pending = PendingMove.objects.get(transaction=txn)
     now = clock.now()
+    release(txn.pk)  # settled or failed, the serials are no longer held for it
     try:
         with transaction.atomic():
             done = units.settle(txn, [(s, e) for s, e in pending.ranges], pending.details)
@@ -285,6 +297,7 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
         txn.status = Status.CANCELLED
         txn.save(update_fields=["status"])
         PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
+        release(txn.pk)
         Approval.objects.filter(transaction=txn, status=Approval.Status.PENDING).update(
             status=Approval.Status.CANCELLED, decided_at=clock.now()
         )
@@ -396,6 +409,109 @@ def _apply_limits(payload: dict[str, Any], *, set_by: User, approved_by: User | 
     )
     record(Category.CONFIGURATION, "limits.changed", actor=approved_by or set_by, target=account.identifier, detail=payload)
     return limit
+
+
+# -- authorised representatives --------------------------------------------------------
+#
+# An organisation's authorised representatives are its active people with a
+# role that moves units or approves. Making, unmaking or re-roling one, when
+# asked by a member of the organisation, waits for a second person of it; the
+# registry administrator (who onboards organisations) acts at once.
+
+
+
+def member_state(member: User) -> dict[str, Any]:
+    return {"role": member.role, "active": member.is_active}
+
+
+def representative_change_needs_approval(actor: User, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    if "representatives" not in settings.TONNE_FOUR_EYES or is_registry_administrator(actor) or before == after:
+        return False
+    return any(state["active"] and state["role"] in REPRESENTATIVE_ROLES for state in (before, after))
+
+
+def request_representative_change(*, actor: User, member: User, after: dict[str, Any]) -> Approval:
+    """Record the change of `member` to `after` ({role, active}) for a second person to approve."""
+    organisation = member.organisation
+    if organisation is None:
+        raise ValidationFailed("ORGANISATION_REQUIRED", "A representative belongs to an organisation.")
+    if Approval.objects.filter(
+        action=Approval.Action.REPRESENTATIVE_CHANGE,
+        status=Approval.Status.PENDING,
+        organisation_id=organisation.pk,
+        payload__username=member.username,
+    ).exists():
+        raise Conflict(
+            "REPRESENTATIVE_CHANGE_PENDING",
+            f"A change of {member.username} already waits for approval; decide or cancel it first.",
+            field="username",
+        )
+    payload = {
+        "organisation": str(organisation.uid),
+        "username": member.username,
+        "before": member_state(member),
+        "after": {"role": after["role"], "active": bool(after["active"])},
+    }
+    return _new_approval(actor=actor, action=Approval.Action.REPRESENTATIVE_CHANGE, account=None, payload=payload)
+
+
+def _apply_representative_change(payload: dict[str, Any], *, requested_by: User, approved_by: User | None) -> User:
+    from tonne.ledger.services import append_entry
+
+    member = (
+        User.objects.select_for_update()
+        .select_related("organisation")
+        .filter(username=payload["username"], organisation__uid=payload["organisation"])
+        .first()
+    )
+    if member is None or member_state(member) != payload["before"]:
+        raise Conflict("APPROVAL_STALE", "This person changed since the request was made; ask again.")
+    if approved_by is not None and approved_by.pk == member.pk:
+        raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "A change of your own role is approved by someone else.")
+    member.role = payload["after"]["role"]
+    member.is_active = payload["after"]["active"]
+    member.save(update_fields=["role", "is_active"])
+    append_entry(kind="user.changed", actor=approved_by or requested_by, data={
+        "username": member.username, "organisation": payload["organisation"], **payload["after"],
+    })
+    record(Category.ADMIN_ACTION, "member.changed", actor=approved_by or requested_by,
+           target=member.username, detail={**payload, "requested_by": requested_by.username})
+    return member
+
+
+def pending_representative_change(member: User) -> Approval | None:
+    if member.organisation_id is None:
+        return None
+    return Approval.objects.filter(
+        action=Approval.Action.REPRESENTATIVE_CHANGE,
+        status=Approval.Status.PENDING,
+        organisation_id=member.organisation_id,
+        payload__username=member.username,
+    ).first()
+
+
+def change_member(*, actor: User, member: User, role: str, active: bool) -> Approval | User:
+    """Change a person's role or (de)activate them: at once, or, for a change
+    of the organisation's authorised representatives, after a second person's approval."""
+    if role not in User.Role.values:
+        raise ValidationFailed("ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role")
+    if member.organisation_id is None:
+        raise NotFound("USER_NOT_FOUND", "No such user.")
+    if not is_registry_administrator(actor):
+        org = require_active_member(actor, (User.Role.ADMIN,))
+        if org.pk != member.organisation_id:
+            raise NotFound("USER_NOT_FOUND", "No such user.")
+        if member.pk == actor.pk:
+            raise PermissionDenied("SELF_CHANGE_NOT_ALLOWED", "Another administrator changes your own role.")
+    after = {"role": role, "active": bool(active)}
+    with transaction.atomic():
+        if representative_change_needs_approval(actor, member_state(member), after):
+            return request_representative_change(actor=actor, member=member, after=after)
+        payload = {"organisation": str(member.organisation.uid) if member.organisation else "",
+                   "username": member.username, "before": member_state(member), "after": after}
+        if payload["before"] == after:
+            return member
+        return _apply_representative_change(payload, requested_by=actor, approved_by=None)
 
 
 # -- freezes ---------------------------------------------------------------------------

@@ -140,6 +140,25 @@ class TonneAPI(NinjaAPI):
         app = module[1] if len(module) > 2 else module[-1]
         return f"{app}_{operation.view_func.__name__}"
 
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        """What the API really answers: errors are problem documents
+        (application/problem+json), and any request may be rate limited (429)."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        problem_ref = {"$ref": "#/components/schemas/ProblemOut"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(429, {
+                    "description": "Too many requests, or too many failed authentications from this address",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+                    "content": {"application/problem+json": {"schema": problem_ref}},
+                })
+                for status, response in responses.items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        response["content"] = {"application/problem+json": content["application/json"]}
+        return schema
+
     def _get_urls(self) -> list[Any]:
         from django.urls import re_path
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from rapidfuzz import fuzz, process
 
+from tonne.audit import review
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.core import clock
@@ -286,25 +287,13 @@ def screen_organisation(
 
 
 def decide_hit(*, actor: User, hit_id: int, status: str, note: str) -> ScreeningHit:
-    require_registry_administrator(actor)
-    if status not in (ScreeningHit.Status.CLEARED, ScreeningHit.Status.CONFIRMED):
-        raise ValidationFailed("HIT_DECISION_INVALID", "status is cleared or confirmed.", field="status")
-    note = (note or "").strip()
-    if not note:
-        raise ValidationFailed("REASON_REQUIRED", "Say why.", field="note")
-    with transaction.atomic():
-        hit = ScreeningHit.objects.select_for_update().filter(pk=hit_id).first()
-        if hit is None:
-            raise NotFound("SCREENING_HIT_NOT_FOUND", "No such screening hit.")
-        if hit.status != ScreeningHit.Status.PENDING:
-            raise Conflict("SCREENING_HIT_DECIDED", f"This hit was already {hit.status}.")
-        hit.status = status
-        hit.decided_by = actor
-        hit.decided_at = clock.now()
-        hit.note = note
-        hit.save(update_fields=["status", "decided_by", "decided_at", "note"])
-        record(Category.SECURITY, f"sanctions.hit_{status}", actor=actor, target=str(hit.pk), detail={"note": note})
-    return hit
+    """Clear (the organisation may move units again) or confirm a screening hit."""
+    return review.decide(
+        actor=actor, model=ScreeningHit, pk=hit_id, status=status, note=note,
+        choices=(ScreeningHit.Status.CLEARED, ScreeningHit.Status.CONFIRMED), open_status=ScreeningHit.Status.PENDING,
+        codes=("HIT_DECISION_INVALID", "SCREENING_HIT_NOT_FOUND", "SCREENING_HIT_DECIDED"), event="sanctions.hit",
+        noun="screening hit",
+    )
 
 
 def require_no_sanctions_hits(organisation: Organisation) -> None:

@@ -95,6 +95,19 @@ class UserOut(Schema):
     is_registry_administrator: bool
 
 
+class MemberIn(StrictSchema):
+    role: str = Field(..., description="admin, initiator, approver or viewer")
+    is_active: bool
+
+
+class MemberChangeOut(Schema):
+    """Either the change took effect, or it waits for a second person of the organisation."""
+
+    status: str = Field(..., description="'applied' or 'awaiting_approval'")
+    approval: uuid.UUID | None
+    user: UserOut
+
+
 class MeOut(UserOut):
     token_scope: str | None = Field(
         None, description="Scope of the token used, or null for a session."
@@ -332,10 +345,15 @@ def list_users(request: HttpRequest, uid: uuid.UUID, query: Query[ListQuery]):
     )
 
 
-@router.post("/organisations/{uuid:uid}/users", response={201: UserOut, **ERRORS}, auth=AUTH)
+@router.post("/organisations/{uuid:uid}/users", response={201: UserOut, 202: MemberChangeOut, **ERRORS}, auth=AUTH)
 def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
-    """Add a person to an organisation (its admin, or the registry administrator)."""
+    """Add a person to an organisation (its admin, or the registry administrator).
+    A new authorised representative (admin, initiator, approver) added by the
+    organisation's admin stays inactive until a second person approves (202)."""
+    from tonne.controls import services as controls
+
     user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
     org = _organisation(user, uid)
     created = orgs.create_user(
         actor=user,
@@ -345,7 +363,29 @@ def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
         password=payload.password,
         role=payload.role,
     )
+    pending = controls.pending_representative_change(created)
+    if pending is not None:
+        return Status(202, {"status": "awaiting_approval", "approval": pending.uid, "user": user_out(created)})
     return Status(201, user_out(created))
+
+
+@router.patch("/organisations/{uuid:uid}/users/{username}", response={200: MemberChangeOut, 202: MemberChangeOut, **ERRORS}, auth=AUTH)
+def change_user(request: HttpRequest, uid: uuid.UUID, username: str, payload: MemberIn):
+    """Change a person's role or deactivate them. Changes of the organisation's
+    authorised representatives wait for a second person of it (202)."""
+    from tonne.controls import services as controls
+
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    org = _organisation(user, uid)
+    member = selectors.users_for(user, org).select_related("organisation").filter(username=username).first()
+    if member is None:
+        raise NotFound("USER_NOT_FOUND", f"No user {username} in this organisation.")
+    result = controls.change_member(actor=user, member=member, role=payload.role, active=payload.is_active)
+    if isinstance(result, User):
+        return Status(200, {"status": "applied", "approval": None, "user": user_out(result)})
+    member.refresh_from_db()
+    return Status(202, {"status": "awaiting_approval", "approval": result.uid, "user": user_out(member)})
 
 
 @router.get("/me", response={200: MeOut, **ERRORS}, auth=AUTH)

@@ -222,6 +222,14 @@ def create_user(
     if is_root:
         user.is_superuser = True
         user.is_staff = True
+    # A new authorised representative added by the organisation's own admin
+    # stays inactive until a second person of it approves.
+    from tonne.controls import services as controls
+
+    needs_approval = actor is not None and controls.representative_change_needs_approval(
+        actor, {"role": role, "active": False}, {"role": role, "active": True}
+    )
+    user.is_active = not needs_approval
     user.save()
     append_entry(
         kind="user.created",
@@ -233,6 +241,9 @@ def create_user(
             "root": is_root,
         },
     )
+    if needs_approval:
+        assert actor is not None
+        controls.request_representative_change(actor=actor, member=user, after={"role": role, "active": True})
     return user
 
 

@@ -164,7 +164,7 @@ class RetirementQuery(ListQuery):
     project: str | None = None
     purpose: str | None = None
     beneficiary: str | None = Field(None, description="Search in the beneficiary.")
-    year: int | None = Field(None, description="Year of retirement.")
+    year: int | None = Field(None, ge=1, le=9999, description="Year of retirement.")
 
 
 class RangeIn(StrictSchema):

@@ -279,14 +279,22 @@ def _select_by_ranges(cursor: Any, account: Account, ranges: tuple[SerialRange, 
     for wanted in ranges:
         # Blocks never overlap: the block holding the first serial, then those
         # starting inside the range; two index range scans however big the account.
-        blocks = _fetch_blocks(
-            cursor,
-            f"SELECT {BLOCK_COLUMNS} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
-            f"WHERE account_id = %s AND serial_start <= %s ORDER BY serial_start DESC LIMIT 1) AS first_block "
-            f"UNION ALL SELECT {BLOCK_COLUMNS} FROM units_unitblock "
-            f"WHERE account_id = %s AND serial_start > %s AND serial_start <= %s ORDER BY serial_start",
-            [account.pk, wanted.start, account.pk, wanted.start, wanted.end],
+        cursor.execute(
+            f"SELECT {BLOCK_COLUMNS}, {RESERVED_RANGE} FROM (SELECT {BLOCK_COLUMNS} FROM (SELECT {BLOCK_COLUMNS} "
+            f"FROM units_unitblock WHERE account_id = %s AND serial_start <= %s ORDER BY serial_start DESC LIMIT 1) "
+            f"AS first_block UNION ALL SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+            f"WHERE account_id = %s AND serial_start > %s AND serial_start <= %s) AS held ORDER BY serial_start",
+            [wanted.end, wanted.start, account.pk, wanted.start, account.pk, wanted.start, wanted.end],
         )
+        rows = cursor.fetchall()
+        if rows and rows[0][-1]:
+            raise ValidationFailed(
+                "UNITS_RESERVED",
+                f"Some of serials {wanted.start}-{wanted.end} are committed to a transaction waiting for "
+                "approval or settlement; cancel it first, or choose other units.",
+                field="ranges",
+            )
+        blocks = [BlockRow(*row[:-1]) for row in rows]
         cursor_at = wanted.start
         for block in blocks:
             if block.serial_end < cursor_at:
@@ -309,11 +317,29 @@ def _select_by_ranges(cursor: Any, account: Account, ranges: tuple[SerialRange, 
     return pieces
 
 
-def _criteria_sql(selection: Selection, account_sql: str) -> tuple[str, list[Any]]:
+# Whether a range (%s end, %s start) touches serials reserved by a waiting transaction.
+RESERVED_RANGE = (
+    "EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= %s AND r.serial_end >= %s)"
+)
+# Whether a block (b) holds units criteria selection must pass over: reserved
+# by a waiting transaction, or frozen by serial range or project. Both tables
+# are empty in the common case: an index probe each, in the same statement.
+BLOCK_HELD_BACK = (
+    "(EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= b.serial_end "
+    "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE f.lifted_at IS NULL "
+    "AND (f.expires_at IS NULL OR f.expires_at > %s) AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
+    "AND f.serial_end >= b.serial_start) OR (f.scope = 'project' AND f.project_id = b.project_id))))"
+)
+
+
+def _criteria_sql(selection: Selection, account_sql: str, account_param: Any) -> tuple[str, list[Any]]:
     """Blocks matching the selection in the order they are taken, a batch at
-    a time (LIMIT, OFFSET are the last two parameters)."""
+    a time (LIMIT, OFFSET are the last two parameters), each with whether
+    some of its units are held back (BLOCK_HELD_BACK)."""
+    from django.db import connection
+
     where = [f"account_id = {account_sql}"]
-    params: list[Any] = []
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(clock.now()), account_param]
     if selection.project:
         where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
         params.append(selection.project)
@@ -323,11 +349,43 @@ def _criteria_sql(selection: Selection, account_sql: str) -> tuple[str, list[Any
     if selection.unit_class:
         where.append("unit_class = %s")
         params.append(selection.unit_class)
+    # The flag is computed on the batch only, after the index gives its rows.
     sql = (
-        f"SELECT {BLOCK_COLUMNS} FROM units_unitblock WHERE {' AND '.join(where)} "
-        f"ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s"
+        f"SELECT {BLOCK_COLUMNS}, {BLOCK_HELD_BACK} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+        f"WHERE {' AND '.join(where)} ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s) b "
+        f"ORDER BY acquired_at, serial_start"
     )
     return sql, params
+
+
+def _free_parts(cursor: Any, block: BlockRow) -> list[SerialRange]:
+    """The parts of a held-back block no reservation or freeze covers (rare: only
+    runs for a block the criteria query flagged)."""
+    from django.db import connection
+
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    cursor.execute(
+        "SELECT 1 FROM controls_freeze f WHERE f.lifted_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > %s) "
+        "AND f.scope = 'project' AND f.project_id = %s",
+        [now, block.project_id],
+    )
+    if cursor.fetchone():
+        return []
+    cursor.execute(
+        "SELECT serial_start, serial_end FROM controls_unitreservation WHERE serial_start <= %s AND serial_end >= %s "
+        "UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE f.lifted_at IS NULL "
+        "AND (f.expires_at IS NULL OR f.expires_at > %s) AND f.scope = 'serials' AND f.serial_start <= %s "
+        "AND f.serial_end >= %s",
+        [block.serial_end, block.serial_start, now, block.serial_end, block.serial_start],
+    )
+    parts, at = [], block.serial_start
+    for start, end in sorted(cursor.fetchall()):
+        if start > at:
+            parts.append(SerialRange(at, min(start - 1, block.serial_end)))
+        at = max(at, end + 1)
+    if at <= block.serial_end:
+        parts.append(SerialRange(at, block.serial_end))
+    return parts
 
 
 FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
@@ -336,42 +394,51 @@ FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
 def _queue_first_blocks(source_identifier: str, selection: Selection) -> Any:
     """Send the first batch of `_select_by_criteria` (the account named by
     its identifier); returns the cursor that will hold the rows."""
-    sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)")
+    sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)", source_identifier)
     cursor = _prepared_cursor()
-    cursor.execute(sql, [source_identifier, *params, FIRST_BATCH, 0])
+    cursor.execute(sql, [*params, FIRST_BATCH, 0])
     return cursor
 
 
 def _select_by_criteria(
     cursor: Any, account: Account, selection: Selection, first_blocks: Any = None
 ) -> list[Piece]:
-    sql, params = _criteria_sql(selection, "%s")
-    params = [account.pk, *params]
+    sql, params = _criteria_sql(selection, "%s", account.pk)
     need = int(selection.quantity or 0)
     pieces: list[Piece] = []
+    held_back = 0  # matching units frozen or reserved by a waiting transaction
     offset, batch = 0, FIRST_BATCH
     while need:
         if offset == 0 and first_blocks is not None:
-            blocks = [BlockRow(*row) for row in first_blocks.fetchall()]
+            rows = first_blocks.fetchall()
             first_blocks.close()
         else:
-            blocks = _fetch_blocks(cursor, sql, [*params, batch, offset])
-        for block in blocks:
-            take = min(need, block.quantity)
-            pieces.append(Piece(block, SerialRange(block.serial_start, block.serial_start + take - 1)))
-            need -= take
-            if need == 0:
-                return pieces
-        if len(blocks) < batch:
+            cursor.execute(sql, [*params, batch, offset])
+            rows = cursor.fetchall()
+        for row in rows:
+            block = BlockRow(*row[:-1])
+            parts = [SerialRange(block.serial_start, block.serial_end)]
+            if row[-1]:
+                parts = _free_parts(cursor, block)
+                held_back += block.quantity - sum(p.end - p.start + 1 for p in parts)
+            for part in parts:
+                take = min(need, part.end - part.start + 1)
+                pieces.append(Piece(block, SerialRange(part.start, part.start + take - 1)))
+                need -= take
+                if need == 0:
+                    return pieces
+        if len(rows) < batch:
             break
         offset += batch
         batch = min(batch * 4, 1000)
     available = int(selection.quantity or 0) - need
+    also = f" ({held_back} more are frozen or committed to waiting transactions)" if held_back else ""
     raise ValidationFailed(
         "INSUFFICIENT_UNITS",
-        f"Account {account.identifier} holds {available} matching units; {selection.quantity} requested.",
+        f"Account {account.identifier} holds {available} matching units that may move{also}; "
+        f"{selection.quantity} requested.",
         field="quantity",
-        details={"available": available, "requested": selection.quantity},
+        details={"available": available, "requested": selection.quantity, **({"held_back": held_back} if held_back else {})},
     )
 
 

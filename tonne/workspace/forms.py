@@ -262,6 +262,14 @@ class UserForm(forms.Form):
     )
 
 
+class MemberForm(forms.Form):
+    """Change a person's role, or deactivate them."""
+
+    username = forms.CharField(label=_("User"), max_length=150)
+    role = forms.ChoiceField(label=_("New role"), choices=UserForm.base_fields["role"].choices)  # type: ignore[attr-defined]
+    is_active = forms.BooleanField(label=_("Active (may sign in)"), required=False, initial=True)
+
+
 class AccountStatusForm(forms.Form):
     status = forms.ChoiceField(
         label=_("New status"), choices=[("open", _("open")), ("suspended", _("suspended")), ("closed", _("closed"))]
@@ -410,3 +418,14 @@ class RetireForm(MoveForm):
 
 class TrustedAccountForm(forms.Form):
     trusted = forms.CharField(label=_("Account number to trust"), max_length=40)
+
+
+class LimitsForm(forms.Form):
+    per_transfer = forms.IntegerField(
+        label=_("Most units one transfer may move"), min_value=1, max_value=2**62, required=False,
+        help_text=_("Leave empty for no limit of the account's own."),
+    )
+    per_day = forms.IntegerField(
+        label=_("Most units that may leave in 24 hours"), min_value=1, max_value=2**62, required=False,
+        help_text=_("Leave empty for no limit of the account's own."),
+    )

@@ -281,6 +281,8 @@ class ControlApprovals(InboxSource):
             return gettext("Change the limits of %(account)s") % a.payload
         if a.action in ARTICLE6_ACTIONS:
             return f"{LABELS.get(a.action, a.action)} {_article6_identifier(a)}"
+        if a.action == Approval.Action.REPRESENTATIVE_CHANGE:
+            return gettext("Change the authorised representative %(username)s") % a.payload
         return str(LABELS.get(a.action, a.action))
 
     @staticmethod
@@ -349,6 +351,12 @@ class ControlApprovals(InboxSource):
                 if p.get(key) not in (None, "", []):
                     value = p[key]
                     facts.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+        elif a.action == Approval.Action.REPRESENTATIVE_CHANGE:
+            before, after = a.payload.get("before", {}), a.payload.get("after", {})
+            facts.append((gettext("User"), str(a.payload.get("username", ""))))
+            for label, state in ((gettext("Now"), before), (gettext("After approval"), after)):
+                role = LABELS.get(state.get("role", ""), state.get("role", ""))
+                facts.append((label, f"{role}, {gettext('active') if state.get('active') else gettext('inactive')}"))
         facts.append((gettext("Request hash"), a.request_hash))
         return facts
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("accounts/", views.account_list, name="accounts"),
     path("accounts/<str:identifier>/", views.account_detail, name="account"),
     path("accounts/<str:identifier>/trusted/", views.account_trusted, name="account-trusted"),
+    path("accounts/<str:identifier>/limits/", views.account_limits, name="account-limits"),
     path("transfer/", views.transfer, name="transfer"),
     path("retire/", views.retire, name="retire"),
     path("transactions/", views.transaction_list, name="transactions"),

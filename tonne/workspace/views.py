@@ -297,6 +297,7 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
     status_form = wf.OrganisationStatusForm()
     accreditation_form = wf.AccreditationForm(initial={"accredited": org.accredited})
     user_form = wf.UserForm()
+    member_form = wf.MemberForm()
     account_form = wf.AccountForm()
     error, error_form = None, ""
     if request.method == "POST":
@@ -325,8 +326,33 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
             elif action == "user" and org_admin:
                 user_form = wf.UserForm(request.POST)
                 if user_form.is_valid():
-                    orgs.create_user(actor=user, organisation=org, **user_form.cleaned_data)
-                    messages.success(request, _("User %(name)s added.") % {"name": user_form.cleaned_data["username"]})
+                    created = orgs.create_user(actor=user, organisation=org, **user_form.cleaned_data)
+                    if controls.pending_representative_change(created) is not None:
+                        messages.success(request, _(
+                            "User %(name)s added; as an authorised representative they can sign in once another "
+                            "administrator or approver of the organisation approves (Inbox)."
+                        ) % {"name": created.username})
+                    else:
+                        messages.success(request, _("User %(name)s added.") % {"name": created.username})
+                    return redirect("workspace:organisation", uid=org.uid)
+            elif action == "member" and org_admin:
+                member_form = wf.MemberForm(request.POST)
+                if member_form.is_valid():
+                    member = org_selectors.users_for(user, org).filter(
+                        username=member_form.cleaned_data["username"]
+                    ).first()
+                    if member is None:
+                        raise Http404
+                    result = controls.change_member(
+                        actor=user, member=member, role=member_form.cleaned_data["role"],
+                        active=member_form.cleaned_data["is_active"],
+                    )
+                    if isinstance(result, User):
+                        messages.success(request, _("The change of %(name)s took effect.") % {"name": member.username})
+                    else:
+                        messages.success(request, _(
+                            "The change of %(name)s waits for another administrator or approver of the organisation (Inbox)."
+                        ) % {"name": member.username})
                     return redirect("workspace:organisation", uid=org.uid)
             elif action == "account" and org_admin:
                 account_form = wf.AccountForm(request.POST)
@@ -340,7 +366,8 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
                 raise PermissionDenied
         except RegistryError as exc:
             error = exc
-            target = {"status": status_form, "accreditation": accreditation_form, "user": user_form, "account": account_form}
+            target = {"status": status_form, "accreditation": accreditation_form, "user": user_form,
+                      "member": member_form, "account": account_form}
             show_error(target.get(action), exc)
     return render(
         request,
@@ -354,6 +381,12 @@ def organisation(request: HttpRequest, uid: str) -> HttpResponse:
             "status_form": status_form,
             "accreditation_form": accreditation_form,
             "user_form": user_form,
+            "member_form": member_form,
+            "pending_members": {
+                a.payload.get("username"): a for a in control_selectors.approvals_for(user).filter(
+                    action="representative_change", status="pending", organisation=org
+                )
+            } if org_admin else {},
             "account_form": account_form,
             "error": error,
             "error_form": error_form,
@@ -897,6 +930,7 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
         {
             **account_controls(user, account, blocks),
             "trusted_form": wf.TrustedAccountForm(),
+            "limits_form": wf.LimitsForm(initial=_own_limits(account)),
             "account": account,
             "holdings": holdings,
             "more": blocks.count() > len(holdings),
@@ -942,7 +976,49 @@ def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any
         "may_edit_trusted": account.type == Account.Type.HOLDING
         and account.organisation_id == user.organisation_id
         and user.role in controls.OPERATOR_ROLES,
+        "may_edit_limits": account.type == Account.Type.HOLDING
+        and account.organisation_id == user.organisation_id
+        and user.role == User.Role.ADMIN,
+        # Changes of limits and the trusted list waiting for a second person: the holder sees them.
+        "pending_changes": list(
+            control_selectors.approvals_for(user)
+            .filter(account=account, status="pending", action__in=("trusted_add", "limit_change"))
+            .select_related("initiated_by")
+            .order_by("created_at", "id")
+        ),
     }
+
+
+def _own_limits(account: Account) -> dict[str, Any]:
+    limit = control_selectors.limits_of(account)
+    return {"per_transfer": limit.per_transfer if limit else None, "per_day": limit.per_day if limit else None}
+
+
+@role_required(HOLDER)
+def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Ask to change the account's limits; a second person of the organisation approves."""
+    user = _user(request)
+    account = _account(user, identifier)
+    back = reverse("workspace:account", args=[account.identifier])
+    if request.method != "POST":
+        return redirect(back)
+    form = wf.LimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter whole numbers of units of at least 1, or leave a field empty."))
+        return redirect(back + "#limits")
+    try:
+        access_policy.require_step_up(request, user)
+        result = controls.request_limits(actor=user, account=account.identifier, **form.cleaned_data)
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back + "#limits")
+        messages.error(request, f"{exc.message} ({exc.code})")
+        return redirect(back + "#limits")
+    if hasattr(result, "request_hash"):
+        messages.info(request, _("The new limits await approval by a second person of your organisation."))
+    else:
+        messages.success(request, _("The new limits are in force."))
+    return redirect(back + "#limits")
 
 
 @role_required(HOLDER)

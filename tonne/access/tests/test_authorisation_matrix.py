@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "organisations_accredit_organisation": ADMIN,
     "organisations_list_users": HOLDER,
     "organisations_create_user": HOLDER,
+    "organisations_change_user": HOLDER,
     "organisations_me": SIGNED_IN,
     "organisations_create_token": SIGNED_IN,
     "organisations_list_tokens": SIGNED_IN,
@@ -148,6 +149,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
 HIDING_CODES = {
     "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND",
     "KYC_DOCUMENT_NOT_FOUND", "TOKEN_NOT_FOUND", "PROJECT_NOT_FOUND", "REPORT_NOT_FOUND", "NOT_FOUND",
+    "USER_NOT_FOUND",
 }
 
 
@@ -213,6 +215,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "organisations_accredit_organisation": {"uid": org},
         "organisations_list_users": {"uid": org},
         "organisations_create_user": {"uid": org},
+        "organisations_change_user": {"uid": org, "username": "mx-approver"},
         "organisations_revoke_token": {"token_id": token.pk},
         "organisations_get_account": {"identifier": dev_acc},
         "projects_get_project": {"project_id": project.project_id},
@@ -269,6 +272,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "organisations_accredit_organisation": {"accredited": True},
         "organisations_create_user": {"username": f"mx-{uuid.uuid4().hex[:6]}", "password": testing.PASSWORD},
         "organisations_create_token": {"name": "mx", "scope": "read"},
+        "organisations_change_user": {"role": "approver", "is_active": True},
         "organisations_open_account": {"name": "Second", "organisation": org},
         "projects_register_project": testing.project_fields(name="Matrix project"),
         "projects_update_project": {"description": "Updated by the matrix."},
@@ -320,7 +324,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "other": stepped_up(reg.other_developer),
         "registry": stepped_up(reg.admin),
     }
-    return {"path": path, "body": body, "files": files, "query": query, "callers": callers}
+    return {"path": path, "body": body, "files": files, "query": query, "callers": callers, "registry": reg}
 
 
 def call(client: Client, method: str, url: str, body: Any, files: Any, query: dict[str, Any]) -> Any:

@@ -195,15 +195,22 @@ def test_units_gone_before_settlement_fail_the_transaction(world: World, setting
     everything = held(w.reg.developer_account)
     txn = transfer(w, everything)
     assert txn.status == Transaction.Status.DELAYED
-    # The same units leave by another way first (a retirement settles at once here).
-    units.retire(
+    retirement = dict(
         actor=w.reg.developer,
         from_account=w.reg.developer_account.identifier,
         selection=Selection.build(quantity=1),
         beneficiary="x",
         purpose="voluntary",
-        idempotency_key=key(),
     )
+    # The waiting transfer holds its units: no other move takes them.
+    with pytest.raises(ValidationFailed) as exc:
+        units.retire(**retirement, idempotency_key=key())
+    assert exc.value.code == "INSUFFICIENT_UNITS"
+    # Were they to leave by another way first (a reservation lost), settlement fails and nothing moves.
+    from tonne.controls.models import UnitReservation
+
+    UnitReservation.objects.all().delete()
+    units.retire(**retirement, idempotency_key=key())
     clock.freeze(WEDNESDAY_NOON)
     controls.run_due()
     txn.refresh_from_db()
@@ -302,7 +309,13 @@ def test_frozen_account_project_and_serials_cannot_move(world: World, settings) 
 
     controls.freeze(actor=w.reg.admin, scope="project", project=w.project.project_id, reason="Double counting check")
     with pytest.raises(ValidationFailed) as exc:
-        transfer(w)
+        transfer(w)  # criteria selection passes over frozen units: none left here
+    assert exc.value.code == "INSUFFICIENT_UNITS" and exc.value.details["held_back"] > 0
+    block = UnitBlock.objects.filter(account=w.reg.developer_account).first()
+    with pytest.raises(ValidationFailed) as exc:
+        units.transfer(actor=w.reg.developer, from_account=w.reg.developer_account.identifier,
+                       to_account=w.reg.buyer_account.identifier, idempotency_key=key(),
+                       selection=Selection.build(ranges=[(block.serial_start, block.serial_start)]))
     assert exc.value.code == "UNITS_FROZEN"
     with pytest.raises(ValidationFailed):  # retirement too: frozen units do not move at all
         units.retire(
@@ -321,11 +334,19 @@ def test_serial_freeze_hits_only_its_range_and_expires(world: World, settings) -
         reason="Court order", expires_at=T0 + dt.timedelta(days=7),
     )
     assert transfer(w, 50).status == Transaction.Status.COMPLETED  # serials below the range
+    # Criteria selection passes over the frozen range to the next free serial.
+    assert transfer(w, 1).status == Transaction.Status.COMPLETED
+    moved = UnitBlock.objects.filter(account=w.reg.buyer_account, serial_start=first.serial_start + 61)
+    assert moved.exists()
+    frozen_range = Selection.build(ranges=[(first.serial_start + 55, first.serial_start + 56)])
     with pytest.raises(ValidationFailed) as exc:
-        transfer(w, 1)
+        units.transfer(actor=w.reg.developer, from_account=w.reg.developer_account.identifier,
+                       to_account=w.reg.buyer_account.identifier, selection=frozen_range, idempotency_key=key())
     assert exc.value.code == "UNITS_FROZEN"
     clock.freeze(T0 + dt.timedelta(days=7))
-    assert transfer(w, 1).status == Transaction.Status.COMPLETED
+    assert units.transfer(actor=w.reg.developer, from_account=w.reg.developer_account.identifier,
+                          to_account=w.reg.buyer_account.identifier, selection=frozen_range,
+                          idempotency_key=key()).status == Transaction.Status.COMPLETED
     with pytest.raises(ValidationFailed) as exc:
         controls.freeze(actor=w.reg.admin, scope="serials", serial_start=1, serial_end=2, reason="x",
                         expires_at=clock.now() + dt.timedelta(days=settings.TONNE_FREEZE_MAX_DAYS + 1))
@@ -387,3 +408,49 @@ def test_registry_default_limit(world: World, settings) -> None:  # noqa: ANN001
     with pytest.raises(ValidationFailed) as exc:
         transfer(w, 11)
     assert exc.value.code == "TRANSFER_LIMIT_EXCEEDED"
+
+
+def test_units_of_a_waiting_transaction_are_reserved(world: World, settings) -> None:  # noqa: ANN001
+    from tonne.controls.models import UnitReservation
+
+    w = world
+    first = UnitBlock.objects.filter(account=w.reg.developer_account).order_by("acquired_at", "serial_start").first()
+    waiting = transfer(w, 100)
+    assert waiting.status == Transaction.Status.AWAITING_APPROVAL
+    assert PendingMove.objects.get(transaction=waiting).ranges == [[first.serial_start, first.serial_start + 99]]
+    second = transfer(w, 10)  # by criteria: the next ten, not the ones already committed
+    assert PendingMove.objects.get(transaction=second).ranges == [[first.serial_start + 100, first.serial_start + 109]]
+    overlapping = Selection.build(ranges=[(first.serial_start + 99, first.serial_start + 200)])
+    with pytest.raises(ValidationFailed) as exc:
+        units.transfer(actor=w.reg.developer, from_account=w.reg.developer_account.identifier,
+                       to_account=w.reg.buyer_account.identifier, selection=overlapping, idempotency_key=key())
+    assert exc.value.code == "UNITS_RESERVED"
+    # Approved, it waits for settlement and still holds its serials.
+    controls.approve(actor=w.dev_approver, uid=approval_of(second).uid, request_hash=approval_of(second).request_hash)
+    assert UnitReservation.objects.filter(transaction=second).exists()
+    # Cancelled: its serials are free again.
+    controls.cancel_waiting(actor=w.reg.developer, identifier=waiting.identifier)
+    assert not UnitReservation.objects.filter(transaction=waiting).exists()
+    # Settled: the serials went, the reservation with them.
+    clock.freeze(WEDNESDAY_NOON)
+    controls.run_due()
+    second.refresh_from_db()
+    assert second.status == Transaction.Status.COMPLETED
+    assert not UnitReservation.objects.exists()
+    again = Selection.build(ranges=[(first.serial_start, first.serial_start + 99)])
+    assert units.transfer(actor=w.reg.developer, from_account=w.reg.developer_account.identifier,
+                          to_account=w.reg.buyer_account.identifier, selection=again,
+                          idempotency_key=key()).status == Transaction.Status.AWAITING_APPROVAL
+
+
+def test_rejected_and_expired_transactions_release_their_units(world: World) -> None:
+    from tonne.controls.models import UnitReservation
+
+    w = world
+    rejected = transfer(w, 5)
+    controls.reject(actor=w.dev_approver, uid=approval_of(rejected).uid, reason="Not agreed")
+    expiring = transfer(w, 5)
+    assert UnitReservation.objects.filter(transaction=expiring).exists()
+    clock.freeze(clock.now() + dt.timedelta(hours=73))
+    controls.run_due()
+    assert not UnitReservation.objects.exists()

@@ -95,3 +95,37 @@ def test_transfer_with_four_eyes_and_delayed_settlement(page: Any, world: World)
     assert "120 units held" in page.content()
     assert txn.identifier in page.content()
     screenshot(page, "controls-05-buyer-holds")
+
+
+def test_limits_and_trusted_list_with_four_eyes(page: Any, world: World) -> None:
+    """The holder's administrator asks for new limits and a trusted account on
+    the account page; both wait, visibly, until a second person approves."""
+    w = world
+    base = page.base_url
+    account = w.reg.developer_account.identifier
+    secrets = {u.username: give_totp(u) for u in (w.reg.developer, w.dev_approver)}
+
+    sign_in_with_totp(page, w.reg.developer, secrets[w.reg.developer.username])
+    page.goto(base + f"/workspace/accounts/{account}/")
+    page.fill("#id_per_transfer", "500")
+    page.fill("#id_per_day", "2000")
+    page.get_by_role("button", name="Ask to change the limits").click()
+    assert "await approval by a second person" in page.locator(".messages").inner_text()
+    page.fill("#id_trusted", w.reg.buyer_account.identifier)
+    page.get_by_role("button", name="Ask to trust this account").click()
+    pending = page.locator("ul.pending-changes").inner_text()
+    assert "500 per transfer, 2000 per 24 hours" in pending and w.reg.buyer_account.identifier in pending
+    assert page.locator("#limit-per-transfer").inner_text() == "none"  # not yet in force
+    assert_accessible(page)
+    screenshot(page, "controls-06-limits-waiting")
+
+    sign_in_with_totp(page, w.dev_approver, secrets[w.dev_approver.username])
+    page.get_by_role("link", name="Inbox").first.click()
+    limit_change = Approval.objects.get(action=Approval.Action.LIMIT_CHANGE)
+    page.locator(f"#item-approvals-{limit_change.uid}").get_by_role("button", name="Approve").click()
+    page.goto(base + f"/workspace/accounts/{account}/")
+    assert page.locator("#limit-per-transfer").inner_text() == "500"
+    assert page.locator("#limit-per-day").inner_text() == "2,000"
+    assert "Limits:" not in page.locator("ul.pending-changes").inner_text()
+    assert "Ask to change the limits" not in page.content()  # an approver does not set limits
+    screenshot(page, "controls-07-limits-in-force")

@@ -207,3 +207,27 @@ def test_retirement_awaits_approval_and_settles_once_approved(world: World) -> N
     txn.refresh_from_db()
     assert txn.status == "completed"  # retirements wait for no settlement delay
     assert held(w.reg.developer_account) == 10_000 - 40
+
+
+def test_representative_changes_from_the_organisation_page_wait_for_a_second_person(world: World) -> None:
+    from tonne import testing
+    from tonne.organisations.models import User
+
+    w = world
+    page = f"{W}/organisations/{w.reg.developer_org.uid}/"
+    admin = stepped_up(w.reg.developer)
+    added = admin.post(page, {"action": "user", "username": "web-initiator", "email": "wi@example.org",
+                              "password": testing.PASSWORD, "role": "initiator"}, follow=True)
+    assert "can sign in once another administrator or approver" in added.content.decode()
+    assert not User.objects.get(username="web-initiator").is_active
+    changed = admin.post(page, {"action": "member", "username": w.dev_approver.username, "role": "viewer",
+                                "is_active": "on"}, follow=True)
+    body = changed.content.decode()
+    assert "waits for another administrator or approver" in body and "change waiting for approval" in body
+    w.dev_approver.refresh_from_db()
+    assert w.dev_approver.role == "approver"
+    # The approver sees both in the inbox; the request they approve is the one shown.
+    inbox = stepped_up(w.dev_approver).get(f"{W}/inbox/").content.decode()
+    assert "Change the authorised representative web-initiator" in inbox
+    approval = Approval.objects.get(action="representative_change", payload__username="web-initiator")
+    assert approval.request_hash in inbox
