@@ -55,6 +55,10 @@ def _ranges(pieces: Sequence[Any]) -> list[list[int]]:
     return merged
 
 
+# A freeze (alias f) in force at a time (the one parameter): the SQL twin of active_freezes.
+ACTIVE_FREEZE_SQL = "f.lifted_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > %s)"
+
+
 def active_freezes(at: dt.datetime) -> Any:
     return Freeze.objects.filter(lifted_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
 
@@ -112,8 +116,8 @@ def flags_statement(kind: str, source_identifier: str, target_identifier: str, a
         f"WITH s AS (SELECT id, organisation_id FROM {accounts} WHERE identifier = %s), "
         f"t AS (SELECT organisation_id FROM {accounts} WHERE identifier = %s) "
         f"SELECT EXISTS (SELECT 1 FROM {RegistrySwitch._meta.db_table} WHERE id = 1 AND transfers_suspended), "
-        f"EXISTS (SELECT 1 FROM {Freeze._meta.db_table} f WHERE f.lifted_at IS NULL "
-        f"AND (f.expires_at IS NULL OR f.expires_at > %s) AND (f.scope <> %s OR f.account_id = {source_id})), "
+        f"EXISTS (SELECT 1 FROM {Freeze._meta.db_table} f WHERE {ACTIVE_FREEZE_SQL} "
+        f"AND (f.scope <> %s OR f.account_id = {source_id})), "
         f"EXISTS (SELECT 1 FROM {AccountLimit._meta.db_table} WHERE account_id = {source_id}), "
         f"EXISTS (SELECT 1 FROM {ScreeningHit._meta.db_table} WHERE organisation_id IN "
         f"(SELECT organisation_id FROM s UNION ALL SELECT organisation_id FROM t) "

@@ -90,6 +90,81 @@ ISSUANCE_HOOKS: list[Callable[[Issuance, SerialRange | None, str, dt.datetime], 
 TERMINAL_MOVE_HOOKS: list[Callable[[Any, str, Account, list[tuple[int, int, int]], str, dt.datetime], None]] = []
 
 
+def _new_issuance(
+    actor: User, project: Project, report: Any, vintage: int, quantity: int, buffer: int, now: dt.datetime
+) -> Issuance:
+    """A new issuance of the project, on newly allocated serials."""
+    start = allocate_serials(quantity)
+    number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
+    return Issuance.objects.create(
+        uid=uuid.uuid4(),
+        project=project,
+        report=report,
+        number=number,
+        vintage=vintage,
+        unit_class=project.unit_class,
+        quantity=quantity,
+        buffer_quantity=buffer,
+        serial_start=start,
+        serial_end=start + quantity - 1,
+        approved_by=actor,
+        issued_at=now,
+    )
+
+
+def _place(
+    issuance: Issuance, account: Account, serials: SerialRange, kind: str, actor: User, now: dt.datetime,
+    **fields: str,
+) -> tuple[Transaction, dict[str, Any]]:
+    """Put serials of a new issuance into an account: its block, the completed
+    transaction that brought them, and how the ledger entry names them."""
+    UnitBlock.objects.create(
+        issuance=issuance,
+        project=issuance.project,
+        vintage=issuance.vintage,
+        unit_class=issuance.unit_class,
+        serial_start=serials.start,
+        serial_end=serials.end,
+        account=account,
+        acquired_at=now,
+    )
+    txn = Transaction.objects.create(
+        identifier=_new_identifier(now),
+        kind=kind,
+        status=Status.COMPLETED,
+        initiated_by=actor,
+        organisation=actor.organisation,
+        to_account=account,
+        quantity=serials.count,
+        issuance=issuance,
+        project=issuance.project,
+        created_at=now,
+        completed_at=now,
+        **fields,
+    )
+    TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=serials.start, serial_end=serials.end)
+    block = {"start": serials.start, "end": serials.end, "account": account.identifier, "transaction": txn.identifier, "kind": kind}
+    return txn, block
+
+
+def _issuance_info(issuance: Issuance, report: Any) -> dict[str, Any]:
+    """The issuance as its ledger entry states it."""
+    project = issuance.project
+    return {
+        "uid": str(issuance.uid),
+        "project": project.project_id,
+        "project_number": project.number,
+        "host": project.host_party,
+        "scope": project.sectoral_scope,
+        "number": issuance.number,
+        "vintage": issuance.vintage,
+        "unit_class": issuance.unit_class,
+        "quantity": issuance.quantity,
+        "buffer": issuance.buffer_quantity,
+        "report": str(report.uid),
+    }
+
+
 def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
     the developer's share into its holding account, the share of proceeds and
@@ -107,22 +182,8 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
             f"Buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) exceed the {quantity} units to issue.",
         )
     net = quantity - buffer - sop - omge
-    start = allocate_serials(quantity)
-    number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
-    issuance = Issuance.objects.create(
-        uid=uuid.uuid4(),
-        project=project,
-        report=report,
-        number=number,
-        vintage=vintage,
-        unit_class=project.unit_class,
-        quantity=quantity,
-        buffer_quantity=buffer,
-        serial_start=start,
-        serial_end=start + quantity - 1,
-        approved_by=actor,
-        issued_at=now,
-    )
+    issuance = _new_issuance(actor, project, report, vintage, quantity, buffer, now)
+    start = issuance.serial_start
     parts: list[tuple[Account, SerialRange, str]] = []
     if net:
         parts.append((to_holding, SerialRange(start, start + net - 1), Kind.ISSUANCE))
@@ -137,45 +198,10 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
     txns = []
     blocks_data = []
     for account, serials, kind in parts:
-        UnitBlock.objects.create(
-            issuance=issuance,
-            project=project,
-            vintage=vintage,
-            unit_class=issuance.unit_class,
-            serial_start=serials.start,
-            serial_end=serials.end,
-            account=account,
-            acquired_at=now,
-        )
-        txn = Transaction.objects.create(
-            identifier=_new_identifier(now),
-            kind=kind,
-            status=Status.COMPLETED,
-            initiated_by=actor,
-            organisation=actor.organisation,
-            to_account=account,
-            quantity=serials.count,
-            issuance=issuance,
-            project=project,
-            created_at=now,
-            completed_at=now,
-        )
-        TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=serials.start, serial_end=serials.end)
+        txn, block = _place(issuance, account, serials, kind, actor, now)
         txns.append(txn)
-        blocks_data.append({"start": serials.start, "end": serials.end, "account": account.identifier, "transaction": txn.identifier, "kind": kind})
-    info: dict[str, Any] = {
-        "uid": str(issuance.uid),
-        "project": project.project_id,
-        "project_number": project.number,
-        "host": project.host_party,
-        "scope": project.sectoral_scope,
-        "number": number,
-        "vintage": vintage,
-        "unit_class": issuance.unit_class,
-        "quantity": quantity,
-        "buffer": buffer,
-        "report": str(report.uid),
-    }
+        blocks_data.append(block)
+    info = _issuance_info(issuance, report)
     if sop or omge:
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
@@ -200,38 +226,16 @@ def receive_units(
     if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
         raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
     now = clock.now()
-    start = allocate_serials(quantity)
-    end = start + quantity - 1
-    number = (Issuance.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
-    issuance = Issuance.objects.create(
-        uid=uuid.uuid4(), project=project, report=report, number=number, vintage=vintage,
-        unit_class=project.unit_class, quantity=quantity, serial_start=start, serial_end=end,
-        approved_by=actor, issued_at=now,
+    issuance = _new_issuance(actor, project, report, vintage, quantity, 0, now)
+    txn, block = _place(
+        issuance, account, SerialRange(issuance.serial_start, issuance.serial_end), Kind.IMPORT, actor, now,
+        reason=reason[:500], jurisdiction=jurisdiction,
     )
-    UnitBlock.objects.create(issuance=issuance, project=project, vintage=vintage, unit_class=issuance.unit_class,
-                             serial_start=start, serial_end=end, account=account, acquired_at=now)
-    txn = Transaction.objects.create(
-        identifier=_new_identifier(now), kind=Kind.IMPORT, status=Status.COMPLETED, initiated_by=actor,
-        organisation=actor.organisation, to_account=account, quantity=quantity, issuance=issuance, project=project,
-        reason=reason[:500], jurisdiction=jurisdiction, created_at=now, completed_at=now,
-    )
-    TransactionBlock.objects.create(transaction=txn, issuance=issuance, serial_start=start, serial_end=end)
     entry = append_entry(
         kind="units.issued",
         actor=actor,
         transaction_ref=txn.identifier,
-        data={
-            "op": "import",
-            "issuance": {
-                "uid": str(issuance.uid), "project": project.project_id, "project_number": project.number,
-                "host": project.host_party, "scope": project.sectoral_scope, "number": number,
-                "vintage": vintage, "unit_class": issuance.unit_class, "quantity": quantity, "buffer": 0,
-                "report": str(report.uid),
-            },
-            "blocks": [{"start": start, "end": end, "account": account.identifier, "transaction": txn.identifier,
-                        "kind": Kind.IMPORT}],
-            "import": received,
-        },
+        data={"op": "import", "issuance": _issuance_info(issuance, report), "blocks": [block], "import": received},
     )
     Transaction.objects.filter(pk=txn.pk).update(ledger_seq=entry.seq)
     txn.ledger_seq = entry.seq
@@ -326,8 +330,8 @@ RESERVED_RANGE = (
 # are empty in the common case: an index probe each, in the same statement.
 BLOCK_HELD_BACK = (
     "(EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= b.serial_end "
-    "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE f.lifted_at IS NULL "
-    "AND (f.expires_at IS NULL OR f.expires_at > %s) AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
+    "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE "
+    f"{controls.ACTIVE_FREEZE_SQL} AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
     "AND f.serial_end >= b.serial_start) OR (f.scope = 'project' AND f.project_id = b.project_id))))"
 )
 
@@ -365,17 +369,15 @@ def _free_parts(cursor: Any, block: BlockRow) -> list[SerialRange]:
 
     now = connection.ops.adapt_datetimefield_value(clock.now())
     cursor.execute(
-        "SELECT 1 FROM controls_freeze f WHERE f.lifted_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > %s) "
-        "AND f.scope = 'project' AND f.project_id = %s",
+        f"SELECT 1 FROM controls_freeze f WHERE {controls.ACTIVE_FREEZE_SQL} AND f.scope = 'project' AND f.project_id = %s",
         [now, block.project_id],
     )
     if cursor.fetchone():
         return []
     cursor.execute(
         "SELECT serial_start, serial_end FROM controls_unitreservation WHERE serial_start <= %s AND serial_end >= %s "
-        "UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE f.lifted_at IS NULL "
-        "AND (f.expires_at IS NULL OR f.expires_at > %s) AND f.scope = 'serials' AND f.serial_start <= %s "
-        "AND f.serial_end >= %s",
+        f"UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE {controls.ACTIVE_FREEZE_SQL} "
+        "AND f.scope = 'serials' AND f.serial_start <= %s AND f.serial_end >= %s",
         [block.serial_end, block.serial_start, now, block.serial_end, block.serial_start],
     )
     parts, at = [], block.serial_start
