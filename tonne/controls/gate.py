@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -102,6 +103,30 @@ def flags_statement(kind: str, source_identifier: str, target_identifier: str, a
     it touches the units chosen."""
     from django.db import connection
 
+    before, after = _flags_constants()
+    ops = connection.ops
+    params: list[Any] = [
+        source_identifier, target_identifier, ops.adapt_datetimefield_value(at), *before,
+        ops.adapt_datefield_value(at.date()), *after,
+    ]
+    return _flags_sql(), params
+
+
+@functools.cache
+def _flags_constants() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The statement's fixed parameters: those before the date, those after."""
+    from tonne.aml.models import AmlAlert
+    from tonne.kyc.models import KycProfile
+    from tonne.kyc.services import BLOCKING_HITS, REPRESENTATIVE_ROLES
+
+    return (
+        (Freeze.Scope.ACCOUNT, *BLOCKING_HITS),
+        (KycProfile.Status.VERIFIED, *REPRESENTATIVE_ROLES, AmlAlert.Status.DISMISSED),
+    )
+
+
+@functools.cache
+def _flags_sql() -> str:
     from tonne.aml.models import AmlAlert
     from tonne.kyc.models import KycProfile, ScreeningHit
     from tonne.kyc.services import BLOCKING_HITS, REPRESENTATIVE_ROLES
@@ -112,7 +137,7 @@ def flags_statement(kind: str, source_identifier: str, target_identifier: str, a
     accounts = Account._meta.db_table
     source_id = "(SELECT id FROM s)"
     source_org = "(SELECT organisation_id FROM s)"
-    sql = (
+    return (
         f"WITH s AS (SELECT id, organisation_id FROM {accounts} WHERE identifier = %s), "
         f"t AS (SELECT organisation_id FROM {accounts} WHERE identifier = %s) "
         f"SELECT EXISTS (SELECT 1 FROM {RegistrySwitch._meta.db_table} WHERE id = 1 AND transfers_suspended), "
@@ -128,16 +153,6 @@ def flags_statement(kind: str, source_identifier: str, target_identifier: str, a
         f"AND role IN ({marks(REPRESENTATIVE_ROLES)})), "
         f"EXISTS (SELECT 1 FROM {AmlAlert._meta.db_table} WHERE account_id = {source_id} AND hold AND status <> %s)"
     )
-    params: list[Any] = [
-        source_identifier, target_identifier,
-        connection.ops.adapt_datetimefield_value(at), Freeze.Scope.ACCOUNT,
-        *BLOCKING_HITS,
-        connection.ops.adapt_datefield_value(at.date()),
-        KycProfile.Status.VERIFIED,
-        *REPRESENTATIVE_ROLES,
-        AmlAlert.Status.DISMISSED,
-    ]
-    return sql, params
 
 
 def read_flags(kind: str, source: Account, row: Sequence[Any]) -> dict[str, bool]:

@@ -16,13 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Max
 
 from tonne.controls import gate as controls
-from tonne.core import clock, faults
+from tonne.core import clock, faults, pgpipeline
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, ValidationFailed
+from tonne.core.rows import loaded
 from tonne.ledger.services import (
     APPEND_IN_DATABASE_SQL,
     INSERT_ENTRY_SQL,
@@ -340,26 +348,31 @@ def _criteria_sql(selection: Selection, account_sql: str, account_param: Any) ->
     """Blocks matching the selection in the order they are taken, a batch at
     a time (LIMIT, OFFSET are the last two parameters), each with whether
     some of its units are held back (BLOCK_HELD_BACK)."""
-    from django.db import connection
-
-    where = [f"account_id = {account_sql}"]
     params: list[Any] = [connection.ops.adapt_datetimefield_value(clock.now()), account_param]
     if selection.project:
-        where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
         params.append(selection.project)
     if selection.vintage:
-        where.append("vintage = %s")
         params.append(selection.vintage)
     if selection.unit_class:
-        where.append("unit_class = %s")
         params.append(selection.unit_class)
+    return _criteria_statement(account_sql, bool(selection.project), bool(selection.vintage), bool(selection.unit_class)), params
+
+
+@functools.cache
+def _criteria_statement(account_sql: str, project: bool, vintage: bool, unit_class: bool) -> str:
+    where = [f"account_id = {account_sql}"]
+    if project:
+        where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
+    if vintage:
+        where.append("vintage = %s")
+    if unit_class:
+        where.append("unit_class = %s")
     # The flag is computed on the batch only, after the index gives its rows.
-    sql = (
+    return (
         f"SELECT {BLOCK_COLUMNS}, {BLOCK_HELD_BACK} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
         f"WHERE {' AND '.join(where)} ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s) b "
         f"ORDER BY acquired_at, serial_start"
     )
-    return sql, params
 
 
 def _free_parts(cursor: Any, block: BlockRow) -> list[SerialRange]:
@@ -393,13 +406,13 @@ def _free_parts(cursor: Any, block: BlockRow) -> list[SerialRange]:
 FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
 
 
-def _queue_first_blocks(source_identifier: str, selection: Selection) -> Any:
-    """Send the first batch of `_select_by_criteria` (the account named by
+def _queue_first_blocks(cursor: Any, source_identifier: str, selection: Selection) -> Any:
+    """Queue the first batch of `_select_by_criteria` (the account named by
     its identifier); returns the cursor that will hold the rows."""
     sql, params = _criteria_sql(selection, "(SELECT id FROM organisations_account WHERE identifier = %s)", source_identifier)
-    cursor = _prepared_cursor()
-    cursor.execute(sql, [*params, FIRST_BATCH, 0])
-    return cursor
+    blocks = cursor.pipeline.cursor()
+    blocks.execute(sql, [*params, FIRST_BATCH, 0])
+    return blocks
 
 
 def _select_by_criteria(
@@ -453,17 +466,19 @@ def select_pieces(cursor: Any, account: Account, selection: Selection, first_blo
     return _select_by_criteria(cursor, account, selection, first_blocks)
 
 
-def _move_pieces(
-    cursor: Any, pieces: list[Piece], source_id: int, target_id: int, acquired: Any
-) -> tuple[str, list[Any]] | None:
-    """Move the pieces, splitting blocks at the boundaries; every part keeps
-    all attributes but its range. Each block row shrinks to its first part
-    here; the other parts are returned as an INSERT for the caller to run
-    after, so no two rows ever overlap."""
+def _split_blocks(
+    pieces: list[Piece], source_id: int, target_id: int, acquired: Any
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """How the pieces move, splitting blocks at their boundaries; every part
+    keeps all attributes but its range. Each block row shrinks to its first
+    part (`[id, start, end, account, acquired]`); the other parts are new
+    rows (the columns of REMAINDER_COLUMNS), inserted after the shrinking
+    so no two rows ever overlap."""
     by_block: dict[int, list[Piece]] = {}
     for piece in pieces:
         by_block.setdefault(piece.block.id, []).append(piece)
-    inserts: list[Any] = []
+    shrunk: list[list[Any]] = []
+    remainders: list[list[Any]] = []
     for group in by_block.values():
         block = group[0].block
         parts: list[tuple[int, int, int, Any]] = []  # (start, end, account, acquired)
@@ -476,23 +491,30 @@ def _move_pieces(
         if at <= block.serial_end:
             parts.append((at, block.serial_end, source_id, block.acquired_at))
         (start, end, account_id, acquired_at), *rest = parts
+        shrunk.append([block.id, start, end, account_id, acquired_at])
+        for start, end, account_id, acquired_at in rest:
+            remainders.append(
+                [block.issuance_id, block.project_id, block.vintage, block.unit_class, start, end, account_id, acquired_at]
+            )
+    return shrunk, remainders
+
+
+REMAINDER_COLUMNS = "issuance_id, project_id, vintage, unit_class, serial_start, serial_end, account_id, acquired_at"
+
+
+def _move_blocks_one_by_one(cursor: Any, shrunk: list[list[Any]], remainders: list[list[Any]]) -> None:
+    for block_id, start, end, account_id, acquired_at in shrunk:
         cursor.execute(
             "UPDATE units_unitblock SET serial_start = %s, serial_end = %s, account_id = %s, acquired_at = %s "
             "WHERE id = %s",
-            [start, end, account_id, acquired_at, block.id],
+            [start, end, account_id, acquired_at, block_id],
         )
-        for start, end, account_id, acquired_at in rest:
-            inserts.extend(
-                [block.issuance_id, block.project_id, block.vintage, block.unit_class, start, end, account_id, acquired_at]
-            )
-    if not inserts:
-        return None
-    rows = len(inserts) // 8
-    return (
-        "INSERT INTO units_unitblock (issuance_id, project_id, vintage, unit_class, serial_start, serial_end, "
-        "account_id, acquired_at) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * rows),
-        inserts,
-    )
+    if remainders:
+        cursor.execute(
+            f"INSERT INTO units_unitblock ({REMAINDER_COLUMNS}) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(remainders)),
+            [value for row in remainders for value in row],
+        )
 
 
 ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
@@ -609,70 +631,51 @@ def _request_move(
         raise
 
 
-@functools.cache
-def _prepared_cursor_class() -> Any:
-    import psycopg
-
-    class PreparedCursor(psycopg.Cursor):
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=prepare, **kwargs)
-
-    return PreparedCursor
-
-
-# Django opens connections with psycopg's preparation off (threshold None),
-# which also ignores prepare=True. This threshold turns it back on for the
-# statements that ask (the move path's) and, in effect, no others.
-PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
-
-
-def _prepared_cursor() -> Any:
-    """A server-side binding cursor on the default connection that prepares
-    every statement it runs: the move path's statements are parsed and
-    planned once per connection, not once per move."""
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
-    return _prepared_cursor_class()(raw)
-
-
 @contextmanager
 def hot_cursor() -> Iterator[Any]:
-    """The cursor of the unit-moving path. On PostgreSQL, a server-side
-    binding cursor on the same connection that prepares its statements."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    """The cursor of the unit-moving path. On PostgreSQL, a cursor over a
+    `pgpipeline.Pipeline`: statements are prepared once per connection and
+    queued until a result is needed, so a move takes two round trips."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs a lookup
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.ensure_connection()
     # Django's wrapper turns driver errors into django.db errors (IntegrityError…).
-    with connection.wrap_database_errors, _prepared_cursor() as cursor:
-        yield cursor
+    with db.wrap_database_errors, pgpipeline.open(db) as pipeline:
+        yield pipeline.cursor()
 
 
 def _pipelined_transaction_possible() -> bool:
-    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+    db = connections[DEFAULT_DB_ALIAS]
+    return db.vendor == "postgresql" and not db.in_atomic_block and db.get_autocommit()
 
 
 def _move_in_own_transaction(*args: Any) -> Transaction:
     """A move outside any transaction, on PostgreSQL: the same statements as
-    inside `transaction.atomic()`, in one transaction of our own, sent in
-    psycopg pipeline mode so that the whole move takes two round trips:
-    BEGIN, the locking query and the first blocks; then the writes, the
-    ledger entry and COMMIT. The ledger head is locked by the last statement
-    before COMMIT, and nothing waits on this client while it is held."""
+    inside `transaction.atomic()`, in one transaction of our own, so that
+    BEGIN goes out with the locking query and COMMIT with the writes: the
+    whole move takes two round trips. The ledger head is locked by the last
+    statement before COMMIT, and nothing waits on this client while it is held."""
     import psycopg
 
-    connection.ensure_connection()
-    raw = connection.connection
-    try:
-        with connection.wrap_database_errors, raw.pipeline() as pipeline:
-            return _move(*args, pipeline=pipeline)
-    finally:
-        if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            # refused, or failed: nothing of it stays
-            with connection.wrap_database_errors:
-                raw.execute("ROLLBACK")
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    for attempt in (1, 2):
+        raw = db.connection
+        try:
+            return _move(*args, own_transaction=True)
+        except DatabaseError as exc:
+            # The server forgot the prepared statements (DEALLOCATE ALL): the
+            # move did nothing, and is sent once more, prepared afresh.
+            if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.InvalidSqlStatementName):
+                raise
+        finally:
+            if not raw.closed and raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                # refused, or failed: nothing of it stays
+                with db.wrap_database_errors:
+                    raw.execute("ROLLBACK")
+    raise AssertionError("unreachable")
 
 
 # A transactional WAL message: committing it flushes the WAL (fsync, and
@@ -680,7 +683,7 @@ def _move_in_own_transaction(*args: Any) -> Transaction:
 DURABILITY_BARRIER = "SELECT pg_logical_emit_message(true, 'tonne.durable', '')"
 
 
-def _commit_then_wait_until_durable(cursor: Any, pipeline: Any) -> None:
+def _commit_then_wait_until_durable(pipeline: pgpipeline.Pipeline) -> None:
     """Commit a move without holding the ledger head's lock through the disk
     flush, then answer only once the move is durable.
 
@@ -695,12 +698,26 @@ def _commit_then_wait_until_durable(cursor: Any, pipeline: Any) -> None:
     sessions may see the move during that flush; if the server crashed
     then, the move and everything after it in the WAL would be lost
     together, so the ledger stays a consistent prefix."""
-    cursor.execute("COMMIT", prepare=False)  # asynchronous: the append set it for this transaction
-    cursor.execute(DURABILITY_BARRIER, prepare=True)
-    pipeline.sync()
+    # COMMIT is asynchronous (the append set it for this transaction); the barrier is not.
+    pipeline.commit(then=DURABILITY_BARRIER)
 
 
 ACCOUNT_COLUMNS = "{a}.id, {a}.identifier, {a}.number, {a}.type, {a}.name, {a}.status, {a}.is_terminal, {a}.organisation_id"
+
+
+LOCK_ACCOUNTS_SQL = (
+    f"SELECT {ACCOUNT_COLUMNS.format(a='a')}, o.status, o.name, "
+    f"{ACCOUNT_COLUMNS.format(a='t')}, tor.status, tor.name, "
+    # "<> ''" is the unique index's own condition: a prepared (generic)
+    # plan can use that index only if the statement says it.
+    f"(SELECT x.id FROM units_transaction x WHERE x.initiated_by_id = %s AND x.idempotency_key = %s "
+    f"AND x.idempotency_key <> '') "
+    f"FROM organisations_account a "
+    f"LEFT JOIN organisations_organisation o ON o.id = a.organisation_id "
+    f"LEFT JOIN organisations_account t ON t.identifier = %s "
+    f"LEFT JOIN organisations_organisation tor ON tor.id = t.organisation_id "
+    f"WHERE a.identifier = %s"
+)
 
 
 def _account(row: tuple[Any, ...]) -> Account | None:
@@ -708,12 +725,11 @@ def _account(row: tuple[Any, ...]) -> Account | None:
     account_id, identifier, number, type_, name, status, terminal, org_id, org_status, org_name = row
     if account_id is None:
         return None
-    account = Account(
-        id=account_id, identifier=identifier, number=number, type=type_, name=name, status=status,
-        is_terminal=bool(terminal), organisation_id=org_id,
+    organisation = loaded(Organisation, id=org_id, status=org_status, name=org_name) if org_id is not None else None
+    return loaded(
+        Account, {"organisation": organisation}, id=account_id, identifier=identifier, number=number, type=type_,
+        name=name, status=status, is_terminal=bool(terminal), organisation_id=org_id,
     )
-    account.organisation = Organisation(id=org_id, status=org_status, name=org_name) if org_id is not None else None
-    return account
 
 
 def _lock_accounts(
@@ -727,18 +743,8 @@ def _lock_accounts(
 
     FOR NO KEY UPDATE makes moves out of one account queue, without blocking
     the foreign-key checks of moves into it (two accounts paying each other)."""
-    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" else ""
-    cursor.execute(
-        f"SELECT {ACCOUNT_COLUMNS.format(a='a')}, o.status, o.name, "
-        f"{ACCOUNT_COLUMNS.format(a='t')}, tor.status, tor.name, "
-        f"(SELECT x.id FROM units_transaction x WHERE x.initiated_by_id = %s AND x.idempotency_key = %s) "
-        f"FROM organisations_account a "
-        f"LEFT JOIN organisations_organisation o ON o.id = a.organisation_id "
-        f"LEFT JOIN organisations_account t ON t.identifier = %s "
-        f"LEFT JOIN organisations_organisation tor ON tor.id = t.organisation_id "
-        f"WHERE a.identifier = %s{lock}",
-        [actor.pk, key, target, source],
-    )
+    postgresql = connection.vendor == "postgresql"
+    cursor.execute(LOCK_ACCOUNTS_SQL + (" FOR NO KEY UPDATE OF a" if postgresql else ""), [actor.pk, key, target, source])
     if then is not None:
         then()
     row = cursor.fetchone()
@@ -759,26 +765,27 @@ def _move(
     request_hash: str,
     details: dict[str, str],
     *,
-    pipeline: Any = None,
+    own_transaction: bool = False,
 ) -> Transaction:
-    """Lock, check, select and move. With a psycopg pipeline (see
-    `_move_in_own_transaction`), it also begins and commits the transaction."""
+    """Lock, check, select and move. In its own transaction (see
+    `_move_in_own_transaction`), it also begins and commits it."""
     with hot_cursor() as cursor:
         first_blocks: list[Any] = []
         flag_rows: list[Any] = []
         then = None
-        if pipeline is not None:
+        if own_transaction:
             cursor.execute("BEGIN", prepare=False)
+        if connection.vendor == "postgresql":
 
             # Read under the lock in the same round trip: which controls may
             # refuse, and the first blocks (used only if the checks pass).
             def then() -> None:
                 sql, params = controls.flags_statement(kind, source_identifier, target_identifier, clock.now())
-                flags_cursor = _prepared_cursor()
+                flags_cursor = cursor.pipeline.cursor()
                 flags_cursor.execute(sql, params)
                 flag_rows.append(flags_cursor)
                 if not selection.ranges:
-                    first_blocks.append(_queue_first_blocks(source_identifier, selection))
+                    first_blocks.append(_queue_first_blocks(cursor, source_identifier, selection))
 
         source, target, earlier_id = _lock_accounts(
             cursor, actor, source_identifier, target_identifier, key, then=then
@@ -808,13 +815,12 @@ def _move(
             kind, actor, source, target, pieces, selection.total, key, request_hash, details, flags=flags
         )
         if waiting is not None:
-            if pipeline is not None:  # our own transaction: the waiting request is kept
-                cursor.execute("COMMIT", prepare=False)
-                pipeline.sync()
+            if own_transaction:  # the waiting request is kept
+                cursor.pipeline.commit()
             return waiting
         return _complete(
             cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details,
-            pipeline=pipeline,
+            own_transaction=own_transaction,
         )
 
 
@@ -824,6 +830,51 @@ TRANSACTION_COLUMNS = (
     "completed_at, failure_code, ledger_seq"
 )
 TRANSACTION_VALUES = "(" + ", ".join(["%s"] * 20) + ")"
+INSERT_TRANSACTION_SQL = (
+    f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) RETURNING id"
+)
+# The ledger entry, and its number stamped on the transaction (named by identifier).
+APPEND_SQL = (
+    f"WITH {APPEND_IN_DATABASE_SQL}, "
+    f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
+    f"WHERE units_transaction.identifier = %s) "
+    "SELECT seq FROM new_entry"
+)
+# The same, when the move is in its own transaction: that transaction commits
+# asynchronously (see _commit_then_wait_until_durable); same as SET LOCAL.
+APPEND_ASYNC_SQL = APPEND_SQL.replace(
+    "SELECT seq FROM new_entry", "SELECT seq, set_config('synchronous_commit', 'off', true) FROM new_entry"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _writes_sql(shrunk: int, remainders: int, transaction_sql: str, blocks: int) -> str:
+    """Everything a move writes but its ledger entry, in one statement: the
+    blocks shrunk to their first part, then the remainders of split blocks
+    (the INSERT waits for the UPDATE, which it counts, so no two rows ever
+    overlap), the transaction and its blocks."""
+    values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::timestamptz)"] * shrunk)
+    parts = [
+        "shrunk AS (UPDATE units_unitblock b SET serial_start = v.serial_start, serial_end = v.serial_end, "
+        f"account_id = v.account_id, acquired_at = v.acquired_at FROM (VALUES {values}) "
+        "AS v (id, serial_start, serial_end, account_id, acquired_at) WHERE b.id = v.id RETURNING b.id)"
+    ]
+    if remainders:
+        rows = ", ".join(
+            ["(%s::bigint, %s::bigint, %s::integer, %s::text, %s::bigint, %s::bigint, %s::bigint, %s::timestamptz)"]
+            * remainders
+        )
+        parts.append(
+            f"remainders AS (INSERT INTO units_unitblock ({REMAINDER_COLUMNS}) SELECT * FROM (VALUES {rows}) "
+            f"AS v ({REMAINDER_COLUMNS}) WHERE (SELECT count(*) FROM shrunk) > 0)"
+        )
+    parts.append(f"txn AS ({transaction_sql})")
+    parts.append(
+        "blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
+        "SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
+        f"(VALUES {', '.join(['(%s::bigint, %s::bigint, %s::bigint)'] * blocks)}) AS v (issuance_id, serial_start, serial_end))"
+    )
+    return "WITH " + ", ".join(parts) + " SELECT id FROM txn"
 
 
 def _complete(
@@ -838,12 +889,12 @@ def _complete(
     request_hash: str,
     details: dict[str, str],
     *,
-    pipeline: Any = None,
+    own_transaction: bool = False,
     pending: Transaction | None = None,
 ) -> Transaction:
     now = clock.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
-    remainders = _move_pieces(cursor, pieces, source.pk, target.pk, stamp)
+    shrunk, remainders = _split_blocks(pieces, source.pk, target.pk, stamp)
     projects = {p.block.project_id for p in pieces}
     project_id = projects.pop() if len(projects) == 1 else None
     identifier = pending.identifier if pending is not None else _new_identifier(now)
@@ -869,48 +920,32 @@ def _complete(
         for hook in TERMINAL_MOVE_HOOKS:
             hook(cursor, kind, target, block_rows, identifier, now)
     if connection.vendor == "postgresql":
-        txn_sql = f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) RETURNING id"
+        txn_sql = INSERT_TRANSACTION_SQL
         if pending is not None:  # a transaction that waited completes in place
             txn_sql = "UPDATE units_transaction SET status = %s, completed_at = %s, project_id = %s WHERE id = %s RETURNING id"
             txn_params = [Status.COMPLETED, stamp, project_id, pending.pk]
         # Everything but the ledger entry is written before the head's lock is
         # taken; the locked statement only appends the entry and stamps its
         # number on the transaction, and COMMIT follows at once.
-        rem_sql, rem_params = remainders if remainders else ("", [])
-        writes = _prepared_cursor()
+        writes = cursor.pipeline.cursor()
         writes.execute(
-            "WITH "
-            + (f"remainders AS ({rem_sql}), " if remainders else "")
-            + f"txn AS ({txn_sql}), "
-            f"blocks AS (INSERT INTO units_transactionblock (transaction_id, issuance_id, serial_start, serial_end) "
-            f"SELECT txn.id, v.issuance_id, v.serial_start, v.serial_end FROM txn, "
-            f"(VALUES {', '.join(['(%s, %s, %s)'] * len(block_rows))}) AS v (issuance_id, serial_start, serial_end)) "
-            f"SELECT id FROM txn",
-            rem_params + txn_params + [v for row in block_rows for v in row],
+            _writes_sql(len(shrunk), len(remainders), txn_sql, len(block_rows)),
+            [v for row in shrunk for v in row] + [v for row in remainders for v in row] + txn_params
+            + [v for row in block_rows for v in row],
         )
         entry_params, _ = entry_template(kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier)
-        appended = _prepared_cursor()
-        appended.execute(
-            f"WITH {APPEND_IN_DATABASE_SQL}, "
-            f"numbered AS (UPDATE units_transaction SET ledger_seq = new_entry.seq FROM new_entry "
-            f"WHERE units_transaction.identifier = %s) "
-            # On the pipelined path this transaction commits asynchronously
-            # (see _commit_then_wait_until_durable); same as SET LOCAL.
-            + ("SELECT seq, set_config('synchronous_commit', 'off', true) FROM new_entry" if pipeline is not None
-               else "SELECT seq FROM new_entry"),
-            [*entry_params, identifier],
-        )
-        if pipeline is not None:
+        appended = cursor.pipeline.cursor()
+        appended.execute(APPEND_ASYNC_SQL if own_transaction else APPEND_SQL, [*entry_params, identifier])
+        if own_transaction:
             # Sent with the writes: the head's lock is released by this
             # COMMIT without waiting on a round trip to this client.
-            _commit_then_wait_until_durable(cursor, pipeline)
+            _commit_then_wait_until_durable(cursor.pipeline)
         (txn_id,) = writes.fetchall()[0]
         seq = appended.fetchall()[0][0]
         writes.close()
         appended.close()
     else:
-        if remainders:
-            cursor.execute(*remainders)
+        _move_blocks_one_by_one(cursor, shrunk, remainders)
         seq, prev = reserve_seq(cursor)
         _, entry_params, head_params = entry_row(
             seq=seq, prev=prev, kind=f"units.{kind}", actor=actor, data=data, transaction_ref=identifier
@@ -934,27 +969,31 @@ def _complete(
         )
         cursor.execute(INSERT_ENTRY_SQL, entry_params)
         cursor.execute(SET_HEAD_HASH_SQL, head_params)
-    txn = Transaction(
+    return loaded(
+        Transaction,
+        {"initiated_by": actor, "from_account": source, "to_account": target},
         id=txn_id,
         identifier=identifier,
         kind=kind,
         status=Status.COMPLETED,
-        initiated_by=actor,
+        initiated_by_id=actor.pk,
         organisation_id=actor.organisation_id,
         idempotency_key=key,
         request_hash=request_hash,
-        from_account=source,
-        to_account=target,
+        from_account_id=source.pk,
+        to_account_id=target.pk,
         quantity=quantity,
+        issuance_id=None,
         project_id=project_id,
+        reason=fields["reason"],
+        beneficiary=fields["beneficiary"],
+        purpose=fields["purpose"],
+        jurisdiction=fields["jurisdiction"],
         created_at=pending.created_at if pending is not None else now,
         completed_at=now,
+        failure_code="",
         ledger_seq=seq,
-        **fields,
     )
-    txn._state.adding = False
-    txn._state.db = DEFAULT_DB_ALIAS
-    return txn
 
 
 def settle(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, str]) -> Transaction:

@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 
 from tonne import testing
-from tonne.core import faults
+from tonne.core import faults, pgpipeline
 from tonne.core.errors import RegistryError
 from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.ledger.verify import verify_ledger
@@ -520,25 +520,24 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
     """The move commits without holding the ledger head through the disk
     flush (asynchronous commit), then a synchronous commit queued behind it
     flushes the WAL past the move before the caller hears "completed"; the
-    session's own setting is untouched, and the statements are prepared."""
+    session's own setting is untouched, the statements are prepared, and
+    the whole move is two round trips."""
     reg = hundred
     sent: list[str] = []
-    original = units._commit_then_wait_until_durable
+    batches: list[int] = []
+    send, run = pgpipeline.Pipeline.send, pgpipeline.Pipeline.run
 
-    def recording(cursor: Any, pipeline: Any) -> None:
-        execute = cursor.execute
+    def recording_send(self: Any, sql: str, params: Any = None, **kwargs: Any) -> Any:
+        sent.append(sql)
+        return send(self, sql, params, **kwargs)
 
-        def spy(query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return execute(query, *args, **kwargs)
+    def recording_run(self: Any) -> None:
+        if self.queue:
+            batches.append(len(sent))
+        run(self)
 
-        cursor.execute = spy
-        try:
-            original(cursor, pipeline)
-        finally:
-            cursor.execute = execute
-
-    monkeypatch.setattr(units, "_commit_then_wait_until_durable", recording)
+    monkeypatch.setattr(pgpipeline.Pipeline, "send", recording_send)
+    monkeypatch.setattr(pgpipeline.Pipeline, "run", recording_run)
     before = units.transfer(
         actor=reg.developer,
         from_account=reg.developer_account.identifier,
@@ -546,11 +545,39 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
         selection=Selection.build(quantity=3),
         idempotency_key="durable-1",
     )
-    assert sent == ["COMMIT", units.DURABILITY_BARRIER]
+    # BEGIN, the locking read, controls flags and first blocks; then the
+    # block update, the writes, the ledger append, COMMIT and the barrier.
+    assert sent[0] == "BEGIN"
+    assert sent[-2:] == ["COMMIT", units.DURABILITY_BARRIER]
+    assert batches == [4, len(sent)]
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-        assert cursor.fetchone()[0] >= 4  # lock, flags, blocks, writes, append, barrier
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'tonne_%%'")
+        assert cursor.fetchone()[0] >= 6  # lock, flags, blocks, block update, writes, append, barrier
     assert Transaction.objects.get(pk=before.pk).status == Transaction.Status.COMPLETED
     assert held(reg.buyer_account) == 3
+
+
+def test_a_move_after_the_server_forgot_its_prepared_statements_is_sent_again(hundred):
+    """DEALLOCATE ALL (by an administrator, a pooler) between two moves: the
+    second is refused by the server before it changes anything, prepared
+    afresh and carried out once."""
+    reg = hundred
+
+    def move(key: str) -> Transaction:
+        return units.transfer(
+            actor=reg.developer,
+            from_account=reg.developer_account.identifier,
+            to_account=reg.buyer_account.identifier,
+            selection=Selection.build(quantity=2),
+            idempotency_key=key,
+        )
+
+    move("before-deallocate")
+    connection.connection.execute("DEALLOCATE ALL")
+    after = move("after-deallocate")
+    assert after.status == Transaction.Status.COMPLETED
+    assert held(reg.buyer_account) == 4
+    assert Transaction.objects.filter(idempotency_key="after-deallocate").count() == 1
+    assert verify_ledger().ok
