@@ -103,8 +103,9 @@ def _str_text(value: Any) -> bytes:
     return str(value).encode()
 
 
-# Parameters in PostgreSQL's text input form, by exact type (the common
-# ones; subclasses go through text_value's isinstance checks).
+# Parameters in PostgreSQL's text input form, by type: looked up by exact
+# type first (the hot path), then by isinstance in this order (datetime
+# before its base class date).
 _TEXT: dict[type, Any] = {
     str: str.encode,
     int: lambda value: b"%d" % value,
@@ -124,16 +125,9 @@ def text_value(value: Any) -> bytes | None:
     to_text = _TEXT.get(type(value))
     if to_text is not None:
         return to_text(value)  # type: ignore[no-any-return]
-    if isinstance(value, bool):
-        return b"t" if value else b"f"
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, int):
-        return b"%d" % value
-    if isinstance(value, dt.datetime):
-        return _datetime_text(value)
-    if isinstance(value, dt.date | Decimal | uuid.UUID):
-        return str(value).encode()
+    for kind, to_text in _TEXT.items():
+        if isinstance(value, kind):
+            return to_text(value)  # type: ignore[no-any-return]
     raise TypeError(f"cannot send a {type(value).__name__} as a statement parameter")
 
 
@@ -183,12 +177,12 @@ class Pipeline:
         text, names = converted
         if params is None:
             values = None
-        elif names:
-            assert isinstance(params, Mapping)
-            values = [text_value(params[name]) for name in names]
         else:
+            if names:
+                assert isinstance(params, Mapping)
+                params = [params[name] for name in names]
             assert not isinstance(params, Mapping)
-            text_of = _TEXT.get
+            text_of = _TEXT.get  # text_value, inlined for the common types
             values = [
                 None if value is None else (text_of(type(value)) or text_value)(value) for value in params
             ]
@@ -303,16 +297,6 @@ class Cursor:
             return None
         self._at += 1
         return rows[self._at - 1]
-
-    @property
-    def rowcount(self) -> int:
-        pending = self._pending
-        if pending is None:
-            return -1
-        if not pending.done:
-            self.pipeline.run()
-        result = pending.result
-        return result.command_tuples if result is not None and result.command_tuples is not None else -1
 
     def close(self) -> None:
         self._rows = None

@@ -5,6 +5,7 @@ queries, errors, and recovery when the server forgets its prepared statements.""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from decimal import Decimal
 
@@ -34,6 +35,12 @@ def test_parameters_are_sent_in_postgresql_text_form():
     assert pgpipeline.text_value(Decimal("1.50")) == b"1.50"
     u = uuid.uuid4()
     assert pgpipeline.text_value(u) == str(u).encode()
+
+    class Status(enum.StrEnum):  # like Django's TextChoices
+        OPEN = "open"
+
+    assert pgpipeline.text_value(Status.OPEN) == b"open"
+    assert pgpipeline.text_value(enum.IntEnum("Level", "LOW HIGH").HIGH) == b"2"
     with pytest.raises(TypeError):
         pgpipeline.text_value(dt.datetime(2026, 1, 1))  # naive: which zone?
     with pytest.raises(TypeError):

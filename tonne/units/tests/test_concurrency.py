@@ -546,7 +546,7 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
         idempotency_key="durable-1",
     )
     # BEGIN, the locking read, controls flags and first blocks; then the
-    # block update, the writes, the ledger append, COMMIT and the barrier.
+    # writes (block updates included), the ledger append, COMMIT and the barrier.
     assert sent[0] == "BEGIN"
     assert sent[-2:] == ["COMMIT", units.DURABILITY_BARRIER]
     assert batches == [4, len(sent)]
@@ -554,7 +554,7 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'tonne_%%'")
-        assert cursor.fetchone()[0] >= 6  # lock, flags, blocks, block update, writes, append, barrier
+        assert cursor.fetchone()[0] >= 6  # lock, flags, blocks, writes, append, barrier
     assert Transaction.objects.get(pk=before.pk).status == Transaction.Status.COMPLETED
     assert held(reg.buyer_account) == 3
 
