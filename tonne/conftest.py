@@ -95,3 +95,10 @@ def registry(db: None) -> testing.Registry:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def loopback_outbound(settings: Any) -> None:
+    """Tests that stand in for a webhook consumer or CAD Trust node on 127.0.0.1
+    list loopback as an operator would; outgoing requests refuse it otherwise."""
+    settings.TONNE_OUTBOUND_ALLOW = ("127.0.0.0/8",)

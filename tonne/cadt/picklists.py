@@ -10,10 +10,8 @@ import hashlib
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 
-from tonne.core import clock
+from tonne.core import clock, outbound
 from tonne.core.errors import ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import User
@@ -55,12 +53,10 @@ def refresh(*, actor: User | None, url: str, version: str = "2") -> dict[str, ob
         raise ValidationFailed("CADT_VERSION_UNKNOWN", "version must be 1 or 2.", field="version")
     if not url.startswith(("http://", "https://")):
         raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://.", field="url")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) checked
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            raw = response.read(MAX_BYTES + 1)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {exc}.") from None
+    answer = outbound.send("GET", url, headers={"Accept": "application/json"}, timeout=30, max_bytes=MAX_BYTES)
+    if not answer.ok:  # the status only, never the node's body
+        raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {answer.reason}.")
+    raw = answer.body
     if len(raw) > MAX_BYTES:
         raise ValidationFailed("PICKLISTS_INVALID", "The governance node's answer is larger than 5 MB.")
     try:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from django.db.models import Q
 
 from tonne.cadt import formats, mapping, selectors
 from tonne.cadt.models import SyncDelivery, SyncDestination
-from tonne.core import clock, faults
+from tonne.core import clock, faults, outbound
 from tonne.core.errors import ValidationFailed
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
@@ -59,8 +57,7 @@ def add_destination(*, actor: User | None, name: str, url: str, api_key: str = "
     name, url = (name or "").strip(), (url or "").strip().rstrip("/")
     if not name:
         raise ValidationFailed("FIELD_REQUIRED", "A CAD Trust node needs a name.", field="name")
-    if not url.startswith(("http://", "https://")):
-        raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://.", field="url")
+    url = outbound.check_url(url, invalid="CADT_NODE_URL_INVALID")
     if SyncDestination.objects.filter(name=name).exists():
         raise ValidationFailed("CADT_NODE_EXISTS", f"A CAD Trust node named {name} is already configured.", field="name")
     return SyncDestination.objects.create(
@@ -141,21 +138,15 @@ def _call(dest: SyncDestination, method: str, path: str, body: bytes, content_ty
     headers = {"Content-Type": content_type, "X-Tonne-Delivery": delivery, "Accept": "application/json"}
     if dest.api_key:
         headers["x-api-key"] = dest.api_key
-    # The URL was checked to be http(s) when the node was added.
-    request = urllib.request.Request(dest.url + path, data=body, method=method, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - configured node URL
-            status = response.status
-            answer = response.read(65536)
-    except urllib.error.HTTPError as exc:
-        calls.append([method, path, exc.code])
-        raise DeliveryFailed(f"{method} {path}: HTTP {exc.code} {exc.read(2000).decode('utf-8', 'replace')}", calls) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        answer = outbound.send(method, dest.url + path, body=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except ValidationFailed:
         calls.append([method, path, None])
-        raise DeliveryFailed(f"{method} {path}: {exc}", calls) from None
-    calls.append([method, path, status])
-    if not 200 <= status < 300:
-        raise DeliveryFailed(f"{method} {path}: HTTP {status} {answer[:2000].decode('utf-8', 'replace')}", calls)
+        raise DeliveryFailed(f"{method} {path}: address refused", calls) from None
+    calls.append([method, path, answer.status])
+    if not answer.ok:
+        # The status only: a node's answer is never copied into last_error or the API.
+        raise DeliveryFailed(f"{method} {path}: {answer.reason}", calls)
 
 
 def deliver(dest: SyncDestination, upto: int) -> Outcome:

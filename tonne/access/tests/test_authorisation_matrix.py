@@ -26,7 +26,7 @@ from django.test import Client
 from tonne import testing
 from tonne.access.testing import stepped_up
 
-pytestmark = [pytest.mark.django_db, pytest.mark.controls]
+pytestmark = [pytest.mark.django_db, pytest.mark.controls, pytest.mark.usefixtures("loopback_outbound")]
 
 CALLERS = ("anon", "own", "other", "registry")
 OK, NO = "ok", "deny"

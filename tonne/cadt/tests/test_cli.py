@@ -14,7 +14,7 @@ from tonne.cadt.models import ImportedRecord, SyncDestination
 from tonne.cadt.standin import StandInNode
 from tonne.cadt.tests.conftest import REFERENCE
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_outbound")]
 
 
 def _run(*args: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry
 from tonne.projects import picklists
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_outbound")]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tonne.core.worker import run_once
 from tonne.units import services as units
 from tonne.units.domain import Selection
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_outbound")]
 
 
 @pytest.fixture

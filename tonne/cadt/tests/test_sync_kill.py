@@ -39,6 +39,7 @@ def _wait(condition, seconds: float = 60.0) -> bool:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("loopback_outbound")
 def test_sync_survives_the_worker_process_being_killed() -> None:
     reg = cadt_registry()
     db = connection.settings_dict
@@ -46,6 +47,7 @@ def test_sync_survives_the_worker_process_being_killed() -> None:
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "TONNE_CADT_SYNC_LEASE_SECONDS": "1",
+        "TONNE_OUTBOUND_ALLOW": "127.0.0.0/8",  # the stand-in node
         "DJANGO_SETTINGS_MODULE": "tonne.settings",
     }
     with StandInNode() as node:

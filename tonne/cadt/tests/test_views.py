@@ -9,7 +9,7 @@ from tonne.cadt import sync
 from tonne.cadt.models import ImportedRecord
 from tonne.cadt.tests.conftest import REFERENCE
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_outbound")]
 
 
 def test_upload_page_imports_and_reports(registry: testing.Registry, client: Client) -> None:

@@ -21,7 +21,7 @@ from tonne.organisations.models import ApiToken
 from tonne.units import services as units
 from tonne.units.domain import Selection
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_outbound")]
 SECRET = "a-long-enough-webhook-secret"
 
 
