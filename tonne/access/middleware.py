@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tonne.access import counters, policy, sessions
 from tonne.core import clock
+from tonne.organisations.models import ApiToken
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -72,10 +73,15 @@ class SessionLimitsMiddleware:
 
 
 class MfaEnrolmentMiddleware:
-    """Pages (not the API, which answers MFA_REQUIRED itself) send a person
-    who must have a second factor and has none to the page that sets one up."""
+    """A person who must have a second factor and has none may only enrol
+    (or sign out): pages send them to the page that sets one up, the API
+    answers MFA_REQUIRED to their session. (Their API tokens are refused where
+    tokens are checked, and none can be created before enrolment.)"""
 
-    EXEMPT = ("/accounts/", "/static/", "/api/", "/i18n/")
+    # Signing in and out, allauth's second-factor pages and the re-authentication
+    # allauth asks for before adding an authenticator; nothing else.
+    ENROLMENT = ("/accounts/2fa/", "/accounts/login/", "/accounts/logout/", "/accounts/reauthenticate/",
+                 "/static/", "/i18n/")
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -85,10 +91,19 @@ class MfaEnrolmentMiddleware:
         if (
             user is not None
             and user.is_authenticated
-            and not request.path.startswith(self.EXEMPT)
+            and not request.path.startswith(self.ENROLMENT)
             and policy.needs_mfa(user)
             and not policy.has_mfa(user)
         ):
+            if request.path.startswith(("/api/", "/cadt/")):
+                if request.headers.get("Authorization"):
+                    return self.get_response(request)  # the token is judged on its own owner
+                # The API's own error shape, imported as ApiRateLimitMiddleware does.
+                from tonne.core.api_support import problem
+
+                return problem(403, "MFA_REQUIRED",
+                               f"Set up a second factor (authenticator app or security key) at {policy.SETUP_URL} "
+                               "first; until then this session may do nothing else.")
             return HttpResponseRedirect(policy.SETUP_URL)
         return self.get_response(request)
 
@@ -105,11 +120,27 @@ def _client_key(request: HttpRequest) -> str:
     return f"ip:{client_ip(request)}"
 
 
+def _token_prefix(request: HttpRequest) -> str | None:
+    """The prefix of the live token the Authorization header claims to be, or None."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    prefix = secret.strip()[:12]
+    if scheme.lower() != "bearer" or len(prefix) < 12:
+        return None
+    live = ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True, expires_at__gt=clock.now()).exists()
+    return prefix if live else None
+
+
 class ApiRateLimitMiddleware:
     """Fixed one-minute windows per client (token, session or address):
     TONNE_API_RATE_PER_MINUTE requests, of which TONNE_API_WRITE_RATE_PER_MINUTE
-    may change something. An address that fails authentication
-    TONNE_AUTH_FAILURES_PER_HOUR times is locked out of the API for the hour.
+    may change something.
+
+    Failed tokens are counted where they cannot hurt bystanders: a wrong secret
+    for an existing token (its prefix is known) counts against that token, which
+    is locked for the hour after TONNE_AUTH_FAILURES_PER_HOUR failures; tokens
+    that match nothing count against the address, which after as many failures
+    may present only tokens that exist (a sprayer gets 429 for every guess; the
+    people behind the same proxy keep using their own tokens and sessions).
     Counters live in the database (access.RateCounter), shared by every server process."""
 
     def __init__(self, get_response: Handler) -> None:
@@ -123,11 +154,17 @@ class ApiRateLimitMiddleware:
 
         now = int(clock.now().timestamp())
         minute, hour = now // 60, now // 3600
-        ip = client_ip(request)
-        failures_key = f"tonne:authfail:{ip}:{hour}"
-        if counters.current(failures_key) >= settings.TONNE_AUTH_FAILURES_PER_HOUR:
-            return self._limited(problem, "AUTHENTICATION_LOCKED_OUT",
-                                 "Too many failed authentications from this address; try again later.", 3600 - now % 3600)
+        failures_key = None
+        if request.headers.get("Authorization"):
+            prefix = _token_prefix(request)
+            if prefix:
+                failures_key = f"tonne:authfail:token:{prefix}:{hour}"
+                locked = "Too many failed authentications with this token; try again later."
+            else:
+                failures_key = f"tonne:authfail:ip:{client_ip(request)}:{hour}"
+                locked = "Too many failed authentications from this address; try again later."
+            if counters.current(failures_key) >= settings.TONNE_AUTH_FAILURES_PER_HOUR:
+                return self._limited(problem, "AUTHENTICATION_LOCKED_OUT", locked, 3600 - now % 3600)
         client = _client_key(request)
         if self._over(f"tonne:rate:{client}:{minute}", settings.TONNE_API_RATE_PER_MINUTE):
             return self._limited(problem, "RATE_LIMITED", "Too many requests; slow down.", 60 - now % 60)
@@ -136,7 +173,7 @@ class ApiRateLimitMiddleware:
         ):
             return self._limited(problem, "RATE_LIMITED", "Too many changes a minute; slow down.", 60 - now % 60)
         response = self.get_response(request)
-        if response.status_code == 401 and request.headers.get("Authorization"):
+        if response.status_code == 401 and failures_key is not None:
             self._over(failures_key, 10**9, timeout=3600)
         return response
 

@@ -17,25 +17,14 @@ from django.http import HttpRequest
 
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied
+from tonne.organisations import second_factor
 from tonne.organisations.models import User
 
 REAUTHENTICATE_URL = "/accounts/2fa/reauthenticate/"
-SETUP_URL = "/accounts/2fa/"
-MOVING_ROLES = (User.Role.ADMIN, User.Role.INITIATOR, User.Role.APPROVER)
-
-
-def needs_mfa(user: User | None) -> bool:
-    if not settings.TONNE_MFA_REQUIRED or user is None or not user.is_authenticated:
-        return False
-    return bool(user.is_superuser or user.role in MOVING_ROLES)
-
-
-def has_mfa(user: User) -> bool:
-    from allauth.mfa.models import Authenticator
-
-    return Authenticator.objects.filter(
-        user=user, type__in=(Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
-    ).exists()
+SETUP_URL = second_factor.SETUP_URL
+MOVING_ROLES = second_factor.MOVING_ROLES
+needs_mfa = second_factor.required
+has_mfa = second_factor.enrolled
 
 
 def last_second_factor(request: HttpRequest, user: User) -> float | None:
@@ -56,12 +45,7 @@ def require_step_up(request: HttpRequest, user: User) -> None:
     factor, and a browser session without a recent one."""
     if not needs_mfa(user):
         return
-    if not has_mfa(user):
-        raise PermissionDenied(
-            "MFA_REQUIRED",
-            f"Set up a second factor (authenticator app or security key) at {SETUP_URL} first.",
-            details={"setup": SETUP_URL},
-        )
+    second_factor.refuse_if_missing(user)
     if getattr(request, "api_token", None) is not None:
         return
     if not has_recent_second_factor(request, user):

@@ -17,7 +17,7 @@ from tonne.core import clock
 from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
-from tonne.organisations import domain
+from tonne.organisations import domain, second_factor
 from tonne.organisations.models import Account, ApiToken, Organisation, User
 
 SYSTEM_ACCOUNT_NAMES = {
@@ -356,7 +356,9 @@ def _token_hash(secret: str) -> str:
 
 @transaction.atomic
 def issue_api_token(*, actor: User, name: str, scope: str = ApiToken.Scope.TRADE, days: int | None = None) -> tuple[ApiToken, str]:
-    """Return the token and its secret; the secret is never stored."""
+    """Return the token and its secret; the secret is never stored. A person
+    who must have a second factor gets no token (of any scope) before enrolling."""
+    second_factor.refuse_if_missing(actor)
     if scope not in ApiToken.Scope.values:
         raise ValidationFailed("TOKEN_SCOPE_INVALID", f"scope must be one of {', '.join(ApiToken.Scope.values)}.")
     if scope == ApiToken.Scope.ADMIN and not is_registry_administrator(actor):
@@ -392,6 +394,8 @@ def authenticate_token(secret: str) -> tuple[User, ApiToken]:
     token = ApiToken.objects.select_related("user", "user__organisation").filter(token_hash=_token_hash(secret)).first()
     if token is None or token.revoked_at is not None or token.expires_at <= clock.now() or not token.user.is_active:
         raise NotAuthenticated("TOKEN_INVALID", "The API token is unknown, expired or revoked.")
+    # A token works only while its owner has the second factor their role requires.
+    second_factor.refuse_if_missing(token.user)
     now = clock.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -82,6 +82,46 @@ def test_people_who_move_units_must_have_a_second_factor(funded) -> None:  # noq
     assert v.get("/").status_code == 200
 
 
+def test_no_session_before_enrolment(funded) -> None:  # noqa: ANN001
+    reg = funded
+    client = Client()
+    client.force_login(reg.developer)  # password alone; the role requires a second factor
+    # No API call: not reading KYC data, not creating a token, not adding a user.
+    assert_problem(get(client, "/me"), 403, "MFA_REQUIRED")
+    assert_problem(get(client, f"/organisations/{reg.developer_org.uid}/kyc"), 403, "MFA_REQUIRED")
+    assert_problem(post(client, "/tokens", {"name": "reader", "scope": "read"}), 403, "MFA_REQUIRED")
+    assert not ApiToken.objects.filter(user=reg.developer).exists()
+    # No page but enrolment and signing out.
+    assert client.get("/cadt/v2/project").status_code == 403
+    for path in ("/workspace/", "/accounts/email/", "/accounts/password/change/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == "/accounts/2fa/", path
+    assert client.get("/accounts/2fa/").status_code == 200
+    assert client.get("/accounts/2fa/totp/activate/").status_code in (200, 302)
+    give_totp(reg.developer)
+    assert get(client, "/me").status_code == 200
+
+
+def test_no_token_of_a_person_without_the_required_second_factor(funded) -> None:  # noqa: ANN001
+    from tonne.organisations import services as orgs
+    from tonne.organisations.models import User
+
+    reg = funded
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - the registry's PermissionDenied
+        orgs.issue_api_token(actor=reg.developer, name="early", scope="read")
+    assert getattr(refused.value, "code", None) == "MFA_REQUIRED"
+    # A viewer's read token (no second factor needed) stops working once the
+    # viewer is made an initiator and has not enrolled.
+    viewer = testing.make_user(reg.developer_org, "acc-early", "viewer", actor=reg.admin)
+    _, secret = orgs.issue_api_token(actor=viewer, name="early", scope="read")
+    token = {"Authorization": f"Bearer {secret}"}
+    assert get(Client(), "/me", headers=token).status_code == 200
+    User.objects.filter(pk=viewer.pk).update(role=User.Role.INITIATOR)
+    assert_problem(get(Client(), "/me", headers=token), 403, "MFA_REQUIRED")
+    give_totp(viewer)
+    assert get(Client(), "/me", headers=token).status_code == 200
+
+
 def test_sign_in_with_password_and_totp_through_allauth(funded, settings) -> None:  # noqa: ANN001
     from allauth.mfa.totp.internal.auth import (
         format_hotp_value,
@@ -197,13 +237,41 @@ def test_api_rate_limit(settings) -> None:  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_guessing_tokens_locks_the_address_out(registry, settings) -> None:  # noqa: ANN001
+def test_one_proxys_bad_tokens_do_not_lock_everyone_out(registry, settings) -> None:  # noqa: ANN001
+    settings.TONNE_AUTH_FAILURES_PER_HOUR = 3
+    give_totp(registry.buyer)
+    good = bearer(registry.buyer, ApiToken.Scope.READ)
+    client = Client()  # everyone behind one proxy shares its address
+    for i in range(5):
+        get(client, "/me", headers={"Authorization": f"Bearer tonne_guess{i}-{'x' * 40}"})
+    assert get(client, "/me", headers=good).status_code == 200  # a real token still works
+    viewer = Client()
+    viewer.force_login(testing.make_user(registry.buyer_org, "acc-proxy-viewer", "viewer", actor=registry.admin))
+    assert get(viewer, "/me").status_code == 200  # and so does a session
+
+
+def test_token_spraying_is_still_limited(registry, settings) -> None:  # noqa: ANN001
     settings.TONNE_AUTH_FAILURES_PER_HOUR = 3
     client = Client()
     for i in range(3):
-        assert_problem(get(client, "/me", headers={"Authorization": f"Bearer tonne_guess{i}"}), 401, "TOKEN_INVALID")
+        assert_problem(get(client, "/me", headers={"Authorization": f"Bearer tonne_guess{i}-{'x' * 40}"}), 401,
+                       "TOKEN_INVALID")
+    # Every further guess from the address is refused before it is checked.
+    assert_problem(get(client, "/me", headers={"Authorization": "Bearer tonne_another-guess-xxxxxxxxxx"}), 429,
+                   "AUTHENTICATION_LOCKED_OUT")
+
+
+def test_guessing_one_tokens_secret_locks_that_token_only(registry, settings) -> None:  # noqa: ANN001
+    settings.TONNE_AUTH_FAILURES_PER_HOUR = 3
+    give_totp(registry.buyer)
     good = bearer(registry.buyer, ApiToken.Scope.READ)
-    assert_problem(get(client, "/me", headers=good), 429, "AUTHENTICATION_LOCKED_OUT")
+    other = bearer(registry.buyer, ApiToken.Scope.READ)
+    secret = good["Authorization"].removeprefix("Bearer ")
+    for i in range(3):
+        wrong = {"Authorization": f"Bearer {secret[:12]}{'y' * 30}{i}"}
+        assert_problem(get(Client(), "/me", headers=wrong), 401, "TOKEN_INVALID")
+    assert_problem(get(Client(), "/me", headers=good), 429, "AUTHENTICATION_LOCKED_OUT")
+    assert get(Client(), "/me", headers=other).status_code == 200
 
 
 def test_sign_in_lockout_after_failed_passwords(registry) -> None:  # noqa: ANN001
@@ -237,6 +305,7 @@ def test_security_headers(client: Client) -> None:
 
 
 def test_pages_carry_no_inline_script(client: Client, registry) -> None:  # noqa: ANN001
+    give_totp(registry.buyer)
     client.force_login(registry.buyer)
     for path in ("/", "/accounts/login/", "/api/v1/docs", "/accounts/2fa/"):
         html = client.get(path).content.decode()

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.test import Client
 
 from tonne import testing
-from tonne.access.testing import stepped_up
+from tonne.access.testing import give_totp, stepped_up
 
 pytestmark = [pytest.mark.django_db, pytest.mark.controls, pytest.mark.usefixtures("loopback_outbound")]
 
@@ -193,6 +193,7 @@ def build_world(settings: Any) -> dict[str, Any]:
 
     approval = Approval.objects.get(transaction=waiting)
     frozen = controls.freeze(actor=reg.admin, scope="serials", serial_start=10**12, serial_end=10**12 + 1, reason="mx")
+    give_totp(reg.developer)  # no token before enrolment
     token, _ = orgs.issue_api_token(actor=reg.developer, name="mx", scope="read")
     kyc_doc = kyc.upload_document(actor=reg.developer, organisation=reg.developer_org, kind="other",
                                   filename="x.txt", content=b"x", content_type="text/plain")
