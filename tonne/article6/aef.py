@@ -22,6 +22,7 @@ from django.conf import settings
 from tonne.article6 import domain
 from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
 from tonne.core.errors import ValidationFailed
+from tonne.core.spreadsheets import safe_row
 from tonne.ledger.models import LedgerEntry
 from tonne.units.models import UnitBlock
 
@@ -485,8 +486,8 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
             for name, heading, rows in sheets(report):
                 text = io.StringIO()
                 writer = csv.writer(text)
-                writer.writerow(heading)
-                writer.writerows(rows)
+                writer.writerow(safe_row(heading))
+                writer.writerows(safe_row(row) for row in rows)
                 archive.writestr(f"{name}.csv", text.getvalue())
         return buffer.getvalue(), "application/zip", "zip"
     if fmt == "xlsx":
@@ -496,9 +497,9 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
         book.remove(book.active)
         for name, heading, rows in sheets(report):
             sheet = book.create_sheet(name[:31])
-            sheet.append(heading)
+            sheet.append(safe_row(heading))
             for row in rows:
-                sheet.append(row)
+                sheet.append(safe_row(row))
         buffer = io.BytesIO()
         book.save(buffer)
         return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"

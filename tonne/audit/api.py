@@ -16,6 +16,7 @@ from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.core.api_support import AUTH, ERRORS, ListQuery, Page, actor, paginate, require_scope
 from tonne.core.errors import ValidationFailed
+from tonne.core.spreadsheets import safe_row
 from tonne.organisations.models import ApiToken
 
 router = Router(tags=["audit"])
@@ -98,9 +99,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
-    text = value.isoformat() if isinstance(value, dt.datetime) else str(value)
-    # A spreadsheet must not run what a user typed (CSV formula injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
 @router.get(
@@ -118,7 +117,7 @@ def export_events(request: HttpRequest, query: Query[AuditFilter]):
     writer.writerow(COLUMNS)
     count = 0
     for event in qs.iterator():
-        writer.writerow([_cell(getattr(event, c)) for c in COLUMNS])
+        writer.writerow(safe_row(_cell(getattr(event, c)) for c in COLUMNS))
         count += 1
     record(
         AuditEvent.Category.AUDIT_EXPORT,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from tonne.core.errors import RegistryError
+from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
 from tonne.ledger.models import LedgerEntry
 from tonne.portal import labels, selectors, svg
@@ -97,9 +98,9 @@ class _Echo:
 def _csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # so that spreadsheet programs read UTF-8
-    yield writer.writerow(header)
+    yield writer.writerow(safe_row(header))
     for row in rows:
-        yield writer.writerow(["" if v is None else v for v in row])
+        yield writer.writerow(safe_row(row))
 
 
 @require_GET
@@ -117,9 +118,9 @@ def project_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("projects")
-    sheet.append(header)
+    sheet.append(safe_row(header))
     for row in rows:
-        sheet.append(row)
+        sheet.append(safe_row(row))
     out = io.BytesIO()
     book.save(out)
     book_response = HttpResponse(
@@ -432,8 +433,8 @@ def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
         raise Http404(_("No such chart."))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(found["columns"])
-    writer.writerows(found["rows"])
+    writer.writerow(safe_row(found["columns"]))
+    writer.writerows(safe_row(row) for row in found["rows"])
     response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{chart}.csv"'
     return response

