@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
+from tonne.core import uploads
 from tonne.core.api_support import (
     AUTH,
     ERRORS,
@@ -193,7 +194,7 @@ def read_kyc_document(request: HttpRequest, uid: uuid.UUID):
     response = HttpResponse(content, content_type="application/octet-stream")
     response["Content-Disposition"] = f'attachment; filename="{doc.uid}"'
     response["X-Content-SHA256"] = doc.sha256
-    return response
+    return uploads.harden(response)
 
 
 @router.post("/sanctions-lists", response={201: ListOut, **ERRORS}, auth=AUTH)

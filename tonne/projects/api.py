@@ -10,6 +10,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
+from tonne.core import uploads
 from tonne.core.api_support import (
     AUTH,
     ERRORS,
@@ -429,10 +430,10 @@ def download_document(request: HttpRequest, uid: uuid.UUID):
         path.open("rb"),
         as_attachment=True,
         filename=document.filename,
-        content_type=document.content_type,
+        content_type=uploads.served_type(document.content_type),
     )
     response["X-Content-SHA256"] = document.sha256
-    return response
+    return uploads.harden(response)
 
 
 def _document(user: User | None, uid: uuid.UUID) -> Document:

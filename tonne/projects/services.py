@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from tonne.core import clock
+from tonne.core import clock, uploads
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
@@ -343,10 +343,8 @@ def upload_document(
 ) -> Document:
     if kind not in Document.Kind.values:
         raise ValidationFailed("DOCUMENT_KIND_INVALID", f"kind must be one of {', '.join(Document.Kind.values)}.")
-    if not content:
-        raise ValidationFailed("DOCUMENT_EMPTY", "The uploaded file is empty.", field="file")
-    if len(content) > settings.TONNE_MAX_DOCUMENT_BYTES:
-        raise ValidationFailed("DOCUMENT_TOO_LARGE", "The uploaded file is too large.", field="file")
+    # The declared content_type is not trusted: the type stored (and served) is the one found in the content.
+    content_type = uploads.check(content)
     if project is not None:
         org = require_active_member(actor, EDITORS)
         allowed = (
@@ -364,7 +362,7 @@ def upload_document(
         kind=kind,
         title=(title or filename or "document")[:300],
         filename=os.path.basename(filename or "document")[:255],
-        content_type=(content_type or "application/octet-stream")[:100],
+        content_type=content_type,
         size=len(content),
         sha256=sha256,
         storage_name=_store(content, sha256),
