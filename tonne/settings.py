@@ -136,26 +136,32 @@ TEMPLATES = [
 ]
 
 
+# SQLite however it is named (the default path or DATABASE_URL=sqlite:///…):
+# IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of
+# failing with "database is locked" mid-transaction; WAL lets readers go on.
+SQLITE_OPTIONS: dict[str, Any] = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
+    ),
+}
+
+
 def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60")))
+        db = dict(dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60"))))
         if db["ENGINE"].endswith("postgresql"):
             db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
-        return dict(db)
+        if db["ENGINE"].endswith("sqlite3"):
+            db["OPTIONS"] = {**SQLITE_OPTIONS, **(db.get("OPTIONS") or {})}
+        return db
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("TONNE_SQLITE_PATH", str(DATA_DIR / "tonne.sqlite3")),
-        "OPTIONS": {
-            # IMMEDIATE takes the write lock at BEGIN, so two writers queue
-            # instead of failing with "database is locked" mid-transaction.
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
-            ),
-        },
+        "OPTIONS": dict(SQLITE_OPTIONS),
         "TEST": {"NAME": os.environ.get("TONNE_SQLITE_TEST_PATH", "")},
     }
 
@@ -194,7 +200,11 @@ WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _env_bool("TONNE_SECURE_COOKIES", False)
+# Cookies: Secure (and __Host- names) when the operator says the registry is
+# only reached over TLS (TONNE_SECURE_COOKIES, on by default behind the TLS
+# proxy); otherwise every cookie set on a request that came over TLS is still
+# marked Secure (access.middleware), and the plain-HTTP demo keeps working.
+SESSION_COOKIE_SECURE = _env_bool("TONNE_SECURE_COOKIES", _env_bool("TONNE_BEHIND_TLS_PROXY", False))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

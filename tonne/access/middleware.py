@@ -27,7 +27,8 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 
 
 class SecurityHeadersMiddleware:
-    """What Django's SecurityMiddleware does not send: CSP and Permissions-Policy.
+    """What Django's SecurityMiddleware does not send: CSP and Permissions-Policy;
+    and Secure on every cookie of an answer to a request that came over TLS.
     (It sends HSTS on TLS requests, nosniff, the referrer policy and COOP; the
     clickjacking middleware sends X-Frame-Options.)"""
 
@@ -36,6 +37,9 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if request.is_secure():  # over TLS (or behind the TLS proxy): no cookie may go back over plain HTTP
+            for morsel in response.cookies.values():
+                morsel["secure"] = True
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

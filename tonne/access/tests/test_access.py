@@ -286,6 +286,32 @@ def test_sign_in_lockout_after_failed_passwords(registry) -> None:  # noqa: ANN0
     assert AuditEvent.objects.filter(category="login_failed", username=registry.buyer.username).count() >= 5
 
 
+def test_sign_in_lockout_behind_a_proxy_counts_the_forwarded_client(registry, settings) -> None:  # noqa: ANN001
+    settings.TONNE_USE_X_FORWARDED_FOR = True
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "2/m/ip"}
+    attacker = Client(headers={"x-forwarded-for": "203.0.113.5"})  # every client arrives from the proxy's address
+    for name in ("guess-a", "guess-b", "guess-c"):
+        attacker.post("/accounts/login/", {"login": name, "password": "not it at all"})
+    response = attacker.post("/accounts/login/", {"login": registry.buyer.username, "password": testing.PASSWORD})
+    assert not response.wsgi_request.user.is_authenticated  # the attacker's address is limited
+    colleague = Client(headers={"x-forwarded-for": "203.0.113.6"})
+    response = colleague.post("/accounts/login/", {"login": registry.buyer.username, "password": testing.PASSWORD})
+    assert response.status_code == 302 and response.wsgi_request.user.is_authenticated
+
+
+def test_cookies_set_over_tls_are_secure(registry) -> None:  # noqa: ANN001
+    from django.conf import settings
+
+    give_totp(registry.buyer)
+    over_tls = Client().post("/accounts/login/", {"login": registry.buyer.username, "password": testing.PASSWORD},
+                             secure=True)
+    assert over_tls.cookies and all(m["secure"] for m in over_tls.cookies.values())
+    assert over_tls.cookies[settings.SESSION_COOKIE_NAME]["httponly"]
+    # The plain-HTTP demo (make run) still signs in.
+    plain = Client().post("/accounts/login/", {"login": registry.buyer.username, "password": testing.PASSWORD})
+    assert plain.status_code == 302 and settings.SESSION_COOKIE_NAME in plain.cookies
+
+
 # -- headers -----------------------------------------------------------------------------------
 
 
