@@ -152,7 +152,7 @@ SQLITE_OPTIONS: dict[str, Any] = {
 def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        db = dict(dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60"))))
+        db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60"))))
         if db["ENGINE"].endswith("postgresql"):
             db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
         if db["ENGINE"].endswith("sqlite3"):
