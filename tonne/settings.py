@@ -284,6 +284,8 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Every person who can move units or approve must have a second factor; moving
 # units from a browser session needs one confirmed within the step-up window.
 TONNE_MFA_REQUIRED = _env_bool("TONNE_MFA_REQUIRED", True)
+# Organisation applications (the API's only anonymous write; each is screened) per address an hour.
+TONNE_ANONYMOUS_WRITES_PER_HOUR = int(os.environ.get("TONNE_ANONYMOUS_WRITES_PER_HOUR", "10"))
 TONNE_STEP_UP_MINUTES = int(os.environ.get("TONNE_STEP_UP_MINUTES", "15"))
 ACCOUNT_REAUTHENTICATION_TIMEOUT = TONNE_STEP_UP_MINUTES * 60
 TONNE_SESSION_IDLE_MINUTES = int(os.environ.get("TONNE_SESSION_IDLE_MINUTES", "30"))

@@ -137,7 +137,8 @@ def _token_prefix(request: HttpRequest) -> str | None:
 class ApiRateLimitMiddleware:
     """Fixed one-minute windows per client (token, session or address):
     TONNE_API_RATE_PER_MINUTE requests, of which TONNE_API_WRITE_RATE_PER_MINUTE
-    may change something.
+    may change something; a visitor who is not signed in may send
+    TONNE_ANONYMOUS_WRITES_PER_HOUR changes (applications) an hour per address.
 
     Failed tokens are counted where they cannot hurt bystanders: a wrong secret
     for an existing token (its prefix is known) counts against that token, which
@@ -176,6 +177,16 @@ class ApiRateLimitMiddleware:
             f"tonne:write:{client}:{minute}", settings.TONNE_API_WRITE_RATE_PER_MINUTE
         ):
             return self._limited(problem, "RATE_LIMITED", "Too many changes a minute; slow down.", 60 - now % 60)
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and not request.headers.get("Authorization")
+            and not getattr(getattr(request, "user", None), "is_authenticated", False)
+            and self._over(f"tonne:anonymous:{client_ip(request)}:{hour}", settings.TONNE_ANONYMOUS_WRITES_PER_HOUR,
+                           timeout=3600)
+        ):
+            # What a visitor may send (an organisation's application, which is screened) is counted per address.
+            return self._limited(problem, "RATE_LIMITED", "Too many applications from this address; try again later.",
+                                 3600 - now % 3600)
         response = self.get_response(request)
         if response.status_code == 401 and failures_key is not None:
             self._over(failures_key, 10**9, timeout=3600)

@@ -95,3 +95,37 @@ def parse_opensanctions_csv(data: bytes) -> Iterator[ListedName]:
         aliases = [a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()]
         kind = "person" if (row.get("schema") or "") == "Person" else "entity"
         yield ListedName(row["id"], kind, row.get("name") or "", aliases)
+
+
+# -- bounded screening ---------------------------------------------------------------------------
+
+MAX_CANDIDATES = 5_000  # names scored per subject at most, however long the lists are
+
+
+def blocking_keys(normalised: str) -> set[str]:
+    """The keys a name is filed under: each word, and each word's first three
+    letters (a misspelt ending still meets its listed name)."""
+    return {k for w in normalised.split() for k in (w, "~" + w[:3])}
+
+
+class NameIndex:
+    """The listed names filed by blocking key, so that screening a subject
+    scores only the listed names that share a key with it (the rarest keys
+    first, at most MAX_CANDIDATES) instead of the whole list."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.blocks: dict[str, list[int]] = {}
+        for index, name in enumerate(names):
+            for key in blocking_keys(name):
+                self.blocks.setdefault(key, []).append(index)
+
+    def candidates(self, wanted: str, limit: int | None = None) -> list[int]:
+        limit = limit or MAX_CANDIDATES
+        blocks = sorted((self.blocks.get(k, []) for k in blocking_keys(wanted)), key=len)
+        found: dict[int, None] = {}
+        for block in blocks:
+            if len(found) + len(block) > limit and found:
+                break  # the commonest keys (e.g. "mohammed") add nothing a rarer key has not found
+            found.update(dict.fromkeys(block[:limit]))
+        return list(found)[:limit]

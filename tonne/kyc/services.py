@@ -225,14 +225,26 @@ def load_sanctions_list(*, actor: User, source: str, content: bytes) -> Sanction
     return loaded
 
 
-def _choices() -> tuple[list[str], list[SanctionsEntry]]:
-    names: list[str] = []
-    owners: list[SanctionsEntry] = []
-    for entry in SanctionsEntry.objects.filter(sanctions_list__active=True).select_related("sanctions_list"):
-        for name in entry.names:
-            names.append(name)
-            owners.append(entry)
-    return names, owners
+Choices = tuple[domain.NameIndex, list[int]]  # listed names filed by key; the SanctionsEntry id of each
+_index: dict[tuple, Choices] = {}
+
+
+def _choices() -> Choices:
+    """The active lists' names, indexed once per process and list version (a
+    new list load makes a new version), so that screening an applicant costs
+    the same with ten names listed or a hundred thousand."""
+    version = tuple(SanctionsList.objects.filter(active=True).order_by("id").values_list("id", "sha256", "entries"))
+    if version not in _index:
+        names: list[str] = []
+        owners: list[int] = []
+        for entry_id, entry_names in SanctionsEntry.objects.filter(sanctions_list__active=True).order_by("id") \
+                .values_list("id", "names").iterator(chunk_size=5000):
+            for name in entry_names:
+                names.append(name)
+                owners.append(entry_id)
+        _index.clear()  # only the current version is kept
+        _index[version] = (domain.NameIndex(names), owners)
+    return _index[version]
 
 
 def subjects_of(organisation: Organisation) -> list[str]:
@@ -247,26 +259,27 @@ def subjects_of(organisation: Organisation) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def screen_organisation(
-    organisation: Organisation, *, trigger: str, choices: tuple[list[str], list[SanctionsEntry]] | None = None
-) -> list[ScreeningHit]:
+def screen_organisation(organisation: Organisation, *, trigger: str, choices: Choices | None = None) -> list[ScreeningHit]:
     """Compare every name of the organisation with the active lists; each
     likely match becomes a hit for review (a match already raised is not raised again)."""
-    names, owners = choices if choices is not None else _choices()
-    if not names:
+    index, owners = choices if choices is not None else _choices()
+    if not index.names:
         return []
     hits = []
     now = clock.now()
     for subject in subjects_of(organisation):
         wanted = domain.normalise(subject)
-        # A fast first pass over every listed name, then the exact rule on the few candidates.
-        for candidate, _, index in process.extract(
-            wanted, names, scorer=fuzz.token_set_ratio, score_cutoff=settings.TONNE_SANCTIONS_THRESHOLD, limit=20
+        # Only listed names that share a word (or its first letters) with the subject are scored:
+        # a fast first pass, then the exact rule on the few best.
+        candidates = index.candidates(wanted)
+        for candidate, _, position in process.extract(
+            wanted, [index.names[i] for i in candidates], scorer=fuzz.token_set_ratio,
+            score_cutoff=settings.TONNE_SANCTIONS_THRESHOLD, limit=20,
         ):
             score = domain.similarity(wanted, candidate)
             if score < settings.TONNE_SANCTIONS_THRESHOLD:
                 continue
-            entry = owners[index]
+            entry = SanctionsEntry.objects.select_related("sanctions_list").get(pk=owners[candidates[position]])
             source = entry.sanctions_list.source
             seen = ScreeningHit.objects.filter(
                 organisation=organisation, subject=subject[:300], entry_reference=entry.reference, source=source

@@ -54,6 +54,7 @@ def world(settings, keep_connection) -> dict[str, Any]:  # noqa: ANN001
     settings.TONNE_API_RATE_PER_MINUTE = 10**6
     settings.TONNE_API_WRITE_RATE_PER_MINUTE = 10**6
     settings.TONNE_AUTH_FAILURES_PER_HOUR = 10**6
+    settings.TONNE_ANONYMOUS_WRITES_PER_HOUR = 10**6
     settings.TONNE_OUTBOUND_ALLOW = ("127.0.0.0/8",)  # the world's webhooks and node stand in on loopback
     from allauth.mfa.models import Authenticator
 
