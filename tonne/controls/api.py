@@ -259,6 +259,8 @@ def set_switch(request: HttpRequest, payload: SwitchIn):
     """Suspend or resume every outgoing transfer (registry administrator)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
+    if not payload.transfers_suspended:
+        require_step_up(request, user)  # resuming transfers needs a recent second factor; suspending never waits
     switch = controls.set_transfers_suspended(actor=user, suspended=payload.transfers_suspended, reason=payload.reason)
     return {"transfers_suspended": switch.transfers_suspended, "reason": switch.reason, "changed_at": switch.changed_at}
 
@@ -411,4 +413,5 @@ def create_freeze(request: HttpRequest, payload: FreezeIn):
 def lift_freeze(request: HttpRequest, uid: uuid.UUID):
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
+    require_step_up(request, user)  # lifting a freeze needs a recent second factor
     return freeze_out(controls.lift_freeze(actor=user, uid=uid))

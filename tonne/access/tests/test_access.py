@@ -186,6 +186,28 @@ def test_approving_needs_a_fresh_second_factor(registry, settings) -> None:  # n
     assert post(client, f"/approvals/{item['uid']}/approve", {"request_hash": item["request_hash"]}).status_code == 200
 
 
+def test_lifting_a_freeze_or_resuming_transfers_without_a_recent_second_factor_is_refused(registry) -> None:  # noqa: ANN001
+    from tonne.controls import services as controls
+
+    admin = registry.admin
+    give_totp(admin)
+    thief = Client()
+    thief.force_login(admin)  # a stolen session cookie: no second factor in it
+    frozen = controls.freeze(actor=admin, scope="account", account=registry.developer_account.identifier,
+                             reason="investigation")
+    controls.set_transfers_suspended(actor=admin, suspended=True, reason="incident")
+    assert_problem(post(thief, f"/freezes/{frozen.uid}/lift"), 403, "STEP_UP_REQUIRED")
+    resume = json.dumps({"transfers_suspended": False, "reason": "over"})
+    assert_problem(thief.put("/api/v1/controls/switch", data=resume, content_type="application/json"), 403,
+                   "STEP_UP_REQUIRED")
+    # Suspending never waits for a second factor.
+    suspend = json.dumps({"transfers_suspended": True, "reason": "again"})
+    assert thief.put("/api/v1/controls/switch", data=suspend, content_type="application/json").status_code == 200
+    confirm_second_factor(thief, admin)
+    assert post(thief, f"/freezes/{frozen.uid}/lift").status_code == 200
+    assert thief.put("/api/v1/controls/switch", data=resume, content_type="application/json").status_code == 200
+
+
 # -- sessions ------------------------------------------------------------------------------
 
 
