@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "tonne.ledger",
     "tonne.workspace",
     "tonne.cadt",
+    "tonne.observer",
     "tonne.audit",
     "tonne.controls",
     "tonne.article6",

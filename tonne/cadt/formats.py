@@ -22,6 +22,8 @@ FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # zip entry times: the same data gives the s
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNPACKED_BYTES = 500 * 1024 * 1024  # a zip (Excel or CSVs) may not unpack to more
 MAX_ROWS = 500_000
+MAX_COLUMNS = 500
+MAX_CELLS = 50_000_000  # cells read from a workbook, empty ones included
 
 Row = dict[str, Any]
 
@@ -262,13 +264,27 @@ def _parse_xlsx(content: bytes) -> Parsed:
 
 
 def _read_sheets(workbook: Any) -> dict[str, list[tuple[int, list[Any]]]]:
+    """Every sheet's rows, read as the sheet's XML holds them: the declared
+    dimensions are ignored (a 1.5 kB file may declare A1:XFD1048576), trailing
+    empty cells dropped, and a cap on cells read refuses a file of empty space."""
     sheets: dict[str, list[tuple[int, list[Any]]]] = {}
+    cells = 0
     for sheet in workbook.worksheets:
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()
         rows = []
         for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             if n > MAX_ROWS:
                 raise unreadable(f"Sheet {sheet.title!r} has more than {MAX_ROWS} rows.")
-            rows.append((n, list(values)))
+            cells += len(values)
+            if cells > MAX_CELLS:
+                raise unreadable(f"The workbook holds more than {MAX_CELLS} cells.")
+            row = list(values)
+            while row and row[-1] in (None, ""):
+                row.pop()
+            if len(row) > MAX_COLUMNS:
+                raise unreadable(f"Sheet {sheet.title!r} row {n} has more than {MAX_COLUMNS} columns.")
+            rows.append((n, row))
         sheets[sheet.title] = rows
     workbook.close()
     return sheets

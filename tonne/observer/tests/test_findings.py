@@ -1,0 +1,73 @@
+"""Double counting found across registries, and the reconciliation of each registry."""
+
+from __future__ import annotations
+
+import io
+
+from tonne.observer import selectors, services
+from tonne.observer.domain import matching
+from tonne.observer.models import Finding
+from tonne.observer.tests.conftest import load
+from tonne.organisations.models import User
+
+CDM_HEADER = "Completion date,Transaction type,Status,SERIAL RANGE,Unit Type,CP,PARTY CODE,Project number,Total\n"
+CANCEL_HEADER = "Completion Date,Transaction Type,Serial Range,Project Identifier,Status,CP (Commitment Period),Unit,Total\n"
+
+
+def _csv(root: User, text: str, registry: str = "cdm") -> services.FileReport:
+    return services.import_file(actor=root, stream=io.BytesIO(text.encode()), filename="x.csv", registry=registry)
+
+
+def test_gold_standard_rows_carrying_cdm_serials_are_the_cdm_units(root: User) -> None:
+    # The CDM issuance behind GS4823's rows (Rwanda, project 7014), and one of another Party with the same numbers.
+    _csv(root, CDM_HEADER + "2019-05-02,Issuance (1),4 - Completed,1459975 - 1467609,CER,2,RW,7014,7635\n"
+                            "2019-05-02,Issuance (1),4 - Completed,1459975 - 1467609,CER,2,KE,7015,7635\n")
+    load(root, "gold-standard/issuances.csv")
+    counts = services.find_double_counting(actor=root)
+    overlaps = list(selectors.findings(kind="serial_overlap"))
+    assert counts.serial_overlap == len(overlaps) == 3  # three GS rows, each inside the Rwandan CDM block
+    assert {(f.registry_a, f.registry_b, f.series) for f in overlaps} == {("cdm", "gold-standard", "kyoto:RW")}
+    assert sum(f.quantity for f in overlaps) == 7635
+    duplicate = selectors.findings(kind="duplicate_project").get(record_a="7014")
+    assert (duplicate.registry_b, duplicate.record_b, duplicate.score) == ("gold-standard", "GS4823", 1.0)
+    assert duplicate.evidence == {"shared_serials": 7635}
+
+
+def test_cdm_cancellations_inside_issuances_are_normal_and_reconciled(root: User) -> None:
+    _csv(root, CDM_HEADER + "2012-01-01,Issuance (1),4 - Completed,65140000 - 65149999,CER,1,BR,2569,10000\n")
+    _csv(root, CANCEL_HEADER + "2012-10-27,Cancellation (4),65142364 - 65147657,BR-2569,4 - Completed,1,tCER,5294\n"
+                               "2013-10-27,Cancellation (4),65147000 - 65147100,BR-2569,4 - Completed,1,CER,101\n"
+                               "2013-10-27,Cancellation (4),65149990 - 65150009,BR-2569,4 - Completed,1,CER,20\n")
+    services.find_double_counting(actor=root)
+    twice = selectors.findings(kind="retired_twice").get()
+    assert (twice.quantity, twice.evidence["overlap"]) == (101, [65147000, 65147100])
+    assert not selectors.findings(kind="serial_overlap").exists()
+    [balance] = selectors.reconcile(registry="cdm", project="2569")
+    assert (balance.issued, balance.cancelled, balance.remaining) == (10000, 5415, 4585)
+    assert balance.mismatches == ["cancellation 65149990 - 65150009: 10 units not issued by cdm in the data"]
+
+
+def test_cross_references_and_names_link_projects(root: User) -> None:
+    load(root, "american-carbon-registry/projects.csv")
+    load(root, "arb/nc-arboc_issuance_sheet3.csv")
+    services.find_double_counting(actor=root)
+    linked = selectors.findings(kind="duplicate_project").filter(registry_b="carb", record_b="CAOD1007").first()
+    assert linked is not None and linked.evidence["cross_reference"] == "acr:ACR1007"
+    assert Finding.objects.filter(kind="duplicate_project").count() >= 1
+
+
+def test_sweep_and_names() -> None:
+    r = matching.Range
+    ranges = [r(1, "verra", "holding", "verra:VCU", 1, 10, "1", ""), r(2, "cadt", "holding", "verra:VCU", 5, 20, "9", ""),
+              r(3, "verra", "retirement", "verra:VCU", 30, 40, "1", "")]
+    [o] = matching.overlaps(ranges)
+    assert (o.kind, o.quantity) == ("serial_overlap", 6)
+    assert matching.country_code("COTE D'IVOIRE") == "CI" == matching.country_code("Côte d'Ivoire")
+    assert matching.country_code("IND") == "IN" and matching.country_code("Kenya") == "KE"
+    c = matching.Candidate
+    pairs = list(matching.similar_projects([
+        c(1, "verra", "1", "Bale Mountains Eco-region REDD+ project", "ET", "VM0015", "Farm Africa"),
+        c(2, "gold-standard", "GS9", "Bale Mountains Ecoregion REDD+ Project (VCS 1340)", "ET", "", "Farm Africa"),
+        c(3, "acr", "ACR1", "A-Gas 1-2024", "US", "", ""), c(4, "car", "CAR1", "A-Gas 1-2021", "US", "", ""),
+    ], threshold=85))
+    assert [(a.project_id, b.project_id) for a, b, _, _ in pairs] == [("GS9", "1")]
