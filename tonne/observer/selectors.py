@@ -49,7 +49,7 @@ def registry_summary() -> list[dict[str, Any]]:
         out.setdefault(row["registry"], {})["projects"] = row["n"]
     for row in ObservedUnits.objects.values("registry", "kind").annotate(n=Count("pk"), q=Sum("quantity")):
         entry = out.setdefault(row["registry"], {})
-        entry[row["kind"]] = row["q"] or Decimal(0)
+        entry[row["kind"]] = _amount(row["q"] or Decimal(0))
         entry["rows"] = entry.get("rows", 0) + row["n"]
     return [{"registry": r, "name": REGISTRIES.get(r, r), **values} for r, values in sorted(out.items())]
 
