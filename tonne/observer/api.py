@@ -65,6 +65,8 @@ def import_export(request: HttpRequest, file: File[UploadedFile], registry: Form
     if registry and registry not in REGISTRIES:
         raise ValidationFailed("OBSERVER_REGISTRY_UNKNOWN", f"registry must be one of: {', '.join(REGISTRIES)}.",
                                field="registry")
+    if file.file is None:
+        raise ValidationFailed("FIELD_REQUIRED", "Send the export as the file field.", field="file")
     report = services.import_file(actor=user, stream=file.file, filename=file.name or "", registry=registry or None)
     return Status(201, report.as_dict())
 

@@ -48,7 +48,7 @@ def upload_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         upload = request.FILES.get("file")
         registry = request.POST.get("registry") or None
-        if upload is None:
+        if upload is None or upload.file is None:
             context["error"] = {"code": "FIELD_REQUIRED", "message": "Choose an export file to import."}
         else:
             try:
