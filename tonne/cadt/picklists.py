@@ -12,6 +12,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from tonne.core import clock
 from tonne.core.errors import ValidationFailed
@@ -48,19 +49,32 @@ def parse_picklists(version: str, data: object) -> dict[str, list[str]]:
     return {name: found[name] for name in current} | {k: v for k, v in found.items() if k not in current}
 
 
+def _fetch(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) checked
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return bytes(response.read(MAX_BYTES + 1))
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {exc}.") from None
+
+
 def refresh(*, actor: User | None, url: str, version: str = "2") -> dict[str, object]:
+    """Refresh from a governance node's URL or from a file holding its answer."""
     if actor is not None:
         require_registry_administrator(actor)
     if version not in ("1", "2"):
         raise ValidationFailed("CADT_VERSION_UNKNOWN", "version must be 1 or 2.", field="version")
-    if not url.startswith(("http://", "https://")):
-        raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://.", field="url")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) checked
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            raw = response.read(MAX_BYTES + 1)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {exc}.") from None
+    if url.startswith(("http://", "https://")):
+        raw = _fetch(url)
+    else:
+        # A file saved from a governance node: from the command line only (the server's operator),
+        # never for a request naming a path on the server.
+        path = Path(url.removeprefix("file://"))
+        if actor is not None or not path.is_file():
+            raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://, or name a file.",
+                                   field="url")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise ValidationFailed("PICKLISTS_INVALID", "The governance node's answer is larger than 5 MB.")
     try:
