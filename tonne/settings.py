@@ -53,6 +53,8 @@ ALLOWED_HOSTS = [h for h in os.environ.get("TONNE_ALLOWED_HOSTS", "127.0.0.1,loc
 # Registry identity: the host Party's ISO 3166 alpha-2 code and the name used
 # as origin in signed checkpoints.
 TONNE_COUNTRY = os.environ.get("TONNE_COUNTRY", "CI").upper()
+# "observer": a read-only node showing other registries' published data (same code, this setting).
+TONNE_MODE = os.environ.get("TONNE_MODE", "registry")
 TONNE_REGISTRY_NAME = os.environ.get("TONNE_REGISTRY_NAME", f"Tonne national registry ({TONNE_COUNTRY})")
 TONNE_LEDGER_ORIGIN = os.environ.get("TONNE_LEDGER_ORIGIN", f"tonne.registry/{TONNE_COUNTRY.lower()}")
 TONNE_LEDGER_KEY_NAME = os.environ.get("TONNE_LEDGER_KEY_NAME", f"tonne-{TONNE_COUNTRY.lower()}")
@@ -104,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tonne.observer.middleware.ObserverModeMiddleware",
     "tonne.audit.middleware.AuditMiddleware",
     "tonne.access.middleware.SessionLimitsMiddleware",
     "allauth.account.middleware.AccountMiddleware",

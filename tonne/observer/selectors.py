@@ -192,3 +192,15 @@ def _missing(issued: list[tuple[int, int]], starts: list[int], start: int, end: 
             covered += hi - lo + 1
         i += 1
     return (end - start + 1) - covered
+
+
+def unit_totals(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
+    """Quantities by kind for the given (registry, project) pairs."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for registry in {r for r, _ in keys}:
+        ids = [p for r, p in keys if r == registry]
+        rows = (ObservedUnits.objects.filter(registry=registry, project_id__in=ids)
+                .values("project_id", "kind").annotate(q=Sum("quantity")).order_by())
+        for row in rows:
+            out.setdefault((registry, row["project_id"]), {})[row["kind"]] = _amount(row["q"] or Decimal(0))
+    return out

@@ -58,3 +58,19 @@ def upload_page(request: HttpRequest) -> HttpResponse:
                 context["error"] = {"code": exc.code, "message": exc.message}
     context["imports"] = selectors.imports(actor=user)[:20]
     return render(request, "observer/upload.html", context, status=422 if "error" in context else 200)
+
+
+def projects_page(request: HttpRequest) -> HttpResponse:
+    """Other registries' projects as they publish them, each with its origin and its units' totals."""
+    registry = request.GET.get("registry") or None
+    if registry not in REGISTRIES:
+        registry = None
+    search = (request.GET.get("q") or "")[:200]
+    page = Paginator(selectors.projects(registry=registry, search=search), PAGE_SIZE).get_page(request.GET.get("page"))
+    totals = selectors.unit_totals([(p.registry, p.project_id) for p in page])
+    for p in page:
+        p.origin = REGISTRIES.get(p.registry, p.registry)  # type: ignore[attr-defined]
+        p.totals = totals.get((p.registry, p.project_id), {})  # type: ignore[attr-defined]
+    return render(request, "observer/projects.html", {
+        "nav": "observer", "registries": REGISTRIES, "registry": registry, "q": search, "page": page,
+    })

@@ -35,3 +35,23 @@ def test_upload_page(root: User, client: Client) -> None:
     assert "20 rows read, 20 mapped, 0 skipped" in done.content.decode()
     refused = client.post("/observer/upload/", {"file": SimpleUploadedFile("x.csv", b"a,b\n")})
     assert refused.status_code == 422 and "OBSERVER_FORMAT_UNKNOWN" in refused.content.decode()
+
+
+def test_projects_page_shows_origin_and_totals(root: User, client: Client) -> None:
+    load(root, "art-trees/projects.csv")
+    load(root, "art-trees/issuances.csv")
+    page = client.get("/observer/projects/", {"registry": "art", "q": "Guyana"})
+    html = page.content.decode()
+    assert page.status_code == 200 and "ART TREES" in html and "ART102" in html
+
+
+def test_observer_mode_is_read_only(root: User, client: Client, settings) -> None:
+    settings.TONNE_MODE = "observer"
+    client.force_login(root)
+    assert client.get("/").headers["Location"] == "/observer/"
+    refused = client.post("/api/v1/units/transfer", data={}, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["code"] == "OBSERVER_MODE_READ_ONLY"
+    page = client.post("/workspace/projects/new/", {"name": "x"})
+    assert page.status_code == 403 and "OBSERVER_MODE_READ_ONLY" in page.content.decode()
+    content = (DATA / "verra/projects.csv").read_bytes()
+    assert client.post("/observer/upload/", {"file": SimpleUploadedFile("p.csv", content)}).status_code == 200
