@@ -9,13 +9,14 @@ The ledger records each import with its counts."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from tonne.core import clock
 from tonne.core.errors import ValidationFailed
@@ -187,6 +188,7 @@ class _Writer:
         self.report = report
         self.projects: dict[tuple[str, str], ProjectRecord] = {}
         self.units: dict[tuple[str, str, str], UnitRecord] = {}
+        self.staged = False
 
     def add(self, record: ProjectRecord | UnitRecord, where: str) -> None:
         if isinstance(record, ProjectRecord):
@@ -240,6 +242,9 @@ class _Writer:
             self.report.updated += len(changed)
 
     def _write_units(self, records: list[UnitRecord]) -> None:
+        if connection.vendor == "postgresql":
+            self._upsert_units(records)
+            return
         groups: dict[tuple[str, str], list[UnitRecord]] = {}
         for r in records:
             groups.setdefault((r.registry, r.kind), []).append(r)
@@ -249,17 +254,11 @@ class _Writer:
                 "pk", "source_key", "digest")}
             new, changed = [], []
             for r in group:
-                digest = r.digest()
-                s = r.serials
-                fields = {"project_id": r.project_id[:100], "quantity": r.quantity, "series": s.series if s else "",
-                          "serial_start": s.start if s else None, "serial_end": s.end if s else None,
-                          "serial_text": r.serial_text, "vintage": r.vintage, "date": r.date,
-                          "beneficiary": r.beneficiary, "reason": r.reason, "raw": r.raw, "digest": digest,
-                          "source": self.batch}
+                fields = self._unit_fields(r)
                 old = known.get(r.source_key)
                 if old is None:
                     new.append(ObservedUnits(registry=registry, kind=kind, source_key=r.source_key, **fields))
-                elif old.digest != digest:
+                elif old.digest != fields["digest"]:
                     for k, v in fields.items():
                         setattr(old, k, v)
                     changed.append(old)
@@ -269,6 +268,52 @@ class _Writer:
             ObservedUnits.objects.bulk_update(changed, [*_UNIT_FIELDS])
             self.report.created += len(new)
             self.report.updated += len(changed)
+
+    def _unit_fields(self, r: UnitRecord) -> dict[str, Any]:
+        s = r.serials
+        return {"project_id": r.project_id[:100], "quantity": r.quantity, "series": s.series if s else "",
+                "serial_start": s.start if s else None, "serial_end": s.end if s else None,
+                "serial_text": r.serial_text, "vintage": r.vintage, "date": r.date, "beneficiary": r.beneficiary,
+                "reason": r.reason, "raw": r.raw, "digest": r.digest(), "source": self.batch}
+
+    def _upsert_units(self, records: list[UnitRecord]) -> None:
+        """PostgreSQL: COPY the batch into a staging table, then one INSERT … ON CONFLICT
+        creates new rows and updates changed ones (unchanged rows are left alone)."""
+        with connection.cursor() as cursor:
+            if not self.staged:
+                cursor.execute(_STAGE_SQL)
+                self.staged = True
+            cursor.execute("TRUNCATE observer_stage")
+            with cursor.cursor.copy(f"COPY observer_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+                for r in records:
+                    f = self._unit_fields(r)
+                    copy.write_row((r.registry, r.kind, r.source_key, f["project_id"], f["quantity"], f["series"],
+                                    f["serial_start"], f["serial_end"], f["serial_text"], f["vintage"], f["date"],
+                                    f["beneficiary"], f["reason"], json.dumps(f["raw"], ensure_ascii=False),
+                                    f["digest"], self.batch.pk))
+            cursor.execute(_UPSERT_SQL)
+            written = cursor.fetchall()
+        created = sum(1 for (inserted,) in written if inserted)
+        self.report.created += created
+        self.report.updated += len(written) - created
+        self.report.unchanged += len(records) - len(written)
+
+
+_STAGE_COLUMNS = ("registry, kind, source_key, project_id, quantity, series, serial_start, serial_end, serial_text, "
+                  "vintage, date, beneficiary, reason, raw, digest, source_id")
+_STAGE_SQL = """CREATE TEMPORARY TABLE IF NOT EXISTS observer_stage (
+    registry varchar(40), kind varchar(20), source_key varchar(200), project_id varchar(100), quantity numeric(20, 3),
+    series varchar(200), serial_start bigint, serial_end bigint, serial_text text, vintage integer, date date,
+    beneficiary text, reason text, raw jsonb, digest varchar(32), source_id bigint) ON COMMIT DROP"""
+_UPSERT_SQL = f"""INSERT INTO observer_observedunits ({_STAGE_COLUMNS})
+    SELECT {_STAGE_COLUMNS} FROM observer_stage
+    ON CONFLICT (registry, kind, source_key) DO UPDATE SET
+        project_id = EXCLUDED.project_id, quantity = EXCLUDED.quantity, series = EXCLUDED.series,
+        serial_start = EXCLUDED.serial_start, serial_end = EXCLUDED.serial_end, serial_text = EXCLUDED.serial_text,
+        vintage = EXCLUDED.vintage, date = EXCLUDED.date, beneficiary = EXCLUDED.beneficiary,
+        reason = EXCLUDED.reason, raw = EXCLUDED.raw, digest = EXCLUDED.digest, source_id = EXCLUDED.source_id
+    WHERE observer_observedunits.digest <> EXCLUDED.digest
+    RETURNING (xmax = 0)"""  # noqa: S608 - constant column names, no input
 
 
 _PROJECT_FIELDS = ("name", "country", "methodology", "developer", "status", "project_type", "cross_refs", "raw",

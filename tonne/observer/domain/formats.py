@@ -8,6 +8,7 @@ CarbonPlan's OffsetsDB mappings (offsets-db-data, MIT)."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class Format:
 
 def _get(values: dict[str, Any], *names: str) -> Any:
     """The first of the named columns present (names compared loosely)."""
+    for n in names:
+        if n in values:  # the usual case: the column as the registry names it
+            return values[n]
     wanted = [norm(n) for n in names]
     index = {norm(k): k for k in values}
     for w in wanted:
@@ -42,9 +46,15 @@ def _get(values: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _cols(values: dict[str, Any], *names: str) -> set[str]:
+def _cols(values: dict[str, Any], *names: str) -> frozenset[str]:
+    return _cols_of(tuple(values), names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cols_of(keys: tuple[str, ...], names: tuple[str, ...]) -> frozenset[str]:
+    """The columns of a header that the named fields map (the same for every row of a file)."""
     wanted = {norm(n) for n in names}
-    return {k for k in values if norm(k) in wanted}
+    return frozenset(k for k in keys if norm(k) in wanted)
 
 
 def _qty(values: dict[str, Any], *names: str, fractional: bool = False) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -141,9 +142,14 @@ def _sheet_rows(sheet: Any, budget: list[int]) -> Iterator[tuple[int, list[Any]]
         raise Unreadable(f"Sheet {sheet.title!r} cannot be read ({type(exc).__name__}).") from None
 
 
+@functools.lru_cache(maxsize=8192)
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
 def norm(name: Any) -> str:
     """A column name compared loosely: case, spacing and punctuation ignored."""
-    return re.sub(r"[^a-z0-9]+", "", str(name or "").lower())
+    return _norm(str(name or ""))
 
 
 def records(rows: Iterable[tuple[int, list[Any]]], is_header: Any, sheet: str = "") -> Iterator[Row]:
@@ -245,6 +251,11 @@ def date(value: Any, *, day_first: bool = False) -> dt.date | None:
     s = text(value)
     if not s:
         return None
+    if len(s) == 10 and s[4] == "-" and s[7] == "-":
+        try:
+            return dt.date.fromisoformat(s)  # the usual case, fast
+        except ValueError:
+            pass
     s = re.sub(r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(AM|PM|am|pm)?\s*(Z|[+-]\d{2}:?\d{2})?$", "", s).strip()
     if re.fullmatch(r"\d{4}(\.0)?", s):
         return dt.date(int(float(s)), 1, 1)

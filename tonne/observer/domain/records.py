@@ -42,7 +42,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def raw_of(values: dict[str, Any], mapped: set[str]) -> dict[str, Any]:
+def raw_of(values: dict[str, Any], mapped: set[str] | frozenset[str]) -> dict[str, Any]:
     """Every source column not mapped to a harmonised field, kept as published."""
     return {k: _jsonable(v) for k, v in values.items() if k not in mapped and v not in (None, "")}
 
