@@ -359,26 +359,46 @@ def _isometric_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
     return mapper
 
 
-def _puro(v: dict[str, Any]) -> list[Mapped]:
-    return _unit("puro", "issuance", v, project=("Project ID", "Supplier ID"), quantity=("Quantity", "CORCs issued"),
-                 when=("Issuance date", "Date"), vintage=("Vintage", "Production period"),
-                 key=("Batch ID", "CORC batch"))
-
-
 def _vrod_project(v: dict[str, Any]) -> list[Mapped]:
-    registry = text(_get(v, "Voluntary Registry")).lower()
-    out = _project("vrod", v, id_cols=("Project ID",), name=("Project Name",), country=("Country",),
-                   methodology=("Methodology / Protocol", "Methodology/Protocol"), developer=("Project Developer",),
-                   status=("Voluntary Status",), ptype=("Type", "Scope"), refs=("Project ID",))
-    pid = text(_get(v, "Project ID"))
-    home = {"vcs": "verra", "gold": "gold-standard", "acr": "acr", "car": "car", "art": "art"}
-    for k, reg in home.items():
-        if registry.startswith(k) or pid.upper().startswith(k.upper()):
-            digits = re.sub(r"\D", "", pid)
-            target = pid if reg in ("acr", "car") else (f"GS{digits}" if reg == "gold-standard" else digits)
-            out[0].cross_refs = sorted({*out[0].cross_refs, f"{reg}:{target}"})  # type: ignore[union-attr]
-            break
+    """Berkeley's Voluntary Registry Offsets Database: a project of another
+    registry with its totals, kept as VROD's record of the project and as
+    VROD's reported issuance for the home registry's project (checked by
+    reconciliation against that registry's own export, never added to it)."""
+    out: list[Mapped] = list(_project(
+        "vrod", v, id_cols=("Project ID",), name=("Project Name",), country=("Country",),
+        methodology=("Methodology / Protocol", "Methodology/Protocol"), developer=("Project Developer", "Project Owner"),
+        status=("Voluntary Status",), ptype=("Type", "Scope"), refs=("Project ID",)))
+    project = out[0]
+    assert isinstance(project, ProjectRecord)
+    home = _vrod_home(text(_get(v, "Voluntary Registry")), project.project_id)
+    if home is not None:
+        project.cross_refs = sorted({*project.cross_refs, f"{home[0]}:{home[1]}"})
+        issued = _get(v, "Total Credits Issued")
+        if text(issued):
+            try:
+                quantity = whole(issued)
+            except ValueError as exc:
+                raise Skip(f"Total Credits Issued: {exc}") from None
+            out.append(UnitRecord(registry=home[0], kind="reported_issuance", project_id=home[1], quantity=quantity,
+                                  source_key=unit_key("vrod", project.project_id),
+                                  raw={"reported_by": "vrod", "Total Credits Retired": text(_get(v, "Total Credits Retired")),
+                                       "Total Credits Remaining": text(_get(v, "Total Credits Remaining"))}))
     return out
+
+
+_VROD_REGISTRIES = {"VCS": "verra", "VERRA": "verra", "GOLD": "gold-standard", "GS": "gold-standard", "ACR": "acr",
+                    "CAR": "car", "ART": "art"}
+
+
+def _vrod_home(registry: str, pid: str) -> tuple[str, str] | None:
+    """The registry and project id a VROD row describes (VCS1340 is Verra's 1340; GS, ACR, CAR and ART keep their prefix)."""
+    m = re.match(r"([A-Za-z]+)\s*-?\s*(\d+)$", pid.strip())
+    key = (registry.split()[0].upper() if registry else "") or (m.group(1).upper() if m else "")
+    home = _VROD_REGISTRIES.get(key) or (_VROD_REGISTRIES.get(m.group(1).upper()) if m else None)
+    if home is None or m is None:
+        return None
+    digits = m.group(2)
+    return home, {"verra": digits, "gold-standard": f"GS{digits}"}.get(home, f"{m.group(1).upper()}{digits}")
 
 
 def _cadt_units(v: dict[str, Any]) -> list[Mapped]:
@@ -451,7 +471,6 @@ FORMATS: tuple[Format, ...] = (
            _isometric_units("issuance")),
     Format("isometric", "isometric-retirements", _sig("retirement_id", "retired_at", "project_id"),
            _isometric_units("retirement")),
-    Format("puro", "puro-issuances", _sig("Quantity", "Vintage", "Project ID", "Issuance date"), _puro),
     Format("vrod", "vrod-projects", _sig("Project ID", "Project Name", "Voluntary Registry"), _vrod_project),
     Format("cadt", "cadt-units", _sig("serialNumberBlock", "unitStatus"), _cadt_units),
 )

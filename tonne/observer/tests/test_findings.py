@@ -71,3 +71,28 @@ def test_sweep_and_names() -> None:
         c(3, "acr", "ACR1", "A-Gas 1-2024", "US", "", ""), c(4, "car", "CAR1", "A-Gas 1-2021", "US", "", ""),
     ], threshold=85))
     assert [(a.project_id, b.project_id) for a, b, _, _ in pairs] == [("GS9", "1")]
+
+
+def test_vrod_totals_are_reconciled_against_the_home_registry(root: User) -> None:
+    load(root, "verra/transactions.csv")
+    vrod = ("Voluntary Registry Offsets Database v2025-04\n\n"
+            "Project ID,Project Name,Voluntary Registry,Voluntary Status,Country,Total Credits Issued,"
+            "Total Credits Retired,Total Credits Remaining\n"
+            'VCS1340,Bale Mountains Eco-region REDD+ project,VCS,Registered,Ethiopia,"1,000",0,"1,000"\n')
+    report = _csv(root, vrod, registry="vrod")
+    assert (report.file_format, report.mapped) == ("vrod-projects", 1)
+    [balance] = selectors.reconcile(registry="verra", project="1340")
+    assert balance.reported == 1000
+    assert balance.mismatches == [f"reported as issued: 1000; the registry's issuances: {selectors.amount(balance.issued)}"]
+
+
+def test_cadt_unit_rows_take_the_series_of_their_serials(root: User) -> None:
+    _csv(root, CDM_HEADER + "2019-05-02,Issuance (1),4 - Completed,1459975 - 1467609,CER,2,RW,7014,7635\n")
+    cadt = ("warehouseUnitId,serialNumberBlock,unitCount,unitStatus,vintageYear,unitRegistryLink\n"
+            "u-1,RW-5-1459975-2-2-0-7014 - RW-5-1460107-2-2-0-7014,133,Retired,2015,CDM\n"
+            "u-2,1459975-1460107,133,Held,2015,Verra\n")
+    report = _csv(root, cadt, registry="cadt")
+    assert (report.file_format, report.mapped) == ("cadt-units", 2)
+    services.find_double_counting(actor=root)
+    [overlap] = selectors.findings(kind="serial_overlap")
+    assert ({overlap.registry_a, overlap.registry_b}, overlap.series, overlap.quantity) == ({"cadt", "cdm"}, "kyoto:RW", 133)
