@@ -6,6 +6,7 @@ registry administrator only."""
 from __future__ import annotations
 
 import bisect
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -204,3 +205,43 @@ def unit_totals(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, 
         for row in rows:
             out.setdefault((registry, row["project_id"]), {})[row["kind"]] = _amount(row["q"] or Decimal(0))
     return out
+
+
+# -- for CAD Trust exports (called through the exporter registry the cadt app offers) ------------
+
+_CADT_STATUS = {"issuance": "Issued", "holding": "Held", "retirement": "Retired", "cancellation": "Cancelled"}
+
+
+def _observed_id(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "tonne-observer:" + ":".join(parts)))
+
+
+def cadt_v1_projects() -> Iterator[dict[str, Any]]:
+    """Observed projects as CAD Trust v1 project records, their origin named (streamed)."""
+    for p in ObservedProject.objects.order_by("registry", "project_id").iterator(chunk_size=2000):
+        pid = _observed_id("project", p.registry, p.project_id)
+        yield {
+            "warehouseProjectId": pid, "registryOfOrigin": REGISTRIES.get(p.registry, p.registry),
+            "originProjectId": p.project_id, "projectId": p.project_id, "projectName": p.name,
+            "projectDeveloper": p.developer, "projectStatus": p.status, "methodology": p.methodology,
+            "sector": p.project_type,
+            "projectLocations": [{"id": _observed_id("location", p.registry, p.project_id), "warehouseProjectId": pid,
+                                  "country": p.country}] if p.country else [],
+        }
+
+
+def cadt_v1_units() -> Iterator[dict[str, Any]]:
+    """Observed unit rows with serials as CAD Trust v1 unit blocks (an issuance
+    is the whole issued block; its retired and cancelled parts follow as their own rows)."""
+    rows = (ObservedUnits.objects.exclude(series="").exclude(kind="reported_issuance")
+            .order_by("series", "serial_start", "pk"))
+    for u in rows.iterator(chunk_size=5000):
+        yield {
+            "warehouseUnitId": _observed_id("units", u.registry, u.kind, u.source_key),
+            "warehouseProjectId": _observed_id("project", u.registry, u.project_id) if u.project_id else None,
+            "serialNumberBlock": u.serial_text or f"{u.serial_start}-{u.serial_end}",
+            "unitBlockStart": str(u.serial_start), "unitBlockEnd": str(u.serial_end), "unitCount": int(u.quantity),
+            "vintageYear": u.vintage, "unitStatus": _CADT_STATUS[u.kind],
+            "unitStatusReason": u.beneficiary or u.reason or None,
+            "unitRegistryLink": REGISTRIES.get(u.registry, u.registry), "series": u.series,
+        }

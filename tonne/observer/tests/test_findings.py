@@ -96,3 +96,13 @@ def test_cadt_unit_rows_take_the_series_of_their_serials(root: User) -> None:
     services.find_double_counting(actor=root)
     [overlap] = selectors.findings(kind="serial_overlap")
     assert ({overlap.registry_a, overlap.registry_b}, overlap.series, overlap.quantity) == ({"cadt", "cdm"}, "kyoto:RW", 133)
+
+
+def test_observed_records_in_cad_trust_shape(root: User) -> None:
+    load(root, "art-trees/projects.csv")
+    load(root, "art-trees/retirements.csv")
+    projects = list(selectors.cadt_v1_projects())
+    assert projects[0]["registryOfOrigin"] == "ART TREES" and projects[0]["projectLocations"]
+    units = list(selectors.cadt_v1_units())
+    assert len(units) == 8 and {u["unitStatus"] for u in units} == {"Retired"}
+    assert all(int(u["unitBlockEnd"]) - int(u["unitBlockStart"]) + 1 == u["unitCount"] for u in units)
