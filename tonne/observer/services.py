@@ -28,7 +28,7 @@ from tonne.observer.models import Finding, ObservedImport, ObservedProject, Obse
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
 
-BATCH = 2000
+BATCH = 5000
 EXAMPLES_PER_REASON = 5
 MAX_WARNINGS = 200
 
@@ -152,6 +152,9 @@ def _read_all(stream: IO[bytes], registry: str | None, report: FileReport, batch
                 report.file_format = report.file_format or fmt.name
                 report.registry = fmt.registry
             report.rows_read += 1
+            if row.footer:
+                report.skip(row.number, "a total or note row (one value in the first column)")
+                continue
             where = f"{title} row {row.number}" if title else f"row {row.number}"
             try:
                 mapped = fmt.mapper(row.values)

@@ -38,6 +38,7 @@ class Row:
     number: int  # 1-based row in its sheet or file
     values: dict[str, Any]
     sheet: str = ""
+    footer: bool = False  # one value in the first column: a total or a note, reported, not mapped
 
 
 def sniff_kind(head: bytes) -> str:
@@ -155,8 +156,8 @@ def norm(name: Any) -> str:
 def records(rows: Iterable[tuple[int, list[Any]]], is_header: Any, sheet: str = "") -> Iterator[Row]:
     """Rows as dicts keyed by the header found by `is_header(normalised names)`.
 
-    Rows above the header (titles, notes) are skipped; blank rows and
-    footers (rows whose only value is in the first column) are dropped."""
+    Rows above the header (titles, notes) are skipped and blank rows dropped;
+    footers (rows whose only value is in the first column) come marked."""
     header: list[str] | None = None
     for n, values in rows:
         if header is None:
@@ -169,8 +170,7 @@ def records(rows: Iterable[tuple[int, list[Any]]], is_header: Any, sheet: str = 
         filled = [v for v in values if v not in (None, "")]
         if not filled:
             continue
-        if len(filled) == 1 and values and values[0] not in (None, "") and len(header) > 3:
-            continue  # a footer: "Total", "Data as of …"
+        footer = len(filled) == 1 and bool(values) and values[0] not in (None, "") and len(header) > 3
         out: dict[str, Any] = {}
         for i, column in enumerate(header):
             if not column or column.lower().startswith("unnamed:"):
@@ -178,7 +178,7 @@ def records(rows: Iterable[tuple[int, list[Any]]], is_header: Any, sheet: str = 
                     out[column] = values[i]
                 continue
             out[column] = values[i] if i < len(values) else None
-        yield Row(number=n, values=out, sheet=sheet)
+        yield Row(number=n, values=out, sheet=sheet, footer=footer)
 
 
 # -- values --------------------------------------------------------------------------

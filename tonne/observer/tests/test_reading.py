@@ -24,7 +24,7 @@ def test_title_rows_blank_rows_footer_and_cp1252():
         "Total rows: 1\n"
     ).encode("cp1252")
     rows = _rows(content)
-    assert [r.values["Name"] for r in rows] == ["Récupération de méthane"]
+    assert [(r.values["Name"], r.footer) for r in rows] == [("Récupération de méthane", False), (None, True)]
     assert rows[0].number == 4
 
 
