@@ -107,7 +107,7 @@ def _finding_out(f: Finding) -> dict[str, Any]:
 
 
 class FindingQuery(ListQuery):
-    kind: Literal["serial_overlap", "retired_twice", "duplicate_project"] | None = None
+    kind: Literal["serial_overlap", "retired_twice", "duplicate_project", "issued_in_both"] | None = None
     registry: str | None = Field(None, max_length=40)
 
 
@@ -124,6 +124,7 @@ class FindingCountsOut(Schema):
     serial_overlap: int
     retired_twice: int
     duplicate_project: int
+    issued_in_both: int
 
 
 class FindIn(Schema):

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Sum
+
 from tonne.observer.domain import matching
 from tonne.observer.models import Finding, ObservedProject, ObservedUnits
+from tonne.observer.selectors import amount
 
 WRITE_BATCH = 2000
 
@@ -23,10 +26,11 @@ class FindingCounts:
     serial_overlap: int = 0
     retired_twice: int = 0
     duplicate_project: int = 0
+    issued_in_both: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"serial_overlap": self.serial_overlap, "retired_twice": self.retired_twice,
-                "duplicate_project": self.duplicate_project}
+                "duplicate_project": self.duplicate_project, "issued_in_both": self.issued_in_both}
 
 
 def ranges() -> Iterator[matching.Range]:
@@ -74,6 +78,13 @@ def run(*, now: dt.datetime, name_threshold: float) -> FindingCounts:
         if (first, second) not in seen:
             seen.add((first, second))
             emit(_duplicate(first, second, score, evidence, now))
+    # A project in two registries with the same vintage issued in both, its serials in neither's
+    # series (so no overlap shows it): moved without cancellation at the origin, or credited twice.
+    for (a, b), vintages in _vintages_in_both(seen).items():
+        emit(Finding(kind=Finding.Kind.ISSUED_IN_BOTH, registry_a=a[0], record_a=a[1][:300], registry_b=b[0],
+                     record_b=b[1][:300], quantity=sum((min(qa, qb) for _, qa, qb in vintages), Decimal(0)),
+                     evidence={"vintages": [{"vintage": v, a[0]: amount(qa), b[0]: amount(qb)} for v, qa, qb in vintages]},
+                     found_at=now))
     Finding.objects.bulk_create(pending)
     return counts
 
@@ -103,6 +114,28 @@ def _cross_referenced() -> Iterator[tuple[tuple[str, str], tuple[str, str], dict
             if exists:
                 pair = sorted([(registry, project_id), (other_registry, other_id)])
                 yield pair[0], pair[1], {"cross_reference": ref, "named_by": f"{registry}:{project_id}", "name": name}
+
+
+def _vintages_in_both(
+    pairs: set[tuple[tuple[str, str], tuple[str, str]]],
+) -> dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[int, Decimal, Decimal]]]:
+    """For projects found in two registries: the vintages both issued, with each registry's quantity."""
+    wanted = {side for pair in pairs for side in pair}
+    issued: dict[tuple[str, str], dict[int, Decimal]] = {}
+    for registry in {r for r, _ in wanted}:
+        ids = [p for r, p in wanted if r == registry]
+        kinds = ["issuance", "holding", "retirement", "cancellation"] if registry in matching.BLOCK_REGISTRIES \
+            else ["issuance"]
+        rows = (ObservedUnits.objects.filter(registry=registry, project_id__in=ids, kind__in=kinds)
+                .exclude(vintage=None).values("project_id", "vintage").annotate(q=Sum("quantity")).order_by())
+        for row in rows:
+            issued.setdefault((registry, row["project_id"]), {})[int(row["vintage"] or 0)] = row["q"]
+    out = {}
+    for a, b in pairs:
+        both = sorted(set(issued.get(a, {})) & set(issued.get(b, {})))
+        if both:
+            out[(a, b)] = [(v, issued[a][v], issued[b][v]) for v in both]
+    return out
 
 
 def _candidates() -> list[matching.Candidate]:

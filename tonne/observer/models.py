@@ -98,6 +98,7 @@ class Finding(models.Model):
         SERIAL_OVERLAP = "serial_overlap", "Units issued twice (overlapping serial ranges)"
         RETIRED_TWICE = "retired_twice", "Units retired or cancelled twice"
         DUPLICATE_PROJECT = "duplicate_project", "The same project in two registries"
+        ISSUED_IN_BOTH = "issued_in_both", "A project's vintage issued in two registries"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     registry_a = models.CharField(max_length=40)

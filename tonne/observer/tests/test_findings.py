@@ -106,3 +106,19 @@ def test_observed_records_in_cad_trust_shape(root: User) -> None:
     units = list(selectors.cadt_v1_units())
     assert len(units) == 8 and {u["unitStatus"] for u in units} == {"Retired"}
     assert all(int(u["unitBlockEnd"]) - int(u["unitBlockStart"]) + 1 == u["unitCount"] for u in units)
+
+
+def test_a_vintage_issued_in_two_registries(root: User) -> None:
+    acr = ("Project ID,Voluntary Status,Project Developer,Project Name,Project Site Country\n"
+           "ACR1,Registered,Dev,Valley Landfill Gas Destruction,US\n")
+    car = ("Project ID,Project Owner,Offset Project Operator,Status,Project Name,Project Site Country\n"
+           "CAR9,Dev,Dev,Registered,Valley Landfill Gas Destruction,US\n")
+    _csv(root, acr, registry="acr")
+    _csv(root, car, registry="car")
+    _csv(root, "Date Issued (GMT),Vintage,Total Credits Issued,Project ID\n3/24/2020 9:08:01 PM,2019,\"1,000\",ACR1\n",
+         registry="acr")
+    _csv(root, "Date Issued,Vintage,Total Offset Credits Issued,Project ID\n03/19/2021,2019,400,CAR9\n", registry="car")
+    counts = services.find_double_counting(actor=root)
+    assert (counts.duplicate_project, counts.issued_in_both) == (1, 1)
+    both = selectors.findings(kind="issued_in_both").get()
+    assert both.quantity == 400 and both.evidence["vintages"] == [{"vintage": 2019, "acr": "1000", "car": "400"}]

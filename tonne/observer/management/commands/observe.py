@@ -106,7 +106,8 @@ class Command(BaseCommand):
                                                name_threshold=options["threshold"])
         self.stdout.write(
             f"{counts.serial_overlap} serial overlaps, {counts.retired_twice} retirements counted twice, "
-            f"{counts.duplicate_project} projects in two registries ({time.monotonic() - started:.1f} s)"
+            f"{counts.duplicate_project} projects in two registries, {counts.issued_in_both} of them with a vintage "
+            f"issued in both ({time.monotonic() - started:.1f} s)"
         )
 
     def _findings(self, options: dict[str, Any]) -> None:
