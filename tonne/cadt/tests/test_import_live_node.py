@@ -63,3 +63,17 @@ def test_picklists_refresh_from_a_file(registry: testing.Registry, tmp_path, set
         assert "Pending Retirement" in picklists.allowed("unitStatus", "1")
     finally:
         picklists.picklist_file.cache_clear()
+
+
+def test_refusal_names_the_allowed_values_once(registry: testing.Registry, client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    units = [dict(UNIT, warehouseUnitId=f"5c5b8e2c-8b8a-4b6e-9c55-0f1d1e7a000{n}", unitType="Sorted",
+                  unitBlockStart=str(n * 1000), unitBlockEnd=str(n * 1000 + 132), serialNumberBlock=None)
+             for n in range(1, 4)]
+    content = json.dumps({"units": units}).encode()
+    client.force_login(registry.admin)
+    page = client.post("/interop/cadt/", {"file": SimpleUploadedFile("units.json", content)})
+    html = page.content.decode()
+    assert page.status_code == 422 and "3 problem(s) in 3 row(s)" in html
+    assert html.count("Removal - nature") == 1  # the list of allowed unit types, once
