@@ -28,12 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup", "sync", "portal")
+BENCHES = ("transfers", "verify", "lookup", "sync", "portal", "observer")
 SIZES = {
     "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
-             "sync_samples": 100},
+             "sync_samples": 100, "observer_rows": 2_000_000, "observer_projects": 30_000},
     "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200,
-              "sync_samples": 20},
+              "sync_samples": 20, "observer_rows": 50_000, "observer_projects": 3_000},
 }
 TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
@@ -41,6 +41,7 @@ TARGETS = {
     "lookup": "serial lookup p95 <= 10 ms (1M unit blocks)",
     "sync": "CAD Trust push sync commit-to-delivered median <= 2 s (stand-in node)",
     "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
+    "observer": "observer import >= 10,000 rows/s of 2,000,000 (ratio to COPY), < 500 MB flat; search <= 60 s",
 }
 
 
@@ -194,7 +195,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal,observer")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -220,7 +221,7 @@ def main() -> int:
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
     databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
-                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal"}
+                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal", "observer": "tonne_bench_observer"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -242,6 +243,10 @@ def main() -> int:
             elif bench == "sync":
                 results[bench] = common.run_child("bench_sync.py", ["--samples", str(size["sync_samples"])], env,
                                                   timeout=900)
+            elif bench == "observer":
+                results[bench] = common.run_child(
+                    "bench_observer.py", ["--rows", str(size["observer_rows"]),
+                                          "--projects", str(size["observer_projects"])], env, timeout=3600)
             elif bench == "portal":
                 results[bench] = common.run_child(
                     "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
@@ -275,6 +280,10 @@ def main() -> int:
         import bench_portal
 
         bench_portal.report(results["portal"], rep)
+    if "observer" in results:
+        import bench_observer
+
+        bench_observer.report(results["observer"], rep)
     elapsed = time.perf_counter() - t_all
     rep.add("")
     rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))

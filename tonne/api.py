@@ -17,6 +17,7 @@ from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.kyc.api import router as kyc_router
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
+from tonne.observer.api import router as observer_router
 from tonne.organisations.api import router as organisations_router
 from tonne.projects.api import router as projects_router
 from tonne.units.api import router as units_router
@@ -45,3 +46,4 @@ api.add_router("", controls_router)
 api.add_router("", kyc_router)
 api.add_router("", aml_router)
 api.add_router("", article6_router)
+api.add_router("", observer_router)

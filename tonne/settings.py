@@ -53,6 +53,8 @@ ALLOWED_HOSTS = [h for h in os.environ.get("TONNE_ALLOWED_HOSTS", "127.0.0.1,loc
 # Registry identity: the host Party's ISO 3166 alpha-2 code and the name used
 # as origin in signed checkpoints.
 TONNE_COUNTRY = os.environ.get("TONNE_COUNTRY", "CI").upper()
+# "observer": a read-only node showing other registries' published data (same code, this setting).
+TONNE_MODE = os.environ.get("TONNE_MODE", "registry")
 TONNE_REGISTRY_NAME = os.environ.get("TONNE_REGISTRY_NAME", f"Tonne national registry ({TONNE_COUNTRY})")
 TONNE_LEDGER_ORIGIN = os.environ.get("TONNE_LEDGER_ORIGIN", f"tonne.registry/{TONNE_COUNTRY.lower()}")
 TONNE_LEDGER_KEY_NAME = os.environ.get("TONNE_LEDGER_KEY_NAME", f"tonne-{TONNE_COUNTRY.lower()}")
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "tonne.ledger",
     "tonne.workspace",
     "tonne.cadt",
+    "tonne.observer",
     "tonne.audit",
     "tonne.controls",
     "tonne.article6",
@@ -103,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tonne.observer.middleware.ObserverModeMiddleware",
     "tonne.audit.middleware.AuditMiddleware",
     "tonne.access.middleware.SessionLimitsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -154,7 +158,7 @@ def _database() -> dict[str, Any]:
     if url:
         db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60"))))
         if db["ENGINE"].endswith("postgresql"):
-            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
+            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", f"test_{db['NAME']}")
         if db["ENGINE"].endswith("sqlite3"):
             db["OPTIONS"] = {**SQLITE_OPTIONS, **(db.get("OPTIONS") or {})}
         return db

@@ -6,6 +6,7 @@ from django.urls import include, path
 from tonne.api import api
 from tonne.cadt.cadt_api import api as cadt_api
 from tonne.cadt.views import cadt_page
+from tonne.observer.views import findings_page, projects_page, upload_page
 from tonne.portal.views import home
 
 # The admin site signs in through allauth too, so its second factor applies there.
@@ -24,4 +25,7 @@ urlpatterns = [
     path("workspace/", include("tonne.workspace.urls")),
     path("interop/cadt/", cadt_page, name="cadt-page"),
     path("cadt/", cadt_api.urls),
+    path("observer/", findings_page, name="observer-findings"),
+    path("observer/upload/", upload_page, name="observer-upload"),
+    path("observer/projects/", projects_page, name="observer-projects"),
 ]

@@ -97,12 +97,20 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
+# CAD Trust's own timestamps put a space before the offset: 2011-01-18 00:05:45.701 +00:00
+_SPACED_OFFSET = re.compile(r"(\d)\s+([+-]\d{2}:?\d{2}|Z)$")
+
+
+def _iso_text(value: Any) -> str:
+    return _SPACED_OFFSET.sub(r"\1\2", _as_text(value))
+
+
 def _parse_date(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return iso_date(value) or ""
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = _as_text(value)
+    text = _iso_text(value)
     try:
         if len(text) == 10:
             return dt.date.fromisoformat(text).isoformat()
@@ -117,7 +125,7 @@ def _parse_datetime(value: Any) -> str:
         return iso_datetime(moment) or ""
     if isinstance(value, dt.date):
         return iso_datetime(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)) or ""
-    text = _as_text(value)
+    text = _iso_text(value)
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)

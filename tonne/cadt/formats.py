@@ -22,6 +22,8 @@ FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # zip entry times: the same data gives the s
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNPACKED_BYTES = 500 * 1024 * 1024  # a zip (Excel or CSVs) may not unpack to more
 MAX_ROWS = 500_000
+MAX_COLUMNS = 500
+MAX_CELLS = 50_000_000  # cells read from a workbook, empty ones included
 
 Row = dict[str, Any]
 
@@ -153,6 +155,8 @@ class Parsed:
     file_format: str
     # v2: table -> rows. v1: "projects" / "units" -> documents (children nested).
     tables: dict[str, list[SourceRow]] = field(default_factory=dict)
+    # What reading noted without refusing: {"table", "row", "sheet", "field", "code", "message"}.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def unreadable(message: str) -> ValidationFailed:
@@ -262,13 +266,27 @@ def _parse_xlsx(content: bytes) -> Parsed:
 
 
 def _read_sheets(workbook: Any) -> dict[str, list[tuple[int, list[Any]]]]:
+    """Every sheet's rows, read as the sheet's XML holds them: the declared
+    dimensions are ignored (a 1.5 kB file may declare A1:XFD1048576), trailing
+    empty cells dropped, and a cap on cells read refuses a file of empty space."""
     sheets: dict[str, list[tuple[int, list[Any]]]] = {}
+    cells = 0
     for sheet in workbook.worksheets:
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()
         rows = []
         for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             if n > MAX_ROWS:
                 raise unreadable(f"Sheet {sheet.title!r} has more than {MAX_ROWS} rows.")
-            rows.append((n, list(values)))
+            cells += len(values)
+            if cells > MAX_CELLS:
+                raise unreadable(f"The workbook holds more than {MAX_CELLS} cells.")
+            row = list(values)
+            while row and row[-1] in (None, ""):
+                row.pop()
+            if len(row) > MAX_COLUMNS:
+                raise unreadable(f"Sheet {sheet.title!r} row {n} has more than {MAX_COLUMNS} columns.")
+            rows.append((n, row))
         sheets[sheet.title] = rows
     workbook.close()
     return sheets
@@ -309,11 +327,17 @@ def _from_sheets(sheets: dict[str, list[tuple[int, list[Any]]]], file_format: st
         raise unreadable("The file mixes CAD Trust v1 and v2 sheets; import them separately.")
     version = versions.pop()
     tables: dict[str, list[SourceRow]] = {}
-    for sheet, (header, rows) in readable.items():
-        if version == V2 and sheet not in schema.V2_SHEETS and sheet != "stakeholderProjects":
-            raise unreadable(f"Sheet {sheet!r} is not a sheet of the CAD Trust v2 layout ({', '.join(schema.V2_SHEETS)}).")
-        if version == V1 and sheet not in schema.V1_SHEETS:
-            raise unreadable(f"Sheet {sheet!r} is not a CAD Trust v1 table ({', '.join(schema.V1_SHEETS)}).")
+    # Sheets found by their header when their name is not the layout's (the live node writes "Sheet1").
+    named: dict[str, tuple[str, list[str], list[tuple[int, list[Any]]]]] = {}
+    for title, (header, rows) in readable.items():
+        known = schema.V1_SHEETS if version == V1 else (*schema.V2_SHEETS, "stakeholderProjects")
+        name = title if title in known else _sheet_by_content(header, version)
+        if name is None or name in named:
+            layout = ", ".join(schema.V1_SHEETS if version == V1 else schema.V2_SHEETS)
+            raise unreadable(f"Sheet {title!r} is not a sheet of the CAD Trust v{version[0]} layout ({layout}), "
+                             "and its header does not say which one it is.")
+        named[name] = (title, header, rows)
+    for sheet, (title, header, rows) in named.items():
         table = schema.V2_SHEETS.get(sheet, sheet) if version == V2 else sheet
         out = []
         for n, values in rows:
@@ -324,14 +348,31 @@ def _from_sheets(sheets: dict[str, list[tuple[int, list[Any]]]], file_format: st
                 value = values[i] if i < len(values) else None
                 key = schema.v2_column_field(table, column) if version == V2 else column
                 raw[key] = None if value == "" else value
-            out.append(SourceRow(raw=raw, row=n, sheet=sheet))
+            out.append(SourceRow(raw=raw, row=n, sheet=title))
         tables[table] = out
     if version == V1:
-        return Parsed(version=V1, file_format=file_format, tables=_v1_assemble(tables))
+        notes: list[dict[str, Any]] = []
+        return Parsed(version=V1, file_format=file_format, tables=_v1_assemble(tables, notes), notes=notes)
     return Parsed(version=V2, file_format=file_format, tables=tables)
 
 
-def _v1_assemble(tables: dict[str, list[SourceRow]]) -> dict[str, list[SourceRow]]:
+def _sheet_by_content(header: list[str], version: str) -> str | None:
+    """The layout sheet sharing most columns with a header (at least half of the header's names)."""
+    names = {h for h in header if h}
+    if not names:
+        return None
+    if version == V1:
+        candidates = {sheet: set(schema.v1_columns(sheet)) for sheet in schema.V1_SHEETS}
+    else:
+        candidates = {sheet: set(schema.v2_sheet_columns(sheet)) for sheet in schema.V2_SHEETS}
+    scored = sorted(((len(names & columns), sheet) for sheet, columns in candidates.items()), reverse=True)
+    best, sheet = scored[0]
+    if best * 2 < len(names) or (len(scored) > 1 and scored[1][0] == best):
+        return None
+    return sheet
+
+
+def _v1_assemble(tables: dict[str, list[SourceRow]], notes: list[dict[str, Any]]) -> dict[str, list[SourceRow]]:
     """Put v1 child sheets back under their project / unit."""
     projects = tables.get("projects", [])
     by_project: dict[str, SourceRow] = {}
@@ -347,17 +388,35 @@ def _v1_assemble(tables: dict[str, list[SourceRow]]) -> dict[str, list[SourceRow
             parent = by_project.get(str(r.raw.get("warehouseProjectId") or ""))
             if parent is not None:
                 parent.raw[child].append(r.raw)
+            elif child != "issuances" or not r.raw.get("id"):
+                notes.append(_note(child, r, "warehouseProjectId", "CHILD_WITHOUT_PARENT",
+                                   f"{child} row names project {r.raw.get('warehouseProjectId')!r}, which is not in "
+                                   "the file; the row was not imported."))
     links: dict[str, list[str]] = {}
     for link in tables.get("label_units", []):
         links.setdefault(str(link.raw.get("warehouseUnitId")), []).append(str(link.raw.get("labelId")))
     units = tables.get("units", [])
+    used_issuances = set()
     for u in units:
         issuance = rows_by_id["issuances"].get(str(u.raw.get("issuanceId")))
         if issuance is not None:
             u.raw["issuance"] = issuance
+            used_issuances.add(str(u.raw.get("issuanceId")))
+        elif u.raw.get("issuanceId"):
+            notes.append(_note("units", u, "issuanceId", "CHILD_WITHOUT_PARENT",
+                               f"issuanceId {u.raw.get('issuanceId')!r} is not on the issuances sheet."))
         label_ids = links.get(str(u.raw.get("warehouseUnitId")), [])
         u.raw["labels"] = [rows_by_id["labels"][i] for i in sorted(label_ids) if i in rows_by_id["labels"]]
+    for r in tables.get("issuances", []):
+        ident = str(r.raw.get("id"))
+        if ident not in used_issuances and by_project.get(str(r.raw.get("warehouseProjectId") or "")) is None:
+            notes.append(_note("issuances", r, "id", "CHILD_WITHOUT_PARENT",
+                               f"issuance {ident} belongs to no project and no unit in the file; it was not imported."))
     return {"projects": projects, "units": units}
+
+
+def _note(table: str, row: SourceRow, name: str, code: str, message: str) -> dict[str, Any]:
+    return {"table": table, "row": row.row, "sheet": row.sheet, "field": name, "code": code, "message": message}
 
 
 def _v1_shaped(data: Any) -> bool:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from pathlib import Path
 
 from tonne.core import clock, outbound
 from tonne.core.errors import ValidationFailed
@@ -47,16 +48,25 @@ def parse_picklists(version: str, data: object) -> dict[str, list[str]]:
 
 
 def refresh(*, actor: User | None, url: str, version: str = "2") -> dict[str, object]:
+    """Refresh from a governance node's URL or from a file holding its answer."""
     if actor is not None:
         require_registry_administrator(actor)
     if version not in ("1", "2"):
         raise ValidationFailed("CADT_VERSION_UNKNOWN", "version must be 1 or 2.", field="version")
-    if not url.startswith(("http://", "https://")):
-        raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://.", field="url")
-    answer = outbound.send("GET", url, headers={"Accept": "application/json"}, timeout=30, max_bytes=MAX_BYTES)
-    if not answer.ok:  # the status only, never the node's body
-        raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {answer.reason}.")
-    raw = answer.body
+    if url.startswith(("http://", "https://")):
+        answer = outbound.send("GET", url, headers={"Accept": "application/json"}, timeout=30, max_bytes=MAX_BYTES)
+        if not answer.ok:  # the status only, never the node's body
+            raise ValidationFailed("PICKLISTS_UNREACHABLE", f"The governance node did not answer: {answer.reason}.")
+        raw = answer.body
+    else:
+        # A file saved from a governance node: from the command line only (the server's operator),
+        # never for a request naming a path on the server.
+        path = Path(url.removeprefix("file://"))
+        if actor is not None or not path.is_file():
+            raise ValidationFailed("CADT_NODE_URL_INVALID", "url must start with http:// or https://, or name a file.",
+                                   field="url")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise ValidationFailed("PICKLISTS_INVALID", "The governance node's answer is larger than 5 MB.")
     try:

@@ -29,7 +29,7 @@ from tonne.units.domain import SerialRange, render_serial
 from tonne.units.models import Issuance
 from tonne.units.selectors import serial_prefix
 
-MAX_REPORTED = 1000
+MAX_REPORTED = 100_000  # the full report (downloadable); the CLI prints the first lines
 
 
 class ImportRejected(ValidationFailed):
@@ -114,24 +114,42 @@ def import_file(
 
 def _rejection(checked: Checked) -> ImportRejected:
     problems = sorted(checked.problems, key=lambda p: (p.sheet or p.table, p.row, p.field or ""))
+    allowed: dict[str, str] = {}
+    errors = []
+    for p in problems:
+        entry = p.as_dict()
+        # A picklist's allowed values are named once per field, not on every row.
+        head, sep, values = p.message.partition(" Allowed values: ")
+        if sep:
+            entry["message"] = head
+            allowed.setdefault(_field_name(p.field), values.rstrip("."))
+        errors.append(entry)
     count = len(problems) + len(checked.double_counting)
-    rows = len({(p.sheet or p.table, p.row) for p in problems})
-    first = problems[0] if problems else None
+    rows = {(p.sheet or p.table, p.row) for p in problems}
+    rows |= {(d["row"].get("sheet") or d["row"]["table"], d["row"]["row"]) for d in checked.double_counting}
+    first = errors[0] if errors else None
     summary = (
-        f"{first.sheet or first.table} row {first.row}, {first.field}: {first.message}" if first else
+        f"{first.get('sheet') or first['table']} row {first['row']}, {first['field']}: {first['message']}" if first else
         checked.double_counting[0]["message"]
     )
     return ImportRejected(
         "CADT_IMPORT_REFUSED",
-        f"The file was not imported: {count} problem(s) in {rows or len(checked.double_counting)} row(s); "
-        f"nothing was changed. First: {summary}",
+        f"The file was not imported: {count} problem(s) in {len(rows)} row(s); nothing was changed. First: {summary}",
         field="file",
         details={
-            "errors": [p.as_dict() for p in problems[:MAX_REPORTED]],
+            "errors": errors[:MAX_REPORTED],
             "double_counting": checked.double_counting[:MAX_REPORTED],
+            "allowed_values": allowed,
             "error_count": len(problems),
+            "double_counting_count": len(checked.double_counting),
+            "row_count": len(rows),
         },
     )
+
+
+def _field_name(path: str | None) -> str:
+    """issuances[2].unitType and unitType share one list of allowed values."""
+    return (path or "").rsplit(".", 1)[-1].split("[", 1)[0]
 
 
 # -- v2 ----------------------------------------------------------------------------------
@@ -454,8 +472,9 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
             )
         status = str(data.get("unitStatus") or "").lower()
         if status in ("cancelled", "retired") and not data.get("unitStatusReason"):
-            problems.append(Problem("units", src.row, "unitStatusReason", "FIELD_REQUIRED",
-                                    f"unitStatusReason is required when unitStatus is {data['unitStatus']}.", src.sheet))
+            # The live CAD Trust node exports retired and cancelled units without a reason: noted, not refused.
+            ignored.append(Problem("units", src.row, "unitStatusReason", "FIELD_MISSING",
+                                   f"unitStatusReason is empty although unitStatus is {data['unitStatus']}.", src.sheet))
         key = data["warehouseUnitId"]
         unit_problems_from = len(problems)
         issuance = src.raw.get("issuance")
@@ -480,6 +499,8 @@ def _check_v1(parsed: formats.Parsed) -> Checked:
             continue
         records[("units", key)] = Incoming(table="units", record_id=key, data=data, row=src.row, sheet=src.sheet,
                                            org_uid=str(data.get("orgUid") or ""))
+    # Rows reading could not attach (a child naming a project not in the file): noted, never dropped silently.
+    ignored.extend(Problem(n["table"], n["row"], n["field"], n["code"], n["message"], n["sheet"]) for n in parsed.notes)
     own_doc = mapping.v1_rows()
     own = {
         "projects": {r["warehouseProjectId"]: r for r in own_doc["projects"]},

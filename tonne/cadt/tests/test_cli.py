@@ -35,7 +35,7 @@ def test_export_import_and_status(cadt_reg: testing.Registry, tmp_path: Path) ->
     out, _ = _run("import", str(REFERENCE / "new-unit.json"), "--as", cadt_reg.admin.username)
     assert "nothing changed" in out
     out, _ = _run("picklists")
-    assert "v1 (2023-07-01)" in out and "v2 (2026-06-30)" in out
+    assert "v1 (2026-06-30)" in out and "v2 (2026-06-30)" in out
     with StandInNode() as node:
         _run("node", "add", "main", node.url, "--from-start")
         out, _ = _run("sync")

@@ -226,7 +226,10 @@ def test_picklist_violations_name_row_field_and_allowed_values(registry: testing
     assert ("locations", 2, "locationCountry", "PICKLIST_VALUE_NOT_ALLOWED") in found
     assert ("projects", 2, "projectSector", "PICKLIST_VALUE_NOT_ALLOWED") in found
     status = next(e for e in errors if e["field"] == "projectStatus")
-    assert "Registered" in status["message"] and "Almost registered" in status["message"]
+    assert "Almost registered" in status["message"] and "Registered" not in status["message"]
+    # The allowed values are named once per field, not on every row.
+    assert "Registered" in exc.value.details["allowed_values"]["projectStatus"]
+    assert exc.value.message.startswith(f"The file was not imported: {len(errors)} problem(s) in 3 row(s)")
     assert _state() == before
 
 

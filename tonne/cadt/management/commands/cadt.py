@@ -38,7 +38,7 @@ class Command(BaseCommand):
         imp.add_argument("--dry-run", action="store_true", help="check only, change nothing")
         lists = sub.add_parser("picklists", help="show the picklists in force and their dates, or refresh them")
         lists.add_argument("--from", dest="source", default=None,
-                           help="a governance node's picklist URL (…/v1/governance/meta/pickList or …/v2/governance/picklist)")
+                           help="a governance node's picklist URL (…/v1/governance/meta/pickList or …/v2/governance/picklist), or a file of its answer")
         lists.add_argument("--model", default="2", choices=["1", "2"])
         node = sub.add_parser("node", help="CAD Trust nodes to push changes to")
         node_sub = node.add_subparsers(dest="node_action", required=True)
