@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "tonne.core",
     "tonne.organisations",
     "tonne.projects",
+    "tonne.methodologies",
     "tonne.mrv",
     "tonne.units",
     "tonne.ledger",
