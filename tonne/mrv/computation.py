@@ -67,9 +67,9 @@ def gather(project: Project, methodology: Methodology, start: dt.date, end: dt.d
             for year in range(start.year, end.year + 1):
                 latest = [in_period.filter(source_id=pk, taken_at__year=year).order_by("-taken_at")
                           .values_list("quantity_micro", flat=True).first() for pk in ids]
-                values = [v for v in latest if v is not None]
-                if values:
-                    inputs.setdefault(year, {})[spec.kind] = Decimal(sum(values)) / MICRO
+                present = [v for v in latest if v is not None]
+                if present:
+                    inputs.setdefault(year, {})[spec.kind] = Decimal(sum(present)) / MICRO
     for year, values in inputs.items():
         first, last = max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))
         values["_days"] = Decimal((last - first).days + 1)

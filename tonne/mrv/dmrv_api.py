@@ -9,10 +9,20 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Status
+from ninja import Field, File, Query, Router, Status
 from ninja.files import UploadedFile
 
-from tonne.core.api_support import AUTH, ERRORS, ListQuery, Page, StrictSchema, actor, get_or_404, paginate, viewer
+from tonne.core.api_support import (
+    AUTH,
+    ERRORS,
+    ListQuery,
+    Page,
+    StrictSchema,
+    actor,
+    get_or_404,
+    paginate,
+    viewer,
+)
 from tonne.core.errors import NotFound, PermissionDenied
 from tonne.methodologies import catalogue
 from tonne.mrv import computation, readings, sources

@@ -14,7 +14,14 @@ from django.db.models import Count, Max, Min, Sum
 from tonne.methodologies import catalogue
 from tonne.methodologies.base import MethodologyError
 from tonne.mrv.computation import MICRO
-from tonne.mrv.models import Anomaly, DataSource, MonitoringReport, Reading, ReadingBatch, ReportComputation
+from tonne.mrv.models import (
+    Anomaly,
+    DataSource,
+    MonitoringReport,
+    Reading,
+    ReadingBatch,
+    ReportComputation,
+)
 from tonne.units.models import Issuance
 
 READINGS_SHOWN = 50

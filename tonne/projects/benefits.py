@@ -20,11 +20,18 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import is_registry_administrator, require_active_member
-from tonne.projects.models import BenefitShare, ConsentRecord, Disbursement, Document, Grievance, Project
+from tonne.projects.models import (
+    BenefitShare,
+    ConsentRecord,
+    Disbursement,
+    Document,
+    Grievance,
+    Project,
+)
 
 EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
 MAX_SHARES = 20
-MONTHS = {BenefitShare.Frequency.QUARTERLY: 3, BenefitShare.Frequency.ANNUAL: 12}
+MONTHS: dict[str, int] = {BenefitShare.Frequency.QUARTERLY: 3, BenefitShare.Frequency.ANNUAL: 12}
 
 
 def minimum_community_basis_points(project: Project) -> int:
