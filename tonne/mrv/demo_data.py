@@ -87,7 +87,7 @@ def load_dmrv_demo(
     year = clock.now().year - 1
     jan1 = dt.datetime(year, 1, 1, tzinfo=UTC)
     vvb_uid = str(vvb.organisation.uid)  # type: ignore[union-attr]
-    period = {"period_start": dt.date(year, 1, 1), "period_end": dt.date(year, 12, 31), "vvb": vvb_uid}
+    period: dict[str, Any] = {"period_start": dt.date(year, 1, 1), "period_end": dt.date(year, 12, 31), "vvb": vvb_uid}
 
     # Solar: two export meters, one reading a day each (MWh exported that day).
     solar = _project(solar_developer, admin, vvb, name="Ferkessédougou 30 MW solar (metered)", region="Savanes",
