@@ -1,5 +1,6 @@
 """REST endpoints for digital MRV: data sources, signed readings, anomalies,
-computed reports, the methodology catalogue and the trail from a serial."""
+computed reports, the methodology catalogue, the trail from a serial, and the
+benefit sharing and safeguards shown beside them."""
 
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ from tonne.mrv import computation, readings, sources
 from tonne.mrv.api import ReportOut, report_out
 from tonne.mrv.models import Anomaly, DataSource, Reading
 from tonne.mrv.selectors import reports_for
-from tonne.mrv.trail import issuance_trail, methodology_card, source_card
+from tonne.mrv.trail import issuance_trail, methodology_card, source_card, units_allocated
 from tonne.organisations.models import User
-from tonne.projects.models import Project
+from tonne.projects import benefits
+from tonne.projects.models import BenefitShare, ConsentRecord, Disbursement, Grievance, Project
 from tonne.projects.selectors import is_project_party, projects_for
 from tonne.units.models import Issuance
 from tonne.units.selectors import lookup_serials
@@ -233,3 +235,117 @@ def serial_trail(request: HttpRequest, text: str):
     return {"query": text, "blocks": [{k: b[k] for k in ("serial", "quantity", "project_id", "vintage", "state")}
                                       for b in found["blocks"]],
             "trails": [issuance_trail(i) for i in issuances]}
+
+
+# -- benefit sharing and safeguards ---------------------------------------------------
+
+
+class PlanIn(StrictSchema):
+    shares: list[dict[str, Any]] = Field(
+        description="Each: beneficiary, beneficiary_kind (community, fund, other), basis (units, proceeds), "
+        "share_basis_points, frequency (per_issuance, quarterly, annual); units: account; proceeds: currency, "
+        "planned_amount (per period, decimal text), first_due")
+
+
+class DisbursementIn(StrictSchema):
+    share: uuid.UUID
+    amount: str
+    currency: str
+    paid_on: dt.date
+    evidence: uuid.UUID = Field(description="A document uploaded to the project (receipt, bank statement)")
+
+
+class ConsentIn(StrictSchema):
+    community: str
+    obtained_on: dt.date
+    document: uuid.UUID
+
+
+class GrievanceIn(StrictSchema):
+    received_on: dt.date
+    channel: str
+    summary: str
+
+
+class GrievanceStatusIn(StrictSchema):
+    status: str
+    resolution: str = ""
+
+
+def benefits_out(project: Project) -> dict[str, Any]:
+    figures = benefits.benefit_figures(project, units_allocated(project))
+    return {
+        "minimum_community_basis_points": benefits.minimum_community_basis_points(project),
+        "shares": [{"uid": str(f.share.uid), "beneficiary": f.share.beneficiary, "kind": f.share.beneficiary_kind,
+                    "basis": f.share.basis, "share_basis_points": f.share.share_basis_points,
+                    "frequency": f.share.frequency, "account": f.share.account.identifier if f.share.account else None,
+                    "currency": f.share.currency or None, "planned_to_date": str(f.planned),
+                    "recorded": str(f.recorded), "periods_due": f.periods_due, "overdue": f.overdue} for f in figures],
+        "disbursements": [{"share": str(d.share.uid), "amount": str(d.amount), "currency": d.currency,
+                           "paid_on": d.paid_on, "evidence_sha256": d.evidence.sha256}
+                          for d in Disbursement.objects.filter(share__project=project).select_related("share", "evidence")],
+        "consents": [{"community": c.community, "obtained_on": c.obtained_on, "document_sha256": c.document.sha256}
+                     for c in ConsentRecord.objects.filter(project=project).select_related("document")],
+        "grievances": [{"uid": str(g.uid), "received_on": g.received_on, "channel": g.channel, "summary": g.summary,
+                        "status": g.status, "resolution": g.resolution}
+                       for g in Grievance.objects.filter(project=project)],
+    }
+
+
+@router.get("/projects/{project_id}/benefits", response={200: dict[str, Any], **ERRORS}, auth=None)
+def project_benefits(request: HttpRequest, project_id: str):
+    """Benefit-sharing plan, planned against recorded (overdue flagged), consent evidence and grievances (public)."""
+    return benefits_out(_project(viewer(request), project_id))
+
+
+@router.put("/projects/{project_id}/benefit-plan", response={200: dict[str, Any], **ERRORS}, auth=AUTH)
+def set_benefit_plan(request: HttpRequest, project_id: str, payload: PlanIn):
+    """Replace the project's benefit-sharing plan (the developer); the country's minimum applies."""
+    user = actor(request)
+    project = _project(user, project_id)
+    benefits.set_benefit_plan(actor=user, project=project, shares=payload.shares)
+    return benefits_out(project)
+
+
+@router.post("/projects/{project_id}/disbursements", response={201: dict[str, Any], **ERRORS}, auth=AUTH)
+def record_disbursement(request: HttpRequest, project_id: str, payload: DisbursementIn):
+    """Record a payment under a money share, with its evidence (the developer)."""
+    user = actor(request)
+    project = _project(user, project_id)
+    share = BenefitShare.objects.filter(uid=payload.share, project=project).first()
+    if share is None:
+        raise NotFound("SHARE_NOT_FOUND", f"Project {project_id} has no benefit share {payload.share}.", field="share")
+    benefits.record_disbursement(actor=user, share=share, amount=payload.amount, currency=payload.currency,
+                                 paid_on=payload.paid_on, evidence=str(payload.evidence))
+    return Status(201, benefits_out(project))
+
+
+@router.post("/projects/{project_id}/consents", response={201: dict[str, Any], **ERRORS}, auth=AUTH)
+def record_consent(request: HttpRequest, project_id: str, payload: ConsentIn):
+    """Record a community's free, prior and informed consent with its evidence (the developer)."""
+    user = actor(request)
+    project = _project(user, project_id)
+    benefits.record_consent(actor=user, project=project, community=payload.community, obtained_on=payload.obtained_on,
+                            document=str(payload.document))
+    return Status(201, benefits_out(project))
+
+
+@router.post("/projects/{project_id}/grievances", response={201: dict[str, Any], **ERRORS}, auth=AUTH)
+def record_grievance(request: HttpRequest, project_id: str, payload: GrievanceIn):
+    """Record a grievance received (the developer or the administrator)."""
+    user = actor(request)
+    project = _project(user, project_id)
+    benefits.record_grievance(actor=user, project=project, received_on=payload.received_on, channel=payload.channel,
+                              summary=payload.summary)
+    return Status(201, benefits_out(project))
+
+
+@router.post("/grievances/{uuid:uid}/status", response={200: dict[str, Any], **ERRORS}, auth=AUTH)
+def update_grievance(request: HttpRequest, uid: uuid.UUID, payload: GrievanceStatusIn):
+    """Move a grievance on (received, investigating, resolved, dismissed), with the resolution."""
+    user = actor(request)
+    grievance = Grievance.objects.select_related("project").filter(uid=uid).first()
+    if grievance is None or not projects_for(user).filter(pk=grievance.project_id).exists():
+        raise NotFound("GRIEVANCE_NOT_FOUND", f"Grievance {uid} does not exist.")
+    benefits.update_grievance(actor=user, grievance=grievance, status=payload.status, resolution=payload.resolution)
+    return benefits_out(grievance.project)

@@ -22,7 +22,8 @@ from tonne.mrv.models import (
     ReadingBatch,
     ReportComputation,
 )
-from tonne.units.models import Issuance
+from tonne.projects.models import Project
+from tonne.units.models import Issuance, Transaction
 
 READINGS_SHOWN = 50
 
@@ -118,3 +119,13 @@ def issuance_trail(issuance: Issuance) -> dict[str, Any]:
                      "project_id": report.project.project_id, "project_name": report.project.name},
         **report_trail(report),
     }
+
+
+def units_allocated(project: Project) -> dict[int, int]:
+    """Units issued straight into each unit share's beneficiary account."""
+    out = {}
+    for share in project.benefit_shares.filter(active=True, basis="units"):
+        out[share.pk] = Transaction.objects.filter(
+            project=project, kind=Transaction.Kind.ISSUANCE, to_account_id=share.account_id, status="completed"
+        ).aggregate(n=Sum("quantity"))["n"] or 0
+    return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -15,11 +14,11 @@ from django.views.decorators.http import require_GET
 from tonne.core.errors import RegistryError
 from tonne.methodologies import catalogue
 from tonne.mrv.models import MonitoringReport, ReportComputation
-from tonne.mrv.trail import issuance_trail, methodology_card, source_card
+from tonne.mrv.trail import issuance_trail, methodology_card, source_card, units_allocated
 from tonne.projects import benefits
 from tonne.projects.models import ConsentRecord, Grievance, Project
 from tonne.units import selectors as unit_selectors
-from tonne.units.models import Issuance, Transaction
+from tonne.units.models import Issuance
 
 
 def _user(request: HttpRequest) -> Any:
@@ -49,16 +48,6 @@ def methodologies(request: HttpRequest) -> HttpResponse:
     cards = [methodology_card(m.code, m.version) | {"code_version": m.code_version()} for m in catalogue.every()]
     return render(request, "portal/methodologies.html", {"nav": "projects", "methodologies": cards,
                                                          "title": _("Methodologies")})
-
-
-def units_allocated(project: Project) -> dict[int, int]:
-    """Units issued straight into each unit share's beneficiary account."""
-    out = {}
-    for figures in project.benefit_shares.filter(active=True, basis="units"):
-        out[figures.pk] = Transaction.objects.filter(
-            project=project, kind=Transaction.Kind.ISSUANCE, to_account_id=figures.account_id, status="completed"
-        ).aggregate(n=Sum("quantity"))["n"] or 0
-    return out
 
 
 def project_evidence(project: Project) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.mrv.tests.dmrv import UTC, device
 from tonne.mrv.tests.test_api_mrv import logged_in
+from tonne.projects import services as projects
 
 
 def test_device_batches_compute_and_trail(registry) -> None:
@@ -69,3 +70,33 @@ def test_confidential_raw_data_shows_aggregates(registry) -> None:
     assert_problem(get(Client(), f"/data-sources/{meter.source.uid}/readings"), 403, "READINGS_CONFIDENTIAL")
     assert get(logged_in(registry.developer), f"/data-sources/{meter.source.uid}/readings").json()["count"] == 1
     assert get(Client(), f"/projects/{project.project_id}/data-sources").json()[0]["aggregate"]["total"] == "5"
+
+
+def test_benefit_sharing_over_http(registry, settings) -> None:
+    settings.TONNE_BENEFIT_MINIMUM_BASIS_POINTS = {"Afforestation": 500}
+    project = testing.registered_project(registry)
+    dev = logged_in(registry.developer)
+    base = f"/projects/{project.project_id}"
+    plan = {"shares": [{"beneficiary": "Lagoon villages", "beneficiary_kind": "community", "basis": "proceeds",
+                        "share_basis_points": 400, "frequency": "annual", "currency": "XOF",
+                        "planned_amount": "1000.00", "first_due": "2023-12-31"}]}
+    assert_problem(dev.put(f"{API}{base}/benefit-plan", plan, content_type="application/json"), 422,
+                   "BENEFIT_SHARE_BELOW_MINIMUM")
+    plan["shares"][0]["share_basis_points"] = 600
+    response = dev.put(f"{API}{base}/benefit-plan", plan, content_type="application/json")
+    assert response.status_code == 200, response.content
+    share = response.json()["shares"][0]
+    assert share["overdue"] is True  # the first payment fell due and none is recorded
+    doc = projects.upload_document(actor=registry.developer, project=project, kind="other", title="receipt",
+                                   filename="r.pdf", content=b"receipt")
+    paid = post(dev, f"{base}/disbursements", {"share": share["uid"], "amount": "1000.00", "currency": "XOF",
+                                               "paid_on": "2024-01-05", "evidence": str(doc.uid)})
+    assert paid.status_code == 201, paid.content
+    assert paid.json()["disbursements"][0]["evidence_sha256"] == doc.sha256
+    grievance = post(dev, f"{base}/grievances", {"received_on": "2024-02-01", "channel": "hotline",
+                                                 "summary": "Fence blocks the path"})
+    uid = grievance.json()["grievances"][0]["uid"]
+    assert_problem(post(logged_in(registry.buyer), f"/grievances/{uid}/status", {"status": "resolved"}), 403,
+                   "PROJECT_NOT_YOURS")
+    public = get(Client(), f"{base}/benefits").json()
+    assert public["minimum_community_basis_points"] == 500 and public["grievances"][0]["status"] == "received"
