@@ -28,7 +28,7 @@ from tonne.core.errors import NotFound, PermissionDenied
 from tonne.methodologies import catalogue
 from tonne.mrv import computation, readings, sources
 from tonne.mrv.api import ReportOut, report_out
-from tonne.mrv.models import Anomaly, DataSource, Reading
+from tonne.mrv.models import Anomaly, DataSource, Reading, ReportComputation
 from tonne.mrv.selectors import reports_for
 from tonne.mrv.trail import issuance_trail, methodology_card, source_card, units_allocated
 from tonne.organisations.models import User
@@ -204,18 +204,26 @@ def compute_report(request: HttpRequest, payload: ComputeIn):
 
 
 @router.get("/reports/{uuid:uid}/computation", response={200: dict[str, Any], **ERRORS}, auth=None)
-def report_computation(request: HttpRequest, uid: uuid.UUID):
-    """How a report was computed, and whether recomputing it today matches."""
-    report = get_or_404(reports_for(viewer(request)), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.",
-                        uid=uid)
-    again = computation.recompute(report)
-    c = report.computation
-    return {"methodology": methodology_card(c.methodology_code, c.methodology_version, c.parameters),
-            "code_version": c.code_version, "inputs": c.inputs, "results": c.results,
-            "inputs_merkle_root": c.inputs_merkle_root, "reading_count": c.reading_count,
-            "adjustment_reason": c.adjustment_reason,
-            "recomputed": {"matches": again.matches, "inputs_match": again.inputs_match,
-                           "code_matches": again.code_matches, "quantities": again.recomputed}}
+def report_computation(request: HttpRequest, uid: uuid.UUID, recompute: bool = False):
+    """How a report was computed. With recompute=true the project's parties
+    (developer, VVB, administrator) also get whether recomputing it today matches;
+    anyone can do the same with `tonne mrv recompute` on a copy of the data."""
+    user = viewer(request)
+    report = get_or_404(reports_for(user), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.", uid=uid)
+    c = get_or_404(ReportComputation.objects.all(), "REPORT_NOT_COMPUTED",
+                   "This monitoring report was claimed, not computed.", report=report)
+    out: dict[str, Any] = {
+        "methodology": methodology_card(c.methodology_code, c.methodology_version, c.parameters),
+        "code_version": c.code_version, "inputs": c.inputs, "results": c.results,
+        "inputs_merkle_root": c.inputs_merkle_root, "reading_count": c.reading_count,
+        "adjustment_reason": c.adjustment_reason, "recomputed": None}
+    if recompute:
+        if not is_project_party(user, report.project):
+            raise PermissionDenied("PROJECT_NOT_YOURS", "Only the project's parties may ask for a recomputation here.")
+        again = computation.recompute(report)
+        out["recomputed"] = {"matches": again.matches, "inputs_match": again.inputs_match,
+                             "code_matches": again.code_matches, "quantities": again.recomputed}
+    return out
 
 
 @router.get("/methodology-catalogue", response={200: list[dict[str, Any]], **ERRORS}, auth=None)

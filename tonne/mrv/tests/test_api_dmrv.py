@@ -58,7 +58,9 @@ def test_device_batches_compute_and_trail(registry) -> None:
     comp = step["computation"]
     assert comp["methodology"]["code"] == "AMS-II.G" and comp["reading_count"] == 3
     assert comp["sources"][0]["readings"][0]["signature"] == batch[0]["signature"]
-    assert get(Client(), f"/reports/{report.uid}/computation").json()["recomputed"]["matches"] is True
+    assert get(Client(), f"/reports/{report.uid}/computation").json()["recomputed"] is None
+    assert_problem(get(Client(), f"/reports/{report.uid}/computation", recompute="true"), 403, "PROJECT_NOT_YOURS")
+    assert get(dev, f"/reports/{report.uid}/computation", recompute="true").json()["recomputed"]["matches"] is True
     assert {m["code"] for m in get(Client(), "/methodology-catalogue").json()} == {"AMS-I.D", "AMS-II.G", "AR-MANGROVE"}
 
 
