@@ -133,6 +133,8 @@ def submit_readings(
         raise ValidationFailed("BATCH_EMPTY", "A batch needs at least one reading.", field="readings")
     if len(readings) > MAX_BATCH:
         raise ValidationFailed("BATCH_TOO_LARGE", f"A batch holds at most {MAX_BATCH} readings.", field="readings")
+    if sent_at is not None and sent_at.tzinfo is None:
+        raise ValidationFailed("FIELD_INVALID", "sent_at needs a time zone (e.g. Z).", field="sent_at")
     require_developer(actor, project)
     now = clock.now()
     names = {str(r.get("source")) for r in readings if isinstance(r, dict)}

@@ -64,6 +64,7 @@ def test_refusals_have_stable_codes_and_leave_nothing(registry) -> None:
     refused("READING_INVALID", **kw, readings=[{**meter.reading(9, T0, "2"), "quantity": "1e3"}])
     refused("READING_INVALID", **kw, readings=[{**meter.reading(9, T0, "2"), "id": "x" * 101}])
     refused("BATCH_EMPTY", **kw, readings=[])
+    refused("FIELD_INVALID", **kw, readings=[meter.reading(11, T0, "2")], sent_at=dt.datetime(2024, 3, 1))
     refused("BATCH_TOO_LARGE", **kw, readings=[{}] * (readings.MAX_BATCH + 1))
     # One bad reading refuses the whole batch, every refusal listed.
     good = meter.reading(10, T0 + dt.timedelta(hours=5), "2")
