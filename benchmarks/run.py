@@ -28,12 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup", "sync", "portal", "observer")
+BENCHES = ("transfers", "verify", "lookup", "sync", "portal", "observer", "mrv")
 SIZES = {
     "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
-             "sync_samples": 100, "observer_rows": 2_000_000, "observer_projects": 30_000},
+             "sync_samples": 100, "observer_rows": 2_000_000, "observer_projects": 30_000, "readings": 1_000_000},
     "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200,
-              "sync_samples": 20, "observer_rows": 50_000, "observer_projects": 3_000},
+              "sync_samples": 20, "observer_rows": 50_000, "observer_projects": 3_000, "readings": 50_000},
 }
 TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
@@ -42,6 +42,7 @@ TARGETS = {
     "sync": "CAD Trust push sync commit-to-delivered median <= 2 s (stand-in node)",
     "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
     "observer": "observer import >= 10,000 rows/s of 2,000,000 (ratio to COPY), < 500 MB flat; search <= 60 s",
+    "mrv": "signed-reading intake >= 0.25 x bare Ed25519 verification; report over 1M readings <= 10 s",
 }
 
 
@@ -149,6 +150,24 @@ def report_lookup(r: dict, rep: Report) -> None:
     rep.verdict("lookup", p95 <= 10.0, f"p95 {p95:.2f} ms (need <= 10 ms; {x['lookup']['path']})")
 
 
+def report_mrv(r: dict, rep: Report) -> None:
+    rep.add("### 6. Digital MRV: signed-reading intake and report computation")
+    if "error" in r:
+        rep.verdict("mrv", None, r["error"])
+        return
+    rep.add(f"  baseline  bare Ed25519 verification loop: {r['bare_rate']:,.0f} readings/s")
+    rep.add(f"  intake    tonne.mrv.readings.submit_readings, {r['readings']:,} readings in batches of {r['batch']:,}: "
+            f"{r['intake_rate']:,.0f} readings/s = {r['ratio']:.3f} x bare")
+    computed = r.get("compute_readings", r["readings"])
+    rep.add(f"  compute   AMS-I.D report over {computed:,} readings: {r['compute_seconds']:.2f} s "
+            f"(recompute {r['recompute_seconds']:.2f} s, matches: {r['recompute_matches']})")
+    ok = r["ratio"] >= 0.25 and r["compute_seconds"] <= 10 and r["recompute_matches"]
+    detail = f"{r['ratio']:.3f} x; {r['compute_seconds']:.2f} s"
+    if min(r["readings"], computed) < 1_000_000:
+        detail += f"; NOTE {r['readings']:,} readings taken in, report over {computed:,} (below full size)"
+    rep.verdict("mrv", ok, detail)
+
+
 def report_sync(r: dict, rep: Report) -> None:
     rep.add("### 4. CAD Trust push sync, commit to delivered (stand-in node, tonne worker --interval 1)")
     if "error" in r:
@@ -195,7 +214,7 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal,observer")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal,observer,mrv")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -221,7 +240,8 @@ def main() -> int:
     data_dir = tempfile.mkdtemp(prefix="tonne-bench-")
     (Path(data_dir) / "static").mkdir()
     databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
-                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal", "observer": "tonne_bench_observer"}
+                 "sync": common.SYNC_DB, "portal": "tonne_bench_portal", "observer": "tonne_bench_observer",
+                 "mrv": "tonne_bench_mrv"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -247,6 +267,9 @@ def main() -> int:
                 results[bench] = common.run_child(
                     "bench_observer.py", ["--rows", str(size["observer_rows"]),
                                           "--projects", str(size["observer_projects"])], env, timeout=3600)
+            elif bench == "mrv":
+                results[bench] = common.run_child("bench_mrv.py", ["--readings", str(size["readings"])], env,
+                                                  timeout=3600)
             elif bench == "portal":
                 results[bench] = common.run_child(
                     "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
@@ -276,6 +299,8 @@ def main() -> int:
         report_lookup(results["lookup"], rep)
     if "sync" in results:
         report_sync(results["sync"], rep)
+    if "mrv" in results:
+        report_mrv(results["mrv"], rep)
     if "portal" in results:
         import bench_portal
 

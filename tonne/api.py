@@ -17,6 +17,7 @@ from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.kyc.api import router as kyc_router
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
+from tonne.mrv.dmrv_api import router as dmrv_router
 from tonne.observer.api import router as observer_router
 from tonne.organisations.api import router as organisations_router
 from tonne.projects.api import router as projects_router
@@ -38,6 +39,7 @@ install_error_handlers(api)
 api.add_router("", organisations_router)
 api.add_router("", projects_router)
 api.add_router("", mrv_router)
+api.add_router("", dmrv_router)
 api.add_router("", units_router)
 api.add_router("", ledger_router)
 api.add_router("", cadt_router)

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "tonne.core",
     "tonne.organisations",
     "tonne.projects",
+    "tonne.methodologies",
     "tonne.mrv",
     "tonne.units",
     "tonne.ledger",

@@ -13,7 +13,7 @@ from tonne.controls import gate as controls_gate
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
-from tonne.mrv.models import MonitoringReport, ReportVintage
+from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
 from tonne.projects.domain import ISSUABLE
@@ -150,8 +150,11 @@ def verify_report(
     verified: Any,
     document: Any = None,
     verification_id: str = "",
+    adjustment_reason: str = "",
 ) -> MonitoringReport:
-    """The assigned, accredited VVB signs the verified quantity per vintage."""
+    """The assigned, accredited VVB signs the verified quantity per vintage.
+    A computed report verified at other than its computed quantities needs
+    the reason for the adjustment."""
     report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project", "vvb").get(pk=report.pk)
     org = require_active_member(actor, EDITORS)
     if report.vvb_id != org.id:
@@ -177,6 +180,8 @@ def verify_report(
             )
         row.verified = quantity
         row.save(update_fields=["verified"])
+    adjusted = any(row.verified != row.claimed for row in rows.values())
+    reason = record_adjustment(report, adjusted, adjustment_reason)
     doc = _document(document, report.project, "document")
     now = clock.now()
     report.status = MonitoringReport.Status.VERIFIED
@@ -194,9 +199,25 @@ def verify_report(
             "verified": [[v, rows[v].verified] for v in sorted(rows)],
             "verification_id": report.verification_id,
             "document_sha256": doc.sha256 if doc else None,
+            **({"adjustment_reason": reason} if reason else {}),
         },
     )
     return report
+
+
+def record_adjustment(report: MonitoringReport, adjusted: bool, reason: str) -> str:
+    """Keep the VVB's reason for verifying a computed report at other quantities."""
+    computation = ReportComputation.objects.filter(report=report).first()
+    reason = (reason or "").strip()
+    if computation is None or not adjusted:
+        return reason
+    if not reason:
+        raise ValidationFailed(
+            "ADJUSTMENT_REASON_REQUIRED", "Verifying other than the computed quantities needs a reason.", field="adjustment_reason"
+        )
+    computation.adjustment_reason = reason
+    computation.save(update_fields=["adjustment_reason"])
+    return reason
 
 
 @transaction.atomic

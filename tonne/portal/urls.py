@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tonne.portal import views
+from tonne.portal import evidence, views
 
 app_name = "portal"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("projects/export.<str:fmt>", views.project_export, name="projects-export"),
     path("projects/<str:project_id>/", views.project_page, name="project"),
     path("serials/", views.serial_lookup, name="serials"),
+    path("serials/<str:serial>/trail/", evidence.trail, name="trail"),
+    path("methodologies/", evidence.methodologies, name="methodologies"),
     path("certificates/<str:identifier>/", views.certificate, name="certificate"),
     path("certificates/<str:identifier>.pdf", views.certificate_pdf, name="certificate-pdf"),
     path("dashboard/", views.dashboard, name="dashboard"),

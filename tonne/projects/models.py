@@ -260,3 +260,119 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.sha256[:12]}…)"
+
+
+# -- benefit sharing and safeguards ---------------------------------------------------
+
+
+class BenefitShare(models.Model):
+    """One line of a project's benefit-sharing plan: who receives what share,
+    of the units issued or of the proceeds, and how often. A new plan retires
+    the previous lines (active=False) so the history stays."""
+
+    class Basis(models.TextChoices):
+        UNITS = "units"
+        PROCEEDS = "proceeds"
+
+    class Frequency(models.TextChoices):
+        PER_ISSUANCE = "per_issuance"
+        QUARTERLY = "quarterly"
+        ANNUAL = "annual"
+
+    class BeneficiaryKind(models.TextChoices):
+        COMMUNITY = "community"
+        FUND = "fund"
+        OTHER = "other"
+
+    uid = models.UUIDField(unique=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="benefit_shares")
+    beneficiary = models.CharField(max_length=200)
+    beneficiary_kind = models.CharField(max_length=20, choices=BeneficiaryKind.choices)
+    basis = models.CharField(max_length=10, choices=Basis.choices)
+    share_basis_points = models.PositiveIntegerField()
+    frequency = models.CharField(max_length=20, choices=Frequency.choices)
+    account = models.ForeignKey(
+        "organisations.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # where unit shares are issued to
+    currency = models.CharField(max_length=3, blank=True)
+    planned_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)  # per period
+    first_due = models.DateField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share_basis_points__gt=0, share_basis_points__lte=10000), name="benefit_share_in_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(basis="units") | Q(account__isnull=False), name="unit_share_has_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary}: {self.share_basis_points} bp of {self.basis}"
+
+
+class Disbursement(models.Model):
+    """A payment made under a money share, with its evidence."""
+
+    uid = models.UUIDField(unique=True)
+    share = models.ForeignKey(BenefitShare, on_delete=models.PROTECT, related_name="disbursements")
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    paid_on = models.DateField()
+    evidence = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["paid_on", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="disbursement_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.paid_on}"
+
+
+class ConsentRecord(models.Model):
+    """Free, prior and informed consent of a community, with its evidence."""
+
+    uid = models.UUIDField(unique=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="consents")
+    community = models.CharField(max_length=200)
+    obtained_on = models.DateField()
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["obtained_on", "id"]
+
+    def __str__(self) -> str:
+        return f"consent of {self.community}"
+
+
+class Grievance(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        INVESTIGATING = "investigating"
+        RESOLVED = "resolved"
+        DISMISSED = "dismissed"
+
+    uid = models.UUIDField(unique=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="grievances")
+    received_on = models.DateField()
+    channel = models.CharField(max_length=100)
+    summary = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    resolution = models.TextField(blank=True)
+    recorded_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_on", "id"]
+
+    def __str__(self) -> str:
+        return f"grievance {self.uid} ({self.status})"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tonne.workspace import article6, views
+from tonne.workspace import article6, mrv_data, views
 
 app_name = "workspace"
 
@@ -25,11 +25,13 @@ urlpatterns = [
     path("projects/new/", views.project_new, name="project-new"),
     path("projects/<str:project_id>/", views.project_detail, name="project"),
     path("projects/<str:project_id>/edit/", views.project_edit, name="project-edit"),
+    path("projects/<str:project_id>/data/", mrv_data.project_data, name="project-data"),
     path("projects/<str:project_id>/validate/", views.project_validate, name="project-validate"),
     path("projects/<str:project_id>/reports/new/", views.report_new, name="report-new"),
     path("assignments/", views.assignments, name="assignments"),
     path("reports/", views.report_list, name="reports"),
     path("reports/<str:uid>/", views.report_detail, name="report"),
+    path("reports/<str:uid>/computation/", mrv_data.report_computation, name="report-computation"),
     # Accounts and units
     path("accounts/", views.account_list, name="accounts"),
     path("accounts/<str:identifier>/", views.account_detail, name="account"),
