@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "tonne.portal",
+    "tonne.ops",
 ]
 
 MIDDLEWARE = [

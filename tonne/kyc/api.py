@@ -11,19 +11,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    paginate,
-    require_scope,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, paginate
 from tonne.core.errors import NotFound
 from tonne.kyc import services as kyc
 from tonne.kyc.models import BeneficialOwner, KycDocument, KycProfile, SanctionsList, ScreeningHit
+from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, Organisation, User
 from tonne.organisations.services import require_registry_administrator
 

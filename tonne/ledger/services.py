@@ -24,6 +24,13 @@ ENTRY_VERSION = 1
 GENESIS_HASH = "0" * 64
 
 
+def ensure_installed() -> None:
+    """Rows every registry has from install on (idempotent): the signing key,
+    made at install with mode 0600, and the ledger head."""
+    keys.ensure_key()
+    LedgerHead.objects.get_or_create(id=1)
+
+
 def actor_ref(actor: Any) -> str:
     if actor is None:
         return "system"

@@ -8,22 +8,11 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-    token_of,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.core.errors import NotFound, PermissionDenied
 from tonne.organisations import selectors
 from tonne.organisations import services as orgs
+from tonne.organisations.api_auth import AUTH, actor, require_scope, token_of, viewer
 from tonne.organisations.models import Account, ApiToken, Organisation, User
 
 router = Router(tags=["organisations"])

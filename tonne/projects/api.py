@@ -10,20 +10,10 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.core.errors import NotFound
 from tonne.organisations.api import OrganisationRef, org_ref
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
 from tonne.projects import domain, selectors
 from tonne.projects import services as projects

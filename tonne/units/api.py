@@ -12,18 +12,15 @@ from pydantic import StrictInt
 
 from tonne.access.policy import require_step_up
 from tonne.core.api_support import (
-    AUTH,
     ERRORS,
     ListQuery,
     Page,
     StrictSchema,
-    actor,
     get_or_404,
     paginate,
     require_idempotency_key,
-    require_scope,
-    viewer,
 )
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
 from tonne.units import selectors
 from tonne.units import services as units

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
+from waitress import serve
+
+from tonne.ledger import keys
+from tonne.ops import worker
 
 
 class Command(BaseCommand):
@@ -17,15 +21,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
-        from waitress import serve
-
-        from tonne.ledger import keys
-        from tonne.wsgi import application
+        from tonne.wsgi import (
+            application,  # import here: building the WSGI app sets Django up again
+        )
 
         keys.ensure_key()
         if not options["no_worker"]:
-            from tonne.core import worker
-
             worker.start_thread()
         self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")
         serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="tonne")
