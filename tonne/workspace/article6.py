@@ -26,7 +26,7 @@ from tonne.core import clock
 from tonne.core.errors import RegistryError, ValidationFailed
 from tonne.organisations.models import Organisation
 from tonne.organisations.services import require_registry_administrator
-from tonne.workspace.views import (
+from tonne.workspace.views.common import (
     ADMIN,
     STEP_UP_CODES,
     _user,
