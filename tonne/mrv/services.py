@@ -16,8 +16,9 @@ from tonne.ledger.services import append_entry
 from tonne.mrv.models import MonitoringReport, ReportVintage
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
-from tonne.projects.domain import ISSUABLE
+from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
+from tonne.projects.services import store_upload
 from tonne.units.domain import check_quantity
 from tonne.units.models import Issuance
 from tonne.units.services import issue_units
@@ -79,8 +80,13 @@ def submit_report(
     vintages: Any,
     vvb: str,
     document: Any = None,
+    upload: Upload | None = None,
 ) -> MonitoringReport:
-    """The developer claims reductions for a period, per vintage."""
+    """The developer claims reductions for a period, per vintage. The
+    monitoring report's file, when sent as `upload`, is stored in the same
+    transaction (and named as `document`)."""
+    if upload is not None:
+        document = str(store_upload(actor=actor, project=project, upload=upload, kind=Document.Kind.MONITORING_REPORT).uid)
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
@@ -150,8 +156,14 @@ def verify_report(
     verified: Any,
     document: Any = None,
     verification_id: str = "",
+    upload: Upload | None = None,
 ) -> MonitoringReport:
-    """The assigned, accredited VVB signs the verified quantity per vintage."""
+    """The assigned, accredited VVB signs the verified quantity per vintage;
+    its verification report, when sent as `upload`, is stored in the same transaction."""
+    if upload is not None:
+        document = str(
+            store_upload(actor=actor, project=report.project, upload=upload, kind=Document.Kind.VERIFICATION_REPORT).uid
+        )
     report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project", "vvb").get(pk=report.pk)
     org = require_active_member(actor, EDITORS)
     if report.vvb_id != org.id:

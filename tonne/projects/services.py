@@ -387,6 +387,32 @@ def upload_document(
     return document
 
 
+def store_upload(*, actor: User, project: Project, upload: domain.Upload, kind: str) -> Document:
+    """A file sent with a form becomes a document of the project, titled by its name."""
+    return upload_document(
+        actor=actor,
+        project=project,
+        kind=kind,
+        title=upload.filename or kind,
+        filename=upload.filename or "document",
+        content=upload.content,
+        content_type=upload.content_type or "application/octet-stream",
+    )
+
+
+@transaction.atomic
+def record_validation(
+    *, actor: User, project: Project, validation: dict[str, Any], report: domain.Upload | None = None
+) -> Project:
+    """The assigned VVB validates the project, with its validation report (if
+    sent) stored in the same transaction."""
+    validation = dict(validation)
+    if report is not None:
+        document = store_upload(actor=actor, project=project, upload=report, kind=Document.Kind.VALIDATION_REPORT)
+        validation["report"] = str(document.uid)
+    return change_project_status(actor=actor, project=project, status=Project.Status.VALIDATED, validation=validation)
+
+
 @transaction.atomic
 def add_methodology(*, actor: User, code: str, name: str, type: str = "", version: str = "", link: str = "") -> Methodology:
     if not is_registry_administrator(actor):

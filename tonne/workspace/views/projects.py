@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +20,7 @@ from tonne.organisations.models import User
 from tonne.projects import domain as project_domain
 from tonne.projects import selectors as project_selectors
 from tonne.projects import services as projects
-from tonne.projects.models import Document, Project
+from tonne.projects.models import Project
 from tonne.units.models import Issuance
 from tonne.workspace import forms as wf
 from tonne.workspace.labels import LABELS
@@ -296,13 +295,10 @@ def _shown(value: Any, name: str = "") -> Any:
     return value
 
 
-def _upload(user: User, project: Project, upload: Any, kind: str) -> Document:
-    return projects.upload_document(
-        actor=user,
-        project=project,
-        kind=kind,
-        title=upload.name or kind,
-        filename=upload.name or "document",
+def as_upload(upload: Any) -> project_domain.Upload:
+    """A file of a form, as the services take it."""
+    return project_domain.Upload(
+        filename=upload.name or "",
         content=upload.read(),
         content_type=upload.content_type or "application/octet-stream",
     )
@@ -317,17 +313,14 @@ def project_validate(request: HttpRequest, project_id: str) -> HttpResponse:
     error = None
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                validation: dict[str, Any] = {"type": form.cleaned_data["type"]}
-                if form.cleaned_data["report_file"]:
-                    document = _upload(user, project, form.cleaned_data["report_file"], Document.Kind.VALIDATION_REPORT)
-                    validation["report"] = str(document.uid)
-                for name in ("crediting_period_start", "crediting_period_end"):
-                    if form.cleaned_data[name]:
-                        validation[name] = form.cleaned_data[name]
-                projects.change_project_status(
-                    actor=user, project=project, status=Project.Status.VALIDATED, validation=validation
-                )
+            validation: dict[str, Any] = {"type": form.cleaned_data["type"]}
+            for name in ("crediting_period_start", "crediting_period_end"):
+                if form.cleaned_data[name]:
+                    validation[name] = form.cleaned_data[name]
+            report_file = form.cleaned_data["report_file"]
+            projects.record_validation(
+                actor=user, project=project, validation=validation, report=as_upload(report_file) if report_file else None
+            )
         except RegistryError as exc:
             error = exc
             show_error(form, exc, {"validation.type": "type", "validation.report": "report_file"})

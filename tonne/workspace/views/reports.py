@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,13 +17,13 @@ from tonne.mrv.models import MonitoringReport
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import User
 from tonne.projects import selectors as project_selectors
-from tonne.projects.models import Document, Project
+from tonne.projects.models import Project
 from tonne.units import selectors as unit_selectors
 from tonne.workspace import forms as wf
 from tonne.workspace import inbox as inbox_sources
 from tonne.workspace.labels import LABELS
 from tonne.workspace.views.common import ADMIN, DEVELOPER, VVB, _user, role_required, show_error
-from tonne.workspace.views.projects import _project, _upload
+from tonne.workspace.views.projects import _project, as_upload
 
 # -- monitoring reports -------------------------------------------------------------------------
 
@@ -75,19 +74,16 @@ def report_new(request: HttpRequest, project_id: str) -> HttpResponse:
             if f.cleaned_data.get("vintage") or f.cleaned_data.get("quantity")
         ]
         try:
-            with transaction.atomic():
-                document = None
-                if form.cleaned_data["document"]:
-                    document = str(_upload(user, project, form.cleaned_data["document"], Document.Kind.MONITORING_REPORT).uid)
-                report = mrv.submit_report(
-                    actor=user,
-                    project=project,
-                    period_start=form.cleaned_data["period_start"],
-                    period_end=form.cleaned_data["period_end"],
-                    vintages=rows,
-                    vvb=form.cleaned_data["vvb"],
-                    document=document,
-                )
+            file = form.cleaned_data["document"]
+            report = mrv.submit_report(
+                actor=user,
+                project=project,
+                period_start=form.cleaned_data["period_start"],
+                period_end=form.cleaned_data["period_end"],
+                vintages=rows,
+                vvb=form.cleaned_data["vvb"],
+                upload=as_upload(file) if file else None,
+            )
         except RegistryError as exc:
             error = exc
             show_error(form, exc)
@@ -131,19 +127,14 @@ def report_detail(request: HttpRequest, uid: str) -> HttpResponse:
             if action == "verify":
                 verify_form = wf.VerifyForm(request.POST, request.FILES, vintages=vintages)
                 if verify_form.is_valid():
-                    with transaction.atomic():
-                        document = None
-                        if verify_form.cleaned_data["document"]:
-                            document = str(
-                                _upload(user, report.project, verify_form.cleaned_data["document"], Document.Kind.VERIFICATION_REPORT).uid
-                            )
-                        mrv.verify_report(
-                            actor=user,
-                            report=report,
-                            verified=verify_form.verified(),
-                            document=document,
-                            verification_id=verify_form.cleaned_data["verification_id"],
-                        )
+                    file = verify_form.cleaned_data["document"]
+                    mrv.verify_report(
+                        actor=user,
+                        report=report,
+                        verified=verify_form.verified(),
+                        verification_id=verify_form.cleaned_data["verification_id"],
+                        upload=as_upload(file) if file else None,
+                    )
                     messages.success(request, _("Verified quantities recorded."))
                     return redirect("workspace:report", uid=report.uid)
             elif action == "issue":
