@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.core.wsgi import get_wsgi_application
 from waitress import serve
 
 from tonne.ledger import keys
@@ -21,10 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
-        from tonne.wsgi import (
-            application,  # import here: building the WSGI app sets Django up again
-        )
-
+        application = get_wsgi_application()
         keys.ensure_key()
         if not options["no_worker"]:
             worker.start_thread()
