@@ -3,7 +3,15 @@
 from django.urls import path
 
 from tonne.workspace import article6
-from tonne.workspace.views import accounts, administration, home, moves, projects, reports
+from tonne.workspace.views import (
+    accounts,
+    administration,
+    home,
+    moves,
+    organisation,
+    projects,
+    reports,
+)
 
 app_name = "workspace"
 
@@ -15,22 +23,38 @@ urlpatterns = [
     path("inbox/<str:source>/<str:key>/", administration.inbox_decide, name="inbox-decide"),
     path("overview/", administration.overview, name="overview"),
     path("organisations/", administration.organisations, name="organisations"),
-    path("organisations/<uuid:uid>/", administration.organisation, name="organisation"),
+    path("organisations/<uuid:uid>/", organisation.organisation, name="organisation"),
+    path("organisations/<uuid:uid>/status/", organisation.organisation_status, name="organisation-status"),
+    path(
+        "organisations/<uuid:uid>/accreditation/",
+        organisation.organisation_accreditation,
+        name="organisation-accreditation",
+    ),
+    path("organisations/<uuid:uid>/users/", organisation.organisation_user, name="organisation-user"),
+    path("organisations/<uuid:uid>/members/", organisation.organisation_member, name="organisation-member"),
+    path("organisations/<uuid:uid>/accounts/", organisation.organisation_account, name="organisation-account"),
     path("organisation/", administration.my_organisation, name="my-organisation"),
     path("article6/", article6.authorisations, name="article6"),
     path("article6/aef/", article6.aef_page, name="article6-aef"),
     path("article6/aef/<int:year>/<str:fmt>/", article6.aef_download, name="article6-aef-download"),
     path("article6/<str:identifier>/", article6.authorisation, name="article6-authorisation"),
+    path("article6/<str:identifier>/change/", article6.authorisation_change, name="article6-authorisation-change"),
+    path("article6/<str:identifier>/revoke/", article6.authorisation_revoke, name="article6-authorisation-revoke"),
     # Projects and monitoring
     path("projects/", projects.project_list, name="projects"),
     path("projects/new/", projects.project_new, name="project-new"),
     path("projects/<str:project_id>/", projects.project_detail, name="project"),
+    path("projects/<str:project_id>/status/", projects.project_status, name="project-status"),
+    path("projects/<str:project_id>/documents/", projects.project_upload, name="project-upload"),
     path("projects/<str:project_id>/edit/", projects.project_edit, name="project-edit"),
     path("projects/<str:project_id>/validate/", projects.project_validate, name="project-validate"),
     path("projects/<str:project_id>/reports/new/", reports.report_new, name="report-new"),
     path("assignments/", reports.assignments, name="assignments"),
     path("reports/", reports.report_list, name="reports"),
     path("reports/<str:uid>/", reports.report_detail, name="report"),
+    path("reports/<str:uid>/verify/", reports.report_verify, name="report-verify"),
+    path("reports/<str:uid>/issue/", reports.report_issue, name="report-issue"),
+    path("reports/<str:uid>/reject/", reports.report_reject, name="report-reject"),
     # Accounts and units
     path("accounts/", accounts.account_list, name="accounts"),
     path("accounts/<str:identifier>/", accounts.account_detail, name="account"),

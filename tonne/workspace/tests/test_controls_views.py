@@ -216,11 +216,11 @@ def test_representative_changes_from_the_organisation_page_wait_for_a_second_per
     w = world
     page = f"{W}/organisations/{w.reg.developer_org.uid}/"
     admin = stepped_up(w.reg.developer)
-    added = admin.post(page, {"action": "user", "username": "web-initiator", "email": "wi@example.org",
+    added = admin.post(page + "users/", {"username": "web-initiator", "email": "wi@example.org",
                               "password": testing.PASSWORD, "role": "initiator"}, follow=True)
     assert "can sign in once another administrator or approver" in added.content.decode()
     assert not User.objects.get(username="web-initiator").is_active
-    changed = admin.post(page, {"action": "member", "username": w.dev_approver.username, "role": "viewer",
+    changed = admin.post(page + "members/", {"username": w.dev_approver.username, "role": "viewer",
                                 "is_active": "on"}, follow=True)
     body = changed.content.decode()
     assert "waits for another administrator or approver" in body and "change waiting for approval" in body

@@ -204,7 +204,7 @@ def test_edit_draft_and_submit(client: Client, registry) -> None:
     project.refresh_from_db()
     assert project.name == "Savanna cookstoves II" and project.locations.get().region == "Zanzan"
     assert project.labels.count() == 0
-    response = client.post(f"{W}/projects/{project.project_id}/", {"action": "status", "status": "submitted"})
+    response = client.post(f"{W}/projects/{project.project_id}/status/", {"status": "submitted"})
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.status == "submitted"
@@ -223,8 +223,8 @@ def test_upload_document_shows_its_hash(client: Client, registry) -> None:
     upload = io.BytesIO(content)
     upload.name = "pdd.pdf"
     response = client.post(
-        f"{W}/projects/{project.project_id}/",
-        {"action": "upload", "file": upload, "kind": "design", "title": "PDD", "is_public": "on"},
+        f"{W}/projects/{project.project_id}/documents/",
+        {"file": upload, "kind": "design", "title": "PDD", "is_public": "on"},
     )
     assert response.status_code == 302
     digest = hashlib.sha256(content).hexdigest()
@@ -233,7 +233,7 @@ def test_upload_document_shows_its_hash(client: Client, registry) -> None:
     # An empty file is refused by the service, shown with its code; nothing is stored.
     empty = io.BytesIO(b"")
     empty.name = "empty.pdf"
-    response = client.post(f"{W}/projects/{project.project_id}/", {"action": "upload", "file": empty, "kind": "design"})
+    response = client.post(f"{W}/projects/{project.project_id}/documents/", {"file": empty, "kind": "design"})
     assert response.status_code in (200, 422)
     assert Document.objects.count() == 1
 
@@ -319,22 +319,22 @@ def test_organisation_management(client: Client, registry) -> None:
     url = f"{W}/organisations/{registry.buyer_org.uid}/"
     assert registry.buyer_account.identifier in page(client, url)
     # Suspend, with a reason; then a refusal (no reason) changes nothing.
-    client.post(url, {"action": "status", "status": "suspended", "reason": "KYC expired"})
+    client.post(url + "status/", {"status": "suspended", "reason": "KYC expired"})
     registry.buyer_org.refresh_from_db()
     assert registry.buyer_org.status == "suspended"
-    response = client.post(url, {"action": "status", "status": "approved", "reason": ""})
+    response = client.post(url + "status/", {"status": "approved", "reason": ""})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
     registry.buyer_org.refresh_from_db()
     assert registry.buyer_org.status == "suspended"
     # Accreditation of a VVB.
     vvb_url = f"{W}/organisations/{registry.vvb_org.uid}/"
-    client.post(vvb_url, {"action": "accreditation"})
+    client.post(vvb_url + "accreditation/", {})
     registry.vvb_org.refresh_from_db()
     assert registry.vvb_org.accredited is False
     # Users.
-    client.post(url, {"action": "user", "username": "trader-2", "email": "t2@example.org", "password": testing.PASSWORD, "role": "initiator"})
+    client.post(url + "users/", {"username": "trader-2", "email": "t2@example.org", "password": testing.PASSWORD, "role": "initiator"})
     assert User.objects.get(username="trader-2").organisation == registry.buyer_org
-    response = client.post(url, {"action": "user", "username": "trader-3", "email": "t3@example.org", "password": "short", "role": "viewer"})
+    response = client.post(url + "users/", {"username": "trader-3", "email": "t3@example.org", "password": "short", "role": "viewer"})
     assert "PASSWORD_TOO_WEAK" in response.content.decode() and not User.objects.filter(username="trader-3").exists()
     assert "Registry overview" in page(client, W + "/overview/")
 
@@ -344,12 +344,12 @@ def test_organisation_admin_manages_own_people_and_accounts_only(client: Client,
     page(client, f"{W}/organisation/", 302)
     url = f"{W}/organisations/{registry.developer_org.uid}/"
     assert registry.developer_account.identifier in page(client, url)
-    client.post(url, {"action": "account", "name": "Forward sales"})
+    client.post(url + "accounts/", {"name": "Forward sales"})
     assert Account.objects.filter(organisation=registry.developer_org, name="Forward sales").exists()
-    client.post(url, {"action": "user", "username": "mangrove-2", "email": "m2@example.org", "password": testing.PASSWORD, "role": "viewer"})
+    client.post(url + "users/", {"username": "mangrove-2", "email": "m2@example.org", "password": testing.PASSWORD, "role": "viewer"})
     assert User.objects.get(username="mangrove-2").organisation == registry.developer_org
     # Not the administrator's decisions, and not another organisation.
-    assert client.post(url, {"action": "status", "status": "closed", "reason": "x"}).status_code == 403
+    assert client.post(url + "status/", {"status": "closed", "reason": "x"}).status_code == 403
     page(client, f"{W}/organisations/{registry.buyer_org.uid}/", 404)
 
 
@@ -418,25 +418,25 @@ def test_monitoring_report_verification_and_issuance(client: Client, registry) -
     signed_in(vvb, registry.vvb)
     body = page(vvb, f"{W}/reports/{report.uid}/")
     assert "Record the verified quantities" in body and report.document.sha256 in body
-    response = vvb.post(f"{W}/reports/{report.uid}/", {"action": "verify", "verified_2021": "800", "verified_2022": "100"})
+    response = vvb.post(f"{W}/reports/{report.uid}/verify/", {"verified_2021": "800", "verified_2022": "100"})
     assert response.status_code == 422 and "VERIFIED_EXCEEDS_CLAIMED" in response.content.decode()
     verification = io.BytesIO(b"verification report")
     verification.name = "vr.pdf"
     response = vvb.post(
-        f"{W}/reports/{report.uid}/",
-        {"action": "verify", "verified_2021": "650", "verified_2022": "100", "document": verification},
+        f"{W}/reports/{report.uid}/verify/",
+        {"verified_2021": "650", "verified_2022": "100", "document": verification},
     )
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.status == "verified" and report.verification_document.kind == "verification_report"
     # The developer may not approve issuance (no button, and the service refuses).
     assert "Approve issuance" not in page(dev, f"{W}/reports/{report.uid}/")
-    response = dev.post(f"{W}/reports/{report.uid}/", {"action": "issue"})
+    response = dev.post(f"{W}/reports/{report.uid}/issue/", {})
     assert response.status_code == 403 and "NOT_REGISTRY_ADMINISTRATOR" in response.content.decode()
 
     admin = Client()
     signed_in(admin, registry.admin)
-    response = admin.post(f"{W}/reports/{report.uid}/", {"action": "issue"})
+    response = admin.post(f"{W}/reports/{report.uid}/issue/", {})
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.status == "issued"

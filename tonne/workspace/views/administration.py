@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
-from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
 from tonne.core.errors import RegistryError
 from tonne.ledger.models import Checkpoint, LedgerHead
@@ -153,115 +152,6 @@ def my_organisation(request: HttpRequest) -> HttpResponse:
     if org is None:
         raise Http404
     return redirect("workspace:organisation", uid=org.uid)
-
-
-@role_required()
-def organisation(request: HttpRequest, uid: str) -> HttpResponse:
-    user = _user(request)
-    org = org_selectors.organisations_for(user).filter(uid=uid).first()
-    if org is None or not org_selectors.may_see_private_fields(user, org):
-        raise Http404
-    admin = org_selectors.is_admin(user)
-    org_admin = admin or (user.organisation_id == org.pk and user.role == User.Role.ADMIN)
-    status_form = wf.OrganisationStatusForm()
-    accreditation_form = wf.AccreditationForm(initial={"accredited": org.accredited})
-    user_form = wf.UserForm()
-    member_form = wf.MemberForm()
-    account_form = wf.AccountForm()
-    error, error_form = None, ""
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        error_form = action
-        try:
-            if action == "status" and admin:
-                status_form = wf.OrganisationStatusForm(request.POST)
-                if status_form.is_valid():
-                    orgs.decide_organisation(
-                        actor=user,
-                        organisation=org,
-                        status=status_form.cleaned_data["status"],
-                        reason=status_form.cleaned_data["reason"],
-                    )
-                    messages.success(request, _("The organisation's status was changed."))
-                    return redirect("workspace:organisation", uid=org.uid)
-            elif action == "accreditation" and admin:
-                accreditation_form = wf.AccreditationForm(request.POST)
-                if accreditation_form.is_valid():
-                    orgs.set_accreditation(
-                        actor=user, organisation=org, accredited=accreditation_form.cleaned_data["accredited"]
-                    )
-                    messages.success(request, _("Accreditation saved."))
-                    return redirect("workspace:organisation", uid=org.uid)
-            elif action == "user" and org_admin:
-                user_form = wf.UserForm(request.POST)
-                if user_form.is_valid():
-                    created = orgs.create_user(actor=user, organisation=org, **user_form.cleaned_data)
-                    if controls.pending_representative_change(created) is not None:
-                        messages.success(request, _(
-                            "User %(name)s added; as an authorised representative they can sign in once another "
-                            "administrator or approver of the organisation approves (Inbox)."
-                        ) % {"name": created.username})
-                    else:
-                        messages.success(request, _("User %(name)s added.") % {"name": created.username})
-                    return redirect("workspace:organisation", uid=org.uid)
-            elif action == "member" and org_admin:
-                member_form = wf.MemberForm(request.POST)
-                if member_form.is_valid():
-                    member = org_selectors.users_for(user, org).filter(
-                        username=member_form.cleaned_data["username"]
-                    ).first()
-                    if member is None:
-                        raise Http404
-                    result = controls.change_member(
-                        actor=user, member=member, role=member_form.cleaned_data["role"],
-                        active=member_form.cleaned_data["is_active"],
-                    )
-                    if isinstance(result, User):
-                        messages.success(request, _("The change of %(name)s took effect.") % {"name": member.username})
-                    else:
-                        messages.success(request, _(
-                            "The change of %(name)s waits for another administrator or approver of the organisation (Inbox)."
-                        ) % {"name": member.username})
-                    return redirect("workspace:organisation", uid=org.uid)
-            elif action == "account" and org_admin:
-                account_form = wf.AccountForm(request.POST)
-                if account_form.is_valid():
-                    account = orgs.open_holding_account(
-                        actor=user, organisation=org, name=account_form.cleaned_data["name"]
-                    )
-                    messages.success(request, _("Account %(id)s opened.") % {"id": account.identifier})
-                    return redirect("workspace:organisation", uid=org.uid)
-            else:
-                raise PermissionDenied
-        except RegistryError as exc:
-            error = exc
-            target = {"status": status_form, "accreditation": accreditation_form, "user": user_form,
-                      "member": member_form, "account": account_form}
-            show_error(target.get(action), exc)
-    return render(
-        request,
-        "workspace/organisation.html",
-        {
-            "org": org,
-            "admin": admin,
-            "org_admin": org_admin,
-            "users": org_selectors.users_for(user, org),
-            "accounts": org_selectors.accounts_for(user).filter(organisation=org),
-            "status_form": status_form,
-            "accreditation_form": accreditation_form,
-            "user_form": user_form,
-            "member_form": member_form,
-            "pending_members": {
-                a.payload.get("username"): a for a in control_selectors.approvals_for(user).filter(
-                    action="representative_change", status="pending", organisation=org
-                )
-            } if org_admin else {},
-            "account_form": account_form,
-            "error": error,
-            "error_form": error_form,
-        },
-        status=error.status if error else 200,
-    )
 
 
 def apply(request: HttpRequest) -> HttpResponse:

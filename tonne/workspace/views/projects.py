@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
 
 from tonne.core.errors import RegistryError
 from tonne.mrv import selectors as mrv_selectors
@@ -207,52 +208,16 @@ def _actions(user: User, project: Project) -> list[dict[str, Any]]:
     return out
 
 
-@role_required(ADMIN, DEVELOPER, VVB)
-def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
-    user = _user(request)
-    project = _project(user, project_id)
-    document_form = wf.DocumentForm()
-    error, error_form = None, ""
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        error_form = action
-        try:
-            if action == "status":
-                target = request.POST.get("status", "")
-                if target == Project.Status.VALIDATED:
-                    return redirect("workspace:project-validate", project_id=project.project_id)
-                projects.change_project_status(
-                    actor=user, project=project, status=target, reason=request.POST.get("reason", "")
-                )
-                messages.success(
-                    request,
-                    _("Project %(id)s is now %(status)s.")
-                    % {"id": project.project_id, "status": LABELS.get(target, target)},
-                )
-                return redirect("workspace:project", project_id=project.project_id)
-            if action == "upload":
-                document_form = wf.DocumentForm(request.POST, request.FILES)
-                if document_form.is_valid():
-                    upload = document_form.cleaned_data["file"]
-                    document = projects.upload_document(
-                        actor=user,
-                        project=project,
-                        kind=document_form.cleaned_data["kind"],
-                        title=document_form.cleaned_data["title"],
-                        filename=upload.name or "document",
-                        content=upload.read(),
-                        content_type=upload.content_type or "application/octet-stream",
-                        is_public=document_form.cleaned_data["is_public"],
-                    )
-                    messages.success(
-                        request, _("Document uploaded; SHA-256 %(hash)s.") % {"hash": document.sha256}
-                    )
-                    return redirect("workspace:project", project_id=project.project_id)
-            else:
-                raise Http404
-        except RegistryError as exc:
-            error = exc
-            show_error(document_form if action == "upload" else None, exc)
+def _project_page(
+    request: HttpRequest,
+    user: User,
+    project: Project,
+    *,
+    error: RegistryError | None = None,
+    action: str = "",
+    document_form: wf.DocumentForm | None = None,
+) -> HttpResponse:
+    """The project's page; after a refused `action`, with the refusal (and the bound upload form)."""
     context = {
         "project": project,
         "fields": [
@@ -274,12 +239,65 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
         "actions": _actions(user, project),
         "editable": project.status in project_domain.EDITABLE and user.organisation_id == project.developer_id,
         "can_report": project.status in project_domain.ISSUABLE and user.organisation_id == project.developer_id,
-        "document_form": document_form,
+        "document_form": document_form or wf.DocumentForm(),
         "error": error,
-        "error_form": error_form,
+        "error_form": action,
         "status_label": LABELS.get(project.status, project.status),
     }
     return render(request, "workspace/project.html", context, status=error.status if error else 200)
+
+
+@require_safe
+@role_required(ADMIN, DEVELOPER, VVB)
+def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
+    user = _user(request)
+    return _project_page(request, user, _project(user, project_id))
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def project_status(request: HttpRequest, project_id: str) -> HttpResponse:
+    """A step of the project's life cycle (validation has a page of its own)."""
+    user = _user(request)
+    project = _project(user, project_id)
+    target = request.POST.get("status", "")
+    if target == Project.Status.VALIDATED:
+        return redirect("workspace:project-validate", project_id=project.project_id)
+    try:
+        projects.change_project_status(actor=user, project=project, status=target, reason=request.POST.get("reason", ""))
+    except RegistryError as exc:
+        return _project_page(request, user, project, error=exc, action="status")
+    messages.success(
+        request, _("Project %(id)s is now %(status)s.") % {"id": project.project_id, "status": LABELS.get(target, target)}
+    )
+    return redirect("workspace:project", project_id=project.project_id)
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def project_upload(request: HttpRequest, project_id: str) -> HttpResponse:
+    user = _user(request)
+    project = _project(user, project_id)
+    form = wf.DocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _project_page(request, user, project, action="upload", document_form=form)
+    upload = form.cleaned_data["file"]
+    try:
+        document = projects.upload_document(
+            actor=user,
+            project=project,
+            kind=form.cleaned_data["kind"],
+            title=form.cleaned_data["title"],
+            filename=upload.name or "document",
+            content=upload.read(),
+            content_type=upload.content_type or "application/octet-stream",
+            is_public=form.cleaned_data["is_public"],
+        )
+    except RegistryError as exc:
+        show_error(form, exc)
+        return _project_page(request, user, project, error=exc, action="upload", document_form=form)
+    messages.success(request, _("Document uploaded; SHA-256 %(hash)s.") % {"hash": document.sha256})
+    return redirect("workspace:project", project_id=project.project_id)
 
 
 def _shown(value: Any, name: str = "") -> Any:

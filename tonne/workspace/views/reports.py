@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from tonne.core.errors import RegistryError
 from tonne.mrv import selectors as mrv_selectors
 from tonne.mrv import services as mrv
-from tonne.mrv.models import MonitoringReport
+from tonne.mrv.models import MonitoringReport, ReportVintage
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import User
 from tonne.projects import selectors as project_selectors
@@ -108,74 +111,115 @@ def report_list(request: HttpRequest) -> HttpResponse:
     return render(request, "workspace/reports.html", {"reports": qs.order_by("-submitted_at")[:200]})
 
 
-@role_required(ADMIN, DEVELOPER, VVB)
-def report_detail(request: HttpRequest, uid: str) -> HttpResponse:
-    user = _user(request)
-    report = mrv_selectors.reports_for(user).filter(uid=uid).first() if inbox_sources._uuid_like(uid) else None
-    if report is None or not project_selectors.is_project_party(user, report.project):
-        raise Http404
-    vintages = list(report.vintages.all())
-    may_verify = report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id
-    may_issue = report.status == MonitoringReport.Status.VERIFIED and org_selectors.is_admin(user)
-    verify_form = wf.VerifyForm(vintages=vintages)
-    decision_form = wf.DecisionForm()
-    error, error_form = None, ""
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        error_form = action
-        try:
-            if action == "verify":
-                verify_form = wf.VerifyForm(request.POST, request.FILES, vintages=vintages)
-                if verify_form.is_valid():
-                    file = verify_form.cleaned_data["document"]
-                    mrv.verify_report(
-                        actor=user,
-                        report=report,
-                        verified=verify_form.verified(),
-                        verification_id=verify_form.cleaned_data["verification_id"],
-                        upload=as_upload(file) if file else None,
-                    )
-                    messages.success(request, _("Verified quantities recorded."))
-                    return redirect("workspace:report", uid=report.uid)
-            elif action == "issue":
-                issued = mrv.approve_issuance(actor=user, report=report)
-                messages.success(
-                    request, _("%(n)s issuance(s) made.") % {"n": len(issued)}
-                )
-                return redirect("workspace:report", uid=report.uid)
-            elif action == "reject":
-                decision_form = wf.DecisionForm(request.POST)
-                decision_form.is_valid()
-                mrv.reject_report(actor=user, report=report, reason=decision_form.cleaned_data.get("reason", ""))
-                messages.success(request, _("Monitoring report rejected."))
-                return redirect("workspace:report", uid=report.uid)
-            else:
-                raise Http404
-        except RegistryError as exc:
-            error = exc
-            show_error(verify_form if action == "verify" else decision_form, exc)
-    issuances = [
-        {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
-        for i in report.issuances.select_related("project").order_by("vintage")
-    ]
-    return render(
-        request,
-        "workspace/report.html",
-        {
+@dataclass(frozen=True)
+class ReportPage:
+    user: User
+    report: MonitoringReport
+    vintages: list[ReportVintage]
+    may_verify: bool  # the assigned VVB, while the report is submitted
+    may_issue: bool  # the registry administrator, once it is verified
+
+    @classmethod
+    def load(cls, request: HttpRequest, uid: str) -> ReportPage:
+        user = _user(request)
+        report = mrv_selectors.reports_for(user).filter(uid=uid).first() if inbox_sources._uuid_like(uid) else None
+        if report is None or not project_selectors.is_project_party(user, report.project):
+            raise Http404
+        return cls(
+            user=user,
+            report=report,
+            vintages=list(report.vintages.all()),
+            may_verify=report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id,
+            may_issue=report.status == MonitoringReport.Status.VERIFIED and org_selectors.is_admin(user),
+        )
+
+    def render(
+        self, request: HttpRequest, *, error: RegistryError | None = None, action: str = "", form: forms.Form | None = None
+    ) -> HttpResponse:
+        """The page; after a refused `action`, with its bound `form` and the refusal."""
+        report = self.report
+        may = {"verify": self.may_verify, "issue": self.may_issue, "reject": self.may_verify or self.may_issue}
+        issuances = [
+            {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
+            for i in report.issuances.select_related("project").order_by("vintage")
+        ]
+        context: dict[str, Any] = {
             "report": report,
-            "vintages": vintages,
-            "may_verify": may_verify,
-            "may_issue": may_issue,
-            "may_reject": may_verify or may_issue,
-            "verify_form": verify_form,
-            "decision_form": decision_form,
+            "vintages": self.vintages,
+            "may_verify": self.may_verify,
+            "may_issue": self.may_issue,
+            "may_reject": may["reject"],
+            "verify_form": wf.VerifyForm(vintages=self.vintages),
+            "decision_form": wf.DecisionForm(),
             "issuances": issuances,
             "error": error,
             # A refusal of a form this user is not shown appears at the top.
-            "error_form": error_form
-            if {"verify": may_verify, "issue": may_issue, "reject": may_verify or may_issue}.get(error_form)
-            else "top",
+            "error_form": action if may.get(action) else "top",
             "status_label": LABELS.get(report.status, report.status),
-        },
-        status=error.status if error else 200,
-    )
+        }
+        if form is not None:
+            context["verify_form" if action == "verify" else "decision_form"] = form
+        return render(request, "workspace/report.html", context, status=error.status if error else 200)
+
+    def refused(self, request: HttpRequest, action: str, form: forms.Form | None, exc: RegistryError) -> HttpResponse:
+        show_error(form, exc)
+        return self.render(request, error=exc, action=action, form=form)
+
+    def done(self) -> HttpResponse:
+        return redirect("workspace:report", uid=self.report.uid)
+
+
+@require_safe
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_detail(request: HttpRequest, uid: str) -> HttpResponse:
+    return ReportPage.load(request, uid).render(request)
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_verify(request: HttpRequest, uid: str) -> HttpResponse:
+    """The assigned VVB signs the verified quantities (with its verification report)."""
+    page = ReportPage.load(request, uid)
+    form = wf.VerifyForm(request.POST, request.FILES, vintages=page.vintages)
+    if not form.is_valid():
+        return page.render(request, action="verify", form=form)
+    file = form.cleaned_data["document"]
+    try:
+        mrv.verify_report(
+            actor=page.user,
+            report=page.report,
+            verified=form.verified(),
+            verification_id=form.cleaned_data["verification_id"],
+            upload=as_upload(file) if file else None,
+        )
+    except RegistryError as exc:
+        return page.refused(request, "verify", form, exc)
+    messages.success(request, _("Verified quantities recorded."))
+    return page.done()
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_issue(request: HttpRequest, uid: str) -> HttpResponse:
+    """The registry administrator approves the issuance of the verified quantities."""
+    page = ReportPage.load(request, uid)
+    try:
+        issued = mrv.approve_issuance(actor=page.user, report=page.report)
+    except RegistryError as exc:
+        return page.refused(request, "issue", None, exc)
+    messages.success(request, _("%(n)s issuance(s) made.") % {"n": len(issued)})
+    return page.done()
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_reject(request: HttpRequest, uid: str) -> HttpResponse:
+    page = ReportPage.load(request, uid)
+    form = wf.DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        mrv.reject_report(actor=page.user, report=page.report, reason=form.cleaned_data.get("reason", ""))
+    except RegistryError as exc:
+        return page.refused(request, "reject", form, exc)
+    messages.success(request, _("Monitoring report rejected."))
+    return page.done()
