@@ -13,26 +13,17 @@ from tonne.controls import gate as controls_gate
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
+from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportVintage
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload
-from tonne.units.domain import check_quantity
 from tonne.units.models import Issuance
 from tonne.units.services import issue_units
 
 EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
-
-
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field=field) from None
 
 
 def _document(uid: Any, project: Project, field: str) -> Document | None:
@@ -45,29 +36,6 @@ def _document(uid: Any, project: Project, field: str) -> Document | None:
     if doc is None:
         raise ValidationFailed("DOCUMENT_NOT_FOUND", f"{field} must be a document uploaded to this project.", field=field)
     return doc
-
-
-def _vintage_quantities(rows: Any, field: str, period: tuple[dt.date, dt.date] | None = None) -> dict[int, int]:
-    if isinstance(rows, dict):
-        rows = [{"vintage": k, "quantity": v} for k, v in rows.items()]
-    if not isinstance(rows, list) or not rows:
-        raise ValidationFailed("VINTAGES_REQUIRED", f"{field} needs at least one vintage and quantity.", field=field)
-    out: dict[int, int] = {}
-    for row in rows:
-        try:
-            vintage = int(row["vintage"])
-        except (KeyError, TypeError, ValueError):
-            raise ValidationFailed("VINTAGE_INVALID", f"{field}: each row needs a vintage year.", field=field) from None
-        if vintage in out:
-            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field)
-        if period and not period[0].year <= vintage <= period[1].year:
-            raise ValidationFailed(
-                "VINTAGE_OUTSIDE_PERIOD",
-                f"{field}: vintage {vintage} is outside the monitoring period {period[0]} – {period[1]}.",
-                field=field,
-            )
-        out[vintage] = check_quantity(row.get("quantity"), field=field)
-    return out
 
 
 @transaction.atomic
@@ -95,11 +63,8 @@ def submit_report(
         raise ValidationFailed(
             "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project."
         )
-    start, end = _date(period_start, "period_start"), _date(period_end, "period_end")
-    if end < start:
-        raise ValidationFailed("PERIOD_INVALID", "The monitoring period ends before it starts.", field="period_end")
-    if end > clock.now().date():
-        raise ValidationFailed("PERIOD_IN_FUTURE", "A monitoring period cannot end in the future.", field="period_end")
+    start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
+    domain.check_period(start, end, today=clock.now().date())
     # Periods never overlap; the project row lock makes this check race-free.
     clash = (
         MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start)
@@ -112,7 +77,7 @@ def submit_report(
             f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
             field="period_start",
         )
-    claimed = _vintage_quantities(vintages, "vintages", (start, end))
+    claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
     try:
         vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
     except (ValueError, Organisation.DoesNotExist):
@@ -172,22 +137,11 @@ def verify_report(
         raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
     if report.status != MonitoringReport.Status.SUBMITTED:
         raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
-    quantities = _vintage_quantities(verified, "verified")
+    quantities = domain.vintage_quantities(verified, "verified")
     rows = {row.vintage: row for row in report.vintages.select_for_update()}
-    unknown = sorted(set(quantities) - set(rows))
-    if unknown:
-        raise ValidationFailed(
-            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified"
-        )
+    signed = domain.check_verified({vintage: row.claimed for vintage, row in rows.items()}, quantities)
     for vintage, row in rows.items():
-        quantity = quantities.get(vintage, 0)
-        if quantity > row.claimed:
-            raise ValidationFailed(
-                "VERIFIED_EXCEEDS_CLAIMED",
-                f"Vintage {vintage}: verified {quantity} exceeds the {row.claimed} claimed.",
-                field="verified",
-            )
-        row.verified = quantity
+        row.verified = signed[vintage]
         row.save(update_fields=["verified"])
     doc = _document(document, report.project, "document")
     now = clock.now()
