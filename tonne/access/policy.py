@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -31,7 +33,6 @@ def needs_mfa(user: User | None) -> bool:
 
 
 def has_mfa(user: User) -> bool:
-    from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(
         user=user, type__in=(Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
@@ -40,7 +41,6 @@ def has_mfa(user: User) -> bool:
 
 def last_second_factor(request: HttpRequest, user: User) -> float | None:
     """When this session last confirmed a second factor (epoch seconds)."""
-    from allauth.account.authentication import get_authentication_records
 
     times = [float(r.get("at", 0)) for r in get_authentication_records(request, user) if r.get("method") == "mfa"]
     return max(times) if times else None

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
@@ -346,8 +347,6 @@ def _project(user: User | None, project_id: str, *, lock: bool = False) -> Proje
 @router.get("/projects", response={200: Page[ProjectOut], **ERRORS}, auth=None)
 def list_projects(request: HttpRequest, query: Query[ProjectQuery]):
     """Projects (public past draft), with filters and full-text search."""
-    from django.db.models import Q
-
     user = viewer(request)
     qs = selectors.projects_for(user)
     if query.status:

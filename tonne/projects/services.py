@@ -38,6 +38,7 @@ from tonne.projects.models import (
     Stakeholder,
     ValidationRecord,
 )
+from tonne.projects.picklists import check_value
 from tonne.projects.signals import project_changed
 
 CHILD_MODELS: dict[str, Any] = {
@@ -277,7 +278,6 @@ def change_project_status(
 
 def _record_validation(actor: User, project: Project, data: dict[str, Any], now: dt.datetime) -> ValidationRecord:
     vtype = data.get("type") or "Validation of Project Design Document"
-    from tonne.projects.picklists import check_value
 
     vtype = check_value("validation.type", "validation_type", vtype)
     report = None
@@ -420,7 +420,6 @@ def add_methodology(*, actor: User, code: str, name: str, type: str = "", versio
     if not code or not name:
         raise ValidationFailed("FIELD_REQUIRED", "A methodology needs a code and a name.")
     if type:
-        from tonne.projects.picklists import check_value
 
         type = check_value("type", "methodology_type", type)
     now = clock.now()

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from tonne.core.errors import RegistryError
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
-from tonne.projects.models import Document
+from tonne.projects.models import Document, Methodology
 from tonne.units.domain import SerialRange, parse_lookup
 
 # Labels of the project fields (CAD Trust v2.0.2 names in brackets where they differ).
@@ -164,7 +164,6 @@ class ChildForm(forms.Form):
             # Required-ness is checked by the service, which names the row.
             self.fields[spec.name] = _field(spec, CHILD_FIELD_LABELS[spec.name], required=False)
         if self.child == "methodologies":
-            from tonne.projects.models import Methodology
 
             self.fields["code"] = forms.ChoiceField(
                 label=CHILD_FIELD_LABELS["code"],

@@ -16,11 +16,13 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
+from tonne.aml.models import AmlAlert
 from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
 from tonne.controls.models import RegistrySwitch
 from tonne.core import clock
 from tonne.core.errors import RegistryError
+from tonne.kyc.models import KycProfile
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, User
@@ -103,8 +105,6 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
 def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any]:
     """The controls that bind this account: freezes, limits, trusted accounts,
     the registry-wide switch, monitoring holds and an overdue KYC review."""
-    from tonne.aml.models import AmlAlert
-    from tonne.kyc.models import KycProfile
 
     now = clock.now()
     held = list(blocks.values_list("project_id", "serial_start", "serial_end"))
