@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from tonne.audit import context, domain
 from tonne.audit.models import AuditEvent, KnownDevice
 from tonne.core import clock
+from tonne.organisations.models import User
 
 log = logging.getLogger("tonne.audit")
 Category = AuditEvent.Category
@@ -58,7 +59,7 @@ def record(
 DEVICE_COOKIE = "tonne_device"
 
 
-def note_device(request: HttpRequest, user: Any) -> bool:
+def note_device(request: HttpRequest, user: User) -> bool:
     """Remember the browser a user logged in from; True when it is new to
     them (recorded and emailed). The browser carries a random device id in a
     long-lived cookie, set by the middleware on the way out."""

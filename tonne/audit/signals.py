@@ -9,9 +9,10 @@ from django.http import HttpRequest
 
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import note_device, record
+from tonne.organisations.models import User
 
 
-def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     record(AuditEvent.Category.LOGIN, "login", actor=user, request=request)
     if request is not None:
         note_device(request, user)

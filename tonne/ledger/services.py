@@ -20,6 +20,7 @@ from tonne.ledger.checkpoint import sign_checkpoint
 # Named here too: the verifier, the benchmarks and callers read them from the services.
 from tonne.ledger.domain import ENTRY_VERSION as ENTRY_VERSION
 from tonne.ledger.domain import GENESIS_HASH as GENESIS_HASH
+from tonne.ledger.domain import Named
 from tonne.ledger.domain import actor_ref as actor_ref
 from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
@@ -59,7 +60,7 @@ def reserve_seq(cursor: Any) -> tuple[int, str]:
 
 
 def entry_row(
-    *, seq: int, prev: str, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+    *, seq: int, prev: str, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[Appended, list[Any], list[Any]]:
     """The entry for number `seq`: what was appended, and the parameters of
     INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
@@ -103,7 +104,7 @@ entry AS (
 
 
 def entry_template(
-    *, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+    *, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[list[Any], dt.datetime]:
     """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
     gives seq, prev, body and leaf), and the entry's time."""
@@ -119,7 +120,7 @@ def entry_template(
     return [before, '","seq":', after, kind, transaction_ref, created], at
 
 
-def append_entry(*, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = "") -> Appended:
+def append_entry(*, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = "") -> Appended:
     """Append one entry. Must run inside the transaction making the change."""
     with connection.cursor() as cursor:
         seq, prev = reserve_seq(cursor)

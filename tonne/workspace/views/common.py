@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -27,7 +28,7 @@ ADMIN, DEVELOPER, VVB, HOLDER = "admin", "developer", "vvb", "holder"
 HOLDER_KINDS = (Organisation.Kind.DEVELOPER, Organisation.Kind.TRADER, Organisation.Kind.MINISTRY)
 
 
-def roles_of(user: Any) -> set[str]:
+def roles_of(user: User | AnonymousUser) -> set[str]:
     """The workspace sections a user works in (the services decide the rest)."""
     if not user.is_authenticated:
         return set()
