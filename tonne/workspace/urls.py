@@ -20,7 +20,9 @@ urlpatterns = [
     path("apply/", administration.apply, name="apply"),
     # Registry administrator
     path("inbox/", administration.inbox, name="inbox"),
-    path("inbox/<str:source>/<str:key>/", administration.inbox_decide, name="inbox-decide"),
+    path("inbox/<str:source>/<str:key>/", administration.inbox_item, name="inbox-item"),
+    path("inbox/<str:source>/<str:key>/approve/", administration.inbox_approve, name="inbox-approve"),
+    path("inbox/<str:source>/<str:key>/reject/", administration.inbox_reject, name="inbox-reject"),
     path("overview/", administration.overview, name="overview"),
     path("organisations/", administration.organisations, name="organisations"),
     path("organisations/<uuid:uid>/", organisation.organisation, name="organisation"),

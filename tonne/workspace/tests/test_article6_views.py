@@ -52,8 +52,8 @@ def approve_in_inbox(approver: User) -> None:
     (approval,) = Approval.objects.filter(status=Approval.Status.PENDING)
     page = client.get("/workspace/inbox/").content.decode()
     assert approval.request_hash in page
-    response = client.post(f"/workspace/inbox/approvals/{approval.uid}/",
-                           {"decision": "approve", "request_hash": approval.request_hash})
+    response = client.post(f"/workspace/inbox/approvals/{approval.uid}/approve/",
+                           {"request_hash": approval.request_hash})
     assert response.status_code == 302
 
 

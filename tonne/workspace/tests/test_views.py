@@ -274,23 +274,23 @@ def test_inbox_lists_everything_awaiting_and_decides(client: Client, registry) -
 
     # Rejecting without a reason: the service refuses, the page says why (with the code), nothing changes.
     before = ledger_size()
-    response = client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/", {"decision": "reject", "reason": ""})
+    response = client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/reject/", {"reason": ""})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
     submitted.refresh_from_db()
     assert submitted.status == "submitted" and ledger_size() == before
 
-    client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/approve/", {})
     submitted.refresh_from_db()
     assert submitted.status == "approved"
-    client.post(f"{W}/inbox/organisations/{applicant.uid}/", {"decision": "approve", "reason": "KYC checked"})
+    client.post(f"{W}/inbox/organisations/{applicant.uid}/approve/", {"reason": "KYC checked"})
     applicant.refresh_from_db()
     assert applicant.status == "approved" and applicant.status_reason == "KYC checked"
-    client.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/issuances/{report.uid}/approve/", {})
     report.refresh_from_db()
     assert report.status == "issued"
     assert "0 requests await your decision" in page(client, W + "/inbox/")
     page(client, f"{W}/inbox/nonsense/x/", 302)  # GET goes back to the inbox
-    assert client.post(f"{W}/inbox/nonsense/x/", {"decision": "approve"}).status_code == 404
+    assert client.post(f"{W}/inbox/nonsense/x/approve/", {}).status_code == 404
 
 
 def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, registry) -> None:
@@ -299,7 +299,7 @@ def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, 
         project = testing.projects.change_project_status(actor=getattr(registry, who), project=project, status=status)
     signed_in(client, registry.admin)
     assert "Validated projects awaiting registration" in page(client, W + "/inbox/")
-    client.post(f"{W}/inbox/project-registrations/{project.project_id}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/project-registrations/{project.project_id}/approve/", {})
     project.refresh_from_db()
     assert project.status == "registered"
     report = testing.mrv.submit_report(
@@ -307,7 +307,7 @@ def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, 
         vintages=[{"vintage": 2022, "quantity": 500}], vvb=str(registry.vvb_org.uid),
     )
     testing.mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2022, "quantity": 400}])
-    client.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "reject", "reason": "Sampling errors"})
+    client.post(f"{W}/inbox/issuances/{report.uid}/reject/", {"reason": "Sampling errors"})
     report.refresh_from_db()
     assert report.status == "rejected" and report.status_reason == "Sampling errors"
 
@@ -643,17 +643,17 @@ def test_a_new_kind_of_approval_plugs_into_the_inbox(client: Client, registry, m
     signed_in(client, registry.admin)
     body = page(client, W + "/inbox/")
     assert "Trusted account additions" in body and "Add CI-100-1000009-98" in body
-    client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "approve", "reason": "Checked"})
+    client.post(f"{W}/inbox/trusted-accounts/T1/approve/", {"reason": "Checked"})
     assert decided == [("approve", "T1", "Checked")]
-    response = client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "reject"})
+    response = client.post(f"{W}/inbox/trusted-accounts/T1/reject/", {})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
 
 
 @pytest.mark.parametrize(
     ("who", "path", "data"),
     [
-        ("buyer", "/inbox/organisations/00000000-0000-0000-0000-000000000000/", {"decision": "approve"}),
-        ("developer", "/inbox/project-submissions/CI-0001/", {"decision": "approve"}),
+        ("buyer", "/inbox/organisations/00000000-0000-0000-0000-000000000000/approve/", {}),
+        ("developer", "/inbox/project-submissions/CI-0001/approve/", {}),
         ("vvb", "/transfer/", {"step": "confirm"}),
         ("buyer", "/projects/new/", {}),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from tonne.access import policy as access_policy
 from tonne.controls import services as controls
@@ -57,10 +59,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @role_required(ADMIN, HOLDER)
-def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
-    if request.method != "POST":
-        return redirect("workspace:inbox")
+def inbox_item(request: HttpRequest, source: str, key: str) -> HttpResponse:
+    """An item's own address shows the inbox; decisions post to approve/ or reject/."""
+    return redirect("workspace:inbox")
+
+
+def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, User, str], None]) -> HttpResponse:
+    """One decision on an inbox item: taken, or refused and shown beside the item."""
     user = _user(request)
     if not _may_decide(user):
         raise PermissionDenied
@@ -69,20 +76,10 @@ def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
         raise PermissionDenied
     form = wf.DecisionForm(request.POST)
     form.is_valid()
-    reason = form.cleaned_data.get("reason", "")
-    decision = request.POST.get("decision")
     try:
-        if decision in ("approve", "reject") and src.needs_step_up:
+        if src.needs_step_up:
             access_policy.require_step_up(request, user)
-        if decision == "approve":
-            bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
-            src.approve(user, key, reason, **bound)
-            messages.success(request, _("Approved: %(item)s") % {"item": key})
-        elif decision == "reject":
-            src.reject(user, key, reason)
-            messages.success(request, _("Rejected: %(item)s") % {"item": key})
-        else:
-            raise Http404
+        decide(src, user, form.cleaned_data.get("reason", ""))
     except RegistryError as exc:
         if exc.code in STEP_UP_CODES:
             return step_up_redirect(request, exc, reverse("workspace:inbox") + f"#item-{source}-{key}")
@@ -102,6 +99,27 @@ def inbox_decide(request: HttpRequest, source: str, key: str) -> HttpResponse:
             status=exc.status,
         )
     return redirect("workspace:inbox")
+
+
+@require_POST
+@role_required(ADMIN, HOLDER)
+def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
+    def approve(src: Any, user: User, reason: str) -> None:
+        bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
+        src.approve(user, key, reason, **bound)
+        messages.success(request, _("Approved: %(item)s") % {"item": key})
+
+    return _decide(request, source, key, approve)
+
+
+@require_POST
+@role_required(ADMIN, HOLDER)
+def inbox_reject(request: HttpRequest, source: str, key: str) -> HttpResponse:
+    def reject(src: Any, user: User, reason: str) -> None:
+        src.reject(user, key, reason)
+        messages.success(request, _("Rejected: %(item)s") % {"item": key})
+
+    return _decide(request, source, key, reject)
 
 
 def _units_by_state() -> dict[str, int]:
