@@ -9,6 +9,9 @@ from tonne.controls import services as controls
 from tonne.kyc import services as kyc
 from tonne.organisations import handlers as organisations
 from tonne.organisations.models import Organisation, User
+from tonne.projects import handlers as projects
+from tonne.projects.models import Project
+from tonne.units.api import issuance_out
 
 
 def _screen_at_onboarding(organisation: Organisation) -> object:
@@ -17,6 +20,10 @@ def _screen_at_onboarding(organisation: Organisation) -> object:
 
 def _request_representative_change(actor: User, member: User, after: dict[str, Any]) -> object:
     return controls.request_representative_change(actor=actor, member=member, after=after)
+
+
+def _issuances_of(project: Project) -> list[dict[str, Any]]:
+    return [issuance_out(i) for i in project.issuances.select_related("project", "report")]
 
 
 def install() -> None:
@@ -28,3 +35,4 @@ def install() -> None:
             request_representative_change=_request_representative_change,
         )
     )
+    projects.install(projects.ProjectHandlers(issuances_of=_issuances_of))

@@ -18,8 +18,8 @@ from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
 from tonne.projects import domain, selectors
 from tonne.projects import services as projects
+from tonne.projects.handlers import handlers
 from tonne.projects.models import Document, Project
-from tonne.units.api import IssuanceOut, issuance_out
 
 router = Router(tags=["projects"])
 
@@ -184,6 +184,22 @@ class StatusChangeOut(Schema):
     at: dt.datetime
 
 
+# An issuance as the API shows it (here, on its project; at /issuances in the units API).
+class IssuanceOut(Schema):
+    uid: uuid.UUID
+    project_id: str
+    number: int
+    vintage: int
+    unit_class: str
+    quantity: int
+    buffer_quantity: int
+    serial: str
+    serial_start: int
+    serial_end: int
+    report: uuid.UUID
+    issued_at: dt.datetime
+
+
 class ProjectDetailOut(ProjectOut):
     registry_name: str
     crediting_program: str
@@ -322,9 +338,7 @@ def project_detail(project: Project, user: User | None) -> dict:
         for v in project.validations.select_related("body", "report").order_by("id")
     ]
     out["documents"] = [document_out(d) for d in selectors.documents_for(user, project)]
-    out["issuances"] = [
-        issuance_out(i) for i in project.issuances.select_related("project", "report")
-    ]
+    out["issuances"] = handlers().issuances_of(project)
     out["status_history"] = [
         {"from_status": c.from_status, "to_status": c.to_status, "reason": c.reason, "at": c.at}
         for c in project.status_history.all()
