@@ -16,8 +16,9 @@ from tonne.mrv.models import MonitoringReport
 from tonne.organisations.api import OrganisationRef, org_ref
 from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
+from tonne.projects.api import IssuanceOut
 from tonne.projects.selectors import projects_for
-from tonne.units.api import IssuanceOut, issuance_out
+from tonne.units.api import issuance_out
 
 router = Router(tags=["mrv"])
 
