@@ -23,6 +23,8 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check tonne benchmarks scripts
 	$(BIN)/mypy tonne
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_private_imports.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py

@@ -67,6 +67,11 @@ def main() -> int:
 
     status = run([python, "-m", "ruff", "check", "tonne", "scripts", "benchmarks"], base_env)
     status = status or run([python, "-m", "mypy", "tonne"], base_env)
+    # The apps in layers (pyproject.toml [tool.importlinter]) and no reach into
+    # another app's private names.
+    lint_imports = os.path.join(os.path.dirname(python), "lint-imports")
+    status = status or run([lint_imports, "--no-cache"], base_env)
+    status = status or run([python, "scripts/check_private_imports.py"], base_env)
     # No high-severity finding from bandit (tests excluded: they assert and use fixed secrets).
     status = status or run(
         [python, "-m", "bandit", "-q", "-r", "tonne", "--exclude", "tonne/*/tests", "--severity-level", "high"], base_env

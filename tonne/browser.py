@@ -50,7 +50,9 @@ def browser() -> Iterator[Any]:
             pytest.fail("no Chromium found, and TONNE_REQUIRE_BROWSER=1")
         pytest.skip("no Chromium found (install Debian's chromium package)")
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import (
+        sync_playwright,  # import here: only browser tests load Playwright
+    )
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
@@ -82,6 +84,7 @@ def live_site() -> Iterator[LiveSite]:
     transaction (the ledger's append-only triggers would refuse the flush a
     transactional test ends with). On PostgreSQL the server has its own
     connection, so the test data is committed and truncated afterwards."""
+    # import here: this module is a pytest plugin, loaded before Django is set up
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.db import connections
     from django.test.testcases import LiveServerThread
@@ -139,7 +142,9 @@ def screenshot(page: Any, name: str) -> Path:
 
 def accessibility_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core (WCAG 2 A/AA rules) on the current page: the violations that fail."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import (
+        Axe,  # import here: only browser tests load axe
+    )
 
     options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
     results = Axe().run(page, options=options)

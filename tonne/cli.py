@@ -9,6 +9,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tonne.settings")
+    # import here: after the settings are named
     from django.core.management import execute_from_command_line
 
     args = list(sys.argv[1:] if argv is None else argv)

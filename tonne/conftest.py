@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
-    from django.conf import settings
+    from django.conf import settings  # import here: pytest-django names the settings first
 
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("postgresql"):

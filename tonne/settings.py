@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "tonne.portal",
+    "tonne.ops",
 ]
 
 MIDDLEWARE = [

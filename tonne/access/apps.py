@@ -7,6 +7,7 @@ class AccessConfig(AppConfig):
     verbose_name = "Sign-in, second factors and web hardening"
 
     def ready(self) -> None:
+        # import here: signal receivers load once the app registry is ready
         from django.contrib.auth.signals import user_logged_in
 
         from tonne.access.sessions import mark_session_start

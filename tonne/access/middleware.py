@@ -12,7 +12,11 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tonne.access import counters, policy, sessions
+from tonne.audit.context import client_ip
+from tonne.audit.models import AuditEvent
+from tonne.audit.services import record
 from tonne.core import clock
+from tonne.core.api_support import problem
 from tonne.organisations.models import ApiToken
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -62,8 +66,6 @@ class SessionLimitsMiddleware:
             idle = now - seen > settings.TONNE_SESSION_IDLE_MINUTES * 60
             expired = now - started > settings.TONNE_SESSION_MAX_HOURS * 3600
             if idle or expired:
-                from tonne.audit.models import AuditEvent
-                from tonne.audit.services import record
 
                 record(AuditEvent.Category.SECURITY, "session.idle_timeout" if idle else "session.max_age",
                        actor=user, request=request)
@@ -113,8 +115,6 @@ class MfaEnrolmentMiddleware:
 
 
 def _client_key(request: HttpRequest) -> str:
-    from tonne.audit.context import client_ip
-
     header = request.headers.get("Authorization", "")
     if header:
         return "t:" + hashlib.sha256(header.encode()).hexdigest()[:32]
@@ -154,8 +154,6 @@ class ApiRateLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/api/"):
             return self.get_response(request)
-        from tonne.audit.context import client_ip
-        from tonne.core.api_support import problem
 
         now = int(clock.now().timestamp())
         minute, hour = now // 60, now // 3600

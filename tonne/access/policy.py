@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from allauth.account.authentication import get_authentication_records
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -29,7 +30,6 @@ has_mfa = second_factor.enrolled
 
 def last_second_factor(request: HttpRequest, user: User) -> float | None:
     """When this session last confirmed a second factor (epoch seconds)."""
-    from allauth.account.authentication import get_authentication_records
 
     times = [float(r.get("at", 0)) for r in get_authentication_records(request, user) if r.get("method") == "mfa"]
     return max(times) if times else None

@@ -3,6 +3,12 @@ has just confirmed it (as allauth records it after a TOTP or security-key check)
 
 from __future__ import annotations
 
+from allauth.account.internal.flows.login import (
+    _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+    AUTHENTICATION_METHODS_SESSION_KEY,
+)
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.test import Client
 
 from tonne.core import clock
@@ -11,7 +17,6 @@ from tonne.organisations.models import User
 
 def give_totp(user: User) -> str:
     """Activate a TOTP authenticator for the user; returns its secret."""
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
@@ -20,10 +25,6 @@ def give_totp(user: User) -> str:
 
 def confirm_second_factor(client: Client, user: User, at: float | None = None) -> None:
     """Record in the client's session a second factor confirmed at `at` (default: now)."""
-    from allauth.account.internal.flows.login import (
-        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
-        AUTHENTICATION_METHODS_SESSION_KEY,
-    )
 
     session = client.session
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
@@ -36,7 +37,6 @@ def confirm_second_factor(client: Client, user: User, at: float | None = None) -
 
 def stepped_up(user: User) -> Client:
     """A browser session of a user with a second factor, confirmed just now."""
-    from allauth.mfa.models import Authenticator
 
     if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
         give_totp(user)

@@ -11,16 +11,8 @@ from ninja import Field, Query, Router, Schema
 
 from tonne.aml import services as aml
 from tonne.aml.models import AmlAlert
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    paginate,
-    require_scope,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, paginate
+from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken
 from tonne.organisations.services import require_registry_administrator
 

@@ -24,6 +24,7 @@ from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger.models import LedgerEntry
+from tonne.projects.models import Project
 from tonne.units.models import UnitBlock
 
 METRIC = "GHC"  # the CAD Trust picklist's value for tonnes of CO2 equivalent
@@ -344,7 +345,6 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
 def _covered(project_ids: list[str], attribute: str, pick: Any) -> str:
     """Sector or activity type of entries written before the ledger carried
     them: from the covered projects as they are now."""
-    from tonne.projects.models import Project
 
     values = Project.objects.filter(project_id__in=project_ids).values_list(attribute, flat=True)
     return str(pick([x for listed in values for x in listed]))
@@ -491,6 +491,7 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str, str]:
                 archive.writestr(f"{name}.csv", text.getvalue())
         return buffer.getvalue(), "application/zip", "zip"
     if fmt == "xlsx":
+        # import here: a large library, loaded for spreadsheet downloads only
         from openpyxl import Workbook
 
         book = Workbook()

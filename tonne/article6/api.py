@@ -15,13 +15,8 @@ from tonne.article6 import aef, international, selectors
 from tonne.article6 import services as a6
 from tonne.article6.models import Authorisation
 from tonne.controls.api import ApprovalOut, approval_out
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    StrictSchema,
-    actor,
-    require_scope,
-)
+from tonne.core.api_support import ERRORS, StrictSchema
+from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.api import (

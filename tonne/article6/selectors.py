@@ -22,7 +22,7 @@ from tonne.article6.models import (
 from tonne.core import clock
 from tonne.core.errors import NotFound, ValidationFailed
 from tonne.units.domain import parse_lookup
-from tonne.units.models import UnitBlock
+from tonne.units.models import Issuance, UnitBlock
 
 MAX_LOOKUP = 100_000_000
 
@@ -36,7 +36,6 @@ def unit_totals(at: dt.datetime | None = None) -> dict[str, int]:
     transfer, received from another Party, and mitigation contribution units
     (everything else issued here). A revocation takes back what was not yet
     first transferred, as `segments` says per range."""
-    from tonne.units.models import Issuance
 
     at = at or clock.now()
     size = Sum(F("serial_end") - F("serial_start") + 1)

@@ -14,9 +14,10 @@ from ninja import Field, Query, Router, Schema
 from tonne.audit import selectors
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
-from tonne.core.api_support import AUTH, ERRORS, ListQuery, Page, actor, paginate, require_scope
+from tonne.core.api_support import ERRORS, ListQuery, Page, paginate
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
+from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken
 
 router = Router(tags=["audit"])

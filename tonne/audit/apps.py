@@ -7,6 +7,6 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self) -> None:
-        from tonne.audit import signals
+        from tonne.audit import signals  # import here: models load once the app registry is ready
 
         signals.connect()

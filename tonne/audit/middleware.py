@@ -9,6 +9,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from tonne.audit import context
+from tonne.audit.models import AuditEvent
+from tonne.audit.services import record
+from tonne.organisations.models import User
+from tonne.organisations.services import is_registry_administrator
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEVICE_COOKIE_DAYS = 400
@@ -40,11 +44,6 @@ class AuditMiddleware:
 
     @staticmethod
     def _administrative_write(request: HttpRequest, response: HttpResponse) -> None:
-        from tonne.audit.models import AuditEvent
-        from tonne.audit.services import record
-        from tonne.organisations.models import User
-        from tonne.organisations.services import is_registry_administrator
-
         user = getattr(request, "auth", None)  # the API's caller (session or token)
         if not isinstance(user, User):
             user = getattr(request, "user", None)

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 from django.db import models, transaction
 
+from tonne.audit import domain
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.core import clock
-from tonne.core.errors import Conflict, NotFound, ValidationFailed
+from tonne.core.errors import Conflict, NotFound
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
 
@@ -39,12 +40,7 @@ def decide(
     itself changes (a hold released) before the item is saved."""
     require_registry_administrator(actor)
     invalid, missing, decided = codes
-    choices = tuple(choices)
-    if status not in choices:
-        raise ValidationFailed(invalid, f"status is {' or '.join(choices)}.", field="status")
-    note = (note or "").strip()
-    if not note:
-        raise ValidationFailed("REASON_REQUIRED", "Say why.", field="note")
+    note = domain.check_review_decision(status=status, note=note, choices=choices, invalid_code=invalid)
     with transaction.atomic():
         item: Any = model._default_manager.select_for_update().filter(pk=pk).first()
         if item is None:

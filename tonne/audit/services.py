@@ -6,7 +6,6 @@ failed logins are written after the refused work has rolled back."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from typing import Any
@@ -15,9 +14,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.http import HttpRequest
 
-from tonne.audit import context
+from tonne.audit import context, domain
 from tonne.audit.models import AuditEvent, KnownDevice
 from tonne.core import clock
+from tonne.organisations.models import User
 
 log = logging.getLogger("tonne.audit")
 Category = AuditEvent.Category
@@ -59,23 +59,19 @@ def record(
 DEVICE_COOKIE = "tonne_device"
 
 
-def _fingerprint(device_id: str) -> str:
-    return hashlib.sha256(device_id.encode()).hexdigest()
-
-
-def note_device(request: HttpRequest, user: Any) -> bool:
+def note_device(request: HttpRequest, user: User) -> bool:
     """Remember the browser a user logged in from; True when it is new to
     them (recorded and emailed). The browser carries a random device id in a
     long-lived cookie, set by the middleware on the way out."""
     device_id = request.COOKIES.get(DEVICE_COOKIE, "")
-    if not (16 <= len(device_id) <= 64 and device_id.replace("-", "").replace("_", "").isalnum()):
+    if not domain.device_id_acceptable(device_id):
         device_id = secrets.token_urlsafe(24)
     request.tonne_device_id = device_id  # type: ignore[attr-defined]
     now = clock.now()
     origin = context.origin_of(request)
     device, created = KnownDevice.objects.get_or_create(
         user=user,
-        fingerprint=_fingerprint(device_id),
+        fingerprint=domain.device_fingerprint(device_id),
         defaults={"user_agent": origin.user_agent, "first_ip": origin.ip, "first_seen": now, "last_seen": now},
     )
     if not created:
@@ -85,14 +81,16 @@ def note_device(request: HttpRequest, user: Any) -> bool:
     record(Category.NEW_DEVICE, "login.new_device", actor=user, request=request, detail={"first_device": first_ever})
     if user.email and not first_ever:
         try:
+            subject, message = domain.new_device_notice(
+                registry_name=settings.TONNE_REGISTRY_NAME,
+                username=user.get_username(),
+                at=now,
+                ip=origin.ip,
+                user_agent=origin.user_agent,
+            )
             send_mail(
-                subject=f"{settings.TONNE_REGISTRY_NAME}: new sign-in to your account",
-                message=(
-                    f"Your account {user.get_username()} was signed in to from a new device\n"
-                    f"at {now:%Y-%m-%d %H:%M} UTC, address {origin.ip or 'unknown'},\n"
-                    f"browser: {origin.user_agent or 'unknown'}.\n\n"
-                    "If this was not you, contact the registry administrator at once."
-                ),
+                subject=subject,
+                message=message,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=[user.email],
             )

@@ -8,27 +8,23 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.http import HttpRequest
 
 from tonne.audit.models import AuditEvent
+from tonne.audit.services import note_device, record
+from tonne.organisations.models import User
 
 
-def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    from tonne.audit.services import note_device, record
-
+def _logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     record(AuditEvent.Category.LOGIN, "login", actor=user, request=request)
     if request is not None:
         note_device(request, user)
 
 
 def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
-    from tonne.audit.services import record
-
     # Django masks secrets in `credentials`; keep only the name tried.
     username = str(credentials.get("username") or credentials.get("login") or "")[:150]
     record(AuditEvent.Category.LOGIN_FAILED, "login", username=username, outcome="failure", request=request)
 
 
 def _logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    from tonne.audit.services import record
-
     if user is not None:
         record(AuditEvent.Category.LOGOUT, "logout", actor=user, request=request)
 

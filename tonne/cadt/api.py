@@ -10,7 +10,8 @@ from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from tonne.cadt import selectors, services
-from tonne.core.api_support import AUTH, ERRORS, actor, require_scope, viewer
+from tonne.core.api_support import ERRORS
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 
 router = Router(tags=["cadt"])
 

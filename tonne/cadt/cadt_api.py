@@ -16,10 +16,12 @@ from ninja import Field, Query, Schema
 from ninja.openapi.docs import Swagger
 from pydantic import create_model
 
+from tonne.audit.services import record_denial
 from tonne.cadt import domain, formats, selectors
 from tonne.cadt.schema import V2_SHEETS, v1_columns, v1_tables, v2_tables
-from tonne.core.api_support import ProblemOut, TonneAPI, install_error_handlers, viewer
+from tonne.core.api_support import ProblemOut, TonneAPI, install_error_handlers
 from tonne.core.errors import NotFound
+from tonne.organisations.api_auth import viewer
 
 api = TonneAPI(
     title="Tonne CAD Trust-compatible API",
@@ -34,7 +36,7 @@ api = TonneAPI(
     urls_namespace="cadt",
     docs=Swagger(),
 )
-install_error_handlers(api)
+install_error_handlers(api, on_denial=record_denial)
 
 
 class CadtQuery(Schema):

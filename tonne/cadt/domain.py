@@ -406,13 +406,13 @@ def _matches(row_value: Any, op: str, wanted: Any) -> bool:
     elif a is not None and not isinstance(a, (int, float)):
         b = str(b)
     if op == "eq":
-        return a == b
+        return bool(a == b)
     if op in ("not", "ne"):
-        return a != b
+        return bool(a != b)
     if a is None:
         return False
     try:
-        return {"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b}[op]
+        return bool({"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b}[op])
     except TypeError:
         return False
 

@@ -14,18 +14,9 @@ from tonne.access.policy import require_step_up
 from tonne.controls import selectors
 from tonne.controls import services as controls
 from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, TrustedAccount
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.organisations import services as orgs
+from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
 from tonne.units.api import TransactionOut, transaction_out
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tonne.core.canonical import canonical_json
@@ -53,7 +54,7 @@ def parse_weekend(text: str) -> frozenset[int]:
     return frozenset(WEEKDAYS[p.strip().lower()[:3]] for p in (text or "").split(",") if p.strip())
 
 
-def request_hash(action: str, payload: dict) -> str:
+def request_hash(action: str, payload: dict[str, Any]) -> str:
     """What an approval is bound to: the action and its exact parameters."""
     return hashlib.sha256(canonical_json({"action": action, **payload})).hexdigest()
 

@@ -1,6 +1,7 @@
-"""What every part of the REST API shares: authentication (sessions and
-bearer tokens with scopes), RFC 9457 problem documents, pagination with a
-total count, and ordering whitelists."""
+"""What every part of the REST API shares: RFC 9457 problem documents,
+pagination with a total count, and ordering whitelists. Who is calling
+(sessions and bearer tokens with scopes) belongs to the app that owns users
+and tokens: tonne.organisations.api_auth."""
 
 from __future__ import annotations
 
@@ -10,25 +11,28 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import re_path
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import NinjaJSONEncoder
-from ninja.security import APIKeyCookie, HttpBearer
-from ninja.utils import check_csrf
 from pydantic import ConfigDict
 
-from tonne.core.errors import NotAuthenticated, PermissionDenied, RegistryError, ValidationFailed
-from tonne.organisations.models import ApiToken, User
+from tonne.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RegistryError,
+    ValidationFailed,
+)
 
 logger = logging.getLogger("tonne.api")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SCOPE_RANK: dict[str, int] = {ApiToken.Scope.READ: 0, ApiToken.Scope.TRADE: 1, ApiToken.Scope.ADMIN: 2}
 
 # -- problem documents -----------------------------------------------------------
 
@@ -91,12 +95,18 @@ class ProblemOut(Schema):
     field: str | None = None
 
 
-def _registry_error(request: HttpRequest, exc: RegistryError) -> HttpResponse:
-    if isinstance(exc, PermissionDenied | NotAuthenticated):
-        from tonne.audit.services import record_denial
+# Who records a refused request (the audit trail). The API that installs the
+# handlers names it: core sits below the audit app and cannot import it.
+DenialRecorder = Callable[[HttpRequest, RegistryError], None]
 
-        record_denial(request, exc)
-    return problem_response(exc.as_problem())
+
+def _registry_error_handler(on_denial: DenialRecorder) -> Callable[[HttpRequest, RegistryError], HttpResponse]:
+    def _registry_error(request: HttpRequest, exc: RegistryError) -> HttpResponse:
+        if isinstance(exc, PermissionDenied | NotAuthenticated):
+            on_denial(request, exc)
+        return problem_response(exc.as_problem())
+
+    return _registry_error
 
 
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
@@ -160,8 +170,6 @@ class TonneAPI(NinjaAPI):
         return schema
 
     def _get_urls(self) -> list[Any]:
-        from django.urls import re_path
-
         patterns = super()._get_urls()
         for pattern in patterns:
             callback = getattr(pattern, "callback", None)
@@ -194,9 +202,9 @@ def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
 _unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
 
 
-def install_error_handlers(api: NinjaAPI) -> None:
+def install_error_handlers(api: NinjaAPI, *, on_denial: DenialRecorder) -> None:
     handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [
-        (RegistryError, _registry_error),
+        (RegistryError, _registry_error_handler(on_denial)),
         (NinjaValidationError, _validation_error),
         (AuthenticationError, _authentication_error),
         (HttpError, _http_error),
@@ -205,108 +213,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
     ]
     for exception, handler in handlers:
         api.add_exception_handler(exception, handler)
-
-
-# -- authentication --------------------------------------------------------------
-
-
-def _check_token_scope(request: HttpRequest, token: ApiToken) -> None:
-    if request.method not in SAFE_METHODS and token.scope == ApiToken.Scope.READ:
-        raise PermissionDenied(
-            "TOKEN_SCOPE_INSUFFICIENT", "This API token has the read scope; it may only read (GET)."
-        )
-
-
-def _user_from_token(request: HttpRequest, secret: str) -> User:
-    from tonne.organisations.services import authenticate_token
-
-    user, token = authenticate_token(secret.strip())
-    _check_token_scope(request, token)
-    request.api_token = token  # type: ignore[attr-defined]
-    return user
-
-
-def _csrf(request: HttpRequest) -> None:
-    if request.method in SAFE_METHODS:
-        return
-    if check_csrf(request) is not None:
-        raise PermissionDenied(
-            "CSRF_FAILED", "CSRF check failed: send the X-CSRFToken header with the session."
-        )
-
-
-class BearerToken(HttpBearer):
-    """`Authorization: Bearer tonne_...` — a personal API token."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> User:
-        return _user_from_token(request, token)
-
-
-class SessionCookie(APIKeyCookie):
-    """The browser's Django session; unsafe methods need the CSRF token."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def __init__(self) -> None:
-        super().__init__(csrf=True)
-
-    def __call__(self, request: HttpRequest) -> User | None:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
-        _csrf(request)
-        request.api_token = None  # type: ignore[attr-defined]
-        return user
-
-    def authenticate(
-        self, request: HttpRequest, key: str | None
-    ) -> User | None:  # pragma: no cover
-        return None
-
-
-AUTH = [BearerToken(), SessionCookie()]
-
-
-def viewer(request: HttpRequest) -> User | None:
-    """The caller of a public endpoint, if they identified themselves. A bad
-    token is refused (401) rather than silently treated as anonymous."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise NotAuthenticated(
-                "AUTHORIZATION_MALFORMED", "Authorization must be 'Bearer <API token>'."
-            )
-        return _user_from_token(request, secret)
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        _csrf(request)
-        request.api_token = None  # type: ignore[attr-defined]
-        return user
-    return None
-
-
-def actor(request: HttpRequest) -> User:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise NotAuthenticated(
-            "NOT_AUTHENTICATED", "Log in, or send Authorization: Bearer <API token>."
-        )
-    return user
-
-
-def token_of(request: HttpRequest) -> ApiToken | None:
-    return getattr(request, "api_token", None)
-
-
-def require_scope(request: HttpRequest, scope: str) -> None:
-    """Sessions carry every scope their user's roles allow; tokens only theirs."""
-    token = token_of(request)
-    if token is not None and SCOPE_RANK[token.scope] < SCOPE_RANK[scope]:
-        raise PermissionDenied(
-            "TOKEN_SCOPE_INSUFFICIENT",
-            f"This API token has the {token.scope} scope; this needs {scope}.",
-        )
 
 
 # -- input helpers ----------------------------------------------------------------
@@ -388,15 +294,11 @@ def paginate(
 def get_or_404(
     qs: QuerySet, code: str, message: str, *, field: str | None = None, **lookup: Any
 ) -> Any:
-    from tonne.core.errors import NotFound
-
     try:
         return qs.get(**lookup)
     except (qs.model.DoesNotExist, ValueError, TypeError):
         raise NotFound(code, message, field=field) from None
     except Exception as exc:  # a malformed UUID raises ValidationError
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
         if isinstance(exc, DjangoValidationError):
             raise NotFound(code, message, field=field) from None
         raise

@@ -12,21 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from tonne.core import uploads
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    paginate,
-    require_scope,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, paginate
 from tonne.core.errors import NotFound
+from tonne.kyc import selectors
 from tonne.kyc import services as kyc
-from tonne.kyc.models import BeneficialOwner, KycDocument, KycProfile, SanctionsList, ScreeningHit
-from tonne.organisations.models import ApiToken, Organisation, User
-from tonne.organisations.services import require_registry_administrator
+from tonne.kyc.models import KycDocument, ScreeningHit
+from tonne.organisations.api_auth import AUTH, actor, require_scope
+from tonne.organisations.models import ApiToken, Organisation
 
 router = Router(tags=["kyc"])
 
@@ -117,36 +109,28 @@ class HitDecisionIn(StrictSchema):
     note: str = Field(..., max_length=2000)
 
 
-def _organisation(user: User, uid: uuid.UUID) -> Organisation:
-    org = Organisation.objects.filter(uid=uid).first()
-    if org is None:
-        raise NotFound("ORGANISATION_NOT_FOUND", "No such organisation.")
-    kyc.require_holder_or_admin(user, org)
-    return org
-
-
 def document_out(doc: KycDocument) -> dict[str, Any]:
     return {f: getattr(doc, f) for f in DocumentOut.model_fields}
 
 
 def kyc_out(org: Organisation) -> dict[str, Any]:
-    profile = KycProfile.objects.filter(organisation=org).first()
+    profile = selectors.profile_of(org)
     if profile is None:
         raise NotFound("KYC_MISSING", f"{org.name} has not submitted its KYC data.")
     return {
         "organisation": org.uid,
         **{f: getattr(profile, f) for f in KycOut.model_fields if hasattr(profile, f) and f != "organisation"},
         "beneficial_owners": [
-            {f: getattr(o, f) for f in OwnerOut.model_fields} for o in BeneficialOwner.objects.filter(organisation=org)
+            {f: getattr(o, f) for f in OwnerOut.model_fields} for o in selectors.owners_of(org)
         ],
-        "documents": [document_out(d) for d in KycDocument.objects.filter(organisation=org)],
+        "documents": [document_out(d) for d in selectors.documents_of(org)],
     }
 
 
 @router.get("/organisations/{uuid:uid}/kyc", response={200: KycOut, **ERRORS}, auth=AUTH)
 def get_kyc(request: HttpRequest, uid: uuid.UUID):
     """The organisation's KYC record (its administrators and the registry administrator)."""
-    return kyc_out(_organisation(actor(request), uid))
+    return kyc_out(selectors.organisation_for(actor(request), uid))
 
 
 @router.put("/organisations/{uuid:uid}/kyc", response={200: KycOut, **ERRORS}, auth=AUTH)
@@ -154,7 +138,7 @@ def submit_kyc(request: HttpRequest, uid: uuid.UUID, payload: KycIn):
     """Submit legal data and beneficial owners; the names are screened against sanctions lists."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
-    org = _organisation(user, uid)
+    org = selectors.organisation_for(user, uid)
     kyc.submit_profile(actor=user, organisation=org, data=payload.model_dump())
     return kyc_out(org)
 
@@ -164,7 +148,7 @@ def verify_kyc(request: HttpRequest, uid: uuid.UUID):
     """Mark the KYC record verified and set its next review date (registry administrator)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
-    org = _organisation(user, uid)
+    org = selectors.organisation_for(user, uid)
     kyc.verify_profile(actor=user, organisation=org)
     return kyc_out(org)
 
@@ -174,7 +158,7 @@ def upload_kyc_document(request: HttpRequest, uid: uuid.UUID, file: File[Uploade
     """Upload a registration document (multipart: file, kind); stored encrypted."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
-    org = _organisation(user, uid)
+    org = selectors.organisation_for(user, uid)
     doc = kyc.upload_document(
         actor=user, organisation=org, kind=kind, filename=file.name or "document", content=file.read(),
         content_type=file.content_type or "application/octet-stream",
@@ -209,9 +193,7 @@ def load_list(request: HttpRequest, file: File[UploadedFile], source: Form[str])
 
 @router.get("/sanctions-lists", response={200: Page[ListOut], **ERRORS}, auth=AUTH)
 def list_lists(request: HttpRequest, query: Query[ListQuery]):
-    user = actor(request)
-    require_registry_administrator(user)
-    return paginate(SanctionsList.objects.all(), query, lambda s: {f: getattr(s, f) for f in ListOut.model_fields},
+    return paginate(selectors.sanctions_lists_for(actor(request)), query, lambda s: {f: getattr(s, f) for f in ListOut.model_fields},
                     allowed={"loaded_at": "loaded_at"}, default="-loaded_at")
 
 
@@ -226,11 +208,7 @@ def hit_out(hit: ScreeningHit) -> dict[str, Any]:
 @router.get("/screening-hits", response={200: Page[HitOut], **ERRORS}, auth=AUTH)
 def list_hits(request: HttpRequest, query: Query[HitQuery]):
     """The sanctions review queue (registry administrator)."""
-    user = actor(request)
-    require_registry_administrator(user)
-    qs = ScreeningHit.objects.select_related("organisation")
-    if query.status:
-        qs = qs.filter(status=query.status)
+    qs = selectors.screening_hits_for(actor(request), status=query.status)
     return paginate(qs, query, hit_out, allowed={"created_at": "created_at", "score": "score"}, default="-created_at")
 
 
@@ -240,4 +218,4 @@ def decide_hit(request: HttpRequest, hit_id: int, payload: HitDecisionIn):
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
     hit = kyc.decide_hit(actor=user, hit_id=hit_id, status=payload.status, note=payload.note)
-    return hit_out(ScreeningHit.objects.select_related("organisation").get(pk=hit.pk))
+    return hit_out(selectors.screening_hit(hit.pk))

@@ -9,6 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
@@ -52,7 +53,6 @@ def store(uid: str, content: bytes) -> None:
 
 
 def load(uid: str) -> bytes:
-    from cryptography.exceptions import InvalidTag
 
     sealed = _path(uid).read_bytes()
     if not sealed.startswith(MAGIC):

@@ -27,25 +27,16 @@ from tonne.kyc.models import (
     SanctionsList,
     ScreeningHit,
 )
+from tonne.kyc.selectors import require_holder_or_admin
 from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import (
     is_registry_administrator,
-    require_active_member,
     require_registry_administrator,
 )
 
 Category = AuditEvent.Category
 REPRESENTATIVE_ROLES = (User.Role.ADMIN, User.Role.INITIATOR, User.Role.APPROVER)
 BLOCKING_HITS = (ScreeningHit.Status.PENDING, ScreeningHit.Status.CONFIRMED)
-
-
-def require_holder_or_admin(actor: User, organisation: Organisation) -> None:
-    """KYC data is for the organisation's administrators and the registry administrator."""
-    if is_registry_administrator(actor):
-        return
-    org = require_active_member(actor, (User.Role.ADMIN,)) if actor.organisation_id == organisation.pk else None
-    if org is None:
-        raise NotFound("ORGANISATION_NOT_FOUND", "No such organisation.")
 
 
 # -- profile -----------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from ninja import Field, Query, Router, Schema
 
 from tonne.core.api_support import BIG, ERRORS, ListQuery, Page, get_or_404, paginate
 from tonne.core.errors import NotFound
-from tonne.ledger import keys, proofs
-from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
+from tonne.ledger import keys, proofs, selectors
+from tonne.ledger.models import Checkpoint, LedgerEntry
 
 router = Router(tags=["ledger"])
 
@@ -105,8 +105,8 @@ def entry_out(entry: LedgerEntry) -> dict[str, Any]:
 @router.get("/ledger", response={200: HeadOut, **ERRORS}, auth=None)
 def ledger_head(request: HttpRequest):
     """The ledger's current size and last leaf hash."""
-    head = LedgerHead.objects.get(pk=1)
-    latest = Checkpoint.objects.order_by("-size").first()
+    head = selectors.head()
+    latest = selectors.latest_checkpoint()
     return {
         "size": head.size,
         "last_hash": head.last_hash,
@@ -127,7 +127,7 @@ def verifier_key(request: HttpRequest):
 @router.get("/ledger/checkpoints", response={200: Page[CheckpointOut], **ERRORS}, auth=None)
 def list_checkpoints(request: HttpRequest, query: Query[ListQuery]):
     return paginate(
-        Checkpoint.objects.all(),
+        selectors.checkpoints(),
         query,
         checkpoint_out,
         allowed={"size": "size", "created_at": "created_at"},
@@ -137,7 +137,7 @@ def list_checkpoints(request: HttpRequest, query: Query[ListQuery]):
 
 @router.get("/ledger/checkpoints/latest", response={200: CheckpointOut, **ERRORS}, auth=None)
 def latest_checkpoint(request: HttpRequest):
-    cp = Checkpoint.objects.order_by("-size").first()
+    cp = selectors.latest_checkpoint()
     if cp is None:
         raise NotFound("CHECKPOINT_NOT_FOUND", "No checkpoint has been signed yet.")
     return checkpoint_out(cp)
@@ -146,7 +146,7 @@ def latest_checkpoint(request: HttpRequest):
 @router.get("/ledger/checkpoints/{int:size}", response={200: CheckpointOut, **ERRORS}, auth=None)
 def get_checkpoint(request: HttpRequest, size: int):
     cp = get_or_404(
-        Checkpoint.objects.all(),
+        selectors.checkpoints(),
         "CHECKPOINT_NOT_FOUND",
         f"No checkpoint of size {size}.",
         size=size,
@@ -161,15 +161,15 @@ def list_entries(
     limit: int = Query(100, ge=1, le=MAX_ENTRIES),
 ):
     """Ledger entries in order, with their bodies and hashes."""
-    head = LedgerHead.objects.get(pk=1)
-    rows = LedgerEntry.objects.filter(seq__gte=start).order_by("seq")[:limit]
+    head = selectors.head()
+    rows = selectors.entries_from(start, limit)
     return {"size": head.size, "from": start, "limit": limit, "items": [entry_out(e) for e in rows]}
 
 
 @router.get("/ledger/entries/{int:seq}", response={200: EntryOut, **ERRORS}, auth=None)
 def get_entry(request: HttpRequest, seq: int):
     entry = get_or_404(
-        LedgerEntry.objects.all(),
+        selectors.entries(),
         "LEDGER_ENTRY_NOT_FOUND",
         f"Ledger entry {seq} does not exist.",
         seq=seq,

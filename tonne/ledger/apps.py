@@ -1,24 +1,19 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def ensure_registry_rows(sender, using="default", **kwargs):  # noqa: ANN001
-    """Rows every registry has from install on: ledger head, serial counter,
-    system accounts. Runs after every migrate (and test database flush)."""
-    from django.db import connections
-
-    from tonne.ledger.models import LedgerHead
-    from tonne.organisations.services import ensure_system_accounts
-    from tonne.units.models import SerialCounter
-
-    if connections[using].vendor and using != "default":
+def ensure_ledger_rows(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """The ledger's own rows from install on: its head and the signing key.
+    Runs after every migrate (and test database flush). The apps above put
+    their own install rows the same way (organisations, units)."""
+    if using != "default":
         return
-    from tonne.ledger import keys
+    # import here: models and services load only once the app registry is ready
+    from tonne.ledger.services import ensure_installed
 
-    keys.ensure_key()  # the signing key is made at install, mode 0600
-    LedgerHead.objects.get_or_create(id=1)
-    SerialCounter.objects.get_or_create(id=1)
-    ensure_system_accounts()
+    ensure_installed()
 
 
 class LedgerConfig(AppConfig):
@@ -26,4 +21,4 @@ class LedgerConfig(AppConfig):
     label = "ledger"
 
     def ready(self) -> None:
-        post_migrate.connect(ensure_registry_rows, sender=self)
+        post_migrate.connect(ensure_ledger_rows, sender=self)

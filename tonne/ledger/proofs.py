@@ -8,19 +8,22 @@ import json
 from typing import Any
 
 from tonne.core.errors import NotFound, ValidationFailed
+from tonne.ledger import keys
 from tonne.ledger.checkpoint import CheckpointError, verify_checkpoint
-from tonne.ledger.merkle import verify_consistency, verify_inclusion
+from tonne.ledger.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from tonne.ledger.models import LedgerEntry
+from tonne.ledger.services import checkpoint_for, leaf_hashes
 
 INCLUSION_FORMAT = "tonne-inclusion-proof/1"
 CONSISTENCY_FORMAT = "tonne-consistency-proof/1"
 
 
 def inclusion_bundle(seq: int, size: int | None = None) -> dict[str, Any]:
-    from tonne.ledger import keys
-    from tonne.ledger.merkle import inclusion_proof
-    from tonne.ledger.models import LedgerEntry
-    from tonne.ledger.services import checkpoint_for, leaf_hashes
-
     entry = LedgerEntry.objects.filter(seq=seq).first()
     if entry is None:
         raise NotFound("LEDGER_ENTRY_NOT_FOUND", f"Ledger entry {seq} does not exist.")
@@ -45,10 +48,6 @@ def inclusion_bundle(seq: int, size: int | None = None) -> dict[str, Any]:
 
 
 def consistency_bundle(old_size: int, new_size: int | None = None) -> dict[str, Any]:
-    from tonne.ledger import keys
-    from tonne.ledger.merkle import consistency_proof
-    from tonne.ledger.services import checkpoint_for, leaf_hashes
-
     old = checkpoint_for(old_size)
     new = checkpoint_for(new_size)
     if new.size < old.size:

@@ -4,7 +4,6 @@ caller's database transaction, and signed checkpoints over the Merkle tree."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,20 +13,24 @@ from django.db import connection, transaction
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import NotFound
-from tonne.ledger import keys
+from tonne.ledger import domain, keys
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import sign_checkpoint
+
+# Named here too: the verifier, the benchmarks and callers read them from the services.
+from tonne.ledger.domain import ENTRY_VERSION as ENTRY_VERSION
+from tonne.ledger.domain import GENESIS_HASH as GENESIS_HASH
+from tonne.ledger.domain import Named
+from tonne.ledger.domain import actor_ref as actor_ref
 from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
 
-ENTRY_VERSION = 1
-GENESIS_HASH = "0" * 64
 
-
-def actor_ref(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    return f"user:{actor.username}"
+def ensure_installed() -> None:
+    """Rows every registry has from install on (idempotent): the signing key,
+    made at install with mode 0600, and the ledger head."""
+    keys.ensure_key()
+    LedgerHead.objects.get_or_create(id=1)
 
 
 @dataclass(frozen=True)
@@ -56,33 +59,16 @@ def reserve_seq(cursor: Any) -> tuple[int, str]:
     return int(seq), prev
 
 
-def _entry_body(
-    *, seq: int, prev: str, at: dt.datetime, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str
-) -> bytes:
-    return canonical_json(
-        {
-            "v": ENTRY_VERSION,
-            "seq": seq,
-            "kind": kind,
-            "at": at,
-            "actor": actor_ref(actor),
-            "transaction": transaction_ref,
-            "prev": prev,
-            "data": data,
-        }
-    )
-
-
 def entry_row(
-    *, seq: int, prev: str, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+    *, seq: int, prev: str, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[Appended, list[Any], list[Any]]:
     """The entry for number `seq`: what was appended, and the parameters of
     INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
     at = clock.now()
-    raw = _entry_body(
+    raw = domain.entry_body(
         seq=seq, prev=prev, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
     )
-    leaf = hashlib.sha256(b"\x00" + raw).hexdigest()
+    leaf = domain.leaf_hash(raw)
     text = raw.decode("utf-8")
     created = connection.ops.adapt_datetimefield_value(at)
     return (
@@ -118,12 +104,12 @@ entry AS (
 
 
 def entry_template(
-    *, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = ""
+    *, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[list[Any], dt.datetime]:
     """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
     gives seq, prev, body and leaf), and the entry's time."""
     at = clock.now()
-    text = _entry_body(
+    text = domain.entry_body(
         seq=0, prev=_PREV_MARK, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
     ).decode("utf-8")
     # Keys are sorted: "prev" and "seq" follow "data", so the last match is top level.
@@ -134,7 +120,7 @@ def entry_template(
     return [before, '","seq":', after, kind, transaction_ref, created], at
 
 
-def append_entry(*, kind: str, actor: Any, data: dict[str, Any], transaction_ref: str = "") -> Appended:
+def append_entry(*, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = "") -> Appended:
     """Append one entry. Must run inside the transaction making the change."""
     with connection.cursor() as cursor:
         seq, prev = reserve_seq(cursor)
@@ -204,14 +190,13 @@ def _resume_accumulator(latest: Checkpoint | None) -> MerkleAccumulator:
 def checkpoint_due() -> bool:
     head = LedgerHead.objects.get(pk=1)
     latest = Checkpoint.objects.order_by("-size").first()
-    if latest is None:
-        return head.size > 0
-    if head.size == latest.size:
-        return False
-    if head.size - latest.size >= settings.TONNE_CHECKPOINT_EVERY_ENTRIES:
-        return True
-    age = clock.now() - latest.created_at
-    return age.total_seconds() >= settings.TONNE_CHECKPOINT_EVERY_MINUTES * 60
+    return domain.checkpoint_is_due(
+        size=head.size,
+        checkpoint_size=latest.size if latest else None,
+        checkpoint_age=clock.now() - latest.created_at if latest else None,
+        every_entries=settings.TONNE_CHECKPOINT_EVERY_ENTRIES,
+        every_minutes=settings.TONNE_CHECKPOINT_EVERY_MINUTES,
+    )
 
 
 def checkpoint_for(size: int | None) -> Checkpoint:

@@ -9,25 +9,16 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.mrv import selectors
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.api import OrganisationRef, org_ref
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
+from tonne.projects.api import IssuanceOut
 from tonne.projects.selectors import projects_for
-from tonne.units.api import IssuanceOut, issuance_out
+from tonne.units.api import issuance_out
 
 router = Router(tags=["mrv"])
 

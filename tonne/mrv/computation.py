@@ -21,8 +21,9 @@ from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.services import append_entry
 from tonne.methodologies import catalogue
 from tonne.methodologies.base import Methodology, MethodologyError, VintageResult, fmt
+from tonne.mrv.domain import parse_date
 from tonne.mrv.models import DataSource, MonitoringReport, Reading, ReportComputation
-from tonne.mrv.services import _date, submit_report
+from tonne.mrv.services import submit_report
 from tonne.mrv.sources import require_developer
 from tonne.organisations.models import User
 from tonne.projects.models import Project
@@ -107,7 +108,7 @@ def compute_report(
     computes the quantity per vintage and submits the report with it."""
     method = _methodology(methodology, version)
     require_developer(actor, project)
-    start, end = _date(period_start, "period_start"), _date(period_end, "period_end")
+    start, end = parse_date(period_start, "period_start"), parse_date(period_end, "period_end")
     if end < start:
         raise ValidationFailed("PERIOD_INVALID", "The monitoring period ends before it starts.", field="period_end")
     try:

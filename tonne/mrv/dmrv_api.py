@@ -13,17 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, File, Query, Router, Status
 from ninja.files import UploadedFile
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.core.errors import NotFound, PermissionDenied
 from tonne.methodologies import catalogue
 from tonne.mrv import computation, readings, sources
@@ -31,6 +21,7 @@ from tonne.mrv.api import ReportOut, report_out
 from tonne.mrv.models import Anomaly, DataSource, Reading, ReportComputation
 from tonne.mrv.selectors import reports_for
 from tonne.mrv.trail import issuance_trail, methodology_card, source_card, units_allocated
+from tonne.organisations.api_auth import AUTH, actor, viewer
 from tonne.organisations.models import User
 from tonne.projects import benefits
 from tonne.projects.models import BenefitShare, ConsentRecord, Disbursement, Grievance, Project

@@ -13,25 +13,17 @@ from tonne.controls import gate as controls_gate
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
+from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
-from tonne.projects.domain import ISSUABLE
+from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
-from tonne.units.domain import check_quantity
+from tonne.projects.services import store_upload
 from tonne.units.models import Issuance
 from tonne.units.services import issue_units
 
 EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
-
-
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field=field) from None
 
 
 def _document(uid: Any, project: Project, field: str) -> Document | None:
@@ -46,29 +38,6 @@ def _document(uid: Any, project: Project, field: str) -> Document | None:
     return doc
 
 
-def _vintage_quantities(rows: Any, field: str, period: tuple[dt.date, dt.date] | None = None) -> dict[int, int]:
-    if isinstance(rows, dict):
-        rows = [{"vintage": k, "quantity": v} for k, v in rows.items()]
-    if not isinstance(rows, list) or not rows:
-        raise ValidationFailed("VINTAGES_REQUIRED", f"{field} needs at least one vintage and quantity.", field=field)
-    out: dict[int, int] = {}
-    for row in rows:
-        try:
-            vintage = int(row["vintage"])
-        except (KeyError, TypeError, ValueError):
-            raise ValidationFailed("VINTAGE_INVALID", f"{field}: each row needs a vintage year.", field=field) from None
-        if vintage in out:
-            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field)
-        if period and not period[0].year <= vintage <= period[1].year:
-            raise ValidationFailed(
-                "VINTAGE_OUTSIDE_PERIOD",
-                f"{field}: vintage {vintage} is outside the monitoring period {period[0]} – {period[1]}.",
-                field=field,
-            )
-        out[vintage] = check_quantity(row.get("quantity"), field=field)
-    return out
-
-
 @transaction.atomic
 def submit_report(
     *,
@@ -79,8 +48,13 @@ def submit_report(
     vintages: Any,
     vvb: str,
     document: Any = None,
+    upload: Upload | None = None,
 ) -> MonitoringReport:
-    """The developer claims reductions for a period, per vintage."""
+    """The developer claims reductions for a period, per vintage. The
+    monitoring report's file, when sent as `upload`, is stored in the same
+    transaction (and named as `document`)."""
+    if upload is not None:
+        document = str(store_upload(actor=actor, project=project, upload=upload, kind=Document.Kind.MONITORING_REPORT).uid)
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
@@ -89,11 +63,8 @@ def submit_report(
         raise ValidationFailed(
             "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project."
         )
-    start, end = _date(period_start, "period_start"), _date(period_end, "period_end")
-    if end < start:
-        raise ValidationFailed("PERIOD_INVALID", "The monitoring period ends before it starts.", field="period_end")
-    if end > clock.now().date():
-        raise ValidationFailed("PERIOD_IN_FUTURE", "A monitoring period cannot end in the future.", field="period_end")
+    start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
+    domain.check_period(start, end, today=clock.now().date())
     # Periods never overlap; the project row lock makes this check race-free.
     clash = (
         MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start)
@@ -106,7 +77,7 @@ def submit_report(
             f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
             field="period_start",
         )
-    claimed = _vintage_quantities(vintages, "vintages", (start, end))
+    claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
     try:
         vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
     except (ValueError, Organisation.DoesNotExist):
@@ -151,10 +122,16 @@ def verify_report(
     document: Any = None,
     verification_id: str = "",
     adjustment_reason: str = "",
+    upload: Upload | None = None,
 ) -> MonitoringReport:
-    """The assigned, accredited VVB signs the verified quantity per vintage.
+    """The assigned, accredited VVB signs the verified quantity per vintage;
+    its verification report, when sent as `upload`, is stored in the same transaction.
     A computed report verified at other than its computed quantities needs
     the reason for the adjustment."""
+    if upload is not None:
+        document = str(
+            store_upload(actor=actor, project=report.project, upload=upload, kind=Document.Kind.VERIFICATION_REPORT).uid
+        )
     report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project", "vvb").get(pk=report.pk)
     org = require_active_member(actor, EDITORS)
     if report.vvb_id != org.id:
@@ -163,22 +140,11 @@ def verify_report(
         raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
     if report.status != MonitoringReport.Status.SUBMITTED:
         raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
-    quantities = _vintage_quantities(verified, "verified")
+    quantities = domain.vintage_quantities(verified, "verified")
     rows = {row.vintage: row for row in report.vintages.select_for_update()}
-    unknown = sorted(set(quantities) - set(rows))
-    if unknown:
-        raise ValidationFailed(
-            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified"
-        )
+    signed = domain.check_verified({vintage: row.claimed for vintage, row in rows.items()}, quantities)
     for vintage, row in rows.items():
-        quantity = quantities.get(vintage, 0)
-        if quantity > row.claimed:
-            raise ValidationFailed(
-                "VERIFIED_EXCEEDS_CLAIMED",
-                f"Vintage {vintage}: verified {quantity} exceeds the {row.claimed} claimed.",
-                field="verified",
-            )
-        row.verified = quantity
+        row.verified = signed[vintage]
         row.save(update_fields=["verified"])
     adjusted = any(row.verified != row.claimed for row in rows.values())
     reason = record_adjustment(report, adjusted, adjustment_reason)

@@ -10,20 +10,12 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    actor,
-    paginate,
-    require_scope,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, paginate
 from tonne.core.errors import NotFound, ValidationFailed
 from tonne.observer import selectors, services
 from tonne.observer.domain.records import REGISTRIES
 from tonne.observer.models import Finding, ObservedImport, ObservedProject
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 
 router = Router(tags=["observer"])
 

@@ -8,22 +8,11 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-    token_of,
-    viewer,
-)
-from tonne.core.errors import NotFound, PermissionDenied
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
+from tonne.core.errors import NotFound
 from tonne.organisations import selectors
 from tonne.organisations import services as orgs
+from tonne.organisations.api_auth import AUTH, actor, require_scope, token_of, viewer
 from tonne.organisations.models import Account, ApiToken, Organisation, User
 
 router = Router(tags=["organisations"])
@@ -246,7 +235,7 @@ def account_out(account: Account) -> dict:
     }
 
 
-def _organisation(user: User | None, uid: uuid.UUID) -> Organisation:
+def organisation_for(user: User | None, uid: uuid.UUID) -> Organisation:
     return get_or_404(
         selectors.organisations_for(user),
         "ORGANISATION_NOT_FOUND",
@@ -298,7 +287,7 @@ def list_organisations(request: HttpRequest, query: Query[OrganisationQuery]):
 @router.get("/organisations/{uuid:uid}", response={200: OrganisationOut, **ERRORS}, auth=None)
 def get_organisation(request: HttpRequest, uid: uuid.UUID):
     user = viewer(request)
-    return organisation_out(_organisation(user, uid), user)
+    return organisation_out(organisation_for(user, uid), user)
 
 
 @router.post(
@@ -308,7 +297,7 @@ def decide_organisation(request: HttpRequest, uid: uuid.UUID, payload: DecisionI
     """Approve, reject, suspend, reinstate or close (registry administrator)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
-    org = _organisation(user, uid)
+    org = organisation_for(user, uid)
     org = orgs.decide_organisation(
         actor=user, organisation=org, status=payload.status, reason=payload.reason
     )
@@ -323,69 +312,12 @@ def accredit_organisation(request: HttpRequest, uid: uuid.UUID, payload: Accredi
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
     org = orgs.set_accreditation(
-        actor=user, organisation=_organisation(user, uid), accredited=payload.accredited
+        actor=user, organisation=organisation_for(user, uid), accredited=payload.accredited
     )
     return organisation_out(org, user)
 
 
 # -- users --------------------------------------------------------------------------------
-
-
-@router.get("/organisations/{uuid:uid}/users", response={200: Page[UserOut], **ERRORS}, auth=AUTH)
-def list_users(request: HttpRequest, uid: uuid.UUID, query: Query[ListQuery]):
-    user = actor(request)
-    org = _organisation(user, uid)
-    if not (selectors.is_admin(user) or user.organisation_id == org.pk):
-        raise PermissionDenied(
-            "ORGANISATION_NOT_YOURS", "You may list only your own organisation's users."
-        )
-    qs = selectors.users_for(user, org).select_related("organisation")
-    return paginate(
-        qs, query, user_out, allowed={"username": "username", "role": "role"}, default="username"
-    )
-
-
-@router.post("/organisations/{uuid:uid}/users", response={201: UserOut, 202: MemberChangeOut, **ERRORS}, auth=AUTH)
-def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
-    """Add a person to an organisation (its admin, or the registry administrator).
-    A new authorised representative (admin, initiator, approver) added by the
-    organisation's admin stays inactive until a second person approves (202)."""
-    from tonne.controls import services as controls
-
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    org = _organisation(user, uid)
-    created = orgs.create_user(
-        actor=user,
-        organisation=org,
-        username=payload.username,
-        email=payload.email,
-        password=payload.password,
-        role=payload.role,
-    )
-    pending = controls.pending_representative_change(created)
-    if pending is not None:
-        return Status(202, {"status": "awaiting_approval", "approval": pending.uid, "user": user_out(created)})
-    return Status(201, user_out(created))
-
-
-@router.patch("/organisations/{uuid:uid}/users/{username}", response={200: MemberChangeOut, 202: MemberChangeOut, **ERRORS}, auth=AUTH)
-def change_user(request: HttpRequest, uid: uuid.UUID, username: str, payload: MemberIn):
-    """Change a person's role or deactivate them. Changes of the organisation's
-    authorised representatives wait for a second person of it (202)."""
-    from tonne.controls import services as controls
-
-    user = actor(request)
-    require_scope(request, ApiToken.Scope.TRADE)
-    org = _organisation(user, uid)
-    member = selectors.users_for(user, org).select_related("organisation").filter(username=username).first()
-    if member is None:
-        raise NotFound("USER_NOT_FOUND", f"No user {username} in this organisation.")
-    result = controls.change_member(actor=user, member=member, role=payload.role, active=payload.is_active)
-    if isinstance(result, User):
-        return Status(200, {"status": "applied", "approval": None, "user": user_out(result)})
-    member.refresh_from_db()
-    return Status(202, {"status": "awaiting_approval", "approval": result.uid, "user": user_out(member)})
 
 
 @router.get("/me", response={200: MeOut, **ERRORS}, auth=AUTH)
@@ -396,49 +328,6 @@ def me(request: HttpRequest):
 
 
 # -- API tokens ---------------------------------------------------------------------------
-
-
-@router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, auth=AUTH, tags=["tokens"])
-def create_token(request: HttpRequest, payload: TokenIn):
-    """Create a personal API token. The secret is in this response only."""
-    user = actor(request)
-    # A token never mints a token stronger than itself.
-    require_scope(
-        request, payload.scope if payload.scope in ApiToken.Scope.values else ApiToken.Scope.ADMIN
-    )
-    if payload.scope != ApiToken.Scope.READ:
-        # Trade and admin tokens are born from a fresh second factor (see tonne.access.policy).
-        from tonne.access.policy import require_step_up
-
-        require_step_up(request, user)
-    token, secret = orgs.issue_api_token(
-        actor=user, name=payload.name, scope=payload.scope, days=payload.days
-    )
-    return Status(201, {**token_out(token), "secret": secret})
-
-
-@router.get("/tokens", response={200: Page[TokenOut], **ERRORS}, auth=AUTH, tags=["tokens"])
-def list_tokens(request: HttpRequest, query: Query[ListQuery]):
-    user = actor(request)
-    return paginate(
-        selectors.tokens_for(user),
-        query,
-        token_out,
-        allowed={"created_at": "created_at", "expires_at": "expires_at", "name": "name"},
-        default="-created_at",
-    )
-
-
-@router.delete(
-    "/tokens/{int:token_id}", response={200: TokenOut, **ERRORS}, auth=AUTH, tags=["tokens"]
-)
-def revoke_token(request: HttpRequest, token_id: int):
-    """Revoke one of your tokens (it stops working at once)."""
-    user = actor(request)
-    token = ApiToken.objects.filter(pk=token_id).first()
-    if token is None or (token.user_id != user.pk and not selectors.is_admin(user)):
-        raise NotFound("TOKEN_NOT_FOUND", f"You have no API token {token_id}.")
-    return token_out(orgs.revoke_api_token(actor=user, token=token))
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -471,36 +360,12 @@ def list_accounts(request: HttpRequest, query: Query[AccountQuery]):
     )
 
 
-@router.get(
-    "/accounts/{identifier}",
-    response={200: AccountDetailOut, **ERRORS},
-    auth=AUTH,
-    tags=["accounts"],
-)
-def get_account(request: HttpRequest, identifier: str):
-    """An account with its holdings as serial blocks."""
-    from tonne.units.selectors import holding_out
-
-    user = actor(request)
-    account = orgs.get_account(identifier)
-    orgs.require_can_view_account(user, account)
-    account = selectors.accounts_for(user).get(pk=account.pk)
-    blocks = account.blocks.select_related("issuance", "project").order_by("serial_start")
-    count = blocks.count()
-    return {
-        **account_out(account),
-        "holdings": [holding_out(b, account.type) for b in blocks[:HOLDINGS_SHOWN]],
-        "holdings_count": count,
-        "holdings_truncated": count > HOLDINGS_SHOWN,
-    }
-
-
 @router.post("/accounts", response={201: AccountOut, **ERRORS}, auth=AUTH, tags=["accounts"])
 def open_account(request: HttpRequest, payload: AccountIn):
     """Open a holding account for your organisation."""
     user = actor(request)
     if payload.organisation is not None:
-        org = _organisation(user, payload.organisation)
+        org = organisation_for(user, payload.organisation)
     elif user.organisation is not None:
         org = user.organisation
     else:

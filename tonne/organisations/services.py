@@ -18,6 +18,7 @@ from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, Vali
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
 from tonne.organisations import domain, second_factor
+from tonne.organisations.handlers import handlers
 from tonne.organisations.models import Account, ApiToken, Organisation, User
 
 SYSTEM_ACCOUNT_NAMES = {
@@ -133,9 +134,7 @@ def apply_for_organisation(
         created_at=clock.now(),
     )
     append_entry(kind="organisation.applied", actor=actor, data=_org_data(org))
-    from tonne.kyc.services import screen_organisation
-
-    screen_organisation(org, trigger="onboarding")  # sanctions lists, at once
+    handlers().screen_new_organisation(org)  # sanctions lists, at once
     return org
 
 
@@ -153,9 +152,7 @@ def decide_organisation(*, actor: User, organisation: Organisation, status: str,
             "GOVERNMENT_STATUS_ROOT_ONLY", "Only the installation root may change the government's status."
         )
     if status == Organisation.Status.APPROVED:
-        from tonne.kyc.services import require_no_sanctions_hits
-
-        require_no_sanctions_hits(org)
+        handlers().require_no_sanctions_hits(org)
     previous = org.status
     org.status = status
     org.status_reason = reason
@@ -224,9 +221,7 @@ def create_user(
         user.is_staff = True
     # A new authorised representative added by the organisation's own admin
     # stays inactive until a second person of it approves.
-    from tonne.controls import services as controls
-
-    needs_approval = actor is not None and controls.representative_change_needs_approval(
+    needs_approval = actor is not None and handlers().representative_change_needs_approval(
         actor, {"role": role, "active": False}, {"role": role, "active": True}
     )
     user.is_active = not needs_approval
@@ -243,7 +238,7 @@ def create_user(
     )
     if needs_approval:
         assert actor is not None
-        controls.request_representative_change(actor=actor, member=user, after={"role": role, "active": True})
+        handlers().request_representative_change(actor, user, {"role": role, "active": True})
     return user
 
 

@@ -9,6 +9,6 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tonne.portal import summary
+        from tonne.portal import summary  # import here: models load once the app registry is ready
 
         summary.connect()

@@ -29,6 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractYear
 
+from tonne.article6.selectors import unit_totals
 from tonne.core.clock import now
 from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.organisations.models import Account, User
@@ -37,6 +38,7 @@ from tonne.portal.models import DashboardFigure, FacetToken, ProjectSummary
 from tonne.projects import selectors as project_selectors
 from tonne.projects.models import Project
 from tonne.units.models import Issuance, Transaction, UnitBlock
+from tonne.units.selectors import retirements
 
 PAGE_SIZE = 20
 FACET_LIMIT = 25
@@ -464,7 +466,6 @@ def _dashboard() -> dict[str, Any]:
 
     by_sector = sorted((int(v), n, p) for v, n, p in _figures("sector"))
     by_article6 = sorted(_figures("article6"))
-    from tonne.article6.selectors import unit_totals
 
     article6_units = list(unit_totals().items())
     projects_by_status = sorted((status, p) for status, _, p in _figures("status"))
@@ -484,8 +485,6 @@ def _dashboard() -> dict[str, Any]:
 
 
 def retirement(identifier: str) -> Transaction | None:
-    from tonne.units.selectors import retirements
-
     return retirements().filter(identifier=identifier).first()
 
 

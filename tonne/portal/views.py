@@ -20,6 +20,7 @@ from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
 from tonne.ledger.models import LedgerEntry
 from tonne.portal import labels, selectors, svg
+from tonne.portal.certificates import certificate_pdf as render_pdf
 from tonne.projects.selectors import documents_for, projects_for
 from tonne.units import selectors as unit_selectors
 
@@ -114,6 +115,7 @@ def project_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
         response = StreamingHttpResponse(_csv_stream(header, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="projects.csv"'
         return response
+    # import here: a large library, loaded for spreadsheet downloads only
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -317,7 +319,7 @@ def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
 def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
     context = _certificate(request, identifier)
     if context["verify_url"]:
-        import segno
+        import segno  # import here: loaded for certificates only
 
         context["qr_svg"] = segno.make(context["verify_url"], error="m").svg_inline(
             scale=4, title=_("QR code of the verification page"), dark="#1b2a24"
@@ -327,8 +329,6 @@ def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_GET
 def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
-    from tonne.portal.certificates import certificate_pdf as render_pdf
-
     context = _certificate(request, identifier)
     response = HttpResponse(render_pdf(context), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'

@@ -7,29 +7,20 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from tonne.core import uploads
-from tonne.core.api_support import (
-    AUTH,
-    ERRORS,
-    ListQuery,
-    Page,
-    StrictSchema,
-    actor,
-    get_or_404,
-    paginate,
-    require_scope,
-    viewer,
-)
+from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.core.errors import NotFound
 from tonne.organisations.api import OrganisationRef, org_ref
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
 from tonne.projects import domain, selectors
 from tonne.projects import services as projects
+from tonne.projects.handlers import handlers
 from tonne.projects.models import Document, Project
-from tonne.units.api import IssuanceOut, issuance_out
 
 router = Router(tags=["projects"])
 
@@ -194,6 +185,22 @@ class StatusChangeOut(Schema):
     at: dt.datetime
 
 
+# An issuance as the API shows it (here, on its project; at /issuances in the units API).
+class IssuanceOut(Schema):
+    uid: uuid.UUID
+    project_id: str
+    number: int
+    vintage: int
+    unit_class: str
+    quantity: int
+    buffer_quantity: int
+    serial: str
+    serial_start: int
+    serial_end: int
+    report: uuid.UUID
+    issued_at: dt.datetime
+
+
 class ProjectDetailOut(ProjectOut):
     registry_name: str
     crediting_program: str
@@ -332,9 +339,7 @@ def project_detail(project: Project, user: User | None) -> dict:
         for v in project.validations.select_related("body", "report").order_by("id")
     ]
     out["documents"] = [document_out(d) for d in selectors.documents_for(user, project)]
-    out["issuances"] = [
-        issuance_out(i) for i in project.issuances.select_related("project", "report")
-    ]
+    out["issuances"] = handlers().issuances_of(project)
     out["status_history"] = [
         {"from_status": c.from_status, "to_status": c.to_status, "reason": c.reason, "at": c.at}
         for c in project.status_history.all()
@@ -357,8 +362,6 @@ def _project(user: User | None, project_id: str, *, lock: bool = False) -> Proje
 @router.get("/projects", response={200: Page[ProjectOut], **ERRORS}, auth=None)
 def list_projects(request: HttpRequest, query: Query[ProjectQuery]):
     """Projects (public past draft), with filters and full-text search."""
-    from django.db.models import Q
-
     user = viewer(request)
     qs = selectors.projects_for(user)
     if query.status:

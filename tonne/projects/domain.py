@@ -235,3 +235,12 @@ def buffer_quantity(quantity: int, basis_points: int) -> int:
     """Units withheld for the buffer pool: the share rounded up to a whole unit,
     so the pool never receives less than the project's risk rating requires."""
     return -(-quantity * basis_points // 10000)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a person sends with a form, before it becomes a Document."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"

@@ -6,6 +6,8 @@ import functools
 import json
 from pathlib import Path
 
+from django.conf import settings
+
 from tonne.core.errors import ValidationFailed
 
 PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
@@ -13,8 +15,6 @@ PICKLIST_DIR = Path(__file__).resolve().parent / "picklists"
 
 def refreshed_path(version: str) -> Path:
     """Where picklists refreshed from a CAD Trust governance node are kept (they win over the shipped ones)."""
-    from django.conf import settings
-
     return Path(settings.DATA_DIR) / "picklists" / f"cadt_v{version}.json"
 
 

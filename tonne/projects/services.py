@@ -38,6 +38,7 @@ from tonne.projects.models import (
     Stakeholder,
     ValidationRecord,
 )
+from tonne.projects.picklists import check_value
 from tonne.projects.signals import project_changed
 
 CHILD_MODELS: dict[str, Any] = {
@@ -277,7 +278,6 @@ def change_project_status(
 
 def _record_validation(actor: User, project: Project, data: dict[str, Any], now: dt.datetime) -> ValidationRecord:
     vtype = data.get("type") or "Validation of Project Design Document"
-    from tonne.projects.picklists import check_value
 
     vtype = check_value("validation.type", "validation_type", vtype)
     report = None
@@ -385,6 +385,32 @@ def upload_document(
     return document
 
 
+def store_upload(*, actor: User, project: Project, upload: domain.Upload, kind: str) -> Document:
+    """A file sent with a form becomes a document of the project, titled by its name."""
+    return upload_document(
+        actor=actor,
+        project=project,
+        kind=kind,
+        title=upload.filename or kind,
+        filename=upload.filename or "document",
+        content=upload.content,
+        content_type=upload.content_type or "application/octet-stream",
+    )
+
+
+@transaction.atomic
+def record_validation(
+    *, actor: User, project: Project, validation: dict[str, Any], report: domain.Upload | None = None
+) -> Project:
+    """The assigned VVB validates the project, with its validation report (if
+    sent) stored in the same transaction."""
+    validation = dict(validation)
+    if report is not None:
+        document = store_upload(actor=actor, project=project, upload=report, kind=Document.Kind.VALIDATION_REPORT)
+        validation["report"] = str(document.uid)
+    return change_project_status(actor=actor, project=project, status=Project.Status.VALIDATED, validation=validation)
+
+
 @transaction.atomic
 def add_methodology(*, actor: User, code: str, name: str, type: str = "", version: str = "", link: str = "") -> Methodology:
     if not is_registry_administrator(actor):
@@ -392,7 +418,6 @@ def add_methodology(*, actor: User, code: str, name: str, type: str = "", versio
     if not code or not name:
         raise ValidationFailed("FIELD_REQUIRED", "A methodology needs a code and a name.")
     if type:
-        from tonne.projects.picklists import check_value
 
         type = check_value("type", "methodology_type", type)
     now = clock.now()

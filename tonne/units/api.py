@@ -12,19 +12,17 @@ from pydantic import StrictInt
 
 from tonne.access.policy import require_step_up
 from tonne.core.api_support import (
-    AUTH,
     ERRORS,
     ListQuery,
     Page,
     StrictSchema,
-    actor,
     get_or_404,
     paginate,
     require_idempotency_key,
-    require_scope,
-    viewer,
 )
+from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
+from tonne.projects.api import IssuanceOut
 from tonne.units import selectors
 from tonne.units import services as units
 from tonne.units.domain import Selection, unit_state
@@ -91,21 +89,6 @@ class LookupOut(Schema):
     serial_end: int
     truncated: bool
     blocks: list[LookupBlockOut]
-
-
-class IssuanceOut(Schema):
-    uid: uuid.UUID
-    project_id: str
-    number: int
-    vintage: int
-    unit_class: str
-    quantity: int
-    buffer_quantity: int
-    serial: str
-    serial_start: int
-    serial_end: int
-    report: uuid.UUID
-    issued_at: dt.datetime
 
 
 class IssuanceQuery(ListQuery):

@@ -174,7 +174,7 @@ class Selection:
     def total(self) -> int:
         return sum(r.count for r in self.ranges) if self.ranges else int(self.quantity or 0)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         if self.ranges:
             return {"ranges": [[r.start, r.end] for r in self.ranges]}
         return {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}

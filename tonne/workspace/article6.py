@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
 
 from tonne.access import policy as access_policy
 from tonne.article6 import aef, selectors
@@ -26,7 +27,7 @@ from tonne.core import clock
 from tonne.core.errors import RegistryError, ValidationFailed
 from tonne.organisations.models import Organisation
 from tonne.organisations.services import require_registry_administrator
-from tonne.workspace.views import (
+from tonne.workspace.views.common import (
     ADMIN,
     STEP_UP_CODES,
     _user,
@@ -198,42 +199,78 @@ def authorisations(request: HttpRequest) -> HttpResponse:
                   status=error.status if error else 200)
 
 
-@role_required(ADMIN)
-def authorisation(request: HttpRequest, identifier: str) -> HttpResponse:
+def _authorisation_of(request: HttpRequest, identifier: str) -> Any:
     require_registry_administrator(_user(request))
     try:
-        a = selectors.get(identifier)
+        return selectors.get(identifier)
     except RegistryError:
         raise Http404 from None
-    back = reverse("workspace:article6-authorisation", args=[a.identifier])
-    change_form = ChangeForm(request.POST if request.POST.get("action") == "change" else None,
-                             initial=_initial_terms(a.identifier), prefix="change")
-    revoke_form = RevocationForm(request.POST if request.POST.get("action") == "revoke" else None, prefix="revoke")
-    error = None
-    if request.method == "POST":
-        outcome: HttpResponse | RegistryError | None = None
-        if request.POST.get("action") == "change" and change_form.is_valid():
-            moment = _aware(change_form.cleaned_data.get("effective_from"))
-            outcome = _ask(request, back, lambda user: a6.request_change(
-                actor=user, identifier=a.identifier, data=change_form.data_for_service(), effective_from=moment))
-        elif request.POST.get("action") == "revoke" and revoke_form.is_valid():
-            moment = _aware(revoke_form.cleaned_data.get("effective_from"))
-            outcome = _ask(request, back, lambda user: a6.request_revocation(
-                actor=user, identifier=a.identifier, reason=revoke_form.cleaned_data["reason"], effective_from=moment))
-        else:
-            outcome = ValidationFailed("FORM_INVALID", _("Correct the fields marked below."))
-        if outcome is None:
-            return redirect(back)
-        if isinstance(outcome, HttpResponse):
-            return outcome
-        error = outcome
-        show_error(change_form if request.POST.get("action") == "change" else revoke_form, error)
+
+
+def _authorisation_page(
+    request: HttpRequest,
+    a: Any,
+    *,
+    change_form: ChangeForm | None = None,
+    revoke_form: RevocationForm | None = None,
+    error: RegistryError | None = None,
+) -> HttpResponse:
+    """The authorisation's page; after a refused change or revocation, with its bound form and the refusal."""
     versions = sorted(a.versions.all(), key=lambda v: v.version)
     return render(request, "workspace/article6_authorisation.html", {
         "a": a, "status": selectors.status(a), "versions": versions, "pending": _pending(a.identifier),
-        "definition": DEFINITION_LABELS[a.first_transfer_definition], "change_form": change_form,
-        "revoke_form": revoke_form, "error": error, "revoked": a.revoked_from is not None,
+        "definition": DEFINITION_LABELS[a.first_transfer_definition],
+        "change_form": change_form or ChangeForm(initial=_initial_terms(a.identifier), prefix="change"),
+        "revoke_form": revoke_form or RevocationForm(prefix="revoke"), "error": error,
+        "revoked": a.revoked_from is not None,
     }, status=error.status if error else 200)
+
+
+def _answer(request: HttpRequest, a: Any, outcome: HttpResponse | RegistryError | None, **forms_: Any) -> HttpResponse:
+    if outcome is None:
+        return redirect("workspace:article6-authorisation", identifier=a.identifier)
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    show_error(next(iter(forms_.values())), outcome)
+    return _authorisation_page(request, a, error=outcome, **forms_)
+
+
+@require_safe
+@role_required(ADMIN)
+def authorisation(request: HttpRequest, identifier: str) -> HttpResponse:
+    return _authorisation_page(request, _authorisation_of(request, identifier))
+
+
+@require_POST
+@role_required(ADMIN)
+def authorisation_change(request: HttpRequest, identifier: str) -> HttpResponse:
+    a = _authorisation_of(request, identifier)
+    back = reverse("workspace:article6-authorisation", args=[a.identifier])
+    form = ChangeForm(request.POST, initial=_initial_terms(a.identifier), prefix="change")
+    outcome: HttpResponse | RegistryError | None
+    if form.is_valid():
+        moment = _aware(form.cleaned_data.get("effective_from"))
+        outcome = _ask(request, back, lambda user: a6.request_change(
+            actor=user, identifier=a.identifier, data=form.data_for_service(), effective_from=moment))
+    else:
+        outcome = ValidationFailed("FORM_INVALID", _("Correct the fields marked below."))
+    return _answer(request, a, outcome, change_form=form)
+
+
+@require_POST
+@role_required(ADMIN)
+def authorisation_revoke(request: HttpRequest, identifier: str) -> HttpResponse:
+    a = _authorisation_of(request, identifier)
+    back = reverse("workspace:article6-authorisation", args=[a.identifier])
+    form = RevocationForm(request.POST, prefix="revoke")
+    outcome: HttpResponse | RegistryError | None
+    if form.is_valid():
+        moment = _aware(form.cleaned_data.get("effective_from"))
+        outcome = _ask(request, back, lambda user: a6.request_revocation(
+            actor=user, identifier=a.identifier, reason=form.cleaned_data["reason"], effective_from=moment))
+    else:
+        outcome = ValidationFailed("FORM_INVALID", _("Correct the fields marked below."))
+    return _answer(request, a, outcome, revoke_form=form)
 
 
 @role_required(ADMIN)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from tonne.core.errors import RegistryError
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
-from tonne.projects.models import Document
+from tonne.projects.models import Document, Methodology, Project
 from tonne.units.domain import SerialRange, parse_lookup
 
 # Labels of the project fields (CAD Trust v2.0.2 names in brackets where they differ).
@@ -164,7 +164,6 @@ class ChildForm(forms.Form):
             # Required-ness is checked by the service, which names the row.
             self.fields[spec.name] = _field(spec, CHILD_FIELD_LABELS[spec.name], required=False)
         if self.child == "methodologies":
-            from tonne.projects.models import Methodology
 
             self.fields["code"] = forms.ChoiceField(
                 label=CHILD_FIELD_LABELS["code"],
@@ -182,7 +181,7 @@ def child_formset(child: str, extra: int) -> type[forms.BaseFormSet]:
     return forms.formset_factory(form, extra=extra, max_num=200)
 
 
-def child_initial(project: Any, child: str) -> list[dict[str, Any]]:
+def child_initial(project: Project, child: str) -> list[dict[str, Any]]:
     if child == "methodologies":
         return [
             {"code": pm.methodology.code, "date": pm.date, "description": pm.description}
@@ -192,7 +191,7 @@ def child_initial(project: Any, child: str) -> list[dict[str, Any]]:
     return [{n: getattr(row, n) for n in names} for row in getattr(project, child).order_by("created_at", "id")]
 
 
-def project_initial(project: Any) -> dict[str, Any]:
+def project_initial(project: Project) -> dict[str, Any]:
     initial = {spec.name: getattr(project, spec.name) for spec in domain.PROJECT_FIELDS}
     initial["vvb"] = str(project.vvb.uid) if project.vvb else ""
     return initial

@@ -9,6 +9,7 @@ plugs in by adding a source to SOURCES."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ from tonne.organisations.models import Organisation, User
 from tonne.projects import selectors as project_selectors
 from tonne.projects import services as projects
 from tonne.projects.models import Project
+from tonne.units.models import Issuance
+from tonne.units.selectors import serial_text
 from tonne.workspace.labels import LABELS
 
 
@@ -209,9 +212,6 @@ def _four_eyes_issuance() -> bool:
 
 def serials_of(ranges: list[list[int]]) -> list[str]:
     """A waiting move's serial ranges as the registry writes serial numbers."""
-    from tonne.units.models import Issuance
-    from tonne.units.selectors import serial_text
-
     out = []
     for start, end in ranges:
         issuance = Issuance.objects.filter(serial_start__lte=start, serial_end__gte=end).first()
@@ -394,8 +394,6 @@ def source(name: str) -> InboxSource:
 
 
 def _uuid_like(text: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(text)
     except ValueError:

@@ -139,7 +139,7 @@ def test_status_conflict(reg) -> None:  # noqa: ANN001
 def test_the_worker_runs_the_monitor_and_the_queue_is_for_the_administrator(reg) -> None:  # noqa: ANN001
     from django.test import Client
 
-    from tonne.core.worker import run_once
+    from tonne.ops.worker import run_once
 
     move(reg, reg.developer_account, reg.buyer_account, 2000)
     later(10)

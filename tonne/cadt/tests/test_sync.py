@@ -12,7 +12,7 @@ from tonne.cadt.models import SyncDelivery, SyncDestination
 from tonne.cadt.standin import StandInNode
 from tonne.core import clock, faults
 from tonne.core.errors import PermissionDenied, ValidationFailed
-from tonne.core.worker import run_once
+from tonne.ops.worker import run_once
 from tonne.units import services as units
 from tonne.units.domain import Selection
 

@@ -622,7 +622,7 @@ def test_worker_thread_of_serve_signs_checkpoints(registry):
     """`tonne serve` runs the same background work in a thread."""
     import threading
 
-    from tonne.core import worker
+    from tonne.ops import worker
 
     before = Checkpoint.objects.count()
     stop = threading.Event()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from tonne.workspace.labels import LABELS
-from tonne.workspace.views import ADMIN, DEVELOPER, HOLDER, VVB, roles_of
+from tonne.workspace.views.common import ADMIN, DEVELOPER, HOLDER, VVB, roles_of
 
 register = template.Library()
 

@@ -52,8 +52,8 @@ def approve_in_inbox(approver: User) -> None:
     (approval,) = Approval.objects.filter(status=Approval.Status.PENDING)
     page = client.get("/workspace/inbox/").content.decode()
     assert approval.request_hash in page
-    response = client.post(f"/workspace/inbox/approvals/{approval.uid}/",
-                           {"decision": "approve", "request_hash": approval.request_hash})
+    response = client.post(f"/workspace/inbox/approvals/{approval.uid}/approve/",
+                           {"request_hash": approval.request_hash})
     assert response.status_code == 302
 
 
@@ -85,8 +85,8 @@ def test_authorisation_proposed_approved_in_the_inbox_changed_and_revoked(site):
     page = admin.get(W + "/CI-A6-2026-001/").content.decode()
     assert "600" in page and "Issuance" in page and "CH" in page
     # A change: a larger quantity, approved in the inbox.
-    response = admin.post(W + "/CI-A6-2026-001/", {
-        "action": "change", "change-acquiring_parties": "CH, SE", "change-purposes": ["ndc"],
+    response = admin.post(W + "/CI-A6-2026-001/change/", {
+        "change-acquiring_parties": "CH, SE", "change-purposes": ["ndc"],
         "change-quantity": "900", "change-vintage_from": "2024", "change-vintage_to": "2025",
         "change-projects": project.project_id, "change-authorisation_date": "2026-02-01",
     })
@@ -94,7 +94,7 @@ def test_authorisation_proposed_approved_in_the_inbox_changed_and_revoked(site):
     approve_in_inbox(approver)
     assert [v.quantity for v in authorisation.versions.order_by("version")] == [600, 900]
     # The revocation, approved in the inbox.
-    response = admin.post(W + "/CI-A6-2026-001/", {"action": "revoke", "revoke-reason": "Cooperation ended"})
+    response = admin.post(W + "/CI-A6-2026-001/revoke/", {"revoke-reason": "Cooperation ended"})
     assert response.status_code == 302
     approve_in_inbox(approver)
     authorisation.refresh_from_db()

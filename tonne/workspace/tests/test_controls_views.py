@@ -48,8 +48,8 @@ def confirm_transfer(client: Client, w: World) -> tuple[dict, object]:
     return confirm, client.post(W + "/transfer/", confirm, follow=True)
 
 
-def decide(client: Client, uid: str, **data: str) -> str:
-    return client.post(f"{W}/inbox/approvals/{uid}/", data, follow=True).content.decode()
+def decide(client: Client, uid: str, decision: str, **data: str) -> str:
+    return client.post(f"{W}/inbox/approvals/{uid}/{decision}/", data, follow=True).content.decode()
 
 
 def test_transfer_is_approved_in_the_inbox_then_delayed_then_cancelled(world: World) -> None:
@@ -126,7 +126,7 @@ def test_step_up_sends_to_reauthentication_and_back_to_the_same_confirmation(wor
     approver = Client()
     approver.force_login(w.dev_approver)
     give_totp(w.dev_approver)
-    response = approver.post(f"{W}/inbox/approvals/{approval.uid}/", {"decision": "approve", "request_hash": approval.request_hash})
+    response = approver.post(f"{W}/inbox/approvals/{approval.uid}/approve/", {"request_hash": approval.request_hash})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/reauthenticate/?next=")
     assert Approval.objects.get(pk=approval.pk).status == "pending"
 
@@ -176,7 +176,7 @@ def test_issuance_in_the_inbox_needs_a_second_administrator(world: World) -> Non
     mrv.verify_report(actor=w.reg.vvb, report=report, verified=[{"vintage": 2025, "quantity": 300}])
     admin = stepped_up(w.reg.admin)
     assert "Request issuance" in admin.get(W + "/inbox/").content.decode()
-    admin.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "approve"})
+    admin.post(f"{W}/inbox/issuances/{report.uid}/approve/", {})
     approval = Approval.objects.get(action="issuance")
     report.refresh_from_db()
     assert report.status == MonitoringReport.Status.VERIFIED  # nothing issued by one person
@@ -216,11 +216,11 @@ def test_representative_changes_from_the_organisation_page_wait_for_a_second_per
     w = world
     page = f"{W}/organisations/{w.reg.developer_org.uid}/"
     admin = stepped_up(w.reg.developer)
-    added = admin.post(page, {"action": "user", "username": "web-initiator", "email": "wi@example.org",
+    added = admin.post(page + "users/", {"username": "web-initiator", "email": "wi@example.org",
                               "password": testing.PASSWORD, "role": "initiator"}, follow=True)
     assert "can sign in once another administrator or approver" in added.content.decode()
     assert not User.objects.get(username="web-initiator").is_active
-    changed = admin.post(page, {"action": "member", "username": w.dev_approver.username, "role": "viewer",
+    changed = admin.post(page + "members/", {"username": w.dev_approver.username, "role": "viewer",
                                 "is_active": "on"}, follow=True)
     body = changed.content.decode()
     assert "waits for another administrator or approver" in body and "change waiting for approval" in body

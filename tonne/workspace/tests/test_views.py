@@ -204,7 +204,7 @@ def test_edit_draft_and_submit(client: Client, registry) -> None:
     project.refresh_from_db()
     assert project.name == "Savanna cookstoves II" and project.locations.get().region == "Zanzan"
     assert project.labels.count() == 0
-    response = client.post(f"{W}/projects/{project.project_id}/", {"action": "status", "status": "submitted"})
+    response = client.post(f"{W}/projects/{project.project_id}/status/", {"status": "submitted"})
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.status == "submitted"
@@ -223,8 +223,8 @@ def test_upload_document_shows_its_hash(client: Client, registry) -> None:
     upload = io.BytesIO(content)
     upload.name = "pdd.pdf"
     response = client.post(
-        f"{W}/projects/{project.project_id}/",
-        {"action": "upload", "file": upload, "kind": "design", "title": "PDD", "is_public": "on"},
+        f"{W}/projects/{project.project_id}/documents/",
+        {"file": upload, "kind": "design", "title": "PDD", "is_public": "on"},
     )
     assert response.status_code == 302
     digest = hashlib.sha256(content).hexdigest()
@@ -233,7 +233,7 @@ def test_upload_document_shows_its_hash(client: Client, registry) -> None:
     # An empty file is refused by the service, shown with its code; nothing is stored.
     empty = io.BytesIO(b"")
     empty.name = "empty.pdf"
-    response = client.post(f"{W}/projects/{project.project_id}/", {"action": "upload", "file": empty, "kind": "design"})
+    response = client.post(f"{W}/projects/{project.project_id}/documents/", {"file": empty, "kind": "design"})
     assert response.status_code in (200, 422)
     assert Document.objects.count() == 1
 
@@ -274,23 +274,23 @@ def test_inbox_lists_everything_awaiting_and_decides(client: Client, registry) -
 
     # Rejecting without a reason: the service refuses, the page says why (with the code), nothing changes.
     before = ledger_size()
-    response = client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/", {"decision": "reject", "reason": ""})
+    response = client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/reject/", {"reason": ""})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
     submitted.refresh_from_db()
     assert submitted.status == "submitted" and ledger_size() == before
 
-    client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/project-submissions/{submitted.project_id}/approve/", {})
     submitted.refresh_from_db()
     assert submitted.status == "approved"
-    client.post(f"{W}/inbox/organisations/{applicant.uid}/", {"decision": "approve", "reason": "KYC checked"})
+    client.post(f"{W}/inbox/organisations/{applicant.uid}/approve/", {"reason": "KYC checked"})
     applicant.refresh_from_db()
     assert applicant.status == "approved" and applicant.status_reason == "KYC checked"
-    client.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/issuances/{report.uid}/approve/", {})
     report.refresh_from_db()
     assert report.status == "issued"
     assert "0 requests await your decision" in page(client, W + "/inbox/")
     page(client, f"{W}/inbox/nonsense/x/", 302)  # GET goes back to the inbox
-    assert client.post(f"{W}/inbox/nonsense/x/", {"decision": "approve"}).status_code == 404
+    assert client.post(f"{W}/inbox/nonsense/x/approve/", {}).status_code == 404
 
 
 def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, registry) -> None:
@@ -299,7 +299,7 @@ def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, 
         project = testing.projects.change_project_status(actor=getattr(registry, who), project=project, status=status)
     signed_in(client, registry.admin)
     assert "Validated projects awaiting registration" in page(client, W + "/inbox/")
-    client.post(f"{W}/inbox/project-registrations/{project.project_id}/", {"decision": "approve"})
+    client.post(f"{W}/inbox/project-registrations/{project.project_id}/approve/", {})
     project.refresh_from_db()
     assert project.status == "registered"
     report = testing.mrv.submit_report(
@@ -307,7 +307,7 @@ def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, 
         vintages=[{"vintage": 2022, "quantity": 500}], vvb=str(registry.vvb_org.uid),
     )
     testing.mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2022, "quantity": 400}])
-    client.post(f"{W}/inbox/issuances/{report.uid}/", {"decision": "reject", "reason": "Sampling errors"})
+    client.post(f"{W}/inbox/issuances/{report.uid}/reject/", {"reason": "Sampling errors"})
     report.refresh_from_db()
     assert report.status == "rejected" and report.status_reason == "Sampling errors"
 
@@ -319,22 +319,22 @@ def test_organisation_management(client: Client, registry) -> None:
     url = f"{W}/organisations/{registry.buyer_org.uid}/"
     assert registry.buyer_account.identifier in page(client, url)
     # Suspend, with a reason; then a refusal (no reason) changes nothing.
-    client.post(url, {"action": "status", "status": "suspended", "reason": "KYC expired"})
+    client.post(url + "status/", {"status": "suspended", "reason": "KYC expired"})
     registry.buyer_org.refresh_from_db()
     assert registry.buyer_org.status == "suspended"
-    response = client.post(url, {"action": "status", "status": "approved", "reason": ""})
+    response = client.post(url + "status/", {"status": "approved", "reason": ""})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
     registry.buyer_org.refresh_from_db()
     assert registry.buyer_org.status == "suspended"
     # Accreditation of a VVB.
     vvb_url = f"{W}/organisations/{registry.vvb_org.uid}/"
-    client.post(vvb_url, {"action": "accreditation"})
+    client.post(vvb_url + "accreditation/", {})
     registry.vvb_org.refresh_from_db()
     assert registry.vvb_org.accredited is False
     # Users.
-    client.post(url, {"action": "user", "username": "trader-2", "email": "t2@example.org", "password": testing.PASSWORD, "role": "initiator"})
+    client.post(url + "users/", {"username": "trader-2", "email": "t2@example.org", "password": testing.PASSWORD, "role": "initiator"})
     assert User.objects.get(username="trader-2").organisation == registry.buyer_org
-    response = client.post(url, {"action": "user", "username": "trader-3", "email": "t3@example.org", "password": "short", "role": "viewer"})
+    response = client.post(url + "users/", {"username": "trader-3", "email": "t3@example.org", "password": "short", "role": "viewer"})
     assert "PASSWORD_TOO_WEAK" in response.content.decode() and not User.objects.filter(username="trader-3").exists()
     assert "Registry overview" in page(client, W + "/overview/")
 
@@ -344,12 +344,12 @@ def test_organisation_admin_manages_own_people_and_accounts_only(client: Client,
     page(client, f"{W}/organisation/", 302)
     url = f"{W}/organisations/{registry.developer_org.uid}/"
     assert registry.developer_account.identifier in page(client, url)
-    client.post(url, {"action": "account", "name": "Forward sales"})
+    client.post(url + "accounts/", {"name": "Forward sales"})
     assert Account.objects.filter(organisation=registry.developer_org, name="Forward sales").exists()
-    client.post(url, {"action": "user", "username": "mangrove-2", "email": "m2@example.org", "password": testing.PASSWORD, "role": "viewer"})
+    client.post(url + "users/", {"username": "mangrove-2", "email": "m2@example.org", "password": testing.PASSWORD, "role": "viewer"})
     assert User.objects.get(username="mangrove-2").organisation == registry.developer_org
     # Not the administrator's decisions, and not another organisation.
-    assert client.post(url, {"action": "status", "status": "closed", "reason": "x"}).status_code == 403
+    assert client.post(url + "status/", {"status": "closed", "reason": "x"}).status_code == 403
     page(client, f"{W}/organisations/{registry.buyer_org.uid}/", 404)
 
 
@@ -418,25 +418,25 @@ def test_monitoring_report_verification_and_issuance(client: Client, registry) -
     signed_in(vvb, registry.vvb)
     body = page(vvb, f"{W}/reports/{report.uid}/")
     assert "Record the verified quantities" in body and report.document.sha256 in body
-    response = vvb.post(f"{W}/reports/{report.uid}/", {"action": "verify", "verified_2021": "800", "verified_2022": "100"})
+    response = vvb.post(f"{W}/reports/{report.uid}/verify/", {"verified_2021": "800", "verified_2022": "100"})
     assert response.status_code == 422 and "VERIFIED_EXCEEDS_CLAIMED" in response.content.decode()
     verification = io.BytesIO(b"verification report")
     verification.name = "vr.pdf"
     response = vvb.post(
-        f"{W}/reports/{report.uid}/",
-        {"action": "verify", "verified_2021": "650", "verified_2022": "100", "document": verification},
+        f"{W}/reports/{report.uid}/verify/",
+        {"verified_2021": "650", "verified_2022": "100", "document": verification},
     )
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.status == "verified" and report.verification_document.kind == "verification_report"
     # The developer may not approve issuance (no button, and the service refuses).
     assert "Approve issuance" not in page(dev, f"{W}/reports/{report.uid}/")
-    response = dev.post(f"{W}/reports/{report.uid}/", {"action": "issue"})
+    response = dev.post(f"{W}/reports/{report.uid}/issue/", {})
     assert response.status_code == 403 and "NOT_REGISTRY_ADMINISTRATOR" in response.content.decode()
 
     admin = Client()
     signed_in(admin, registry.admin)
-    response = admin.post(f"{W}/reports/{report.uid}/", {"action": "issue"})
+    response = admin.post(f"{W}/reports/{report.uid}/issue/", {})
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.status == "issued"
@@ -643,17 +643,17 @@ def test_a_new_kind_of_approval_plugs_into_the_inbox(client: Client, registry, m
     signed_in(client, registry.admin)
     body = page(client, W + "/inbox/")
     assert "Trusted account additions" in body and "Add CI-100-1000009-98" in body
-    client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "approve", "reason": "Checked"})
+    client.post(f"{W}/inbox/trusted-accounts/T1/approve/", {"reason": "Checked"})
     assert decided == [("approve", "T1", "Checked")]
-    response = client.post(f"{W}/inbox/trusted-accounts/T1/", {"decision": "reject"})
+    response = client.post(f"{W}/inbox/trusted-accounts/T1/reject/", {})
     assert response.status_code == 422 and "REASON_REQUIRED" in response.content.decode()
 
 
 @pytest.mark.parametrize(
     ("who", "path", "data"),
     [
-        ("buyer", "/inbox/organisations/00000000-0000-0000-0000-000000000000/", {"decision": "approve"}),
-        ("developer", "/inbox/project-submissions/CI-0001/", {"decision": "approve"}),
+        ("buyer", "/inbox/organisations/00000000-0000-0000-0000-000000000000/approve/", {}),
+        ("developer", "/inbox/project-submissions/CI-0001/approve/", {}),
         ("vvb", "/transfer/", {"step": "confirm"}),
         ("buyer", "/projects/new/", {}),
     ],

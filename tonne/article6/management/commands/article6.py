@@ -7,7 +7,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tonne.article6 import aef, international, selectors
 from tonne.core.errors import RegistryError
+from tonne.organisations.models import User
 
 
 class Command(BaseCommand):
@@ -33,15 +35,12 @@ class Command(BaseCommand):
             elif options["action"] == "import":
                 self._import(options)
             else:
-                from tonne.article6 import selectors
 
                 self.stdout.write(json.dumps(selectors.lookup(str(options["serials"])), indent=2, default=str))
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
 
     def _aef(self, options: dict) -> None:
-        from tonne.article6 import aef
-
         output = Path(str(options["output"]))
         fmt = "cadt" if output.name.lower().endswith(".cadt.json") else output.suffix.lstrip(".").lower()
         if fmt not in ("xlsx", "json", "csv", "cadt"):
@@ -55,9 +54,6 @@ class Command(BaseCommand):
         self.stdout.write(f"written {output}")
 
     def _import(self, options: dict) -> None:
-        from tonne.article6 import international
-        from tonne.organisations.models import User
-
         key = str(options["key"])
         if Path(key).is_file():
             key = Path(key).read_text()

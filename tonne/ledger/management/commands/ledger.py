@@ -9,6 +9,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
+from tonne.ledger import keys, proofs
+from tonne.ledger.services import make_checkpoint
+from tonne.ledger.verify import verify_ledger
 
 
 class Command(BaseCommand):
@@ -58,7 +61,6 @@ class Command(BaseCommand):
             elif action == "checkpoint":
                 self._checkpoint(options)
             elif action == "key":
-                from tonne.ledger import keys
 
                 self.stdout.write(keys.verifier_key_text())
             elif action == "proof":
@@ -67,8 +69,6 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
     def _verify(self, options: dict) -> None:
-        from tonne.ledger.verify import verify_ledger
-
         result = verify_ledger(
             verifier_key=options.get("key"),
             workers=options.get("workers"),
@@ -105,8 +105,6 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _checkpoint(self, options: dict) -> None:
-        from tonne.ledger.services import make_checkpoint
-
         checkpoint = make_checkpoint(force=bool(options.get("force")))
         if checkpoint is None:
             self.stdout.write("No new entries since the last checkpoint.")
@@ -116,8 +114,6 @@ class Command(BaseCommand):
         self.stdout.write(checkpoint.note, ending="")
 
     def _proof(self, options: dict) -> None:
-        from tonne.ledger import proofs
-
         sub = options["proof_action"]
         if sub == "verify":
             key = options.get("key")

@@ -6,6 +6,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tonne.portal import summary
+
 
 class Command(BaseCommand):
     help = "Public portal: rebuild or check the per-project search summary."
@@ -16,8 +18,6 @@ class Command(BaseCommand):
         sub.add_parser("check-summary", help="compare the stored summary with one computed afresh; exit 1 on a difference")
 
     def handle(self, *args: object, **options: object) -> None:
-        from tonne.portal import summary
-
         started = time.perf_counter()
         if options["action"] == "rebuild-summary":
             n = summary.rebuild()

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from ninja.openapi.docs import Swagger
 
+from tonne.access.api import router as tokens_router
 from tonne.aml.api import router as aml_router
+from tonne.api import holdings, members
 from tonne.article6.api import router as article6_router
 from tonne.audit.api import router as audit_router
+from tonne.audit.services import record_denial
 from tonne.cadt.api import router as cadt_router
 from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
@@ -35,8 +38,11 @@ api = TonneAPI(
     urls_namespace="api-v1",
     docs=Swagger(),
 )
-install_error_handlers(api)
+install_error_handlers(api, on_denial=record_denial)
 api.add_router("", organisations_router)
+api.add_router("", members.router)
+api.add_router("", tokens_router)
+api.add_router("", holdings.router)
 api.add_router("", projects_router)
 api.add_router("", mrv_router)
 api.add_router("", dmrv_router)

@@ -10,7 +10,22 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from tonne.article6 import international
+from tonne.article6 import services as a6
+from tonne.article6.models import Authorisation, AuthorisedRange
+from tonne.controls import services as controls
+from tonne.controls.models import Approval
 from tonne.core import clock
+from tonne.kyc import services as kyc
+from tonne.kyc.testing import verified_kyc
+from tonne.ledger.services import make_checkpoint
+from tonne.mrv import services as mrv
+from tonne.organisations import services as orgs
+from tonne.organisations.models import Organisation
+from tonne.projects import services as projects
+from tonne.units import services as units
+from tonne.units.domain import Selection
+from tonne.units.models import UnitBlock
 
 DEMO_PASSWORD = "tonne-demo-2026!"
 
@@ -35,7 +50,6 @@ class Command(BaseCommand):
                 except FileNotFoundError:
                     pass
         call_command("migrate", verbosity=0)
-        from tonne.organisations.models import Organisation
 
         if Organisation.objects.exists():
             self.stdout.write("The registry already holds data; demo not loaded (use --reset on SQLite to start afresh).")
@@ -61,13 +75,6 @@ def _at(day: dt.date, hour: int = 10) -> dt.datetime:
 
 
 def build_demo(say=print) -> None:  # noqa: ANN001
-    from tonne.ledger.services import make_checkpoint
-    from tonne.mrv import services as mrv
-    from tonne.organisations import services as orgs
-    from tonne.organisations.models import Organisation
-    from tonne.projects import services as projects
-    from tonne.units import services as units
-    from tonne.units.domain import Selection
 
     country = settings.TONNE_COUNTRY
     today = dt.date.today()
@@ -108,7 +115,6 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             for o, name in ((gov, "admin"), (mangrove, "mangrove"), (solar, "solar"), (buyer_org, "buyer"))
         }
         pending = orgs.apply_for_organisation(actor=None, name="Cocoa Agroforestry Coop", kind="developer", country=country)
-        from tonne.kyc.testing import verified_kyc
 
         for holder in (mangrove, solar, buyer_org):  # verified KYC: their accounts may transfer
             verified_kyc(holder, admin)
@@ -203,7 +209,6 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             report = mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": year, "quantity": quantity - 250}])
             clock.freeze(clock.now() + dt.timedelta(days=5))
             if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
-                from tonne.controls import services as controls
 
                 request = controls.request_issuance(actor=admin, report_uid=report.uid)
                 controls.approve(actor=approvers[gov.pk], uid=request.uid, request_hash=request.request_hash)
@@ -219,8 +224,6 @@ def build_demo(say=print) -> None:  # noqa: ANN001
 
         def approved(txn):  # noqa: ANN001, ANN202
             """The second person of the initiator's organisation approves, as the controls require."""
-            from tonne.controls import services as controls
-            from tonne.controls.models import Approval
 
             approval = Approval.objects.filter(transaction_id=txn.pk, status=Approval.Status.PENDING).first()
             if approval is not None:
@@ -228,13 +231,10 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             return txn
 
         def settle_due() -> None:
-            from tonne.controls import services as controls
-
             controls.run_due()
 
         key = iter(range(1, 1000))
         clock.freeze(_at(dt.date(start.year + 3, 6, 2)))
-        from tonne.kyc import services as kyc
 
         for holder in (mangrove, solar, buyer_org):  # the yearly KYC review, just done
             kyc.verify_profile(actor=admin, organisation=holder)
@@ -272,14 +272,12 @@ def build_demo(say=print) -> None:  # noqa: ANN001
         say(f"Article 6: authorisation {authorisation.identifier} (acquiring Party CH), A6.4ERs issued with share of "
             "proceeds and OMGE, first transferred at issuance, an international transfer to CH and a use towards "
             "CH's NDC")
-        from tonne.controls import services as controls
 
         controls.request_trusted_addition(actor=dev, account=dev_acc.identifier, trusted=buyer_acc.identifier)
         say("a trusted-list addition waits for mangrove-approver; approvers: admin-approver, mangrove-approver, "
             "solar-approver, buyer-approver")
     finally:
         clock.freeze(None)
-    from tonne.kyc import services as kyc
 
     for holder in (mangrove, solar, buyer_org):  # reviewed today, so the live demo can trade
         kyc.verify_profile(actor=admin, organisation=holder)
@@ -293,10 +291,6 @@ def build_demo(say=print) -> None:  # noqa: ANN001
 def _authorise_article6(admin, approver, project, entities, year):  # noqa: ANN001, ANN201
     """The host Party authorises the solar park's A6.4ERs for use towards
     Switzerland's NDC; the first transfer is their issuance."""
-    from tonne.article6 import services as a6
-    from tonne.article6.models import Authorisation
-    from tonne.controls import services as controls
-    from tonne.projects import services as projects
 
     country = settings.TONNE_COUNTRY
     letter = projects.upload_document(
@@ -326,8 +320,6 @@ def _authorise_article6(admin, approver, project, entities, year):  # noqa: ANN0
 
 def _authorised_held(authorisation, account, quantity):  # noqa: ANN001, ANN202
     """The first `quantity` units of the authorisation the account holds, as serial ranges."""
-    from tonne.article6.models import AuthorisedRange
-    from tonne.units.models import UnitBlock
 
     out, need = [], quantity
     for r in AuthorisedRange.objects.filter(authorisation=authorisation).order_by("serial_start"):
@@ -345,9 +337,6 @@ def _authorised_held(authorisation, account, quantity):  # noqa: ANN001, ANN202
 def _article6_moves(authorisation, seller, seller_acc, buyer, buyer_acc, approved, key):  # noqa: ANN001, ANN202
     """An international transfer to Switzerland's registry (signed transfer
     file) and a use towards Switzerland's NDC."""
-    from tonne.article6 import international
-    from tonne.article6 import services as a6
-    from tonne.units.domain import Selection
 
     international.export_units(
         actor=seller, from_account=seller_acc.identifier, ranges=_authorised_held(authorisation, seller_acc, 1500),

@@ -8,7 +8,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from tonne.core import worker
+from tonne.ops import worker
 
 
 class Command(BaseCommand):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.core.wsgi import get_wsgi_application
+from waitress import serve
+
+from tonne.ledger import keys
+from tonne.ops import worker
 
 
 class Command(BaseCommand):
@@ -17,15 +22,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
-        from waitress import serve
-
-        from tonne.ledger import keys
-        from tonne.wsgi import application
-
+        application = get_wsgi_application()
         keys.ensure_key()
         if not options["no_worker"]:
-            from tonne.core import worker
-
             worker.start_thread()
         self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")
         serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="tonne")

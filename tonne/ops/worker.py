@@ -10,29 +10,26 @@ from collections.abc import Callable
 
 from django.db import close_old_connections, connection
 
+from tonne.aml.services import scan
+from tonne.cadt.worker import run_once as cadt_run_once
+from tonne.controls.services import run_due
+from tonne.ledger.services import checkpoint_due, make_checkpoint
+
 log = logging.getLogger("tonne.worker")
 
 
 def run_once(say: Callable[[str], None] = log.info) -> None:
-    from tonne.ledger.services import checkpoint_due, make_checkpoint
-
     if not connection.in_atomic_block:  # a caller's transaction is not ours to close
         close_old_connections()
-    from tonne.controls.services import run_due
-
     for txn in run_due():
         say(f"settled {txn.identifier} ({txn.status})")
-    from tonne.aml.services import scan
-
     for alert in scan():
         say(f"monitoring alert {alert.pk}: {alert.rule}")
     if checkpoint_due():
         checkpoint = make_checkpoint()
         if checkpoint is not None:
             say(f"signed checkpoint {checkpoint.size} {checkpoint.root_hash}")
-    from tonne.cadt.worker import run_once as cadt_run_once  # CAD Trust push sync and webhooks
-
-    cadt_run_once(say)
+    cadt_run_once(say)  # CAD Trust push sync and webhooks
 
 
 def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log.info) -> None:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import getpass
 import os
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from tonne.core.errors import RegistryError
+from tonne.ledger import keys
+from tonne.organisations import services
+from tonne.organisations.models import Organisation
 
 
 class Command(BaseCommand):
@@ -22,12 +26,6 @@ class Command(BaseCommand):
         parser.add_argument("--country", default="", help="ISO 3166-1 alpha-2 (default: TONNE_COUNTRY)")
 
     def handle(self, *args: object, **options: object) -> None:
-        from django.conf import settings
-
-        from tonne.ledger import keys
-        from tonne.organisations import services
-        from tonne.organisations.models import Organisation
-
         password = os.environ.get("TONNE_ADMIN_PASSWORD") or ""
         if not password:
             password = getpass.getpass("Password: ")

@@ -1,0 +1,74 @@
+"""The pure rules of monitoring, reporting and verification: what a
+monitoring period and a claim per vintage must be, and what a verifier may
+sign against it. No database here; the services apply these to rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from tonne.core.errors import ValidationFailed
+from tonne.units.domain import check_quantity
+
+
+def parse_date(value: object, field: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field=field) from None
+
+
+def check_period(start: dt.date, end: dt.date, *, today: dt.date) -> None:
+    """A monitoring period runs forwards and has ended by `today`."""
+    if end < start:
+        raise ValidationFailed("PERIOD_INVALID", "The monitoring period ends before it starts.", field="period_end")
+    if end > today:
+        raise ValidationFailed("PERIOD_IN_FUTURE", "A monitoring period cannot end in the future.", field="period_end")
+
+
+def vintage_quantities(rows: object, field: str, period: tuple[dt.date, dt.date] | None = None) -> dict[int, int]:
+    """Quantities per vintage year, from rows ({vintage, quantity}) or a
+    mapping; each vintage once, inside the monitoring `period` when given."""
+    if isinstance(rows, dict):
+        rows = [{"vintage": k, "quantity": v} for k, v in rows.items()]
+    if not isinstance(rows, list) or not rows:
+        raise ValidationFailed("VINTAGES_REQUIRED", f"{field} needs at least one vintage and quantity.", field=field)
+    out: dict[int, int] = {}
+    for row in rows:
+        try:
+            vintage = int(row["vintage"])
+        except (KeyError, TypeError, ValueError):
+            raise ValidationFailed("VINTAGE_INVALID", f"{field}: each row needs a vintage year.", field=field) from None
+        if vintage in out:
+            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field)
+        if period and not period[0].year <= vintage <= period[1].year:
+            raise ValidationFailed(
+                "VINTAGE_OUTSIDE_PERIOD",
+                f"{field}: vintage {vintage} is outside the monitoring period {period[0]} – {period[1]}.",
+                field=field,
+            )
+        out[vintage] = check_quantity(row.get("quantity"), field=field)
+    return out
+
+
+def check_verified(claimed: Mapping[int, int], verified: Mapping[int, int]) -> dict[int, int]:
+    """What the verifier signs, per claimed vintage (0 where it signs none):
+    only claimed vintages, and never more than was claimed."""
+    unknown = sorted(set(verified) - set(claimed))
+    if unknown:
+        raise ValidationFailed(
+            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified"
+        )
+    out: dict[int, int] = {}
+    for vintage, quantity_claimed in claimed.items():
+        quantity = verified.get(vintage, 0)
+        if quantity > quantity_claimed:
+            raise ValidationFailed(
+                "VERIFIED_EXCEEDS_CLAIMED",
+                f"Vintage {vintage}: verified {quantity} exceeds the {quantity_claimed} claimed.",
+                field="verified",
+            )
+        out[vintage] = quantity
+    return out

@@ -1,0 +1,26 @@
+"""The handler tables through which lower apps ask the apps above them are
+filled at start-up, and asking an empty one is an error, not a silent skip."""
+
+import dataclasses
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tonne.organisations import handlers as organisation_handlers
+from tonne.projects import handlers as project_handlers
+
+TABLES = (organisation_handlers, project_handlers)
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.__name__)
+def test_every_handler_is_installed_at_start_up(table) -> None:  # noqa: ANN001
+    installed = table.handlers()
+    for field in dataclasses.fields(installed):
+        assert callable(getattr(installed, field.name)), field.name
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.__name__)
+def test_asking_before_installation_is_an_error(table, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(table, "_installed", None)
+    with pytest.raises(ImproperlyConfigured):
+        table.handlers()

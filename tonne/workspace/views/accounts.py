@@ -1,0 +1,212 @@
+"""Accounts: holdings, limits and trusted accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+
+from tonne.access import policy as access_policy
+from tonne.aml.models import AmlAlert
+from tonne.controls import selectors as control_selectors
+from tonne.controls import services as controls
+from tonne.controls.models import RegistrySwitch
+from tonne.core import clock
+from tonne.core.errors import RegistryError
+from tonne.kyc.models import KycProfile
+from tonne.organisations import selectors as org_selectors
+from tonne.organisations import services as orgs
+from tonne.organisations.models import Account, User
+from tonne.units import selectors as unit_selectors
+from tonne.workspace import forms as wf
+from tonne.workspace.views.common import (
+    ADMIN,
+    HOLDER,
+    STEP_UP_CODES,
+    _user,
+    role_required,
+    roles_of,
+    show_error,
+    step_up_redirect,
+)
+
+# -- accounts, holdings, transactions ---------------------------------------------------------------
+
+
+@role_required(ADMIN, HOLDER)
+def account_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    qs = org_selectors.accounts_for(user)
+    if not org_selectors.is_admin(user):
+        qs = qs.filter(type=Account.Type.HOLDING)
+    org_admin = user.organisation is not None and user.role == User.Role.ADMIN and HOLDER in roles_of(user)
+    return render(request, "workspace/accounts.html", {"accounts": qs.order_by("number"), "org_admin": org_admin})
+
+
+def _account(user: User, identifier: str) -> Account:
+    account = org_selectors.accounts_for(user).filter(identifier=identifier.upper()).first()
+    if account is None:
+        raise Http404
+    return account
+
+
+@role_required(ADMIN, HOLDER)
+def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
+    user = _user(request)
+    account = _account(user, identifier)
+    admin = org_selectors.is_admin(user)
+    status_form = wf.AccountStatusForm(initial={"status": account.status})
+    error = None
+    if request.method == "POST":
+        if not admin:
+            raise PermissionDenied
+        status_form = wf.AccountStatusForm(request.POST)
+        if status_form.is_valid():
+            try:
+                orgs.set_account_status(actor=user, account=account, **status_form.cleaned_data)
+            except RegistryError as exc:
+                error = exc
+                show_error(status_form, exc)
+            else:
+                messages.success(request, _("The account's status was changed."))
+                return redirect("workspace:account", identifier=account.identifier)
+    blocks = unit_selectors.blocks_for(user).filter(account=account).order_by("acquired_at", "serial_start")
+    holdings = [unit_selectors.holding_out(b, account.type) for b in blocks[:500]]
+    txns = unit_selectors.transactions_for(user).filter(Q(from_account=account) | Q(to_account=account))[:50]
+    return render(
+        request,
+        "workspace/account.html",
+        {
+            **account_controls(user, account, blocks),
+            "trusted_form": wf.TrustedAccountForm(),
+            "limits_form": wf.LimitsForm(initial=_own_limits(account)),
+            "account": account,
+            "holdings": holdings,
+            "more": blocks.count() > len(holdings),
+            "transactions": txns,
+            "may_move": account.type == Account.Type.HOLDING and account.organisation_id == user.organisation_id,
+            "admin": admin,
+            "status_form": status_form,
+            "error": error,
+        },
+        status=error.status if error else 200,
+    )
+
+
+def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any]:
+    """The controls that bind this account: freezes, limits, trusted accounts,
+    the registry-wide switch, monitoring holds and an overdue KYC review."""
+
+    now = clock.now()
+    held = list(blocks.values_list("project_id", "serial_start", "serial_end"))
+    projects_held = {p for p, _s, _e in held}
+    freezes = [
+        f
+        for f in control_selectors.freezes_for(user, active_only=True)
+        if (f.scope == "account" and f.account_id == account.pk)
+        or (f.scope == "project" and f.project_id in projects_held)
+        or (f.scope == "serials" and any(s <= f.serial_end and f.serial_start <= e for _p, s, e in held))
+    ]
+    limit = control_selectors.limits_of(account)
+    trusted = [t for t in control_selectors.trusted_of(account).order_by("effective_at") if t.removed_at is None]
+    profile = KycProfile.objects.filter(organisation_id=account.organisation_id).first() if account.organisation_id else None
+    return {
+        "freezes": freezes,
+        "per_transfer": (limit.per_transfer if limit and limit.per_transfer else settings.TONNE_MAX_TRANSFER_QUANTITY) or None,
+        "per_day": (limit.per_day if limit and limit.per_day else settings.TONNE_MAX_DAILY_QUANTITY) or None,
+        "trusted": [(t, t.effective_at <= now) for t in trusted],
+        "trust_own_accounts": settings.TONNE_TRUST_OWN_ACCOUNTS,
+        "delay_non_trusted": settings.TONNE_DELAY_NON_TRUSTED,
+        "transfers_suspended": RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists(),
+        "aml_hold": AmlAlert.objects.filter(account_id=account.pk, hold=True).exclude(status=AmlAlert.Status.DISMISSED).exists(),
+        "kyc_overdue": profile.review_due if profile and profile.review_due and profile.review_due < now.date() else None,
+        "may_edit_trusted": account.type == Account.Type.HOLDING
+        and account.organisation_id == user.organisation_id
+        and user.role in controls.OPERATOR_ROLES,
+        "may_edit_limits": account.type == Account.Type.HOLDING
+        and account.organisation_id == user.organisation_id
+        and user.role == User.Role.ADMIN,
+        # Changes of limits and the trusted list waiting for a second person: the holder sees them.
+        "pending_changes": list(
+            control_selectors.approvals_for(user)
+            .filter(account=account, status="pending", action__in=("trusted_add", "limit_change"))
+            .select_related("initiated_by")
+            .order_by("created_at", "id")
+        ),
+    }
+
+
+def _own_limits(account: Account) -> dict[str, Any]:
+    limit = control_selectors.limits_of(account)
+    return {"per_transfer": limit.per_transfer if limit else None, "per_day": limit.per_day if limit else None}
+
+
+@role_required(HOLDER)
+def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Ask to change the account's limits; a second person of the organisation approves."""
+    user = _user(request)
+    account = _account(user, identifier)
+    back = reverse("workspace:account", args=[account.identifier])
+    if request.method != "POST":
+        return redirect(back)
+    form = wf.LimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter whole numbers of units of at least 1, or leave a field empty."))
+        return redirect(back + "#limits")
+    try:
+        access_policy.require_step_up(request, user)
+        result = controls.request_limits(actor=user, account=account.identifier, **form.cleaned_data)
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back + "#limits")
+        messages.error(request, f"{exc.message} ({exc.code})")
+        return redirect(back + "#limits")
+    if hasattr(result, "request_hash"):
+        messages.info(request, _("The new limits await approval by a second person of your organisation."))
+    else:
+        messages.success(request, _("The new limits are in force."))
+    return redirect(back + "#limits")
+
+
+@role_required(HOLDER)
+def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Add an account to the trusted list (through four-eyes when the registry
+    says so, effective after the trusted delay) or remove one (at once)."""
+    user = _user(request)
+    account = _account(user, identifier)
+    back = reverse("workspace:account", args=[account.identifier])
+    if request.method != "POST":
+        return redirect(back)
+    try:
+        if "remove" in request.POST:
+            controls.remove_trusted(actor=user, account=account.identifier, trusted=request.POST["remove"])
+            messages.success(request, _("%(trusted)s is no longer trusted.") % {"trusted": request.POST["remove"]})
+        else:
+            form = wf.TrustedAccountForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("Enter an account number."))
+                return redirect(back)
+            access_policy.require_step_up(request, user)
+            result = controls.request_trusted_addition(actor=user, account=account.identifier, trusted=form.cleaned_data["trusted"])
+            if hasattr(result, "request_hash"):
+                messages.info(request, _("The addition awaits approval by a second person of your organisation."))
+            else:
+                messages.success(
+                    request,
+                    _("%(trusted)s will be trusted from %(when)s.")
+                    % {"trusted": form.cleaned_data["trusted"], "when": date_format(localtime(result.effective_at), "DATETIME_FORMAT")},
+                )
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back + "#trusted")
+        messages.error(request, f"{exc.message} ({exc.code})")
+    return redirect(back)

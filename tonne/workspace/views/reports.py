@@ -1,0 +1,225 @@
+"""Monitoring reports: assignments, new report, verification and issuance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from tonne.core.errors import RegistryError
+from tonne.mrv import selectors as mrv_selectors
+from tonne.mrv import services as mrv
+from tonne.mrv.models import MonitoringReport, ReportVintage
+from tonne.organisations import selectors as org_selectors
+from tonne.organisations.models import User
+from tonne.projects import selectors as project_selectors
+from tonne.projects.models import Project
+from tonne.units import selectors as unit_selectors
+from tonne.workspace import forms as wf
+from tonne.workspace import inbox as inbox_sources
+from tonne.workspace.labels import LABELS
+from tonne.workspace.views.common import ADMIN, DEVELOPER, VVB, _user, role_required, show_error
+from tonne.workspace.views.projects import _project, as_upload
+
+# -- monitoring reports -------------------------------------------------------------------------
+
+
+def _to_validate(user: User) -> Any:
+    return project_selectors.projects_for(user).filter(vvb_id=user.organisation_id, status=Project.Status.APPROVED)
+
+
+def _to_verify(user: User) -> Any:
+    return mrv_selectors.reports_for(user).filter(vvb_id=user.organisation_id, status=MonitoringReport.Status.SUBMITTED)
+
+
+@role_required(VVB)
+def assignments(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    return render(
+        request,
+        "workspace/assignments.html",
+        {
+            "to_validate": _to_validate(user),
+            "to_verify": _to_verify(user),
+            "validated": project_selectors.projects_for(user)
+            .filter(vvb_id=user.organisation_id)
+            .exclude(status__in=[Project.Status.DRAFT, Project.Status.SUBMITTED, Project.Status.APPROVED]),
+            "verified": mrv_selectors.reports_for(user)
+            .filter(vvb_id=user.organisation_id)
+            .exclude(status=MonitoringReport.Status.SUBMITTED),
+        },
+    )
+
+
+@role_required(DEVELOPER)
+def report_new(request: HttpRequest, project_id: str) -> HttpResponse:
+    user = _user(request)
+    project = _project(user, project_id)
+    data = request.POST.copy() if request.method == "POST" else None
+    adding = bool(data and data.get("add_row"))
+    if data is not None and adding:
+        data["vintages-TOTAL_FORMS"] = str(int(data.get("vintages-TOTAL_FORMS", "0") or 0) + 1)
+    initial = {"vvb": str(project.vvb.uid)} if project.vvb else None
+    form = wf.ReportForm(data, request.FILES or None, initial=initial)
+    vintages = wf.VintageFormSet(data, prefix="vintages")
+    error = None
+    if data is not None and not adding and form.is_valid() & vintages.is_valid():
+        rows = [
+            {"vintage": f.cleaned_data["vintage"], "quantity": f.cleaned_data["quantity"]}
+            for f in vintages.forms
+            if f.cleaned_data.get("vintage") or f.cleaned_data.get("quantity")
+        ]
+        try:
+            file = form.cleaned_data["document"]
+            report = mrv.submit_report(
+                actor=user,
+                project=project,
+                period_start=form.cleaned_data["period_start"],
+                period_end=form.cleaned_data["period_end"],
+                vintages=rows,
+                vvb=form.cleaned_data["vvb"],
+                upload=as_upload(file) if file else None,
+            )
+        except RegistryError as exc:
+            error = exc
+            show_error(form, exc)
+        else:
+            messages.success(request, _("Monitoring report %(n)s submitted for verification.") % {"n": report.number})
+            return redirect("workspace:report", uid=report.uid)
+    return render(
+        request,
+        "workspace/report_form.html",
+        {"project": project, "form": form, "vintages": vintages, "error": error},
+        status=error.status if error else 200,
+    )
+
+
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    qs = mrv_selectors.reports_for(user)
+    if not org_selectors.is_admin(user):
+        own = user.organisation_id
+        qs = qs.filter(Q(project__developer_id=own) | Q(vvb_id=own))
+    return render(request, "workspace/reports.html", {"reports": qs.order_by("-submitted_at")[:200]})
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    user: User
+    report: MonitoringReport
+    vintages: list[ReportVintage]
+    may_verify: bool  # the assigned VVB, while the report is submitted
+    may_issue: bool  # the registry administrator, once it is verified
+
+    @classmethod
+    def load(cls, request: HttpRequest, uid: str) -> ReportPage:
+        user = _user(request)
+        report = mrv_selectors.reports_for(user).filter(uid=uid).first() if inbox_sources._uuid_like(uid) else None
+        if report is None or not project_selectors.is_project_party(user, report.project):
+            raise Http404
+        return cls(
+            user=user,
+            report=report,
+            vintages=list(report.vintages.all()),
+            may_verify=report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id,
+            may_issue=report.status == MonitoringReport.Status.VERIFIED and org_selectors.is_admin(user),
+        )
+
+    def render(
+        self, request: HttpRequest, *, error: RegistryError | None = None, action: str = "", form: forms.Form | None = None
+    ) -> HttpResponse:
+        """The page; after a refused `action`, with its bound `form` and the refusal."""
+        report = self.report
+        may = {"verify": self.may_verify, "issue": self.may_issue, "reject": self.may_verify or self.may_issue}
+        issuances = [
+            {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
+            for i in report.issuances.select_related("project").order_by("vintage")
+        ]
+        context: dict[str, Any] = {
+            "report": report,
+            "vintages": self.vintages,
+            "may_verify": self.may_verify,
+            "may_issue": self.may_issue,
+            "may_reject": may["reject"],
+            "verify_form": wf.VerifyForm(vintages=self.vintages),
+            "decision_form": wf.DecisionForm(),
+            "issuances": issuances,
+            "error": error,
+            # A refusal of a form this user is not shown appears at the top.
+            "error_form": action if may.get(action) else "top",
+            "status_label": LABELS.get(report.status, report.status),
+        }
+        if form is not None:
+            context["verify_form" if action == "verify" else "decision_form"] = form
+        return render(request, "workspace/report.html", context, status=error.status if error else 200)
+
+    def refused(self, request: HttpRequest, action: str, form: forms.Form | None, exc: RegistryError) -> HttpResponse:
+        show_error(form, exc)
+        return self.render(request, error=exc, action=action, form=form)
+
+    def done(self) -> HttpResponse:
+        return redirect("workspace:report", uid=self.report.uid)
+
+
+@require_safe
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_detail(request: HttpRequest, uid: str) -> HttpResponse:
+    return ReportPage.load(request, uid).render(request)
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_verify(request: HttpRequest, uid: str) -> HttpResponse:
+    """The assigned VVB signs the verified quantities (with its verification report)."""
+    page = ReportPage.load(request, uid)
+    form = wf.VerifyForm(request.POST, request.FILES, vintages=page.vintages)
+    if not form.is_valid():
+        return page.render(request, action="verify", form=form)
+    file = form.cleaned_data["document"]
+    try:
+        mrv.verify_report(
+            actor=page.user,
+            report=page.report,
+            verified=form.verified(),
+            verification_id=form.cleaned_data["verification_id"],
+            upload=as_upload(file) if file else None,
+        )
+    except RegistryError as exc:
+        return page.refused(request, "verify", form, exc)
+    messages.success(request, _("Verified quantities recorded."))
+    return page.done()
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_issue(request: HttpRequest, uid: str) -> HttpResponse:
+    """The registry administrator approves the issuance of the verified quantities."""
+    page = ReportPage.load(request, uid)
+    try:
+        issued = mrv.approve_issuance(actor=page.user, report=page.report)
+    except RegistryError as exc:
+        return page.refused(request, "issue", None, exc)
+    messages.success(request, _("%(n)s issuance(s) made.") % {"n": len(issued)})
+    return page.done()
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def report_reject(request: HttpRequest, uid: str) -> HttpResponse:
+    page = ReportPage.load(request, uid)
+    form = wf.DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        mrv.reject_report(actor=page.user, report=page.report, reason=form.cleaned_data.get("reason", ""))
+    except RegistryError as exc:
+        return page.refused(request, "reject", form, exc)
+    messages.success(request, _("Monitoring report rejected."))
+    return page.done()
