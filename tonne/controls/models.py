@@ -198,3 +198,21 @@ class UnitReservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial_start}-{self.serial_end} reserved by {self.transaction_id}"
+
+
+class AccountHold(models.Model):
+    """Units may not leave the account while a hold is in force. Placed and
+    released by the monitoring (aml) through the controls' services, so the
+    move path reads one controls table and knows nothing of monitoring."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    alert_id = models.BigIntegerField(unique=True)  # the monitoring alert that asked for it
+    rule = models.CharField(max_length=30)
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "released_at"], name="hold_in_force")]
+
+    def __str__(self) -> str:
+        return f"hold on {self.account_id} ({self.rule})"

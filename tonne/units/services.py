@@ -10,7 +10,7 @@ import functools
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,12 @@ from django.db import (
 )
 from django.db.models import Max
 
-from tonne.controls import gate as controls
+from tonne.controls import gate, rules
+from tonne.controls import services as control_services
+from tonne.controls.domain import Decision, merged_ranges
 from tonne.core import clock, faults, pgpipeline
 from tonne.core.canonical import canonical_json
-from tonne.core.errors import Conflict, NotFound, ValidationFailed
+from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
 from tonne.core.rows import loaded
 from tonne.ledger.services import (
     APPEND_IN_DATABASE_SQL,
@@ -51,6 +53,7 @@ from tonne.projects.domain import buffer_quantity
 from tonne.projects.models import Project
 from tonne.units.domain import RETIREMENT_PURPOSES, Selection, SerialRange, issuance_shares
 from tonne.units.models import Issuance, SerialCounter, Transaction, TransactionBlock, UnitBlock
+from tonne.units.reactions import reactions
 
 Kind = Transaction.Kind
 Status = Transaction.Status
@@ -89,13 +92,6 @@ def issuance_account(project: Project) -> Account:
             "ISSUANCE_ACCOUNT_MISSING", f"{project.developer.name} has no open holding account to receive units."
         )
     return account
-
-
-# Other apps' reactions, installed at start-up (Article 6): to an issuance
-# (the holder's range; returns what to add to the ledger entry) and to a move
-# into a terminal account (called only for those, inside the move's transaction).
-ISSUANCE_HOOKS: list[Callable[[Issuance, SerialRange | None, str, dt.datetime], dict[str, Any]]] = []
-TERMINAL_MOVE_HOOKS: list[Callable[[Any, str, Account, list[tuple[int, int, int]], str, dt.datetime], None]] = []
 
 
 def _new_issuance(
@@ -213,7 +209,7 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
     if sop or omge:
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
-    for hook in ISSUANCE_HOOKS:  # e.g. Article 6 authorisation of the holder's units
+    for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
         data.update(hook(issuance, SerialRange(start, start + net - 1) if net else None, txns[0].identifier, now))
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
@@ -339,7 +335,7 @@ RESERVED_RANGE = (
 BLOCK_HELD_BACK = (
     "(EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= b.serial_end "
     "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE "
-    f"{controls.ACTIVE_FREEZE_SQL} AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
+    f"{rules.ACTIVE_FREEZE_SQL} AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
     "AND f.serial_end >= b.serial_start) OR (f.scope = 'project' AND f.project_id = b.project_id))))"
 )
 
@@ -382,14 +378,14 @@ def _free_parts(cursor: Any, block: BlockRow) -> list[SerialRange]:
 
     now = connection.ops.adapt_datetimefield_value(clock.now())
     cursor.execute(
-        f"SELECT 1 FROM controls_freeze f WHERE {controls.ACTIVE_FREEZE_SQL} AND f.scope = 'project' AND f.project_id = %s",
+        f"SELECT 1 FROM controls_freeze f WHERE {rules.ACTIVE_FREEZE_SQL} AND f.scope = 'project' AND f.project_id = %s",
         [now, block.project_id],
     )
     if cursor.fetchone():
         return []
     cursor.execute(
         "SELECT serial_start, serial_end FROM controls_unitreservation WHERE serial_start <= %s AND serial_end >= %s "
-        f"UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE {controls.ACTIVE_FREEZE_SQL} "
+        f"UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE {rules.ACTIVE_FREEZE_SQL} "
         "AND f.scope = 'serials' AND f.serial_start <= %s AND f.serial_end >= %s",
         [block.serial_end, block.serial_start, now, block.serial_end, block.serial_start],
     )
@@ -780,7 +776,7 @@ def _move(
             # Read under the lock in the same round trip: which controls may
             # refuse, and the first blocks (used only if the checks pass).
             def then() -> None:
-                sql, params = controls.flags_statement(kind, source_identifier, target_identifier, clock.now())
+                sql, params = rules.flags_statement(source_identifier, target_identifier, clock.now())
                 flags_cursor = cursor.pipeline.cursor()
                 flags_cursor.execute(sql, params)
                 flag_rows.append(flags_cursor)
@@ -792,7 +788,7 @@ def _move(
         )
         flags = None
         if flag_rows:
-            flags = controls.read_flags(kind, source, flag_rows[0].fetchone())
+            flags = rules.read_flags(kind, source, flag_rows[0].fetchone())
             flag_rows[0].close()
         if earlier_id is not None:
             # A retry (seen under the account lock, so also one that queued
@@ -811,10 +807,12 @@ def _move(
         faults.point("move.after_read")
         # Freezes, limits and the kill switch refuse here; four-eyes approval
         # and delayed settlement answer with a waiting transaction instead.
-        waiting = controls.check_move(
-            kind, actor, source, target, pieces, selection.total, key, request_hash, details, flags=flags
-        )
-        if waiting is not None:
+        facts = _facts(kind, source, target, pieces, selection.total)
+        decision = gate.decide_move(facts, flags)
+        if decision.refusal is not None:
+            raise decision.refusal
+        if decision.waits:
+            waiting = _wait(decision, facts, actor, key, request_hash, details)
             if own_transaction:  # the waiting request is kept
                 cursor.pipeline.commit()
             return waiting
@@ -822,6 +820,39 @@ def _move(
             cursor, kind, actor, source, target, selection.total, pieces, key, request_hash, details,
             own_transaction=own_transaction,
         )
+
+
+def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], quantity: int) -> rules.MoveFacts:
+    return rules.MoveFacts(
+        kind=kind, source=source, target=target,
+        ranges=merged_ranges((p.serials.start, p.serials.end) for p in pieces),
+        projects=frozenset(p.block.project_id for p in pieces), quantity=quantity, at=clock.now(),
+    )
+
+
+def _wait(
+    decision: Decision, facts: rules.MoveFacts, actor: User, key: str, request_hash: str, details: dict[str, str]
+) -> Transaction:
+    """The move waits (for approval or its settlement time): its transaction
+    now, the controls' record of what it waits for beside it."""
+    projects = set(facts.projects)
+    txn = Transaction.objects.create(
+        identifier=_new_identifier(facts.at),
+        kind=facts.kind,
+        status=Status.AWAITING_APPROVAL if decision.needs_approval else Status.DELAYED,
+        initiated_by=actor,
+        organisation_id=actor.organisation_id,
+        idempotency_key=key,
+        request_hash=request_hash,
+        from_account_id=facts.source.pk,
+        to_account_id=facts.target.pk,
+        quantity=facts.quantity,
+        project_id=projects.pop() if len(projects) == 1 else None,
+        created_at=facts.at,
+        **{"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details},
+    )
+    gate.wait(decision, txn, facts, actor=actor, details=details)
+    return txn
 
 
 TRANSACTION_COLUMNS = (
@@ -915,9 +946,10 @@ def _complete(
         fields["jurisdiction"], stamp, stamp, "",
     ]
     block_rows = [(p.block.issuance_id, p.serials.start, p.serials.end) for p in ordered]
-    if target.is_terminal and TERMINAL_MOVE_HOOKS:  # decided from the row already read
+    on_terminal = reactions().on_terminal_move
+    if target.is_terminal and on_terminal:  # decided from the row already read
         # Before the writes: on the pipelined path COMMIT goes out with them.
-        for hook in TERMINAL_MOVE_HOOKS:
+        for hook in on_terminal:
             hook(cursor, kind, target, block_rows, identifier, now)
     if connection.vendor == "postgresql":
         txn_sql = INSERT_TRANSACTION_SQL
@@ -996,7 +1028,7 @@ def _complete(
     )
 
 
-def settle(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, str]) -> Transaction:
+def _complete_waiting(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, str]) -> Transaction:
     """Complete a transaction that waited (for its approval or its settlement
     time): the request-time checks again, under the same lock, then the move
     of exactly the serials chosen when it was requested."""
@@ -1011,11 +1043,37 @@ def settle(txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, s
         assert target is not None
         _check_acquiring(txn.kind, source, target)
         pieces = _select_by_ranges(cursor, source, tuple(SerialRange(start, end) for start, end in ranges))
-        controls.check_settlement(txn.kind, source, target, pieces)
+        decision = gate.decide_settlement(_facts(txn.kind, source, target, pieces, txn.quantity))
+        if decision.refusal is not None:
+            raise decision.refusal
         return _complete(
             cursor, txn.kind, actor, source, target, txn.quantity, pieces, txn.idempotency_key, txn.request_hash,
             details, pending=txn,
         )
+
+
+def settle_waiting(txn_id: int) -> Transaction:
+    """Complete a waiting move now; if it can no longer be done (units gone,
+    frozen, account suspended…), it fails with that code and nothing moves."""
+    txn = (
+        Transaction.objects.select_for_update(of=("self",))
+        .select_related("from_account", "to_account", "initiated_by")
+        .get(pk=txn_id)
+    )
+    if txn.status not in gate.WAITING:
+        raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
+    pending = control_services.pending_move(txn)
+    control_services.release(txn.pk)  # settled or failed, the serials are no longer held for it
+    try:
+        with transaction.atomic():
+            done = _complete_waiting(txn, [(s, e) for s, e in pending.ranges], pending.details)
+    except RegistryError as exc:
+        Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
+        control_services.record_settlement(txn, failure=exc.code)
+        txn.refresh_from_db()
+        return txn
+    control_services.record_settlement(txn, executed=pending)
+    return done
 
 
 def transfer(

@@ -5,6 +5,7 @@ units are first-transferred by it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from tonne.article6.tests.conftest import T0, key
 from tonne.core import clock
 from tonne.units import services as units
 from tonne.units.domain import Selection
+from tonne.units.reactions import reactions
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +50,8 @@ def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
 
     monkeypatch.setattr(units, "hot_cursor", counting)
     if not hooks:
-        monkeypatch.setattr(units, "TERMINAL_MOVE_HOOKS", [])
+        without = dataclasses.replace(reactions(), on_terminal_move=())
+        monkeypatch.setattr(units, "reactions", lambda: without)
     move()
     monkeypatch.undo()
     return sum(c.count for c in seen)
