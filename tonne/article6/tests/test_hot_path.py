@@ -17,6 +17,7 @@ from tonne import testing
 from tonne.article6.tests.conftest import T0, key
 from tonne.core import clock
 from tonne.units import services as units
+from tonne.units import store
 from tonne.units.domain import Selection
 from tonne.units.reactions import reactions
 
@@ -39,7 +40,7 @@ class Counting:
 
 
 def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
-    original = units.hot_cursor
+    original = store.hot_cursor
     seen: list[Counting] = []
 
     @contextmanager
@@ -48,7 +49,7 @@ def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
             seen.append(Counting(cursor))
             yield seen[-1]
 
-    monkeypatch.setattr(units, "hot_cursor", counting)
+    monkeypatch.setattr(store, "hot_cursor", counting)
     if not hooks:
         without = dataclasses.replace(reactions(), on_terminal_move=())
         monkeypatch.setattr(units, "reactions", lambda: without)
