@@ -26,7 +26,6 @@ exported to the child (``pg_export_snapshot``) for its holdings comparison.
 
 from __future__ import annotations
 
-import functools
 import gc
 import hashlib
 import json
@@ -624,60 +623,17 @@ def _copy_sql(ordered: bool) -> str:
     return COPY_TABLE_SQL.format(columns=ENTRY_COLUMNS.format(body="body"))
 
 
-@functools.cache
-def _libpq_functions() -> tuple[int, int] | None:
-    """Addresses of PQgetCopyData and PQfreemem in the libpq that psycopg
-    has loaded (exactly one mapped in this process), so the compiled path can
-    read the COPY stream without a Python call per row; None if unsure."""
-    try:
-        import ctypes
-
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "/libpq" in line and ".so" in line}
-        if len(paths) != 1:
-            return None
-        lib = ctypes.CDLL(paths.pop())
-        get = ctypes.cast(lib.PQgetCopyData, ctypes.c_void_p).value
-        free = ctypes.cast(lib.PQfreemem, ctypes.c_void_p).value
-        return (get, free) if get and free else None
-    except (OSError, AttributeError):
-        return None
-
-
-def _text(message: bytes) -> str:
-    return message.decode("utf-8", "replace").strip()
-
-
 def _copy_entries(verifier: Any, ordered: bool) -> bool:
     """Stream the entries into the compiled verifier; False if it gave up."""
     import psycopg
 
-    raw = connection.connection
-    sql = _copy_sql(ordered)
-    functions = _libpq_functions() if raw.pgconn.pgconn_ptr else None
-    if functions is None:
-        with psycopg.Cursor(raw) as cursor, cursor.copy(sql) as copy:
-            going = True
-            for chunk in copy:
-                # Once it gave up, read on without checking: cancelling the
-                # COPY would abort the snapshot the reference path needs.
-                going = going and verifier.feed_copy(chunk)
-        return going and verifier.finish_copy()
-    pgconn = raw.pgconn
-    pgconn.send_query(sql.encode())
-    result = pgconn.get_result()
-    if result is None or result.status != psycopg.pq.ExecStatus.COPY_OUT:
-        while pgconn.get_result() is not None:
-            pass
-        raise RuntimeError(f"ledger verification: COPY failed: {_text(pgconn.error_message)}")
-    status = verifier.read_copy(pgconn.pgconn_ptr, *functions)
-    failed = None
-    while (result := pgconn.get_result()) is not None:
-        if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
-            failed = _text(result.error_message)
-    if status != -1 or failed is not None:
-        raise RuntimeError(f"ledger verification: COPY failed: {failed or _text(pgconn.error_message)}")
-    return verifier.finish_copy()
+    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(_copy_sql(ordered)) as copy:
+        going = True
+        for chunk in copy:
+            # Once it gave up, read on without checking: cancelling the
+            # COPY would abort the snapshot the reference path needs.
+            going = going and verifier.feed_copy(chunk)
+    return going and verifier.finish_copy()
 
 
 def _verify_compiled_then_reference(key: str, chunk_size: int) -> VerifyResult:
