@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,20 +55,21 @@ def active_freezes(at: dt.datetime) -> QuerySet[Freeze]:
     return Freeze.objects.filter(lifted_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
 
 
-def check_freezes(facts: MoveFacts) -> None:
+def freezes_binding(
+    account_id: int, ranges: Sequence[tuple[int, int]], projects: Collection[int], at: dt.datetime
+) -> QuerySet[Freeze]:
+    """The freezes in force that stop some of these units: of their account,
+    of a project they belong to, or of some of their serials."""
     serials = Q()
-    for start, end in facts.ranges:
+    for start, end in ranges:
         serials |= Q(scope=Freeze.Scope.SERIALS, serial_start__lte=end, serial_end__gte=start)
-    hit = (
-        active_freezes(facts.at)
-        .filter(
-            Q(scope=Freeze.Scope.ACCOUNT, account_id=facts.source.pk)
-            | Q(scope=Freeze.Scope.PROJECT, project_id__in=facts.projects)
-            | serials
-        )
-        .order_by("created_at")
-        .first()
+    return active_freezes(at).filter(
+        Q(scope=Freeze.Scope.ACCOUNT, account_id=account_id) | Q(scope=Freeze.Scope.PROJECT, project_id__in=projects) | serials
     )
+
+
+def check_freezes(facts: MoveFacts) -> None:
+    hit = freezes_binding(facts.source.pk, facts.ranges, facts.projects, facts.at).order_by("created_at").first()
     if hit is None:
         return
     details = {"freeze": str(hit.uid), "expires_at": hit.expires_at.isoformat() if hit.expires_at else None}
