@@ -98,9 +98,9 @@ class Limits:
     per_day: int | None
 
 
-def limits_in_force(account: Account) -> Limits:
+def limits_in_force(account_id: int) -> Limits:
     """The account's own limits, or the country's where it has none."""
-    limit = AccountLimit.objects.filter(account_id=account.pk).first()
+    limit = AccountLimit.objects.filter(account_id=account_id).first()
     return Limits(
         per_transfer=(limit.per_transfer if limit and limit.per_transfer else settings.TONNE_MAX_TRANSFER_QUANTITY) or None,
         per_day=(limit.per_day if limit and limit.per_day else settings.TONNE_MAX_DAILY_QUANTITY) or None,
@@ -111,7 +111,7 @@ def check_limits(facts: MoveFacts) -> None:
     if facts.kind != Kind.TRANSFER:
         return
     source, quantity = facts.source, facts.quantity
-    limits = limits_in_force(source)
+    limits = limits_in_force(source.pk)
     if limits.per_transfer and quantity > limits.per_transfer:
         raise ValidationFailed(
             "TRANSFER_LIMIT_EXCEEDED",

@@ -30,6 +30,7 @@ from tonne.controls.models import (
 from tonne.core import clock
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tonne.kyc.services import REPRESENTATIVE_ROLES
+from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
     get_account,
@@ -413,8 +414,6 @@ def request_representative_change(*, actor: User, member: User, after: dict[str,
 
 
 def _apply_representative_change(payload: dict[str, Any], *, requested_by: User, approved_by: User | None) -> User:
-    from tonne.ledger.services import append_entry
-
     member = (
         User.objects.select_for_update()
         .select_related("organisation")
