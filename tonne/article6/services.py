@@ -447,7 +447,7 @@ def use_units(
     if use == "oimp" and not oimp_purpose:
         raise ValidationFailed("OIMP_PURPOSE_REQUIRED", "Name the other international mitigation purpose.", field="oimp_purpose")
     kind, account_type = USE_ROUTES[use]
-    return units._request_move(
+    return units.request_move(
         kind=kind,
         actor=actor,
         from_account=from_account,

@@ -301,9 +301,6 @@ def request_move(
         raise
 
 
-_request_move = request_move  # the name Article 6's moves know it by
-
-
 def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transaction:
     locked = moves.lock(actor, request)
     if locked.earlier_id is not None:
