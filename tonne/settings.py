@@ -141,7 +141,7 @@ def _database() -> dict[str, Any]:
     if url:
         db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60")))
         if db["ENGINE"].endswith("postgresql"):
-            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
+            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", f"test_{db['NAME']}")
         return dict(db)
     return {
         "ENGINE": "django.db.backends.sqlite3",
