@@ -11,7 +11,6 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FORKED_TESTS = "tonne/ledger/tests/test_verify_parallel.py"
 PG_URL = os.environ.get("TONNE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/tonne")
 
 
@@ -97,14 +96,7 @@ def main() -> int:
         return sqlite_status
     pg_env = {**base_env, "DATABASE_URL": PG_URL}
     pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    if extra:
-        pg_status = run([*pytest, *extra], pg_env)
-    else:
-        # The forked two-process verifier runs in a pytest process of its own:
-        # after the rest of the suite its child found its fresh connection
-        # closed (cause not yet found; alone, these tests pass).
-        pg_status = run([*pytest, f"--ignore={FORKED_TESTS}"], pg_env)
-        pg_status = run([*pytest, FORKED_TESTS], pg_env) or pg_status
+    pg_status = run([*pytest, *extra], pg_env)
     if sqlite_status or pg_status:
         print(f"FAILED: SQLite exit {sqlite_status}, PostgreSQL exit {pg_status}", flush=True)
         return 1

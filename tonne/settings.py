@@ -257,6 +257,8 @@ TONNE_HOLIDAYS = frozenset(
 TONNE_WEEKEND = frozenset(
     ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(d[:3].lower()) for d in _env_set("TONNE_WEEKEND", "sat,sun")
 )
+# The one module that lists who handles what a lower layer decides (tonne/wiring.py).
+TONNE_WIRING = "tonne.wiring"
 # Registry-wide default limits (0: none); holders set tighter ones per account.
 TONNE_MAX_TRANSFER_QUANTITY = int(os.environ.get("TONNE_MAX_TRANSFER_QUANTITY", "0"))
 TONNE_MAX_DAILY_QUANTITY = int(os.environ.get("TONNE_MAX_DAILY_QUANTITY", "0"))

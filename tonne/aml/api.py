@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from tonne.aml import selectors
 from tonne.aml import services as aml
 from tonne.aml.models import AmlAlert
 from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, paginate
@@ -63,19 +64,11 @@ def alert_out(alert: AmlAlert) -> dict[str, Any]:
     }
 
 
-def _alerts() -> Any:
-    return AmlAlert.objects.select_related("account", "transaction", "issuance")
-
-
 @router.get("/aml/alerts", response={200: Page[AlertOut], **ERRORS}, auth=AUTH)
 def list_alerts(request: HttpRequest, query: Query[AlertQuery]):
     """Monitoring alerts, newest first (registry administrator)."""
     require_registry_administrator(actor(request))
-    qs = _alerts()
-    if query.status:
-        qs = qs.filter(status=query.status)
-    if query.rule:
-        qs = qs.filter(rule=query.rule)
+    qs = selectors.alerts(status=query.status, rule=query.rule)
     return paginate(qs, query, alert_out, allowed={"created_at": "created_at"}, default="-created_at")
 
 
@@ -85,7 +78,7 @@ def decide_alert(request: HttpRequest, alert_id: int, payload: DecisionIn):
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
     alert = aml.decide(actor=user, alert_id=alert_id, status=payload.status, note=payload.note)
-    return alert_out(_alerts().get(pk=alert.pk))
+    return alert_out(selectors.alert(alert.pk))
 
 
 @router.post("/aml/alerts/{int:alert_id}/release", response={200: AlertOut, **ERRORS}, auth=AUTH)
@@ -94,4 +87,4 @@ def release_hold(request: HttpRequest, alert_id: int, payload: ReleaseIn):
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
     alert = aml.release_hold(actor=user, alert_id=alert_id, note=payload.note)
-    return alert_out(_alerts().get(pk=alert.pk))
+    return alert_out(selectors.alert(alert.pk))

@@ -11,7 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q, Sum
 
+from tonne.controls.models import AccountLimit, TrustedAccount
+from tonne.controls.rules import limits_in_force
 from tonne.organisations.models import Account, Organisation, User
+from tonne.projects.models import Project
 from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
 
 Kind = Transaction.Kind
@@ -86,8 +89,6 @@ def new_account_velocity(txn: Transaction) -> Finding | None:
 def change_then_drain(txn: Transaction) -> Finding | None:
     """Soon after a change to who may act or where units may go (a new person,
     a new trusted account, new limits), most of the account leaves."""
-    from tonne.controls.models import AccountLimit, TrustedAccount
-
     if txn.kind != Kind.TRANSFER or txn.from_account_id is None:
         return None
     since, at = _window(txn, settings.TONNE_AML_DRAIN_HOURS)
@@ -113,12 +114,9 @@ def change_then_drain(txn: Transaction) -> Finding | None:
 
 def structuring(txn: Transaction) -> Finding | None:
     """Several transfers just under the per-transfer limit."""
-    from tonne.controls.models import AccountLimit
-
     if txn.kind != Kind.TRANSFER or txn.from_account_id is None:
         return None
-    limit_row = AccountLimit.objects.filter(account_id=txn.from_account_id).first()
-    limit = (limit_row.per_transfer if limit_row and limit_row.per_transfer else 0) or settings.TONNE_MAX_TRANSFER_QUANTITY
+    limit = limits_in_force(txn.from_account_id).per_transfer
     if not limit:
         return None
     floor = limit * settings.TONNE_AML_STRUCTURING_PERCENT // 100
@@ -134,8 +132,6 @@ def structuring(txn: Transaction) -> Finding | None:
 def status_conflict(txn: Transaction) -> Finding | None:
     """Units of a project that is not in good standing, or between holders
     that are not, moved."""
-    from tonne.projects.models import Project
-
     conflicts = []
     projects = Project.objects.filter(issuances__in=txn.blocks.values("issuance_id")).distinct()
     for project in projects:

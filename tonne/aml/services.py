@@ -1,5 +1,6 @@
 """Running the monitoring rules over what completed since the last run
-(by `tonne worker`), the review queue, and the hold check before moves."""
+(by `tonne worker`) and the review queue. A hold an alert asks for is a
+controls hold (controls.services.place_hold): the move path reads only that."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from tonne.aml import rules
+from tonne.aml import domain, rules
 from tonne.aml.models import AmlAlert, AmlCursor
 from tonne.audit import review
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
+from tonne.controls import services as controls
 from tonne.core import clock
-from tonne.core.errors import NotFound, ValidationFailed
+from tonne.core.errors import NotFound
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.models import Issuance, Transaction
@@ -24,13 +26,16 @@ BATCH = 500
 
 def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None, issuance: Issuance | None = None,
            account_id: int | None = None, organisation_id: int | None = None) -> AmlAlert | None:
-    hold = rule in settings.TONNE_AML_HOLD_RULES and account_id is not None
+    hold = domain.holds(rule, account_id, settings.TONNE_AML_HOLD_RULES)
     try:
         with transaction.atomic():
             alert = AmlAlert.objects.create(
                 rule=rule, transaction=txn, issuance=issuance, account_id=account_id, organisation_id=organisation_id,
                 detail=finding, hold=hold, created_at=clock.now(),
             )
+            if hold:
+                assert account_id is not None
+                controls.place_hold(account_id=account_id, alert_id=alert.pk, rule=rule)
     except IntegrityError:  # already raised for this transaction
         return None
     record(AuditEvent.Category.SECURITY, f"aml.{rule}", target=txn.identifier if txn else str(issuance.uid if issuance else ""),
@@ -46,14 +51,14 @@ def scan() -> list[AmlAlert]:
         cursor = AmlCursor.objects.select_for_update().get(pk=1)
         txns = list(
             Transaction.objects.filter(pk__gt=cursor.last_transaction_id, status=Transaction.Status.COMPLETED)
-            .exclude(kind__in=(Transaction.Kind.ISSUANCE, Transaction.Kind.BUFFER_CONTRIBUTION))
+            .exclude(kind__in=domain.UNSCANNED_KINDS)
             .order_by("pk")[:BATCH]
         )
         # Waiting transactions complete later, in place: the cursor only passes
         # what is no longer waiting.
         waiting = Transaction.objects.filter(
             pk__gt=cursor.last_transaction_id,
-            status__in=(Transaction.Status.PROPOSED, Transaction.Status.AWAITING_APPROVAL, Transaction.Status.DELAYED),
+            status__in=domain.WAITING_STATUSES,
         ).order_by("pk").values_list("pk", flat=True).first()
         for txn in txns:
             if waiting is not None and txn.pk > waiting:
@@ -61,7 +66,7 @@ def scan() -> list[AmlAlert]:
             for rule, check in rules.TRANSACTION_RULES.items():
                 finding = check(txn)
                 if finding is not None:
-                    account_id = txn.from_account_id if rule != "circular_trading" else txn.to_account_id
+                    account_id = domain.alerted_account(rule, txn.from_account_id, txn.to_account_id)
                     account = Account.objects.filter(pk=account_id).first() if account_id else None
                     alert = _raise(rule, finding, txn=txn, account_id=account_id,
                                    organisation_id=account.organisation_id if account else None)
@@ -86,6 +91,7 @@ def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:
     def release(alert: AmlAlert) -> None:
         if alert.status == AmlAlert.Status.DISMISSED:
             alert.hold = False
+            controls.release_hold(alert_id=alert.pk)
 
     return review.decide(
         actor=actor, model=AmlAlert, pk=alert_id, status=status, note=note,
@@ -103,18 +109,6 @@ def release_hold(*, actor: User, alert_id: int, note: str) -> AmlAlert:
             raise NotFound("ALERT_NOT_FOUND", "No such alert.")
         alert.hold = False
         alert.save(update_fields=["hold"])
+        controls.release_hold(alert_id=alert.pk)
         record(AuditEvent.Category.SECURITY, "aml.hold_released", actor=actor, target=str(alert.pk), detail={"note": note})
     return alert
-
-
-def check_move(source: Account) -> None:
-    """An open or confirmed alert with a hold keeps units in the account."""
-    alert = AmlAlert.objects.filter(account_id=source.pk, hold=True).exclude(status=AmlAlert.Status.DISMISSED).first()
-    if alert is not None:
-        raise ValidationFailed(
-            "AML_HOLD",
-            f"Account {source.identifier} is on hold after a monitoring alert ({alert.rule}); "
-            "the registry administrator reviews it.",
-            field="from_account",
-            details={"alert": alert.pk, "rule": alert.rule},
-        )

@@ -80,7 +80,7 @@ def export_units(
     with transaction.atomic():
         now = clock.now()
         blocks = _authorised_for(selection, destination_party, now)
-        txn = units._request_move(
+        txn = units.request_move(
             kind=Transaction.Kind.EXPORT,
             actor=actor,
             from_account=from_account,

@@ -206,7 +206,7 @@ def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
     }
 
 
-def _authorise(approval: Approval, approver: User) -> None:
+def carry_out_authorise(approval: Approval, approver: User) -> None:
     terms = approval.payload
     _check_references(terms)
     if Authorisation.objects.filter(identifier=terms["identifier"]).exists():
@@ -237,7 +237,7 @@ def _authorise(approval: Approval, approver: User) -> None:
     projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
-def _change(approval: Approval, approver: User) -> None:
+def carry_out_change(approval: Approval, approver: User) -> None:
     payload = dict(approval.payload)
     authorisation = get_authorisation(payload.pop("authorisation"), lock=True)
     moment = dt.datetime.fromisoformat(payload.pop("effective_from"))
@@ -255,7 +255,7 @@ def _change(approval: Approval, approver: User) -> None:
     projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
 
 
-def _revoke(approval: Approval, approver: User) -> None:
+def carry_out_revoke(approval: Approval, approver: User) -> None:
     authorisation = get_authorisation(approval.payload["authorisation"], lock=True)
     if authorisation.status != Authorisation.Status.ACTIVE:
         raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.")
@@ -447,7 +447,7 @@ def use_units(
     if use == "oimp" and not oimp_purpose:
         raise ValidationFailed("OIMP_PURPOSE_REQUIRED", "Name the other international mitigation purpose.", field="oimp_purpose")
     kind, account_type = USE_ROUTES[use]
-    return units._request_move(
+    return units.request_move(
         kind=kind,
         actor=actor,
         from_account=from_account,

@@ -14,6 +14,7 @@ from tonne.access.policy import require_step_up
 from tonne.controls import selectors
 from tonne.controls import services as controls
 from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, TrustedAccount
+from tonne.core import clock
 from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.organisations import services as orgs
 from tonne.organisations.api_auth import AUTH, actor, require_scope
@@ -181,8 +182,6 @@ def pending_out(pending: PendingMove) -> dict[str, Any]:
 
 
 def trusted_out(entry: TrustedAccount) -> dict[str, Any]:
-    from tonne.core import clock
-
     now = clock.now()
     return {
         "account": entry.account.identifier,

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from tonne.core.canonical import canonical_json
@@ -54,7 +53,7 @@ def parse_weekend(text: str) -> frozenset[int]:
     return frozenset(WEEKDAYS[p.strip().lower()[:3]] for p in (text or "").split(",") if p.strip())
 
 
-def request_hash(action: str, payload: dict[str, Any]) -> str:
+def request_hash(action: str, payload: dict[str, object]) -> str:
     """What an approval is bound to: the action and its exact parameters."""
     return hashlib.sha256(canonical_json({"action": action, **payload})).hexdigest()
 
@@ -73,3 +72,37 @@ def check_quantity_limit(value: int | None, field: str) -> int | None:
 
 def sum_quantities(ranges: Iterable[tuple[int, int]]) -> int:
     return sum(end - start + 1 for start, end in ranges)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the controls say of a move whose units are chosen: proceed now,
+    refuse (with the error that names the rule), or wait, for a second
+    person's approval and/or until `execute_at`. The units service carries
+    it out; the controls write only their own rows."""
+
+    needs_approval: bool = False
+    execute_at: dt.datetime | None = None
+    refusal: ValidationFailed | None = None
+
+    @property
+    def proceeds(self) -> bool:
+        return self.refusal is None and not self.waits
+
+    @property
+    def waits(self) -> bool:
+        return self.refusal is None and (self.needs_approval or self.execute_at is not None)
+
+
+PROCEED = Decision()
+
+
+def merged_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Serial ranges sorted, adjacent ones joined."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and merged[-1][1] + 1 == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,6 +1,7 @@
 """The controls' own state: four-eyes approvals, moves waiting for approval
 or settlement, trusted account lists, limits, freezes and the registry-wide
-switch. Units themselves move only when their Transaction completes."""
+switch. Units themselves move only when their Transaction completes.
+Transactions are named by app label: units sits above the controls."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.db.models import F, Q
 
 from tonne.organisations.models import Account, Organisation, User
 from tonne.projects.models import Project
-from tonne.units.models import Transaction
 
 
 class Approval(models.Model):
@@ -40,7 +40,7 @@ class Approval(models.Model):
     organisation = models.ForeignKey(Organisation, null=True, on_delete=models.PROTECT, related_name="+")
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     transaction = models.OneToOneField(
-        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="approval"
+        "units.Transaction", null=True, blank=True, on_delete=models.PROTECT, related_name="approval"
     )
     payload = models.JSONField(default=dict)
     request_hash = models.CharField(max_length=64)
@@ -68,7 +68,7 @@ class Approval(models.Model):
 class PendingMove(models.Model):
     """The serials a waiting transaction will move, and when it may settle."""
 
-    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="pending_move")
+    transaction = models.OneToOneField("units.Transaction", on_delete=models.PROTECT, related_name="pending_move")
     ranges = models.JSONField()  # [[start, end], ...] chosen at request time
     details = models.JSONField(default=dict)  # beneficiary, purpose, reason…
     execute_at = models.DateTimeField(null=True, blank=True)  # set once only the delay is left
@@ -188,7 +188,7 @@ class UnitReservation(models.Model):
     settlement): no other move may take them. A row lives only while its
     transaction waits, so the table is empty unless something waits."""
 
-    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="+")
+    transaction = models.ForeignKey("units.Transaction", on_delete=models.CASCADE, related_name="+")
     serial_start = models.PositiveBigIntegerField()
     serial_end = models.PositiveBigIntegerField()
 
@@ -198,3 +198,21 @@ class UnitReservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial_start}-{self.serial_end} reserved by {self.transaction_id}"
+
+
+class AccountHold(models.Model):
+    """Units may not leave the account while a hold is in force. Placed and
+    released by the monitoring (aml) through the controls' services, so the
+    move path reads one controls table and knows nothing of monitoring."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    alert_id = models.BigIntegerField(unique=True)  # the monitoring alert that asked for it
+    rule = models.CharField(max_length=30)
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "released_at"], name="hold_in_force")]
+
+    def __str__(self) -> str:
+        return f"hold on {self.account_id} ({self.rule})"

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tonne.controls import gate
+from tonne.controls import rules
 from tonne.controls.models import AccountLimit, Approval, Freeze, TrustedAccount
 from tonne.core import clock
 from tonne.organisations.models import Account, User
@@ -28,7 +28,7 @@ def approvals_for(user: User) -> QuerySet[Approval]:
 def freezes_for(user: User, *, active_only: bool = False) -> QuerySet[Freeze]:
     qs = Freeze.objects.select_related("account", "project", "created_by", "lifted_by")
     if active_only:
-        qs = qs.filter(pk__in=gate.active_freezes(clock.now()).values("pk"))
+        qs = qs.filter(pk__in=rules.active_freezes(clock.now()).values("pk"))
     if is_admin(user):
         return qs
     own = user.organisation_id

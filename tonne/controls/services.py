@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +16,9 @@ from django.db import transaction
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import domain, gate
+from tonne.controls.handlers import carry_out, handlers
 from tonne.controls.models import (
+    AccountHold,
     AccountLimit,
     Approval,
     Freeze,
@@ -27,8 +28,9 @@ from tonne.controls.models import (
     UnitReservation,
 )
 from tonne.core import clock
-from tonne.core.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
+from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tonne.kyc.services import REPRESENTATIVE_ROLES
+from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
     get_account,
@@ -162,10 +164,6 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
 
 
-# What other apps' approved requests do (Article 6 authorisations), by action.
-CARRY_OUT: dict[str, Callable[[Approval, User], None]] = {}
-
-
 def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
     if approval.transaction_id:
         txn = approval.transaction
@@ -174,17 +172,15 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         if pending.execute_at is not None and pending.execute_at > now:
             Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
             return
-        settle(txn.pk)
-    elif approval.action == Approval.Action.ISSUANCE:
-        _issue(approval, approver)
+        handlers().settle_waiting(txn.pk)
     elif approval.action == Approval.Action.TRUSTED_ADD:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
         _apply_limits(approval.payload, set_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.REPRESENTATIVE_CHANGE:
         _apply_representative_change(approval.payload, requested_by=approval.initiated_by, approved_by=approver)
-    elif approval.action in CARRY_OUT:
-        CARRY_OUT[approval.action](approval, approver)
+    else:  # another app's request (issuance, Article 6): its handler, listed in the wiring
+        carry_out(approval, approver, now)
 
 
 def _new_approval(*, actor: User, action: str, account: Account | None, payload: dict[str, Any]) -> Approval:
@@ -207,73 +203,35 @@ def _new_approval(*, actor: User, action: str, account: Account | None, payload:
 # -- issuance --------------------------------------------------------------------------
 
 
-def _issuance_payload(report: Any) -> dict[str, Any]:
-    """What the second administrator approves: the report and the quantities it would issue."""
-    vintages = {
-        str(row.vintage): int(row.verified or 0) - row.issued
-        for row in report.vintages.order_by("vintage")
-        if int(row.verified or 0) > row.issued
-    }
-    return {"report": str(report.uid), "project": report.project.project_id, "vintages": vintages}
-
-
 def request_issuance(*, actor: User, report_uid: Any) -> Approval:
     """The first administrator asks for issuance of a verified report."""
-    from tonne.mrv.models import MonitoringReport
-
     require_registry_administrator(actor)
     with transaction.atomic():
-        report = MonitoringReport.objects.select_related("project").filter(uid=report_uid).first()
-        if report is None:
-            raise NotFound("REPORT_NOT_FOUND", "No such monitoring report.", field="report")
-        if report.status != MonitoringReport.Status.VERIFIED:
-            raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+        payload = handlers().issuance_payload(report_uid)  # refuses a report that cannot be issued
         if Approval.objects.filter(
-            action=Approval.Action.ISSUANCE, status=Approval.Status.PENDING, payload__report=str(report.uid)
+            action=Approval.Action.ISSUANCE, status=Approval.Status.PENDING, payload__report=payload["report"]
         ).exists():
             raise Conflict("ISSUANCE_ALREADY_REQUESTED", "Issuance of this report already waits for approval.")
-        payload = _issuance_payload(report)
         if not payload["vintages"]:
             raise ValidationFailed("NOTHING_TO_ISSUE", "No verified quantity remains to be issued for this report.")
         return _new_approval(actor=actor, action=Approval.Action.ISSUANCE, account=None, payload=payload)
 
 
-def _issue(approval: Approval, approver: User) -> None:
-    from tonne.mrv import services as mrv
-    from tonne.mrv.models import MonitoringReport
-
-    report = MonitoringReport.objects.select_related("project").get(uid=approval.payload["report"])
-    if domain.request_hash(approval.action, _issuance_payload(report)) != approval.request_hash:
-        raise Conflict("APPROVAL_STALE", "The report changed since issuance was requested; ask again.")
-    with gate.approved_issuance():
-        mrv.approve_issuance(actor=approver, report=report)
-
-
 # -- waiting moves ---------------------------------------------------------------------
 
 
-def settle(txn_id: int) -> Transaction:
-    """Complete a waiting move now; if it can no longer be done (units gone,
-    frozen, account suspended…), it fails with that code and nothing moves."""
-    from tonne.units import services as units
+def pending_move(txn: Transaction) -> PendingMove:
+    return PendingMove.objects.get(transaction=txn)
 
-    txn = Transaction.objects.select_for_update(of=("self",)).select_related("from_account", "to_account", "initiated_by").get(pk=txn_id)
-    if txn.status not in gate.WAITING:
-        raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
-    pending = PendingMove.objects.get(transaction=txn)
-    now = clock.now()
-    release(txn.pk)  # settled or failed, the serials are no longer held for it
-    try:
-        with transaction.atomic():
-            done = units.settle(txn, [(s, e) for s, e in pending.ranges], pending.details)
-    except RegistryError as exc:
-        Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
-        record(Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": exc.code})
-        txn.refresh_from_db()
-        return txn
-    PendingMove.objects.filter(pk=pending.pk).update(executed_at=now)
+
+def record_settlement(txn: Transaction, *, executed: PendingMove | None = None, failure: str = "") -> None:
+    """The controls' side of a waiting move that settled (`executed`) or failed (`failure`, its code)."""
+    if failure:
+        record(Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": failure})
+        return
+    assert executed is not None
+    PendingMove.objects.filter(pk=executed.pk).update(executed_at=clock.now())
     record(Category.CONTROL, f"{txn.kind}.settled", target=txn.identifier)
-    return done
 
 
 def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
@@ -318,7 +276,7 @@ def run_due(limit: int = 100) -> list[Transaction]:
     for txn_id in due:
         with transaction.atomic():
             try:
-                settled.append(settle(txn_id))
+                settled.append(handlers().settle_waiting(txn_id))
             except Conflict:  # cancelled or settled meanwhile
                 continue
     return settled
@@ -456,8 +414,6 @@ def request_representative_change(*, actor: User, member: User, after: dict[str,
 
 
 def _apply_representative_change(payload: dict[str, Any], *, requested_by: User, approved_by: User | None) -> User:
-    from tonne.ledger.services import append_entry
-
     member = (
         User.objects.select_for_update()
         .select_related("organisation")
@@ -615,3 +571,15 @@ def set_transfers_suspended(*, actor: User, suspended: bool, reason: str) -> Reg
         record(Category.CONFIGURATION, "transfers.suspended" if suspended else "transfers.resumed", actor=actor,
                detail={"reason": reason})
     return switch
+
+
+# -- holds (placed by the monitoring) ------------------------------------------------------
+
+
+def place_hold(*, account_id: int, alert_id: int, rule: str) -> AccountHold:
+    """Units may not leave the account until the hold is released (the monitoring's alert asked for it)."""
+    return AccountHold.objects.create(account_id=account_id, alert_id=alert_id, rule=rule, created_at=clock.now())
+
+
+def release_hold(*, alert_id: int) -> None:
+    AccountHold.objects.filter(alert_id=alert_id, released_at__isnull=True).update(released_at=clock.now())

@@ -1,5 +1,10 @@
 """Model instances from columns already read, for the hot paths that read
-rows with their own SQL."""
+rows with their own SQL (the unit-moving store and service).
+
+This is the one place that sets a model instance's internals by hand
+(`__dict__`, `_state`): `Model.from_db` runs `Model.__init__` over every
+field, which costs more than the rest of a move's Python. Anything else
+builds instances through the ORM."""
 
 from __future__ import annotations
 

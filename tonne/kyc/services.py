@@ -28,7 +28,7 @@ from tonne.kyc.models import (
     ScreeningHit,
 )
 from tonne.kyc.selectors import require_holder_or_admin
-from tonne.organisations.models import Account, Organisation, User
+from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import (
     is_registry_administrator,
     require_registry_administrator,
@@ -306,43 +306,3 @@ def require_no_sanctions_hits(organisation: Organisation) -> None:
 
 
 # -- before units move -------------------------------------------------------------------------
-
-
-def check_move(kind: str, source: Account, target: Account, at: dt.datetime) -> None:
-    """Sanctions hits stop every move of the organisation, out and in; for
-    transfers out, the holder's KYC must be verified and not overdue, and the
-    account must have enough authorised representatives."""
-    org_ids = [a.organisation_id for a in (source, target) if a.organisation_id]
-    if org_ids:
-        blocked = set(
-            ScreeningHit.objects.filter(organisation_id__in=org_ids, status__in=BLOCKING_HITS).values_list(
-                "organisation_id", flat=True
-            )
-        )
-        if source.organisation_id in blocked:
-            raise ValidationFailed("SANCTIONS_HIT", f"The holder of {source.identifier} is under sanctions review.",
-                                   field="from_account")
-        if target.organisation_id in blocked:
-            raise ValidationFailed("SANCTIONS_HIT_ACQUIRING",
-                                   f"The holder of {target.identifier} is under sanctions review.", field="to_account")
-    if kind != "transfer" or not source.organisation_id:
-        return
-    profile = KycProfile.objects.filter(organisation_id=source.organisation_id).first()
-    if profile is not None and profile.review_due is not None and profile.review_due < at.date():
-        raise ValidationFailed("KYC_REVIEW_OVERDUE",
-                               f"The KYC review of the holder of {source.identifier} was due on {profile.review_due}.",
-                               field="from_account")
-    if settings.TONNE_KYC_REQUIRED and (profile is None or profile.status != KycProfile.Status.VERIFIED):
-        raise ValidationFailed("KYC_NOT_VERIFIED", f"The holder of {source.identifier} has no verified KYC record.",
-                               field="from_account")
-    if settings.TONNE_MIN_REPRESENTATIVES:
-        count = User.objects.filter(
-            organisation_id=source.organisation_id, is_active=True, role__in=REPRESENTATIVE_ROLES
-        ).count()
-        if count < settings.TONNE_MIN_REPRESENTATIVES:
-            raise ValidationFailed(
-                "REPRESENTATIVES_MISSING",
-                f"Accounts that move units need at least {settings.TONNE_MIN_REPRESENTATIVES} authorised "
-                f"representatives; the holder of {source.identifier} has {count}.",
-                field="from_account",
-            )

@@ -1047,38 +1047,6 @@ static PyObject *Verifier_feed_copy(Verifier *v, PyObject *arg) {
     return ok_or_fail(v);
 }
 
-/* Read the whole COPY stream from libpq directly (the library psycopg uses:
- * its PQgetCopyData and PQfreemem are passed in by address). Reads to the
- * end even once given up, so the connection is left as libpq expects. */
-typedef int (*GetCopyData)(void *conn, char **buffer, int async);
-typedef void (*FreeMem)(void *ptr);
-
-static PyObject *Verifier_read_copy(Verifier *v, PyObject *args) {
-    if (ready(v)) return NULL;
-    unsigned long long conn, get_addr, free_addr;
-    if (!PyArg_ParseTuple(args, "KKK", &conn, &get_addr, &free_addr)) return NULL;
-    if (!conn || !get_addr || !free_addr) {
-        PyErr_SetString(PyExc_ValueError, "null libpq pointer");
-        return NULL;
-    }
-    GetCopyData get = (GetCopyData)(uintptr_t)get_addr;
-    FreeMem release = (FreeMem)(uintptr_t)free_addr;
-    int status;
-    for (;;) {
-        char *data = NULL;
-        status = get((void *)(uintptr_t)conn, &data, 0);
-        if (status < 0) break;
-        int r = feed_bytes(v, (const unsigned char *)data, (size_t)status);
-        release(data);
-        if (r == -2) {
-            /* drain, then report the Python error */
-            while (get((void *)(uintptr_t)conn, &data, 0) >= 0) release(data);
-            return NULL;
-        }
-    }
-    return PyLong_FromLong(status); /* -1: the COPY ended; -2: an error (libpq says which) */
-}
-
 static PyObject *Verifier_finish_copy(Verifier *v, PyObject *unused) {
     if (ready(v)) return NULL;
     if (!v->failed && (!v->header_done || !v->trailer_seen || v->pos != v->len)) fail(v, "incomplete COPY stream");
@@ -1163,8 +1131,6 @@ static PyGetSetDef Verifier_getset[] = {
 
 static PyMethodDef Verifier_methods[] = {
     {"feed_copy", (PyCFunction)Verifier_feed_copy, METH_O, "feed a chunk of the binary COPY stream; False once given up"},
-    {"read_copy", (PyCFunction)Verifier_read_copy, METH_VARARGS,
-     "read_copy(pgconn_ptr, PQgetCopyData address, PQfreemem address): read and check the whole stream"},
     {"finish_copy", (PyCFunction)Verifier_finish_copy, METH_NOARGS, "the COPY stream ended; False if incomplete or given up"},
     {"feed_row", (PyCFunction)Verifier_feed_row, METH_VARARGS, "feed_row(seq, kind, body, prev_hash, leaf_hash)"},
     {"finish_rows", (PyCFunction)Verifier_finish_rows, METH_NOARGS, "the rows ended; False if any is missing or given up"},

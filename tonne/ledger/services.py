@@ -4,6 +4,8 @@ caller's database transaction, and signed checkpoints over the Merkle tree."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,22 +122,74 @@ def entry_template(
     return [before, '","seq":', after, kind, transaction_ref, created], at
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """A row of the change that records its entry's number: `column` of the
+    row of `table` whose `key_column` is `key` (say, a transaction's ledger_seq)."""
+
+    table: str
+    column: str
+    key_column: str
+    key: Any
+
+
+@functools.lru_cache(maxsize=16)
+def _append_sql(stamp: tuple[str, str, str] | None, asynchronous_commit: bool) -> str:
+    sql = f"WITH {APPEND_IN_DATABASE_SQL}"
+    if stamp is not None:
+        table, column, key_column = stamp
+        sql += f", stamped AS (UPDATE {table} SET {column} = new_entry.seq FROM new_entry WHERE {table}.{key_column} = %s)"
+    # set_config(..., true) is SET LOCAL: only this transaction commits
+    # asynchronously (its caller waits for durability another way).
+    return sql + " SELECT seq, leaf, body" + (
+        ", set_config('synchronous_commit', 'off', true)" if asynchronous_commit else ""
+    ) + " FROM new_entry"
+
+
+def append(
+    cursor: Any,
+    *,
+    kind: str,
+    actor: Any,
+    data: dict[str, Any],
+    transaction_ref: str = "",
+    stamp: Stamp | None = None,
+    asynchronous_commit: bool = False,
+) -> Callable[[], Appended]:
+    """The one way to append an entry: on the cursor of the change, in its
+    transaction. Returns how to read what was appended, so a pipelined
+    caller can queue the append and read it after its COMMIT went out.
+
+    On PostgreSQL the database numbers, chains and hashes the entry in the
+    statement that takes the head's lock (one statement, no round trip while
+    other writers wait); elsewhere the head is locked, then the entry written."""
+    if connection.vendor == "postgresql":
+        params, at = entry_template(kind=kind, actor=actor, data=data, transaction_ref=transaction_ref)
+        key = (stamp.table, stamp.column, stamp.key_column) if stamp is not None else None
+        cursor.execute(_append_sql(key, asynchronous_commit), [*params, *([stamp.key] if stamp else [])])
+
+        def read() -> Appended:
+            seq, leaf, body, *_ = cursor.fetchall()[0]
+            return Appended(seq=int(seq), leaf_hash=leaf, body=body, created_at=at)
+
+        return read
+    seq, prev = reserve_seq(cursor)
+    appended, entry_params, head_params = entry_row(
+        seq=seq, prev=prev, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
+    )
+    cursor.execute(INSERT_ENTRY_SQL, entry_params)
+    cursor.execute(SET_HEAD_HASH_SQL, head_params)
+    if stamp is not None:
+        cursor.execute(f"UPDATE {stamp.table} SET {stamp.column} = %s WHERE {stamp.key_column} = %s", [seq, stamp.key])
+    return lambda: appended
+
+
 def append_entry(*, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = "") -> Appended:
     """Append one entry. Must run inside the transaction making the change."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger entries are written inside the change's own transaction")
     with connection.cursor() as cursor:
-        seq, prev = reserve_seq(cursor)
-        appended, entry_params, head_params = entry_row(
-            seq=seq, prev=prev, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
-        )
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH entry AS ({INSERT_ENTRY_SQL}), head AS ({SET_HEAD_HASH_SQL}) SELECT 1",
-                entry_params + head_params,
-            )
-        else:
-            cursor.execute(INSERT_ENTRY_SQL, entry_params)
-            cursor.execute(SET_HEAD_HASH_SQL, head_params)
-    return appended
+        return append(cursor, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref)()
 
 
 def leaf_hashes(size: int | None = None, *, start: int = 0) -> list[bytes]:

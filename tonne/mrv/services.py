@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from tonne.controls import gate as controls_gate
+from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
@@ -213,12 +214,12 @@ def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> Moni
 
 
 @transaction.atomic
-def approve_issuance(*, actor: User, report: MonitoringReport) -> list[Issuance]:
+def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approval | None = None) -> list[Issuance]:
     """The administrator approves issuance of every verified vintage. The
     report row lock and one-issuance-per-vintage constraint make a retry or a
     race issue nothing twice."""
     require_registry_administrator(actor)
-    controls_gate.check_issuance()  # four-eyes: only a second administrator's approval issues
+    controls_gate.check_issuance(approval=approval)  # four-eyes: only a second administrator's approval issues
     report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=report.pk)
     if report.status == MonitoringReport.Status.ISSUED:
         raise ValidationFailed("ISSUANCE_ALREADY_DONE", "Units for this report have already been issued.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from tonne.core.errors import ValidationFailed
+from tonne.organisations.models import Account, Organisation
 
 MAX_SERIAL = 2**62  # fits a signed 64-bit column with room to spare
 
@@ -206,3 +207,211 @@ def issuance_shares(quantity: int, sop_basis_points: int, omge_basis_points: int
     if quantity <= 0 or sop_basis_points < 0 or omge_basis_points < 0:
         raise ValueError("quantity must be positive and rates non-negative")
     return -(-quantity * sop_basis_points // 10000), -(-quantity * omge_basis_points // 10000)
+
+
+# -- moving units: the pure rules ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """A request to move units, as the services received it (identifiers checked)."""
+
+    kind: str
+    source: str  # account identifiers
+    target: str
+    selection: Selection
+    key: str  # the Idempotency-Key
+    request_hash: str
+    details: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    id: int
+    issuance_id: int
+    project_id: int
+    vintage: int
+    unit_class: str
+    serial_start: int
+    serial_end: int
+    acquired_at: Any  # as the database returns it; written back unchanged
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Serials a move takes, and the block that holds them."""
+
+    block: BlockRow
+    serials: SerialRange
+
+
+ACQUIRING_TYPES: dict[str, tuple[str, ...]] = {
+    "transfer": (Account.Type.HOLDING,),
+    "retirement": (Account.Type.RETIREMENT,),
+    "cancellation": (Account.Type.CANCELLATION, Account.Type.OMGE),
+    "reversal": (Account.Type.CANCELLATION,),
+    "export": (Account.Type.EXPORT,),
+}
+TRANSFERRING_TYPES: dict[str, tuple[str, ...]] = {
+    "transfer": (Account.Type.HOLDING,),
+    "retirement": (Account.Type.HOLDING,),
+    "cancellation": (Account.Type.HOLDING,),
+    "reversal": (Account.Type.BUFFER,),
+    "export": (Account.Type.HOLDING,),
+}
+
+
+def check_transferring(kind: str, account: Account) -> None:
+    """Whether units may leave `account` by a move of this kind."""
+    if account.is_terminal:
+        raise ValidationFailed(
+            "TRANSFERRING_ACCOUNT_TERMINAL",
+            f"Units in {account.identifier} ({account.type}) are final and never move again.",
+            field="from_account",
+        )
+    if account.status == Account.Status.CLOSED:
+        raise ValidationFailed("TRANSFERRING_ACCOUNT_CLOSED", f"Account {account.identifier} is closed.", field="from_account")
+    if account.status == Account.Status.SUSPENDED:
+        raise ValidationFailed("TRANSFERRING_ACCOUNT_SUSPENDED", f"Account {account.identifier} is suspended.", field="from_account")
+    if account.type not in TRANSFERRING_TYPES[kind]:
+        raise ValidationFailed(
+            "TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot start from a {account.type} account.", field="from_account"
+        )
+    if account.organisation is not None and account.organisation.status != Organisation.Status.APPROVED:
+        raise ValidationFailed(
+            "TRANSFERRING_ORGANISATION_NOT_APPROVED",
+            f"The holder of {account.identifier} is {account.organisation.status}.",
+            field="from_account",
+        )
+
+
+def check_acquiring(kind: str, source: Account, account: Account) -> None:
+    """Whether `account` may receive units from `source` by a move of this kind."""
+    if account.pk == source.pk:
+        raise ValidationFailed("SAME_ACCOUNT", "The acquiring account is the transferring account.", field="to_account")
+    if account.status != Account.Status.OPEN:
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} is {account.status}.", field="to_account")
+    if account.type not in ACQUIRING_TYPES[kind]:
+        raise ValidationFailed(
+            "ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot go to a {account.type} account.", field="to_account"
+        )
+    if account.organisation is not None and account.organisation.status != Organisation.Status.APPROVED:
+        raise ValidationFailed(
+            "ACQUIRING_ORGANISATION_NOT_APPROVED",
+            f"The holder of {account.identifier} is {account.organisation.status}.",
+            field="to_account",
+        )
+
+
+def pieces_of_range(wanted: SerialRange, blocks: list[BlockRow], account: str) -> list[Piece]:
+    """The pieces of `blocks` (in serial order, never overlapping) that make
+    up `wanted`; every serial of it must be held."""
+    pieces: list[Piece] = []
+    at = wanted.start
+    for block in blocks:
+        if block.serial_end < at:
+            continue
+        if block.serial_start > at:
+            break
+        end = min(block.serial_end, wanted.end)
+        pieces.append(Piece(block, SerialRange(at, end)))
+        at = end + 1
+        if at > wanted.end:
+            break
+    if at <= wanted.end:
+        raise ValidationFailed(
+            "SERIAL_RANGE_NOT_HELD",
+            f"Serials {wanted.start}-{wanted.end} are not all held in account {account} (serial {at} is not there).",
+            field="ranges",
+            details={"first_missing_serial": at},
+        )
+    return pieces
+
+
+def free_parts(block: BlockRow, covered: list[tuple[int, int]]) -> list[SerialRange]:
+    """The parts of `block` outside the `covered` ranges (reserved or frozen serials)."""
+    parts, at = [], block.serial_start
+    for start, end in sorted(covered):
+        if start > at:
+            parts.append(SerialRange(at, min(start - 1, block.serial_end)))
+        at = max(at, end + 1)
+    if at <= block.serial_end:
+        parts.append(SerialRange(at, block.serial_end))
+    return parts
+
+
+def take(block: BlockRow, parts: list[SerialRange], need: int, pieces: list[Piece]) -> int:
+    """Selection by criteria: take up to `need` units from the parts of a
+    block, lowest serials first, onto `pieces`; returns what is still needed."""
+    for part in parts:
+        count = min(need, part.count)
+        pieces.append(Piece(block, SerialRange(part.start, part.start + count - 1)))
+        need -= count
+        if need == 0:
+            break
+    return need
+
+
+def insufficient(account: str, requested: int, available: int, held_back: int) -> ValidationFailed:
+    also = f" ({held_back} more are frozen or committed to waiting transactions)" if held_back else ""
+    return ValidationFailed(
+        "INSUFFICIENT_UNITS",
+        f"Account {account} holds {available} matching units that may move{also}; {requested} requested.",
+        field="quantity",
+        details={"available": available, "requested": requested, **({"held_back": held_back} if held_back else {})},
+    )
+
+
+# A block shrunk to its first part: [id, start, end, account, acquired].
+Shrunk = list[Any]
+# Another part of a split block, a new row: the columns of REMAINDER_COLUMNS.
+Remainder = list[Any]
+
+
+def split_blocks(pieces: list[Piece], source_id: int, target_id: int, acquired: Any) -> tuple[list[Shrunk], list[Remainder]]:
+    """How the pieces move, splitting blocks at their boundaries; every part
+    keeps all attributes but its range (and account, and acquisition time
+    for the parts that move). Each block row shrinks to its first part; the
+    other parts become new rows, written after the shrinking so no two rows
+    ever overlap."""
+    by_block: dict[int, list[Piece]] = {}
+    for piece in pieces:
+        by_block.setdefault(piece.block.id, []).append(piece)
+    shrunk: list[Shrunk] = []
+    remainders: list[Remainder] = []
+    for group in by_block.values():
+        block = group[0].block
+        parts: list[tuple[int, int, int, Any]] = []  # (start, end, account, acquired)
+        at = block.serial_start
+        for piece in sorted(group, key=lambda p: p.serials.start):
+            if piece.serials.start > at:
+                parts.append((at, piece.serials.start - 1, source_id, block.acquired_at))
+            parts.append((piece.serials.start, piece.serials.end, target_id, acquired))
+            at = piece.serials.end + 1
+        if at <= block.serial_end:
+            parts.append((at, block.serial_end, source_id, block.acquired_at))
+        (start, end, account_id, acquired_at), *rest = parts
+        shrunk.append([block.id, start, end, account_id, acquired_at])
+        for start, end, account_id, acquired_at in rest:
+            remainders.append(
+                [block.issuance_id, block.project_id, block.vintage, block.unit_class, start, end, account_id, acquired_at]
+            )
+    return shrunk, remainders
+
+
+def move_entry(kind: str, source: str, target: str, quantity: int, ordered: list[Piece], details: dict[str, str]) -> dict[str, Any]:
+    """What the ledger entry of a completed move says."""
+    data: dict[str, Any] = {
+        "op": "move",
+        "kind": kind,
+        "from": source,
+        "to": target,
+        "quantity": quantity,
+        "ranges": [[p.serials.start, p.serials.end] for p in ordered],
+    }
+    data.update({field: value for field, value in details.items() if value})
+    return data

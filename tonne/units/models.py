@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import Account, Organisation
 from tonne.projects.models import Project
 
@@ -26,7 +25,8 @@ class SerialCounter(models.Model):
 class Issuance(models.Model):
     uid = models.UUIDField(unique=True)
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="issuances")
-    report = models.ForeignKey(MonitoringReport, on_delete=models.PROTECT, related_name="issuances")
+    # By app label: monitoring (mrv) sits above units.
+    report = models.ForeignKey("mrv.MonitoringReport", on_delete=models.PROTECT, related_name="issuances")
     number = models.PositiveIntegerField()  # per project, appears in serials
     vintage = models.PositiveSmallIntegerField()
     unit_class = models.CharField(max_length=10)

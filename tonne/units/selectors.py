@@ -18,10 +18,13 @@ from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
 from tonne.organisations.services import get_account, require_account_operator
 from tonne.projects.models import Project
+from tonne.units import store
 from tonne.units.domain import (
     Selection,
     SerialPrefix,
     SerialRange,
+    check_acquiring,
+    check_transferring,
     parse_lookup,
     render_serial,
     unit_state,
@@ -215,9 +218,7 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
     # the planner choose index lookups throughout; the statement is prepared
     # (planned once per connection) on PostgreSQL.
     limit = 1 if wanted.start == wanted.end else MAX_LOOKUP_BLOCKS + 1
-    from tonne.units.services import hot_cursor
-
-    with hot_cursor() as cursor:
+    with store.hot_cursor() as cursor:
         cursor.execute(LOOKUP_SQL.format(limit=limit), {"start": wanted.start, "end": wanted.end})
         rows = cursor.fetchall()
     admin = is_admin(user)
@@ -300,15 +301,13 @@ def preview_move(
     same checks and the same selection rule as the move services, so a
     confirmation page shows exactly the serial ranges that will move (as long
     as the account does not change in between)."""
-    from tonne.units import services
-
     source = get_account(check_account_identifier(from_account, field="from_account"), field="from_account")
     require_account_operator(user, source)
-    services._check_transferring(kind, source)
+    check_transferring(kind, source)
     target = get_account(check_account_identifier(to_account, field="to_account"), field="to_account")
-    services._check_acquiring(kind, source, target)
+    check_acquiring(kind, source, target)
     with connection.cursor() as cursor:
-        pieces = services.select_pieces(cursor, source, selection)
+        pieces = store.MoveStore(cursor).select(source, selection)
     issuances = Issuance.objects.select_related("project").in_bulk({p.block.issuance_id for p in pieces})
     ranges = [
         {

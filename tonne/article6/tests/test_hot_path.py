@@ -5,6 +5,7 @@ units are first-transferred by it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from tonne import testing
 from tonne.article6.tests.conftest import T0, key
 from tonne.core import clock
 from tonne.units import services as units
+from tonne.units import store
 from tonne.units.domain import Selection
+from tonne.units.reactions import reactions
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +40,7 @@ class Counting:
 
 
 def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
-    original = units.hot_cursor
+    original = store.hot_cursor
     seen: list[Counting] = []
 
     @contextmanager
@@ -46,9 +49,10 @@ def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
             seen.append(Counting(cursor))
             yield seen[-1]
 
-    monkeypatch.setattr(units, "hot_cursor", counting)
+    monkeypatch.setattr(store, "hot_cursor", counting)
     if not hooks:
-        monkeypatch.setattr(units, "TERMINAL_MOVE_HOOKS", [])
+        without = dataclasses.replace(reactions(), on_terminal_move=())
+        monkeypatch.setattr(units, "reactions", lambda: without)
     move()
     monkeypatch.undo()
     return sum(c.count for c in seen)

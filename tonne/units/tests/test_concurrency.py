@@ -29,6 +29,7 @@ from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.domain import make_account_identifier
 from tonne.units import services as units
+from tonne.units import store
 from tonne.units.domain import Selection
 from tonne.units.models import Issuance, Transaction, UnitBlock
 
@@ -405,7 +406,7 @@ def test_monitoring_report_storm(registry):
 def test_moves_outside_a_transaction_take_the_pipelined_path_and_keep_every_rule(hundred):
     reg = hundred
     dev, buyer = reg.developer_account, reg.buyer_account
-    assert units._pipelined_transaction_possible()
+    assert store.pipelined_transaction_possible()
     first = Issuance.objects.order_by("serial_start").first()
     size = LedgerHead.objects.get(pk=1).size
     by_range = units.transfer(
@@ -482,7 +483,7 @@ def test_a_pipelined_move_that_must_wait_is_kept_and_settles_once_approved(hundr
     settings.TONNE_FOUR_EYES = frozenset({"transfer"})  # the other controls stay off (conftest)
     reg = hundred
     dev, buyer = reg.developer_account, reg.buyer_account
-    assert units._pipelined_transaction_possible()
+    assert store.pipelined_transaction_possible()
     size = LedgerHead.objects.get(pk=1).size
     waiting = units.transfer(
         actor=reg.developer,
@@ -548,7 +549,7 @@ def test_a_pipelined_move_answers_only_after_a_synchronous_commit_and_prepares_i
     # BEGIN, the locking read, controls flags and first blocks; then the
     # writes (block updates included), the ledger append, COMMIT and the barrier.
     assert sent[0] == "BEGIN"
-    assert sent[-2:] == ["COMMIT", units.DURABILITY_BARRIER]
+    assert sent[-2:] == ["COMMIT", store.DURABILITY_BARRIER]
     assert batches == [4, len(sent)]
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")

@@ -23,13 +23,6 @@ class Command(BaseCommand):
         verify.add_argument("--key", help="verifier key (name+id+base64); default: this registry's own key")
         verify.add_argument("--json", action="store_true", help="print the result as JSON")
         verify.add_argument(
-            "--workers",
-            type=int,
-            choices=(1, 2),
-            help="1: verify in this process; 2: split the work with a second process (PostgreSQL); "
-            "default: 2 when possible and the ledger is large",
-        )
-        verify.add_argument(
             "--python",
             action="store_true",
             help="use only the pure-Python reference path, even where the compiled one is built",
@@ -71,7 +64,6 @@ class Command(BaseCommand):
     def _verify(self, options: dict) -> None:
         result = verify_ledger(
             verifier_key=options.get("key"),
-            workers=options.get("workers"),
             compiled=False if options.get("python") else None,
         )
         if options.get("json"):

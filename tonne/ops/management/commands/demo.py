@@ -20,6 +20,7 @@ from tonne.kyc import services as kyc
 from tonne.kyc.testing import verified_kyc
 from tonne.ledger.services import make_checkpoint
 from tonne.mrv import services as mrv
+from tonne.mrv.demo_data import load_dmrv_demo
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation
 from tonne.projects import services as projects
@@ -281,6 +282,8 @@ def build_demo(say=print) -> None:  # noqa: ANN001
 
     for holder in (mangrove, solar, buyer_org):  # reviewed today, so the live demo can trade
         kyc.verify_profile(actor=admin, organisation=holder)
+    load_dmrv_demo(admin=admin, admin_approver=approvers[gov.pk], solar_developer=dev2, mangrove_developer=dev,
+                   vvb=vvb, say=say)
     checkpoint = make_checkpoint(force=True)
     say(f"ledger checkpoint signed at size {checkpoint.size if checkpoint else 0}")
 

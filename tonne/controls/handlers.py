@@ -1,0 +1,58 @@
+"""Who carries out what the controls decide but do not own: an approved
+request of another app (issuance, Article 6 authorisations) and the
+settlement of a waiting move (units). The controls cannot import those
+apps; the registry's wiring (`settings.TONNE_WIRING`, one module at the top
+that lists every handler) names them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from tonne.controls.models import Approval
+from tonne.organisations.models import User
+from tonne.units.models import Transaction
+
+
+class CarryOut(Protocol):
+    """Do what an approved request asked, in the approval's transaction."""
+
+    def __call__(self, approval: Approval, approver: User) -> None: ...
+
+
+class SettleWaiting(Protocol):
+    """Complete a waiting move now, or fail it with the code that stops it."""
+
+    def __call__(self, txn_id: int) -> Transaction: ...
+
+
+class IssuancePayload(Protocol):
+    """What a second administrator approves when issuance of a report is asked."""
+
+    def __call__(self, report_uid: object) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class Handlers:
+    settle_waiting: SettleWaiting
+    issuance_payload: IssuancePayload
+    carry_out: Mapping[str, CarryOut] = field(default_factory=dict)  # by Approval.Action
+
+
+@functools.cache
+def handlers() -> Handlers:
+    found = import_string(f"{settings.TONNE_WIRING}.CONTROLS")
+    assert isinstance(found, Handlers)
+    return found
+
+
+def carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
+    handler = handlers().carry_out.get(approval.action)
+    if handler is not None:
+        handler(approval, approver)

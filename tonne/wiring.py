@@ -1,0 +1,28 @@
+"""Who handles what a lower layer decides but a higher one does: the one
+place that lists every handler (settings.TONNE_WIRING names this module).
+Units call the reactions to issuance and terminal moves; the controls call
+the handlers of approved requests and of waiting moves' settlement."""
+
+from __future__ import annotations
+
+from tonne.article6 import services as article6
+from tonne.controls.handlers import Handlers
+from tonne.mrv import approvals as issuance
+from tonne.units import services as units
+from tonne.units.reactions import Reactions
+
+UNITS = Reactions(
+    on_issuance=(article6.attach_at_issuance,),  # the holder's units carry their authorisation
+    on_terminal_move=(article6.on_terminal_move,),  # a use or cancellation is the first transfer
+)
+
+CONTROLS = Handlers(
+    settle_waiting=units.settle_waiting,
+    issuance_payload=issuance.issuance_payload,
+    carry_out={
+        "issuance": issuance.carry_out_issuance,
+        article6.AUTHORISE: article6.carry_out_authorise,
+        article6.CHANGE: article6.carry_out_change,
+        article6.REVOKE: article6.carry_out_revoke,
+    },
+)
