@@ -116,7 +116,7 @@ class ApiRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith(settings.TONNE_RATE_LIMITED_PATHS):
             return self.get_response(request)
         from tonne.audit.context import client_ip
         from tonne.core.api_support import problem

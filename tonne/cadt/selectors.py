@@ -260,7 +260,7 @@ def audit(org_uid: str | None) -> list[dict[str, Any]]:
                 "type": "INSERT",
                 "table": AUDIT_TABLES.get(entry.kind.split(".")[0], entry.kind.split(".")[0]),
                 "change": json.dumps(body.get("data"), sort_keys=True),
-                "onchainConfirmationTimeStamp": int(entry.created_at.timestamp()),
+                "onchainConfirmationTimeStamp": str(int(entry.created_at.timestamp())),  # CAD Trust: text
                 "author": body.get("actor"),
                 "comment": entry.kind,
                 "generation": entry.seq,
