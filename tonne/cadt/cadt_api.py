@@ -8,19 +8,21 @@ Served by its own NinjaAPI (OpenAPI at /cadt/openapi.json, docs at /cadt/docs)."
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 from pydantic import create_model
 
-from tonne.cadt import exports, formats, meta, params, reads, selectors
-from tonne.cadt.schema import V2_SHEETS, v1_columns, v2_tables
+from tonne.cadt import exports, formats, meta, params, projection, reads, rowquery, selectors
+from tonne.cadt.models import CadtRow
+from tonne.cadt.schema import V1, V2, V2_SHEETS, v1_columns, v2_tables
 from tonne.core import clock
 from tonne.core.api_support import viewer
 from tonne.core.errors import NotFound, RegistryError
@@ -34,8 +36,27 @@ class CadtAPI(NinjaAPI):
         from django.urls import re_path
 
         patterns = super()._get_urls()
+        for pattern in patterns:
+            callback = getattr(pattern, "callback", None)
+            if callback is not None:
+                pattern.callback = _read_only(callback)
         patterns.append(re_path(r"^.*$", _unknown_path, name="unknown-path"))
         return patterns
+
+
+def _read_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """CAD Trust's write methods on a read path: 405 in CAD Trust's error shape."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            out = _error(405, f"{request.method} is not served: this CAD Trust node is read-only.")
+            out["Allow"] = response["Allow"]
+            return out
+        return response
+
+    return wrapper
 
 
 def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -132,28 +153,30 @@ def _xls(rows: list[dict[str, Any]], columns: tuple[str, ...], sheet: str) -> Ht
     return response
 
 
-def _answer(
-    pairs: list[tuple[str, dict[str, Any]]], query: dict[str, Any], *, fields: tuple[str, ...], key: str, sheet: str
-) -> HttpResponse:
-    rows = [r for _, r in reads.by_org(pairs, query.get("orgUid"), selectors.mapping.home_org_uid())]
-    pairs = [("", r) for r in rows]
-    if query.get("filter"):
-        pairs = reads.apply_filter(pairs, query["filter"], fields, sheet)
-    if query.get("search"):
-        pairs = reads.searched(pairs, query["search"])
-    rows = [r for _, r in pairs]
-    parts = reads.params.order_parts(query["order"]) if query.get("order") else None
-    if parts:
-        rows = reads.ordered(rows, parts[0], parts[1], key=key, fields=fields, what=sheet)
-    rows = reads.choose_columns(rows, _columns(query), fields, key)
-    if query.get("xls"):
-        columns = tuple(c for c in (_columns(query) or fields) if c in fields) or (key,)
-        return _xls(rows, columns, sheet)
-    return _json(reads.paged(rows, query.get("page"), query.get("limit")))
+def _v2_table(table: str) -> rowquery.Table:
+    return rowquery.Table(version=V2, table=table, what=_SHEET_OF[table], fields=v2_tables()[table].names)
+
+
+def _listed(table: rowquery.Table, q: dict[str, Any], *, key: str, columns: tuple[str, ...],
+            chosen: list[str] | None) -> rowquery.Page:
+    """A list answer from the projection: the page (or every row), with CAD Trust's column choice."""
+    projection.catch_up()
+    found = rowquery.page(rowquery.select(table, q, home=selectors.mapping.home_org_uid()), q)
+    if not chosen:
+        return found
+    rows = [json.loads(r) for r in found.rows]
+    chosen_rows = [json.dumps(r, ensure_ascii=False) for r in reads.choose_columns(rows, chosen, columns, key)]
+    return rowquery.Page(chosen_rows, found.page, found.page_count)
 
 
 def _json(data: Any) -> HttpResponse:
+    if isinstance(data, rowquery.Page):  # stored JSON, sent as it is
+        return HttpResponse(data.json(), content_type="application/json")
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type="application/json")
+
+
+def _stored(text: str | None) -> HttpResponse:
+    return HttpResponse(text if text is not None else "null", content_type="application/json")
 
 
 _TYPES: dict[str, Any] = {"list": list[str], "year": int, "decimal": float, "int": int}
@@ -210,7 +233,13 @@ def _v2_view(table: str) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, query: Query[CadtQuery]) -> HttpResponse:
         viewer(request)
         q = _query(request, params.V2_LIST)
-        return _answer(selectors.v2_resource(table), q, fields=spec.names, key=spec.key, sheet=_SHEET_OF[table])
+        chosen = _columns(q)
+        if q.get("xls"):
+            q.pop("page", None)
+            rows = _listed(_v2_table(table), q, key=spec.key, columns=spec.names, chosen=None).parsed()
+            columns = tuple(c for c in (chosen or spec.names) if c in spec.names) or (spec.key,)
+            return _xls(rows, columns, _SHEET_OF[table])
+        return _json(_listed(_v2_table(table), q, key=spec.key, columns=spec.names, chosen=chosen))
 
     view.__name__ = f"v2_{table}"
     view.__doc__ = f"CAD Trust v2.0.2 `{table}` records (CAD Trust field names)."
@@ -222,9 +251,10 @@ def _v2_one_view(table: str) -> Callable[..., HttpResponse]:
 
     def view(request: HttpRequest, id: str) -> HttpResponse:
         viewer(request)
-        for _, row in selectors.v2_resource(table):
-            if str(row[spec.key]) == id:
-                return _json(row)
+        projection.catch_up()
+        found = CadtRow.objects.filter(version=V2, table=table, key=id).values_list("data", flat=True).first()
+        if found is not None:
+            return _stored(found)
         raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {spec.key} {id}.")
 
     view.__name__ = f"v2_{table}_one"
@@ -305,27 +335,17 @@ def _v1_fields(kind: str) -> tuple[str, ...]:
     return (*names, "timeStaged")
 
 
-def _v1_pairs(kind: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(org, reads.with_time_staged(row)) for org, row in selectors.v1_resource(kind)]
-
-
-def _listing(kind: str) -> reads.Listing:
-    fields = _v1_fields(kind)
-    scalar = tuple(f for f in fields if f in v1_columns(kind) or f == "timeStaged")
-    columns = params.PROJECT_COLUMNS if kind == "projects" else fields
-    return reads.Listing(what=kind, key=V1_KEYS[kind], fields=scalar, columns=tuple(c for c in fields if c in columns))
-
-
-def _project_search(text: str) -> set[str]:
-    return {row["warehouseProjectId"] for _, row in reads.searched(_v1_pairs("projects"), text)}
+def _v1_table(kind: str) -> rowquery.Table:
+    fields = tuple(f for f in _v1_fields(kind) if f in v1_columns(kind) or f == "timeStaged")
+    return rowquery.Table(version=V1, table=kind, what=kind, fields=fields)
 
 
 def _marketplace_projects() -> set[str]:
     """CAD Trust's getTokenizedProjectIds: projects with a unit carrying a marketplace identifier."""
-    return {
-        str((row.get("issuance") or {}).get("warehouseProjectId"))
-        for _, row in selectors.v1_resource("units") if row.get("marketplaceIdentifier")
-    }
+    units = CadtRow.objects.filter(version=V1, table="units").annotate(
+        _m=rowquery.json_text("data__marketplaceIdentifier"), _p=rowquery.json_text("data__issuance__warehouseProjectId"),
+    ).exclude(_m__isnull=True).exclude(_m="")
+    return {str(p) for p in units.values_list("_p", flat=True).distinct()}
 
 
 class V1ProjectsQuery(CadtQuery):
@@ -345,16 +365,21 @@ class V1UnitsQuery(CadtQuery):
 def _v1_list(request: HttpRequest, kind: str, rules: params.Rules) -> HttpResponse:
     viewer(request)
     q = _query(request, rules)
+    projection.catch_up()
     one = q.get("warehouseProjectId") if kind == "projects" else q.get("warehouseUnitId")
     if one:  # CAD Trust answers the one record, or null
-        return _json(next((row for _, row in _v1_pairs(kind) if row[V1_KEYS[kind]] == one), None))
+        return _stored(CadtRow.objects.filter(version=V1, table=kind, key=one).values_list("data", flat=True).first())
     if kind == "projects" and q.get("onlyMarketplaceProjects"):
-        q["projectIds"] = sorted(_marketplace_projects() & set(q.get("projectIds") or _marketplace_projects()))
-    rows = reads.select_v1(_v1_pairs(kind), q, _listing(kind), home=selectors.mapping.home_org_uid(),
-                           project_search=_project_search)
+        marketplace = _marketplace_projects()
+        q["projectIds"] = sorted(marketplace & set(q["projectIds"]) if "projectIds" in q else marketplace)
+    fields = _v1_fields(kind)
+    columns = params.PROJECT_COLUMNS if kind == "projects" else fields
+    allowed = tuple(c for c in fields if c in columns)
     if q.get("xls"):
+        q.pop("page", None)
+        rows = _listed(_v1_table(kind), q, key=V1_KEYS[kind], columns=allowed, chosen=None).parsed()
         return exports.v1_xls_response(kind, rows)
-    return _json(reads.paged(rows, q.get("page"), q.get("limit")))
+    return _json(_listed(_v1_table(kind), q, key=V1_KEYS[kind], columns=allowed, chosen=q.get("columns")))
 
 
 @api.get("/v1/projects", response=_list_response("V1Projects", {}), tags=["CAD Trust v1"], summary="List projects")
@@ -370,9 +395,9 @@ def v1_units(request: HttpRequest, query: Query[V1UnitsQuery]) -> HttpResponse:
 
 
 def _home_children(kind: str) -> HttpResponse:
-    home = selectors.mapping.home_org_uid()
-    rows = [row for org, row in _v1_pairs(kind) if org == home]
-    return _json(rows)
+    projection.catch_up()
+    rows = CadtRow.objects.filter(version=V1, table=kind, org_uid=selectors.mapping.home_org_uid())
+    return _json(rowquery.Page(list(rows.order_by("-time_staged", "key").values_list("data", flat=True))))
 
 
 @api.get("/v1/issuances", response={200: list[dict[str, Any]]}, tags=["CAD Trust v1"])

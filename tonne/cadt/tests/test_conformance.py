@@ -253,6 +253,12 @@ def test_cadt_ui_trace_replays(cadt_reg: testing.Registry, client: Client) -> No
                 assert type(body).__name__ == shape, step
 
 
+def test_writes_are_refused_in_cadt_shape(client: Client) -> None:
+    for path in ("/cadt/v1/projects", "/cadt/v2/unit"):
+        response = client.post(path, {}, content_type="application/json")
+        assert response.status_code == 405 and response.json()["success"] is False
+
+
 def test_cadt_is_rate_limited_like_the_api(client: Client) -> None:
     """Issue 13: /cadt/ was outside the rate limiter."""
     with override_settings(TONNE_API_RATE_PER_MINUTE=2):
