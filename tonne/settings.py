@@ -142,7 +142,7 @@ def _database() -> dict[str, Any]:
     if url:
         db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60")))
         if db["ENGINE"].endswith("postgresql"):
-            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", "test_tonne")
+            db.setdefault("TEST", {})["NAME"] = os.environ.get("TONNE_TEST_DATABASE", f"test_{db['NAME']}")
         return dict(db)
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -282,6 +282,9 @@ TONNE_API_WRITE_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_WRITE_RATE_PER_M
 TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR", "30"))
 # Paths under the API rate limits: the registry's API and the public CAD Trust read API.
 TONNE_RATE_LIMITED_PATHS = ("/api/", "/cadt/")
+# This registry's public address: CAD Trust requires a link on every project and unit,
+# and a record without its own link gets its public page here.
+TONNE_PUBLIC_URL = os.environ.get("TONNE_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 # Origins whose pages may read the CAD Trust API (/cadt/) from a browser, comma-separated; * any.
 TONNE_CADT_CORS_ORIGINS = _env_set("TONNE_CADT_CORS_ORIGINS", "*")
 # HSTS is sent on TLS requests only (Django's SecurityMiddleware).

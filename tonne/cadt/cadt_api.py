@@ -160,8 +160,8 @@ def _v2_table(table: str) -> rowquery.Table:
 def _listed(table: rowquery.Table, q: dict[str, Any], *, key: str, columns: tuple[str, ...],
             chosen: list[str] | None) -> rowquery.Page:
     """A list answer from the projection: the page (or every row), with CAD Trust's column choice."""
-    projection.catch_up()
-    found = rowquery.page(rowquery.select(table, q, home=selectors.mapping.home_org_uid()), q)
+    cursor = projection.catch_up()
+    found = rowquery.page(rowquery.select(table, q, home=selectors.mapping.home_org_uid()), q, cursor)
     if not chosen:
         return found
     rows = [json.loads(r) for r in found.rows]

@@ -106,7 +106,7 @@ def install(
 
             view.__name__ = "cadt_" + path.strip("/").replace("/", "_").replace("-", "_")
             view.__doc__ = doc
-            api.get(path, response={200: Any}, tags=tags)(view)
+            api.get(path, response={200: Any, 400: dict[str, Any]}, tags=tags)(view)
 
         return register
 

@@ -102,17 +102,19 @@ def _ledger_size() -> int:
     return LedgerHead.objects.values_list("size", flat=True).get(pk=1)
 
 
-def catch_up() -> None:
-    """Take in the ledger entries written since the projection's cursor."""
+def catch_up() -> str:
+    """Take in the ledger entries written since the projection's cursor; answers
+    the ledger state the rows follow (its size and head hash)."""
     cursor = CadtProjection.objects.filter(pk=1).values_list("cursor", flat=True).first()
-    if cursor is not None and cursor >= _ledger_size():
-        return
+    size, head = LedgerHead.objects.values_list("size", "last_hash").get(pk=1)
+    if cursor is not None and cursor >= size:
+        return f"{size}:{head}"
     with transaction.atomic():
         CadtProjection.objects.get_or_create(pk=1)
         state = CadtProjection.objects.select_for_update().get(pk=1)
         size = _ledger_size()
         if state.cursor >= size:
-            return  # another read took them in while this one waited
+            return _state()  # another read took them in while this one waited
         if state.cursor == 0:
             _rebuild()
         else:
@@ -126,6 +128,12 @@ def catch_up() -> None:
             _upsert(build(changes.scope, changes.batches_from))
         state.cursor = size
         state.save(update_fields=["cursor"])
+    return _state()
+
+
+def _state() -> str:
+    size, head = LedgerHead.objects.values_list("size", "last_hash").get(pk=1)
+    return f"{size}:{head}"
 
 
 def _rebuild() -> int:

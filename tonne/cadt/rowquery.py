@@ -5,10 +5,13 @@ registry's size. Values the user sends are parameters, never SQL or patterns."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -210,11 +213,26 @@ class Page:
         return json.loads(self.json())
 
 
-def page(qs: QuerySet[CadtRow], q: dict[str, Any]) -> Page:
-    """CAD Trust's optionallyPaginatedResponse, from the database: one count, one page."""
+def count(qs: QuerySet[CadtRow], cursor: str) -> int:
+    """The query's row count, kept while the ledger stays where it is (its size
+    and head hash: every server process computes the same figure for the same state)."""
+    try:
+        sql = str(qs.query)
+    except EmptyResultSet:  # a condition that can match nothing (an empty id list)
+        return 0
+    key = "tonne:cadt:count:" + hashlib.sha256(f"{cursor}|{sql}".encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = qs.count()
+        cache.set(key, found, 600)
+    return int(found)
+
+
+def page(qs: QuerySet[CadtRow], q: dict[str, Any], cursor: str) -> Page:
+    """CAD Trust's optionallyPaginatedResponse, from the database: one page, and its count."""
     if not q.get("page"):
         return Page(list(qs.values_list("data", flat=True)))
     size = max(int(q.get("limit") or 15), 1)
     start = (max(int(q["page"]), 1) - 1) * size
-    count = qs.count()
-    return Page(list(qs[start : start + size].values_list("data", flat=True)), q["page"], -(-count // size))
+    total = count(qs, cursor)
+    return Page(list(qs[start : start + size].values_list("data", flat=True)), q["page"], -(-total // size))
