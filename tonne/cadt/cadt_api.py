@@ -308,10 +308,11 @@ AUDIT_FIELDS = {
 def _audit(request: HttpRequest) -> HttpResponse:
     viewer(request)
     q = _query(request, params.AUDIT)
-    rows = selectors.audit(q["orgUid"])
-    if q.get("order", "DESC") == "DESC":
-        rows.reverse()
-    return _json(reads.paged(rows, q.get("page"), q.get("limit")))
+    size = max(int(q["limit"]), 1)  # AUDIT requires page and limit
+    page = max(int(q["page"]), 1)
+    rows, total = selectors.audit(q["orgUid"], offset=(page - 1) * size, limit=size,
+                                  newest_first=q.get("order", "DESC") == "DESC")
+    return _json({"page": q["page"], "pageCount": -(-total // size), "data": rows})
 
 
 @api.get("/v2/audit", response=_list_response("V2Audit", AUDIT_FIELDS), tags=["CAD Trust v2"])

@@ -1,24 +1,21 @@
-"""CAD Trust's list semantics for the /cadt/ read API: which rows a query
-selects (orgUid, search, filter, CAD Trust's special filters), their order
-(newest `timeStaged` first unless asked otherwise) and the page.
+"""CAD Trust's record semantics for the /cadt/ read API: timeStaged, the
+full-text tokens of a record, the page envelope and the column choice (the
+queries themselves are SQL: tonne.cadt.rowquery).
 
 Search is CAD Trust's full-text search: the query is tokenised as SQLite's
 FTS5 `unicode61` tokeniser does, every token must be a token of one of the
 record's own columns, the last one as a prefix; hyphens are stripped as CAD
 Trust's `sanitizeSqliteFtsQuery` strips them. `like` filters are matched by a
-linear wildcard matcher: no regular expression is built from a request."""
+SQL LIKE (tonne.cadt.rowquery): no regular expression is built from a request."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from tonne.cadt import params
 
 Row = dict[str, Any]
 TOKENIZED_MARKETPLACE = "Tokenized on Chia"  # CAD Trust's onlyTokenizedUnits compares with this value
@@ -106,105 +103,7 @@ def row_tokens(row: Row) -> set[str]:
     return out
 
 
-# -- filters -----------------------------------------------------------------------------------
-
-
-def like(value: str, pattern: str) -> bool:
-    """SQL LIKE (case-insensitive; `%` any run, `_` one character) in linear
-    passes with one backtrack point: no regular expression, no blow-up."""
-    s, p = value.casefold(), pattern.casefold()
-    i = j = 0
-    star_j, star_i = -1, 0
-    while i < len(s):
-        if j < len(p) and (p[j] == "_" or (p[j] != "%" and p[j] == s[i])):
-            i, j = i + 1, j + 1
-        elif j < len(p) and p[j] == "%":
-            while j < len(p) and p[j] == "%":  # a run of % is one %
-                j += 1
-            star_j, star_i = j, i
-        elif star_j >= 0:
-            star_i += 1
-            i, j = star_i, star_j
-        else:
-            return False
-    return all(c == "%" for c in p[j:])
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        return value
-    return str(value)
-
-
-def matches(value: Any, op: str, wanted: Any) -> bool:
-    """One CAD Trust filter (Sequelize's operators) against one value."""
-    if op == "in":
-        return any(matches(value, "eq", w) for w in (wanted if isinstance(wanted, list) else [wanted]))
-    if op == "like":
-        return value is not None and like(str(value), str(wanted))
-    a, b = _comparable(value), wanted
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and not isinstance(b, (int, float)):
-        try:
-            b = float(b)
-        except (TypeError, ValueError):
-            a = str(a)
-    elif a is not None and not isinstance(a, (int, float)):
-        b = str(b)
-    if op == "eq":
-        return a == b
-    if op == "not":  # Sequelize's Op.not is SQL's IS NOT: null-safe
-        return a != b
-    if a is None:
-        return False
-    try:
-        return bool({"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b}[op])
-    except TypeError:
-        return False
-
-
-def apply_filter(rows: list[tuple[str, Row]], text: str, fields: Iterable[str], what: str) -> list[tuple[str, Row]]:
-    name, raw, op = params.filter_parts(text)
-    if name not in set(fields):
-        raise QueryFailed(f"Error retrieving {what}", f"SQLITE_ERROR: no such column: {name}")
-    wanted: Any = raw
-    if raw.startswith("[") and raw.endswith("]"):  # CAD Trust's isArrayRegex: a JSON list
-        try:
-            wanted = json.loads(raw)
-        except ValueError:
-            raise QueryFailed(f"Error retrieving {what}", f"{raw} is not a JSON list") from None
-    return [(org, row) for org, row in rows if matches(row.get(name), op, wanted)]
-
-
-# -- order and page --------------------------------------------------------------------------
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value)
-    return (1, str(value))
-
-
-def ordered(rows: list[Row], field: str, direction: str, *, key: str, fields: Iterable[str], what: str) -> list[Row]:
-    """Rows by one field (nulls last, as SQLite sorts them descending… and CAD
-    Trust's clients expect), ties by the record's key."""
-    if field not in set(fields):
-        raise QueryFailed(f"Error retrieving {what}", f"SQLITE_ERROR: no such column: {field}")
-    present = [r for r in rows if r.get(field) is not None]
-    missing = [r for r in rows if r.get(field) is None]
-    present.sort(key=lambda r: str(r.get(key)))
-    present.sort(key=lambda r: _sort_key(r[field]), reverse=direction.upper() == "DESC")
-    return present + missing
-
-
-def paged(rows: list[Any], page: Any, limit: Any) -> Any:
-    """CAD Trust's optionallyPaginatedResponse: {page, pageCount, data} when
-    page is given (limit 15 by default), the plain list otherwise."""
-    if not page:
-        return rows
-    size = int(limit) if limit else 15
-    size = max(size, 1)
-    start = (max(int(page), 1) - 1) * size
-    return {"page": page, "pageCount": -(-len(rows) // size), "data": rows[start : start + size]}
+# -- page and columns -----------------------------------------------------------------------
 
 
 def choose_columns(rows: list[Row], columns: list[str] | None, allowed: Iterable[str], key: str) -> list[Row]:
@@ -214,73 +113,3 @@ def choose_columns(rows: list[Row], columns: list[str] | None, allowed: Iterable
     known = set(allowed)
     chosen = [c for c in columns if c in known] or [key]
     return [{c: r.get(c) for c in chosen if c in r} for r in rows]
-
-
-# -- the resources ------------------------------------------------------------------------------
-
-
-def by_org(pairs: list[tuple[str, Row]], org_uid: str | None, home: str) -> list[tuple[str, Row]]:
-    """orgUid: absent or `all` (CAD Trust's UI sends it) every organisation; `me` this registry (Tonne's)."""
-    if not org_uid or org_uid == "all":
-        return pairs
-    wanted = home if org_uid == "me" else org_uid
-    return [(org, row) for org, row in pairs if org == wanted]
-
-
-def searched(pairs: list[tuple[str, Row]], text: str, *, also_0x: bool = False) -> list[tuple[str, Row]]:
-    """CAD Trust's search; for units it also tries the query prefixed with 0x (asset ids)."""
-    found = search_of(text)
-    with_0x = search_of("0x" + text) if also_0x else None
-    if found is None:
-        return []
-    return [(org, row) for org, row in pairs
-            if found.matches(toks := row_tokens(row)) or (with_0x is not None and with_0x.matches(toks))]
-
-
-@dataclass(frozen=True)
-class Listing:
-    what: str  # "projects", "units": CAD Trust's words in its error messages
-    key: str
-    fields: tuple[str, ...]  # what filter and order may name
-    columns: tuple[str, ...]  # what columns may keep
-
-
-def select_v1(
-    pairs: list[tuple[str, Row]], q: dict[str, Any], listing: Listing, *, home: str,
-    project_search: Any = None,
-) -> list[Row]:
-    """CAD Trust's findAll for v1 projects and units: where, search, order, columns."""
-    pairs = by_org(pairs, q.get("orgUid"), home)
-    if q.get("filter"):
-        pairs = apply_filter(pairs, q["filter"], listing.fields, listing.what)
-    if q.get("search"):
-        if listing.what == "units" and q.get("includeProjectInfoInSearch") and project_search is not None:
-            hits = {id(row) for _, row in searched(pairs, q["search"], also_0x=True)}
-            projects = project_search(q["search"])
-            pairs = [(o, r) for o, r in pairs if id(r) in hits or (r.get("issuance") or {}).get("warehouseProjectId") in projects]
-        else:
-            pairs = searched(pairs, q["search"], also_0x=listing.what == "units")
-    if "projectIds" in q:
-        wanted = set(q["projectIds"])
-        pairs = [(o, r) for o, r in pairs if r.get("warehouseProjectId") in wanted]
-    if "marketplaceIdentifiers" in q:
-        wanted = set(q["marketplaceIdentifiers"])
-        pairs = [(o, r) for o, r in pairs if r.get("marketplaceIdentifier") in wanted]
-    elif "hasMarketplaceIdentifier" in q:
-        has = q["hasMarketplaceIdentifier"]
-        pairs = [(o, r) for o, r in pairs if (r.get("marketplaceIdentifier") is not None) == has]
-    elif "onlyTokenizedUnits" in q:
-        tokenized = q["onlyTokenizedUnits"]
-        pairs = [(o, r) for o, r in pairs if (r.get("marketplace") == TOKENIZED_MARKETPLACE) == tokenized]
-    rows = [row for _, row in pairs]
-    order = q.get("order")
-    parts = params.order_parts(order) if order else None
-    if parts:
-        rows = ordered(rows, parts[0], parts[1], key=listing.key, fields=listing.fields, what=listing.what)
-    elif order == "SERIALNUMBER":
-        rows = ordered(rows, "serialNumberBlock", "ASC", key=listing.key, fields=listing.fields, what=listing.what)
-    else:  # CAD Trust's default, and its legacy order=ASC
-        direction = "ASC" if order == "ASC" else "DESC"
-        rows = ordered(rows, "timeStaged", direction, key=listing.key, fields=listing.fields, what=listing.what)
-    cols = q.get("columns")
-    return choose_columns(rows, cols, listing.columns, listing.key)
