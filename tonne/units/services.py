@@ -30,6 +30,7 @@ from tonne.organisations.services import (
     require_registry_administrator,
     system_account,
 )
+from tonne.projects.benefits import unit_share_parts
 from tonne.projects.domain import buffer_quantity
 from tonne.projects.models import Project
 from tonne.units import store
@@ -164,7 +165,8 @@ def _issuance_info(issuance: Issuance, report: Any) -> dict[str, Any]:
 
 def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
-    the developer's share into its holding account, the share of proceeds and
+    the developer's share into its holding account, the benefit-sharing plan's
+    unit shares into the beneficiaries' accounts, the share of proceeds and
     OMGE shares (unit classes that carry them) into their system accounts, the
     buffer share into the pool."""
     if quantity <= 0:
@@ -179,12 +181,27 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
             f"Buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) exceed the {quantity} units to issue.",
         )
     net = quantity - buffer - sop - omge
+    # The benefit-sharing plan's unit shares go to the beneficiaries' accounts
+    # in this transaction: each a share of the units after the buffer.
+    shares = unit_share_parts(project, quantity - buffer)
+    to_beneficiaries = sum(q for _, _, q in shares)
+    if to_beneficiaries > net:
+        raise ValidationFailed(
+            "ISSUANCE_SHARES_EXCEED_QUANTITY",
+            f"Benefit shares ({to_beneficiaries}), buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) "
+            f"exceed the {quantity} units to issue.",
+        )
+    to_holder = net - to_beneficiaries
     issuance = _new_issuance(actor, project, report, vintage, quantity, buffer, now)
     start = issuance.serial_start
     parts: list[tuple[Account, SerialRange, str]] = []
-    if net:
-        parts.append((to_holding, SerialRange(start, start + net - 1), Kind.ISSUANCE))
-    # Serial order: holder, share of proceeds, OMGE cancellation, buffer pool.
+    if to_holder:
+        parts.append((to_holding, SerialRange(start, start + to_holder - 1), Kind.ISSUANCE))
+    # Serial order: holder, benefit shares, share of proceeds, OMGE cancellation, buffer pool.
+    first = start + to_holder
+    for _share, beneficiary, share_quantity in shares:
+        parts.append((beneficiary, SerialRange(first, first + share_quantity - 1), Kind.ISSUANCE))
+        first += share_quantity
     if sop:
         parts.append((system_account(Account.Type.SOP), SerialRange(start + net, start + net + sop - 1), Kind.ISSUANCE))
     if omge:
@@ -203,7 +220,7 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
     for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
-        data.update(hook(issuance, SerialRange(start, start + net - 1) if net else None, txns[0].identifier, now))
+        data.update(hook(issuance, SerialRange(start, start + to_holder - 1) if to_holder else None, txns[0].identifier, now))
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
