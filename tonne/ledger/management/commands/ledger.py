@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
 from tonne.ledger import keys, proofs
+from tonne.ledger.external import load
 from tonne.ledger.services import make_checkpoint
 from tonne.ledger.verify import verify_ledger
 
@@ -21,6 +22,13 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         verify = sub.add_parser("verify", help="recompute hashes, roots, signatures; replay and compare holdings")
         verify.add_argument("--key", help="verifier key (name+id+base64); default: this registry's own key")
+        verify.add_argument(
+            "--checkpoint",
+            action="append",
+            default=[],
+            metavar="FILE|URL",
+            help="a signed checkpoint kept outside this database (repeatable): the ledger must extend it",
+        )
         verify.add_argument("--json", action="store_true", help="print the result as JSON")
         verify.add_argument(
             "--python",
@@ -62,9 +70,11 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
     def _verify(self, options: dict) -> None:
+        external = [load(source) for source in options.get("checkpoint") or []]
         result = verify_ledger(
             verifier_key=options.get("key"),
             compiled=False if options.get("python") else None,
+            external=external,
         )
         if options.get("json"):
             self.stdout.write(
@@ -78,6 +88,9 @@ class Command(BaseCommand):
                         "workers": result.workers,
                         "path": result.path,
                         "divergence": result.first.__dict__ if result.first else None,
+                        "divergences": [d.__dict__ for d in result.divergences],
+                        "external_checkpoints": result.external,
+                        "held_against_size": result.held_size if result.external else None,
                     },
                     indent=2,
                 )
@@ -88,11 +101,21 @@ class Command(BaseCommand):
                 f"OK: {result.entries} entries, {result.checkpoints} signed checkpoints and "
                 f"{result.blocks} unit blocks verified in {result.seconds:.2f} s ({rate:,.0f} entries/s)."
             )
+            if result.external:
+                self.stdout.write(
+                    f"Held against {result.external} external checkpoint(s): the ledger extends "
+                    f"each of them (largest tree size {result.held_size})."
+                )
+            else:
+                self.stdout.write(
+                    "Warning: not held against any external checkpoint, so a restored older copy of "
+                    "the database or a history re-signed by the operator would also pass. "
+                    "Give --checkpoint FILE|URL with checkpoints saved outside this registry."
+                )
         else:
-            first = result.first
-            assert first is not None
-            where = f" at entry {first.seq}" if first.seq is not None else ""
-            self.stderr.write(f"LEDGER DIVERGENCE{where}: {first.code}: {first.message}")
+            for divergence in result.divergences:
+                where = f" at entry {divergence.seq}" if divergence.seq is not None else ""
+                self.stderr.write(f"LEDGER DIVERGENCE{where}: {divergence.code}: {divergence.message}")
         if not result.ok:
             sys.exit(1)
 
