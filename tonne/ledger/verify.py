@@ -38,6 +38,7 @@ from django.db import connection
 from tonne.ledger.external import External, hold
 from tonne.ledger.models import Checkpoint, LedgerHead
 from tonne.ledger.services import leaf_hashes
+from tonne.ledger.state import check_state
 from tonne.ledger.verify_checks import ChainCheck, ReplayCheck, VerifyResult, result_of
 
 try:  # the compiled path (optional; built from _fastverify.c when a compiler is there)
@@ -171,6 +172,11 @@ def verify_ledger(
         if gc_was_enabled:
             gc.enable()
     result.workers = 1
+    if result.ok:
+        with _Snapshot():
+            divergence = check_state()
+        if divergence is not None:
+            result.divergences.append(divergence)
     if external:
         found, result.held_size = hold(external, leaf_hashes(), key)
         result.divergences.extend(found)
