@@ -2,13 +2,14 @@
 plain UPDATE rights (every trigger in place): `verify` names the table, the
 row, the field, the ledger's value and the table's value."""
 
+# ruff: noqa: F811  (the `world` fixture is shared with test_tamper)
 from __future__ import annotations
 
 import pytest
 
 from tonne.ledger import verify as verify_module
 from tonne.ledger.tests.test_tamper import sql, world  # noqa: F401 - the fixture
-from tonne.organisations.models import Organisation
+from tonne.organisations.models import Organisation, User
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,5 @@ def test_other_state_edits_are_named(world, statement, field):
 
 
 def test_a_user_the_ledger_never_saw_is_named(world):
-    from tonne.organisations.models import User  # the forged row, made as an operator would
-
     User.objects.create(username="ghost", role="admin", organisation=world.government)
     assert "organisations_user row ghost: not in the ledger" in _named(world)
