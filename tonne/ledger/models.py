@@ -52,3 +52,38 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class WitnessedLog(models.Model):
+    """Another registry's log this installation witnesses (C2SP tlog-witness):
+    the last checkpoint it cosigned is what every later one must extend."""
+
+    origin = models.CharField(max_length=200, unique=True)
+    verifier_key = models.CharField(max_length=300)  # the log's own note key
+    url = models.CharField(max_length=2000)  # the log's base URL
+    size = models.PositiveBigIntegerField(default=0)  # last cosigned
+    root_hash = models.CharField(max_length=64, blank=True)
+    cosigned_note = models.TextField(blank=True)  # the log's note with this witness's cosignature
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["origin"]
+
+    def __str__(self) -> str:
+        return f"witnessed log {self.origin}"
+
+
+class WitnessRefusal(models.Model):
+    """A checkpoint this witness would not cosign, kept as evidence."""
+
+    log = models.ForeignKey(WitnessedLog, on_delete=models.PROTECT, related_name="refusals")
+    code = models.CharField(max_length=40)
+    message = models.TextField()
+    note = models.TextField(blank=True)  # what was served, as served
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.code} for {self.log.origin}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
-from tonne.ledger import keys, proofs
+from tonne.ledger import keys, proofs, witness
 from tonne.ledger.external import load
 from tonne.ledger.services import make_checkpoint
 from tonne.ledger.verify import verify_ledger
@@ -39,6 +39,15 @@ class Command(BaseCommand):
         checkpoint.add_argument("--force", action="store_true", help="print the latest even if nothing changed")
         checkpoint.add_argument("--output", help="also write the signed note to this file")
         sub.add_parser("key", help="print the verifier key that checks this registry's checkpoints")
+        wit = sub.add_parser("witness", help="witness other registries' logs (C2SP tlog-witness)")
+        wit_sub = wit.add_subparsers(dest="witness_action", required=True)
+        add = wit_sub.add_parser("add", help="start witnessing a log")
+        add.add_argument("origin", help="the log's checkpoint origin line")
+        add.add_argument("url", help="the registry's base URL")
+        add.add_argument("verifier_key", help="the log's verifier key, obtained from it out of band")
+        run = wit_sub.add_parser("run", help="fetch, check and cosign each log's latest checkpoint")
+        run.add_argument("origin", nargs="?", help="only this log")
+        wit_sub.add_parser("key", help="print this installation's witness (cosignature/v1) verifier key")
         proof = sub.add_parser("proof", help="inclusion / consistency proofs")
         proof_sub = proof.add_subparsers(dest="proof_action", required=True)
         inclusion = proof_sub.add_parser("inclusion", help="prove that entry SEQ is in a signed checkpoint")
@@ -66,6 +75,8 @@ class Command(BaseCommand):
                 self.stdout.write(keys.verifier_key_text())
             elif action == "proof":
                 self._proof(options)
+            elif action == "witness":
+                self._witness(options)
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
@@ -117,6 +128,26 @@ class Command(BaseCommand):
                 where = f" at entry {divergence.seq}" if divergence.seq is not None else ""
                 self.stderr.write(f"LEDGER DIVERGENCE{where}: {divergence.code}: {divergence.message}")
         if not result.ok:
+            sys.exit(1)
+
+    def _witness(self, options: dict) -> None:
+        sub = options["witness_action"]
+        if sub == "key":
+            self.stdout.write(witness.witness_verifier_key())
+            return
+        if sub == "add":
+            log = witness.add_log(origin=options["origin"], verifier_key=options["verifier_key"], url=options["url"])
+            self.stdout.write(f"witnessing {log.origin} at {log.url}")
+            return
+        outcomes = [witness.witness(options["origin"])] if options.get("origin") else witness.witness_all()
+        refused = False
+        for outcome in outcomes:
+            if outcome.cosigned:
+                self.stdout.write(f"COSIGNED: {outcome.origin} at tree size {outcome.size}")
+            else:
+                refused = True
+                self.stderr.write(f"REFUSED: {outcome.origin}: {outcome.code}: {outcome.message}")
+        if refused:
             sys.exit(1)
 
     def _checkpoint(self, options: dict) -> None:
