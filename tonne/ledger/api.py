@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 
 from tonne.core.api_support import BIG, ERRORS, ListQuery, Page, get_or_404, paginate
 from tonne.core.errors import NotFound
-from tonne.ledger import keys, proofs, selectors, witness
+from tonne.ledger import cosigning, keys, proofs, selectors, witness
 from tonne.ledger.models import Checkpoint, LedgerEntry, WitnessedLog
 
 router = Router(tags=["ledger"])
@@ -237,3 +237,14 @@ def witnessed_logs(request: HttpRequest):
         for log in WitnessedLog.objects.order_by("origin")[:200]
     ]
     return {"witness_key": witness.witness_verifier_key(), "logs": logs}
+
+
+class CosignedOut(Schema):
+    size: int
+    note: str = Field(description="The signed checkpoint with every witness cosignature collected (C2SP signed note).")
+
+
+@router.get("/ledger/checkpoints/{int:size}/cosigned", response={200: CosignedOut, **ERRORS}, auth=None)
+def cosigned_checkpoint(request: HttpRequest, size: int):
+    """A checkpoint of this registry with the cosignatures its witnesses made."""
+    return {"size": size, "note": cosigning.cosigned_note(size)}

@@ -87,3 +87,33 @@ class WitnessRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} for {self.log.origin}"
+
+
+class RegistryWitness(models.Model):
+    """A witness of this registry's own log, whose cosignatures it collects
+    and publishes with its checkpoints."""
+
+    name = models.CharField(max_length=200, unique=True)
+    verifier_key = models.CharField(max_length=300)  # cosignature/v1 key
+    url = models.CharField(max_length=2000)  # the witness installation's base URL
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"witness {self.name}"
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature line on one of this registry's checkpoints."""
+
+    witness = models.ForeignKey(RegistryWitness, on_delete=models.PROTECT, related_name="cosignatures")
+    size = models.PositiveBigIntegerField()  # the checkpoint it cosigns
+    line = models.TextField()  # the signature line, as the witness made it
+    collected_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["witness", "size"], name="one_cosignature_per_witness_size")]
+
+    def __str__(self) -> str:
+        return f"cosignature of {self.size} by {self.witness.name}"

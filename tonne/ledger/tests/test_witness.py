@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.management import call_command
 
-from tonne.ledger import merkle, witness
+from tonne.ledger import cosigning, merkle, witness
 from tonne.ledger.checkpoint import (
     Checkpoint,
     generate_private_key,
@@ -128,3 +128,41 @@ def test_a_cosigned_checkpoint_of_this_registry_flags_its_rollback(world):
     cosigned = witness.cosign(_future_note(world, "lost", 7), "partner-witness", generate_private_key(), 1)
     result = verify_ledger(compiled=False, external=[External("partner witness", cosigned)])
     assert [d.code for d in result.divergences] == ["LEDGER_ROLLED_BACK"]
+
+
+def _serve_witness(answer: dict) -> http.server.ThreadingHTTPServer:
+    class Serve(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_cosignatures_are_collected_and_published_and_a_fork_is_reported(world, settings, client):
+    settings.TONNE_OUTBOUND_ALLOW = ["127.0.0.1"]
+    ours = world.extra["saved"]
+    size = int(ours.split("\n")[1])
+    key = generate_private_key()
+    served = {"logs": [{"origin": settings.TONNE_LEDGER_ORIGIN, "cosigned_note": witness.cosign(ours, "w1", key, 5)}]}
+    server = _serve_witness(served)
+    try:
+        cosigning.trust_witness(name="w1", verifier_key=witness.cosigner_verifier_key("w1", key.public_key()),
+                                url=f"http://127.0.0.1:{server.server_address[1]}")
+        assert cosigning.collect_all() == [cosigning.Collected("w1", size)]
+        published = client.get(f"/api/v1/ledger/checkpoints/{size}/cosigned").json()["note"]
+        assert witness.verify_cosignature(published, witness.cosigner_verifier_key("w1", key.public_key())) == 5
+        # The witness was shown a history this database does not hold.
+        served["logs"][0]["cosigned_note"] = witness.cosign(_future_note(world, "shown", 7), "w1", key, 6)
+        assert cosigning.collect_all()[0].code == "COSIGNED_CHECKPOINT_UNKNOWN"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
-from tonne.ledger import keys, proofs, witness
+from tonne.ledger import cosigning, keys, proofs, witness
 from tonne.ledger.external import load
 from tonne.ledger.services import make_checkpoint
 from tonne.ledger.verify import verify_ledger
@@ -48,6 +48,11 @@ class Command(BaseCommand):
         run = wit_sub.add_parser("run", help="fetch, check and cosign each log's latest checkpoint")
         run.add_argument("origin", nargs="?", help="only this log")
         wit_sub.add_parser("key", help="print this installation's witness (cosignature/v1) verifier key")
+        trust = wit_sub.add_parser("trust", help="collect cosignatures of this registry's checkpoints from a witness")
+        trust.add_argument("name")
+        trust.add_argument("url", help="the witness installation's base URL")
+        trust.add_argument("verifier_key", help="the witness's cosignature/v1 key")
+        wit_sub.add_parser("collect", help="collect the cosignatures this registry's witnesses made")
         proof = sub.add_parser("proof", help="inclusion / consistency proofs")
         proof_sub = proof.add_subparsers(dest="proof_action", required=True)
         inclusion = proof_sub.add_parser("inclusion", help="prove that entry SEQ is in a signed checkpoint")
@@ -138,6 +143,22 @@ class Command(BaseCommand):
         if sub == "add":
             log = witness.add_log(origin=options["origin"], verifier_key=options["verifier_key"], url=options["url"])
             self.stdout.write(f"witnessing {log.origin} at {log.url}")
+            return
+        if sub == "trust":
+            trusted = cosigning.trust_witness(name=options["name"], verifier_key=options["verifier_key"],
+                                              url=options["url"])
+            self.stdout.write(f"collecting cosignatures from {trusted.name} at {trusted.url}")
+            return
+        if sub == "collect":
+            failed = False
+            for got in cosigning.collect_all():
+                if got.code:
+                    failed = failed or got.code != "NOT_WITNESSED"
+                    self.stderr.write(f"{got.witness}: {got.code}: {got.message}")
+                else:
+                    self.stdout.write(f"{got.witness}: cosigned checkpoint {got.size}")
+            if failed:
+                sys.exit(1)
             return
         outcomes = [witness.witness(options["origin"])] if options.get("origin") else witness.witness_all()
         refused = False
