@@ -33,6 +33,12 @@ STATE_KINDS = (
     "user.changed",
     "account.opened",
     "account.status",
+    "control.trusted_added",
+    "control.trusted_removed",
+    "control.limits",
+    "control.freeze",
+    "control.freeze_lifted",
+    "control.transfers",
 )
 ENTRIES_SQL = (
     "SELECT seq, kind, body FROM ledger_ledgerentry WHERE kind IN ({kinds}) "
@@ -53,6 +59,21 @@ TRANSACTIONS_SQL = (
     "LEFT JOIN organisations_account fa ON fa.id = t.from_account_id "
     "LEFT JOIN organisations_account ta ON ta.id = t.to_account_id"
 )
+FREEZES_SQL = (
+    "SELECT f.uid, f.scope, a.identifier, p.project_id, f.serial_start, f.serial_end, f.lifted_at IS NOT NULL "
+    "FROM controls_freeze f LEFT JOIN organisations_account a ON a.id = f.account_id "
+    "LEFT JOIN projects_project p ON p.id = f.project_id"
+)
+LIMITS_SQL = (
+    "SELECT a.identifier, l.per_transfer, l.per_day FROM controls_accountlimit l "
+    "JOIN organisations_account a ON a.id = l.account_id"
+)
+TRUSTED_SQL = (
+    "SELECT a.identifier, t.identifier, COUNT(*) FROM controls_trustedaccount x "
+    "JOIN organisations_account a ON a.id = x.account_id JOIN organisations_account t ON t.id = x.trusted_id "
+    "WHERE x.removed_at IS NULL GROUP BY a.identifier, t.identifier"
+)
+SWITCH_SQL = "SELECT transfers_suspended FROM controls_registryswitch WHERE id = 1"
 TRANSACTION_FIELDS = ("kind", "quantity", "from", "to", "beneficiary", "purpose", "jurisdiction", "reason")
 ACCOUNT_OPEN = "open"
 ORGANISATION_APPLIED = "applied"
@@ -74,6 +95,10 @@ class StateReplay:
             "organisations_user": {},
             "organisations_account": {},
             "units_transaction": {},
+            "controls_freeze": {},
+            "controls_accountlimit": {},
+            "controls_trustedaccount": {},
+            "controls_registryswitch": {},
         }
 
     def _set(self, table: str, row: str, seq: int, **fields: Any) -> None:
@@ -104,6 +129,20 @@ class StateReplay:
                       organisation=_uid(data.get("organisation")), status=ACCOUNT_OPEN)
         elif kind == "account.status":
             self._set("organisations_account", data["account"], seq, status=data["to"])
+        elif kind in ("control.trusted_added", "control.trusted_removed"):
+            self._set("controls_trustedaccount", f"{data['account']} trusts {data['trusted']}", seq,
+                      active=kind == "control.trusted_added")
+        elif kind == "control.limits":
+            self._set("controls_accountlimit", data["account"], seq, per_transfer=data["per_transfer"],
+                      per_day=data["per_day"])
+        elif kind == "control.freeze":
+            self._set("controls_freeze", _uid(data["freeze"]) or "", seq, scope=data["scope"], account=data["account"],
+                      project=data["project"], serial_start=data["serial_start"], serial_end=data["serial_end"],
+                      lifted=False)
+        elif kind == "control.freeze_lifted":
+            self._set("controls_freeze", _uid(data["freeze"]) or "", seq, lifted=True)
+        elif kind == "control.transfers":
+            self._set("controls_registryswitch", "1", seq, suspended=bool(data["suspended"]))
         elif data.get("op") == "move" and body.get("transaction"):
             self._set("units_transaction", body["transaction"], seq, **{
                 name: data.get(name, 0 if name == "quantity" else "") for name in TRANSACTION_FIELDS
@@ -159,6 +198,20 @@ def _live() -> dict[str, list[tuple[str, dict[str, Any]]]]:
             (row[0], dict(zip(TRANSACTION_FIELDS, (*row[1:3], row[3] or "", row[4] or "", *row[5:]), strict=True)))
             for row in _rows(TRANSACTIONS_SQL)
         ],
+        "controls_freeze": [
+            (_uid(uid) or "", {"scope": scope, "account": account, "project": project, "serial_start": start,
+                               "serial_end": end, "lifted": bool(lifted)})
+            for uid, scope, account, project, start, end, lifted in _rows(FREEZES_SQL)
+        ],
+        "controls_accountlimit": [
+            (account, {"per_transfer": per_transfer, "per_day": per_day})
+            for account, per_transfer, per_day in _rows(LIMITS_SQL)
+        ],
+        # Only the pairs in force are rows here; a removed pair is one the ledger says is inactive.
+        "controls_trustedaccount": [
+            (f"{account} trusts {trusted}", {"active": True}) for account, trusted, _n in _rows(TRUSTED_SQL)
+        ],
+        "controls_registryswitch": [("1", {"suspended": bool(row[0])}) for row in _rows(SWITCH_SQL)],
     }
 
 
@@ -172,9 +225,34 @@ def check_state() -> Divergence | None:
             for seq, kind, body in rows:
                 replay.apply(seq, kind, json.loads(body))
     live = _live()
-    for table in ("organisations_organisation", "organisations_user", "organisations_account"):
+    for table in ("organisations_organisation", "organisations_user", "organisations_account", "controls_freeze",
+                  "controls_accountlimit"):
         found = replay.compare(table, live[table], all_rows=True)
         if found is not None:
             return found
+    found = _compare_trusted(replay, live["controls_trustedaccount"])
+    if found is not None:
+        return found
+    # The switch row is made on first use; a ledger that never stated it means "not suspended".
+    switch = replay.tables["controls_registryswitch"]
+    if not switch and any(values["suspended"] for _row, values in live["controls_registryswitch"]):
+        return Divergence(STATE_DIVERGES, "controls_registryswitch row 1 field suspended: the ledger states False "
+                                          "(never suspended), the table holds True")
+    found = replay.compare("controls_registryswitch", live["controls_registryswitch"], all_rows=False)
+    if found is not None:
+        return found
     # Transactions that moved nothing yet (proposed, refused) are not in the ledger.
     return replay.compare("units_transaction", live["units_transaction"], all_rows=False)
+
+
+def _compare_trusted(replay: StateReplay, live: list[tuple[str, dict[str, Any]]]) -> Divergence | None:
+    """Pairs in force must be those the ledger last added and did not remove."""
+    stated = replay.tables["controls_trustedaccount"]
+    in_force = {row for row, _values in live}
+    for row in sorted(in_force | set(stated)):
+        value, seq = stated.get(row, {}).get("active", (False, None))
+        if value != (row in in_force):
+            return Divergence(STATE_DIVERGES, f"controls_trustedaccount row {row} field active: the ledger states "
+                                              f"{value!r}{f' (entry {seq})' if seq is not None else ''}, "
+                                              f"the table holds {row in in_force!r}", seq)
+    return None

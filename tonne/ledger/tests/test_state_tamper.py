@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tonne.controls import services as controls
 from tonne.ledger import verify as verify_module
 from tonne.ledger.tests.test_tamper import sql, world  # noqa: F401 - the fixture
 from tonne.organisations.models import Organisation, User
@@ -71,3 +72,32 @@ def test_other_state_edits_are_named(world, statement, field):
 def test_a_user_the_ledger_never_saw_is_named(world):
     User.objects.create(username="ghost", role="admin", organisation=world.government)
     assert "organisations_user row ghost: not in the ledger" in _named(world)
+
+
+@pytest.fixture
+def controlled(world, settings):
+    settings.TONNE_FOUR_EYES = set()
+    dev, buyer = world.developer_account.identifier, world.buyer_account.identifier
+    frozen = controls.freeze(actor=world.admin, scope="account", reason="Court order", account=dev)
+    controls.request_limits(actor=world.developer, account=dev, per_transfer=50, per_day=100)
+    controls.request_trusted_addition(actor=world.developer, account=dev, trusted=buyer)
+    controls.set_transfers_suspended(actor=world.admin, suspended=True, reason="Incident")
+    controls.set_transfers_suspended(actor=world.admin, suspended=False, reason="Resolved")
+    assert verify_module.verify_ledger(compiled=False).ok
+    world.extra["freeze"] = frozen
+    return world
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        ("UPDATE controls_freeze SET lifted_at = created_at", "controls_freeze row {freeze} field lifted"),
+        ("UPDATE controls_accountlimit SET per_transfer = 1000000", "controls_accountlimit row {dev} field per_transfer"),
+        ("UPDATE controls_trustedaccount SET removed_at = requested_at", "controls_trustedaccount row {dev} trusts"),
+        ("UPDATE controls_registryswitch SET transfers_suspended = %s", "controls_registryswitch row 1 field suspended"),
+    ],
+)
+def test_controls_edited_behind_the_ledger_are_named(controlled, statement, named):
+    sql(statement, [True] if "%s" in statement else None)
+    expected = named.format(freeze=controlled.extra["freeze"].uid, dev=controlled.developer_account.identifier)
+    assert expected in _named(controlled)
