@@ -315,6 +315,8 @@ def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: Us
         requested_at=now,
         effective_at=gate.calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS),
     )
+    append_entry(kind="control.trusted_added", actor=approved_by or requested_by,
+                 data={"account": source.identifier, "trusted": target.identifier})
     record(Category.CONTROL, "trusted_list.added", actor=approved_by or requested_by, target=source.identifier,
            detail={**payload, "effective_at": entry.effective_at.isoformat()})
     return entry
@@ -332,6 +334,8 @@ def remove_trusted(*, actor: User, account: str, trusted: str) -> TrustedAccount
         entry.removed_at = clock.now()
         entry.removed_by = actor
         entry.save(update_fields=["removed_at", "removed_by"])
+        append_entry(kind="control.trusted_removed", actor=actor,
+                     data={"account": source.identifier, "trusted": target.identifier})
         record(Category.CONTROL, "trusted_list.removed", actor=actor, target=source.identifier, detail={"trusted": target.identifier})
     return entry
 
@@ -365,6 +369,9 @@ def _apply_limits(payload: dict[str, Any], *, set_by: User, approved_by: User | 
             "updated_at": now,
         },
     )
+    append_entry(kind="control.limits", actor=approved_by or set_by, data={
+        "account": account.identifier, "per_transfer": payload["per_transfer"], "per_day": payload["per_day"],
+    })
     record(Category.CONFIGURATION, "limits.changed", actor=approved_by or set_by, target=account.identifier, detail=payload)
     return limit
 
@@ -516,6 +523,7 @@ def freeze(
         frozen = Freeze.objects.create(
             uid=uuid.uuid4(), scope=scope, reason=reason, created_by=actor, created_at=now, expires_at=expires_at, **target
         )
+        append_entry(kind="control.freeze", actor=actor, data={"freeze": str(frozen.uid), **freeze_target(frozen)})
         record(Category.CONTROL, "freeze.created", actor=actor, target=str(frozen.uid), detail=freeze_target(frozen))
     return frozen
 
@@ -543,6 +551,7 @@ def lift_freeze(*, actor: User, uid: Any) -> Freeze:
         frozen.lifted_at = clock.now()
         frozen.lifted_by = actor
         frozen.save(update_fields=["lifted_at", "lifted_by"])
+        append_entry(kind="control.freeze_lifted", actor=actor, data={"freeze": str(frozen.uid)})
         record(Category.CONTROL, "freeze.lifted", actor=actor, target=str(frozen.uid))
     return frozen
 
@@ -568,6 +577,7 @@ def set_transfers_suspended(*, actor: User, suspended: bool, reason: str) -> Reg
         switch.changed_by = actor
         switch.changed_at = clock.now()
         switch.save()
+        append_entry(kind="control.transfers", actor=actor, data={"suspended": suspended, "reason": reason})
         record(Category.CONFIGURATION, "transfers.suspended" if suspended else "transfers.resumed", actor=actor,
                detail={"reason": reason})
     return switch
