@@ -25,7 +25,6 @@ from tonne.controls.models import (
     PendingMove,
     RegistrySwitch,
     TrustedAccount,
-    UnitReservation,
 )
 from tonne.core import clock
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -88,15 +87,10 @@ def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
             Transaction.objects.filter(pk=approval.transaction_id, status__in=gate.WAITING).update(
                 status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
             )
-            release(approval.transaction_id)
+            gate.release(approval.transaction_id)
         record(Category.CONTROL, f"{approval.action}.approval_expired", target=str(approval.uid))
         return True
     return False
-
-
-def release(txn_id: int) -> None:
-    """The serials a waiting transaction held go back to its account's pool."""
-    UnitReservation.objects.filter(transaction_id=txn_id).delete()
 
 
 # -- approvals -------------------------------------------------------------------------
@@ -160,7 +154,7 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
     if approval.transaction_id:
         Transaction.objects.filter(pk=approval.transaction_id).update(status=Status.REJECTED)
-        release(approval.transaction_id)
+        gate.release(approval.transaction_id)
     record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
 
 
@@ -220,20 +214,6 @@ def request_issuance(*, actor: User, report_uid: Any) -> Approval:
 # -- waiting moves ---------------------------------------------------------------------
 
 
-def pending_move(txn: Transaction) -> PendingMove:
-    return PendingMove.objects.get(transaction=txn)
-
-
-def record_settlement(txn: Transaction, *, executed: PendingMove | None = None, failure: str = "") -> None:
-    """The controls' side of a waiting move that settled (`executed`) or failed (`failure`, its code)."""
-    if failure:
-        record(Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": failure})
-        return
-    assert executed is not None
-    PendingMove.objects.filter(pk=executed.pk).update(executed_at=clock.now())
-    record(Category.CONTROL, f"{txn.kind}.settled", target=txn.identifier)
-
-
 def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
     """Stop a move that is waiting for approval or settlement."""
     with transaction.atomic():
@@ -255,7 +235,7 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
         txn.status = Status.CANCELLED
         txn.save(update_fields=["status"])
         PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
-        release(txn.pk)
+        gate.release(txn.pk)
         Approval.objects.filter(transaction=txn, status=Approval.Status.PENDING).update(
             status=Approval.Status.CANCELLED, decided_at=clock.now()
         )
