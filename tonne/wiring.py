@@ -2,8 +2,7 @@
 place that lists every handler (settings.TONNE_WIRING names this module).
 Units call the reactions to issuance and terminal moves, and ask the
 controls through their port (installed by `install`, which tonne.ops runs
-at start-up); the controls call the handlers of approved requests and of
-waiting moves' settlement."""
+at start-up); the controls call the handlers of approved requests."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
 from tonne.mrv import approvals as issuance
 from tonne.units import controls_port
-from tonne.units import services as units
 from tonne.units.reactions import Reactions
 
 UNITS = Reactions(
@@ -21,7 +19,6 @@ UNITS = Reactions(
 )
 
 CONTROLS = Handlers(
-    settle_waiting=units.settle_waiting,
     issuance_payload=issuance.issuance_payload,
     carry_out={
         "issuance": issuance.carry_out_issuance,

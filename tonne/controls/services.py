@@ -38,6 +38,7 @@ from tonne.organisations.services import (
     require_registry_administrator,
 )
 from tonne.projects.models import Project
+from tonne.units import services as units
 from tonne.units.models import Transaction
 
 log = logging.getLogger("tonne.controls")
@@ -166,7 +167,7 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         if pending.execute_at is not None and pending.execute_at > now:
             Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
             return
-        handlers().settle_waiting(txn.pk)
+        units.settle_waiting(txn.pk)
     elif approval.action == Approval.Action.TRUSTED_ADD:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
@@ -256,7 +257,7 @@ def run_due(limit: int = 100) -> list[Transaction]:
     for txn_id in due:
         with transaction.atomic():
             try:
-                settled.append(handlers().settle_waiting(txn_id))
+                settled.append(units.settle_waiting(txn_id))
             except Conflict:  # cancelled or settled meanwhile
                 continue
     return settled
