@@ -23,13 +23,12 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.organisations.models import Account, User
 from tonne.units.controls_port import Waiting
 from tonne.units.domain import PROCEED, Decision, Flags, MoveFacts
-from tonne.units.models import WAITING, Transaction
+from tonne.units.models import Transaction
 
 Kind = Transaction.Kind
 Status = Transaction.Status
 # Moves whose initiation a second person must approve, when the country says so.
 APPROVAL_KINDS = frozenset({Kind.TRANSFER, Kind.RETIREMENT, Kind.CANCELLATION, Kind.REVERSAL})
-__all__ = ["WAITING", "MoveControls"]
 
 
 def calendar() -> Calendar:

@@ -39,7 +39,7 @@ from tonne.organisations.services import (
 )
 from tonne.projects.models import Project
 from tonne.units import services as units
-from tonne.units.models import Transaction
+from tonne.units.models import WAITING, Transaction
 
 log = logging.getLogger("tonne.controls")
 Status = Transaction.Status
@@ -85,7 +85,7 @@ def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
         approval.decided_at = now
         approval.save(update_fields=["status", "decided_at"])
         if approval.transaction_id:
-            Transaction.objects.filter(pk=approval.transaction_id, status__in=gate.WAITING).update(
+            Transaction.objects.filter(pk=approval.transaction_id, status__in=WAITING).update(
                 status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
             )
             gate.release(approval.transaction_id)
@@ -231,7 +231,7 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
                 require_account_holder(actor, txn.from_account)
             except (NotFound, PermissionDenied):
                 raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.") from None
-        if txn.status not in gate.WAITING:
+        if txn.status not in WAITING:
             raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}; it cannot be cancelled.")
         txn.status = Status.CANCELLED
         txn.save(update_fields=["status"])
