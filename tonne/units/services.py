@@ -15,9 +15,6 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import Max
 
-from tonne.controls import gate, rules
-from tonne.controls import services as control_services
-from tonne.controls.domain import Decision, merged_ranges
 from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
@@ -34,8 +31,11 @@ from tonne.projects.benefits import unit_share_parts
 from tonne.projects.domain import buffer_quantity
 from tonne.projects.models import Project
 from tonne.units import store
+from tonne.units.controls_port import controls
 from tonne.units.domain import (
     RETIREMENT_PURPOSES,
+    Decision,
+    MoveFacts,
     MoveRequest,
     Piece,
     Selection,
@@ -43,10 +43,18 @@ from tonne.units.domain import (
     check_acquiring,
     check_transferring,
     issuance_shares,
+    merged_ranges,
     move_entry,
     split_blocks,
 )
-from tonne.units.models import Issuance, SerialCounter, Transaction, TransactionBlock, UnitBlock
+from tonne.units.models import (
+    WAITING,
+    Issuance,
+    SerialCounter,
+    Transaction,
+    TransactionBlock,
+    UnitBlock,
+)
 from tonne.units.reactions import reactions
 
 Kind = Transaction.Kind
@@ -337,7 +345,7 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
     facts = _facts(request.kind, source, target, pieces, request.selection.total)
     # Freezes, limits, the holders' standing and the kill switch refuse;
     # four-eyes approval and delayed settlement make the move wait.
-    decision = gate.decide_move(facts, locked.flags)
+    decision = controls().decide_move(facts, locked.flags)
     if decision.refusal is not None:
         raise decision.refusal
     if decision.waits:
@@ -347,8 +355,8 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
     return _complete(moves, actor, request, source, target, pieces)
 
 
-def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], quantity: int) -> rules.MoveFacts:
-    return rules.MoveFacts(
+def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], quantity: int) -> MoveFacts:
+    return MoveFacts(
         kind=kind, source=source, target=target,
         ranges=merged_ranges((p.serials.start, p.serials.end) for p in pieces),
         projects=frozenset(p.block.project_id for p in pieces), quantity=quantity, at=clock.now(),
@@ -359,7 +367,7 @@ def _details(details: dict[str, str]) -> dict[str, str]:
     return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
 
 
-def _wait(decision: Decision, facts: rules.MoveFacts, actor: User, request: MoveRequest) -> Transaction:
+def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveRequest) -> Transaction:
     """The move waits (for approval or its settlement time): its transaction
     now, the controls' record of what it waits for beside it."""
     projects = set(facts.projects)
@@ -378,7 +386,7 @@ def _wait(decision: Decision, facts: rules.MoveFacts, actor: User, request: Move
         created_at=facts.at,
         **_details(request.details),
     )
-    gate.wait(decision, txn, facts, actor=actor, details=request.details)
+    controls().wait(decision, txn, facts, actor=actor, details=request.details)
     return txn
 
 
@@ -448,7 +456,7 @@ def _complete_waiting(moves: store.MoveStore, txn: Transaction, ranges: list[tup
     assert target is not None
     check_acquiring(txn.kind, source, target)
     pieces = moves.select(source, request.selection)
-    decision = gate.decide_settlement(_facts(txn.kind, source, target, pieces, txn.quantity))
+    decision = controls().decide_settlement(_facts(txn.kind, source, target, pieces, txn.quantity))
     if decision.refusal is not None:
         raise decision.refusal
     return _complete(moves, actor, request, source, target, pieces, pending=txn)
@@ -462,19 +470,18 @@ def settle_waiting(txn_id: int) -> Transaction:
         .select_related("from_account", "to_account", "initiated_by")
         .get(pk=txn_id)
     )
-    if txn.status not in gate.WAITING:
+    if txn.status not in WAITING:
         raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
-    pending = control_services.pending_move(txn)
-    control_services.release(txn.pk)  # settled or failed, the serials are no longer held for it
+    port = controls()
+    waiting = port.take_waiting(txn)  # settled or failed, its serials are no longer held for it
     try:
-        ranges = [(s, e) for s, e in pending.ranges]
-        done = store.run(lambda moves: _complete_waiting(moves, txn, ranges, pending.details))
+        done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
     except RegistryError as exc:
         Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
-        control_services.record_settlement(txn, failure=exc.code)
+        port.record_settlement(txn, failure=exc.code)
         txn.refresh_from_db()
         return txn
-    control_services.record_settlement(txn, executed=pending)
+    port.record_settlement(txn)
     return done
 
 
