@@ -85,6 +85,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "units_create_transfer": OWNER_ONLY,
     "units_create_cancellation": OWNER_ONLY,
     "units_create_reversal": ADMIN,
+    "ledger_witnessed_logs": PUBLIC,
+    "ledger_cosigned_checkpoint": PUBLIC,  # cosignatures of a published checkpoint
     "ledger_ledger_head": PUBLIC,
     "ledger_verifier_key": PUBLIC,
     "ledger_list_checkpoints": PUBLIC,
@@ -280,6 +282,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "units_get_transaction": {"identifier": waiting.identifier},
         "ledger_get_checkpoint": {"size": checkpoint.size},
         "ledger_get_entry": {"seq": 1},
+        "ledger_cosigned_checkpoint": {"size": checkpoint.size},
         "ledger_inclusion_proof": {"seq": 1},
         "controls_get_approval": {"uid": str(approval.uid)},
         "controls_approve": {"uid": str(approval.uid)},
