@@ -100,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tonne.core.outcomes.OutcomeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tonne.access.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
