@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # full size (~15 min on 2 cores)
     python benchmarks/run.py --quick         # smoke size (~2 min)
-    python benchmarks/run.py --only verify   # transfers, verify, lookup (comma-separated)
+    python benchmarks/run.py --only verify   # transfers, verify, lookup, sync, portal, cadt (comma-separated)
     python benchmarks/run.py --record        # also write the figures into benchmarks/RESULTS.md
     python benchmarks/run.py --strict        # exit 1 if a target fails
 
@@ -28,12 +28,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = ("transfers", "verify", "lookup", "sync", "portal", "observer", "mrv")
+BENCHES = ("transfers", "verify", "lookup", "sync", "portal", "observer", "mrv", "cadt")
 SIZES = {
     "full": {"transfer_seconds": 20, "entries": 1_000_000, "projects": 100_000, "blocks": 1_000_000, "samples": 1000,
-             "sync_samples": 100, "observer_rows": 2_000_000, "observer_projects": 30_000, "readings": 1_000_000},
+             "sync_samples": 100, "observer_rows": 2_000_000, "observer_projects": 30_000, "readings": 1_000_000,
+             "cadt": ((1_000, 5_000), (100_000, 500_000))},
     "quick": {"transfer_seconds": 5, "entries": 50_000, "projects": 10_000, "blocks": 100_000, "samples": 200,
-              "sync_samples": 20, "observer_rows": 50_000, "observer_projects": 3_000, "readings": 50_000},
+              "sync_samples": 20, "observer_rows": 50_000, "observer_projects": 3_000, "readings": 50_000,
+              "cadt": ((1_000, 5_000), (10_000, 50_000))},
 }
 TARGETS = {
     "transfers": "service-layer transfers/s >= 0.3 x pgbench TPS (4 clients)",
@@ -43,6 +45,7 @@ TARGETS = {
     "portal": "public search and dashboard p95 <= 300 ms server time (100,000 projects)",
     "observer": "observer import >= 10,000 rows/s of 2,000,000 (ratio to COPY), < 500 MB flat; search <= 60 s",
     "mrv": "signed-reading intake >= 0.25 x bare Ed25519 verification; report over 1M readings <= 10 s",
+    "cadt": "CAD Trust reads p95 <= 30 ms (1,000 projects), <= 60 ms (100,000), ratio between sizes <= 2",
 }
 
 
@@ -211,10 +214,29 @@ def write_results(rep: Report, machine: dict, mode: str, started: dt.datetime, e
     print(f"\nwrote {path}")
 
 
+def run_cadt(size: dict, data_dir: str) -> dict:
+    """The CAD Trust read benchmark at each size, on PostgreSQL and on SQLite (a fresh file each)."""
+    out: dict[str, dict] = {"postgresql": {}, "sqlite": {}}
+    samples = str(max(size["samples"] // 5, 50))
+    for projects, units in size["cadt"]:
+        args = ["--projects", str(projects), "--units", str(units), "--samples", samples]
+        common.create_database("tonne_bench_cadt", common.TEMPLATE_DB)
+        out["postgresql"][str(projects)] = common.run_child(
+            "bench_cadt.py", args, common.child_env("tonne_bench_cadt", data_dir), timeout=3600)
+        common.drop_database("tonne_bench_cadt")
+        sqlite_dir = tempfile.mkdtemp(prefix="tonne-bench-cadt-", dir=data_dir)
+        (Path(sqlite_dir) / "static").mkdir()
+        env = common.child_env("tonne_bench_cadt", sqlite_dir)
+        del env["DATABASE_URL"]  # the default: SQLite in TONNE_DATA_DIR
+        out["sqlite"][str(projects)] = common.run_child("bench_cadt.py", [*args, "--migrate"], env, timeout=3600)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size (~2 minutes)")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated: transfers,verify,lookup,sync,portal,observer,mrv")
+    parser.add_argument("--only", default=",".join(BENCHES),
+                        help="comma-separated: transfers,verify,lookup,sync,portal,observer,mrv,cadt")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any target fails")
     parser.add_argument("--record", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
@@ -241,7 +263,7 @@ def main() -> int:
     (Path(data_dir) / "static").mkdir()
     databases = {"transfers": common.TRANSFERS_DB, "verify": common.LEDGER_DB, "lookup": common.LOOKUP_DB,
                  "sync": common.SYNC_DB, "portal": "tonne_bench_portal", "observer": "tonne_bench_observer",
-                 "mrv": "tonne_bench_mrv"}
+                 "mrv": "tonne_bench_mrv", "cadt": "tonne_bench_cadt"}
     try:
         print(f"\nmigrating {common.TEMPLATE_DB} ...", flush=True)
         common.create_database(common.TEMPLATE_DB)
@@ -270,6 +292,8 @@ def main() -> int:
             elif bench == "mrv":
                 results[bench] = common.run_child("bench_mrv.py", ["--readings", str(size["readings"])], env,
                                                   timeout=3600)
+            elif bench == "cadt":
+                results[bench] = run_cadt(size, data_dir)
             elif bench == "portal":
                 results[bench] = common.run_child(
                     "bench_portal.py", ["--projects", str(size["projects"]), "--samples", str(size["samples"] // 5)],
@@ -309,6 +333,10 @@ def main() -> int:
         import bench_observer
 
         bench_observer.report(results["observer"], rep)
+    if "cadt" in results:
+        import bench_cadt
+
+        bench_cadt.report(results["cadt"], rep)
     elapsed = time.perf_counter() - t_all
     rep.add("")
     rep.add(f"Summary ({elapsed / 60:.1f} min): " + ", ".join(f"{b} {w}" for b, w, _ in rep.verdicts))

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "tonne.access.middleware.SessionLimitsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "tonne.access.middleware.MfaEnrolmentMiddleware",
+    "tonne.cadt.middleware.CadtNodeMiddleware",
     "tonne.access.middleware.ApiRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -310,6 +311,13 @@ SESSION_COOKIE_AGE = TONNE_SESSION_MAX_HOURS * 3600
 TONNE_API_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_RATE_PER_MINUTE", "600"))
 TONNE_API_WRITE_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_WRITE_RATE_PER_MINUTE", "120"))
 TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR", "30"))
+# Paths under the API rate limits: the registry's API and the public CAD Trust read API.
+TONNE_RATE_LIMITED_PATHS = ("/api/", "/cadt/")
+# This registry's public address: CAD Trust requires a link on every project and unit,
+# and a record without its own link gets its public page here.
+TONNE_PUBLIC_URL = os.environ.get("TONNE_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Origins whose pages may read the CAD Trust API (/cadt/) from a browser, comma-separated; * any.
+TONNE_CADT_CORS_ORIGINS = _env_set("TONNE_CADT_CORS_ORIGINS", "*")
 # HSTS is sent on TLS requests only (Django's SecurityMiddleware).
 SECURE_HSTS_SECONDS = int(os.environ.get("TONNE_HSTS_SECONDS", str(365 * 86400)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TONNE_HSTS_SUBDOMAINS", False)

@@ -1,14 +1,16 @@
 """Who handles what a lower layer decides but a higher one does: the one
 place that lists every handler (settings.TONNE_WIRING names this module).
-Units call the reactions to issuance and terminal moves; the controls call
-the handlers of approved requests and of waiting moves' settlement."""
+Units call the reactions to issuance and terminal moves, and ask the
+controls through their port (installed by `install`, which tonne.ops runs
+at start-up); the controls call the handlers of approved requests."""
 
 from __future__ import annotations
 
 from tonne.article6 import services as article6
+from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
 from tonne.mrv import approvals as issuance
-from tonne.units import services as units
+from tonne.units import controls_port
 from tonne.units.reactions import Reactions
 
 UNITS = Reactions(
@@ -17,7 +19,6 @@ UNITS = Reactions(
 )
 
 CONTROLS = Handlers(
-    settle_waiting=units.settle_waiting,
     issuance_payload=issuance.issuance_payload,
     carry_out={
         "issuance": issuance.carry_out_issuance,
@@ -26,3 +27,8 @@ CONTROLS = Handlers(
         article6.REVOKE: article6.carry_out_revoke,
     },
 )
+
+
+def install() -> None:
+    """At start-up: the controls join the unit-moving path."""
+    controls_port.install(MoveControls())

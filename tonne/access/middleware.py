@@ -152,7 +152,7 @@ class ApiRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith(settings.TONNE_RATE_LIMITED_PATHS):
             return self.get_response(request)
 
         now = int(clock.now().timestamp())

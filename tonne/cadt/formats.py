@@ -16,6 +16,7 @@ from typing import Any
 from tonne.cadt import schema
 from tonne.cadt.schema import V1, V2
 from tonne.core.errors import ValidationFailed
+from tonne.core.spreadsheets import safe_row
 
 FORMATS = ("json", "csv", "xlsx")
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)  # zip entry times: the same data gives the same bytes
@@ -98,20 +99,25 @@ def _zip(members: list[tuple[str, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def csv_text(columns: tuple[str, ...], rows: list[list[Any]]) -> bytes:
+def csv_text(columns: tuple[str, ...], rows: list[list[Any]], *, for_people: bool = False) -> bytes:
+    """`for_people`: a file people open in a spreadsheet program, so text that
+    would be read as a formula is neutralised (OWASP's rule)."""
+    guard = safe_row if for_people else list
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow(guard(columns))
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(guard(["" if v is None else v for v in row]))
     return buffer.getvalue().encode("utf-8")
 
 
-def to_csv_zip(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]]) -> bytes:
-    return _zip([(f"{name}.csv", csv_text(columns, rows)) for name, columns, rows in sheets])
+def to_csv_zip(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]], *, for_people: bool = False) -> bytes:
+    return _zip([(f"{name}.csv", csv_text(columns, rows, for_people=for_people)) for name, columns, rows in sheets])
 
 
-def to_xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]]) -> bytes:
+def to_xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]], *, for_people: bool = False) -> bytes:
+    """Every text cell is stored as text, never as a formula; `for_people`
+    also neutralises text a spreadsheet program would take for one."""
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -122,9 +128,13 @@ def to_xlsx(sheets: list[tuple[str, tuple[str, ...], list[list[Any]]]]) -> bytes
     workbook.properties.creator = "Tonne"
     for name, columns, rows in sheets:
         sheet = workbook.create_sheet(title=name[:31])
-        sheet.append(list(columns))
+        guard = safe_row if for_people else list
+        sheet.append(guard(columns))
         for row in rows:
-            sheet.append(row)
+            sheet.append(guard(row))
+            for cell in sheet[sheet.max_row]:
+                if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula
+                    cell.data_type = "s"
     raw = io.BytesIO()
     workbook.save(raw)
     # openpyxl stamps the zip entries and the "modified" property with the

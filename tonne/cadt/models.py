@@ -177,3 +177,42 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq} → {self.subscription_id} ({self.status})"
+
+
+class CadtRow(models.Model):
+    """One record as the CAD Trust read API answers it (v1 projects with their
+    children, units, issuances, labels; every v2 table): a projection of the
+    registry, answered by indexed queries and sent as stored. `search` holds the full-text tokens
+    of the record's own columns (FTS5 on SQLite, a GIN index on PostgreSQL)."""
+
+    version = models.CharField(max_length=1)  # "1" or "2"
+    table = models.CharField(max_length=40)
+    key = models.CharField(max_length=100)
+    org_uid = models.CharField(max_length=100)
+    time_staged = models.CharField(max_length=20, blank=True)  # CAD Trust's timeStaged (Unix seconds as text)
+    search = models.TextField(blank=True)
+    data = models.TextField()  # the record's JSON, in CAD Trust's field order (jsonb would reorder it)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "table", "key"], name="cadt_row_once")]
+        indexes = [
+            models.Index(fields=["version", "table", "-time_staged", "key"], name="cadt_row_staged"),
+            models.Index(fields=["version", "table", "org_uid", "-time_staged", "key"], name="cadt_row_org_staged"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.table} {self.key}"
+
+
+class CadtProjection(models.Model):
+    """How far the CadtRow projection has taken the ledger in: rows are
+    current for every ledger entry below `cursor`."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    cursor = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="single_cadt_projection")]
+
+    def __str__(self) -> str:
+        return f"CAD Trust rows at ledger {self.cursor}"

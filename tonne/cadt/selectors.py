@@ -167,9 +167,9 @@ def render(version: str, file_format: str, doc: dict[str, list[dict[str, Any]]],
         sheets = [s for s in sheets if V2_SHEETS[s[0]] == table]
     if file_format == "csv":
         if table is not None:
-            return formats.csv_text(sheets[0][1], sheets[0][2])
-        return formats.to_csv_zip(sheets)
-    return formats.to_xlsx(sheets)
+            return formats.csv_text(sheets[0][1], sheets[0][2], for_people=True)
+        return formats.to_csv_zip(sheets, for_people=True)
+    return formats.to_xlsx(sheets, for_people=True)
 
 
 def export_filename(version: str, file_format: str, table: str | None = None) -> str:
@@ -180,43 +180,6 @@ def export_filename(version: str, file_format: str, table: str | None = None) ->
 
 
 # -- the CAD Trust-compatible read API -------------------------------------------------
-
-
-def v2_resource(table: str) -> list[tuple[str, dict[str, Any]]]:
-    """Rows of one v2 table with the CAD Trust organisation each belongs to:
-    this registry's own, then those imported from other registries."""
-    home = mapping.home_org_uid()
-    own = [(home, row) for row in mapping.v2_rows()[table]]
-    imported = [
-        (record.org_uid, ordered(V2, table, record.data))
-        for record in ImportedRecord.objects.filter(model_version=V2, table=table).order_by("record_id")
-    ]
-    key = v2_tables()[table].key
-    return sorted(own + imported, key=lambda pair: str(pair[1][key]))
-
-
-def v1_resource(kind: str) -> list[tuple[str, dict[str, Any]]]:
-    """v1 projects, units, issuances or labels (the last two gathered from projects and units)."""
-    home = mapping.home_org_uid()
-    own = mapping.v1_rows()
-    docs: dict[str, list[tuple[str, dict[str, Any]]]] = {
-        "projects": [(home, r) for r in own["projects"]],
-        "units": [(home, r) for r in own["units"]],
-    }
-    for record in ImportedRecord.objects.filter(model_version=V1).order_by("record_id"):
-        docs[record.table].append((record.org_uid, ordered(V1, record.table, record.data)))
-    if kind in docs:
-        pk = "warehouseProjectId" if kind == "projects" else "warehouseUnitId"
-        return sorted(docs[kind], key=lambda pair: str(pair[1][pk]))
-    found: dict[str, tuple[str, dict[str, Any]]] = {}
-    for org, project in docs["projects"]:
-        for row in project.get(kind) or []:
-            found.setdefault(row["id"], (org, row))
-    for org, unit in docs["units"]:
-        nested = [unit["issuance"]] if kind == "issuances" and unit.get("issuance") else unit.get("labels") or []
-        for row in nested if kind in ("issuances", "labels") else []:
-            found.setdefault(row["id"], (org, row))
-    return [found[k] for k in sorted(found)]
 
 
 def organizations() -> dict[str, dict[str, Any]]:
@@ -242,14 +205,19 @@ AUDIT_TABLES = {"project": "project", "mrv": "verification", "units": "unit", "c
                 "organisation": "organization", "document": "fileStore"}
 
 
-def audit(org_uid: str | None) -> list[dict[str, Any]]:
-    """This registry's change history in CAD Trust's audit shape, from the ledger
-    (each entry's leaf hash stands where CAD Trust has a DataLayer root hash)."""
+def audit(org_uid: str | None, *, offset: int = 0, limit: int | None = None,
+          newest_first: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """A page of this registry's change history in CAD Trust's audit shape, from
+    the ledger (each entry's leaf hash stands where CAD Trust has a DataLayer
+    root hash), and how many entries there are."""
     home = mapping.home_org_uid()
     if org_uid not in (None, "", home):
-        return []
+        return [], 0
+    total = ledger_cursor()
+    entries = LedgerEntry.objects.order_by("-seq" if newest_first else "seq")
+    entries = entries[offset : offset + limit] if limit is not None else entries[offset:]
     out = []
-    for entry in LedgerEntry.objects.order_by("seq").iterator():
+    for entry in entries.iterator():
         body = json.loads(entry.body)
         out.append(
             {
@@ -260,7 +228,7 @@ def audit(org_uid: str | None) -> list[dict[str, Any]]:
                 "type": "INSERT",
                 "table": AUDIT_TABLES.get(entry.kind.split(".")[0], entry.kind.split(".")[0]),
                 "change": json.dumps(body.get("data"), sort_keys=True),
-                "onchainConfirmationTimeStamp": int(entry.created_at.timestamp()),
+                "onchainConfirmationTimeStamp": str(int(entry.created_at.timestamp())),  # CAD Trust: text
                 "author": body.get("actor"),
                 "comment": entry.kind,
                 "generation": entry.seq,
@@ -268,7 +236,7 @@ def audit(org_uid: str | None) -> list[dict[str, Any]]:
                 "updatedAt": mapping.domain.iso_datetime(entry.created_at),
             }
         )
-    return out
+    return out, total
 
 
 def v2_picklists() -> dict[str, list[str]]:

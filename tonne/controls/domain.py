@@ -72,37 +72,3 @@ def check_quantity_limit(value: int | None, field: str) -> int | None:
 
 def sum_quantities(ranges: Iterable[tuple[int, int]]) -> int:
     return sum(end - start + 1 for start, end in ranges)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the controls say of a move whose units are chosen: proceed now,
-    refuse (with the error that names the rule), or wait, for a second
-    person's approval and/or until `execute_at`. The units service carries
-    it out; the controls write only their own rows."""
-
-    needs_approval: bool = False
-    execute_at: dt.datetime | None = None
-    refusal: ValidationFailed | None = None
-
-    @property
-    def proceeds(self) -> bool:
-        return self.refusal is None and not self.waits
-
-    @property
-    def waits(self) -> bool:
-        return self.refusal is None and (self.needs_approval or self.execute_at is not None)
-
-
-PROCEED = Decision()
-
-
-def merged_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Serial ranges sorted, adjacent ones joined."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and merged[-1][1] + 1 == start:
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -15,17 +16,19 @@ from django.db import connection
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import rules
-from tonne.controls.domain import PROCEED, Calendar, Decision
+from tonne.controls.domain import Calendar
 from tonne.controls.models import Approval, PendingMove, TrustedAccount, UnitReservation
+from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.organisations.models import Account, User
+from tonne.units.controls_port import Waiting
+from tonne.units.domain import PROCEED, Decision, Flags, MoveFacts
 from tonne.units.models import Transaction
 
 Kind = Transaction.Kind
 Status = Transaction.Status
 # Moves whose initiation a second person must approve, when the country says so.
 APPROVAL_KINDS = frozenset({Kind.TRANSFER, Kind.RETIREMENT, Kind.CANCELLATION, Kind.REVERSAL})
-WAITING = rules.WAITING
 
 
 def calendar() -> Calendar:
@@ -56,7 +59,7 @@ def settles_at(kind: str, source: Account, target: Account, at: dt.datetime) -> 
     return None
 
 
-def decide_move(facts: rules.MoveFacts, flags: rules.Flags | None = None) -> Decision:
+def decide_move(facts: MoveFacts, flags: Flags | None = None) -> Decision:
     """Refuse, wait or proceed. `flags`: what `rules.flags_statement` said,
     when the caller already sent it; only the rules it flags run in detail."""
     if flags is None:
@@ -72,7 +75,7 @@ def decide_move(facts: rules.MoveFacts, flags: rules.Flags | None = None) -> Dec
     return Decision(needs_approval=approval, execute_at=execute_at)
 
 
-def decide_settlement(facts: rules.MoveFacts) -> Decision:
+def decide_settlement(facts: MoveFacts) -> Decision:
     """At settlement, what may have changed since the request: every rule but the limits."""
     try:
         rules.check_all(facts, settlement=True)
@@ -82,7 +85,7 @@ def decide_settlement(facts: rules.MoveFacts) -> Decision:
 
 
 def wait(
-    decision: Decision, txn: Transaction, facts: rules.MoveFacts, *, actor: User, details: dict[str, str]
+    decision: Decision, txn: Transaction, facts: MoveFacts, *, actor: User, details: dict[str, str]
 ) -> None:
     """What the controls keep of a move that waits (`txn`, written by the
     units service): its serials and settlement time, the reservation of its
@@ -123,6 +126,11 @@ def wait(
     )
 
 
+def release(txn_id: int) -> None:
+    """The serials a waiting transaction held go back to its account's pool."""
+    UnitReservation.objects.filter(transaction_id=txn_id).delete()
+
+
 def require_not_initiator(user: User, initiator_id: int) -> None:
     if user.pk == initiator_id:
         raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "The person who initiated a request may not approve it.")
@@ -142,3 +150,38 @@ def check_issuance(*, approval: Approval | None = None) -> None:
             "Issuance needs a second administrator: request it (POST /api/v1/issuance-approvals) "
             "and have another administrator approve it.",
         )
+
+
+class MoveControls:
+    """The controls in the unit-moving path (units.controls_port.ControlsPort):
+    installed by the registry's wiring at start-up."""
+
+    def active_freeze_sql(self) -> str:
+        return rules.ACTIVE_FREEZE_SQL
+
+    def flags_statement(self, source: str, target: str, at: dt.datetime) -> tuple[str, list[Any]]:
+        return rules.flags_statement(source, target, at)
+
+    def read_flags(self, kind: str, source: Account, row: Any) -> Flags:
+        return rules.read_flags(kind, source, row)
+
+    def decide_move(self, facts: MoveFacts, flags: Flags | None) -> Decision:
+        return decide_move(facts, flags)
+
+    def decide_settlement(self, facts: MoveFacts) -> Decision:
+        return decide_settlement(facts)
+
+    def wait(self, decision: Decision, txn: Transaction, facts: MoveFacts, *, actor: User, details: dict[str, str]) -> None:
+        wait(decision, txn, facts, actor=actor, details=details)
+
+    def take_waiting(self, txn: Transaction) -> Waiting:
+        pending = PendingMove.objects.get(transaction_id=txn.pk)
+        release(txn.pk)  # settled or failed, the serials are no longer held for it
+        return Waiting(ranges=[(start, end) for start, end in pending.ranges], details=dict(pending.details))
+
+    def record_settlement(self, txn: Transaction, *, failure: str = "") -> None:
+        if failure:
+            record(AuditEvent.Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": failure})
+            return
+        PendingMove.objects.filter(transaction_id=txn.pk).update(executed_at=clock.now())
+        record(AuditEvent.Category.CONTROL, f"{txn.kind}.settled", target=txn.identifier)

@@ -1,8 +1,9 @@
 """Who carries out what the controls decide but do not own: an approved
-request of another app (issuance, Article 6 authorisations) and the
-settlement of a waiting move (units). The controls cannot import those
-apps; the registry's wiring (`settings.TONNE_WIRING`, one module at the top
-that lists every handler) names them."""
+request of another app (issuance, Article 6 authorisations). The controls
+cannot import those apps (they stand above the controls); the registry's
+wiring (`settings.TONNE_WIRING`, one module at the top that lists every
+handler) names them. Waiting moves the controls settle themselves, through
+the units service below them."""
 
 from __future__ import annotations
 
@@ -17,19 +18,12 @@ from django.utils.module_loading import import_string
 
 from tonne.controls.models import Approval
 from tonne.organisations.models import User
-from tonne.units.models import Transaction
 
 
 class CarryOut(Protocol):
     """Do what an approved request asked, in the approval's transaction."""
 
     def __call__(self, approval: Approval, approver: User) -> None: ...
-
-
-class SettleWaiting(Protocol):
-    """Complete a waiting move now, or fail it with the code that stops it."""
-
-    def __call__(self, txn_id: int) -> Transaction: ...
 
 
 class IssuancePayload(Protocol):
@@ -40,7 +34,6 @@ class IssuancePayload(Protocol):
 
 @dataclass(frozen=True)
 class Handlers:
-    settle_waiting: SettleWaiting
     issuance_payload: IssuancePayload
     carry_out: Mapping[str, CarryOut] = field(default_factory=dict)  # by Approval.Action
 

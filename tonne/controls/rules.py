@@ -25,24 +25,11 @@ from tonne.core.errors import ValidationFailed
 from tonne.kyc.models import KycProfile, ScreeningHit
 from tonne.kyc.services import BLOCKING_HITS, REPRESENTATIVE_ROLES
 from tonne.organisations.models import Account, User
-from tonne.units.models import Transaction
+from tonne.units.domain import Flags, MoveFacts
+from tonne.units.models import WAITING, Transaction
 
 Kind = Transaction.Kind
 Status = Transaction.Status
-WAITING = (Status.AWAITING_APPROVAL, Status.DELAYED)
-
-
-@dataclass(frozen=True)
-class MoveFacts:
-    """What the rules look at: the move as requested, once its units are chosen."""
-
-    kind: str
-    source: Account
-    target: Account
-    ranges: Sequence[tuple[int, int]]  # merged, ascending
-    projects: frozenset[int]
-    quantity: int
-    at: dt.datetime
 
 
 # -- freezes -------------------------------------------------------------------------------
@@ -84,8 +71,13 @@ def check_freezes(facts: MoveFacts) -> None:
 # -- the registry-wide switch ----------------------------------------------------------------
 
 
+def transfers_suspended() -> bool:
+    """Whether the registry administrator has suspended all outgoing transfers."""
+    return RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists()
+
+
 def check_switch(facts: MoveFacts) -> None:
-    if facts.kind == Kind.TRANSFER and RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists():
+    if facts.kind == Kind.TRANSFER and transfers_suspended():
         raise ValidationFailed("TRANSFERS_SUSPENDED", "The registry administrator has suspended all outgoing transfers.")
 
 
@@ -343,9 +335,6 @@ def flags_statement(source_identifier: str, target_identifier: str, at: dt.datet
     for rule in MOVE_RULES:
         params.extend(rule.flag_params(at))
     return _flags_sql(), params
-
-
-Flags = frozenset[str]
 
 
 def read_flags(kind: str, source: Account, row: Sequence[Any]) -> Flags:

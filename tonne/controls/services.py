@@ -25,7 +25,6 @@ from tonne.controls.models import (
     PendingMove,
     RegistrySwitch,
     TrustedAccount,
-    UnitReservation,
 )
 from tonne.core import clock
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -39,7 +38,8 @@ from tonne.organisations.services import (
     require_registry_administrator,
 )
 from tonne.projects.models import Project
-from tonne.units.models import Transaction
+from tonne.units import services as units
+from tonne.units.models import WAITING, Transaction
 
 log = logging.getLogger("tonne.controls")
 Status = Transaction.Status
@@ -85,18 +85,13 @@ def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
         approval.decided_at = now
         approval.save(update_fields=["status", "decided_at"])
         if approval.transaction_id:
-            Transaction.objects.filter(pk=approval.transaction_id, status__in=gate.WAITING).update(
+            Transaction.objects.filter(pk=approval.transaction_id, status__in=WAITING).update(
                 status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
             )
-            release(approval.transaction_id)
+            gate.release(approval.transaction_id)
         record(Category.CONTROL, f"{approval.action}.approval_expired", target=str(approval.uid))
         return True
     return False
-
-
-def release(txn_id: int) -> None:
-    """The serials a waiting transaction held go back to its account's pool."""
-    UnitReservation.objects.filter(transaction_id=txn_id).delete()
 
 
 # -- approvals -------------------------------------------------------------------------
@@ -160,7 +155,7 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
     if approval.transaction_id:
         Transaction.objects.filter(pk=approval.transaction_id).update(status=Status.REJECTED)
-        release(approval.transaction_id)
+        gate.release(approval.transaction_id)
     record(Category.CONTROL, f"{approval.action}.rejected", actor=actor, target=str(approval.uid), detail={"reason": reason})
 
 
@@ -172,7 +167,7 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         if pending.execute_at is not None and pending.execute_at > now:
             Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
             return
-        handlers().settle_waiting(txn.pk)
+        units.settle_waiting(txn.pk)
     elif approval.action == Approval.Action.TRUSTED_ADD:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
@@ -220,20 +215,6 @@ def request_issuance(*, actor: User, report_uid: Any) -> Approval:
 # -- waiting moves ---------------------------------------------------------------------
 
 
-def pending_move(txn: Transaction) -> PendingMove:
-    return PendingMove.objects.get(transaction=txn)
-
-
-def record_settlement(txn: Transaction, *, executed: PendingMove | None = None, failure: str = "") -> None:
-    """The controls' side of a waiting move that settled (`executed`) or failed (`failure`, its code)."""
-    if failure:
-        record(Category.CONTROL, f"{txn.kind}.failed", target=txn.identifier, outcome="failure", detail={"code": failure})
-        return
-    assert executed is not None
-    PendingMove.objects.filter(pk=executed.pk).update(executed_at=clock.now())
-    record(Category.CONTROL, f"{txn.kind}.settled", target=txn.identifier)
-
-
 def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
     """Stop a move that is waiting for approval or settlement."""
     with transaction.atomic():
@@ -250,12 +231,12 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
                 require_account_holder(actor, txn.from_account)
             except (NotFound, PermissionDenied):
                 raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.") from None
-        if txn.status not in gate.WAITING:
+        if txn.status not in WAITING:
             raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}; it cannot be cancelled.")
         txn.status = Status.CANCELLED
         txn.save(update_fields=["status"])
         PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
-        release(txn.pk)
+        gate.release(txn.pk)
         Approval.objects.filter(transaction=txn, status=Approval.Status.PENDING).update(
             status=Approval.Status.CANCELLED, decided_at=clock.now()
         )
@@ -276,7 +257,7 @@ def run_due(limit: int = 100) -> list[Transaction]:
     for txn_id in due:
         with transaction.atomic():
             try:
-                settled.append(handlers().settle_waiting(txn_id))
+                settled.append(units.settle_waiting(txn_id))
             except Conflict:  # cancelled or settled meanwhile
                 continue
     return settled
@@ -315,6 +296,8 @@ def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: Us
         requested_at=now,
         effective_at=gate.calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS),
     )
+    append_entry(kind="control.trusted_added", actor=approved_by or requested_by,
+                 data={"account": source.identifier, "trusted": target.identifier})
     record(Category.CONTROL, "trusted_list.added", actor=approved_by or requested_by, target=source.identifier,
            detail={**payload, "effective_at": entry.effective_at.isoformat()})
     return entry
@@ -332,6 +315,8 @@ def remove_trusted(*, actor: User, account: str, trusted: str) -> TrustedAccount
         entry.removed_at = clock.now()
         entry.removed_by = actor
         entry.save(update_fields=["removed_at", "removed_by"])
+        append_entry(kind="control.trusted_removed", actor=actor,
+                     data={"account": source.identifier, "trusted": target.identifier})
         record(Category.CONTROL, "trusted_list.removed", actor=actor, target=source.identifier, detail={"trusted": target.identifier})
     return entry
 
@@ -365,6 +350,9 @@ def _apply_limits(payload: dict[str, Any], *, set_by: User, approved_by: User | 
             "updated_at": now,
         },
     )
+    append_entry(kind="control.limits", actor=approved_by or set_by, data={
+        "account": account.identifier, "per_transfer": payload["per_transfer"], "per_day": payload["per_day"],
+    })
     record(Category.CONFIGURATION, "limits.changed", actor=approved_by or set_by, target=account.identifier, detail=payload)
     return limit
 
@@ -516,6 +504,7 @@ def freeze(
         frozen = Freeze.objects.create(
             uid=uuid.uuid4(), scope=scope, reason=reason, created_by=actor, created_at=now, expires_at=expires_at, **target
         )
+        append_entry(kind="control.freeze", actor=actor, data={"freeze": str(frozen.uid), **freeze_target(frozen)})
         record(Category.CONTROL, "freeze.created", actor=actor, target=str(frozen.uid), detail=freeze_target(frozen))
     return frozen
 
@@ -543,6 +532,7 @@ def lift_freeze(*, actor: User, uid: Any) -> Freeze:
         frozen.lifted_at = clock.now()
         frozen.lifted_by = actor
         frozen.save(update_fields=["lifted_at", "lifted_by"])
+        append_entry(kind="control.freeze_lifted", actor=actor, data={"freeze": str(frozen.uid)})
         record(Category.CONTROL, "freeze.lifted", actor=actor, target=str(frozen.uid))
     return frozen
 
@@ -568,6 +558,7 @@ def set_transfers_suspended(*, actor: User, suspended: bool, reason: str) -> Reg
         switch.changed_by = actor
         switch.changed_at = clock.now()
         switch.save()
+        append_entry(kind="control.transfers", actor=actor, data={"suspended": suspended, "reason": reason})
         record(Category.CONFIGURATION, "transfers.suspended" if suspended else "transfers.resumed", actor=actor,
                detail={"reason": reason})
     return switch

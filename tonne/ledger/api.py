@@ -12,8 +12,8 @@ from ninja import Field, Query, Router, Schema
 
 from tonne.core.api_support import BIG, ERRORS, ListQuery, Page, get_or_404, paginate
 from tonne.core.errors import NotFound
-from tonne.ledger import keys, proofs, selectors
-from tonne.ledger.models import Checkpoint, LedgerEntry
+from tonne.ledger import cosigning, keys, proofs, selectors, witness
+from tonne.ledger.models import Checkpoint, LedgerEntry, WitnessedLog
 
 router = Router(tags=["ledger"])
 
@@ -199,3 +199,52 @@ def consistency_proof(
 ):
     """Proof that a newer checkpoint extends an older one (append-only)."""
     return proofs.consistency_bundle(old, new)
+
+
+class RefusalOut(Schema):
+    code: str
+    message: str
+    at: dt.datetime
+
+
+class WitnessedOut(Schema):
+    origin: str
+    size: int
+    cosigned_note: str = Field(description="The log's checkpoint with this witness's cosignature (C2SP cosignature/v1).")
+    cosigned_at: dt.datetime | None
+    refusals: list[RefusalOut] = Field(description="The latest checkpoints this witness refused (rollbacks, forks).")
+
+
+class WitnessOut(Schema):
+    witness_key: str = Field(description="cosignature/v1 verifier key of this installation's witness.")
+    logs: list[WitnessedOut]
+
+
+@router.get("/ledger/witnessed", response={200: WitnessOut, **ERRORS}, auth=None)
+def witnessed_logs(request: HttpRequest):
+    """The other registries' logs this installation witnesses: the last
+    checkpoint it cosigned for each, and the ones it refused."""
+    logs = [
+        {
+            "origin": log.origin,
+            "size": log.size,
+            "cosigned_note": log.cosigned_note,
+            "cosigned_at": log.cosigned_at,
+            "refusals": [
+                {"code": r.code, "message": r.message, "at": r.at} for r in log.refusals.order_by("-at")[:20]
+            ],
+        }
+        for log in WitnessedLog.objects.order_by("origin")[:200]
+    ]
+    return {"witness_key": witness.witness_verifier_key(), "logs": logs}
+
+
+class CosignedOut(Schema):
+    size: int
+    note: str = Field(description="The signed checkpoint with every witness cosignature collected (C2SP signed note).")
+
+
+@router.get("/ledger/checkpoints/{int:size}/cosigned", response={200: CosignedOut, **ERRORS}, auth=None)
+def cosigned_checkpoint(request: HttpRequest, size: int):
+    """A checkpoint of this registry with the cosignatures its witnesses made."""
+    return {"size": size, "note": cosigning.cosigned_note(size)}

@@ -52,3 +52,68 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class WitnessedLog(models.Model):
+    """Another registry's log this installation witnesses (C2SP tlog-witness):
+    the last checkpoint it cosigned is what every later one must extend."""
+
+    origin = models.CharField(max_length=200, unique=True)
+    verifier_key = models.CharField(max_length=300)  # the log's own note key
+    url = models.CharField(max_length=2000)  # the log's base URL
+    size = models.PositiveBigIntegerField(default=0)  # last cosigned
+    root_hash = models.CharField(max_length=64, blank=True)
+    cosigned_note = models.TextField(blank=True)  # the log's note with this witness's cosignature
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["origin"]
+
+    def __str__(self) -> str:
+        return f"witnessed log {self.origin}"
+
+
+class WitnessRefusal(models.Model):
+    """A checkpoint this witness would not cosign, kept as evidence."""
+
+    log = models.ForeignKey(WitnessedLog, on_delete=models.PROTECT, related_name="refusals")
+    code = models.CharField(max_length=40)
+    message = models.TextField()
+    note = models.TextField(blank=True)  # what was served, as served
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.code} for {self.log.origin}"
+
+
+class RegistryWitness(models.Model):
+    """A witness of this registry's own log, whose cosignatures it collects
+    and publishes with its checkpoints."""
+
+    name = models.CharField(max_length=200, unique=True)
+    verifier_key = models.CharField(max_length=300)  # cosignature/v1 key
+    url = models.CharField(max_length=2000)  # the witness installation's base URL
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"witness {self.name}"
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature line on one of this registry's checkpoints."""
+
+    witness = models.ForeignKey(RegistryWitness, on_delete=models.PROTECT, related_name="cosignatures")
+    size = models.PositiveBigIntegerField()  # the checkpoint it cosigns
+    line = models.TextField()  # the signature line, as the witness made it
+    collected_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["witness", "size"], name="one_cosignature_per_witness_size")]
+
+    def __str__(self) -> str:
+        return f"cosignature of {self.size} by {self.witness.name}"

@@ -35,7 +35,10 @@ from typing import Any
 
 from django.db import connection
 
+from tonne.ledger.external import External, hold
 from tonne.ledger.models import Checkpoint, LedgerHead
+from tonne.ledger.services import leaf_hashes
+from tonne.ledger.state import check_state
 from tonne.ledger.verify_checks import ChainCheck, ReplayCheck, VerifyResult, result_of
 
 try:  # the compiled path (optional; built from _fastverify.c when a compiler is there)
@@ -138,6 +141,7 @@ def verify_ledger(
     chunk_size: int = 2000,
     workers: int | None = 1,
     compiled: bool | None = None,
+    external: list[External] | None = None,
 ) -> VerifyResult:
     """Verify the whole ledger, in this process (inside the caller's
     transaction, if any). ``workers``: 1 (or None); verification is one process.
@@ -145,7 +149,11 @@ def verify_ledger(
     ``compiled`` (default: when it is built) runs the compiled one-pass check
     first; if it finds anything wrong, or anything it does not read exactly
     like the reference, the reference path runs in the same snapshot and
-    names the first divergence. ``compiled=False`` runs the reference path only."""
+    names the first divergence. ``compiled=False`` runs the reference path only.
+
+    ``external``: checkpoints kept outside the database (see
+    :mod:`tonne.ledger.external`); each is checked even when the database
+    diverges on its own, since a rollback is what matters most then."""
     from tonne.ledger import keys
 
     started = time.perf_counter()
@@ -164,6 +172,15 @@ def verify_ledger(
         if gc_was_enabled:
             gc.enable()
     result.workers = 1
+    if result.ok:
+        with _Snapshot():
+            divergence = check_state()
+        if divergence is not None:
+            result.divergences.append(divergence)
+    if external:
+        found, result.held_size = hold(external, leaf_hashes(), key)
+        result.divergences.extend(found)
+    result.external = len(external or ())
     result.seconds = time.perf_counter() - started
     return result
 

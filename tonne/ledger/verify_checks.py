@@ -48,6 +48,10 @@ class VerifyResult:
     # "compiled": the compiled path accepted the ledger; "python": the
     # reference path decided (on its own, or after the compiled one gave up).
     path: str = "python"
+    # Checkpoints held from outside the database, and the largest size of
+    # those the ledger extends.
+    external: int = 0
+    held_size: int = 0
 
     @property
     def ok(self) -> bool:

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 
 class OpsConfig(AppConfig):
@@ -11,3 +13,5 @@ class OpsConfig(AppConfig):
         from tonne.ops import handlers
 
         handlers.install()
+        # By name: the wiring sits above every app, ops included.
+        import_string(f"{settings.TONNE_WIRING}.install")()

@@ -234,6 +234,7 @@ def create_user(
             "organisation": str(organisation.uid) if organisation else None,
             "role": role,
             "root": is_root,
+            "active": user.is_active,
         },
     )
     if needs_approval:

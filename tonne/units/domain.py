@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -415,3 +417,57 @@ def move_entry(kind: str, source: str, target: str, quantity: int, ordered: list
     }
     data.update({field: value for field, value in details.items() if value})
     return data
+
+
+# -- what the controls say of a move (the vocabulary of units.controls_port) ---------------
+
+
+@dataclass(frozen=True)
+class MoveFacts:
+    """What the control rules look at: the move as requested, once its units are chosen."""
+
+    kind: str
+    source: Account
+    target: Account
+    ranges: Sequence[tuple[int, int]]  # merged, ascending
+    projects: frozenset[int]
+    quantity: int
+    at: dt.datetime
+
+
+# The names of the control rules that may refuse a move (read with the account lock).
+Flags = frozenset[str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the controls say of a move whose units are chosen: proceed now,
+    refuse (with the error that names the rule), or wait, for a second
+    person's approval and/or until `execute_at`. The units service carries
+    it out; the controls write only their own rows."""
+
+    needs_approval: bool = False
+    execute_at: dt.datetime | None = None
+    refusal: ValidationFailed | None = None
+
+    @property
+    def proceeds(self) -> bool:
+        return self.refusal is None and not self.waits
+
+    @property
+    def waits(self) -> bool:
+        return self.refusal is None and (self.needs_approval or self.execute_at is not None)
+
+
+PROCEED = Decision()
+
+
+def merged_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Serial ranges sorted, adjacent ones joined."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and merged[-1][1] + 1 == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

@@ -153,6 +153,10 @@ class Transaction(models.Model):
         return f"{self.identifier} {self.kind} {self.status}"
 
 
+# A move that waits (for a second person's approval, or its settlement time).
+WAITING = (Transaction.Status.AWAITING_APPROVAL, Transaction.Status.DELAYED)
+
+
 class TransactionBlock(models.Model):
     """A serial range a completed transaction moved (or created)."""
 

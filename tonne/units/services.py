@@ -15,9 +15,6 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import Max
 
-from tonne.controls import gate, rules
-from tonne.controls import services as control_services
-from tonne.controls.domain import Decision, merged_ranges
 from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
@@ -31,11 +28,15 @@ from tonne.organisations.services import (
     require_registry_administrator,
     system_account,
 )
+from tonne.projects.benefits import unit_share_parts
 from tonne.projects.domain import buffer_quantity
 from tonne.projects.models import Project
 from tonne.units import store
+from tonne.units.controls_port import controls
 from tonne.units.domain import (
     RETIREMENT_PURPOSES,
+    Decision,
+    MoveFacts,
     MoveRequest,
     Piece,
     Selection,
@@ -43,10 +44,18 @@ from tonne.units.domain import (
     check_acquiring,
     check_transferring,
     issuance_shares,
+    merged_ranges,
     move_entry,
     split_blocks,
 )
-from tonne.units.models import Issuance, SerialCounter, Transaction, TransactionBlock, UnitBlock
+from tonne.units.models import (
+    WAITING,
+    Issuance,
+    SerialCounter,
+    Transaction,
+    TransactionBlock,
+    UnitBlock,
+)
 from tonne.units.reactions import reactions
 
 Kind = Transaction.Kind
@@ -165,7 +174,8 @@ def _issuance_info(issuance: Issuance, report: Any) -> dict[str, Any]:
 
 def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
-    the developer's share into its holding account, the share of proceeds and
+    the developer's share into its holding account, the benefit-sharing plan's
+    unit shares into the beneficiaries' accounts, the share of proceeds and
     OMGE shares (unit classes that carry them) into their system accounts, the
     buffer share into the pool."""
     if quantity <= 0:
@@ -180,12 +190,27 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
             f"Buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) exceed the {quantity} units to issue.",
         )
     net = quantity - buffer - sop - omge
+    # The benefit-sharing plan's unit shares go to the beneficiaries' accounts
+    # in this transaction: each a share of the units after the buffer.
+    shares = unit_share_parts(project, quantity - buffer)
+    to_beneficiaries = sum(q for _, _, q in shares)
+    if to_beneficiaries > net:
+        raise ValidationFailed(
+            "ISSUANCE_SHARES_EXCEED_QUANTITY",
+            f"Benefit shares ({to_beneficiaries}), buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) "
+            f"exceed the {quantity} units to issue.",
+        )
+    to_holder = net - to_beneficiaries
     issuance = _new_issuance(actor, project, report, vintage, quantity, buffer, now)
     start = issuance.serial_start
     parts: list[tuple[Account, SerialRange, str]] = []
-    if net:
-        parts.append((to_holding, SerialRange(start, start + net - 1), Kind.ISSUANCE))
-    # Serial order: holder, share of proceeds, OMGE cancellation, buffer pool.
+    if to_holder:
+        parts.append((to_holding, SerialRange(start, start + to_holder - 1), Kind.ISSUANCE))
+    # Serial order: holder, benefit shares, share of proceeds, OMGE cancellation, buffer pool.
+    first = start + to_holder
+    for _share, beneficiary, share_quantity in shares:
+        parts.append((beneficiary, SerialRange(first, first + share_quantity - 1), Kind.ISSUANCE))
+        first += share_quantity
     if sop:
         parts.append((system_account(Account.Type.SOP), SerialRange(start + net, start + net + sop - 1), Kind.ISSUANCE))
     if omge:
@@ -204,7 +229,7 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
     for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
-        data.update(hook(issuance, SerialRange(start, start + net - 1) if net else None, txns[0].identifier, now))
+        data.update(hook(issuance, SerialRange(start, start + to_holder - 1) if to_holder else None, txns[0].identifier, now))
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
@@ -322,7 +347,7 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
     facts = _facts(request.kind, source, target, pieces, request.selection.total)
     # Freezes, limits, the holders' standing and the kill switch refuse;
     # four-eyes approval and delayed settlement make the move wait.
-    decision = gate.decide_move(facts, locked.flags)
+    decision = controls().decide_move(facts, locked.flags)
     if decision.refusal is not None:
         raise decision.refusal
     if decision.waits:
@@ -332,8 +357,8 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
     return _complete(moves, actor, request, source, target, pieces)
 
 
-def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], quantity: int) -> rules.MoveFacts:
-    return rules.MoveFacts(
+def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], quantity: int) -> MoveFacts:
+    return MoveFacts(
         kind=kind, source=source, target=target,
         ranges=merged_ranges((p.serials.start, p.serials.end) for p in pieces),
         projects=frozenset(p.block.project_id for p in pieces), quantity=quantity, at=clock.now(),
@@ -344,7 +369,7 @@ def _details(details: dict[str, str]) -> dict[str, str]:
     return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
 
 
-def _wait(decision: Decision, facts: rules.MoveFacts, actor: User, request: MoveRequest) -> Transaction:
+def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveRequest) -> Transaction:
     """The move waits (for approval or its settlement time): its transaction
     now, the controls' record of what it waits for beside it."""
     projects = set(facts.projects)
@@ -363,7 +388,7 @@ def _wait(decision: Decision, facts: rules.MoveFacts, actor: User, request: Move
         created_at=facts.at,
         **_details(request.details),
     )
-    gate.wait(decision, txn, facts, actor=actor, details=request.details)
+    controls().wait(decision, txn, facts, actor=actor, details=request.details)
     return txn
 
 
@@ -433,7 +458,7 @@ def _complete_waiting(moves: store.MoveStore, txn: Transaction, ranges: list[tup
     assert target is not None
     check_acquiring(txn.kind, source, target)
     pieces = moves.select(source, request.selection)
-    decision = gate.decide_settlement(_facts(txn.kind, source, target, pieces, txn.quantity))
+    decision = controls().decide_settlement(_facts(txn.kind, source, target, pieces, txn.quantity))
     if decision.refusal is not None:
         raise decision.refusal
     return _complete(moves, actor, request, source, target, pieces, pending=txn)
@@ -447,19 +472,18 @@ def settle_waiting(txn_id: int) -> Transaction:
         .select_related("from_account", "to_account", "initiated_by")
         .get(pk=txn_id)
     )
-    if txn.status not in gate.WAITING:
+    if txn.status not in WAITING:
         raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
-    pending = control_services.pending_move(txn)
-    control_services.release(txn.pk)  # settled or failed, the serials are no longer held for it
+    port = controls()
+    waiting = port.take_waiting(txn)  # settled or failed, its serials are no longer held for it
     try:
-        ranges = [(s, e) for s, e in pending.ranges]
-        done = store.run(lambda moves: _complete_waiting(moves, txn, ranges, pending.details))
+        done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
     except RegistryError as exc:
         Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
-        control_services.record_settlement(txn, failure=exc.code)
+        port.record_settlement(txn, failure=exc.code)
         txn.refresh_from_db()
         return txn
-    control_services.record_settlement(txn, executed=pending)
+    port.record_settlement(txn)
     return done
 
 

@@ -23,14 +23,15 @@ from typing import Any, TypeVar
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
-from tonne.controls import rules
 from tonne.core import clock, pgpipeline
 from tonne.core.errors import NotFound, ValidationFailed
 from tonne.core.rows import loaded
 from tonne.ledger.services import Appended, Stamp, append
 from tonne.organisations.models import Account, Organisation, User
+from tonne.units.controls_port import controls
 from tonne.units.domain import (
     BlockRow,
+    Flags,
     MoveRequest,
     Piece,
     Remainder,
@@ -98,7 +99,7 @@ class Locked:
     source: Account
     target: Account | None
     earlier_id: int | None  # an earlier request of this user with this key
-    flags: rules.Flags | None = None  # which control rules may refuse, when read with the lock
+    flags: Flags | None = None  # which control rules may refuse, when read with the lock
     first_blocks: Any = None  # the criteria query's first batch, when read with the lock
 
 
@@ -107,15 +108,22 @@ class Locked:
 BLOCK_COLUMNS = "id, issuance_id, project_id, vintage, unit_class, serial_start, serial_end, acquired_at"
 # Whether a range (%s end, %s start) touches serials reserved by a waiting transaction.
 RESERVED_RANGE = "EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= %s AND r.serial_end >= %s)"
-# Whether a block (b) holds units criteria selection must pass over: reserved
-# by a waiting transaction, or frozen by serial range or project. Both tables
-# are empty in the common case: an index probe each, in the same statement.
-BLOCK_HELD_BACK = (
-    "(EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= b.serial_end "
-    "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE "
-    f"{rules.ACTIVE_FREEZE_SQL} AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
-    "AND f.serial_end >= b.serial_start) OR (f.scope = 'project' AND f.project_id = b.project_id))))"
-)
+
+
+@functools.cache
+def _block_held_back() -> str:
+    """Whether a block (b) holds units criteria selection must pass over:
+    reserved by a waiting transaction, or frozen by serial range or project
+    (the controls say when a freeze is in force). Both tables are empty in
+    the common case: an index probe each, in the same statement."""
+    return (
+        "(EXISTS (SELECT 1 FROM controls_unitreservation r WHERE r.serial_start <= b.serial_end "
+        "AND r.serial_end >= b.serial_start) OR EXISTS (SELECT 1 FROM controls_freeze f WHERE "
+        f"{controls().active_freeze_sql()} AND ((f.scope = 'serials' AND f.serial_start <= b.serial_end "
+        "AND f.serial_end >= b.serial_start) OR (f.scope = 'project' AND f.project_id = b.project_id))))"
+    )
+
+
 # Blocks never overlap: the block holding the first serial, then those
 # starting inside the range; two index range scans however big the account.
 RANGE_BLOCKS_SQL = (
@@ -138,7 +146,7 @@ def _criteria_statement(account_sql: str, project: bool, vintage: bool, unit_cla
         where.append("unit_class = %s")
     # The flag is computed on the batch only, after the index gives its rows.
     return (
-        f"SELECT {BLOCK_COLUMNS}, {BLOCK_HELD_BACK} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
+        f"SELECT {BLOCK_COLUMNS}, {_block_held_back()} FROM (SELECT {BLOCK_COLUMNS} FROM units_unitblock "
         f"WHERE {' AND '.join(where)} ORDER BY acquired_at, serial_start LIMIT %s OFFSET %s) b "
         f"ORDER BY acquired_at, serial_start"
     )
@@ -234,7 +242,7 @@ class MoveStore:
         locked = Locked(source=source, target=_account(row[10:20]), earlier_id=row[20])
         if queued is not None:
             flags_cursor, locked.first_blocks = queued
-            locked.flags = rules.read_flags(request.kind, source, flags_cursor.fetchone())
+            locked.flags = controls().read_flags(request.kind, source, flags_cursor.fetchone())
             flags_cursor.close()
         return locked
 
@@ -273,7 +281,7 @@ class MoveStore:
     def criteria(self, selection: Selection, account_sql: str, account_param: Any) -> tuple[str, list[Any]]:
         """Blocks matching the selection in the order they are taken, a batch at
         a time (LIMIT, OFFSET are the last two parameters), each with whether
-        some of its units are held back (BLOCK_HELD_BACK)."""
+        some of its units are held back (_block_held_back)."""
         params: list[Any] = [self.now(), account_param]
         if selection.project:
             params.append(selection.project)
@@ -320,15 +328,16 @@ class MoveStore:
         """The parts of a held-back block no reservation or freeze covers (rare:
         only runs for a block the criteria query flagged)."""
         now = self.now()
+        in_force = controls().active_freeze_sql()
         self.cursor.execute(
-            f"SELECT 1 FROM controls_freeze f WHERE {rules.ACTIVE_FREEZE_SQL} AND f.scope = 'project' AND f.project_id = %s",
+            f"SELECT 1 FROM controls_freeze f WHERE {in_force} AND f.scope = 'project' AND f.project_id = %s",
             [now, block.project_id],
         )
         if self.cursor.fetchone():
             return []
         self.cursor.execute(
             "SELECT serial_start, serial_end FROM controls_unitreservation WHERE serial_start <= %s AND serial_end >= %s "
-            f"UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE {rules.ACTIVE_FREEZE_SQL} "
+            f"UNION ALL SELECT serial_start, serial_end FROM controls_freeze f WHERE {in_force} "
             "AND f.scope = 'serials' AND f.serial_start <= %s AND f.serial_end >= %s",
             [block.serial_end, block.serial_start, now, block.serial_end, block.serial_start],
         )
@@ -383,7 +392,7 @@ class PostgresStore(MoveStore):
         # Queued behind the locking query, so the server runs them once the
         # lock is held: same round trip, fresh data. Which control rules may
         # refuse, and the first blocks (used only if the checks pass).
-        sql, params = rules.flags_statement(request.source, request.target, clock.now())
+        sql, params = controls().flags_statement(request.source, request.target, clock.now())
         flags = self.cursor.pipeline.cursor()
         flags.execute(sql, params)
         first_blocks = None

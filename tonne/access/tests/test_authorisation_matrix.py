@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,13 +144,37 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "cadt_create_webhook": ADMIN,
     "cadt_delete_webhook": ADMIN,
     "cadt_webhook_deliveries": ADMIN,
+    "mrv_list_sources": PUBLIC,
+    "mrv_register_source": OWNER_ONLY,
+    "mrv_record_calibration": OWNER_ONLY,
+    "mrv_submit_readings": OWNER_ONLY,
+    "mrv_upload_readings": OWNER_ONLY,
+    "mrv_list_readings": HOLDER,  # a source whose raw data the project keeps confidential
+    "mrv_list_anomalies": HOLDER,
+    "mrv_compute_report": OWNER_ONLY,
+    "mrv_report_computation": HOLDER,  # a computed report not yet verified
+    "mrv_methodology_catalogue": PUBLIC,
+    "mrv_serial_trail": PUBLIC,
+    "mrv_project_benefits": PUBLIC,
+    "mrv_set_benefit_plan": OWNER_ONLY,
+    "mrv_record_disbursement": OWNER_ONLY,
+    "mrv_record_consent": OWNER_ONLY,
+    "mrv_record_grievance": HOLDER,
+    "mrv_update_grievance": HOLDER,
+    "observer_import_export": ADMIN,
+    "observer_list_imports": ADMIN,
+    "observer_get_import": ADMIN,
+    "observer_run_findings": ADMIN,
+    "observer_list_findings": PUBLIC,
+    "observer_reconcile": PUBLIC,
+    "observer_list_projects": PUBLIC,
 }
 
 # 404 codes that hide a resource from a caller who may not see it.
 HIDING_CODES = {
     "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND",
     "KYC_DOCUMENT_NOT_FOUND", "TOKEN_NOT_FOUND", "PROJECT_NOT_FOUND", "REPORT_NOT_FOUND", "NOT_FOUND",
-    "USER_NOT_FOUND",
+    "USER_NOT_FOUND", "SOURCE_NOT_FOUND", "GRIEVANCE_NOT_FOUND", "OBSERVER_IMPORT_NOT_FOUND",
 }
 
 
@@ -161,8 +186,12 @@ def build_world(settings: Any) -> dict[str, Any]:
     from tonne.kyc.models import ScreeningHit
     from tonne.kyc.testing import verified_kyc
     from tonne.ledger.services import make_checkpoint
+    from tonne.mrv import computation, readings
     from tonne.mrv import services as mrv
+    from tonne.mrv.tests.dmrv import device
+    from tonne.observer import services as observer
     from tonne.organisations import services as orgs
+    from tonne.projects import benefits
     from tonne.projects import services as projects
     from tonne.units import services as units
     from tonne.units.domain import Selection
@@ -193,6 +222,20 @@ def build_world(settings: Any) -> dict[str, Any]:
 
     approval = Approval.objects.get(transaction=waiting)
     frozen = controls.freeze(actor=reg.admin, scope="serials", serial_start=10**12, serial_end=10**12 + 1, reason="mx")
+    meter = device(reg, project, "MX-M1", measurement="fuel_saved", unit="t", raw_confidential=True)
+    at = dt.datetime(2021, 2, 1, tzinfo=dt.UTC)
+    readings.submit_readings(actor=reg.developer, project=project, readings=[meter.reading(1, at, "400")])
+    computed = computation.compute_report(actor=reg.developer, project=project, methodology="AMS-II.G", version="13.0",
+                                          period_start=dt.date(2021, 1, 1), period_end=dt.date(2021, 12, 31),
+                                          vvb=str(reg.vvb_org.uid), parameters={"fnrb": "0.3"})
+    [share] = benefits.set_benefit_plan(actor=reg.developer, project=project, shares=[{
+        "beneficiary": "Village fund", "beneficiary_kind": "community", "basis": "proceeds",
+        "share_basis_points": 2000, "frequency": "annual", "currency": "XOF", "planned_amount": "1000",
+        "first_due": "2026-01-01"}])
+    grievance = benefits.record_grievance(actor=reg.developer, project=project, received_on=dt.date(2026, 1, 5),
+                                          channel="letter", summary="Noise")
+    with (Path(__file__).resolve().parents[2] / "observer/tests/data/gold-standard/projects.csv").open("rb") as f:
+        observed = observer.import_file(actor=reg.admin, stream=f, filename="projects.csv")
     give_totp(reg.developer)  # no token before enrolment
     token, _ = orgs.issue_api_token(actor=reg.developer, name="mx", scope="read")
     kyc_doc = kyc.upload_document(actor=reg.developer, organisation=reg.developer_org, kind="other",
@@ -263,6 +306,16 @@ def build_world(settings: Any) -> dict[str, Any]:
         "article6_block_status": {"block_id": block.pk},
         "cadt_delete_webhook": {"uid": str(hook.uid)},
         "cadt_webhook_deliveries": {"uid": str(logged_hook.uid)},
+        **{op: {"project_id": project.project_id} for op in (
+            "mrv_list_sources", "mrv_register_source", "mrv_submit_readings", "mrv_upload_readings",
+            "mrv_list_anomalies", "mrv_project_benefits", "mrv_set_benefit_plan", "mrv_record_disbursement",
+            "mrv_record_consent", "mrv_record_grievance")},
+        "mrv_record_calibration": {"uid": str(meter.source.uid)},
+        "mrv_list_readings": {"uid": str(meter.source.uid)},
+        "mrv_report_computation": {"uid": str(computed.uid)},
+        "mrv_serial_trail": {"text": str(block.serial_start)},
+        "mrv_update_grievance": {"uid": str(grievance.uid)},
+        "observer_get_import": {"uid": observed.uid},
     }
     move = {"from_account": dev_acc, "quantity": 1}
     a6_terms = {"acquiring_parties": ["CH"], "purposes": ["ndc"], "quantity": 10, "vintage_from": 2022,
@@ -309,11 +362,28 @@ def build_world(settings: Any) -> dict[str, Any]:
         "article6_create_import": {"signed_file": "not a note", "verifier_key": "nope"},
         "cadt_add_sync_node": {"name": f"node-{uuid.uuid4().hex[:6]}", "url": "http://127.0.0.1:9/"},
         "cadt_create_webhook": {"url": "http://127.0.0.1:9/new"},
+        "mrv_register_source": {"identifier": "MX-M2", "kind": "meter", "measurement": "fuel_saved", "unit": "t",
+                                "public_key": "0" * 64},
+        "mrv_record_calibration": {"document": str(document.uid), "valid_from": "2020-01-01",
+                                   "valid_until": "2030-12-31"},
+        "mrv_submit_readings": {"readings": [meter.reading(2, at + dt.timedelta(hours=1), "300")]},
+        "mrv_compute_report": {"project": project.project_id, "methodology": "AMS-II.G", "version": "13.0",
+                               "period_start": "2021-01-01", "period_end": "2021-12-31", "vvb": str(reg.vvb_org.uid),
+                               "parameters": {"fnrb": "0.3"}},
+        "mrv_set_benefit_plan": {"shares": []},
+        "mrv_record_disbursement": {"share": str(share.uid), "amount": "10", "currency": "XOF",
+                                    "paid_on": "2026-01-02", "evidence": str(document.uid)},
+        "mrv_record_consent": {"community": "Village", "obtained_on": "2020-06-01", "document": str(document.uid)},
+        "mrv_record_grievance": {"received_on": "2026-01-06", "channel": "phone", "summary": "Dust"},
+        "mrv_update_grievance": {"status": "investigating"},
+        "observer_run_findings": {"name_threshold": 90},
     }
     files = {
         "projects_upload_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
         "kyc_upload_kyc_document": lambda: {"kind": "other", "file": SimpleUploadedFile("a.txt", b"a")},
         "cadt_import_file": lambda: {"file": SimpleUploadedFile("units.json", b"not json")},
+        "mrv_upload_readings": lambda: {"file": SimpleUploadedFile("r.csv", readings.as_csv([meter.reading(3, at + dt.timedelta(hours=2), "1")]))},
+        "observer_import_export": lambda: {"file": SimpleUploadedFile("x.csv", b"nothing,known\n1,2\n")},
         "kyc_load_list": lambda: {"source": "opensanctions",
                                   "file": SimpleUploadedFile("t.csv", b"id,schema,name,aliases\nx,Person,Nobody Here,\n")},
     }

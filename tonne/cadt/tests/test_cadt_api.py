@@ -10,7 +10,7 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from tonne import testing
-from tonne.cadt import mapping, services
+from tonne.cadt import exports, mapping, services
 from tonne.cadt.schema import v1_columns, v2_tables
 from tonne.cadt.tests.conftest import REFERENCE
 from tonne.projects import picklists
@@ -60,13 +60,14 @@ def test_v2_unit_query_parameters(cadt_reg: testing.Registry, client: Client) ->
     assert len(like) == 1
 
 
-def test_bad_query_parameters_are_400_problems(cadt_reg: testing.Registry, client: Client) -> None:
-    for params, code in (({"filter": "nonsense"}, "CADT_FILTER_INVALID"), ({"filter": "pizza:1:eq"}, "CADT_FILTER_INVALID"),
-                         ({"order": "unitCount:SIDEWAYS"}, "CADT_ORDER_INVALID")):
+def test_bad_query_parameters_are_cadt_400s(cadt_reg: testing.Registry, client: Client) -> None:
+    for params, message in (({"filter": "nonsense"}, "Data Validation error"),
+                            ({"filter": "pizza:1:eq"}, "Error retrieving units"),
+                            ({"order": "unitCount:SIDEWAYS"}, "Data Validation error"),
+                            ({"page": 0}, "Data Validation error"), ({"limit": 100000}, "Data Validation error")):
         response = client.get("/cadt/v2/unit", params)
-        assert response.status_code == 400 and response.json()["code"] == code
-    assert client.get("/cadt/v2/unit", {"page": 0}).status_code == 422
-    assert client.get("/cadt/v2/unit", {"limit": 100000}).status_code == 422
+        assert response.status_code == 400 and response.json()["message"] == message, params
+        assert response.json()["success"] is False
     assert client.get("/cadt/v2/nothing").status_code == 404
 
 
@@ -79,7 +80,7 @@ def test_xls_answers_a_workbook(cadt_reg: testing.Registry, client: Client) -> N
 
 
 def test_v1_resources(cadt_reg: testing.Registry, client: Client) -> None:
-    projects = _get(client, "/v1/projects")
+    projects = _get(client, "/v1/projects", page=1, limit=100)["data"]
     assert projects[0]["projectName"] == cadt_reg.extra["project"].name
     assert set(v1_columns("projects")) <= set(projects[0])
     assert projects[0]["projectLocations"][0]["country"] == "Cote d'Ivoire"
@@ -89,7 +90,7 @@ def test_v1_resources(cadt_reg: testing.Registry, client: Client) -> None:
     issuances = _get(client, "/v1/issuances")
     assert len(issuances) == 2 and {"startDate", "verificationBody"} <= set(issuances[0])
     assert _get(client, "/v1/labels")[0]["label"] == "CORSIA eligible"
-    held = _get(client, "/v1/units", filter="unitStatus:Held:eq")
+    held = _get(client, "/v1/units", filter="unitStatus:Held:eq", page=1, limit=100)["data"]
     assert held and all(u["unitStatus"] == "Held" for u in held)
 
 
@@ -101,13 +102,13 @@ def test_organizations_picklists_and_audit(cadt_reg: testing.Registry, client: C
     assert _get(client, "/v2/organizations") == orgs
     assert _get(client, "/v1/governance/meta/pickList")["unitStatus"] == picklists.allowed("unitStatus", "1")
     assert _get(client, "/v2/governance/picklist")["unitStatus"] == picklists.allowed("unit_status")
-    audit = _get(client, "/v1/audit", orgUid=home)
+    audit = _get(client, "/v1/audit", orgUid=home, page=1, limit=1000, order="ASC")["data"]
     assert audit and {"rootHash", "table", "change", "generation", "onchainConfirmationTimeStamp"} <= set(audit[0])
     assert audit[-1]["comment"] == "cadt.imported"
-    assert _get(client, "/v1/audit", orgUid="0" * 64) == []
+    assert _get(client, "/v1/audit", orgUid="0" * 64, page=1, limit=10)["data"] == []
     assert _get(client, "/v2/audit", orgUid=home, page=1, limit=5)["pageCount"] == -(-len(audit) // 5)
     # The imported project is listed under its own (v1) resource.
-    titles = [p["projectName"] for p in _get(client, "/v1/projects")]
+    titles = [p["projectName"] for p in _get(client, "/v1/projects", page=1, limit=100)["data"]]
     assert json.loads((REFERENCE / "new-project.json").read_text())["projectName"] in titles
 
 
@@ -136,20 +137,23 @@ def test_one_record_by_id(cadt_reg: testing.Registry, client: Client) -> None:
     project = _get(client, "/v2/project")[0]
     assert _get(client, f"/v2/project/{project['cadTrustProjectId']}") == project
     missing = client.get("/cadt/v2/project/00000000-0000-0000-0000-000000000000")
-    assert missing.status_code == 404 and missing.json()["code"] == "CADT_RECORD_NOT_FOUND"
-    v1 = _get(client, "/v1/projects")[0]
+    assert missing.status_code == 404 and missing.json()["errors"] == ["CADT_RECORD_NOT_FOUND"]
+    v1 = _get(client, "/v1/projects", page=1, limit=1)["data"][0]
     assert _get(client, "/v1/projects", warehouseProjectId=v1["warehouseProjectId"]) == v1
     assert _get(client, "/v1/projects", warehouseProjectId="nothing") is None
-    unit = _get(client, "/v1/units")[0]
+    unit = _get(client, "/v1/units", page=1, limit=1)["data"][0]
     assert _get(client, "/v1/units", warehouseUnitId=unit["warehouseUnitId"])["unitBlockStart"] == unit["unitBlockStart"]
 
 
-def test_v1_xls_carries_nested_records_as_json(cadt_reg: testing.Registry, client: Client) -> None:
-    for path in ("/cadt/v1/units", "/cadt/v1/projects"):
-        response = client.get(path, {"xls": "true"})
-        assert response.status_code == 200, path
-        sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
-        header = [c.value for c in sheet[1]]
-        nested = "issuance" if path.endswith("units") else "projectLocations"
-        value = sheet.cell(row=2, column=header.index(nested) + 1).value
-        assert json.loads(value)
+def test_v1_xls_is_cadt_import_layout(cadt_reg: testing.Registry, client: Client) -> None:
+    """One sheet per table, as CAD Trust writes and takes back; children on their own sheets."""
+    for kind, sheets in exports.SHEETS.items():
+        response = client.get(f"/cadt/v1/{kind}", {"xls": "true"})
+        assert response.status_code == 200, kind
+        book = load_workbook(io.BytesIO(response.content))
+        assert tuple(book.sheetnames) == sheets
+        header = [c.value for c in book[kind][1]]
+        assert header == list(v1_columns(kind))
+        assert book[kind].max_row == 1 + len(_get(client, f"/v1/{kind}", page=1, limit=1000)["data"])
+    issuances = load_workbook(io.BytesIO(client.get("/cadt/v1/units", {"xls": "true"}).content))["issuances"]
+    assert issuances.max_row == 3  # the two issuances, once each

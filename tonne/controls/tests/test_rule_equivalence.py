@@ -21,6 +21,7 @@ from tonne.core.errors import ValidationFailed
 from tonne.kyc.models import KycProfile, ScreeningHit
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import system_account
+from tonne.units.domain import MoveFacts
 
 AT = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
 RANGES = [(101, 150)]  # the units the move takes
@@ -52,7 +53,7 @@ def world(registry: testing.Registry):  # noqa: ANN201
     return registry, project, other
 
 
-def _arrange(reg: testing.Registry, project, other, s: dict, django_settings) -> rules.MoveFacts:  # noqa: ANN001
+def _arrange(reg: testing.Registry, project, other, s: dict, django_settings) -> MoveFacts:  # noqa: ANN001
     django_settings.TONNE_MAX_TRANSFER_QUANTITY = s["max_transfer"]
     django_settings.TONNE_MAX_DAILY_QUANTITY = s["max_daily"]
     django_settings.TONNE_KYC_REQUIRED = s["kyc_required"]
@@ -104,12 +105,12 @@ def _arrange(reg: testing.Registry, project, other, s: dict, django_settings) ->
         AccountHold.objects.create(account=source, alert_id=1, rule="structuring", created_at=AT,
                                    released_at=None if s["hold"] else AT)
     source.refresh_from_db()
-    return rules.MoveFacts(
+    return MoveFacts(
         kind=s["kind"], source=source, target=target, ranges=RANGES, projects=frozenset({project.pk}), quantity=50, at=AT,
     )
 
 
-def _decision(check, facts: rules.MoveFacts) -> str | None:  # noqa: ANN001
+def _decision(check, facts: MoveFacts) -> str | None:  # noqa: ANN001
     try:
         check(facts)
     except ValidationFailed as refusal:

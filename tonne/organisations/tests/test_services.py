@@ -362,6 +362,7 @@ def test_create_user_records_ledger_without_password(registry) -> None:
         "organisation": str(registry.buyer_org.uid),
         "role": "initiator",
         "root": False,
+        "active": True,
     }
     assert testing.PASSWORD not in entry.body
     assert user.password not in entry.body

@@ -67,3 +67,28 @@ def test_consent_and_grievances(registry) -> None:
     benefits.update_grievance(actor=registry.developer, grievance=grievance, status="resolved",
                               resolution="Channel through the restored area reopened")
     assert Grievance.objects.get().status == "resolved"
+
+
+def test_issuance_places_the_unit_shares_in_the_beneficiaries_accounts(registry) -> None:
+    from tonne.mrv.trail import units_allocated
+    from tonne.units.models import Transaction, UnitBlock
+
+    project = testing.registered_project(registry)
+    community_account = registry.buyer_account  # stands in for the community's holding account
+    [share] = benefits.set_benefit_plan(actor=registry.developer, project=project, shares=[
+        {"beneficiary": "Lagoon villages", "beneficiary_kind": "community", "basis": "units", "share_basis_points": 500,
+         "frequency": "per_issuance", "account": community_account.identifier}])
+    _report, [issuance] = testing.issue(registry, project, {2022: 1999})
+    after_buffer = issuance.quantity - issuance.buffer_quantity
+    expected = after_buffer * 500 // 10000
+    # One issuance transaction straight into the community's account, in the issuance's serials.
+    [to_community] = Transaction.objects.filter(issuance=issuance, kind=Transaction.Kind.ISSUANCE,
+                                                to_account=community_account)
+    assert to_community.quantity == expected > 0
+    held = sum(b.serial_end - b.serial_start + 1 for b in UnitBlock.objects.filter(issuance=issuance, account=community_account))
+    assert held == expected
+    # Conservation: every serial of the issuance lands once.
+    placed = sum(b.serial_end - b.serial_start + 1 for b in UnitBlock.objects.filter(issuance=issuance))
+    assert placed == issuance.quantity
+    figures = {f.share.pk: f for f in benefits.benefit_figures(project, units_allocated(project))}
+    assert (figures[share.pk].planned, figures[share.pk].recorded, figures[share.pk].overdue) == (expected, expected, False)

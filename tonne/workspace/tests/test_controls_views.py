@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
 from django.test import Client
 
 from tonne.access.testing import confirm_second_factor, give_totp, stepped_up
-from tonne.controls.models import Approval, TrustedAccount
+from tonne.controls.models import AccountHold, Approval, Freeze, TrustedAccount
 from tonne.controls.tests.conftest import World
 from tonne.core import clock
 from tonne.mrv import services as mrv
@@ -165,6 +166,15 @@ def test_account_page_shows_controls_and_trusted_list_goes_through_four_eyes(wor
     KycProfile.objects.filter(organisation=w.reg.developer_org).update(review_due=dt.date(2026, 1, 1))
     page = dev.get(url).content.decode()
     assert 'id="kill-switch"' in page and 'id="kyc-overdue"' in page
+    # So are a monitoring hold and the freezes that bind the account's units, not others'.
+    assert 'id="aml-hold"' not in page
+    AccountHold.objects.create(account=w.reg.developer_account, alert_id=1, rule="velocity", created_at=clock.now())
+    for account, reason in ((w.reg.developer_account, "Court order 17"), (w.reg.buyer_account, "Court order 18")):
+        Freeze.objects.create(
+            uid=uuid.uuid4(), scope="account", account=account, reason=reason, created_by=w.reg.admin, created_at=clock.now()
+        )
+    page = dev.get(url).content.decode()
+    assert 'id="aml-hold"' in page and "Court order 17" in page and "Court order 18" not in page
 
 
 def test_issuance_in_the_inbox_needs_a_second_administrator(world: World) -> None:

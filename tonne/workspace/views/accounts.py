@@ -16,17 +16,16 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
-from tonne.aml.models import AmlAlert
+from tonne.controls import rules
 from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
-from tonne.controls.models import RegistrySwitch
 from tonne.core import clock
 from tonne.core.errors import RegistryError
-from tonne.kyc.models import KycProfile
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, User
 from tonne.units import selectors as unit_selectors
+from tonne.units.domain import merged_ranges
 from tonne.workspace import forms as wf
 from tonne.workspace.views.common import (
     ADMIN,
@@ -108,27 +107,25 @@ def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any
 
     now = clock.now()
     held = list(blocks.values_list("project_id", "serial_start", "serial_end"))
-    projects_held = {p for p, _s, _e in held}
-    freezes = [
-        f
-        for f in control_selectors.freezes_for(user, active_only=True)
-        if (f.scope == "account" and f.account_id == account.pk)
-        or (f.scope == "project" and f.project_id in projects_held)
-        or (f.scope == "serials" and any(s <= f.serial_end and f.serial_start <= e for _p, s, e in held))
-    ]
-    limit = control_selectors.limits_of(account)
+    # The rules' own queries (controls.rules), seen through what this user may see.
+    ranges, projects = merged_ranges((s, e) for _p, s, e in held), {p for p, _s, _e in held}
+    binding: set[int] = set()
+    for first in range(0, max(len(ranges), 1), 200):  # a few hundred ranges a query: SQLite bounds its depth
+        found = rules.freezes_binding(account.pk, ranges[first : first + 200], projects, now)
+        binding.update(found.values_list("pk", flat=True))
+    freezes = list(control_selectors.freezes_for(user).filter(pk__in=binding).order_by("created_at", "pk"))
+    limits = rules.limits_in_force(account.pk)
     trusted = [t for t in control_selectors.trusted_of(account).order_by("effective_at") if t.removed_at is None]
-    profile = KycProfile.objects.filter(organisation_id=account.organisation_id).first() if account.organisation_id else None
     return {
         "freezes": freezes,
-        "per_transfer": (limit.per_transfer if limit and limit.per_transfer else settings.TONNE_MAX_TRANSFER_QUANTITY) or None,
-        "per_day": (limit.per_day if limit and limit.per_day else settings.TONNE_MAX_DAILY_QUANTITY) or None,
+        "per_transfer": limits.per_transfer,
+        "per_day": limits.per_day,
         "trusted": [(t, t.effective_at <= now) for t in trusted],
         "trust_own_accounts": settings.TONNE_TRUST_OWN_ACCOUNTS,
         "delay_non_trusted": settings.TONNE_DELAY_NON_TRUSTED,
-        "transfers_suspended": RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists(),
-        "aml_hold": AmlAlert.objects.filter(account_id=account.pk, hold=True).exclude(status=AmlAlert.Status.DISMISSED).exists(),
-        "kyc_overdue": profile.review_due if profile and profile.review_due and profile.review_due < now.date() else None,
+        "transfers_suspended": rules.transfers_suspended(),
+        "aml_hold": rules.hold_in_force(account) is not None,
+        "kyc_overdue": rules.kyc_review_overdue(account.organisation_id, now),
         "may_edit_trusted": account.type == Account.Type.HOLDING
         and account.organisation_id == user.organisation_id
         and user.role in controls.OPERATOR_ROLES,

@@ -13,7 +13,6 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
-from tonne.controls import gate as control_gate
 from tonne.controls import services as controls
 from tonne.controls.models import PendingMove
 from tonne.core.errors import RegistryError
@@ -23,7 +22,7 @@ from tonne.organisations.models import Account
 from tonne.units import selectors as unit_selectors
 from tonne.units import services as units
 from tonne.units.domain import Selection
-from tonne.units.models import Transaction, UnitBlock
+from tonne.units.models import WAITING, Transaction, UnitBlock
 from tonne.workspace import forms as wf
 from tonne.workspace import inbox as inbox_sources
 from tonne.workspace.views.common import (
@@ -179,7 +178,7 @@ def transaction_detail(request: HttpRequest, identifier: str) -> HttpResponse:
     txn = unit_selectors.transactions_for(user).filter(identifier=identifier).first()
     if txn is None:
         raise Http404
-    waiting = txn.status in control_gate.WAITING
+    waiting = txn.status in WAITING
     approval = getattr(txn, "approval", None)
     return render(
         request,

@@ -6,6 +6,8 @@
     tonne cadt node add NAME URL [--api-key KEY] [--from-start]   # a CAD Trust node to push to
     tonne cadt sync [--loop]                                       # deliver due changes now
     tonne cadt status                                              # lag and failures per node
+    tonne cadt check-rows                                          # the read API's rows against a fresh mapping
+    tonne cadt rebuild-rows                                        # map every row of the read API afresh
 """
 
 from __future__ import annotations
@@ -51,10 +53,12 @@ class Command(BaseCommand):
         sync_cmd.add_argument("--loop", action="store_true", help="keep delivering until interrupted")
         sync_cmd.add_argument("--interval", type=float, default=0.2, help="seconds between rounds with --loop")
         sub.add_parser("status", help="push sync lag and failures per node")
+        sub.add_parser("check-rows", help="compare the read API's rows with a fresh mapping; exit 1 on a difference")
+        sub.add_parser("rebuild-rows", help="map every row of the CAD Trust read API afresh")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            getattr(self, f"_{options['action']}")(options)
+            getattr(self, f"_{options['action'].replace('-', '_')}")(options)
         except RegistryError as exc:
             self._print_problem(exc)
             raise CommandError(f"{exc.code}: {exc.message}") from None
@@ -127,6 +131,23 @@ class Command(BaseCommand):
             if not options["loop"]:
                 return
             time.sleep(options["interval"])
+
+    def _check_rows(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import projection
+
+        found = projection.drift()
+        for kind, keys in found.items():
+            for key in keys[:20]:
+                self.stdout.write(f"{kind}: {key}")
+        if any(found.values()):
+            counts = ", ".join(f"{len(v)} {k}" for k, v in found.items())
+            raise CommandError(f"CAD Trust rows differ from the registry: {counts}; run `tonne cadt rebuild-rows`.")
+        self.stdout.write("CAD Trust rows match the registry.")
+
+    def _rebuild_rows(self, options: dict[str, Any]) -> None:
+        from tonne.cadt import projection
+
+        self.stdout.write(f"{projection.rebuild()} CAD Trust rows written.")
 
     def _status(self, options: dict[str, Any]) -> None:
         from tonne.cadt import sync

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
-from tonne.ledger import keys, proofs
+from tonne.ledger import cosigning, keys, proofs, witness
+from tonne.ledger.external import load
 from tonne.ledger.services import acknowledge_restore, check_against_mark, make_checkpoint
 from tonne.ledger.verify import verify_ledger
 
@@ -22,6 +23,13 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         verify = sub.add_parser("verify", help="recompute hashes, roots, signatures; replay and compare holdings")
         verify.add_argument("--key", help="verifier key (name+id+base64); default: this registry's own key")
+        verify.add_argument(
+            "--checkpoint",
+            action="append",
+            default=[],
+            metavar="FILE|URL",
+            help="a signed checkpoint kept outside this database (repeatable): the ledger must extend it",
+        )
         verify.add_argument("--json", action="store_true", help="print the result as JSON")
         verify.add_argument(
             "--python",
@@ -36,6 +44,20 @@ class Command(BaseCommand):
             "acknowledge-restore", help="accept that the ledger was restored to an earlier point; moves resume"
         )
         ack.add_argument("--by", required=True, help="username of the administrator accepting the restore")
+        wit = sub.add_parser("witness", help="witness other registries' logs (C2SP tlog-witness)")
+        wit_sub = wit.add_subparsers(dest="witness_action", required=True)
+        add = wit_sub.add_parser("add", help="start witnessing a log")
+        add.add_argument("origin", help="the log's checkpoint origin line")
+        add.add_argument("url", help="the registry's base URL")
+        add.add_argument("verifier_key", help="the log's verifier key, obtained from it out of band")
+        run = wit_sub.add_parser("run", help="fetch, check and cosign each log's latest checkpoint")
+        run.add_argument("origin", nargs="?", help="only this log")
+        wit_sub.add_parser("key", help="print this installation's witness (cosignature/v1) verifier key")
+        trust = wit_sub.add_parser("trust", help="collect cosignatures of this registry's checkpoints from a witness")
+        trust.add_argument("name")
+        trust.add_argument("url", help="the witness installation's base URL")
+        trust.add_argument("verifier_key", help="the witness's cosignature/v1 key")
+        wit_sub.add_parser("collect", help="collect the cosignatures this registry's witnesses made")
         proof = sub.add_parser("proof", help="inclusion / consistency proofs")
         proof_sub = proof.add_subparsers(dest="proof_action", required=True)
         inclusion = proof_sub.add_parser("inclusion", help="prove that entry SEQ is in a signed checkpoint")
@@ -65,13 +87,17 @@ class Command(BaseCommand):
                 self._proof(options)
             elif action == "acknowledge-restore":
                 self._acknowledge(options)
+            elif action == "witness":
+                self._witness(options)
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
     def _verify(self, options: dict) -> None:
+        external = [load(source) for source in options.get("checkpoint") or []]
         result = verify_ledger(
             verifier_key=options.get("key"),
             compiled=False if options.get("python") else None,
+            external=external,
         )
         if options.get("json"):
             self.stdout.write(
@@ -85,6 +111,9 @@ class Command(BaseCommand):
                         "workers": result.workers,
                         "path": result.path,
                         "divergence": result.first.__dict__ if result.first else None,
+                        "divergences": [d.__dict__ for d in result.divergences],
+                        "external_checkpoints": result.external,
+                        "held_against_size": result.held_size if result.external else None,
                     },
                     indent=2,
                 )
@@ -95,11 +124,21 @@ class Command(BaseCommand):
                 f"OK: {result.entries} entries, {result.checkpoints} signed checkpoints and "
                 f"{result.blocks} unit blocks verified in {result.seconds:.2f} s ({rate:,.0f} entries/s)."
             )
+            if result.external:
+                self.stdout.write(
+                    f"Held against {result.external} external checkpoint(s): the ledger extends "
+                    f"each of them (largest tree size {result.held_size})."
+                )
+            else:
+                self.stdout.write(
+                    "Warning: not held against any external checkpoint, so a restored older copy of "
+                    "the database or a history re-signed by the operator would also pass. "
+                    "Give --checkpoint FILE|URL with checkpoints saved outside this registry."
+                )
         else:
-            first = result.first
-            assert first is not None
-            where = f" at entry {first.seq}" if first.seq is not None else ""
-            self.stderr.write(f"LEDGER DIVERGENCE{where}: {first.code}: {first.message}")
+            for divergence in result.divergences:
+                where = f" at entry {divergence.seq}" if divergence.seq is not None else ""
+                self.stderr.write(f"LEDGER DIVERGENCE{where}: {divergence.code}: {divergence.message}")
         rolled_back = check_against_mark()
         if rolled_back:
             self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}.")
@@ -118,6 +157,42 @@ class Command(BaseCommand):
             f"{ack['mark_size']} were signed. Unit moves resume; no checkpoint is signed until the ledger "
             f"passes {ack['mark_size']} entries."
         )
+
+    def _witness(self, options: dict) -> None:
+        sub = options["witness_action"]
+        if sub == "key":
+            self.stdout.write(witness.witness_verifier_key())
+            return
+        if sub == "add":
+            log = witness.add_log(origin=options["origin"], verifier_key=options["verifier_key"], url=options["url"])
+            self.stdout.write(f"witnessing {log.origin} at {log.url}")
+            return
+        if sub == "trust":
+            trusted = cosigning.trust_witness(name=options["name"], verifier_key=options["verifier_key"],
+                                              url=options["url"])
+            self.stdout.write(f"collecting cosignatures from {trusted.name} at {trusted.url}")
+            return
+        if sub == "collect":
+            failed = False
+            for got in cosigning.collect_all():
+                if got.code:
+                    failed = failed or got.code != "NOT_WITNESSED"
+                    self.stderr.write(f"{got.witness}: {got.code}: {got.message}")
+                else:
+                    self.stdout.write(f"{got.witness}: cosigned checkpoint {got.size}")
+            if failed:
+                sys.exit(1)
+            return
+        outcomes = [witness.witness(options["origin"])] if options.get("origin") else witness.witness_all()
+        refused = False
+        for outcome in outcomes:
+            if outcome.cosigned:
+                self.stdout.write(f"COSIGNED: {outcome.origin} at tree size {outcome.size}")
+            else:
+                refused = True
+                self.stderr.write(f"REFUSED: {outcome.origin}: {outcome.code}: {outcome.message}")
+        if refused:
+            sys.exit(1)
 
     def _checkpoint(self, options: dict) -> None:
         checkpoint = make_checkpoint(force=bool(options.get("force")))

@@ -1,0 +1,258 @@
+"""The rows that decide who holds units, who may act, and what a certificate
+says, replayed from the ledger and compared with the live tables.
+
+Holdings are replayed by :mod:`tonne.ledger.replay`; this replays the rest:
+organisations (status, accreditation), users (organisation, role, active,
+root), accounts (type, owner, status) and every transaction the ledger moved
+units for (kind, quantity, from, to, beneficiary, purpose, jurisdiction,
+reason). The first divergence names the table, the row, the field, the
+ledger's value (and the entry that set it) and the table's value.
+
+Rows are read with SQL on the tables' names: the ledger sits below the apps
+that own them and imports none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+
+from tonne.ledger.verify_checks import Divergence
+
+STATE_DIVERGES = "STATE_DIVERGES"
+
+STATE_KINDS = (
+    "organisation.applied",
+    "organisation.status",
+    "organisation.accreditation",
+    "user.created",
+    "user.changed",
+    "account.opened",
+    "account.status",
+    "control.trusted_added",
+    "control.trusted_removed",
+    "control.limits",
+    "control.freeze",
+    "control.freeze_lifted",
+    "control.transfers",
+)
+ENTRIES_SQL = (
+    "SELECT seq, kind, body FROM ledger_ledgerentry WHERE kind IN ({kinds}) "
+    "OR (kind LIKE 'units.%%' AND kind <> 'units.issued') ORDER BY seq"
+)
+ORGANISATIONS_SQL = "SELECT uid, status, accredited FROM organisations_organisation"
+USERS_SQL = (
+    "SELECT u.username, o.uid, u.role, u.is_active, u.is_superuser FROM organisations_user u "
+    "LEFT JOIN organisations_organisation o ON o.id = u.organisation_id"
+)
+ACCOUNTS_SQL = (
+    "SELECT a.identifier, a.type, o.uid, a.status FROM organisations_account a "
+    "LEFT JOIN organisations_organisation o ON o.id = a.organisation_id"
+)
+TRANSACTIONS_SQL = (
+    "SELECT t.identifier, t.kind, t.quantity, fa.identifier, ta.identifier, t.beneficiary, t.purpose, "
+    "t.jurisdiction, t.reason FROM units_transaction t "
+    "LEFT JOIN organisations_account fa ON fa.id = t.from_account_id "
+    "LEFT JOIN organisations_account ta ON ta.id = t.to_account_id"
+)
+FREEZES_SQL = (
+    "SELECT f.uid, f.scope, a.identifier, p.project_id, f.serial_start, f.serial_end, f.lifted_at IS NOT NULL "
+    "FROM controls_freeze f LEFT JOIN organisations_account a ON a.id = f.account_id "
+    "LEFT JOIN projects_project p ON p.id = f.project_id"
+)
+LIMITS_SQL = (
+    "SELECT a.identifier, l.per_transfer, l.per_day FROM controls_accountlimit l "
+    "JOIN organisations_account a ON a.id = l.account_id"
+)
+TRUSTED_SQL = (
+    "SELECT a.identifier, t.identifier, COUNT(*) FROM controls_trustedaccount x "
+    "JOIN organisations_account a ON a.id = x.account_id JOIN organisations_account t ON t.id = x.trusted_id "
+    "WHERE x.removed_at IS NULL GROUP BY a.identifier, t.identifier"
+)
+SWITCH_SQL = "SELECT transfers_suspended FROM controls_registryswitch WHERE id = 1"
+TRANSACTION_FIELDS = ("kind", "quantity", "from", "to", "beneficiary", "purpose", "jurisdiction", "reason")
+ACCOUNT_OPEN = "open"
+ORGANISATION_APPLIED = "applied"
+
+# A field's value as the ledger states it, with the entry that stated it.
+Stated = dict[str, tuple[Any, int]]
+
+
+def _uid(value: Any) -> str | None:
+    return None if value is None else str(uuid.UUID(str(value)))
+
+
+class StateReplay:
+    """The last value the ledger states for each field of each row."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, Stated]] = {
+            "organisations_organisation": {},
+            "organisations_user": {},
+            "organisations_account": {},
+            "units_transaction": {},
+            "controls_freeze": {},
+            "controls_accountlimit": {},
+            "controls_trustedaccount": {},
+            "controls_registryswitch": {},
+        }
+
+    def _set(self, table: str, row: str, seq: int, **fields: Any) -> None:
+        stated = self.tables[table].setdefault(row, {})
+        for name, value in fields.items():
+            stated[name] = (value, seq)
+
+    def apply(self, seq: int, kind: str, body: dict) -> None:
+        data = body.get("data") or {}
+        if kind in ("organisation.applied", "organisation.status"):
+            self._set("organisations_organisation", _uid(data["organisation"]) or "", seq, status=data["status"])
+            if kind == "organisation.applied":
+                self._set("organisations_organisation", _uid(data["organisation"]) or "", seq, accredited=False)
+        elif kind == "organisation.accreditation":
+            self._set("organisations_organisation", _uid(data["organisation"]) or "", seq,
+                      accredited=bool(data["accredited"]))
+        elif kind == "user.created":
+            fields = {"organisation": _uid(data.get("organisation")), "role": data["role"],
+                      "root": bool(data.get("root"))}
+            if "active" in data:  # stated since the ledger began recording it
+                fields["active"] = bool(data["active"])
+            self._set("organisations_user", data["username"], seq, **fields)
+        elif kind == "user.changed":
+            self._set("organisations_user", data["username"], seq, organisation=_uid(data.get("organisation")),
+                      role=data["role"], active=bool(data["active"]))
+        elif kind == "account.opened":
+            self._set("organisations_account", data["account"], seq, type=data["type"],
+                      organisation=_uid(data.get("organisation")), status=ACCOUNT_OPEN)
+        elif kind == "account.status":
+            self._set("organisations_account", data["account"], seq, status=data["to"])
+        elif kind in ("control.trusted_added", "control.trusted_removed"):
+            self._set("controls_trustedaccount", f"{data['account']} trusts {data['trusted']}", seq,
+                      active=kind == "control.trusted_added")
+        elif kind == "control.limits":
+            self._set("controls_accountlimit", data["account"], seq, per_transfer=data["per_transfer"],
+                      per_day=data["per_day"])
+        elif kind == "control.freeze":
+            self._set("controls_freeze", _uid(data["freeze"]) or "", seq, scope=data["scope"], account=data["account"],
+                      project=data["project"], serial_start=data["serial_start"], serial_end=data["serial_end"],
+                      lifted=False)
+        elif kind == "control.freeze_lifted":
+            self._set("controls_freeze", _uid(data["freeze"]) or "", seq, lifted=True)
+        elif kind == "control.transfers":
+            self._set("controls_registryswitch", "1", seq, suspended=bool(data["suspended"]))
+        elif data.get("op") == "move" and body.get("transaction"):
+            self._set("units_transaction", body["transaction"], seq, **{
+                name: data.get(name, 0 if name == "quantity" else "") for name in TRANSACTION_FIELDS
+            })
+
+    def compare(self, table: str, live: Iterable[tuple[str, dict[str, Any]]], *, all_rows: bool) -> Divergence | None:
+        """The first field where the live rows differ from the ledger. With
+        ``all_rows``, a live row the ledger never stated is a divergence too."""
+        stated = self.tables[table]
+        seen = set()
+        for row, values in sorted(live, key=lambda item: item[0]):
+            seen.add(row)
+            fields = stated.get(row)
+            if fields is None:
+                if all_rows:
+                    return Divergence(STATE_DIVERGES, f"{table} row {row}: not in the ledger")
+                continue
+            for name, (value, seq) in sorted(fields.items()):
+                if values[name] != value:
+                    return Divergence(
+                        STATE_DIVERGES,
+                        f"{table} row {row} field {name}: the ledger states {value!r} (entry {seq}), "
+                        f"the table holds {values[name]!r}",
+                        seq,
+                    )
+        for row in sorted(set(stated) - seen):
+            seq = min(seq for _value, seq in stated[row].values())
+            return Divergence(STATE_DIVERGES, f"{table} row {row}: stated by the ledger but missing", seq)
+        return None
+
+
+def _rows(sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def _live() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    return {
+        "organisations_organisation": [
+            (_uid(uid) or "", {"status": status, "accredited": bool(accredited)})
+            for uid, status, accredited in _rows(ORGANISATIONS_SQL)
+        ],
+        "organisations_user": [
+            (username, {"organisation": _uid(org), "role": role, "active": bool(active), "root": bool(root)})
+            for username, org, role, active, root in _rows(USERS_SQL)
+        ],
+        "organisations_account": [
+            (identifier, {"type": kind, "organisation": _uid(org), "status": status})
+            for identifier, kind, org, status in _rows(ACCOUNTS_SQL)
+        ],
+        "units_transaction": [
+            (row[0], dict(zip(TRANSACTION_FIELDS, (*row[1:3], row[3] or "", row[4] or "", *row[5:]), strict=True)))
+            for row in _rows(TRANSACTIONS_SQL)
+        ],
+        "controls_freeze": [
+            (_uid(uid) or "", {"scope": scope, "account": account, "project": project, "serial_start": start,
+                               "serial_end": end, "lifted": bool(lifted)})
+            for uid, scope, account, project, start, end, lifted in _rows(FREEZES_SQL)
+        ],
+        "controls_accountlimit": [
+            (account, {"per_transfer": per_transfer, "per_day": per_day})
+            for account, per_transfer, per_day in _rows(LIMITS_SQL)
+        ],
+        # Only the pairs in force are rows here; a removed pair is one the ledger says is inactive.
+        "controls_trustedaccount": [
+            (f"{account} trusts {trusted}", {"active": True}) for account, trusted, _n in _rows(TRUSTED_SQL)
+        ],
+        "controls_registryswitch": [("1", {"suspended": bool(row[0])}) for row in _rows(SWITCH_SQL)],
+    }
+
+
+def check_state() -> Divergence | None:
+    """Replay the state entries and compare them with the live tables."""
+    replay = StateReplay()
+    kinds = ", ".join(f"'{kind}'" for kind in STATE_KINDS)
+    with connection.cursor() as cursor:
+        cursor.execute(ENTRIES_SQL.format(kinds=kinds))
+        while rows := cursor.fetchmany(2000):
+            for seq, kind, body in rows:
+                replay.apply(seq, kind, json.loads(body))
+    live = _live()
+    for table in ("organisations_organisation", "organisations_user", "organisations_account", "controls_freeze",
+                  "controls_accountlimit"):
+        found = replay.compare(table, live[table], all_rows=True)
+        if found is not None:
+            return found
+    found = _compare_trusted(replay, live["controls_trustedaccount"])
+    if found is not None:
+        return found
+    # The switch row is made on first use; a ledger that never stated it means "not suspended".
+    switch = replay.tables["controls_registryswitch"]
+    if not switch and any(values["suspended"] for _row, values in live["controls_registryswitch"]):
+        return Divergence(STATE_DIVERGES, "controls_registryswitch row 1 field suspended: the ledger states False "
+                                          "(never suspended), the table holds True")
+    found = replay.compare("controls_registryswitch", live["controls_registryswitch"], all_rows=False)
+    if found is not None:
+        return found
+    # Transactions that moved nothing yet (proposed, refused) are not in the ledger.
+    return replay.compare("units_transaction", live["units_transaction"], all_rows=False)
+
+
+def _compare_trusted(replay: StateReplay, live: list[tuple[str, dict[str, Any]]]) -> Divergence | None:
+    """Pairs in force must be those the ledger last added and did not remove."""
+    stated = replay.tables["controls_trustedaccount"]
+    in_force = {row for row, _values in live}
+    for row in sorted(in_force | set(stated)):
+        value, seq = stated.get(row, {}).get("active", (False, None))
+        if value != (row in in_force):
+            return Divergence(STATE_DIVERGES, f"controls_trustedaccount row {row} field active: the ledger states "
+                                              f"{value!r}{f' (entry {seq})' if seq is not None else ''}, "
+                                              f"the table holds {row in in_force!r}", seq)
+    return None
