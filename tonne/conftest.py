@@ -74,6 +74,12 @@ def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) ->
 
 
 @pytest.fixture(autouse=True)
+def _own_checkpoint_mark(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The signed high-water mark lives outside the database: each test's fresh ledger gets its own.
+    settings.TONNE_CHECKPOINT_MARK_FILE = tmp_path_factory.mktemp("mark") / "checkpoint-mark.json"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     # Rate-limit counters (API, sign-in lockout) live in the cache: none carry over.
     from django.core.cache import cache

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 if "TONNE_DATA_DIR" not in os.environ and "pytest" in sys.modules:
@@ -59,6 +60,8 @@ TONNE_REGISTRY_NAME = os.environ.get("TONNE_REGISTRY_NAME", f"Tonne national reg
 TONNE_LEDGER_ORIGIN = os.environ.get("TONNE_LEDGER_ORIGIN", f"tonne.registry/{TONNE_COUNTRY.lower()}")
 TONNE_LEDGER_KEY_NAME = os.environ.get("TONNE_LEDGER_KEY_NAME", f"tonne-{TONNE_COUNTRY.lower()}")
 TONNE_LEDGER_KEY_FILE = Path(os.environ.get("TONNE_LEDGER_KEY_FILE", DATA_DIR / "keys" / "ledger-ed25519.pem"))
+# The signed high-water mark kept outside the database (detects a restored, older ledger).
+TONNE_CHECKPOINT_MARK_FILE = Path(os.environ.get("TONNE_CHECKPOINT_MARK_FILE", DATA_DIR / "checkpoint-mark.json"))
 # A private key in the environment (PEM or base64 raw) wins over the file.
 TONNE_LEDGER_KEY = os.environ.get("TONNE_LEDGER_KEY", "")
 # Checkpoints are signed every N entries or T minutes (by `tonne worker`).
@@ -100,6 +103,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tonne.core.outcomes.OutcomeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tonne.access.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -146,11 +150,15 @@ TEMPLATES = [
 # SQLite however it is named (the default path or DATABASE_URL=sqlite:///…):
 # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of
 # failing with "database is locked" mid-transaction; WAL lets readers go on.
+# FULL: a commit survives a power loss; NORMAL is faster but may lose the last commits.
+TONNE_SQLITE_SYNCHRONOUS = os.environ.get("TONNE_SQLITE_SYNCHRONOUS", "FULL").upper()
+if TONNE_SQLITE_SYNCHRONOUS not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+    raise ImproperlyConfigured("TONNE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
 SQLITE_OPTIONS: dict[str, Any] = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 30,
     "init_command": (
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + TONNE_SQLITE_SYNCHRONOUS + "; "
         "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
     ),
 }

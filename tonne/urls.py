@@ -29,3 +29,5 @@ urlpatterns = [
     path("observer/upload/", upload_page, name="observer-upload"),
     path("observer/projects/", projects_page, name="observer-projects"),
 ]
+
+handler500 = "tonne.core.api_support.server_error"

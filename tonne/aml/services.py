@@ -21,7 +21,8 @@ from tonne.organisations.models import Account, User
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.models import Issuance, Transaction
 
-BATCH = 500
+BATCH = 500  # at most per worker round
+STEP = 50  # per transaction
 
 
 def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None, issuance: Issuance | None = None,
@@ -44,7 +45,21 @@ def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None
 
 
 def scan() -> list[AmlAlert]:
-    """Apply every rule to the transactions and issuances completed since the last scan."""
+    """Apply every rule to the transactions and issuances completed since the
+    last scan: up to BATCH of each, STEP at a time, each step its own short
+    transaction, so that moves never wait long for the write lock (SQLite)
+    or the cursor's row."""
+    raised: list[AmlAlert] = []
+    for _ in range(BATCH // STEP):
+        alerts, more = _scan_step(STEP)
+        raised.extend(alerts)
+        if not more:
+            break
+    return raised
+
+
+def _scan_step(size: int) -> tuple[list[AmlAlert], bool]:
+    """One step; returns its alerts and whether more may be waiting."""
     raised: list[AmlAlert] = []
     with transaction.atomic():
         AmlCursor.objects.get_or_create(pk=1)
@@ -52,7 +67,7 @@ def scan() -> list[AmlAlert]:
         txns = list(
             Transaction.objects.filter(pk__gt=cursor.last_transaction_id, status=Transaction.Status.COMPLETED)
             .exclude(kind__in=domain.UNSCANNED_KINDS)
-            .order_by("pk")[:BATCH]
+            .order_by("pk")[:size]
         )
         # Waiting transactions complete later, in place: the cursor only passes
         # what is no longer waiting.
@@ -62,6 +77,7 @@ def scan() -> list[AmlAlert]:
         ).order_by("pk").values_list("pk", flat=True).first()
         for txn in txns:
             if waiting is not None and txn.pk > waiting:
+                txns = []  # the rest waits for that transaction: nothing more this round
                 break
             for rule, check in rules.TRANSACTION_RULES.items():
                 finding = check(txn)
@@ -73,7 +89,10 @@ def scan() -> list[AmlAlert]:
                     if alert:
                         raised.append(alert)
             cursor.last_transaction_id = txn.pk
-        for issuance in Issuance.objects.filter(pk__gt=cursor.last_issuance_id).select_related("project").order_by("pk")[:BATCH]:
+        issuances = list(
+            Issuance.objects.filter(pk__gt=cursor.last_issuance_id).select_related("project").order_by("pk")[:size]
+        )
+        for issuance in issuances:
             finding = rules.issuance_anomaly(issuance)
             if finding is not None:
                 alert = _raise("issuance_anomaly", finding, issuance=issuance,
@@ -82,7 +101,7 @@ def scan() -> list[AmlAlert]:
                     raised.append(alert)
             cursor.last_issuance_id = issuance.pk
         cursor.save()
-    return raised
+    return raised, len(txns) == size or len(issuances) == size
 
 
 def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:

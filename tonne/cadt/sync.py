@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from tonne.cadt import formats, mapping, selectors
@@ -36,7 +39,10 @@ PROJECT_SHEETS = ("programs", "methodologies", "stakeholders", "labels", "projec
 UNIT_SHEETS = ("issuances", "units", "unitLabels")
 MAX_BATCH_ENTRIES = 5000
 # How long a worker may take over a delivery before another one takes it over.
-LEASE = dt.timedelta(seconds=float(os.environ.get("TONNE_CADT_SYNC_LEASE_SECONDS", "120")))
+# Short, and renewed while the delivery runs (a heartbeat): a crashed
+# worker's batch is taken over within seconds, a slow node keeps its worker.
+log = logging.getLogger("tonne.cadt")
+LEASE = dt.timedelta(seconds=float(os.environ.get("TONNE_CADT_SYNC_LEASE_SECONDS", "15")))
 TIMEOUT_SECONDS = 30
 MAX_BACKOFF_SECONDS = 300
 
@@ -197,6 +203,32 @@ def _failed(dest: SyncDestination, since: int, upto: int, error: str, calls: lis
     return Outcome(dest.name, since, upto, False, records, error)
 
 
+@contextmanager
+def _heartbeat(destination_id: int, upto: int) -> Iterator[None]:
+    """Renew the lease every third of it until the delivery ends."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(LEASE.total_seconds() / 3):
+                try:
+                    SyncDestination.objects.filter(pk=destination_id, pending_upto=upto).update(
+                        lease_until=clock.now() + LEASE
+                    )
+                except DatabaseError:  # the next beat tries again; the lease is long enough for one miss
+                    log.warning("could not renew the CAD Trust sync lease", exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name="tonne-cadt-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=LEASE.total_seconds())
+
+
 def deliver_due(say: Callable[[str], None] | None = None, *, max_batches: int = 20) -> list[Outcome]:
     """What `tonne worker` runs: deliver every due batch of every enabled node."""
     outcomes: list[Outcome] = []
@@ -206,7 +238,8 @@ def deliver_due(say: Callable[[str], None] | None = None, *, max_batches: int = 
             if claimed is None:
                 break
             dest, upto = claimed
-            outcome = deliver(dest, upto)
+            with _heartbeat(dest.pk, upto):
+                outcome = deliver(dest, upto)
             outcomes.append(outcome)
             if say is not None:
                 state = f"delivered {outcome.records} records" if outcome.delivered else f"failed: {outcome.error}"

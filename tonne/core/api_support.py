@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -15,12 +16,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import re_path
+from django.views import defaults
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
+from tonne.core import outcomes
 from tonne.core.errors import (
     NotAuthenticated,
     NotFound,
@@ -70,6 +73,7 @@ _TITLES = {
     422: "Validation failed",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 _HTTP_CODES = {
     400: "REQUEST_MALFORMED",
@@ -136,10 +140,17 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.exception("unexpected error in %s %s", request.method, request.path, exc_info=exc)
-    return problem(
-        500, "INTERNAL_ERROR", "The registry could not complete the request; nothing was changed."
-    )
+    return outcomes.unexpected_problem(request, exc, problem)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500: errors raised outside the API's views (in
+    middleware, e.g. the rate limiter when the database is down) are
+    problem documents under /api/ and /cadt/ too."""
+    exc = sys.exc_info()[1]
+    if request.path.startswith(("/api/", "/cadt/")) and exc is not None:
+        return outcomes.unexpected_problem(request, exc, problem)
+    return defaults.server_error(request)
 
 
 class TonneAPI(NinjaAPI):
@@ -182,6 +193,7 @@ class TonneAPI(NinjaAPI):
 def _problem_405(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        outcomes.begin_view()
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]

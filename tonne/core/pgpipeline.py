@@ -35,6 +35,8 @@ import psycopg
 from psycopg import errors, generators, pq
 from psycopg.adapt import Transformer
 
+from tonne.core import outcomes
+
 # Statements prepared per connection at most: the move path has a few dozen
 # shapes (one per number of blocks moved); beyond this, statements are sent
 # unnamed (parsed each time) rather than filling the server's memory.
@@ -244,7 +246,9 @@ class Pipeline:
         self.send("COMMIT", prepare=False)
         if then is not None:
             self.send(then)
+        outcomes.commit_sent()  # from here a failure leaves the outcome unknown
         self.run()
+        outcomes.commit_done()
 
     def discard(self) -> None:
         """After a failure: send what was queued (never a COMMIT: `commit`

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import NotFound
-from tonne.ledger import domain, keys
+from tonne.ledger import domain, keys, watermark
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import sign_checkpoint
 
@@ -214,9 +214,10 @@ def make_checkpoint(*, force: bool = False) -> Checkpoint | None:
         for leaf in leaf_hashes(head.size, start=acc.size):
             acc.append(leaf)
         root = acc.root()
+        watermark.guard_signing(head.size, root)
         note = CheckpointNote(origin=settings.TONNE_LEDGER_ORIGIN, size=head.size, root=root)
         text = sign_checkpoint(note, settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
-        return Checkpoint.objects.create(
+        checkpoint = Checkpoint.objects.create(
             size=head.size,
             root_hash=root.hex(),
             note=text,
@@ -224,6 +225,23 @@ def make_checkpoint(*, force: bool = False) -> Checkpoint | None:
             compact_range=",".join(h.hex() for h in acc.state()),
             created_at=clock.now(),
         )
+    # Outside the database, once the checkpoint is committed in it.
+    watermark.record(checkpoint.note, size=checkpoint.size)
+    return checkpoint
+
+
+def acknowledge_restore(*, actor: Named) -> dict[str, Any]:
+    """An administrator accepts that the ledger was restored to an earlier
+    point: moves resume, and the acceptance is itself a ledger entry."""
+    mark = watermark.read()
+    if mark is None:
+        raise NotFound("NO_CHECKPOINT_MARK", "No checkpoint mark exists; there is nothing to acknowledge.")
+    with transaction.atomic():
+        size = LedgerHead.objects.get(pk=1).size
+        append_entry(kind="ledger.restore_acknowledged", actor=actor,
+                     data={"ledger_size": size, "mark_size": mark.size, "mark_root": mark.root})
+    # The mark file last: if writing it fails, the administrator runs this again.
+    return watermark.acknowledge(size + 1, by=str(getattr(actor, "username", actor)))
 
 
 def _resume_accumulator(latest: Checkpoint | None) -> MerkleAccumulator:
@@ -259,3 +277,9 @@ def checkpoint_for(size: int | None) -> Checkpoint:
     if cp is None:
         raise NotFound("CHECKPOINT_NOT_FOUND", "No signed checkpoint of that size exists yet.")
     return cp
+
+
+def check_against_mark() -> str | None:
+    """At start-up and in verify: is the ledger behind or off the signed
+    high-water mark? Flags it (moves stop) and says why, or None."""
+    return watermark.check(LedgerHead.objects.get(pk=1).size)

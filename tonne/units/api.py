@@ -128,6 +128,9 @@ class TransactionQuery(ListQuery):
     status: str | None = None
     account: str | None = Field(None, description="Transactions from or to this account.")
     project: str | None = None
+    idempotency_key: str | None = Field(
+        None, max_length=200, description="Your own request with this Idempotency-Key (to learn its outcome)."
+    )
 
 
 class RetirementOut(Schema):
@@ -404,6 +407,9 @@ def list_transactions(request: HttpRequest, query: Query[TransactionQuery]):
         qs = qs.filter(from_account__identifier=text) | qs.filter(to_account__identifier=text)
     if query.project:
         qs = qs.filter(project__project_id=query.project)
+    if query.idempotency_key and query.idempotency_key.strip():
+        # Keys are the caller's own: someone else's key finds nothing.
+        qs = qs.filter(initiated_by=user, idempotency_key=query.idempotency_key.strip())
     return paginate(
         qs,
         query,

@@ -19,6 +19,7 @@ from tonne.core import clock, faults
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
 from tonne.core.rows import loaded
+from tonne.ledger import watermark
 from tonne.ledger.services import append_entry
 from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
@@ -308,6 +309,7 @@ def request_move(
 ) -> Transaction:
     """Every move of units held in an account (transfer, retirement,
     cancellation, reversal, export) comes through here."""
+    watermark.refuse_moves_if_rolled_back()
     key = _check_idempotency_key(idempotency_key)
     source = check_account_identifier(from_account, field="from_account")
     target = check_account_identifier(to_account, field="to_account")

@@ -161,3 +161,24 @@ def test_the_worker_runs_the_monitor_and_the_queue_is_for_the_administrator(reg)
     assert done.status_code == 200 and done.json()["status"] == "confirmed"
     assert_problem(post(admin, f"/aml/alerts/{alert_id}/decide", {"status": "dismissed", "note": "x"}), 409,
                    "ALERT_DECIDED")
+
+
+def test_scan_works_in_small_transactions(reg, monkeypatch) -> None:  # noqa: ANN001
+    """A round of many transfers is scanned a few at a time, each step
+    committed on its own, and nothing is scanned twice."""
+    from tonne.aml.models import AmlCursor
+
+    steps: list[int] = []
+    real_step = aml._scan_step
+
+    def counted(size: int):  # noqa: ANN202
+        steps.append(size)
+        return real_step(size)
+
+    monkeypatch.setattr(aml, "STEP", 2)
+    monkeypatch.setattr(aml, "_scan_step", counted)
+    made = [move(reg, reg.developer_account, reg.buyer_account, 10) for _ in range(5)]
+    first = aml.scan()
+    assert len(steps) == 3 and AmlCursor.objects.get(pk=1).last_transaction_id == made[-1].pk
+    assert aml.scan() == [] and len(steps) == 4  # nothing scanned twice
+    assert AmlAlert.objects.count() == len(first)

@@ -166,3 +166,27 @@ def test_unreachable_node_is_a_failure_not_a_crash(cadt_reg: testing.Registry) -
     sync.add_destination(actor=cadt_reg.admin, name="gone", url="http://127.0.0.1:9", from_start=True)
     (outcome,) = sync.deliver_due()
     assert not outcome.delivered and SyncDestination.objects.get().last_error
+
+
+def test_lease_is_renewed_while_a_delivery_runs(monkeypatch) -> None:
+    """A short lease, kept alive by a heartbeat: a live worker keeps its
+    batch however slow the node, a dead one loses it within seconds."""
+    import threading
+
+    renewed = threading.Event()
+
+    class Rows:
+        def update(self, **fields):  # noqa: ANN003, ANN202
+            assert set(fields) == {"lease_until"}
+            renewed.set()
+            return 1
+
+    class Manager:
+        def filter(self, **lookup):  # noqa: ANN003, ANN202
+            assert lookup == {"pk": 7, "pending_upto": 42}
+            return Rows()
+
+    monkeypatch.setattr(sync, "LEASE", dt.timedelta(seconds=0.03))
+    monkeypatch.setattr(sync.SyncDestination, "objects", Manager())
+    with sync._heartbeat(7, 42):
+        assert renewed.wait(60)

@@ -1,4 +1,4 @@
-"""tonne ledger verify | checkpoint | proof | key"""
+"""tonne ledger verify | checkpoint | proof | key | acknowledge-restore"""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
 from tonne.ledger import cosigning, keys, proofs, witness
 from tonne.ledger.external import load
-from tonne.ledger.services import make_checkpoint
+from tonne.ledger.services import acknowledge_restore, check_against_mark, make_checkpoint
 from tonne.ledger.verify import verify_ledger
 
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         checkpoint.add_argument("--force", action="store_true", help="print the latest even if nothing changed")
         checkpoint.add_argument("--output", help="also write the signed note to this file")
         sub.add_parser("key", help="print the verifier key that checks this registry's checkpoints")
+        ack = sub.add_parser(
+            "acknowledge-restore", help="accept that the ledger was restored to an earlier point; moves resume"
+        )
+        ack.add_argument("--by", required=True, help="username of the administrator accepting the restore")
         wit = sub.add_parser("witness", help="witness other registries' logs (C2SP tlog-witness)")
         wit_sub = wit.add_subparsers(dest="witness_action", required=True)
         add = wit_sub.add_parser("add", help="start witnessing a log")
@@ -80,6 +85,8 @@ class Command(BaseCommand):
                 self.stdout.write(keys.verifier_key_text())
             elif action == "proof":
                 self._proof(options)
+            elif action == "acknowledge-restore":
+                self._acknowledge(options)
             elif action == "witness":
                 self._witness(options)
         except RegistryError as exc:
@@ -132,8 +139,24 @@ class Command(BaseCommand):
             for divergence in result.divergences:
                 where = f" at entry {divergence.seq}" if divergence.seq is not None else ""
                 self.stderr.write(f"LEDGER DIVERGENCE{where}: {divergence.code}: {divergence.message}")
-        if not result.ok:
+        rolled_back = check_against_mark()
+        if rolled_back:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}.")
+        if not result.ok or rolled_back:
             sys.exit(1)
+
+    def _acknowledge(self, options: dict) -> None:
+        admin = get_user_model().objects.filter(username=options["by"], is_active=True).first()
+        # The user model belongs to an app above the ledger: its administrator test is read by name.
+        organisation = getattr(admin, "organisation", None)
+        if admin is None or not (admin.is_superuser or getattr(organisation, "is_registry_administrator", False)):
+            raise CommandError(f"{options['by']} is not a registry administrator.")
+        ack = acknowledge_restore(actor=admin)
+        self.stdout.write(
+            f"Restore acknowledged by {admin.username}: the ledger has {ack['ledger_size']} entries, "
+            f"{ack['mark_size']} were signed. Unit moves resume; no checkpoint is signed until the ledger "
+            f"passes {ack['mark_size']} entries."
+        )
 
     def _witness(self, options: dict) -> None:
         sub = options["witness_action"]

@@ -7,7 +7,8 @@ from django.core.wsgi import get_wsgi_application
 from waitress import serve
 
 from tonne.ledger import keys
-from tonne.ops import worker
+from tonne.ledger.services import check_against_mark
+from tonne.ops import backup, worker
 
 
 class Command(BaseCommand):
@@ -24,6 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         application = get_wsgi_application()
         keys.ensure_key()
+        backup.hold_running_lock()  # `tonne restore` refuses while this is held
+        rolled_back = check_against_mark()
+        if rolled_back:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}. Unit moves are refused until an administrator "
+                              "runs `tonne ledger acknowledge-restore`.")
         if not options["no_worker"]:
             worker.start_thread()
         self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")

@@ -8,7 +8,8 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from tonne.ops import worker
+from tonne.ledger.services import check_against_mark
+from tonne.ops import backup, worker
 
 
 class Command(BaseCommand):
@@ -19,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args: object, **options: object) -> None:
+        backup.hold_running_lock()  # `tonne restore` refuses while this is held
+        rolled_back = check_against_mark()
+        if rolled_back:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}. Unit moves are refused until an administrator "
+                              "runs `tonne ledger acknowledge-restore`.")
         if options["once"]:
             worker.run_once(self.stdout.write)
             return
