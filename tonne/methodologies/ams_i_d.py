@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, fmt, whole_tonnes
+from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, deducted, fmt
 
 
 def calculate(
@@ -24,21 +24,16 @@ def calculate(
     imported = inputs.get("electricity_import", Decimal(0))
     net = exported - imported
     baseline = net * params["ef_grid_cm"]
-    deduction = baseline * params["uncertainty_deduction"]
-    exact = baseline - deduction
-    return VintageResult(
-        vintage=vintage,
-        exact=exact,
-        uncertainty_deduction=deduction,
-        quantity=whole_tonnes(exact),
-        steps=(
+    return deducted(
+        vintage,
+        baseline,
+        params["uncertainty_deduction"],
+        (
             ("EG_export (MWh)", fmt(exported)),
             ("EC_import (MWh)", fmt(imported)),
             ("EG_PJ = EG_export − EC_import (MWh)", fmt(net)),
             ("EF_grid,CM (tCO2/MWh)", fmt(params["ef_grid_cm"])),
             ("BE = EG_PJ × EF_grid,CM (tCO2)", fmt(baseline)),
-            ("uncertainty deduction (tCO2)", fmt(deduction)),
-            ("ER, rounded down (tCO2e)", str(whole_tonnes(exact))),
         ),
     )
 

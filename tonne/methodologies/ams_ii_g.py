@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, fmt, whole_tonnes
+from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, deducted, fmt
 
 
 def calculate(
@@ -22,22 +22,17 @@ def calculate(
     saved = inputs["fuel_saved"]
     energy = saved * params["fnrb"] * params["ncv_biomass"]
     gross = energy * params["ef_projected_fossilfuel"]
-    deduction = gross * params["uncertainty_deduction"]
-    exact = gross - deduction
-    return VintageResult(
-        vintage=vintage,
-        exact=exact,
-        uncertainty_deduction=deduction,
-        quantity=whole_tonnes(exact),
-        steps=(
+    return deducted(
+        vintage,
+        gross,
+        params["uncertainty_deduction"],
+        (
             ("B_savings (t woody biomass)", fmt(saved)),
             ("f_NRB", fmt(params["fnrb"])),
             ("NCV_biomass (TJ/t)", fmt(params["ncv_biomass"])),
             ("non-renewable energy saved (TJ)", fmt(energy)),
             ("EF_projected_fossilfuel (tCO2/TJ)", fmt(params["ef_projected_fossilfuel"])),
             ("ER before deduction (tCO2)", fmt(gross)),
-            ("uncertainty deduction (tCO2)", fmt(deduction)),
-            ("ER, rounded down (tCO2e)", str(whole_tonnes(exact))),
         ),
     )
 

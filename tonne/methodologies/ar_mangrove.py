@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, fmt, whole_tonnes
+from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, deducted, fmt
 
 CO2_PER_C = Decimal(44) / Decimal(12)
 
@@ -30,27 +30,28 @@ def calculate(
     share = inputs.get("_days", Decimal(1)) / inputs.get("_year_days", Decimal(1))
     biomass = area * growth * (1 + params["root_shoot_ratio"]) * share
     removal = biomass * params["carbon_fraction"] * CO2_PER_C
-    deduction = removal * params["uncertainty_deduction"]
-    exact = removal - deduction
     buffer_bp = facts.get("buffer_basis_points", Decimal(0))
-    return VintageResult(
-        vintage=vintage,
-        exact=exact,
-        uncertainty_deduction=deduction,
-        quantity=whole_tonnes(exact),
-        steps=(
+    return deducted(
+        vintage,
+        removal,
+        params["uncertainty_deduction"],
+        (
             ("A (ha)", fmt(area)),
             ("G_w (t d.m./ha/yr)", fmt(growth)),
             ("R (root-shoot ratio)", fmt(params["root_shoot_ratio"])),
-            ("share of the year", fmt(share.quantize(Decimal("0.000001")))),
-            ("biomass growth (t d.m.)", fmt(biomass.quantize(Decimal("0.000001")))),
+            ("share of the year", _shown(share)),
+            ("biomass growth (t d.m.)", _shown(biomass)),
             ("CF (t C/t d.m.)", fmt(params["carbon_fraction"])),
-            ("removal = biomass × CF × 44/12 (tCO2)", fmt(removal.quantize(Decimal("0.000001")))),
-            ("uncertainty deduction (tCO2)", fmt(deduction.quantize(Decimal("0.000001")))),
-            ("removal, rounded down (tCO2e)", str(whole_tonnes(exact))),
-            ("buffer withheld at issuance (basis points)", fmt(buffer_bp)),
+            ("removal = biomass × CF × 44/12 (tCO2)", _shown(removal)),
         ),
+        result="removal, rounded down (tCO2e)",
+        shown=_shown,
+        after=(("buffer withheld at issuance (basis points)", fmt(buffer_bp)),),
     )
+
+
+def _shown(value: Decimal) -> str:
+    return fmt(value.quantize(Decimal("0.000001")))
 
 
 METHODOLOGY = Methodology(

@@ -134,3 +134,27 @@ def whole_tonnes(value: Decimal) -> int:
 
 def fmt(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+
+
+def deducted(
+    vintage: int,
+    gross: Decimal,
+    deduction_rate: Decimal,
+    steps: tuple[tuple[str, str], ...],
+    *,
+    result: str = "ER, rounded down (tCO2e)",
+    shown: Callable[[Decimal], str] = fmt,
+    after: tuple[tuple[str, str], ...] = (),
+) -> VintageResult:
+    """What every methodology ends with: the uncertainty deduction taken from
+    `gross`, the rest rounded down to whole tonnes, and those two steps shown."""
+    deduction = gross * deduction_rate
+    exact = gross - deduction
+    quantity = whole_tonnes(exact)
+    return VintageResult(
+        vintage=vintage,
+        exact=exact,
+        uncertainty_deduction=deduction,
+        quantity=quantity,
+        steps=(*steps, ("uncertainty deduction (tCO2)", shown(deduction)), (result, str(quantity)), *after),
+    )
