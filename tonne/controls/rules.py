@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q, QuerySet, Sum
 
 from tonne.controls.models import AccountHold, AccountLimit, Freeze, RegistrySwitch
@@ -225,7 +225,8 @@ def check_hold(facts: MoveFacts) -> None:
 class MoveRule:
     """`flag_sql`: an SQL expression over `s` (the transferring account: id,
     organisation_id) and `t` (the acquiring one: organisation_id), with
-    `flag_params(at)` for its %s; `flagged(value, facts)` reads its column
+    `flag_params(at)` for its %s (plain Python values: `flags_statement`
+    adapts times for the database); `flagged(value, facts)` reads its column
     (True whenever `check` could refuse); `check` refuses with the reason."""
 
     name: str
@@ -262,7 +263,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         "freeze",
         lambda: f"EXISTS (SELECT 1 FROM {_table(Freeze)} f WHERE {ACTIVE_FREEZE_SQL} "
         "AND (f.scope <> %s OR f.account_id = (SELECT id FROM s)))",
-        lambda at: [connection.ops.adapt_datetimefield_value(at), Freeze.Scope.ACCOUNT],
+        lambda at: [at, Freeze.Scope.ACCOUNT],
         lambda value, kind, source: bool(value),
         check_freezes,
     ),
@@ -287,7 +288,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         "kyc_review",
         lambda: f"EXISTS (SELECT 1 FROM {_table(KycProfile)} WHERE organisation_id = (SELECT organisation_id FROM s) "
         "AND review_due < %s)",
-        lambda at: [connection.ops.adapt_datefield_value(at.date())],
+        lambda at: [at.date()],
         lambda value, kind, source: _transfer_out(kind, source) and bool(value),
         check_kyc_review,
     ),
@@ -334,6 +335,14 @@ def flags_statement(source_identifier: str, target_identifier: str, at: dt.datet
     params: list[Any] = [source_identifier, target_identifier]
     for rule in MOVE_RULES:
         params.extend(rule.flag_params(at))
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":  # the move path's driver takes times as they are; others want them adapted
+        ops = db.ops
+        params = [
+            ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime)
+            else ops.adapt_datefield_value(v) if isinstance(v, dt.date) else v
+            for v in params
+        ]
     return _flags_sql(), params
 
 

@@ -8,7 +8,15 @@ import json
 from typing import Any
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _normalise(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # the common case first, by exact type (subclasses take the checks below)
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
         return value
     if isinstance(value, float):

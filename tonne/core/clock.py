@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
-
 _frozen: dt.datetime | None = None
 
 
 def now() -> dt.datetime:
-    return _frozen if _frozen is not None else timezone.now()
+    # timezone.now() reads settings.USE_TZ on every call; Tonne's settings fix it to True.
+    return _frozen if _frozen is not None else dt.datetime.now(dt.UTC)
 
 
 def freeze(at: dt.datetime | None) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
@@ -106,7 +106,7 @@ entry AS (
 
 
 def entry_template(
-    *, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
+    *, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = "", db: Any = None
 ) -> tuple[list[Any], dt.datetime]:
     """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
     gives seq, prev, body and leaf), and the entry's time."""
@@ -118,7 +118,7 @@ def entry_template(
     marker = f'"prev":{_PREV_JSON},"seq":0,'
     cut = text.rindex(marker)
     before, after = text[:cut] + '"prev":"', text[cut + len(marker) - 1 :]
-    created = connection.ops.adapt_datetimefield_value(at)
+    created = (db or connection).ops.adapt_datetimefield_value(at)
     return [before, '","seq":', after, kind, transaction_ref, created], at
 
 
@@ -163,8 +163,9 @@ def append(
     On PostgreSQL the database numbers, chains and hashes the entry in the
     statement that takes the head's lock (one statement, no round trip while
     other writers wait); elsewhere the head is locked, then the entry written."""
-    if connection.vendor == "postgresql":
-        params, at = entry_template(kind=kind, actor=actor, data=data, transaction_ref=transaction_ref)
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs a lookup
+    if db.vendor == "postgresql":
+        params, at = entry_template(kind=kind, actor=actor, data=data, transaction_ref=transaction_ref, db=db)
         key = (stamp.table, stamp.column, stamp.key_column) if stamp is not None else None
         cursor.execute(_append_sql(key, asynchronous_commit), [*params, *([stamp.key] if stamp else [])])
 

@@ -383,6 +383,10 @@ class PostgresStore(MoveStore):
         super().__init__(cursor)
         self.own_transaction = own_transaction
 
+    def now(self) -> Any:
+        # The pipeline sends an aware datetime as it is (the portable store's adaptation is not needed).
+        return clock.now()
+
     def _lock_sql(self) -> str:
         # FOR NO KEY UPDATE makes moves out of one account queue, without blocking
         # the foreign-key checks of moves into it (two accounts paying each other).
