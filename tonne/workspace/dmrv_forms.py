@@ -267,7 +267,10 @@ def refusal(exc: RegistryError, **values: Any) -> str:
     text = REFUSALS.get(exc.code)
     if text is None:
         return f"{exc.message} ({exc.code})"
-    return f"{text % values if values else text} ({exc.code})"
+    shown = str(text)
+    if values and "%(" in shown:
+        shown = shown % values
+    return f"{shown} ({exc.code})"
 
 
 def show_refusal(form: forms.Form, exc: RegistryError, **values: Any) -> None:

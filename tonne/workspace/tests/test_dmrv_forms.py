@@ -81,6 +81,11 @@ def test_benefit_plan_payments_consent_and_grievances(registry, settings) -> Non
     # Below the country's minimum: the service refuses, the page says by how much.
     html = dev.post(url + "plan/", {**management, **units}).content.decode()
     assert "at least 10 % on this type of project; this plan gives them 5 %. (BENEFIT_SHARE_BELOW_MINIMUM)" in html
+    more = {"share-1-beneficiary": "Fund", "share-1-beneficiary_kind": "fund", "share-1-basis": "units",
+            "share-1-percent": "96", "share-1-frequency": "per_issuance",
+            "share-1-account": registry.buyer_account.identifier}
+    html = dev.post(url + "plan/", {**management, **units, **more, "share-0-percent": "10"}).content.decode()
+    assert "The shares of units add up to more than 100 %. (SHARES_EXCEED_WHOLE)" in html
     assert not BenefitShare.objects.exists()
     money = {"share-1-beneficiary": "Lagoon villages", "share-1-beneficiary_kind": "community", "share-1-basis": "proceeds",
              "share-1-percent": "10", "share-1-frequency": "quarterly", "share-1-currency": "xof",
@@ -120,3 +125,23 @@ def test_benefit_plan_payments_consent_and_grievances(registry, settings) -> Non
     assert vvb.post(url + "grievances/", {"received_on": "2024-03-01", "channel": "x", "summary": "y"}).status_code == 403
     assert _client(registry.buyer).get(url).status_code == 403
     assert _client(registry.other_developer).get(url).status_code == 404
+
+
+def test_the_forms_and_public_pages_speak_french_and_spanish(registry) -> None:
+    project = testing.registered_project(registry)
+    dev = _client(registry.developer)
+    expected = {
+        "fr": ("Enregistrer une source de données", "Une clé publique compte 64 caractères hexadécimaux",
+               "Partage des bénéfices de", "Méthodologies que calcule le registre"),
+        "es": ("Registrar una fuente de datos", "Una clave pública tiene 64 caracteres hexadecimales",
+               "Reparto de beneficios de", "Metodologías que calcula el registro"),
+    }
+    for language, (title, refusal, benefits, catalogue) in expected.items():
+        dev.cookies["django_language"] = language
+        base = f"/workspace/projects/{project.project_id}/"
+        assert title in dev.get(base + "data/sources/new/").content.decode()
+        assert refusal in dev.post(base + "data/sources/new/", {"public_key": "x"}).content.decode()
+        assert benefits in dev.get(base + "benefits/").content.decode()
+        public = Client()
+        public.cookies["django_language"] = language
+        assert catalogue in public.get("/methodologies/").content.decode()
