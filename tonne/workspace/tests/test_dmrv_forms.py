@@ -31,7 +31,7 @@ def test_register_a_source_and_its_calibration(registry) -> None:
     project = testing.registered_project(registry)
     base = f"/workspace/projects/{project.project_id}/data/"
     dev = _client(registry.developer)
-    assert 'href="/workspace/projects/%s/data/sources/new/"' % project.project_id in dev.get(base).content.decode()
+    assert f'href="{base}sources/new/"' in dev.get(base).content.decode()
     form = {"identifier": "METER-A-01", "kind": "meter", "measurement": "electricity_export", "unit": "MWh",
             "location": "Feeder 2", "public_key": "not-a-key", "min_value": "10", "max_value": "5"}
     refused = dev.post(base + "sources/new/", form)
