@@ -92,6 +92,8 @@ def project_data(request: HttpRequest, project_id: str) -> HttpResponse:
         sources.append(card)
     return render(request, "workspace/mrv_project.html", {
         "project": project, "sources": sources,
+        # The developer's own people register sources (the service checks the role again).
+        "can_register": user.organisation_id == project.developer_id,
         "anomalies": Anomaly.objects.filter(source__project=project).select_related("source", "reading").order_by("-at")[:200],
         "computations": ReportComputation.objects.filter(report__project=project).select_related("report")
         .order_by("-report__number"),
