@@ -17,7 +17,13 @@ from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import rules
 from tonne.controls.domain import Calendar
-from tonne.controls.models import Approval, PendingMove, TrustedAccount, TrustedDestination, UnitReservation
+from tonne.controls.models import (
+    Approval,
+    PendingMove,
+    TrustedAccount,
+    TrustedDestination,
+    UnitReservation,
+)
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.organisations.models import Account, User
@@ -63,7 +69,8 @@ def check_destination(source: Account, registry: str, destination_account: str, 
         raise ValidationFailed(
             "DESTINATION_NOT_TRUSTED",
             f"{registry} account {destination_account} is not on the trusted destinations of {source.identifier} "
-            "(or not yet in force): add it (POST /api/v1/controls/trusted-destinations) and wait for it to take effect.",
+            "(or not yet in force): ask for it (POST /api/v1/accounts/{account}/trusted-destinations) "
+            "and wait until it takes effect.",
             field="destination_account",
         )
 
