@@ -284,6 +284,7 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
 def carry_out_import(approval: Approval, approver: User) -> None:
     """A second administrator approved the import of this exact file: the
     checks again (the switch may be on now, the file imported meanwhile), then the units."""
+    gate.check_approved(approval)
     signed = approval.payload["signed_file"]
     payload = _receivable(signed, approval.payload["verifier_key"])
     account, total = _check_receivable(payload)

@@ -68,6 +68,7 @@ def _refuse_duplicate(source: Account, terms: dict[str, str]) -> None:
 
 def carry_out_addition(approval: Approval, approver: User) -> None:
     """The second person approved: the destination is trusted after the delay."""
+    gate.check_approved(approval)
     _add(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=clock.now())
 
 

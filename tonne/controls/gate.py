@@ -173,6 +173,14 @@ def require_not_initiator(user: User, initiator_id: int) -> None:
         raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "The person who initiated a request may not approve it.")
 
 
+def check_approved(approval: Approval) -> None:
+    """An approval's handler acts only on a request a second person approved."""
+    if approval.status != Approval.Status.APPROVED or approval.decided_by_id in (None, approval.initiated_by_id):
+        raise PermissionDenied(
+            "FOUR_EYES_REQUIRED", "This request needs a second person's approval (POST /api/v1/approvals/{uid}/approve).",
+        )
+
+
 def issuance_needs_approval() -> bool:
     """Four-eyes on issuance: only an approved request issues."""
     return "issuance" in settings.TONNE_FOUR_EYES
