@@ -67,6 +67,7 @@ def _controls_off_unless_asked(request: pytest.FixtureRequest, settings: Any) ->
     if "controls" not in request.keywords:
         settings.TONNE_FOUR_EYES = frozenset()
         settings.TONNE_DELAY_NON_TRUSTED = False
+        settings.TONNE_EXPORT_TRUSTED_ONLY = False
         settings.TONNE_MFA_REQUIRED = False
         settings.TONNE_KYC_REQUIRED = False
         settings.TONNE_MIN_REPRESENTATIVES = 0

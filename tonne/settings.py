@@ -249,9 +249,11 @@ def _env_set(name: str, default: str) -> frozenset[str]:
 
 
 # Four-eyes: what needs a second person (issuance, transfer, retirement,
-# cancellation, reversal, trusted_list, limits, representatives); approvals expire.
+# cancellation, reversal, export, import, trusted_list — trusted accounts and
+# destinations —, limits, representatives); approvals expire. Article 6 uses
+# are retirements or cancellations.
 TONNE_FOUR_EYES = _env_set(
-    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,trusted_list,limits,representatives"
+    "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,export,import,trusted_list,limits,representatives"
 )
 TONNE_APPROVAL_HOURS = int(os.environ.get("TONNE_APPROVAL_HOURS", "72"))
 # Transfers to accounts not on the trusted list settle at noon of the Nth working day.
@@ -259,6 +261,8 @@ TONNE_DELAY_NON_TRUSTED = _env_bool("TONNE_DELAY_NON_TRUSTED", True)
 TONNE_SETTLEMENT_WORKING_DAYS = int(os.environ.get("TONNE_SETTLEMENT_WORKING_DAYS", "1"))
 TONNE_TRUSTED_DELAY_WORKING_DAYS = int(os.environ.get("TONNE_TRUSTED_DELAY_WORKING_DAYS", "4"))
 TONNE_TRUST_OWN_ACCOUNTS = _env_bool("TONNE_TRUST_OWN_ACCOUNTS", True)
+# Article 6 exports go only to destinations (registry, account) on the exporting account's trusted list.
+TONNE_EXPORT_TRUSTED_ONLY = _env_bool("TONNE_EXPORT_TRUSTED_ONLY", True)
 TONNE_CALENDAR_TIMEZONE = os.environ.get("TONNE_CALENDAR_TIMEZONE", "UTC")
 TONNE_HOLIDAYS = frozenset(
     datetime.date.fromisoformat(d) for d in _env_set("TONNE_HOLIDAYS", "")

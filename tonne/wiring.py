@@ -6,11 +6,14 @@ at start-up); the controls call the handlers of approved requests."""
 
 from __future__ import annotations
 
+from tonne.article6 import international
 from tonne.article6 import services as article6
+from tonne.controls import destinations
 from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
 from tonne.mrv import approvals as issuance
 from tonne.units import controls_port
+from tonne.units.models import Transaction
 from tonne.units.reactions import Reactions
 
 UNITS = Reactions(
@@ -25,6 +28,11 @@ CONTROLS = Handlers(
         article6.AUTHORISE: article6.carry_out_authorise,
         article6.CHANGE: article6.carry_out_change,
         article6.REVOKE: article6.carry_out_revoke,
+        international.IMPORT: international.carry_out_import,  # units from another registry
+        destinations.ADD: destinations.carry_out_addition,  # a trusted destination for exports
+    },
+    on_settled={
+        Transaction.Kind.EXPORT: international.on_export_settled,  # the signed transfer file, once the units left
     },
 )
 

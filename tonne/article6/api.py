@@ -15,6 +15,7 @@ from tonne.article6 import aef, international, selectors
 from tonne.article6 import services as a6
 from tonne.article6.models import Authorisation
 from tonne.controls.api import ApprovalOut, approval_out
+from tonne.controls.models import Approval
 from tonne.core.api_support import ERRORS, StrictSchema
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken
@@ -169,41 +170,60 @@ class TransferFileOut(Schema):
     destination_account: str
     transaction: str
     quantity: int
+    status: str = Field(..., description="The transaction's: completed, or awaiting_approval (no file yet), "
+                                         "rejected, cancelled, failed")
     sha256: str
     signed_file: str
 
 
-def transfer_out(t: Any) -> dict[str, Any]:
+def transfer_out(t: Any, status: str = "completed") -> dict[str, Any]:
     return {"uid": str(t.uid), "direction": t.direction, "origin_registry": t.origin_registry,
             "destination_registry": t.destination_registry, "destination_party": t.destination_party,
             "destination_account": t.destination_account, "transaction": t.transaction_identifier,
-            "quantity": t.quantity, "sha256": t.sha256, "signed_file": t.signed_file}
+            "quantity": t.quantity, "status": status, "sha256": t.sha256, "signed_file": t.signed_file}
 
 
-@router.post("/article6/exports", response={201: TransferFileOut, **ERRORS}, auth=AUTH)
+@router.post("/article6/exports", response={201: TransferFileOut, 202: TransferFileOut, **ERRORS}, auth=AUTH)
 def create_export(
     request: HttpRequest,
     payload: ExportIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP),
 ):
-    """Transfer authorised units to another Party's registry: they go to the
-    export account, and the answer carries the signed transfer file to send."""
+    """Transfer authorised units to another Party's registry, to a trusted
+    destination: they go to the export account, and the answer carries the
+    signed transfer file to send; with four-eyes on, 202 and no file until a
+    second person approved (the file is then at GET /article6/exports/{uid})."""
     user, key = move_request(request, idempotency_key)
     record = international.export_units(
         actor=user, from_account=payload.from_account, ranges=[(r.start, r.end) for r in payload.ranges],
         destination_party=payload.destination_party, destination_registry=payload.destination_registry,
         destination_account=payload.destination_account, idempotency_key=key,
     )
-    return Status(201, transfer_out(record))
+    status = export_status(record)
+    return Status(201 if status == "completed" else 202, transfer_out(record, status))
 
 
-@router.post("/article6/imports", response={201: TransferFileOut, **ERRORS}, auth=AUTH)
+def export_status(record: Any) -> str:
+    return selectors.transaction_status(record.transaction_identifier)
+
+
+@router.get("/article6/exports/{uid}", response={200: TransferFileOut, **ERRORS}, auth=AUTH)
+def get_export(request: HttpRequest, uid: str):
+    """An export this registry sent (or that waits for its approval), with its signed file once sent."""
+    record = selectors.sent_transfer(actor(request), uid)
+    return transfer_out(record, export_status(record))
+
+
+@router.post("/article6/imports", response={201: TransferFileOut, 202: ApprovalOut, **ERRORS}, auth=AUTH)
 def create_import(request: HttpRequest, payload: ImportIn):
-    """Receive units another Party's registry sent (registry administrator); a file is imported once."""
+    """Receive units another Party's registry sent (registry administrator); a
+    file is imported once. With four-eyes on, 202: a second administrator approves it."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
     require_step_up(request, user)
     record = international.import_transfer(actor=user, signed=payload.signed_file, verifier_key=payload.verifier_key)
+    if isinstance(record, Approval):
+        return Status(202, approval_out(record, user))
     return Status(201, transfer_out(record))
 
 

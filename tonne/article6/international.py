@@ -28,6 +28,9 @@ from tonne.article6.models import (
     InternationalTransfer,
 )
 from tonne.article6.services import in_force, record_first_transfer, version_in_force
+from tonne.controls import gate
+from tonne.controls import services as control_services
+from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import Conflict, ValidationFailed
@@ -45,7 +48,7 @@ from tonne.organisations.services import (
 from tonne.projects import services as projects
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
-from tonne.units.models import Transaction
+from tonne.units.models import Transaction, TransactionBlock
 from tonne.units.selectors import serial_text
 
 FORMAT = "tonne-itmo-transfer/1"
@@ -64,7 +67,11 @@ def export_units(
     destination_account: str,
     idempotency_key: str,
 ) -> InternationalTransfer:
-    """Transfer authorised units to another Party's registry."""
+    """Transfer authorised units to another Party's registry, through the
+    controls gate as every move: the destination must be on the account's
+    trusted list; the kill switch, freezes, the holder's standing and the
+    limits refuse; with four-eyes on, the units leave (and the signed file
+    is made, by `on_export_settled`) once a second person approved."""
     destination_party = domain.party(destination_party, "destination_party")
     destination_registry = domain.identifier(destination_registry, "destination_registry")
     destination_account = (destination_account or "").strip()
@@ -76,10 +83,14 @@ def export_units(
     if not ranges:
         raise ValidationFailed("EXPORT_RANGES_REQUIRED", "An international transfer names its serial ranges.", field="ranges")
     selection = Selection.build(ranges=ranges)
-    require_account_operator(actor, get_account(from_account, field="from_account"))  # before saying what units are
+    source = get_account(from_account, field="from_account")
+    require_account_operator(actor, source)  # before saying what units are
     with transaction.atomic():
         now = clock.now()
-        blocks = _authorised_for(selection, destination_party, now)
+        if not Transaction.objects.filter(initiated_by=actor, idempotency_key=(idempotency_key or "").strip()).exists():
+            # A retry answers as the first request did, whatever changed since.
+            gate.check_destination(source, destination_registry, destination_account, now)
+            _authorised_for(selection, destination_party, now)
         txn = units.request_move(
             kind=Transaction.Kind.EXPORT,
             actor=actor,
@@ -92,44 +103,68 @@ def export_units(
         )
         if txn.replayed:
             return InternationalTransfer.objects.get(direction="sent", transaction_identifier=txn.identifier)
-        if txn.status != Transaction.Status.COMPLETED:
-            raise Conflict("EXPORT_NOT_COMPLETED", f"The transfer is {txn.status}.")
-        for b in blocks:  # first international transfer, where that is the definition
-            a = b["_authorisation"]
-            if a.first_transfer_definition == "first_international_transfer" and not FirstTransfer.objects.filter(
-                serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"]
-            ).exists():
-                record_first_transfer(a, b["_issuance"].pk, b["vintage"], b["serial_start"], b["serial_end"],
-                                      cause="first_international_transfer", party=destination_party,
-                                      transaction_ref=txn.identifier, at=now)
-            b["first_transfer"] = _first_transfer_out(b["serial_start"])
-        transfer_uid = uuid.uuid4()
-        payload = {
-            "format": FORMAT,
-            "transfer": str(transfer_uid),
-            "created_at": now,
-            "origin_registry": settings.TONNE_ARTICLE6_REGISTRY_ID,
-            "origin_party": settings.TONNE_COUNTRY,
-            "destination_registry": destination_registry,
-            "destination_party": destination_party,
-            "destination_account": destination_account,
-            "transaction": txn.identifier,
-            "ledger_seq": txn.ledger_seq,
-            "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
-        }
-        text = canonical_json(payload).decode("utf-8") + "\n"
-        signed = sign_note(text, settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
-        sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
         record = InternationalTransfer.objects.create(
-            uid=transfer_uid, direction="sent", origin_registry=settings.TONNE_ARTICLE6_REGISTRY_ID,
+            uid=uuid.uuid4(), direction="sent", origin_registry=settings.TONNE_ARTICLE6_REGISTRY_ID,
             origin_party=settings.TONNE_COUNTRY, destination_registry=destination_registry,
             destination_party=destination_party, destination_account=destination_account,
-            transaction_identifier=txn.identifier, quantity=txn.quantity, signed_file=signed, sha256=sha, at=now,
+            transaction_identifier=txn.identifier, quantity=txn.quantity, signed_file="", sha256="", at=now,
         )
-        append_entry(kind="article6.transfer_sent", actor=actor, transaction_ref=txn.identifier,
-                     data={"transfer": str(transfer_uid), "file_sha256": sha, "destination_party": destination_party,
-                           "destination_registry": destination_registry, "destination_account": destination_account})
-        return record
+        if txn.status == Transaction.Status.COMPLETED:
+            _send(record, txn, selection)
+        return record  # waiting for a second person: no file until the units left
+
+
+def on_export_settled(txn: Transaction) -> None:
+    """An export that waited for its approval settled (the controls call
+    this in the approval's transaction): the file goes now, with the checks
+    of the request made again; a refusal undoes the approval whole."""
+    if txn.status != Transaction.Status.COMPLETED:
+        return  # failed at settlement: nothing left, no file
+    record = InternationalTransfer.objects.select_for_update().get(direction="sent", transaction_identifier=txn.identifier)
+    assert txn.from_account is not None
+    gate.check_destination(txn.from_account, record.destination_registry, record.destination_account, clock.now())
+    moved = TransactionBlock.objects.filter(transaction_id=txn.pk).order_by("serial_start")
+    _send(record, txn, Selection.build(ranges=[(b.serial_start, b.serial_end) for b in moved]))
+
+
+def _send(record: InternationalTransfer, txn: Transaction, selection: Selection) -> None:
+    """The units left: first international transfers where that is the
+    definition, the signed transfer file, and its ledger entry."""
+    now = clock.now()
+    blocks = _authorised_for(selection, record.destination_party, now)
+    for b in blocks:  # first international transfer, where that is the definition
+        a = b["_authorisation"]
+        if a.first_transfer_definition == "first_international_transfer" and not FirstTransfer.objects.filter(
+            serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"]
+        ).exists():
+            record_first_transfer(a, b["_issuance"].pk, b["vintage"], b["serial_start"], b["serial_end"],
+                                  cause="first_international_transfer", party=record.destination_party,
+                                  transaction_ref=txn.identifier, at=now)
+        b["first_transfer"] = _first_transfer_out(b["serial_start"])
+    ledger_seq = Transaction.objects.filter(pk=txn.pk).values_list("ledger_seq", flat=True).first()
+    payload = {
+        "format": FORMAT,
+        "transfer": str(record.uid),
+        "created_at": now,
+        "origin_registry": settings.TONNE_ARTICLE6_REGISTRY_ID,
+        "origin_party": settings.TONNE_COUNTRY,
+        "destination_registry": record.destination_registry,
+        "destination_party": record.destination_party,
+        "destination_account": record.destination_account,
+        "transaction": txn.identifier,
+        "ledger_seq": ledger_seq,
+        "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
+    }
+    text = canonical_json(payload).decode("utf-8") + "\n"
+    record.signed_file = sign_note(text, settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
+    record.sha256 = hashlib.sha256(record.signed_file.encode("utf-8")).hexdigest()
+    record.at = now
+    record.save(update_fields=["signed_file", "sha256", "at"])
+    append_entry(kind="article6.transfer_sent", actor=txn.initiated_by, transaction_ref=txn.identifier,
+                 data={"transfer": str(record.uid), "file_sha256": record.sha256,
+                       "destination_party": record.destination_party,
+                       "destination_registry": record.destination_registry,
+                       "destination_account": record.destination_account})
 
 
 def _first_transfer_out(start: int) -> dict[str, Any] | None:
@@ -218,9 +253,48 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
     return payload
 
 
-def import_transfer(*, actor: User, signed: str, verifier_key: str) -> InternationalTransfer:
-    """Receive units another Party's registry sent: once, into the named account."""
+IMPORT = "import"  # the approval's action (Transaction.Kind.IMPORT)
+
+
+def import_transfer(*, actor: User, signed: str, verifier_key: str) -> InternationalTransfer | Approval:
+    """Receive units another Party's registry sent: once, into the named
+    account, through the controls gate (kill switch, a freeze or hold of the
+    account, sanctions); with four-eyes on, a second administrator approves
+    the exact file first (`carry_out_import`), as for a local issuance."""
     require_registry_administrator(actor)
+    payload = _receivable(signed, verifier_key)
+    with transaction.atomic():
+        account, total = _check_receivable(payload)
+        if Approval.objects.filter(action=IMPORT, status=Approval.Status.PENDING, payload__transfer=payload["transfer"],
+                                   payload__origin_registry=payload["origin_registry"]).exists():
+            raise Conflict("IMPORT_ALREADY_REQUESTED", f"Import of transfer {payload['transfer']} already waits for approval.")
+        decision = gate.decide_import(account, total, clock.now())
+        if decision.refusal is not None:
+            raise decision.refusal
+        if decision.needs_approval:
+            return control_services.new_approval(actor=actor, action=IMPORT, account=None, payload={
+                "transfer": payload["transfer"], "origin_registry": payload["origin_registry"],
+                "origin_party": payload["origin_party"], "account": account.identifier, "quantity": total,
+                "file_sha256": hashlib.sha256(signed.encode("utf-8")).hexdigest(),
+                "signed_file": signed, "verifier_key": verifier_key.strip(),
+            })
+        return _receive(actor, signed, payload, account, total, approval=None)
+
+
+def carry_out_import(approval: Approval, approver: User) -> None:
+    """A second administrator approved the import of this exact file: the
+    checks again (the switch may be on now, the file imported meanwhile), then the units."""
+    gate.check_approved(approval)
+    signed = approval.payload["signed_file"]
+    payload = _receivable(signed, approval.payload["verifier_key"])
+    account, total = _check_receivable(payload)
+    decision = gate.decide_import(account, total, clock.now())
+    if decision.refusal is not None:
+        raise decision.refusal
+    _receive(approval.initiated_by, signed, payload, account, total, approval=approval)
+
+
+def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
     payload = read_transfer_file(signed, verifier_key)
     if payload["destination_party"] != settings.TONNE_COUNTRY or (
         payload["destination_registry"] != settings.TONNE_ARTICLE6_REGISTRY_ID
@@ -229,28 +303,39 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
             "TRANSFER_NOT_FOR_THIS_REGISTRY",
             f"The file is for {payload['destination_registry']} ({payload['destination_party']}).",
         )
-    with transaction.atomic():
-        if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
-            raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
-        account = get_account(payload["destination_account"], field="destination_account")
-        if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:  # before anything is written
-            raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
-        now = clock.now()
-        sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
-        total = sum(b["serial_end"] - b["serial_start"] + 1 for b in payload["blocks"])
-        record = InternationalTransfer.objects.create(
-            uid=payload["transfer"], direction="received", origin_registry=payload["origin_registry"],
-            origin_party=payload["origin_party"], destination_registry=payload["destination_registry"],
-            destination_party=payload["destination_party"], destination_account=account.identifier,
-            transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
-        )
-        identifiers = [_import_block(actor, record, account, block, payload) for block in payload["blocks"]]
-        InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
-        record.transaction_identifier = identifiers[0]
-        append_entry(kind="article6.transfer_received", actor=actor, transaction_ref=identifiers[0],
-                     data={"transfer": payload["transfer"], "file_sha256": sha, "origin_registry": payload["origin_registry"],
-                           "origin_party": payload["origin_party"], "transactions": identifiers, "quantity": total})
-        return record
+    return payload
+
+
+def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
+    """Not imported yet, and an open holding account to receive it: before anything is written."""
+    if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
+        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
+    account = get_account(payload["destination_account"], field="destination_account")
+    if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
+    return account, sum(b["serial_end"] - b["serial_start"] + 1 for b in payload["blocks"])
+
+
+def _receive(
+    actor: User, signed: str, payload: dict[str, Any], account: Account, total: int, *, approval: Approval | None
+) -> InternationalTransfer:
+    now = clock.now()
+    sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
+    record = InternationalTransfer.objects.create(
+        uid=payload["transfer"], direction="received", origin_registry=payload["origin_registry"],
+        origin_party=payload["origin_party"], destination_registry=payload["destination_registry"],
+        destination_party=payload["destination_party"], destination_account=account.identifier,
+        transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
+    )
+    identifiers = [_import_block(actor, record, account, block, payload) for block in payload["blocks"]]
+    InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
+    record.transaction_identifier = identifiers[0]
+    approved = {"approval": str(approval.uid), "approved_by": approval.decided_by.username} if approval and approval.decided_by else {}
+    append_entry(kind="article6.transfer_received", actor=actor, transaction_ref=identifiers[0],
+                 data={"transfer": payload["transfer"], "file_sha256": sha, "origin_registry": payload["origin_registry"],
+                       "origin_party": payload["origin_party"], "transactions": identifiers, "quantity": total,
+                       **approved})
+    return record
 
 
 def _import_block(
@@ -292,4 +377,7 @@ def received_range(start: int) -> ImportedRange | None:
     return ImportedRange.objects.filter(serial_start__lte=start, serial_end__gte=start).first()
 
 
-__all__ = ["SerialRange", "export_units", "import_transfer", "read_transfer_file", "received_range"]
+__all__ = [
+    "SerialRange", "carry_out_import", "export_units", "import_transfer", "on_export_settled", "read_transfer_file",
+    "received_range",
+]

@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet, Sum
 
 from tonne.article6 import domain
@@ -18,11 +19,14 @@ from tonne.article6.models import (
     CorrespondingAdjustment,
     FirstTransfer,
     ImportedRange,
+    InternationalTransfer,
 )
 from tonne.core import clock
 from tonne.core.errors import NotFound, ValidationFailed
+from tonne.organisations.models import User
+from tonne.organisations.services import is_registry_administrator
 from tonne.units.domain import parse_lookup
-from tonne.units.models import Issuance, UnitBlock
+from tonne.units.models import Issuance, Transaction, UnitBlock
 
 MAX_LOOKUP = 100_000_000
 
@@ -217,3 +221,21 @@ def status(authorisation: Authorisation, at: dt.datetime | None = None) -> dict[
             {"vintage": v, "acquiring_party": p or None, "quantity": q} for (v, p), q in sorted(adjustments.items())
         ],
     }
+
+
+def transaction_status(identifier: str) -> str:
+    """An international transfer's transaction status (an export waits for its approval)."""
+    return str(Transaction.objects.filter(identifier=identifier).values_list("status", flat=True).first() or "completed")
+
+
+def sent_transfer(user: User, uid: str) -> InternationalTransfer:
+    """An export, for the exporting holder or the registry administrator."""
+    try:
+        record = InternationalTransfer.objects.filter(direction="sent", uid=uid).first()
+    except (ValueError, ValidationError):
+        record = None
+    txn = Transaction.objects.filter(identifier=record.transaction_identifier).select_related("from_account").first() if record else None
+    mine = txn is not None and txn.from_account is not None and txn.from_account.organisation_id == user.organisation_id
+    if record is None or not (mine or is_registry_administrator(user)):
+        raise NotFound("TRANSFER_NOT_FOUND", "No such international transfer.")
+    return record

@@ -93,7 +93,7 @@ def request_authorisation(*, actor: User, data: dict[str, Any]) -> Approval:
         _check_references(terms)
         if Authorisation.objects.filter(identifier=terms["identifier"]).exists():
             raise Conflict("AUTHORISATION_EXISTS", f"Authorisation {terms['identifier']} already exists.", field="identifier")
-        return controls._new_approval(actor=actor, action=AUTHORISE, account=None, payload=terms)
+        return controls.new_approval(actor=actor, action=AUTHORISE, account=None, payload=terms)
 
 
 def request_change(*, actor: User, identifier: str, data: dict[str, Any], effective_from: Any = None) -> Approval:
@@ -108,7 +108,7 @@ def request_change(*, actor: User, identifier: str, data: dict[str, Any], effect
         _check_changeable(authorisation, terms, moment)
         _check_references(terms)
         payload = {"authorisation": authorisation.identifier, "effective_from": moment.isoformat(), **terms}
-        return controls._new_approval(actor=actor, action=CHANGE, account=None, payload=payload)
+        return controls.new_approval(actor=actor, action=CHANGE, account=None, payload=payload)
 
 
 def _check_changeable(authorisation: Authorisation, terms: dict[str, Any], moment: dt.datetime) -> None:
@@ -145,7 +145,7 @@ def request_revocation(*, actor: User, identifier: str, reason: str, effective_f
         if authorisation.status != Authorisation.Status.ACTIVE:
             raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.")
         payload = {"authorisation": authorisation.identifier, "effective_from": moment.isoformat(), "reason": reason}
-        return controls._new_approval(actor=actor, action=REVOKE, account=None, payload=payload)
+        return controls.new_approval(actor=actor, action=REVOKE, account=None, payload=payload)
 
 
 def _new_version(

@@ -11,9 +11,16 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from tonne.access.policy import require_step_up
-from tonne.controls import selectors
+from tonne.controls import destinations, selectors
 from tonne.controls import services as controls
-from tonne.controls.models import AccountLimit, Approval, Freeze, PendingMove, TrustedAccount
+from tonne.controls.models import (
+    AccountLimit,
+    Approval,
+    Freeze,
+    PendingMove,
+    TrustedAccount,
+    TrustedDestination,
+)
 from tonne.core import clock
 from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.organisations import services as orgs
@@ -105,6 +112,32 @@ class TrustedIn(StrictSchema):
     account: str = Field(..., max_length=40, description="The account to trust.")
 
 
+class DestinationOut(Schema):
+    account: str
+    party: str
+    registry: str
+    destination_account: str = Field(..., description="Blank: every account of that registry")
+    requested_at: dt.datetime
+    effective_at: dt.datetime
+    removed_at: dt.datetime | None
+    active: bool
+
+
+class DestinationIn(StrictSchema):
+    party: str = Field(..., max_length=2, description="The destination Party (ISO 3166 alpha-2)")
+    registry: str = Field(..., max_length=100, description="The destination registry's identifier")
+    destination_account: str = Field("", max_length=40, description="One account there, or blank for any")
+
+
+def destination_out(entry: TrustedDestination) -> dict[str, Any]:
+    return {
+        "account": entry.account.identifier, "party": entry.party, "registry": entry.registry,
+        "destination_account": entry.destination_account, "requested_at": entry.requested_at,
+        "effective_at": entry.effective_at, "removed_at": entry.removed_at,
+        "active": entry.removed_at is None and entry.effective_at <= clock.now(),
+    }
+
+
 class LimitsOut(Schema):
     account: str
     per_transfer: int | None
@@ -124,6 +157,7 @@ class ChangeOut(Schema):
     approval: uuid.UUID | None
     trusted: TrustedOut | None = None
     limits: LimitsOut | None = None
+    destination: DestinationOut | None = None
 
 
 class FreezeOut(Schema):
@@ -356,6 +390,49 @@ def remove_trusted(request: HttpRequest, identifier: str, trusted: str):
     require_scope(request, ApiToken.Scope.TRADE)
     _holder_account(request, identifier)
     return trusted_out(controls.remove_trusted(actor=user, account=identifier, trusted=trusted))
+
+
+@router.get(
+    "/accounts/{identifier}/trusted-destinations", response={200: list[DestinationOut], **ERRORS}, auth=AUTH,
+    tags=["accounts"],
+)
+def list_destinations(request: HttpRequest, identifier: str):
+    """The destinations abroad this account may export to, with pending additions and their effective time."""
+    _, account = _holder_account(request, identifier)
+    found = selectors.destinations_of(account).order_by("effective_at", "pk")[:1000]
+    return [destination_out(t) for t in found]
+
+
+@router.post(
+    "/accounts/{identifier}/trusted-destinations", response={201: ChangeOut, 202: ChangeOut, **ERRORS}, auth=AUTH,
+    tags=["accounts"],
+)
+def add_destination(request: HttpRequest, identifier: str, payload: DestinationIn):
+    """Ask to trust a destination abroad for exports; it takes effect after the country's delay (and approval)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
+    _holder_account(request, identifier)
+    result = destinations.request_addition(
+        actor=user, account=identifier, party=payload.party, registry=payload.registry,
+        destination_account=payload.destination_account,
+    )
+    if isinstance(result, Approval):
+        return Status(202, {"status": "awaiting_approval", "approval": result.uid})
+    return Status(201, {"status": "applied", "approval": None, "destination": destination_out(result)})
+
+
+@router.delete(
+    "/accounts/{identifier}/trusted-destinations/{registry}", response={200: DestinationOut, **ERRORS}, auth=AUTH,
+    tags=["accounts"],
+)
+def remove_destination(request: HttpRequest, identifier: str, registry: str, destination_account: str = ""):
+    """Remove a destination from the list, at once (`destination_account` blank: the whole-registry entry)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.TRADE)
+    _holder_account(request, identifier)
+    entry = destinations.remove(actor=user, account=identifier, registry=registry, destination_account=destination_account)
+    return destination_out(entry)
 
 
 @router.get("/accounts/{identifier}/limits", response={200: LimitsOut, **ERRORS}, auth=AUTH, tags=["accounts"])

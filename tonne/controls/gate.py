@@ -17,7 +17,13 @@ from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import rules
 from tonne.controls.domain import Calendar
-from tonne.controls.models import Approval, PendingMove, TrustedAccount, UnitReservation
+from tonne.controls.models import (
+    Approval,
+    PendingMove,
+    TrustedAccount,
+    TrustedDestination,
+    UnitReservation,
+)
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.organisations.models import Account, User
@@ -27,8 +33,9 @@ from tonne.units.models import Transaction
 
 Kind = Transaction.Kind
 Status = Transaction.Status
-# Moves whose initiation a second person must approve, when the country says so.
-APPROVAL_KINDS = frozenset({Kind.TRANSFER, Kind.RETIREMENT, Kind.CANCELLATION, Kind.REVERSAL})
+# Moves whose initiation a second person must approve, when the country says
+# so (Article 6 uses are retirements or cancellations; imports create units).
+APPROVAL_KINDS = frozenset({Kind.TRANSFER, Kind.RETIREMENT, Kind.CANCELLATION, Kind.REVERSAL, Kind.EXPORT, Kind.IMPORT})
 
 
 def calendar() -> Calendar:
@@ -45,6 +52,36 @@ def is_trusted(source: Account, target: Account, at: dt.datetime) -> bool:
     return TrustedAccount.objects.filter(
         account_id=source.pk, trusted_id=target.pk, removed_at__isnull=True, effective_at__lte=at
     ).exists()
+
+
+def destination_trusted(source: Account, registry: str, destination_account: str, at: dt.datetime) -> bool:
+    """On the exporting account's list: the registry with that account, or the whole registry."""
+    return TrustedDestination.objects.filter(
+        account_id=source.pk, registry=registry, destination_account__in=(destination_account, ""),
+        removed_at__isnull=True, effective_at__lte=at,
+    ).exists()
+
+
+def check_destination(source: Account, registry: str, destination_account: str, at: dt.datetime) -> None:
+    """Exports leave the registry for good: only to a destination on the
+    exporting account's trusted list (when the country says so)."""
+    if settings.TONNE_EXPORT_TRUSTED_ONLY and not destination_trusted(source, registry, destination_account, at):
+        raise ValidationFailed(
+            "DESTINATION_NOT_TRUSTED",
+            f"{registry} account {destination_account} is not on the trusted destinations of {source.identifier} "
+            "(or not yet in force): ask for it (POST /api/v1/accounts/{account}/trusted-destinations) "
+            "and wait until it takes effect.",
+            field="destination_account",
+        )
+
+
+def decide_import(account: Account, quantity: int, at: dt.datetime) -> Decision:
+    """Units arriving from another registry, into `account`: the same rules
+    as a move (the kill switch, a freeze or hold of the account, sanctions on
+    its holder), then four-eyes, as for a local issuance."""
+    facts = MoveFacts(kind=Kind.IMPORT, source=account, target=account, ranges=(), projects=frozenset(),
+                      quantity=quantity, at=at)
+    return decide_move(facts)  # never delayed (settles_at): nothing leaves
 
 
 def needs_approval(kind: str) -> bool:
@@ -136,6 +173,14 @@ def require_not_initiator(user: User, initiator_id: int) -> None:
         raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "The person who initiated a request may not approve it.")
 
 
+def check_approved(approval: Approval) -> None:
+    """An approval's handler acts only on a request a second person approved."""
+    if approval.status != Approval.Status.APPROVED or approval.decided_by_id in (None, approval.initiated_by_id):
+        raise PermissionDenied(
+            "FOUR_EYES_REQUIRED", "This request needs a second person's approval (POST /api/v1/approvals/{uid}/approve).",
+        )
+
+
 def issuance_needs_approval() -> bool:
     """Four-eyes on issuance: only an approved request issues."""
     return "issuance" in settings.TONNE_FOUR_EYES
@@ -143,7 +188,9 @@ def issuance_needs_approval() -> bool:
 
 def check_issuance(*, approval: Approval | None = None) -> None:
     """Called by MRV before issuing: with four-eyes on, only a request a second
-    administrator approved (`approval`, passed by the approval's handler) issues."""
+    administrator approved (`approval`, passed by the approval's handler)
+    issues; under the kill switch, nothing does."""
+    rules.refuse_if_suspended()
     if issuance_needs_approval() and (approval is None or approval.status != Approval.Status.APPROVED):
         raise PermissionDenied(
             "FOUR_EYES_REQUIRED",

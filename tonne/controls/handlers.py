@@ -1,5 +1,7 @@
 """Who carries out what the controls decide but do not own: an approved
-request of another app (issuance, Article 6 authorisations). The controls
+request of another app (issuance, Article 6 authorisations and imports,
+trusted destinations), and what follows a waiting move of another app's
+kind once it settles (an Article 6 export's transfer file). The controls
 cannot import those apps (they stand above the controls); the registry's
 wiring (`settings.TONNE_WIRING`, one module at the top that lists every
 handler) names them. Waiting moves the controls settle themselves, through
@@ -18,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from tonne.controls.models import Approval
 from tonne.organisations.models import User
+from tonne.units.models import Transaction
 
 
 class CarryOut(Protocol):
@@ -32,10 +35,17 @@ class IssuancePayload(Protocol):
     def __call__(self, report_uid: object) -> dict[str, object]: ...
 
 
+class Settled(Protocol):
+    """What another app does once a move of its kind that waited settled (or failed), in that transaction."""
+
+    def __call__(self, txn: Transaction) -> None: ...
+
+
 @dataclass(frozen=True)
 class Handlers:
     issuance_payload: IssuancePayload
     carry_out: Mapping[str, CarryOut] = field(default_factory=dict)  # by Approval.Action
+    on_settled: Mapping[str, Settled] = field(default_factory=dict)  # by Transaction.Kind
 
 
 @functools.cache
@@ -49,3 +59,10 @@ def carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
     handler = handlers().carry_out.get(approval.action)
     if handler is not None:
         handler(approval, approver)
+
+
+def settled(txn: Transaction) -> None:
+    """A waiting move settled or failed: its kind's handler, if it has one."""
+    handler = handlers().on_settled.get(txn.kind)
+    if handler is not None:
+        handler(txn)

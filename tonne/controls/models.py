@@ -108,6 +108,36 @@ class TrustedAccount(models.Model):
         return f"{self.trusted_id} trusted by {self.account_id}"
 
 
+class TrustedDestination(models.Model):
+    """A destination abroad on an account's trusted list for exports: another
+    Party's registry, and one account in it (or, blank, any account there).
+    Exports go only to trusted destinations. Additions wait for a second
+    person and then a delay, as trusted accounts do; removals are at once."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    party = models.CharField(max_length=2)
+    registry = models.CharField(max_length=100)
+    destination_account = models.CharField(max_length=40, blank=True)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    effective_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["account", "effective_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "registry", "destination_account"], condition=Q(removed_at__isnull=True),
+                name="trusted_destination_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.destination_account or '*'} trusted by {self.account_id}"
+
+
 class AccountLimit(models.Model):
     """Per-account limits: the most one transfer may move, and the most that
     may leave in any rolling 24 hours. Null: no limit of that kind."""

@@ -31,6 +31,13 @@ from tonne.units.models import WAITING, Transaction
 Kind = Transaction.Kind
 Status = Transaction.Status
 
+# Units leaving a holder's own account, to another holder (domestic or
+# abroad) or to a terminal account (retirements, Article 6 uses,
+# cancellations): the holder's standing (KYC, representatives) binds them.
+HOLDER_MOVES = frozenset({Kind.TRANSFER, Kind.EXPORT, Kind.RETIREMENT, Kind.CANCELLATION})
+# Units going to another holder: the account's limits bind them, counted together.
+LIMITED_MOVES = (Kind.TRANSFER, Kind.EXPORT)
+
 
 # -- freezes -------------------------------------------------------------------------------
 
@@ -72,13 +79,24 @@ def check_freezes(facts: MoveFacts) -> None:
 
 
 def transfers_suspended() -> bool:
-    """Whether the registry administrator has suspended all outgoing transfers."""
+    """Whether the registry administrator has suspended every movement of units."""
     return RegistrySwitch.objects.filter(pk=1, transfers_suspended=True).exists()
 
 
+def refuse_if_suspended() -> None:
+    """The kill switch stops every path that moves or creates units:
+    transfers, retirements, uses, cancellations, reversals, exports, imports
+    and issuance alike (an insider's exit is closed whatever door they try)."""
+    if transfers_suspended():
+        raise ValidationFailed(
+            "TRANSFERS_SUSPENDED",
+            "The registry administrator has suspended every movement of units (transfers, retirements, "
+            "cancellations, exports, imports and issuance).",
+        )
+
+
 def check_switch(facts: MoveFacts) -> None:
-    if facts.kind == Kind.TRANSFER and transfers_suspended():
-        raise ValidationFailed("TRANSFERS_SUSPENDED", "The registry administrator has suspended all outgoing transfers.")
+    refuse_if_suspended()
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -100,7 +118,7 @@ def limits_in_force(account_id: int) -> Limits:
 
 
 def check_limits(facts: MoveFacts) -> None:
-    if facts.kind != Kind.TRANSFER:
+    if facts.kind not in LIMITED_MOVES:
         return
     source, quantity = facts.source, facts.quantity
     limits = limits_in_force(source.pk)
@@ -115,7 +133,7 @@ def check_limits(facts: MoveFacts) -> None:
         moved = (
             Transaction.objects.filter(
                 from_account_id=source.pk,
-                kind=Kind.TRANSFER,
+                kind__in=LIMITED_MOVES,
                 created_at__gt=facts.at - dt.timedelta(hours=24),
                 status__in=(Status.COMPLETED, *WAITING),
             ).aggregate(total=Sum("quantity"))["total"]
@@ -152,9 +170,9 @@ def check_sanctions(facts: MoveFacts) -> None:
 
 
 def _holder_bound(facts: MoveFacts) -> int | None:
-    """KYC and representatives bind transfers out of an organisation's
-    account: that organisation, or None."""
-    return facts.source.organisation_id if facts.kind == Kind.TRANSFER else None
+    """KYC and representatives bind units leaving an organisation's account
+    (HOLDER_MOVES): that organisation, or None."""
+    return facts.source.organisation_id if facts.kind in HOLDER_MOVES else None
 
 
 def kyc_review_overdue(organisation_id: int | None, at: dt.datetime) -> dt.date | None:
@@ -245,8 +263,8 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _transfer_out(kind: str, source: Account) -> bool:
-    return kind == Kind.TRANSFER and bool(source.organisation_id)
+def _holder_move(kind: str, source: Account) -> bool:
+    return kind in HOLDER_MOVES and bool(source.organisation_id)
 
 
 MOVE_RULES: tuple[MoveRule, ...] = (
@@ -254,7 +272,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         "kill_switch",
         lambda: f"EXISTS (SELECT 1 FROM {_table(RegistrySwitch)} WHERE id = 1 AND transfers_suspended)",
         lambda at: [],
-        lambda value, kind, source: kind == Kind.TRANSFER and bool(value),
+        lambda value, kind, source: bool(value),  # every kind of move
         check_switch,
     ),
     MoveRule(
@@ -271,7 +289,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         "limits",
         lambda: f"EXISTS (SELECT 1 FROM {_table(AccountLimit)} WHERE account_id = (SELECT id FROM s))",
         lambda at: [],
-        lambda value, kind, source: kind == Kind.TRANSFER
+        lambda value, kind, source: kind in LIMITED_MOVES
         and (bool(value) or bool(settings.TONNE_MAX_TRANSFER_QUANTITY) or bool(settings.TONNE_MAX_DAILY_QUANTITY)),
         check_limits,
         at_settlement=False,  # the waiting move was counted when it was requested
@@ -289,7 +307,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         lambda: f"EXISTS (SELECT 1 FROM {_table(KycProfile)} WHERE organisation_id = (SELECT organisation_id FROM s) "
         "AND review_due < %s)",
         lambda at: [at.date()],
-        lambda value, kind, source: _transfer_out(kind, source) and bool(value),
+        lambda value, kind, source: _holder_move(kind, source) and bool(value),
         check_kyc_review,
     ),
     MoveRule(
@@ -297,7 +315,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         lambda: f"EXISTS (SELECT 1 FROM {_table(KycProfile)} WHERE organisation_id = (SELECT organisation_id FROM s) "
         "AND status = %s)",
         lambda at: [KycProfile.Status.VERIFIED],
-        lambda value, kind, source: _transfer_out(kind, source) and bool(settings.TONNE_KYC_REQUIRED) and not value,
+        lambda value, kind, source: _holder_move(kind, source) and bool(settings.TONNE_KYC_REQUIRED) and not value,
         check_kyc_verified,
     ),
     MoveRule(
@@ -305,7 +323,7 @@ MOVE_RULES: tuple[MoveRule, ...] = (
         lambda: f"(SELECT COUNT(*) FROM {_table(User)} WHERE organisation_id = (SELECT organisation_id FROM s) "
         f"AND is_active AND role IN ({_marks(REPRESENTATIVE_ROLES)}))",
         lambda at: list(REPRESENTATIVE_ROLES),
-        lambda value, kind, source: _transfer_out(kind, source) and int(value) < settings.TONNE_MIN_REPRESENTATIVES,
+        lambda value, kind, source: _holder_move(kind, source) and int(value) < settings.TONNE_MIN_REPRESENTATIVES,
         check_representatives,
     ),
     MoveRule(

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tonne.controls import rules
-from tonne.controls.models import AccountLimit, Approval, Freeze, TrustedAccount
+from tonne.controls.models import AccountLimit, Approval, Freeze, TrustedAccount, TrustedDestination
 from tonne.core import clock
 from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin
@@ -50,6 +50,10 @@ def freezes_for(user: User, *, active_only: bool = False) -> QuerySet[Freeze]:
 
 def trusted_of(account: Account) -> QuerySet[TrustedAccount]:
     return TrustedAccount.objects.filter(account=account).select_related("trusted", "trusted__organisation")
+
+
+def destinations_of(account: Account) -> QuerySet[TrustedDestination]:
+    return TrustedDestination.objects.filter(account=account).select_related("account")
 
 
 def limits_of(account: Account) -> AccountLimit | None:

@@ -16,7 +16,7 @@ from django.db import transaction
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import domain, gate
-from tonne.controls.handlers import carry_out, handlers
+from tonne.controls.handlers import carry_out, handlers, settled
 from tonne.controls.models import (
     AccountHold,
     AccountLimit,
@@ -46,6 +46,8 @@ Status = Transaction.Status
 Category = AuditEvent.Category
 APPROVER_ROLES = (User.Role.ADMIN, User.Role.APPROVER)
 OPERATOR_ROLES = (User.Role.ADMIN, User.Role.INITIATOR)
+# Requests a second registry administrator approves: what creates units or takes them from the buffer.
+REGISTRY_ACTIONS = (Approval.Action.ISSUANCE, Approval.Action.REVERSAL, Transaction.Kind.IMPORT)
 
 
 # -- who may do what -------------------------------------------------------------------
@@ -62,7 +64,7 @@ def require_account_holder(actor: User, account: Account, roles: tuple[str, ...]
 
 def require_approver(actor: User, approval: Approval) -> None:
     gate.require_not_initiator(actor, approval.initiated_by_id)
-    if approval.action in (Approval.Action.ISSUANCE, Approval.Action.REVERSAL) or approval.organisation_id is None:
+    if approval.action in REGISTRY_ACTIONS or approval.organisation_id is None:
         require_registry_administrator(actor)
         if not actor.is_superuser and actor.role not in APPROVER_ROLES:
             raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.")
@@ -167,7 +169,7 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         if pending.execute_at is not None and pending.execute_at > now:
             Transaction.objects.filter(pk=txn.pk).update(status=Status.DELAYED)
             return
-        units.settle_waiting(txn.pk)
+        settled(units.settle_waiting(txn.pk))  # e.g. an export's transfer file, once its units left
     elif approval.action == Approval.Action.TRUSTED_ADD:
         _add_trusted(approval.payload, requested_by=approval.initiated_by, approved_by=approver, now=now)
     elif approval.action == Approval.Action.LIMIT_CHANGE:
@@ -178,7 +180,7 @@ def _carry_out(approval: Approval, approver: User, now: dt.datetime) -> None:
         carry_out(approval, approver, now)
 
 
-def _new_approval(*, actor: User, action: str, account: Account | None, payload: dict[str, Any]) -> Approval:
+def new_approval(*, actor: User, action: str, account: Account | None, payload: dict[str, Any]) -> Approval:
     now = clock.now()
     approval = Approval.objects.create(
         uid=uuid.uuid4(),
@@ -209,7 +211,7 @@ def request_issuance(*, actor: User, report_uid: Any) -> Approval:
             raise Conflict("ISSUANCE_ALREADY_REQUESTED", "Issuance of this report already waits for approval.")
         if not payload["vintages"]:
             raise ValidationFailed("NOTHING_TO_ISSUE", "No verified quantity remains to be issued for this report.")
-        return _new_approval(actor=actor, action=Approval.Action.ISSUANCE, account=None, payload=payload)
+        return new_approval(actor=actor, action=Approval.Action.ISSUANCE, account=None, payload=payload)
 
 
 # -- waiting moves ---------------------------------------------------------------------
@@ -250,17 +252,19 @@ def run_due(limit: int = 100) -> list[Transaction]:
     for uid in Approval.objects.filter(status=Approval.Status.PENDING, expires_at__lte=now).values_list("uid", flat=True)[:limit]:
         with transaction.atomic():
             _expire_if_due(_locked_approval(uid), now)
-    settled = []
+    due_moves = []
     due = PendingMove.objects.filter(
         transaction__status=Status.DELAYED, execute_at__lte=now, executed_at__isnull=True
     ).order_by("execute_at", "pk").values_list("transaction_id", flat=True)[:limit]
     for txn_id in due:
         with transaction.atomic():
             try:
-                settled.append(units.settle_waiting(txn_id))
+                done = units.settle_waiting(txn_id)
             except Conflict:  # cancelled or settled meanwhile
                 continue
-    return settled
+            settled(done)
+            due_moves.append(done)
+    return due_moves
 
 
 # -- trusted account lists -------------------------------------------------------------
@@ -279,7 +283,7 @@ def request_trusted_addition(*, actor: User, account: str, trusted: str) -> Appr
             raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted")
         payload = {"account": source.identifier, "trusted": target.identifier}
         if "trusted_list" in settings.TONNE_FOUR_EYES:
-            return _new_approval(actor=actor, action=Approval.Action.TRUSTED_ADD, account=source, payload=payload)
+            return new_approval(actor=actor, action=Approval.Action.TRUSTED_ADD, account=source, payload=payload)
         return _add_trusted(payload, requested_by=actor, approved_by=None, now=clock.now())
 
 
@@ -334,7 +338,7 @@ def request_limits(*, actor: User, account: str, per_transfer: int | None, per_d
             "per_day": domain.check_quantity_limit(per_day, "per_day"),
         }
         if "limits" in settings.TONNE_FOUR_EYES:
-            return _new_approval(actor=actor, action=Approval.Action.LIMIT_CHANGE, account=source, payload=payload)
+            return new_approval(actor=actor, action=Approval.Action.LIMIT_CHANGE, account=source, payload=payload)
         return _apply_limits(payload, set_by=actor, approved_by=None, now=clock.now())
 
 
@@ -398,7 +402,7 @@ def request_representative_change(*, actor: User, member: User, after: dict[str,
         "before": member_state(member),
         "after": {"role": after["role"], "active": bool(after["active"])},
     }
-    return _new_approval(actor=actor, action=Approval.Action.REPRESENTATIVE_CHANGE, account=None, payload=payload)
+    return new_approval(actor=actor, action=Approval.Action.REPRESENTATIVE_CHANGE, account=None, payload=payload)
 
 
 def _apply_representative_change(payload: dict[str, Any], *, requested_by: User, approved_by: User | None) -> User:

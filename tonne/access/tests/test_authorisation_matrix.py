@@ -110,6 +110,9 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "controls_list_trusted": HOLDER,
     "controls_add_trusted": HOLDER,
     "controls_remove_trusted": HOLDER,
+    "controls_list_destinations": HOLDER,
+    "controls_add_destination": HOLDER,
+    "controls_remove_destination": HOLDER,
     "controls_get_limits": HOLDER,
     "controls_set_limits": HOLDER,
     "controls_list_freezes": SIGNED_IN,
@@ -138,6 +141,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "article6_aef_report": ADMIN,
     "article6_create_export": OWNER_ONLY,
     "article6_create_import": ADMIN,
+    "article6_get_export": HOLDER,
     "cadt_export": PUBLIC,
     "cadt_import_file": ADMIN,
     "cadt_sync_status": ADMIN,
@@ -174,7 +178,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
 
 # 404 codes that hide a resource from a caller who may not see it.
 HIDING_CODES = {
-    "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND",
+    "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND", "TRANSFER_NOT_FOUND",
     "KYC_DOCUMENT_NOT_FOUND", "TOKEN_NOT_FOUND", "PROJECT_NOT_FOUND", "REPORT_NOT_FOUND", "NOT_FOUND",
     "USER_NOT_FOUND", "SOURCE_NOT_FOUND", "GRIEVANCE_NOT_FOUND", "OBSERVER_IMPORT_NOT_FOUND",
 }
@@ -216,6 +220,16 @@ def build_world(settings: Any) -> dict[str, Any]:
                                         filename="map.txt", content=b"map", content_type="text/plain")
     controls.request_trusted_addition(actor=reg.developer, account=reg.developer_account.identifier,
                                       trusted=reg.buyer_account.identifier)
+    from tonne.controls import destinations
+
+    destinations.request_addition(actor=reg.developer, account=reg.developer_account.identifier, party="CH",
+                                  registry="CH-MX")
+    from tonne.article6.models import InternationalTransfer
+
+    sent = InternationalTransfer.objects.create(
+        uid=uuid.uuid4(), direction="sent", origin_registry="MX", origin_party="MX", destination_registry="CH-MX",
+        destination_party="CH", destination_account="CH-1", transaction_identifier=retirement.identifier, quantity=5,
+        signed_file="", sha256="", at=clock.now())
     settings.TONNE_FOUR_EYES = four_eyes
     waiting = units.transfer(actor=reg.developer, from_account=reg.developer_account.identifier,
                              to_account=reg.buyer_account.identifier, selection=Selection.build(quantity=3),
@@ -291,6 +305,10 @@ def build_world(settings: Any) -> dict[str, Any]:
         "controls_list_trusted": {"identifier": dev_acc},
         "controls_add_trusted": {"identifier": dev_acc},
         "controls_remove_trusted": {"identifier": dev_acc, "trusted": buyer_acc},
+        "controls_list_destinations": {"identifier": dev_acc},
+        "controls_add_destination": {"identifier": dev_acc},
+        "controls_remove_destination": {"identifier": dev_acc, "registry": "CH-MX"},
+        "article6_get_export": {"uid": str(sent.uid)},
         "controls_get_limits": {"identifier": dev_acc},
         "controls_set_limits": {"identifier": dev_acc},
         "controls_lift_freeze": {"uid": str(frozen.uid)},
@@ -347,6 +365,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "controls_reject": {"reason": "matrix"},
         "controls_request_issuance": {"report": str(report.uid)},
         "controls_add_trusted": {"account": reg.other_developer_account.identifier},
+        "controls_add_destination": {"party": "SE", "registry": "SE-MX"},
         "controls_set_limits": {"per_transfer": 10},
         "controls_create_freeze": {"scope": "account", "account": dev_acc, "reason": "matrix"},
         "kyc_submit_kyc": {"legal_name": "Mx SA", "registration_country": "CI", "registration_number": "R-1",

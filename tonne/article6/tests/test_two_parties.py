@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def acquirer(data_dir: Path, *args: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TONNE_", "DJANGO_"))}
     env.update(TONNE_DATA_DIR=str(data_dir), TONNE_COUNTRY="CH", TONNE_FOUR_EYES="", TONNE_DELAY_NON_TRUSTED="0",
-               TONNE_MFA_REQUIRED="0", PYTHONPATH=str(ROOT))
+               TONNE_MFA_REQUIRED="0", TONNE_KYC_REQUIRED="0",
+               TONNE_MIN_REPRESENTATIVES="0", PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "tonne.article6.tests.acquirer", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.article6 import aef, international, selectors
+from tonne.controls.models import Approval
 from tonne.core.errors import RegistryError
 from tonne.organisations.models import User
 
@@ -61,4 +62,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user {options['user']}.")
         record = international.import_transfer(actor=user, signed=Path(str(options["file"])).read_text(), verifier_key=key)
+        if isinstance(record, Approval):  # four-eyes: a second administrator approves the import
+            self.stdout.write(f"import requested: approval {record.uid} waits for a second administrator")
+            return
         self.stdout.write(f"imported transfer {record.uid}: {record.quantity} units into {record.destination_account}")

@@ -13,6 +13,7 @@ from django.db import connection
 from tonne.article6 import international
 from tonne.article6 import services as a6
 from tonne.article6.models import Authorisation, AuthorisedRange
+from tonne.controls import destinations
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
 from tonne.core import clock
@@ -26,7 +27,7 @@ from tonne.organisations.models import Organisation
 from tonne.projects import services as projects
 from tonne.units import services as units
 from tonne.units.domain import Selection
-from tonne.units.models import UnitBlock
+from tonne.units.models import Transaction, UnitBlock
 
 DEMO_PASSWORD = "tonne-demo-2026!"
 
@@ -339,13 +340,21 @@ def _authorised_held(authorisation, account, quantity):  # noqa: ANN001, ANN202
 
 def _article6_moves(authorisation, seller, seller_acc, buyer, buyer_acc, approved, key):  # noqa: ANN001, ANN202
     """An international transfer to Switzerland's registry (signed transfer
-    file) and a use towards Switzerland's NDC."""
+    file), to a destination the seller trusted first, approved by its second
+    person; and a use towards Switzerland's NDC."""
 
-    international.export_units(
+    trusted = destinations.request_addition(actor=seller, account=seller_acc.identifier, party="CH",
+                                            registry="CH-TONNE", destination_account="CH-100-1001")
+    if isinstance(trusted, Approval):  # four-eyes on the trusted list: the seller's approver
+        second = seller.organisation.users.filter(role="approver").exclude(pk=seller.pk).first()
+        controls.approve(actor=second, uid=trusted.uid, request_hash=trusted.request_hash)
+    clock.freeze(clock.now() + dt.timedelta(days=7))  # the trusted-list delay
+    sent = international.export_units(
         actor=seller, from_account=seller_acc.identifier, ranges=_authorised_held(authorisation, seller_acc, 1500),
         destination_party="CH", destination_registry="CH-TONNE", destination_account="CH-100-1001",
         idempotency_key=f"demo-{next(key)}",
     )
+    approved(Transaction.objects.get(identifier=sent.transaction_identifier))
     clock.freeze(clock.now() + dt.timedelta(days=7))
     approved(a6.use_units(
         actor=buyer, from_account=buyer_acc.identifier,
