@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from typing import Any
 
-
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
