@@ -38,11 +38,19 @@ def _get(values: dict[str, Any], *names: str) -> Any:
     for n in names:
         if n in values:  # the usual case: the column as the registry names it
             return values[n]
-    wanted = [norm(n) for n in names]
-    index = {norm(k): k for k in values}
-    for w in wanted:
-        if w in index:
-            return values[index[w]]
+    if not names:
+        return None
+    column = _column_of(tuple(values), names)
+    return None if column is None else values[column]
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_of(keys: tuple[str, ...], names: tuple[str, ...]) -> str | None:
+    """The header's column for the first of the names present, compared loosely (once per file and field)."""
+    index = {norm(k): k for k in keys}
+    for n in names:
+        if norm(n) in index:
+            return index[norm(n)]
     return None
 
 
