@@ -68,6 +68,8 @@ def classify(a: Range, b: Range) -> str | None:
                 return None  # cancelled at the origin: the way units move between registries
             if origin.kind not in USED:
                 return MOVED
+    if a.registry == b.registry and {a.kind, b.kind} == {"issuance", "holding"}:
+        return None  # an issuance and a block of it still held (e.g. Puro's transactions and its bundles)
     if a.kind in USED and b.kind in USED:
         return "retired_twice"
     if a.registry == b.registry and a.registry not in BLOCK_REGISTRIES and (a.kind in USED) != (b.kind in USED):

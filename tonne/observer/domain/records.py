@@ -20,6 +20,7 @@ REGISTRIES = {
     "carb": "California Air Resources Board",
     "cercarbono": "Cercarbono (EcoRegistry)",
     "isometric": "Isometric",
+    "puro": "Puro.earth",
     "vrod": "Berkeley Voluntary Registry Offsets Database",
     "cadt": "Climate Action Data Trust",
 }

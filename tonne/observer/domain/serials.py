@@ -18,7 +18,7 @@ class Serials:
     series: str  # e.g. "kyoto:BR", "verra:VCU", "gs:GS1-1-UG-GS11236-16-2024-30307"
     start: int
     end: int
-    grammar: str  # which parser read it: kyoto, verra, gs, apx, cercarbono, cadt
+    grammar: str  # which parser read it: kyoto, verra, gs, apx, cercarbono, puro, cadt
 
     @property
     def quantity(self) -> int:
@@ -109,7 +109,7 @@ def cadt_block(text: str, *, origin: str = "", party: str = "") -> Serials:
     numbers whose series comes from the registry of origin (and, for CDM,
     the host Party)."""
     text = text.strip()
-    for parser in (kyoto, verra, gold_standard, apx):
+    for parser in (kyoto, verra, gold_standard, apx, puro):
         try:
             return parser(text)
         except SerialError:
@@ -123,9 +123,29 @@ def cadt_block(text: str, *, origin: str = "", party: str = "") -> Serials:
     return _range(f"cadt:{key}", m["start"], m["end"], "cadt")
 
 
+# Puro.earth certificate ids: standard_registry_credit type_country_facility_vintage_issuance_start-end,
+# e.g. PURO_PR_CORC100+_FI_577166_2020_055a3fbe-eabc-4535-b9cf-1028e7d18f89_1-100. Numbers are unique
+# only within an issuance. Older bundles number certificates by the facility's GSRN (18 digits) followed
+# by a 12-digit sequence, unique within the GSRN.
+_PURO = re.compile(r"^(?P<head>PURO_[A-Z]+_[^_]+_[A-Z]{2}_[^_]+_\d{4})(?:_(?P<issuance>[^_]+))?_(?P<start>\d+)-(?P<end>\d+)$")
+_GSRN = 18
+
+
+def puro(text: str) -> Serials:
+    m = _PURO.match(text.strip().replace(" ", ""))
+    if not m:
+        raise SerialError("not a Puro.earth certificate id")
+    start, end = m["start"], m["end"]
+    if len(start) > _GSRN + 6 and start[:_GSRN] == end[:_GSRN]:
+        return _range(f"puro:gsrn:{start[:_GSRN]}", start[_GSRN:], end[_GSRN:], "puro")
+    if not m["issuance"]:
+        raise SerialError("a Puro.earth range without its issuance id is not unique")
+    return _range(f"puro:{m['issuance'].lower()}", start, end, "puro")
+
+
 def parse_any(text: str) -> Serials:
     """The grammar is recognised from the text (a registry's rows may carry another's serials)."""
-    for parser in (kyoto, verra, gold_standard, apx):
+    for parser in (kyoto, verra, gold_standard, apx, puro):
         try:
             return parser(text)
         except SerialError:
