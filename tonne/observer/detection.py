@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Min, Sum
 
 from tonne.observer.domain import matching
@@ -36,10 +37,20 @@ class FindingCounts:
 
 
 def ranges() -> Iterator[matching.Range]:
+    """Every range in (series, start) order, narrow rows only: the published serial text of the
+    few that overlap is read afterwards (_with_serial_texts), so the sort stays small."""
     rows = (ObservedUnits.objects.exclude(series="").order_by("series", "serial_start", "pk")
-            .values_list("pk", "registry", "kind", "series", "serial_start", "serial_end", "project_id", "serial_text"))
-    for pk, registry, kind, series, start, end, project, text in rows.iterator(chunk_size=5000):
-        yield matching.Range(pk, registry, kind, series, int(start or 0), int(end or 0), project, text)
+            .values_list("pk", "registry", "kind", "series", "serial_start", "serial_end", "project_id"))
+    for pk, registry, kind, series, start, end, project in rows.iterator(chunk_size=10000):
+        yield matching.Range(pk, registry, kind, series, int(start or 0), int(end or 0), project, "")
+
+
+def _with_serial_texts(findings: list[Finding]) -> None:
+    """Put each side's serials as its registry published them into the evidence (one query per batch)."""
+    sides = [side for f in findings for side in f.evidence.values() if isinstance(side, dict) and "pk" in side]
+    texts = dict(ObservedUnits.objects.filter(pk__in={side["pk"] for side in sides}).values_list("pk", "serial_text"))
+    for side in sides:
+        side["serials"] = texts.get(side.pop("pk"), "")
 
 
 def _label(r: matching.Range) -> str:
@@ -47,6 +58,10 @@ def _label(r: matching.Range) -> str:
 
 
 def run(*, now: dt.datetime, name_threshold: float) -> FindingCounts:
+    if connection.vendor == "postgresql":
+        # The sweep reads every range in series order: room to sort them in memory, for this transaction only.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
     counts = FindingCounts()
     pending: list[Finding] = []
     shared: dict[tuple[tuple[str, str], tuple[str, str]], int] = {}
@@ -55,6 +70,7 @@ def run(*, now: dt.datetime, name_threshold: float) -> FindingCounts:
         pending.append(finding)
         setattr(counts, finding.kind, getattr(counts, finding.kind) + 1)
         if len(pending) >= WRITE_BATCH:
+            _with_serial_texts(pending)
             Finding.objects.bulk_create(pending)
             pending.clear()
 
@@ -91,6 +107,7 @@ def run(*, now: dt.datetime, name_threshold: float) -> FindingCounts:
     # cancellation. When the dates cannot tell the origin, the vintage is issued in both.
     for finding in _vintage_findings(seen - set(shared), now):
         emit(finding)
+    _with_serial_texts(pending)
     Finding.objects.bulk_create(pending)
     return counts
 
@@ -117,7 +134,7 @@ def _moved(o: matching.Overlap, now: dt.datetime) -> Finding | None:
 
 
 def _side(r: matching.Range) -> dict[str, Any]:
-    return {"registry": r.registry, "kind": r.kind, "project": r.project_id, "serials": r.label,
+    return {"registry": r.registry, "kind": r.kind, "project": r.project_id, "pk": r.pk,
             "start": r.start, "end": r.end}
 
 

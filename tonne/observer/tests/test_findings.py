@@ -160,6 +160,8 @@ def test_units_moved_with_and_without_cancellation_at_the_origin(root: User) -> 
     assert (moved.registry_a, moved.registry_b, moved.series, moved.quantity) == ("cdm", "gold-standard", "kyoto:RW", 100)
     assert moved.evidence["not_cancelled_at_origin"] == [[501, 600]]
     assert moved.evidence["origin"]["registry"] == "cdm" and moved.evidence["found_in"]["project"] == "GS4823"
+    assert moved.evidence["found_in"]["serials"] == "RW-5-401-2-2-0-7014 - RW-5-600-2-2-0-7014"
+    assert moved.evidence["origin"]["serials"] == "1 - 1000" and "pk" not in moved.evidence["origin"]
 
 
 def test_moves_rules() -> None:
