@@ -193,9 +193,10 @@ def measure(args: argparse.Namespace) -> None:
             with files[name].open("rb") as stream:
                 services.import_file(actor=root, stream=stream, filename=files[name].name)
     print("  searching for double counting ...", flush=True)
-    t = time.perf_counter()
+    t, cpu, server = time.perf_counter(), time.process_time(), backend_cpu()
     counts = services.find_double_counting(actor=root)
-    out["search"] = {"seconds": time.perf_counter() - t, **counts.as_dict(),
+    out["search"] = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu,
+                     "server_cpu_seconds": backend_cpu() - server, **counts.as_dict(),
                      "ranges": ObservedUnits.objects.exclude(series="").count()}
     print(f"    {out['search']}", flush=True)
     common.write_json(args.out, out)
@@ -275,6 +276,9 @@ def report(r: dict, rep) -> None:  # noqa: ANN001 - run.Report
     rep.add(f"  search    {s['seconds']:.1f} s over {s['ranges']:,} ranges and {r['projects']:,} projects: "
             f"{s['serial_overlap']} serial overlaps, {s['retired_twice']} retired twice, "
             f"{s['duplicate_project']} duplicate projects")
+    if "cpu_seconds" in s:
+        rep.add(f"            CPU: {s['cpu_seconds']:.1f} s in the searching process, "
+                f"{s['server_cpu_seconds']:.1f} s in its PostgreSQL backend")
     lite = r.get("sqlite")
     if lite and "error" not in lite:
         for label in ("import", "reimport"):
