@@ -6,12 +6,16 @@ at start-up); the controls call the handlers of approved requests."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from tonne.article6 import international
 from tonne.article6 import services as article6
+from tonne.cadt import sources as cadt_sources
 from tonne.controls import destinations
 from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
 from tonne.mrv import approvals as issuance
+from tonne.observer.cadt_source import ObservedRecords
 from tonne.units import controls_port
 from tonne.units.models import Transaction
 from tonne.units.reactions import Reactions
@@ -38,5 +42,7 @@ CONTROLS = Handlers(
 
 
 def install() -> None:
-    """At start-up: the controls join the unit-moving path."""
+    """At start-up: the controls join the unit-moving path; an observer node's
+    CAD Trust exports and totals carry the registries it observes."""
     controls_port.install(MoveControls())
+    cadt_sources.install(*([ObservedRecords()] if settings.TONNE_MODE == "observer" else []))

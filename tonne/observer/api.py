@@ -99,7 +99,7 @@ def _finding_out(f: Finding) -> dict[str, Any]:
 
 
 class FindingQuery(ListQuery):
-    kind: Literal["serial_overlap", "retired_twice", "duplicate_project", "issued_in_both"] | None = None
+    kind: Literal["serial_overlap", "retired_twice", "duplicate_project", "issued_in_both", "moved_uncancelled"] | None = None
     registry: str | None = Field(None, max_length=40)
 
 
@@ -117,6 +117,7 @@ class FindingCountsOut(Schema):
     retired_twice: int
     duplicate_project: int
     issued_in_both: int
+    moved_uncancelled: int
 
 
 class FindIn(Schema):

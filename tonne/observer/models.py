@@ -99,6 +99,7 @@ class Finding(models.Model):
         RETIRED_TWICE = "retired_twice", "Units retired or cancelled twice"
         DUPLICATE_PROJECT = "duplicate_project", "The same project in two registries"
         ISSUED_IN_BOTH = "issued_in_both", "A project's vintage issued in two registries"
+        MOVED_UNCANCELLED = "moved_uncancelled", "Units moved to another registry without cancellation at the origin"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     registry_a = models.CharField(max_length=40)

@@ -212,20 +212,20 @@ def unit_totals(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, 
 _CADT_STATUS = {"issuance": "Issued", "holding": "Held", "retirement": "Retired", "cancellation": "Cancelled"}
 
 
-def _observed_id(*parts: str) -> str:
+def observed_id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "tonne-observer:" + ":".join(parts)))
 
 
 def cadt_v1_projects() -> Iterator[dict[str, Any]]:
     """Observed projects as CAD Trust v1 project records, their origin named (streamed)."""
     for p in ObservedProject.objects.order_by("registry", "project_id").iterator(chunk_size=2000):
-        pid = _observed_id("project", p.registry, p.project_id)
+        pid = observed_id("project", p.registry, p.project_id)
         yield {
             "warehouseProjectId": pid, "registryOfOrigin": REGISTRIES.get(p.registry, p.registry),
             "originProjectId": p.project_id, "projectId": p.project_id, "projectName": p.name,
             "projectDeveloper": p.developer, "projectStatus": p.status, "methodology": p.methodology,
             "sector": p.project_type,
-            "projectLocations": [{"id": _observed_id("location", p.registry, p.project_id), "warehouseProjectId": pid,
+            "projectLocations": [{"id": observed_id("location", p.registry, p.project_id), "warehouseProjectId": pid,
                                   "country": p.country}] if p.country else [],
         }
 
@@ -237,8 +237,8 @@ def cadt_v1_units() -> Iterator[dict[str, Any]]:
             .order_by("series", "serial_start", "pk"))
     for u in rows.iterator(chunk_size=5000):
         yield {
-            "warehouseUnitId": _observed_id("units", u.registry, u.kind, u.source_key),
-            "warehouseProjectId": _observed_id("project", u.registry, u.project_id) if u.project_id else None,
+            "warehouseUnitId": observed_id("units", u.registry, u.kind, u.source_key),
+            "warehouseProjectId": observed_id("project", u.registry, u.project_id) if u.project_id else None,
             "serialNumberBlock": u.serial_text or f"{u.serial_start}-{u.serial_end}",
             "unitBlockStart": str(u.serial_start), "unitBlockEnd": str(u.serial_end), "unitCount": int(u.quantity),
             "vintageYear": u.vintage, "unitStatus": _CADT_STATUS[u.kind],

@@ -38,11 +38,19 @@ def _get(values: dict[str, Any], *names: str) -> Any:
     for n in names:
         if n in values:  # the usual case: the column as the registry names it
             return values[n]
-    wanted = [norm(n) for n in names]
-    index = {norm(k): k for k in values}
-    for w in wanted:
-        if w in index:
-            return values[index[w]]
+    if not names:
+        return None
+    column = _column_of(tuple(values), names)
+    return None if column is None else values[column]
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_of(keys: tuple[str, ...], names: tuple[str, ...]) -> str | None:
+    """The header's column for the first of the names present, compared loosely (once per file and field)."""
+    index = {norm(k): k for k in keys}
+    for n in names:
+        if norm(n) in index:
+            return index[norm(n)]
     return None
 
 
@@ -107,7 +115,9 @@ def cross_refs(*texts: str) -> list[str]:
     for t in texts:
         for m in _REF.finditer(t or ""):
             groups = [g for g in m.groups() if g]
-            found.add(f"{prefix[groups[0].lower()]}:{groups[0].upper() if groups[0].upper() in ('ACR', 'CAR') else ''}{groups[1]}")
+            # Project ids as each registry's records keep them: GS, ACR and CAR with their prefix.
+            kept = groups[0].upper() if groups[0].upper() in ("ACR", "CAR", "GS") else ""
+            found.add(f"{prefix[groups[0].lower()]}:{kept}{groups[1]}")
     return sorted(found)
 
 
@@ -359,6 +369,33 @@ def _isometric_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
     return mapper
 
 
+def _puro_facility(v: dict[str, Any]) -> list[Mapped]:
+    return _project("puro", v, id_cols=("code", "productionFacilityCode"), name=("name",), country=("country",),
+                    methodology=("methodologyCode",), developer=("supplierName",), status=("certificationStatus",))
+
+
+def _puro_bundle(v: dict[str, Any]) -> list[Mapped]:
+    """An active certificate bundle (the registry's certificates list: units issued and not retired)."""
+    return _unit("puro", "holding", v, project=("productionFacilityCode",), quantity=("volume",),
+                 serial=("certificates",), parser=sn.puro, when=("issuanceDate",), vintage=("vintage",),
+                 fractional=False)
+
+
+_PURO_KINDS = {"issuance": "issuance", "retirement": "retirement", "withdrawal": "cancellation",
+               "cancellation": "cancellation"}
+
+
+def _puro_transaction(v: dict[str, Any]) -> list[Mapped]:
+    kind = _PURO_KINDS.get(text(_get(v, "type")).lower())
+    if kind is None:
+        raise Skip("a transfer between accounts, not an issuance, retirement or cancellation")
+    has_serials = bool(text(_get(v, "certificates")))
+    return _unit("puro", kind, v, project=("productionFacilityCode",), quantity=("volume",),
+                 serial=("certificates",) if has_serials else (), parser=sn.puro if has_serials else None,
+                 when=("completedOn",), vintage=("vintage",), beneficiary=("beneficiaryName",),
+                 reason=("retirementPurpose", "type"), key=("transactionId",))
+
+
 def _vrod_project(v: dict[str, Any]) -> list[Mapped]:
     """Berkeley's Voluntary Registry Offsets Database: a project of another
     registry with its totals, kept as VROD's record of the project and as
@@ -471,6 +508,10 @@ FORMATS: tuple[Format, ...] = (
            _isometric_units("issuance")),
     Format("isometric", "isometric-retirements", _sig("retirement_id", "retired_at", "project_id"),
            _isometric_units("retirement")),
+    Format("puro", "puro-facilities", _sig("code", "methodologyCode", "supplierName"), _puro_facility),
+    Format("puro", "puro-certificates", _sig("certificates", "volume", "productionFacilityCode", "issuanceId"),
+           _puro_bundle),
+    Format("puro", "puro-transactions", _sig("transactionId", "type", "volume", "completedOn"), _puro_transaction),
     Format("vrod", "vrod-projects", _sig("Project ID", "Project Name", "Voluntary Registry"), _vrod_project),
     Format("cadt", "cadt-units", _sig("serialNumberBlock", "unitStatus"), _cadt_units),
 )

@@ -39,8 +39,37 @@ class Overlap:
     quantity: int
 
 
+# Layers that mirror other registries' records (CAD Trust, Berkeley's database): units
+# shown there are not units moved there.
+MIRRORS = {"cadt", "vrod"}
+# The registry that issued a series' units (the rest name their registry: "verra:VCU", "acr:ACR-…").
+_SERIES_HOME = {"kyoto": "cdm", "gs": "gold-standard"}
+MOVED = "moved_uncancelled"
+
+
+def home_registry(series: str) -> str:
+    """The registry whose serials a series counts: units of the series elsewhere came from there."""
+    prefix = series.split(":", 1)[0]
+    return _SERIES_HOME.get(prefix, prefix)
+
+
 def classify(a: Range, b: Range) -> str | None:
-    """Which finding two overlapping ranges are, or None when the overlap is the units' normal life."""
+    """Which finding two overlapping ranges are, or None when the overlap is the units' normal life.
+
+    Units of one registry's series found in another registry have moved
+    there: properly when the origin cancelled them (no finding), improperly
+    while the origin still holds them live ("moved_uncancelled", checked
+    afterwards against every cancellation of the origin in that stretch)."""
+    if a.registry != b.registry and a.registry not in MIRRORS and b.registry not in MIRRORS:
+        home = home_registry(a.series)
+        if home in (a.registry, b.registry):
+            origin = a if a.registry == home else b
+            if origin.kind == "cancellation":
+                return None  # cancelled at the origin: the way units move between registries
+            if origin.kind not in USED:
+                return MOVED
+    if a.registry == b.registry and {a.kind, b.kind} == {"issuance", "holding"}:
+        return None  # an issuance and a block of it still held (e.g. Puro's transactions and its bundles)
     if a.kind in USED and b.kind in USED:
         return "retired_twice"
     if a.registry == b.registry and a.registry not in BLOCK_REGISTRIES and (a.kind in USED) != (b.kind in USED):
@@ -62,6 +91,47 @@ def overlaps(ranges: Iterable[Range]) -> Iterator[Overlap]:
                 yield Overlap(kind, a, r, min(a.end, r.end) - max(a.start, r.start) + 1)
         if len(active) < MAX_ACTIVE:
             active.append(r)
+
+
+def uncovered(lo: int, hi: int, covers: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The stretches of [lo, hi] that no (start, end) in covers contains."""
+    gaps: list[tuple[int, int]] = []
+    at = lo
+    for start, end in sorted(covers):
+        if end < at:
+            continue
+        if start > hi:
+            break
+        if start > at:
+            gaps.append((at, start - 1))
+        at = max(at, end + 1)
+        if at > hi:
+            return gaps
+    if at <= hi:
+        gaps.append((at, hi))
+    return gaps
+
+
+@dataclass(frozen=True)
+class VintageMove:
+    """One vintage of a project issued in two registries, and what the origin did with it."""
+
+    vintage: int
+    origin_issued: Any
+    origin_cancelled: Any
+    destination_issued: Any
+
+    @property
+    def uncancelled(self) -> Any:
+        """Units issued again at the destination that the origin never cancelled."""
+        return max(min(self.destination_issued, self.origin_issued) - self.origin_cancelled, 0)
+
+
+def origin_of(first_a: Any, first_b: Any) -> int | None:
+    """Which side issued a vintage first (0 or 1); None when the dates cannot tell."""
+    if first_a is None or first_b is None or first_a == first_b:
+        return None
+    return 0 if first_a < first_b else 1
 
 
 # -- projects -----------------------------------------------------------------------

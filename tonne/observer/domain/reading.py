@@ -159,18 +159,26 @@ def records(rows: Iterable[tuple[int, list[Any]]], is_header: Any, sheet: str = 
     Rows above the header (titles, notes) are skipped and blank rows dropped;
     footers (rows whose only value is in the first column) come marked."""
     header: list[str] | None = None
+    plain, width = False, 0
     for n, values in rows:
         if header is None:
             names = {norm(v) for v in values if v not in (None, "")}
             if is_header(names):
                 header = [str(v).strip() if v is not None else "" for v in values]
+                # A header of distinct, named columns maps a full row by zipping (the usual case, fast).
+                width = len(header)
+                plain = all(header) and len(set(header)) == width and not any(
+                    h.lower().startswith("unnamed:") for h in header)
             elif n > HEADER_SCAN_ROWS:
                 return
             continue
-        filled = [v for v in values if v not in (None, "")]
+        filled = len(values) - values.count("") - values.count(None)
         if not filled:
             continue
-        footer = len(filled) == 1 and bool(values) and values[0] not in (None, "") and len(header) > 3
+        footer = filled == 1 and values[0] not in (None, "") and len(header) > 3
+        if plain and len(values) == width:
+            yield Row(number=n, values=dict(zip(header, values, strict=True)), sheet=sheet, footer=footer)
+            continue
         out: dict[str, Any] = {}
         for i, column in enumerate(header):
             if not column or column.lower().startswith("unnamed:"):
@@ -189,6 +197,9 @@ _BLANK = {"", "nan", "none", "null", "n/a", "na", "-", "–", "—"}
 def text(value: Any) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        s = value.strip()
+        return "" if len(s) < 5 and s.lower() in _BLANK else s
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     s = str(value).strip()
@@ -204,6 +215,8 @@ def number(value: Any) -> Decimal | None:
     s = text(value).replace("\u00a0", "").replace(" ", "").replace("'", "")
     if not s:
         return None
+    if s.isascii() and s.isdigit():
+        return Decimal(s)
     negative = s.startswith("(") and s.endswith(")")
     s = s.strip("()")
     if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", s):
@@ -220,6 +233,8 @@ def number(value: Any) -> Decimal | None:
 
 
 def whole(value: Any) -> int | None:
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)  # the usual case, fast
     n = number(value)
     if n is None:
         return None

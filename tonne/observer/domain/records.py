@@ -20,6 +20,7 @@ REGISTRIES = {
     "carb": "California Air Resources Board",
     "cercarbono": "Cercarbono (EcoRegistry)",
     "isometric": "Isometric",
+    "puro": "Puro.earth",
     "vrod": "Berkeley Voluntary Registry Offsets Database",
     "cadt": "Climate Action Data Trust",
 }
@@ -43,7 +44,14 @@ def _jsonable(value: Any) -> Any:
 
 def raw_of(values: dict[str, Any], mapped: set[str] | frozenset[str]) -> dict[str, Any]:
     """Every source column not mapped to a harmonised field, kept as published."""
-    return {k: _jsonable(v) for k, v in values.items() if k not in mapped and v not in (None, "")}
+    # CSV cells are already text: only other values (Excel dates, numbers) need converting.
+    return {k: v if type(v) is str else _jsonable(v) for k, v in values.items()
+            if k not in mapped and v is not None and v != ""}
+
+
+def raw_json(raw: dict[str, Any]) -> str:
+    """The raw record as stored (keys sorted, so a reordered export hashes the same)."""
+    return json.dumps(raw, default=_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass
@@ -82,15 +90,21 @@ class UnitRecord:
     reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
-    def digest(self) -> str:
+    def digest(self, raw: str | None = None) -> str:
+        """The row's content hash; `raw` is its raw_json() when the caller has it already."""
         s = self.serials
-        return _digest([self.kind, self.project_id, self.quantity, s and [s.series, s.start, s.end],
-                        self.serial_text, self.vintage, self.date, self.beneficiary, self.reason, self.raw])
+        parts = (self.kind, self.project_id, str(self.quantity), s.series if s else "", s.start if s else "",
+                 s.end if s else "", self.serial_text, self.vintage or "", self.date or "", self.beneficiary,
+                 self.reason, raw_json(self.raw) if raw is None else raw)
+        return _hash("\x1f".join(map(str, parts)))
 
 
 def _digest(parts: Any) -> str:
-    data = json.dumps(parts, default=_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+    return _hash(json.dumps(parts, default=_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+
+def _hash(data: str) -> str:
+    return hashlib.blake2b(data.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def unit_key(*parts: Any) -> str:

@@ -24,10 +24,12 @@ def test_gold_standard_rows_carrying_cdm_serials_are_the_cdm_units(root: User) -
                             "2019-05-02,Issuance (1),4 - Completed,1459975 - 1467609,CER,2,KE,7015,7635\n")
     load(root, "gold-standard/issuances.csv")
     counts = services.find_double_counting(actor=root)
-    overlaps = list(selectors.findings(kind="serial_overlap"))
-    assert counts.serial_overlap == len(overlaps) == 3  # three GS rows, each inside the Rwandan CDM block
-    assert {(f.registry_a, f.registry_b, f.series) for f in overlaps} == {("cdm", "gold-standard", "kyoto:RW")}
-    assert sum(f.quantity for f in overlaps) == 7635
+    # Three GS rows, each inside the Rwandan CDM block, which the CDM registry never cancelled:
+    # the units are live in both registries.
+    moved = list(selectors.findings(kind="moved_uncancelled"))
+    assert counts.moved_uncancelled == len(moved) == 3 and counts.serial_overlap == 0
+    assert {(f.registry_a, f.registry_b, f.series) for f in moved} == {("cdm", "gold-standard", "kyoto:RW")}
+    assert sum(f.quantity for f in moved) == 7635
     duplicate = selectors.findings(kind="duplicate_project").get(record_a="7014")
     assert (duplicate.registry_b, duplicate.record_b, duplicate.score) == ("gold-standard", "GS4823", 1.0)
     assert duplicate.evidence == {"shared_serials": 7635}
@@ -119,6 +121,64 @@ def test_a_vintage_issued_in_two_registries(root: User) -> None:
          registry="acr")
     _csv(root, "Date Issued,Vintage,Total Offset Credits Issued,Project ID\n03/19/2021,2019,400,CAR9\n", registry="car")
     counts = services.find_double_counting(actor=root)
-    assert (counts.duplicate_project, counts.issued_in_both) == (1, 1)
-    both = selectors.findings(kind="issued_in_both").get()
-    assert both.quantity == 400 and both.evidence["vintages"] == [{"vintage": 2019, "acr": "1000", "car": "400"}]
+    assert (counts.duplicate_project, counts.moved_uncancelled, counts.issued_in_both) == (1, 1, 0)
+    # ACR issued the vintage first and cancelled none of it: CAR's 400 were moved without cancellation.
+    moved = selectors.findings(kind="moved_uncancelled").get()
+    assert (moved.registry_a, moved.record_a, moved.registry_b, moved.record_b, moved.quantity) == (
+        "acr", "ACR1", "car", "CAR9", 400)
+    assert moved.evidence["vintages"] == [{"vintage": 2019, "issued_at_origin": "1000", "cancelled_at_origin": "0",
+                                           "issued_at_destination": "400", "not_cancelled": "400"}]
+    # Once ACR's cancellation of 300 of them is published, 100 remain moved without cancellation.
+    _csv(root, "Project ID,Vintage,Quantity of Credits,Credit Serial Numbers,Cancellation Type,Status Effective (GMT)\n"
+               "ACR1,2019,300,ACR-US-1-2019-1 to 300,Transfer to another registry,4/1/2021 10:00:00 AM\n",
+         registry="acr")
+    services.find_double_counting(actor=root)
+    assert selectors.findings(kind="moved_uncancelled").get().quantity == 100
+    # The same vintage issued on the same day in both: which came first cannot be told.
+    _csv(root, "Date Issued (GMT),Vintage,Total Credits Issued,Project ID\n3/24/2020 9:08:01 PM,2018,50,ACR1\n",
+         registry="acr")
+    _csv(root, "Date Issued,Vintage,Total Offset Credits Issued,Project ID\n03/24/2020,2018,50,CAR9\n", registry="car")
+    counts = services.find_double_counting(actor=root)
+    assert counts.issued_in_both == 1
+    assert selectors.findings(kind="issued_in_both").get().evidence["vintages"] == [
+        {"vintage": 2018, "acr": "50", "car": "50"}]
+
+
+def test_units_moved_with_and_without_cancellation_at_the_origin(root: User) -> None:
+    # The CDM registry issued RW 1-1000; Gold Standard rows carry 1-300 and 401-600 of them.
+    # The CDM registry cancelled 1-300 and 401-500 (voluntary cancellation, the way units move out).
+    _csv(root, CDM_HEADER + "2019-05-02,Issuance (1),4 - Completed,1 - 1000,CER,2,RW,7014,1000\n")
+    _csv(root, CANCEL_HEADER + "2019-06-01,Cancellation (5),1 - 300,RW-7014,4 - Completed,2,CER,300\n"
+                               "2019-06-01,Cancellation (5),401 - 500,RW-7014,4 - Completed,2,CER,100\n")
+    gs = ("GSID,Serial Number,Quantity,Issuance Date,Vintage\n"
+          "4823,RW-5-1-2-2-0-7014 - RW-5-300-2-2-0-7014,300,2019-07-01,2015\n"
+          "4823,RW-5-401-2-2-0-7014 - RW-5-600-2-2-0-7014,200,2019-07-01,2015\n")
+    _csv(root, gs, registry="gold-standard")
+    counts = services.find_double_counting(actor=root)
+    [moved] = selectors.findings(kind="moved_uncancelled")
+    assert counts.moved_uncancelled == 1 and counts.serial_overlap == counts.retired_twice == 0
+    assert (moved.registry_a, moved.registry_b, moved.series, moved.quantity) == ("cdm", "gold-standard", "kyoto:RW", 100)
+    assert moved.evidence["not_cancelled_at_origin"] == [[501, 600]]
+    assert moved.evidence["origin"]["registry"] == "cdm" and moved.evidence["found_in"]["project"] == "GS4823"
+    assert moved.evidence["found_in"]["serials"] == "RW-5-401-2-2-0-7014 - RW-5-600-2-2-0-7014"
+    assert moved.evidence["origin"]["serials"] == "1 - 1000" and "pk" not in moved.evidence["origin"]
+
+
+def test_moves_rules() -> None:
+    r = matching.Range
+    issued, cancelled = r(1, "cdm", "issuance", "kyoto:RW", 1, 10, "1", ""), r(2, "cdm", "cancellation", "kyoto:RW", 1, 10, "1", "")
+    retired = r(3, "cdm", "retirement", "kyoto:RW", 1, 10, "1", "")
+    elsewhere = r(4, "gold-standard", "issuance", "kyoto:RW", 5, 20, "GS1", "")
+    mirror = r(5, "cadt", "holding", "kyoto:RW", 5, 20, "x", "")
+    assert matching.classify(issued, elsewhere) == "moved_uncancelled"
+    assert matching.classify(cancelled, elsewhere) is None  # the proper way
+    assert matching.classify(retired, elsewhere) == "serial_overlap"  # used at the origin, live elsewhere
+    assert matching.classify(issued, mirror) == "serial_overlap"  # a mirror is not a registry units move to
+    two_others = r(6, "acr", "issuance", "kyoto:RW", 1, 3, "A", "")
+    assert matching.classify(two_others, elsewhere) == "serial_overlap"
+    assert matching.home_registry("gs:GS1-1-UG") == "gold-standard" and matching.home_registry("acr:ACR-US") == "acr"
+    assert matching.uncovered(1, 100, [(1, 10), (5, 20), (50, 60), (90, 200)]) == [(21, 49), (61, 89)]
+    assert matching.uncovered(1, 10, []) == [(1, 10)] and matching.uncovered(5, 6, [(1, 10)]) == []
+    assert matching.VintageMove(2019, 1000, 300, 400).uncancelled == 100
+    assert matching.VintageMove(2019, 1000, 900, 400).uncancelled == 0
+    assert matching.origin_of(1, 2) == 0 and matching.origin_of(2, 1) == 1 and matching.origin_of(1, 1) is None

@@ -106,8 +106,9 @@ class Command(BaseCommand):
                                                name_threshold=options["threshold"])
         self.stdout.write(
             f"{counts.serial_overlap} serial overlaps, {counts.retired_twice} retirements counted twice, "
-            f"{counts.duplicate_project} projects in two registries, {counts.issued_in_both} of them with a vintage "
-            f"issued in both ({time.monotonic() - started:.1f} s)"
+            f"{counts.duplicate_project} projects in two registries, {counts.moved_uncancelled} moves between "
+            f"registries without cancellation at the origin, {counts.issued_in_both} vintages issued in both with "
+            f"no telling which came first ({time.monotonic() - started:.1f} s)"
         )
 
     def _findings(self, options: dict[str, Any]) -> None:
