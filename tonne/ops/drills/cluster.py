@@ -58,7 +58,9 @@ class Cluster:
         command = [str(a) for a in args]
         if os.geteuid() == 0:  # initdb and postgres refuse root: run them as postgres
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603 (our own arguments)
+        done = subprocess.run(command, capture_output=True, text=True)  # noqa: S603 (our own arguments)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr or done.stdout}")
 
     def init(self) -> Cluster:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ absent, units conserved per issuance, the ledger chain intact."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import connection
@@ -32,7 +33,7 @@ DRILL_ENV = {
 
 
 def build(units: int = 100_000) -> dict[str, Any]:
-    reg = testing.build_registry("drill")
+    reg = testing.build_registry(f"drill-{uuid.uuid4().hex[:8]}")
     testing.issue(reg, testing.registered_project(reg), {2022: units})
     _, seller = orgs.issue_api_token(actor=reg.developer, name="drill", scope="trade")
     _, buyer = orgs.issue_api_token(actor=reg.buyer, name="drill", scope="trade")
@@ -44,15 +45,19 @@ def build(units: int = 100_000) -> dict[str, Any]:
     }
 
 
-def check(*, acknowledged: list[str], in_doubt: list[str], heads: list[list[Any]]) -> list[str]:
+def check(*, acknowledged: list[str], in_doubt: list[str], heads: list[list[Any]],
+          nothing_changed: list[str] = ()) -> list[str]:  # type: ignore[assignment]
     """What the registry kept against what clients were told; [] if all holds."""
     problems: list[str] = []
     kept = {
         key: status
-        for key, status in Transaction.objects.filter(idempotency_key__in=[*acknowledged, *in_doubt]).values_list(
-            "idempotency_key", "status"
-        )
+        for key, status in Transaction.objects.filter(
+            idempotency_key__in=[*acknowledged, *in_doubt, *nothing_changed]
+        ).values_list("idempotency_key", "status")
     }
+    for key in nothing_changed:
+        if kept.get(key) == Transaction.Status.COMPLETED:
+            problems.append(f"move {key} was answered 'nothing was changed' but was kept")
     for key in acknowledged:
         if kept.get(key) != Transaction.Status.COMPLETED:
             problems.append(f"acknowledged move {key} is {kept.get(key) or 'missing'}")
