@@ -35,6 +35,7 @@ class Command(BaseCommand):
         sim.add_argument("--check-every", type=int, default=1)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        world.apply_drill_settings()
         if options["action"] == "world":
             call_command("migrate", verbosity=0)
             self.stdout.write(json.dumps(world.build()))
