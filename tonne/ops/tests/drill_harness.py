@@ -186,5 +186,5 @@ def make_drill(root: Path, **settings: str) -> Drill:
     }
     (root / "faults").mkdir()
     drill = Drill(cluster=cluster, root=root, env=env)
-    drill.world = json.loads(drill.tonne("drill", "world").stdout.strip().splitlines()[-1])
+    drill.world = json.loads(drill.tonne("drill", "world", "--scratch").stdout.strip().splitlines()[-1])
     return drill

@@ -141,7 +141,7 @@ def test_randomised_fault_run(drill: Drill):
     """Random operations through the service layer, random faults between
     statements and around COMMIT, invariants after every step (seeded)."""
     steps = os.environ.get("TONNE_DRILL_STEPS", "40")
-    result = drill.tonne("drill", "simulate", "--seed", str(SEED), "--steps", steps, check=False)
+    result = drill.tonne("drill", "simulate", "--scratch", "--seed", str(SEED), "--steps", steps, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "invariants held" in result.stdout
 

@@ -1,9 +1,9 @@
 """tonne drill: the crash drills' registry side.
 
-  tonne drill world              make the drill's registry, print its accounts and tokens (JSON)
+  tonne drill world --scratch    make the drill's registry, print its accounts and tokens (JSON)
   tonne drill check FILE         compare what clients were told (JSON: acknowledged, in_doubt, heads)
                                  with what the registry kept; exit 1 and say why if they differ
-  tonne drill simulate --seed S --steps N
+  tonne drill simulate --scratch --seed S --steps N
                                  the randomised fault run on this registry's database (steps also
                                  from TONNE_DRILL_STEPS); exit 1 at the first broken invariant"""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.ops.drills import simulate, world
 
@@ -26,15 +26,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("world")
+        world_parser = sub.add_parser("world")
+        world_parser.add_argument("--scratch", action="store_true", help="this database is a scratch one")
         check = sub.add_parser("check")
         check.add_argument("file")
         sim = sub.add_parser("simulate")
         sim.add_argument("--seed", type=int, default=1)
         sim.add_argument("--steps", type=int, default=int(os.environ.get("TONNE_DRILL_STEPS", "200")))
         sim.add_argument("--check-every", type=int, default=1)
+        sim.add_argument("--scratch", action="store_true", help="this database is a scratch one")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] != "check" and not options["scratch"]:
+            # It makes people, issues units and relaxes the rules: never on a live registry.
+            raise CommandError(f"tonne drill {options['action']} writes a drill registry into this database; "
+                               "run it only on a scratch database, with --scratch.")
         world.apply_drill_settings()
         if options["action"] == "world":
             call_command("migrate", verbosity=0)
