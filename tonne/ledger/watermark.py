@@ -101,7 +101,8 @@ def root_at(size: int) -> str:
     hashes only the entries after it, so the start-up check stays short
     however long the ledger grows. Entries against stored checkpoints are
     verify's work."""
-    from tonne.ledger.services import accumulator_at, leaf_hashes  # services signs through this module
+    # In the function: services signs through this module.
+    from tonne.ledger.services import accumulator_at, leaf_hashes
 
     acc = accumulator_at(size)
     for leaf in leaf_hashes(size, start=acc.size):
