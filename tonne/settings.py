@@ -104,6 +104,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tonne.core.outcomes.OutcomeMiddleware",
+    "tonne.core.durability.DurableAnswersMiddleware",  # nothing read leaves before it is durable
     "django.middleware.security.SecurityMiddleware",
     "tonne.access.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -14,6 +14,11 @@ class CoreConfig(AppConfig):
     verbose_name = "Registry core"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from tonne.core import durability
+
+        connection_created.connect(durability.track, dispatch_uid="tonne.durability")
         # What is loaded at start-up (modules, settings, models) lives as long
         # as the process: keep it out of every later collection's walk.
         gc.collect()

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from tonne.core import durability
 from tonne.core.errors import ValidationFailed
 
 MAX_URL_LENGTH = 2000
@@ -150,7 +151,9 @@ def check_url(url: str, *, field: str = "url", invalid: str = "OUTBOUND_URL_INVA
 def send(method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
          timeout: float = 15, max_bytes: int = 65536) -> Answer:
     """One request, no redirects, to the checked address. A refused URL raises
-    ValidationFailed (OUTBOUND_URL_REFUSED); a failed connection is Answer(None)."""
+    ValidationFailed (OUTBOUND_URL_REFUSED); a failed connection is Answer(None).
+    Nothing read from the database leaves before it is durable."""
+    durability.wait_until_durable()
     target = resolve(url)
     conn: http.client.HTTPConnection
     if target.scheme == "https":

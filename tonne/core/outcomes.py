@@ -22,6 +22,8 @@ from django.db import connections
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
+from tonne.core import faults
+
 logger = logging.getLogger("tonne.api")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -75,8 +77,12 @@ def _track(connection: Any) -> None:
         return
     def _commit() -> None:
         commit_sent()
+        if faults.ARMED:
+            faults.point("db.commit")
         type(connection)._commit(connection)
         commit_done()
+        if faults.ARMED:
+            faults.point("db.committed")
 
     connection._commit = _commit
     connection._tonne_commits_tracked = True

@@ -35,7 +35,11 @@ import psycopg
 from psycopg import errors, generators, pq
 from psycopg.adapt import Transformer
 
-from tonne.core import outcomes
+from tonne.core import durability, faults, outcomes
+
+# A `then` carrying this is a synchronous durability barrier: when it
+# returns, everything the connection read before it is durable.
+DURABLE_MARK = "'tonne.durable'"
 
 # Statements prepared per connection at most: the move path has a few dozen
 # shapes (one per number of blocks moved); beyond this, statements are sent
@@ -165,6 +169,7 @@ class Pipeline:
         self.state = _state(raw)
         self.queue: list[Pending] = []
         self.parsing: dict[str, bytes] = {}  # prepared in the batch being queued
+        self.django: Any = None  # the Django connection, when opened from one
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -216,8 +221,12 @@ class Pipeline:
         raw, pgconn, state = self.raw, self.pgconn, self.state
         error: Exception | None = None
         try:
+            if faults.ARMED:
+                faults.point("pipeline.batch")
             pgconn.pipeline_sync()
             batches = raw.wait(_exchange(pgconn, len(queue)))
+            if faults.ARMED:
+                faults.point("pipeline.batch")
             for pending, results in zip(queue, batches, strict=True):
                 pending.done = True
                 result = results[0] if results else None
@@ -242,13 +251,29 @@ class Pipeline:
             raise error
 
     def commit(self, *, then: str | None = None) -> None:
-        """COMMIT what is queued, in the same batch (and `then` after it)."""
+        """COMMIT what is queued, in the same batch (and `then` after it, in
+        a transaction of its own: the move path's durability barrier)."""
         self.send("COMMIT", prepare=False)
+        if then is not None and faults.ARMED:
+            return self._commit_apart(then)
         if then is not None:
             self.send(then)
         outcomes.commit_sent()  # from here a failure leaves the outcome unknown
         self.run()
         outcomes.commit_done()
+        if then is not None and self.django is not None and DURABLE_MARK in then:
+            durability.note_durable(self.django)
+
+    def _commit_apart(self, then: str) -> None:
+        # Drills only: COMMIT and `then` in two round trips, with a pause
+        # point between them (a move visible to others and not yet durable).
+        outcomes.commit_sent()
+        self.run()
+        faults.point("pipeline.committed")
+        self.send(then)
+        self.run()
+        outcomes.commit_done()
+        faults.point("pipeline.durable")
 
     def discard(self) -> None:
         """After a failure: send what was queued (never a COMMIT: `commit`
@@ -319,6 +344,8 @@ def open(connection: Any) -> Iterator[Pipeline]:  # noqa: A001 (read as pgpipeli
     is still queued is sent (a failure leaves nothing queued behind)."""
     connection.ensure_connection()
     pipeline = Pipeline(connection.connection)
+    pipeline.django = connection
+    durability.note_read(connection)
 
     def queue_first(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
         pipeline.run()

@@ -245,6 +245,12 @@ def acknowledge_restore(*, actor: Named) -> dict[str, Any]:
     return watermark.acknowledge(size + 1, by=str(getattr(actor, "username", actor)))
 
 
+def accumulator_at(size: int) -> MerkleAccumulator:
+    """Where to resume hashing the first `size` entries: the newest stored
+    checkpoint at or below it (or the start)."""
+    return _resume_accumulator(Checkpoint.objects.filter(size__lte=size).order_by("-size").first())
+
+
 def _resume_accumulator(latest: Checkpoint | None) -> MerkleAccumulator:
     """Start from the last checkpoint's compact range when it still matches
     its signed root; otherwise rehash from the first entry."""

@@ -1,6 +1,9 @@
 """Background work from the database, no broker needed: delayed
-settlements, AML monitoring, CAD Trust sync, and (on a thread of their own)
-checkpoints every N entries or T minutes. Run by `tonne worker`, or in a
+settlements, AML monitoring, signed checkpoints and CAD Trust sync, each
+job on a thread and schedule of its own (a slow one never holds back the
+others: checkpoints are signed on time whatever else runs), each under a
+lease that dies with its holder (`ops.leases`), so a crashed worker's jobs
+are taken over at the next round of another. Run by `tonne worker`, or in a
 thread of `tonne serve`."""
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import close_old_connections, connection
 
@@ -16,23 +20,23 @@ from tonne.cadt.worker import run_once as cadt_run_once
 from tonne.controls.services import run_due
 from tonne.ledger.services import checkpoint_due, make_checkpoint
 from tonne.ledger.watermark import LedgerRolledBack
+from tonne.ops.leases import job_lease
 
 log = logging.getLogger("tonne.worker")
+Say = Callable[[str], None]
 
 
-def run_once(say: Callable[[str], None] = log.info, *, checkpoints: bool = True) -> None:
-    if not connection.in_atomic_block:  # a caller's transaction is not ours to close
-        close_old_connections()
+def settle(say: Say) -> None:
     for txn in run_due():
         say(f"settled {txn.identifier} ({txn.status})")
+
+
+def monitor(say: Say) -> None:
     for alert in scan():
         say(f"monitoring alert {alert.pk}: {alert.rule}")
-    if checkpoints:
-        checkpoint_once(say)
-    cadt_run_once(say)  # CAD Trust push sync and webhooks
 
 
-def checkpoint_once(say: Callable[[str], None] = log.info) -> None:
+def checkpoint_once(say: Say = log.info) -> None:
     if not checkpoint_due():
         return
     try:
@@ -44,25 +48,60 @@ def checkpoint_once(say: Callable[[str], None] = log.info) -> None:
         say(f"signed checkpoint {checkpoint.size} {checkpoint.root_hash}")
 
 
-def _loop(stop: threading.Event, interval: float, job: Callable[[], None]) -> None:
+def sync(say: Say) -> None:
+    cadt_run_once(say)  # CAD Trust push sync and webhooks
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    work: Callable[[Say], None]
+    every: float = 1.0  # times the worker's interval
+
+
+JOBS = (
+    Job("settlements", settle),
+    Job("monitoring", monitor),
+    Job("checkpoints", checkpoint_once),
+    Job("cadt-sync", sync),
+)
+
+
+def run_job(job: Job, say: Say = log.info) -> bool:
+    """One round of a job, if this worker holds its lease. True if it ran."""
+    if not connection.in_atomic_block:  # a caller's transaction is not ours to close
+        close_old_connections()
+    with job_lease(job.name) as held:
+        if held:
+            job.work(say)
+        return held
+
+
+def run_once(say: Say = log.info, *, checkpoints: bool = True) -> None:
+    for job in JOBS:
+        if checkpoints or job.name != "checkpoints":
+            run_job(job, say)
+
+
+def _loop(stop: threading.Event, interval: float, job: Job, say: Say) -> None:
     while not stop.is_set():
         try:
-            job()
+            run_job(job, say)
         except Exception:  # keep working; the next round retries
-            log.exception("background work failed")
-        stop.wait(interval)
+            log.exception("background work failed: %s", job.name)
+        stop.wait(interval * job.every)
     connection.close()
 
 
-def run(stop: threading.Event, interval: float, say: Callable[[str], None] = log.info) -> None:
-    # Checkpoints on a thread of their own: signed on time however long
-    # settlements, monitoring or CAD Trust sync take.
-    checkpoints = threading.Thread(
-        target=_loop, args=(stop, interval, lambda: checkpoint_once(say)), name="tonne-checkpoints", daemon=True
-    )
-    checkpoints.start()
-    _loop(stop, interval, lambda: run_once(say, checkpoints=False))
-    checkpoints.join(timeout=60)
+def run(stop: threading.Event, interval: float, say: Say = log.info) -> None:
+    threads = [
+        threading.Thread(target=_loop, args=(stop, interval, job, say), name=f"tonne-{job.name}", daemon=True)
+        for job in JOBS
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def start_thread(interval: float = 1.0) -> threading.Event:

@@ -36,22 +36,3 @@ def test_a_move_asked_before_the_controls_are_installed_is_an_error(monkeypatch)
     monkeypatch.setattr(controls_port, "_installed", None)
     with pytest.raises(ImproperlyConfigured, match="controls are not installed"):
         controls_port.controls()
-
-
-def test_checkpoints_are_signed_while_other_work_is_stuck(monkeypatch) -> None:
-    """A long round of other jobs does not hold checkpoints back."""
-    import threading
-
-    from tonne.ops import worker
-
-    signed, stop = threading.Event(), threading.Event()
-
-    def stuck_round(say, *, checkpoints: bool) -> None:  # noqa: ANN001
-        assert not checkpoints
-        signed.wait(60)  # stuck until a checkpoint is signed beside it
-        stop.set()
-
-    monkeypatch.setattr(worker, "run_once", stuck_round)
-    monkeypatch.setattr(worker, "checkpoint_once", lambda say: signed.set())
-    worker.run(stop, 0.01)
-    assert signed.is_set()

@@ -1,4 +1,5 @@
-"""tonne worker: background work (signed checkpoints) in its own process."""
+"""tonne worker: background work (settlements, monitoring, signed checkpoints,
+CAD Trust sync) in its own process."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tonne.ops import backup, worker
 
 
 class Command(BaseCommand):
-    help = "Run background work: periodic signed checkpoints."
+    help = "Run background work: delayed settlements, AML monitoring, signed checkpoints, CAD Trust sync."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="do what is due now, then exit")
