@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from tonne.methodologies.base import Input, Methodology, Parameter, VintageResult, deducted, fmt
+from tonne.methodologies.domain import Input, Methodology, Parameter, VintageResult, deducted, fmt
 
 
 def calculate(

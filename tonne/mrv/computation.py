@@ -19,8 +19,8 @@ from tonne.core import clock
 from tonne.core.errors import ValidationFailed
 from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.services import append_entry
-from tonne.methodologies import catalogue
-from tonne.methodologies.base import Methodology, MethodologyError, VintageResult, fmt
+from tonne.methodologies import selectors as catalogue
+from tonne.methodologies.domain import Methodology, MethodologyError, VintageResult, fmt
 from tonne.mrv.domain import parse_date
 from tonne.mrv.models import DataSource, MonitoringReport, Reading, ReportComputation
 from tonne.mrv.services import submit_report

@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 
 from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
 from tonne.core.errors import NotFound, PermissionDenied
-from tonne.methodologies import catalogue
+from tonne.methodologies import selectors as catalogue
 from tonne.mrv import computation, readings, sources
 from tonne.mrv.api import ReportOut, report_out
 from tonne.mrv.models import Anomaly, DataSource, Reading, ReportComputation

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, Sum
 
-from tonne.methodologies import catalogue
-from tonne.methodologies.base import MethodologyError
+from tonne.methodologies import selectors as catalogue
+from tonne.methodologies.domain import MethodologyError
 from tonne.mrv.computation import MICRO
 from tonne.mrv.models import (
     Anomaly,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from tonne.core.errors import RegistryError
-from tonne.methodologies import catalogue
+from tonne.methodologies import selectors as catalogue
 from tonne.mrv.models import MonitoringReport, ReportComputation
 from tonne.mrv.trail import issuance_trail, methodology_card, source_card, units_allocated
 from tonne.projects import benefits

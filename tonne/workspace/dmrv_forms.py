@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tonne.core.errors import RegistryError
-from tonne.methodologies import catalogue
+from tonne.methodologies import selectors as catalogue
 from tonne.mrv.models import DataSource
 from tonne.projects.models import BenefitShare, Document, Grievance, Project
 

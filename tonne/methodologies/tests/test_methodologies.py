@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tonne.methodologies import catalogue
-from tonne.methodologies.base import MethodologyError, whole_tonnes
+from tonne.methodologies import selectors as catalogue
+from tonne.methodologies.domain import MethodologyError, whole_tonnes
 
 
 def test_ams_i_d_net_export_times_combined_margin() -> None:
