@@ -82,8 +82,11 @@ def require_account_operator(user: User, account: Account) -> None:
 
 
 def require_in_force(user: User) -> None:
-    """A newly made or re-roled representative approves nothing until the
-    representative delay has passed (TONNE_REPRESENTATIVE_DELAY_WORKING_DAYS)."""
+    """A deactivated person approves nothing, and a newly made or re-roled
+    representative nothing until the representative delay has passed
+    (TONNE_REPRESENTATIVE_DELAY_WORKING_DAYS)."""
+    if not user.is_active:
+        raise PermissionDenied("USER_INACTIVE", "This person is not active (or not yet approved).")
     if user.in_force_from is not None and user.in_force_from > clock.now():
         raise PermissionDenied(
             "REPRESENTATIVE_NOT_IN_FORCE",
