@@ -15,7 +15,7 @@ from tonne import testing
 from tonne.access.testing import confirm_second_factor, give_totp, stepped_up
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
-from tonne.controls.tests.conftest import World, key, world  # noqa: F401 (the controls' world fixture)
+from tonne.controls.tests.conftest import World, key, make_world
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied
 from tonne.core.tests.test_api_core import assert_problem, patch, post
@@ -26,6 +26,11 @@ from tonne.units import services as units
 from tonne.units.domain import Selection
 
 pytestmark = [pytest.mark.django_db, pytest.mark.controls]
+
+
+@pytest.fixture
+def world(registry: testing.Registry, settings) -> World:  # noqa: ANN001
+    return make_world(registry, settings)
 
 
 def _pending(username: str) -> Approval:
