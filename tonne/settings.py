@@ -264,6 +264,20 @@ TONNE_TRUSTED_DELAY_WORKING_DAYS = int(os.environ.get("TONNE_TRUSTED_DELAY_WORKI
 TONNE_TRUST_OWN_ACCOUNTS = _env_bool("TONNE_TRUST_OWN_ACCOUNTS", True)
 # Article 6 exports go only to destinations (registry, account) on the exporting account's trusted list.
 TONNE_EXPORT_TRUSTED_ONLY = _env_bool("TONNE_EXPORT_TRUSTED_ONLY", True)
+# A new authorised representative approves nothing, and a holder's new account
+# is not trusted as its own, until noon of the Nth working day (0: at once).
+TONNE_REPRESENTATIVE_DELAY_WORKING_DAYS = int(
+    os.environ.get("TONNE_REPRESENTATIVE_DELAY_WORKING_DAYS", str(TONNE_TRUSTED_DELAY_WORKING_DAYS))
+)
+TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS = int(
+    os.environ.get("TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS", str(TONNE_TRUSTED_DELAY_WORKING_DAYS))
+)
+# Who approves a holder's nomination of a representative: "administrator"
+# (the registry administrator, as the EU Union Registry does) or "holder"
+# (also another representative of the holder). Never the person who asked.
+TONNE_REPRESENTATIVES_APPROVED_BY = os.environ.get("TONNE_REPRESENTATIVES_APPROVED_BY", "administrator")
+# The most serial ranges one transfer, retirement or cancellation may name.
+TONNE_MAX_RANGES_PER_REQUEST = int(os.environ.get("TONNE_MAX_RANGES_PER_REQUEST", "100"))
 TONNE_CALENDAR_TIMEZONE = os.environ.get("TONNE_CALENDAR_TIMEZONE", "UTC")
 TONNE_HOLIDAYS = frozenset(
     datetime.date.fromisoformat(d) for d in _env_set("TONNE_HOLIDAYS", "")

@@ -58,8 +58,12 @@ class Registry:
 
 
 def make_user(org: Organisation | None, username: str, role: str = User.Role.ADMIN, *, actor: User | None = None) -> User:
+    """A person. The registry administrator's people are set up as the
+    command line sets up an installation's first people (at once); those a
+    holder adds go through the same four-eyes as at run time."""
+    bootstrap = actor is None or orgs.is_registry_administrator(actor)
     return orgs.create_user(
-        actor=actor, organisation=org, username=username, email=f"{username}@example.org", password=PASSWORD, role=role
+        actor=None if bootstrap else actor, organisation=org, username=username, email=f"{username}@example.org", password=PASSWORD, role=role
     )
 
 

@@ -1,6 +1,6 @@
 """REST endpoints for an organisation's people. A change of its authorised
-representatives waits for a second person of it (tonne.controls), so these
-sit above both apps."""
+representatives waits for a second, different person (tonne.controls), so
+these sit above both apps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from tonne.access.policy import require_step_up
 from tonne.controls import services as controls
 from tonne.core.api_support import ERRORS, ListQuery, Page, paginate
 from tonne.core.errors import NotFound, PermissionDenied
@@ -46,9 +47,11 @@ def list_users(request: HttpRequest, uid: uuid.UUID, query: Query[ListQuery]):
 def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
     """Add a person to an organisation (its admin, or the registry administrator).
     A new authorised representative (admin, initiator, approver) added by the
-    organisation's admin stays inactive until a second person approves (202)."""
+    organisation's admin or the registry administrator stays inactive until a
+    second, different person approves (202). Needs a recent second factor."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     org = organisation_for(user, uid)
     created = orgs.create_user(
         actor=user,
@@ -67,9 +70,11 @@ def create_user(request: HttpRequest, uid: uuid.UUID, payload: UserIn):
 @router.patch("/organisations/{uuid:uid}/users/{username}", response={200: MemberChangeOut, 202: MemberChangeOut, **ERRORS}, auth=AUTH, operation_id="organisations_change_user")
 def change_user(request: HttpRequest, uid: uuid.UUID, username: str, payload: MemberIn):
     """Change a person's role or deactivate them. Changes of the organisation's
-    authorised representatives wait for a second person of it (202)."""
+    authorised representatives wait for a second, different person (202).
+    Needs a recent second factor."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.TRADE)
+    require_step_up(request, user)
     org = organisation_for(user, uid)
     member = selectors.users_for(user, org).select_related("organisation").filter(username=username).first()
     if member is None:

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
+from tonne.access.policy import require_step_up
 from tonne.cadt import selectors, services
 from tonne.core.api_support import ERRORS
 from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
@@ -145,6 +146,7 @@ def add_sync_node(request: HttpRequest, body: SyncNodeIn) -> Any:
     from tonne.cadt import sync
 
     user = _administrator(request, "admin")
+    require_step_up(request, user)  # where the registry's data goes: a recent second factor
     dest = sync.add_destination(actor=user, name=body.name, url=body.url, api_key=body.api_key, from_start=body.from_start)
     return Status(201, next(s for s in sync.status() if s["name"] == dest.name))
 
@@ -197,6 +199,7 @@ def create_webhook(request: HttpRequest, body: WebhookIn) -> Any:
     from tonne.cadt import webhooks
 
     user = _administrator(request, "admin")
+    require_step_up(request, user)  # where the registry's events go: a recent second factor
     sub = webhooks.subscribe(actor=user, url=body.url, secret=body.secret, events=body.events, from_start=body.from_start)
     return Status(201, {**_webhook_out(sub), "secret": sub.secret})
 

@@ -48,7 +48,8 @@ def calendar() -> Calendar:
 
 def is_trusted(source: Account, target: Account, at: dt.datetime) -> bool:
     if settings.TONNE_TRUST_OWN_ACCOUNTS and source.organisation_id and source.organisation_id == target.organisation_id:
-        return True
+        if own_account_trusted(target, at):
+            return True
     return TrustedAccount.objects.filter(
         account_id=source.pk, trusted_id=target.pk, removed_at__isnull=True, effective_at__lte=at
     ).exists()
@@ -82,6 +83,14 @@ def decide_import(account: Account, quantity: int, at: dt.datetime) -> Decision:
     facts = MoveFacts(kind=Kind.IMPORT, source=account, target=account, ranges=(), projects=frozenset(),
                       quantity=quantity, at=at)
     return decide_move(facts)  # never delayed (settles_at): nothing leaves
+
+
+def own_account_trusted(target: Account, at: dt.datetime) -> bool:
+    """A holder's account opened recently is not yet trusted as its own
+    (TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS): an account opened by someone
+    who took over the holder cannot receive its units at once."""
+    days = settings.TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS
+    return days <= 0 or calendar().noon_of_working_day(target.created_at, days) <= at
 
 
 def needs_approval(kind: str) -> bool:

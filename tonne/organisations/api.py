@@ -82,6 +82,9 @@ class UserOut(Schema):
     organisation: OrganisationRef | None
     is_active: bool
     is_registry_administrator: bool
+    in_force_from: dt.datetime | None = Field(
+        None, description="A new representative approves nothing before this time (the representative delay)."
+    )
 
 
 class MemberIn(StrictSchema):
@@ -90,7 +93,7 @@ class MemberIn(StrictSchema):
 
 
 class MemberChangeOut(Schema):
-    """Either the change took effect, or it waits for a second person of the organisation."""
+    """Either the change took effect, or it waits for a second, different person."""
 
     status: str = Field(..., description="'applied' or 'awaiting_approval'")
     approval: uuid.UUID | None
@@ -203,6 +206,7 @@ def user_out(user: User) -> dict:
         "organisation": org_ref(user.organisation),
         "is_active": user.is_active,
         "is_registry_administrator": orgs.is_registry_administrator(user),
+        "in_force_from": user.in_force_from,
     }
 
 

@@ -58,6 +58,9 @@ class User(AbstractUser):
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    # A representative newly made (or re-roled) may approve only from this
+    # time on: the representative delay. Null: at once (bootstrap, viewers).
+    in_force_from = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -81,6 +81,20 @@ def require_account_operator(user: User, account: Account) -> None:
     require_registry_administrator(user)
 
 
+def require_in_force(user: User) -> None:
+    """A deactivated person approves nothing, and a newly made or re-roled
+    representative nothing until the representative delay has passed
+    (TONNE_REPRESENTATIVE_DELAY_WORKING_DAYS)."""
+    if not user.is_active:
+        raise PermissionDenied("USER_INACTIVE", "This person is not active (or not yet approved).")
+    if user.in_force_from is not None and user.in_force_from > clock.now():
+        raise PermissionDenied(
+            "REPRESENTATIVE_NOT_IN_FORCE",
+            f"You became a representative recently; you may approve from {user.in_force_from:%Y-%m-%d %H:%M} UTC.",
+            details={"in_force_from": user.in_force_from.isoformat()},
+        )
+
+
 def require_can_view_account(actor: User, account: Account) -> None:
     if is_registry_administrator(actor):
         return
@@ -219,8 +233,9 @@ def create_user(
     if is_root:
         user.is_superuser = True
         user.is_staff = True
-    # A new authorised representative added by the organisation's own admin
-    # stays inactive until a second person of it approves.
+    # A new authorised representative stays inactive until a second person
+    # approves (tonne.controls), whoever adds them; only the command line
+    # (actor None: the installation's first people) makes one at once.
     needs_approval = actor is not None and handlers().representative_change_needs_approval(
         actor, {"role": role, "active": False}, {"role": role, "active": True}
     )

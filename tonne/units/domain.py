@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
+
 from tonne.core.errors import ValidationFailed
 from tonne.organisations.models import Account, Organisation
 
@@ -135,6 +137,18 @@ def _parse_range(value: object) -> SerialRange:
         ) from None
 
 
+def check_range_count(count: int, limit: int) -> None:
+    """One request names at most `limit` serial ranges: refused before any
+    parsing or lock, so a body of thousands of ranges costs nothing."""
+    if count > limit:
+        raise ValidationFailed(
+            "TOO_MANY_RANGES",
+            f"A request may name at most {limit} serial ranges; this one names {count}. Split it.",
+            field="ranges",
+            details={"limit": limit, "given": count},
+        )
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which units to move: explicit ranges, or a quantity chosen by criteria
@@ -157,6 +171,7 @@ class Selection:
         unit_class: str | None = None,
     ) -> Selection:
         if ranges:
+            check_range_count(len(ranges), settings.TONNE_MAX_RANGES_PER_REQUEST)
             parsed = [r if isinstance(r, SerialRange) else _parse_range(r) for r in ranges]
             if quantity is not None and sum(r.count for r in parsed) != quantity:
                 raise ValidationFailed(

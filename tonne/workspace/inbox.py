@@ -354,6 +354,8 @@ class ControlApprovals(InboxSource):
         elif a.action == Approval.Action.REPRESENTATIVE_CHANGE:
             before, after = a.payload.get("before", {}), a.payload.get("after", {})
             facts.append((gettext("User"), str(a.payload.get("username", ""))))
+            if a.organisation is not None:
+                facts.append((gettext("Organisation"), a.organisation.name))
             for label, state in ((gettext("Now"), before), (gettext("After approval"), after)):
                 role = LABELS.get(state.get("role", ""), state.get("role", ""))
                 facts.append((label, f"{role}, {gettext('active') if state.get('active') else gettext('inactive')}"))

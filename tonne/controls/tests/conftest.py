@@ -32,6 +32,11 @@ class World:
 
 @pytest.fixture
 def world(registry: testing.Registry, settings) -> World:  # noqa: ANN001
+    return make_world(registry, settings)
+
+
+def make_world(registry: testing.Registry, settings) -> World:  # noqa: ANN001
+    """The controls' world, for other apps' tests of the controls too."""
     settings.TONNE_CALENDAR_TIMEZONE = "UTC"
     settings.TONNE_HOLIDAYS = frozenset()
     clock.freeze(T0 - dt.timedelta(days=30))

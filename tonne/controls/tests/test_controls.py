@@ -277,7 +277,10 @@ def test_own_accounts_are_trusted(world: World, settings) -> None:  # noqa: ANN0
 
     w = world
     settings.TONNE_FOUR_EYES = frozenset()
+    now = clock.now()
+    clock.freeze(now - dt.timedelta(days=10))  # an account opened before the new-account trust delay
     second = orgs.open_holding_account(actor=w.reg.developer, organisation=w.reg.developer_org, name="Second")
+    clock.freeze(now)
     assert transfer(w, to=second).status == Transaction.Status.COMPLETED
     settings.TONNE_TRUST_OWN_ACCOUNTS = False
     assert transfer(w, to=second).status == Transaction.Status.DELAYED

@@ -21,6 +21,13 @@ from tonne.organisations.models import User
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _holders_approve_their_own(settings) -> None:  # noqa: ANN001
+    # These are the holder's own four-eyes; the registry administrator's
+    # approval (the default) is in organisations/tests/test_lone_insider.py.
+    settings.TONNE_REPRESENTATIVES_APPROVED_BY = "holder"
+
+
 def test_a_new_representative_waits_for_a_second_person(world: World) -> None:
     reg = world.reg
     member = testing.make_user(reg.developer_org, "new-initiator", User.Role.INITIATOR, actor=reg.developer)

@@ -1,7 +1,8 @@
 """One organisation's page, and one view for each thing done on it: its
 status and accreditation (registry administrator), its people and its
 accounts (its own administrator). A refused action shows the page again with
-the refusal beside its form."""
+the refusal beside its form. Adding or changing people needs a recent second
+factor; a change of representatives waits for a second person (Inbox)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from tonne.access import policy as access_policy
 from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
+from tonne.core import clock
 from tonne.core.errors import RegistryError
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation, User
 from tonne.workspace import forms as wf
-from tonne.workspace.views.common import _user, role_required, show_error
+from tonne.workspace.views.common import RESUME, _user, role_required, show_error, step_up_redirect
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class OrganisationPage:
                 )
             } if self.org_admin else {},
             "account_form": wf.AccountForm(),
+            "now": clock.now(),
             "error": error,
             "error_form": action,
         }
@@ -77,6 +83,24 @@ class OrganisationPage:
 
     def done(self) -> HttpResponse:
         return redirect("workspace:organisation", uid=self.org.uid)
+
+    def step_up(self, request: HttpRequest) -> HttpResponse | None:
+        """Changing people needs a recent second factor: None when there is
+        one, else the way to confirm it (what was posted, a password among
+        it, is not kept)."""
+        try:
+            access_policy.require_step_up(request, self.user)
+        except RegistryError as exc:
+            response = step_up_redirect(request, exc, reverse("workspace:organisation", args=[self.org.uid]) + "#users-heading")
+            request.session.pop(RESUME, None)
+            return response
+        return None
+
+
+def _approvers() -> str:
+    if settings.TONNE_REPRESENTATIVES_APPROVED_BY == "holder":
+        return _("another administrator or approver of the organisation or of the registry")
+    return _("another administrator or approver of the registry")
 
 
 @require_safe
@@ -127,6 +151,8 @@ def organisation_user(request: HttpRequest, uid: str) -> HttpResponse:
     page = OrganisationPage.load(request, uid)
     if not page.org_admin:
         raise PermissionDenied
+    if (stepping := page.step_up(request)) is not None:
+        return stepping
     form = wf.UserForm(request.POST)
     if not form.is_valid():
         return page.render(request, action="user", form=form)
@@ -136,9 +162,8 @@ def organisation_user(request: HttpRequest, uid: str) -> HttpResponse:
         return page.refused(request, "user", form, exc)
     if controls.pending_representative_change(created) is not None:
         messages.success(request, _(
-            "User %(name)s added; as an authorised representative they can sign in once another "
-            "administrator or approver of the organisation approves (Inbox)."
-        ) % {"name": created.username})
+            "User %(name)s added; as an authorised representative they can sign in once %(who)s approves (Inbox)."
+        ) % {"name": created.username, "who": _approvers()})
     else:
         messages.success(request, _("User %(name)s added.") % {"name": created.username})
     return page.done()
@@ -150,6 +175,8 @@ def organisation_member(request: HttpRequest, uid: str) -> HttpResponse:
     page = OrganisationPage.load(request, uid)
     if not page.org_admin:
         raise PermissionDenied
+    if (stepping := page.step_up(request)) is not None:
+        return stepping
     form = wf.MemberForm(request.POST)
     if not form.is_valid():
         return page.render(request, action="member", form=form)
@@ -166,8 +193,8 @@ def organisation_member(request: HttpRequest, uid: str) -> HttpResponse:
         messages.success(request, _("The change of %(name)s took effect.") % {"name": member.username})
     else:
         messages.success(request, _(
-            "The change of %(name)s waits for another administrator or approver of the organisation (Inbox)."
-        ) % {"name": member.username})
+            "The change of %(name)s waits for %(who)s (Inbox)."
+        ) % {"name": member.username, "who": _approvers()})
     return page.done()
 
 

@@ -83,11 +83,6 @@ def build_demo(say=print) -> None:  # noqa: ANN001
     start = dt.date(today.year - 4, 1, 10)
     clock.freeze(_at(start))
     try:
-        def user(org, name, role="admin", actor=None):  # noqa: ANN001, ANN202
-            return orgs.create_user(
-                actor=actor, organisation=org, username=name, email=f"{name}@demo.tonne", password=DEMO_PASSWORD, role=role
-            )
-
         root = orgs.create_user(
             actor=None, organisation=None, username="root", email="root@demo.tonne", password=DEMO_PASSWORD, is_root=True
         )
@@ -97,25 +92,43 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             return orgs.decide_organisation(actor=root, organisation=o, status="approved", reason="KYC documents checked")
 
         gov = org("Ministry of Environment", Organisation.Kind.GOVERNMENT, contact_email="registry@environnement.demo")
-        admin = user(gov, "admin", actor=root)
+        # The installation's first people come from the command line, as
+        # `tonne createadmin` makes them: root and the first administrator.
+        admin = orgs.create_user(
+            actor=None, organisation=gov, username="admin", email="admin@demo.tonne", password=DEMO_PASSWORD, role="admin"
+        )
+
+        def user(org, name, role="admin", actor=admin, approver=root):  # noqa: ANN001, ANN202
+            """Everyone else as at run time: one person nominates, another approves."""
+            made = orgs.create_user(
+                actor=actor, organisation=org, username=name, email=f"{name}@demo.tonne", password=DEMO_PASSWORD, role=role
+            )
+            request = controls.pending_representative_change(made)
+            if request is not None:
+                controls.approve(actor=approver, uid=request.uid, request_hash=request.request_hash)
+                made.refresh_from_db()
+            return made
+
         user(gov, "auditor", role="viewer", actor=root)
         ministry = org("Ministry of Energy", Organisation.Kind.MINISTRY)
-        user(ministry, "energy", role="viewer", actor=admin)
+        user(ministry, "energy", role="viewer")
         mangrove = org("Mangrove Futures", Organisation.Kind.DEVELOPER, website="https://mangrove.demo")
         solar = org("Sahel Solar", Organisation.Kind.DEVELOPER)
         vvb_org = org("Veritas Carbone", Organisation.Kind.VVB, country="FR")
         vvb_org = orgs.set_accreditation(actor=admin, organisation=vvb_org, accredited=True)
         buyer_org = org("Abidjan Carbon Exchange", Organisation.Kind.TRADER)
-        dev = user(mangrove, "mangrove", actor=admin)
-        dev2 = user(solar, "solar", actor=admin)
-        vvb = user(vvb_org, "verifier", actor=admin)
-        buyer = user(buyer_org, "buyer", actor=admin)
+        # The administrator opens each holder with its first representative; root approves.
+        dev = user(mangrove, "mangrove")
+        dev2 = user(solar, "solar")
+        vvb = user(vvb_org, "verifier")
+        buyer = user(buyer_org, "buyer")
         user(buyer_org, "buyer-viewer", role="viewer", actor=buyer)
-        # Second persons for four-eyes approval.
-        approvers = {
-            o.pk: user(o, f"{name}-approver", role="approver", actor=admin if o != gov else root)
-            for o, name in ((gov, "admin"), (mangrove, "mangrove"), (solar, "solar"), (buyer_org, "buyer"))
-        }
+        # Second persons for four-eyes approval: root nominates the second
+        # administrator (admin approves); each holder nominates its own (the
+        # registry administrator approves, as in the EU Union Registry).
+        approvers = {gov.pk: user(gov, "admin-approver", role="approver", actor=root, approver=admin)}
+        for o, name, nominee in ((mangrove, "mangrove", dev), (solar, "solar", dev2), (buyer_org, "buyer", buyer)):
+            approvers[o.pk] = user(o, f"{name}-approver", role="approver", actor=nominee, approver=admin)
         pending = orgs.apply_for_organisation(actor=None, name="Cocoa Agroforestry Coop", kind="developer", country=country)
 
         for holder in (mangrove, solar, buyer_org):  # verified KYC: their accounts may transfer
