@@ -21,9 +21,12 @@ from typing import Any
 
 from django.db import connection
 
+from tonne.ledger import commitments, openings
 from tonne.ledger.verify_checks import Divergence
 
 STATE_DIVERGES = "STATE_DIVERGES"
+# An entry commits to a value the registry cannot open (opening gone or altered).
+OPENING_MISSING = "LEDGER_OPENING_INVALID"
 
 STATE_KINDS = (
     "organisation.applied",
@@ -216,14 +219,26 @@ def _live() -> dict[str, list[tuple[str, dict[str, Any]]]]:
 
 
 def check_state() -> Divergence | None:
-    """Replay the state entries and compare them with the live tables."""
+    """Replay the state entries, opened, and compare them with the live tables."""
     replay = StateReplay()
     kinds = ", ".join(f"'{kind}'" for kind in STATE_KINDS)
+    stored, bad = _openings()
+    if bad is not None:
+        return bad
+    names = {pseudonym: name for pseudonym, (_kind, name) in openings.reverse_names().items()}
     with connection.cursor() as cursor:
         cursor.execute(ENTRIES_SQL.format(kinds=kinds))
         while rows := cursor.fetchmany(2000):
             for seq, kind, body in rows:
-                replay.apply(seq, kind, json.loads(body))
+                doc = json.loads(body)
+                if doc.get("v", 1) >= 2:
+                    data = doc.get("data") or {}
+                    for committed in commitments.commitments_in(data):
+                        if committed not in stored:
+                            return Divergence(OPENING_MISSING, f"entry {seq} commits to {committed}, "
+                                                               "whose opening the registry does not hold", seq)
+                    doc["data"] = commitments.opened(data, stored, names)
+                replay.apply(seq, kind, doc)
     live = _live()
     for table in ("organisations_organisation", "organisations_user", "organisations_account", "controls_freeze",
                   "controls_accountlimit"):
@@ -243,6 +258,21 @@ def check_state() -> Divergence | None:
         return found
     # Transactions that moved nothing yet (proposed, refused) are not in the ledger.
     return replay.compare("units_transaction", live["units_transaction"], all_rows=False)
+
+
+def _openings() -> tuple[dict[str, Any], Divergence | None]:
+    """Every stored opening (commitment -> value), each checked against its
+    commitment."""
+    stored: dict[str, Any] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT commitment, value, salt FROM ledger_opening ORDER BY commitment")
+        for committed, value, salt in cursor.fetchall():
+            opened = json.loads(value)
+            if not commitments.verify_opening(committed, {"value": opened, "salt": salt}):
+                return stored, Divergence(OPENING_MISSING, f"ledger_opening row {committed}: its value and salt "
+                                                           "do not open the commitment")
+            stored[committed] = opened
+    return stored, None
 
 
 def _compare_trusted(replay: StateReplay, live: list[tuple[str, dict[str, Any]]]) -> Divergence | None:
