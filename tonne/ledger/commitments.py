@@ -35,7 +35,7 @@ PSEUDONYM = "p:"
 COMMITMENT = "c:"
 ACCOUNT = "account"
 USER = "user"
-SECRET = "secret"  # a value committed to in this entry alone
+SECRET = "secret"  # noqa: S105  # a value committed to in this entry alone
 
 _MOVE = {"from": ACCOUNT, "to": ACCOUNT}
 _USER = {"username": USER, "organisation": SECRET, "role": SECRET, "root": SECRET}

@@ -38,7 +38,7 @@ from django.db import connection
 from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.external import External, hold
 from tonne.ledger.models import Checkpoint, LedgerHead
-from tonne.ledger.openings import legacy_accounts, ledger_name
+from tonne.ledger.openings import ledger_name, legacy_accounts
 from tonne.ledger.services import leaf_hashes
 from tonne.ledger.state import check_state
 from tonne.ledger.verify_checks import ChainCheck, ReplayCheck, VerifyResult, result_of
