@@ -185,3 +185,23 @@ def commitments_in(value: Any) -> list[str]:
     if isinstance(value, list):
         return [c for v in value for c in commitments_in(v)]
     return []
+
+
+def check_opening(body: str, opening: dict[str, Any]) -> list[str]:
+    """What is wrong with `opening` (as the registry hands it out) for the
+    public entry `body`: each field must open its commitment, and each
+    commitment must be in the entry. Empty if all is well."""
+    problems = []
+    fields = opening.get("fields") if isinstance(opening, dict) else None
+    if not isinstance(fields, list):
+        return ["the opening has no list of fields"]
+    for field in fields:
+        if not isinstance(field, dict):
+            problems.append("a field of the opening is not an object")
+            continue
+        committed = field.get("commitment")
+        if not verify_opening(committed, field):
+            problems.append(f"{field.get('field')}: the value and salt do not open {committed}")
+        elif f'"{committed}"' not in body:
+            problems.append(f"{field.get('field')}: {committed} is not in this entry")
+    return problems
