@@ -65,6 +65,8 @@ class InclusionOut(Schema):
     format: str
     seq: int
     entry: str
+    entry_redacted: bool = Field(False, description="The entry predates version 2: shown with its private fields "
+                                                    "committed to, so only its leaf hash is proved.")
     leaf_hash: str
     tree_size: int
     proof: list[str]
