@@ -210,7 +210,7 @@ def _rows(sql: str) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _live(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return {
         "organisations_organisation": [
             (_uid(uid) or "", {"status": status, "accredited": bool(accredited)})
@@ -245,11 +245,10 @@ def _live(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[str, A
     }
 
 
-def check_state() -> Divergence | None:
-    """Replay the state entries, opened, and compare them with the live tables."""
-    # Where every move entry matches its transaction row in one SQL pass, only
-    # the other state entries are replayed here.
-    moves_match = connection.vendor == "postgresql" and not _moves_differ()
+def replayed(*, moves: bool = True) -> StateReplay | Divergence:
+    """The state the ledger states (every entry opened), or the first
+    commitment the registry cannot open. ``moves``: replay the transactions
+    that move entries state too."""
     replay = StateReplay()
     kinds = ", ".join(f"'{kind}'" for kind in STATE_KINDS)
     stored, bad = _openings()
@@ -257,7 +256,7 @@ def check_state() -> Divergence | None:
         return bad
     names = {pseudonym: name for pseudonym, (_kind, name) in openings.reverse_names().items()}
     with connection.cursor() as cursor:
-        cursor.execute((STATE_ENTRIES_SQL if moves_match else ENTRIES_SQL).format(kinds=kinds))
+        cursor.execute((ENTRIES_SQL if moves else STATE_ENTRIES_SQL).format(kinds=kinds))
         while rows := cursor.fetchmany(2000):
             for seq, kind, body in rows:
                 doc = json.loads(body)
@@ -269,7 +268,18 @@ def check_state() -> Divergence | None:
                                                                "whose opening the registry does not hold", seq)
                     doc["data"] = commitments.opened(data, stored, names)
                 replay.apply(seq, kind, doc)
-    live = _live(transactions=not moves_match)
+    return replay
+
+
+def check_state() -> Divergence | None:
+    """Replay the state entries, opened, and compare them with the live tables."""
+    # Where every move entry matches its transaction row in one SQL pass, only
+    # the other state entries are replayed here.
+    moves_match = connection.vendor == "postgresql" and not _moves_differ()
+    replay = replayed(moves=not moves_match)
+    if isinstance(replay, Divergence):
+        return replay
+    live = live_rows(transactions=not moves_match)
     for table in ("organisations_organisation", "organisations_user", "organisations_account", "controls_freeze",
                   "controls_accountlimit"):
         found = replay.compare(table, live[table], all_rows=True)

@@ -1,4 +1,4 @@
-"""tonne ledger verify | checkpoint | proof | opening | key | acknowledge-restore | witness"""
+"""tonne ledger verify | checkpoint | proof | opening | backfill | key | acknowledge-restore | witness"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
 from tonne.ledger import commitments, cosigning, keys, openings, proofs, witness
+from tonne.ledger.backfill import backfill
 from tonne.ledger.external import load
 from tonne.ledger.models import LedgerEntry
 from tonne.ledger.services import acknowledge_restore, check_against_mark, make_checkpoint
@@ -74,6 +75,7 @@ class Command(BaseCommand):
         check.add_argument("--key", help="verifier key text (obtain it independently of the proof)")
         check.add_argument("--key-file", help="file holding the verifier key")
 
+        sub.add_parser("backfill", help="append entries for controls rows the ledger never stated (older databases)")
         opening = sub.add_parser("opening", help="open an entry's private fields; check an opening offline")
         opening_sub = opening.add_subparsers(dest="opening_action", required=True)
         show = opening_sub.add_parser("show", help="the opening of entry SEQ (the operator's; handle with care)")
@@ -102,6 +104,10 @@ class Command(BaseCommand):
                 self._witness(options)
             elif action == "opening":
                 self._opening(options)
+            elif action == "backfill":
+                counts = backfill()
+                self.stdout.write(", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
+                                  or "Nothing to backfill: the ledger states every controls row.")
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
