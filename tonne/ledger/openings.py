@@ -216,3 +216,19 @@ def may_open(user: Any, fields: Iterable[dict[str, Any]]) -> bool:
                 if cursor.fetchone():
                     return True
     return False
+
+
+def opened_body(entry: LedgerEntry) -> dict[str, Any]:
+    """The entry as the operator reads it: every commitment and pseudonym the
+    registry can open replaced by its value, the actor as ``user:NAME``."""
+    doc = json.loads(entry.body)
+    if doc.get("v", 1) < 2:
+        return doc
+    data = doc.get("data") or {}
+    stored = {o.commitment: json.loads(o.value) for o in Opening.objects.filter(pk__in=commitments.commitments_in(data))}
+    names = reverse_names()
+    doc["data"] = commitments.opened(data, stored, {p: name for p, (_kind, name) in names.items()})
+    actor = names.get(doc.get("actor", ""))
+    if actor is not None:
+        doc["actor"] = f"user:{actor[1]}"
+    return doc
