@@ -206,7 +206,7 @@ def check_opening(body: str, opening: dict[str, Any]) -> list[str]:
         if not isinstance(field, dict):
             problems.append("a field of the opening is not an object")
             continue
-        committed = field.get("commitment")
+        committed = str(field.get("commitment"))
         if not verify_opening(committed, field):
             problems.append(f"{field.get('field')}: the value and salt do not open {committed}")
         elif f'"{committed}"' not in body:

@@ -3,7 +3,8 @@ says, replayed from the ledger and compared with the live tables.
 
 Holdings are replayed by :mod:`tonne.ledger.replay`; this replays the rest:
 organisations (status, accreditation), users (organisation, role, active,
-root), accounts (type, owner, status) and every transaction the ledger moved
+root), accounts (type, owner, status), controls (freezes, limits, trusted
+accounts, the kill switch), documents (file name, size, hash) and every transaction the ledger moved
 units for (kind, quantity, from, to, beneficiary, purpose, jurisdiction,
 reason). The first divergence names the table, the row, the field, the
 ledger's value (and the entry that set it) and the table's value.
@@ -42,6 +43,7 @@ STATE_KINDS = (
     "control.freeze",
     "control.freeze_lifted",
     "control.transfers",
+    "document.uploaded",
 )
 ENTRIES_SQL = (
     "SELECT seq, kind, body FROM ledger_ledgerentry WHERE kind IN ({kinds}) "
@@ -104,6 +106,10 @@ TRUSTED_SQL = (
     "WHERE x.removed_at IS NULL GROUP BY a.identifier, t.identifier"
 )
 SWITCH_SQL = "SELECT transfers_suspended FROM controls_registryswitch WHERE id = 1"
+DOCUMENTS_SQL = (
+    "SELECT d.uid, p.project_id, d.kind, d.filename, d.size, d.sha256 FROM projects_document d "
+    "LEFT JOIN projects_project p ON p.id = d.project_id"
+)
 TRANSACTION_FIELDS = ("kind", "quantity", "from", "to", "beneficiary", "purpose", "jurisdiction", "reason")
 ACCOUNT_OPEN = "open"
 ORGANISATION_APPLIED = "applied"
@@ -129,6 +135,7 @@ class StateReplay:
             "controls_accountlimit": {},
             "controls_trustedaccount": {},
             "controls_registryswitch": {},
+            "projects_document": {},
         }
 
     def _set(self, table: str, row: str, seq: int, **fields: Any) -> None:
@@ -173,6 +180,9 @@ class StateReplay:
             self._set("controls_freeze", _uid(data["freeze"]) or "", seq, lifted=True)
         elif kind == "control.transfers":
             self._set("controls_registryswitch", "1", seq, suspended=bool(data["suspended"]))
+        elif kind == "document.uploaded":
+            self._set("projects_document", _uid(data["document"]) or "", seq, project=data.get("project"),
+                      kind=data["kind"], filename=data["filename"], size=data["size"], sha256=data["sha256"])
         elif data.get("op") == "move" and body.get("transaction"):
             self._set("units_transaction", body["transaction"], seq, **{
                 name: data.get(name, 0 if name == "quantity" else "") for name in TRANSACTION_FIELDS
@@ -242,6 +252,11 @@ def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[st
             (f"{account} trusts {trusted}", {"active": True}) for account, trusted, _n in _rows(TRUSTED_SQL)
         ],
         "controls_registryswitch": [("1", {"suspended": bool(row[0])}) for row in _rows(SWITCH_SQL)],
+        "projects_document": [
+            (_uid(uid) or "", {"project": project, "kind": kind, "filename": filename, "size": size,
+                               "sha256": sha256})
+            for uid, project, kind, filename, size, sha256 in _rows(DOCUMENTS_SQL)
+        ],
     }
 
 
@@ -281,7 +296,7 @@ def check_state() -> Divergence | None:
         return replay
     live = live_rows(transactions=not moves_match)
     for table in ("organisations_organisation", "organisations_user", "organisations_account", "controls_freeze",
-                  "controls_accountlimit"):
+                  "controls_accountlimit", "projects_document"):
         found = replay.compare(table, live[table], all_rows=True)
         if found is not None:
             return found
