@@ -51,15 +51,17 @@ ENTRIES_SQL = (
 )
 STATE_ENTRIES_SQL = "SELECT seq, kind, body FROM ledger_ledgerentry WHERE kind IN ({kinds}) ORDER BY seq"
 # On PostgreSQL, one set-based pass: does every move entry state exactly what
-# its transaction row holds? Each field is looked for in the body as its
-# canonical JSON (a key and a JSON string with its quotes, or a number and
-# the comma after it), which in a canonical body only the field itself can
-# match. Anything that does not match sends the comparison to the replay,
-# which names the divergence, or finds the entry superseded by a later one.
-_TEXT_FIELD = (
-    "(strpos(e.body, '\"{name}\":' || to_json(t.{name})::text) > 0 "
-    "OR (t.{name} = '' AND strpos(e.body, '\"{name}\":') = 0))"
-)
+# its transaction row holds? From the row, the SQL writes the entry's data as
+# the services write it, in canonical JSON (sorted keys; optional text fields
+# present when not empty), up to the serial ranges and after them, and looks
+# for both pieces, and for the transaction's identifier, in the body. The
+# ranges themselves are the holdings replay's to check. Anything that does
+# not match sends the comparison to the replay, which names the divergence,
+# or finds the entry superseded by a later one.
+def _optional(name: str, before: str = "", after: str = ",") -> str:
+    return f"CASE WHEN t.{name} <> '' THEN '{before}\"{name}\":' || to_json(t.{name})::text || '{after}' ELSE '' END"
+
+
 MOVES_DIFFER_SQL = f"""
 WITH names(id, name) AS (SELECT * FROM unnest(%s::bigint[], %s::text[]))
 SELECT EXISTS (
@@ -68,12 +70,12 @@ SELECT EXISTS (
     LEFT JOIN names fa ON fa.id = t.from_account_id
     LEFT JOIN names ta ON ta.id = t.to_account_id
     WHERE e.kind LIKE 'units.%%' AND e.kind <> 'units.issued' AND NOT COALESCE(
-        strpos(e.body, '"transaction":' || to_json(t.identifier)::text || ',') > 0
-        AND strpos(e.body, '"kind":' || to_json(t.kind)::text || ',') > 0
-        AND strpos(e.body, '"quantity":' || t.quantity::text || ',') > 0
-        AND strpos(e.body, '"from":' || to_json(COALESCE(fa.name, ''))::text) > 0
-        AND strpos(e.body, '"to":' || to_json(COALESCE(ta.name, ''))::text) > 0
-        AND {" AND ".join(_TEXT_FIELD.format(name=name) for name in ("beneficiary", "purpose", "jurisdiction", "reason"))},
+        strpos(e.body, '"data":{{' || {_optional("beneficiary")} || '"from":"' || COALESCE(fa.name, '') || '",'
+            || {_optional("jurisdiction")} || '"kind":' || to_json(t.kind)::text || ',"op":"move",'
+            || {_optional("purpose")} || '"quantity":' || t.quantity::text || ',"ranges":[[') > 0
+        AND strpos(e.body, ']]' || {_optional("reason", before=",", after="")} || ',"to":"'
+            || COALESCE(ta.name, '') || '"}},"kind":') > 0
+        AND strpos(e.body, '"transaction":' || to_json(t.identifier)::text || ',"v":') > 0,
         false)
 )"""  # noqa: S608 (fixed column names; values bound)
 ORGANISATIONS_SQL = "SELECT uid, status, accredited FROM organisations_organisation"

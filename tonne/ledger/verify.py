@@ -38,7 +38,7 @@ from django.db import connection
 from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.external import External, hold
 from tonne.ledger.models import Checkpoint, LedgerHead
-from tonne.ledger.openings import ledger_name, legacy_accounts
+from tonne.ledger.openings import commitment_key, ledger_name, legacy_accounts
 from tonne.ledger.services import leaf_hashes
 from tonne.ledger.state import check_state
 from tonne.ledger.verify_checks import ChainCheck, ReplayCheck, VerifyResult, result_of
@@ -115,7 +115,9 @@ def _live_block_batches(chunk_size: int) -> Generator[list[tuple], None, None]:
     """The live unit blocks, each holder named as the ledger names it (its
     pseudonym, or its identifier if an entry before version 2 opened it)."""
     names: dict[str, str] = {}
-    legacy_accounts()  # read now: no other query may run while the blocks stream
+    # Read now: no other query may run on the connection while the blocks stream.
+    legacy_accounts()
+    commitment_key()
 
     def named(rows: list[tuple]) -> list[tuple]:
         out = []
