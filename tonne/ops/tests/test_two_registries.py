@@ -58,7 +58,7 @@ class Installation:
         return done
 
     def serve(self) -> str:
-        self.port = _free_port()
+        self.port = self.port or _free_port()  # the same address again after a restart
         self.server = subprocess.Popen([sys.executable, "-m", "tonne.cli", "serve", "--port", str(self.port)],
                                        env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{self.port}"
