@@ -20,7 +20,8 @@ class OpenedFieldOut(Schema):
     commitment: str = Field(description="What the public entry shows: p:… (pseudonym) or c:… (commitment).")
     kind: str = Field(description="account, user (pseudonyms) or secret (a value committed to in this entry).")
     value: Any = Field(description="The private value.")
-    salt: str = Field(description="Hex; HMAC-SHA256(salt, canonical JSON of value) is the commitment.")
+    salt: str = Field(description="Hex; the commitment is its prefix and HMAC-SHA256(salt, prefix + canonical JSON "
+                                  "of value).")
 
 
 class OpeningOut(Schema):

@@ -12,7 +12,7 @@ published) holds, in place of each private field, a commitment to it:
   hash and size): a fresh random salt each time, kept in a private table, so
   two commitments to the same value cannot be linked.
 
-Both are HMAC-SHA256(key=salt, message=canonical JSON of the value). The
+Both are HMAC-SHA256(key=salt, message=prefix + canonical JSON of the value). The
 opening of a field is ``{"value": ..., "salt": hex}``; anyone can check it
 with :func:`verify_opening`, without the registry.
 
@@ -70,8 +70,9 @@ def private_fields(kind: str) -> dict[str, str]:
 
 
 def commit(value: Any, salt: bytes, prefix: str = COMMITMENT) -> str:
-    """The commitment to `value` under `salt`."""
-    return prefix + hmac.new(salt, canonical_json(value), hashlib.sha256).hexdigest()
+    """The commitment to `value` under `salt` (the prefix is hashed too: a
+    pseudonym never opens as a commitment, nor the reverse)."""
+    return prefix + hmac.new(salt, prefix.encode() + canonical_json(value), hashlib.sha256).hexdigest()
 
 
 def verify_opening(commitment: str, opening: dict[str, Any]) -> bool:
@@ -85,7 +86,7 @@ def verify_opening(commitment: str, opening: dict[str, Any]) -> bool:
     try:
         salt = bytes.fromhex(opening["salt"])
         expected = commit(opening["value"], salt, prefix)
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, KeyError):
         return False
     return hmac.compare_digest(expected, commitment)
 
