@@ -189,7 +189,18 @@ def opening_for(seq: int, user: Any) -> dict[str, Any]:
     if entry is None:
         raise NotFound("LEDGER_ENTRY_NOT_FOUND", "No ledger entry has that number.")
     opening = opening_of(entry)
-    if not may_open(user, opening["fields"]):
+    # Accounts opened before version 2 are named in the clear: their holders are concerned too.
+    doc = json.loads(entry.body)
+    named: list[tuple[str, str]] = []
+
+    def note(kind: str, value: str) -> str:
+        named.append((kind, value))
+        return value
+
+    commitments.conceal(doc["kind"], doc.get("data") or {}, name=note, salt=lambda _path: b"")
+    clear = [{"kind": kind, "value": value} for kind, value in named
+             if kind == ACCOUNT and not value.startswith(commitments.PSEUDONYM)]
+    if not may_open(user, [*opening["fields"], *clear]):
         raise PermissionDenied("OPENING_NOT_ALLOWED", "Only the holders this entry concerns, and the registry "
                                                       "administrator, may open its private fields.")
     return opening
