@@ -86,9 +86,10 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
 
     from tonne import testing
     from tonne.core.canonical import canonical_json
-    from tonne.ledger import keys
+    from tonne.ledger import keys, openings
     from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
     from tonne.ledger.checkpoint import sign_checkpoint
+    from tonne.ledger.commitments import ACCOUNT, USER
     from tonne.ledger.merkle import MerkleAccumulator
     from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
     from tonne.ledger.replay import Holdings
@@ -238,6 +239,8 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
     # Each move's transaction row, as the services write it: verify replays
     # what the ledger states of every transaction against these rows.
     moved_rows: list[tuple] = []
+    opening_rows: list[tuple] = []
+    id_of_name = {openings.ledger_name(ACCOUNT, identifier): pk for identifier, pk in account_ids.items()}
     sha256 = hashlib.sha256
     t = time.perf_counter()
 
@@ -248,6 +251,11 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
             def emit(kind: str, actor: str, data: dict, txref: str = "") -> None:
                 nonlocal seq, prev, mid_checkpoint
                 at = at_of(seq)
+                # As the ledger's append publishes it: private fields committed to.
+                data, private = openings.conceal(kind, data)
+                opening_rows.extend(private)
+                if actor.startswith("user:"):
+                    actor = openings.ledger_name(USER, actor[5:])
                 body = {
                     "v": ENTRY_VERSION,
                     "seq": seq,
@@ -483,6 +491,9 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
         ) as copy:
             for row in moved_rows:
                 copy.write_row(row)
+        with raw_cursor.copy("COPY ledger_opening (commitment, path, value, salt) FROM STDIN") as copy:
+            for committed, value, salt, path in opening_rows:
+                copy.write_row((committed, path, canonical_json(value).decode("utf-8"), salt.hex()))
         if mid_checkpoint is not None:
             mid_checkpoint.save()
             stats.checkpoints.append(mid_checkpoint.size)
@@ -504,7 +515,7 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
                     continue
                 row = live_issuances[bisect.bisect_right(starts, start) - 1]
                 copy.write_row(
-                    (row[2], row[3], vintage, unit_class, start, end, account_ids[account], at_of(acquired.get(start, 0)))
+                    (row[2], row[3], vintage, unit_class, start, end, id_of_name[account], at_of(acquired.get(start, 0)))
                 )
                 n_blocks += 1
         stats.seconds["blocks"] = time.perf_counter() - t

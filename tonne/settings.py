@@ -67,6 +67,9 @@ TONNE_LEDGER_KEY = os.environ.get("TONNE_LEDGER_KEY", "")
 # Checkpoints are signed every N entries or T minutes (by `tonne worker`).
 TONNE_CHECKPOINT_EVERY_ENTRIES = int(os.environ.get("TONNE_CHECKPOINT_EVERY_ENTRIES", "100"))
 TONNE_CHECKPOINT_EVERY_MINUTES = int(os.environ.get("TONNE_CHECKPOINT_EVERY_MINUTES", "1"))
+# Witnessing (C2SP tlog-witness): how often `tonne worker` cosigns the logs this
+# installation witnesses and collects the cosignatures of its own checkpoints (0: never).
+TONNE_WITNESS_EVERY_MINUTES = float(os.environ.get("TONNE_WITNESS_EVERY_MINUTES", "10"))
 TONNE_DOCUMENTS_DIR = Path(os.environ.get("TONNE_DOCUMENTS_DIR", DATA_DIR / "documents"))
 TONNE_MAX_DOCUMENT_BYTES = int(os.environ.get("TONNE_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024)))
 TONNE_API_TOKEN_DAYS = int(os.environ.get("TONNE_API_TOKEN_DAYS", "90"))

@@ -10,7 +10,7 @@ from ninja.openapi.docs import Swagger
 
 from tonne.access.api import router as tokens_router
 from tonne.aml.api import router as aml_router
-from tonne.api import holdings, members
+from tonne.api import holdings, members, openings
 from tonne.article6.api import router as article6_router
 from tonne.audit.api import router as audit_router
 from tonne.audit.services import record_denial
@@ -48,6 +48,7 @@ api.add_router("", mrv_router)
 api.add_router("", dmrv_router)
 api.add_router("", units_router)
 api.add_router("", ledger_router)
+api.add_router("", openings.router)
 api.add_router("", cadt_router)
 api.add_router("", audit_router)
 api.add_router("", controls_router)

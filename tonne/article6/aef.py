@@ -23,6 +23,7 @@ from tonne.article6 import domain
 from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
+from tonne.ledger import commitments, openings
 from tonne.ledger.models import LedgerEntry
 from tonne.projects.models import Project
 from tonne.units.models import UnitBlock
@@ -262,8 +263,11 @@ def _version_at(a: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
 def replay(year: int, until: dt.datetime | None = None) -> Replay:
     end = until or dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
     r = Replay(year=year, party=settings.TONNE_COUNTRY, registry=settings.TONNE_ARTICLE6_REGISTRY_ID)
+    # Entries name accounts by pseudonym; the report names them as the registry does.
+    names = {pseudonym: name for pseudonym, (_kind, name) in openings.reverse_names().items()}
     for body in LedgerEntry.objects.order_by("seq").values_list("body", flat=True).iterator(chunk_size=2000):
         entry = json.loads(body)
+        entry["data"] = commitments.opened(entry["data"], {}, names)
         if entry["kind"] == "account.opened":
             # What kind of account an identifier names is a fact for all time:
             # system accounts are opened when the database is created, which

@@ -12,6 +12,7 @@ from tonne.cadt.mapping import Scope
 from tonne.cadt.models import ImportedRecord
 from tonne.cadt.schema import V1, V1_PROJECT_CHILDREN, V2, V2_SHEETS, v1_tables, v2_tables
 from tonne.core.errors import ValidationFailed
+from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.projects.models import Project
 from tonne.units.domain import SerialRange
@@ -218,7 +219,7 @@ def audit(org_uid: str | None, *, offset: int = 0, limit: int | None = None,
     entries = entries[offset : offset + limit] if limit is not None else entries[offset:]
     out = []
     for entry in entries.iterator():
-        body = json.loads(entry.body)
+        body = json.loads(ledger_selectors.public_body(entry))  # private fields committed to, as published
         out.append(
             {
                 "id": entry.seq + 1,

@@ -44,7 +44,9 @@ class EntryOut(Schema):
     seq: int
     kind: str
     transaction: str
-    body: str = Field(description="Canonical JSON; the leaf hash is SHA-256(0x00 || body).")
+    body: str = Field(description="Canonical JSON with private fields committed to (p:… pseudonyms, c:… "
+                      "commitments); the leaf hash is SHA-256(0x00 || body), except for entries before version 2, "
+                      "shown with their private fields committed to after the fact.")
     prev_hash: str
     leaf_hash: str
     created_at: dt.datetime
@@ -63,6 +65,8 @@ class InclusionOut(Schema):
     format: str
     seq: int
     entry: str
+    entry_redacted: bool = Field(False, description="The entry predates version 2: shown with its private fields "
+                                                    "committed to, so only its leaf hash is proved.")
     leaf_hash: str
     tree_size: int
     proof: list[str]
@@ -95,7 +99,7 @@ def entry_out(entry: LedgerEntry) -> dict[str, Any]:
         "seq": entry.seq,
         "kind": entry.kind,
         "transaction": entry.transaction_ref,
-        "body": entry.body,
+        "body": selectors.public_body(entry),
         "prev_hash": entry.prev_hash,
         "leaf_hash": entry.leaf_hash,
         "created_at": entry.created_at,

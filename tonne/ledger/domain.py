@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from tonne.core.canonical import canonical_json
 
-ENTRY_VERSION = 1
+# 2: private fields committed to in the body (tonne.ledger.commitments).
+ENTRY_VERSION = 2
 GENESIS_HASH = "0" * 64
 
 
@@ -19,23 +20,24 @@ class Named(Protocol):
 
 
 def actor_ref(actor: Named | None) -> str:
-    """How an entry names who acted: a user, or the registry itself."""
+    """How an entry before version 2 named who acted: a user, or the registry itself."""
     if actor is None:
         return "system"
     return f"user:{actor.username}"
 
 
 def entry_body(
-    *, seq: int, prev: str, at: dt.datetime, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str
+    *, seq: int, prev: str, at: dt.datetime, kind: str, actor: str, data: dict[str, Any], transaction_ref: str
 ) -> bytes:
-    """The canonical JSON of entry `seq`, chained to the previous leaf hash `prev`."""
+    """The canonical JSON of entry `seq`, chained to the previous leaf hash
+    `prev`; `actor` and `data` as published (private fields committed to)."""
     return canonical_json(
         {
             "v": ENTRY_VERSION,
             "seq": seq,
             "kind": kind,
             "at": at,
-            "actor": actor_ref(actor),
+            "actor": actor,
             "transaction": transaction_ref,
             "prev": prev,
             "data": data,

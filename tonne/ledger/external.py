@@ -14,6 +14,7 @@ against the checkpoint's root.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,20 @@ def load(source: str) -> External:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed(CHECKPOINT_UNREADABLE, f"{source}: not UTF-8 text") from None
-    return External(source, text)
+    return External(source, _note_of(text))
+
+
+def _note_of(text: str) -> str:
+    """The note itself, or the one inside the registry's JSON answers
+    (/checkpoints/latest, /checkpoints/SIZE/cosigned), as saved from them."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    note = doc.get("note") if isinstance(doc, dict) else None
+    return note if isinstance(note, str) else text
 
 
 def check_against(leaves: list[bytes], checkpoint: Checkpoint, source: str) -> Divergence | None:

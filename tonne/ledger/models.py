@@ -117,3 +117,30 @@ class Cosignature(models.Model):
 
     def __str__(self) -> str:
         return f"cosignature of {self.size} by {self.witness.name}"
+
+
+class CommitmentKey(models.Model):
+    """The key from which accounts' and users' pseudonyms are derived. Never
+    published: with it, anyone could test a guessed account against a pseudonym."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    key = models.CharField(max_length=64)  # hex, 32 random bytes
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="single_commitment_key")]
+
+    def __str__(self) -> str:
+        return "commitment key"
+
+
+class Opening(models.Model):
+    """The value and salt behind one commitment (``c:…``) in an entry's body:
+    private, shown only to those the entry concerns (see tonne.ledger.openings)."""
+
+    commitment = models.CharField(max_length=66, primary_key=True)
+    path = models.CharField(max_length=200)  # the field in the entry's data
+    value = models.TextField()  # canonical JSON
+    salt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"opening of {self.commitment[:14]}…"

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from tonne.core.errors import NotFound, ValidationFailed
-from tonne.ledger import keys
+from tonne.ledger import keys, openings
 from tonne.ledger.checkpoint import CheckpointError, verify_checkpoint
 from tonne.ledger.merkle import (
     consistency_proof,
@@ -35,10 +35,14 @@ def inclusion_bundle(seq: int, size: int | None = None) -> dict[str, Any]:
             status=409,
         )
     proof = inclusion_proof(leaf_hashes(checkpoint.size), seq, checkpoint.size)
+    shown = openings.public_body(seq, entry.body)
     return {
         "format": INCLUSION_FORMAT,
         "seq": seq,
-        "entry": entry.body,
+        "entry": shown,
+        # Before version 2 the hashed text named holders in the clear: the
+        # entry is shown committed to instead, and only its leaf is proved.
+        **({"entry_redacted": True} if shown != entry.body else {}),
         "leaf_hash": entry.leaf_hash,
         "tree_size": checkpoint.size,
         "proof": [p.hex() for p in proof],
@@ -101,7 +105,11 @@ def _checkpoint(note: str, key: str):
 
 def _verify_inclusion(bundle: dict[str, Any], key: str) -> dict[str, Any]:
     body = bundle["entry"].encode("utf-8")
-    leaf = hashlib.sha256(b"\x00" + body).digest()
+    redacted = bundle.get("entry_redacted") is True
+    try:
+        leaf = bytes.fromhex(bundle["leaf_hash"]) if redacted else hashlib.sha256(b"\x00" + body).digest()
+    except ValueError:
+        raise ProofInvalid("PROOF_MALFORMED", "The leaf hash is not hexadecimal.") from None
     if leaf.hex() != bundle["leaf_hash"]:
         raise ProofInvalid("ENTRY_HASH_MISMATCH", "The entry's text does not hash to the stated leaf hash.")
     entry = json.loads(body)
@@ -112,7 +120,8 @@ def _verify_inclusion(bundle: dict[str, Any], key: str) -> dict[str, Any]:
         raise ProofInvalid("TREE_SIZE_MISMATCH", "The proof is for a different tree size than the checkpoint.")
     if not verify_inclusion(leaf, bundle["seq"], checkpoint.size, _hexes(bundle["proof"]), checkpoint.root):
         raise ProofInvalid("INCLUSION_PROOF_INVALID", "The entry is not in the tree the checkpoint signs.")
-    return {"proved": "inclusion", "seq": bundle["seq"], "tree_size": checkpoint.size, "origin": checkpoint.origin, "entry": entry}
+    return {"proved": "inclusion", "seq": bundle["seq"], "tree_size": checkpoint.size, "origin": checkpoint.origin,
+            "entry": entry, "content_proved": not redacted}
 
 
 def _verify_consistency(bundle: dict[str, Any], key: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import NotFound
-from tonne.ledger import domain, keys, watermark
+from tonne.ledger import domain, keys, openings, watermark
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import sign_checkpoint
 
@@ -33,6 +33,8 @@ def ensure_installed() -> None:
     made at install with mode 0600, and the ledger head."""
     keys.ensure_key()
     LedgerHead.objects.get_or_create(id=1)
+    openings.reset()
+    openings.commitment_key()
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,10 @@ def reserve_seq(cursor: Any) -> tuple[int, str]:
 
 
 def entry_row(
-    *, seq: int, prev: str, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = ""
+    *, seq: int, prev: str, kind: str, actor: str, data: dict[str, Any], transaction_ref: str = ""
 ) -> tuple[Appended, list[Any], list[Any]]:
-    """The entry for number `seq`: what was appended, and the parameters of
-    INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
+    """The entry for number `seq` (actor and data as published): what was
+    appended, and the parameters of INSERT_ENTRY_SQL and SET_HEAD_HASH_SQL."""
     at = clock.now()
     raw = domain.entry_body(
         seq=seq, prev=prev, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
@@ -106,10 +108,11 @@ entry AS (
 
 
 def entry_template(
-    *, kind: str, actor: Named | None, data: dict[str, Any], transaction_ref: str = "", db: Any = None
+    *, kind: str, actor: str, data: dict[str, Any], transaction_ref: str = "", db: Any = None
 ) -> tuple[list[Any], dt.datetime]:
     """Parameters of APPEND_IN_DATABASE_SQL (a WITH list whose `new_entry`
-    gives seq, prev, body and leaf), and the entry's time."""
+    gives seq, prev, body and leaf), and the entry's time; actor and data as
+    published."""
     at = clock.now()
     text = domain.entry_body(
         seq=0, prev=_PREV_MARK, at=at, kind=kind, actor=actor, data=data, transaction_ref=transaction_ref
@@ -162,7 +165,15 @@ def append(
 
     On PostgreSQL the database numbers, chains and hashes the entry in the
     statement that takes the head's lock (one statement, no round trip while
-    other writers wait); elsewhere the head is locked, then the entry written."""
+    other writers wait); elsewhere the head is locked, then the entry written.
+
+    Private fields are committed to (tonne.ledger.commitments): the body holds
+    the commitments, the openings go to their private table in the same
+    transaction."""
+    data, private = openings.conceal(kind, data)
+    if private:
+        openings.store(cursor, private)
+    actor = openings.actor_name(actor)
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs a lookup
     if db.vendor == "postgresql":
         params, at = entry_template(kind=kind, actor=actor, data=data, transaction_ref=transaction_ref, db=db)

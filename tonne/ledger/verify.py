@@ -35,8 +35,10 @@ from typing import Any
 
 from django.db import connection
 
+from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.external import External, hold
 from tonne.ledger.models import Checkpoint, LedgerHead
+from tonne.ledger.openings import commitment_key, ledger_name, legacy_accounts
 from tonne.ledger.services import leaf_hashes
 from tonne.ledger.state import check_state
 from tonne.ledger.verify_checks import ChainCheck, ReplayCheck, VerifyResult, result_of
@@ -110,13 +112,30 @@ def _entry_batches(chunk_size: int) -> Generator[list[tuple], None, None]:
 
 
 def _live_block_batches(chunk_size: int) -> Generator[list[tuple], None, None]:
+    """The live unit blocks, each holder named as the ledger names it (its
+    pseudonym, or its identifier if an entry before version 2 opened it)."""
+    names: dict[str, str] = {}
+    # Read now: no other query may run on the connection while the blocks stream.
+    legacy_accounts()
+    commitment_key()
+
+    def named(rows: list[tuple]) -> list[tuple]:
+        out = []
+        for start, end, account, project, vintage, unit_class in rows:
+            name = names.get(account)
+            if name is None:
+                name = names[account] = ledger_name(ACCOUNT, account)
+            out.append((start, end, name, project, vintage, unit_class))
+        return out
+
     if connection.vendor == "postgresql":
-        yield from _pg_stream(LIVE_BLOCKS_SQL, chunk_size, False)
+        for rows in _pg_stream(LIVE_BLOCKS_SQL, chunk_size, False):
+            yield named(rows)
         return
     with connection.cursor() as cursor:
         cursor.execute(LIVE_BLOCKS_SQL)
         while rows := cursor.fetchmany(chunk_size):
-            yield [tuple(row) for row in rows]
+            yield named([tuple(row) for row in rows])
 
 
 def _transpose(rows: list[tuple], n: int) -> tuple[tuple, tuple, tuple]:

@@ -1,7 +1,8 @@
 """Background work from the database, no broker needed: delayed
-settlements, AML monitoring, signed checkpoints and CAD Trust sync, each
-job on a thread and schedule of its own (a slow one never holds back the
-others: checkpoints are signed on time whatever else runs), each under a
+settlements, AML monitoring, signed checkpoints, CAD Trust sync and
+witnessing (other registries' logs, and collecting this one's
+cosignatures), each job on a thread and schedule of its own (a slow one
+never holds back the others: checkpoints are signed on time whatever else runs), each under a
 lease that dies with its holder (`ops.leases`), so a crashed worker's jobs
 are taken over at the next round of another. Run by `tonne worker`, or in a
 thread of `tonne serve`."""
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from tonne.aml.services import scan
 from tonne.cadt.worker import run_once as cadt_run_once
 from tonne.controls.services import run_due
+from tonne.ledger import cosigning, witness
 from tonne.ledger.services import checkpoint_due, make_checkpoint
 from tonne.ledger.watermark import LedgerRolledBack
 from tonne.ops.leases import job_lease
@@ -34,6 +38,30 @@ def settle(say: Say) -> None:
 def monitor(say: Say) -> None:
     for alert in scan():
         say(f"monitoring alert {alert.pk}: {alert.rule}")
+
+
+_last_witnessed: list[float] = []  # when this process last witnessed (monotonic)
+
+
+def witness_once(say: Callable[[str], None] = log.info, *, force: bool = False) -> None:
+    """Every TONNE_WITNESS_EVERY_MINUTES: cosign each witnessed log's latest
+    checkpoint (a rollback or a fork is refused and kept as evidence), then
+    collect this registry's cosignatures from its own witnesses."""
+    every = settings.TONNE_WITNESS_EVERY_MINUTES * 60
+    now = time.monotonic()
+    if not force and (every <= 0 or (_last_witnessed and now - _last_witnessed[-1] < every)):
+        return
+    _last_witnessed[:] = [now]
+    for outcome in witness.witness_all():
+        if outcome.cosigned:
+            say(f"witnessed {outcome.origin} at size {outcome.size}")
+        elif outcome.code:
+            say(f"refused to cosign {outcome.origin}: {outcome.code}: {outcome.message}")
+    for collected in cosigning.collect_all():
+        if collected.code:
+            say(f"no cosignature from {collected.witness}: {collected.code}: {collected.message}")
+        elif collected.size:
+            say(f"cosignature of {collected.size} from {collected.witness}")
 
 
 def checkpoint_once(say: Say = log.info) -> None:
@@ -64,6 +92,7 @@ JOBS = (
     Job("monitoring", monitor),
     Job("checkpoints", checkpoint_once),
     Job("cadt-sync", sync),
+    Job("witness", witness_once),  # keeps its own schedule (TONNE_WITNESS_EVERY_MINUTES)
 )
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from tonne.core.errors import RegistryError
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
+from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry
 from tonne.portal import labels, selectors, svg
 from tonne.portal.certificates import certificate_pdf as render_pdf
@@ -279,7 +280,9 @@ def ledger_entry(request: HttpRequest, seq: int) -> HttpResponse:
         {
             "nav": "ledger",
             "entry": entry,
-            "body": json.dumps(json.loads(entry.body), indent=2, sort_keys=True, ensure_ascii=False),
+            "body": json.dumps(json.loads(ledger_selectors.public_body(entry)), indent=2, sort_keys=True,
+                               ensure_ascii=False),
+            "redacted": ledger_selectors.is_redacted(entry),
             "proof": _inclusion(seq),
             "retirement": retirement,
             "site": request.build_absolute_uri("/").rstrip("/"),

@@ -26,6 +26,9 @@ from django.test import Client
 
 from tonne import testing
 from tonne.access.testing import give_totp, stepped_up
+from tonne.ledger.commitments import ACCOUNT
+from tonne.ledger.models import LedgerEntry
+from tonne.ledger.openings import ledger_name
 
 pytestmark = [pytest.mark.django_db, pytest.mark.controls, pytest.mark.usefixtures("loopback_outbound")]
 
@@ -95,6 +98,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "ledger_list_entries": PUBLIC,
     "ledger_get_entry": PUBLIC,
     "ledger_inclusion_proof": PUBLIC,
+    "ledger_entry_opening": HOLDER,  # the private fields of an entry about the holder's account
     "ledger_consistency_proof": PUBLIC,
     "audit_list_events": ADMIN,
     "audit_export_events": ADMIN,
@@ -268,6 +272,8 @@ def build_world(settings: Any) -> dict[str, Any]:
     checkpoint = make_checkpoint(force=True)
     block = reg.developer_account.blocks.first()
     dev_acc, buyer_acc = reg.developer_account.identifier, reg.buyer_account.identifier
+    opened_seq = LedgerEntry.objects.filter(
+        kind="account.opened", body__contains=ledger_name(ACCOUNT, dev_acc)).values_list("seq", flat=True).get()
     org = str(reg.developer_org.uid)
     path = {
         "organisations_get_organisation": {"uid": org},
@@ -298,6 +304,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "ledger_get_entry": {"seq": 1},
         "ledger_cosigned_checkpoint": {"size": checkpoint.size},
         "ledger_inclusion_proof": {"seq": 1},
+        "ledger_entry_opening": {"seq": opened_seq},
         "controls_get_approval": {"uid": str(approval.uid)},
         "controls_approve": {"uid": str(approval.uid)},
         "controls_reject": {"uid": str(approval.uid)},

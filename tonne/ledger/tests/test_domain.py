@@ -12,7 +12,7 @@ AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 def test_an_entry_body_is_canonical_and_chained() -> None:
     body = domain.entry_body(
-        seq=3, prev="ab" * 32, at=AT, kind="unit.transfer", actor=SimpleNamespace(username="ana"),
+        seq=3, prev="ab" * 32, at=AT, kind="unit.transfer", actor="user:ana",
         data={"b": 1, "a": 2}, transaction_ref="T-1",
     )
     parsed = json.loads(body)
@@ -20,6 +20,7 @@ def test_an_entry_body_is_canonical_and_chained() -> None:
     assert parsed["v"] == domain.ENTRY_VERSION and list(parsed) == sorted(parsed)
     assert domain.leaf_hash(body) == hashlib.sha256(b"\x00" + body).hexdigest()
     assert domain.actor_ref(None) == "system"
+    assert domain.actor_ref(SimpleNamespace(username="ana")) == "user:ana"
 
 
 def test_a_checkpoint_is_due_by_growth_or_by_age() -> None:

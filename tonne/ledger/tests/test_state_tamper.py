@@ -6,6 +6,7 @@ row, the field, the ledger's value and the table's value."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from tonne.controls import services as controls
 from tonne.ledger import verify as verify_module
@@ -101,3 +102,17 @@ def test_controls_edited_behind_the_ledger_are_named(controlled, statement, name
     sql(statement, [True] if "%s" in statement else None)
     expected = named.format(freeze=controlled.extra["freeze"].uid, dev=controlled.developer_account.identifier)
     assert expected in _named(controlled)
+
+
+def test_a_document_swapped_behind_the_ledger_is_named(world):
+    from tonne.projects import services as projects
+    from tonne.projects.models import Project
+
+    project = Project.objects.first()
+    document = projects.upload_document(actor=world.developer, project=project, kind="design", title="PDD",
+                                        filename="pdd-v1.pdf", content=b"%PDF-1.4 original", content_type="application/pdf")
+    sql("UPDATE projects_document SET sha256 = %s, filename = 'pdd-v2.pdf' WHERE uid = %s",
+        ["ab" * 32, document.uid.hex if connection.vendor == "sqlite" else str(document.uid)])
+    message = _named(world)
+    assert f"projects_document row {document.uid} field filename" in message
+    assert "'pdd-v1.pdf'" in message and "'pdd-v2.pdf'" in message

@@ -25,8 +25,10 @@ from tonne.core.canonical import canonical_json
 from tonne.ledger import verify as verify_module
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
 from tonne.ledger.checkpoint import generate_private_key, sign_checkpoint
+from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.merkle import MerkleAccumulator
 from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
+from tonne.ledger.openings import ledger_name
 from tonne.ledger.services import GENESIS_HASH, make_checkpoint
 from tonne.organisations.models import Account
 from tonne.organisations.services import system_account
@@ -307,7 +309,7 @@ def test_editing_body_and_its_leaf_hash_breaks_the_chain_at_the_next_entry(world
     seq = seq_of(world, "sale")
     drop_guards("ledger_ledgerentry")
     doc = entry_doc(seq)
-    doc["data"]["to"] = world.other_developer_account.identifier
+    doc["data"]["to"] = ledger_name(ACCOUNT, world.other_developer_account.identifier)
     write_body(seq, doc, rehash=True)
     d = first(verify_ledger())
     assert (d.code, d.seq) == ("LEDGER_CHAIN_BROKEN", seq + 1)
@@ -380,20 +382,18 @@ def test_a_chain_consistent_rewrite_after_the_last_checkpoint_is_caught_by_repla
     seq = seq_of(world, "late1")
     assert seq >= world.extra["checkpoint"].size
     drop_guards("ledger_ledgerentry")
-    rewrite_chain(seq, lambda doc: doc["data"].update(to=world.other_developer_account.identifier))
+    other = ledger_name(ACCOUNT, world.other_developer_account.identifier)
+    rewrite_chain(seq, lambda doc: doc["data"].update(to=other))
     d = first(verify_ledger())
     assert d.code == "HOLDINGS_DIVERGE"
-    assert (
-        world.other_developer_account.identifier in d.message
-        or world.developer_account.identifier in d.message
-    )
+    assert other in d.message or ledger_name(ACCOUNT, world.developer_account.identifier) in d.message
 
 
 def test_a_chain_consistent_rewrite_that_cannot_be_replayed_is_named(world):
     seq = seq_of(world, "late2")
     drop_guards("ledger_ledgerentry")
     # claim the units came from the retirement account: units never leave it
-    retirement = system_account(Account.Type.RETIREMENT).identifier
+    retirement = ledger_name(ACCOUNT, system_account(Account.Type.RETIREMENT).identifier)
     rewrite_chain(seq, lambda doc: doc["data"].update({"from": retirement}))
     d = first(verify_ledger())
     assert (d.code, d.seq) == ("LEDGER_REPLAY_FAILED", seq)

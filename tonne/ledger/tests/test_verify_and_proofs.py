@@ -35,7 +35,9 @@ from tonne.ledger.checkpoint import (
     verify_checkpoint,
 )
 from tonne.ledger.checkpoint import Checkpoint as CheckpointNote
+from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.models import Checkpoint, LedgerEntry, LedgerHead
+from tonne.ledger.openings import ledger_name
 from tonne.ledger.proofs import ProofInvalid, consistency_bundle, inclusion_bundle, verify_bundle
 from tonne.ledger.services import checkpoint_due, make_checkpoint
 from tonne.ledger.verify import verify_ledger
@@ -221,7 +223,7 @@ def test_inclusion_proof_of_a_retirement_verifies_offline(retired):
     assert entry["transaction"] == retirement.identifier
     assert entry["data"]["beneficiary"] == "Abidjan Port Authority"
     assert entry["data"]["quantity"] == 25
-    assert entry["data"]["to"] == retirement.to_account.identifier
+    assert entry["data"]["to"] == ledger_name(ACCOUNT, retirement.to_account.identifier)
     # and the path checks out against the RFC 9162 algorithm written above
     note = verify_checkpoint(bundle["checkpoint"], keys.verifier_key_text())
     assert rfc_verify_inclusion(

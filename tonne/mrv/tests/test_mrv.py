@@ -6,7 +6,6 @@ monitoring periods never overlap and nothing is issued twice."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from fractions import Fraction
 
@@ -20,6 +19,7 @@ from tonne import testing
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
+from tonne.ledger.openings import opened_body
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport, ReportVintage
 from tonne.organisations import services as orgs
@@ -42,7 +42,7 @@ def ledger_size() -> int:
 def last_body(kind: str) -> dict:
     entry = LedgerEntry.objects.filter(kind=kind).order_by("-seq").first()
     assert entry is not None
-    return json.loads(entry.body)
+    return opened_body(entry)
 
 
 def snapshot() -> tuple:
@@ -133,7 +133,7 @@ def test_submit_verify_approve(registry, project) -> None:
         (400, "completed", reg.developer_account.pk),
     ]
     assert all(t.ledger_seq is not None for t in txns)
-    issued = [json.loads(e.body) for e in LedgerEntry.objects.filter(kind="units.issued").order_by("seq")]
+    issued = [opened_body(e) for e in LedgerEntry.objects.filter(kind="units.issued").order_by("seq")]
     assert [b["data"]["issuance"]["quantity"] for b in issued] == [750, 400]
 
 

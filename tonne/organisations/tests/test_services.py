@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib
-import json
 
 import pytest
 from django.contrib.auth import authenticate
@@ -18,6 +17,7 @@ from tonne import testing
 from tonne.core import clock
 from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
+from tonne.ledger.openings import opened_body
 from tonne.organisations import domain
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, ApiToken, Organisation, User
@@ -33,7 +33,7 @@ T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 def last_entry(kind: str) -> dict:
     entry = LedgerEntry.objects.filter(kind=kind).order_by("-seq").first()
     assert entry is not None, f"no {kind} ledger entry"
-    return json.loads(entry.body)
+    return opened_body(entry)
 
 
 def ledger_size() -> int:
@@ -356,7 +356,7 @@ def test_create_user_records_ledger_without_password(registry) -> None:
     assert user.check_password(testing.PASSWORD)
     assert user.password != testing.PASSWORD
     entry = LedgerEntry.objects.filter(kind="user.created").order_by("-seq").first()
-    body = json.loads(entry.body)
+    body = opened_body(entry)
     assert body["data"] == {
         "username": "trader-2",
         "organisation": str(registry.buyer_org.uid),
@@ -512,7 +512,7 @@ def test_system_accounts_exist_after_migrate(db) -> None:
         assert domain.check_account_identifier(account.identifier) == account.identifier
         assert account.identifier.split("-")[1] == domain.ACCOUNT_TYPE_CODES[account.type]
         assert account.name == orgs.SYSTEM_ACCOUNT_NAMES[account.type]
-    opened = {json.loads(e.body)["data"]["type"] for e in LedgerEntry.objects.filter(kind="account.opened")}
+    opened = {opened_body(e)["data"]["type"] for e in LedgerEntry.objects.filter(kind="account.opened")}
     assert set(SYSTEM_TYPES) <= opened
 
 

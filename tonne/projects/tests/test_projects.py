@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 
 import pytest
 
@@ -15,6 +14,7 @@ from tonne import testing
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
+from tonne.ledger.openings import opened_body
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
@@ -44,7 +44,7 @@ def ledger_size() -> int:
 
 
 def entries(kind: str) -> list[dict]:
-    return [json.loads(e.body) for e in LedgerEntry.objects.filter(kind=kind).order_by("seq")]
+    return [opened_body(e) for e in LedgerEntry.objects.filter(kind=kind).order_by("seq")]
 
 
 def register(reg: testing.Registry, **overrides: object) -> Project:
@@ -665,7 +665,7 @@ def test_document_upload_records_sha256(registry, documents_dir) -> None:  # noq
     assert stored == documents_dir / digest[:2] / digest
     assert stored.read_bytes() == content
     entry = LedgerEntry.objects.filter(kind="document.uploaded").order_by("-seq").first()
-    body = json.loads(entry.body)
+    body = opened_body(entry)
     assert body["data"] == {
         "document": str(doc.uid),
         "project": project.project_id,

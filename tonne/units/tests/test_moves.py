@@ -7,7 +7,6 @@ ledger exactly as they were."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 
 import pytest
@@ -17,6 +16,7 @@ from tonne import testing
 from tonne.core import clock
 from tonne.core.errors import NotFound, PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
+from tonne.ledger.openings import opened_body
 from tonne.organisations import domain as org_domain
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, User
@@ -140,7 +140,7 @@ def test_partial_transfer_splits_block_keeping_attributes(funded) -> None:
     entry = LedgerEntry.objects.get(seq=txn.ledger_seq)
     assert entry.kind == "units.transfer"
     assert entry.transaction_ref == txn.identifier
-    data = json.loads(entry.body)["data"]
+    data = opened_body(entry)["data"]
     assert data == {
         "op": "move",
         "kind": "transfer",
@@ -201,7 +201,7 @@ def test_ranges_spanning_two_adjacent_blocks(registry) -> None:
         (s + 1000, s + 1099, b.pk),
     ]
     assert txn.project_id == project.pk
-    assert json.loads(LedgerEntry.objects.get(seq=txn.ledger_seq).body)["data"]["ranges"] == [[s + 900, s + 999], [s + 1000, s + 1099]]
+    assert opened_body(LedgerEntry.objects.get(seq=txn.ledger_seq))["data"]["ranges"] == [[s + 900, s + 999], [s + 1000, s + 1099]]
     assert_invariants()
 
 
@@ -338,7 +338,7 @@ def test_retirement(funded) -> None:
     assert txn.to_account_id == retirement.pk
     assert (txn.beneficiary, txn.purpose, txn.jurisdiction, txn.reason) == ("Acme Airlines 2024 flights", "corsia", "CI", "offsetting")
     assert blocks(retirement) == [(s, s + 39)]
-    data = json.loads(LedgerEntry.objects.get(seq=txn.ledger_seq).body)["data"]
+    data = opened_body(LedgerEntry.objects.get(seq=txn.ledger_seq))["data"]
     assert data["beneficiary"] == "Acme Airlines 2024 flights"
     assert data["purpose"] == "corsia"
     assert data["kind"] == "retirement"
@@ -379,7 +379,7 @@ def test_cancellation(funded) -> None:
     assert txn.kind == "cancellation"
     assert txn.reason == "voluntary cancellation"
     assert blocks(cancellation) == [(s, s + 6)]
-    assert json.loads(LedgerEntry.objects.get(seq=txn.ledger_seq).body)["data"]["reason"] == "voluntary cancellation"
+    assert opened_body(LedgerEntry.objects.get(seq=txn.ledger_seq))["data"]["reason"] == "voluntary cancellation"
 
 
 @pytest.mark.parametrize("reason", ["", "  ", None])

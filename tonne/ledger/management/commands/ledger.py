@@ -1,4 +1,4 @@
-"""tonne ledger verify | checkpoint | proof | key | acknowledge-restore"""
+"""tonne ledger verify | checkpoint | proof | opening | backfill | key | acknowledge-restore | witness"""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tonne.core.errors import RegistryError
-from tonne.ledger import cosigning, keys, proofs, witness
+from tonne.ledger import commitments, cosigning, keys, openings, proofs, witness
+from tonne.ledger.backfill import backfill
 from tonne.ledger.external import load
+from tonne.ledger.models import LedgerEntry
 from tonne.ledger.services import acknowledge_restore, check_against_mark, make_checkpoint
 from tonne.ledger.verify import verify_ledger
 
@@ -73,6 +75,17 @@ class Command(BaseCommand):
         check.add_argument("--key", help="verifier key text (obtain it independently of the proof)")
         check.add_argument("--key-file", help="file holding the verifier key")
 
+        sub.add_parser("backfill", help="append entries for controls rows the ledger never stated (older databases)")
+        opening = sub.add_parser("opening", help="open an entry's private fields; check an opening offline")
+        opening_sub = opening.add_subparsers(dest="opening_action", required=True)
+        show = opening_sub.add_parser("show", help="the opening of entry SEQ (the operator's; handle with care)")
+        show.add_argument("seq", type=int)
+        show.add_argument("--output", "-o", help="write it here (default: stdout)")
+        check_opening = opening_sub.add_parser("verify", help="check an opening against the public entry, offline")
+        check_opening.add_argument("file")
+        check_opening.add_argument("--entry", required=True,
+                                   help="the entry: its JSON from /api/v1/ledger/entries/SEQ, or its body")
+
     def handle(self, *args: object, **options: object) -> None:
         action = options["action"]
         try:
@@ -89,6 +102,12 @@ class Command(BaseCommand):
                 self._acknowledge(options)
             elif action == "witness":
                 self._witness(options)
+            elif action == "opening":
+                self._opening(options)
+            elif action == "backfill":
+                counts = backfill()
+                self.stdout.write(", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
+                                  or "Nothing to backfill: the ledger states every controls row.")
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
@@ -202,6 +221,39 @@ class Command(BaseCommand):
         if options.get("output"):
             Path(options["output"]).write_text(checkpoint.note)
         self.stdout.write(checkpoint.note, ending="")
+
+    def _opening(self, options: dict) -> None:
+        if options["opening_action"] == "show":
+            entry = LedgerEntry.objects.filter(seq=options["seq"]).first()
+            if entry is None:
+                raise CommandError("LEDGER_ENTRY_NOT_FOUND: no ledger entry has that number.")
+            text = json.dumps(openings.opening_of(entry), indent=2, ensure_ascii=False)
+            if options.get("output"):
+                Path(options["output"]).write_text(text + "\n")
+                self.stdout.write(f"wrote {options['output']}")
+            else:
+                self.stdout.write(text)
+            return
+        try:
+            opening = json.loads(Path(options["file"]).read_text())
+            entry_text = Path(options["entry"]).read_text().strip()
+        except OSError as exc:
+            raise CommandError(f"OPENING_FILE_UNREADABLE: {exc.strerror}: {exc.filename}") from None
+        except ValueError:
+            raise CommandError("OPENING_MALFORMED: the opening file is not JSON.") from None
+        try:
+            entry_doc = json.loads(entry_text)
+        except ValueError:
+            raise CommandError("ENTRY_MALFORMED: the entry file is not JSON.") from None
+        body = entry_doc["body"] if isinstance(entry_doc, dict) and isinstance(entry_doc.get("body"), str) else entry_text
+        problems = commitments.check_opening(body, opening)
+        if problems:
+            for problem in problems:
+                self.stderr.write(f"INVALID: {problem}")
+            sys.exit(1)
+        for field in opening["fields"]:
+            self.stdout.write(f"VALID: {field['field']} = {json.dumps(field['value'], ensure_ascii=False)} "
+                              f"opens {field['commitment']}")
 
     def _proof(self, options: dict) -> None:
         sub = options["proof_action"]

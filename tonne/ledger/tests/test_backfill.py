@@ -1,0 +1,54 @@
+"""`tonne ledger backfill`: controls rows from before the ledger stated them
+get one entry each, once, and verify is clean afterwards."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from tonne.controls.models import AccountLimit, Freeze, TrustedAccount
+from tonne.core import clock
+from tonne.ledger.backfill import backfill
+from tonne.ledger.models import LedgerEntry
+from tonne.ledger.verify import verify_ledger
+
+pytestmark = pytest.mark.django_db
+
+
+def test_controls_rows_the_ledger_never_stated_are_backfilled_once(registry) -> None:
+    reg = registry
+    now = clock.now()
+    # Rows as an older Tonne wrote them: no ledger entry.
+    Freeze.objects.create(uid=uuid.uuid4(), scope="account", account=reg.developer_account, reason="Court order",
+                          created_by=reg.admin, created_at=now, lifted_by=reg.admin, lifted_at=now)
+    AccountLimit.objects.create(account=reg.buyer_account, per_transfer=50, per_day=None, set_by=reg.admin,
+                                updated_at=now)
+    TrustedAccount.objects.create(account=reg.developer_account, trusted=reg.buyer_account, requested_by=reg.admin,
+                                  requested_at=now, effective_at=now)
+    before = verify_ledger()
+    assert before.first is not None and before.first.code == "STATE_DIVERGES"
+    assert "not in the ledger" in before.first.message or "ledger states False" in before.first.message
+
+    assert backfill() == {"control.freeze": 1, "control.freeze_lifted": 1, "control.limits": 1,
+                          "control.trusted_added": 1}
+    result = verify_ledger()
+    assert result.ok, result.first
+    size = LedgerEntry.objects.count()
+    out = io.StringIO()
+    call_command("ledger", "backfill", stdout=out)
+    assert "Nothing to backfill" in out.getvalue() and LedgerEntry.objects.count() == size
+
+
+def test_a_row_that_differs_from_the_ledger_is_left_for_verify_to_name(registry, settings) -> None:
+    from tonne.controls import services as controls
+
+    settings.TONNE_FOUR_EYES = set()
+    controls.request_limits(actor=registry.developer, account=registry.developer_account.identifier,
+                            per_transfer=50, per_day=100)
+    AccountLimit.objects.filter(account=registry.developer_account).update(per_transfer=5000)
+    assert backfill() == {}
+    result = verify_ledger()
+    assert result.first is not None and "per_transfer" in result.first.message
