@@ -5,6 +5,7 @@ SQLite (3.35+) and PostgreSQL both run atomically."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import connection
 
@@ -25,7 +26,7 @@ def hit_many(windows: dict[str, int]) -> dict[str, int]:
     the new counts."""
     now = clock.now()
     table, key_column, count_column = (connection.ops.quote_name(n) for n in (TABLE, "key", "count"))
-    params: list[object] = []
+    params: list[Any] = []
     for key, seconds in sorted(windows.items()):  # one order: concurrent requests never deadlock
         params += [key, connection.ops.adapt_datetimefield_value(now + dt.timedelta(seconds=seconds))]
     rows = ", ".join(["(%s, 1, %s)"] * len(windows))

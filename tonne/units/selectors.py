@@ -150,14 +150,22 @@ def project_retirements(project: Project) -> QuerySet[Transaction]:
 
 
 def transaction_blocks(txn: Transaction) -> list[dict]:
-    # Plain rows, not model instances: this answers every move request.
+    return transaction_blocks_and_project(txn)[0]
+
+
+def transaction_blocks_and_project(txn: Transaction) -> tuple[list[dict], str | None]:
+    """A transaction's blocks and its project's identifier, in one query when
+    its blocks name that project (what answers every move request)."""
+    # Plain rows, not model instances.
     rows = TransactionBlock.objects.filter(transaction=txn).order_by("serial_start").values_list(
         "serial_start", "serial_end", "issuance__unit_class", "issuance__vintage", "issuance__number",
         "issuance__project__host_party", "issuance__project__sectoral_scope", "issuance__project__number",
-        "issuance__project__project_id",
+        "issuance__project__project_id", "issuance__project_id",
     )
-    return [
-        {
+    blocks: list[dict] = []
+    projects: dict[int, str] = {}
+    for start, end, unit_class, vintage, issuance, host, scope, number, project_id, project_pk in rows:
+        blocks.append({
             "serial": render_serial(
                 SerialPrefix(host=host, unit_class=unit_class, scope=scope, project=number,
                              vintage=vintage, issuance=issuance),
@@ -168,9 +176,13 @@ def transaction_blocks(txn: Transaction) -> list[dict]:
             "quantity": end - start + 1,
             "project_id": project_id,
             "vintage": vintage,
-        }
-        for start, end, unit_class, vintage, issuance, host, scope, number, project_id in rows
-    ]
+        })
+        projects[project_pk] = project_id
+    if txn.project_id is None:
+        return blocks, None
+    if txn.project_id in projects:
+        return blocks, projects[txn.project_id]
+    return blocks, txn.project.project_id if txn.project else None
 
 
 # -- serial lookup -----------------------------------------------------------------------
