@@ -19,6 +19,7 @@ import json
 import os
 import pstats
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,11 +31,10 @@ QUANTITY = 5
 
 
 def _env() -> None:
-    for key, value in common.child_env("tonne_bench", "/tmp").items():
-        if key not in ("DATABASE_URL", "TONNE_DATA_DIR"):
+    data_dir = os.environ.setdefault("TONNE_DATA_DIR", tempfile.mkdtemp(prefix="tonne-profile-http-"))
+    for key, value in common.child_env("tonne_bench", data_dir).items():
+        if key != "DATABASE_URL":
             os.environ.setdefault(key, value)
-    os.environ.setdefault("TONNE_DATA_DIR", "/tmp/tonne-profile-http")
-    Path(os.environ["TONNE_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
 def main() -> None:
@@ -47,11 +47,11 @@ def main() -> None:
         sys.exit("set DATABASE_URL to a database of your own")
     _env()
     common.django_setup()
+    import bench_transfers
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
-    import bench_transfers
     from tonne.organisations.models import User
     from tonne.units import services as units
     from tonne.units.domain import Selection
