@@ -5,6 +5,7 @@ SQLite (3.35+) and PostgreSQL both run atomically."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import connection
 
@@ -16,22 +17,32 @@ TABLE = RateCounter._meta.db_table
 
 def hit(key: str, seconds: int) -> int:
     """Count one more under `key` (a window that ends `seconds` from now) and return the count."""
+    return hit_many({key: seconds})[key]
+
+
+def hit_many(windows: dict[str, int]) -> dict[str, int]:
+    """Count one more under each key (key → seconds its window lasts) in one
+    statement, one round trip for every counter a request touches; returns
+    the new counts."""
     now = clock.now()
-    expires = connection.ops.adapt_datetimefield_value(now + dt.timedelta(seconds=seconds))
     table, key_column, count_column = (connection.ops.quote_name(n) for n in (TABLE, "key", "count"))
+    params: list[Any] = []
+    for key, seconds in sorted(windows.items()):  # one order: concurrent requests never deadlock
+        params += [key, connection.ops.adapt_datetimefield_value(now + dt.timedelta(seconds=seconds))]
+    rows = ", ".join(["(%s, 1, %s)"] * len(windows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES (%s, 1, %s) "  # noqa: S608 (quoted constant names; values bound)
+            f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES {rows} "  # noqa: S608 (quoted constant names; values bound)
             f"ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
-            f"RETURNING {count_column}",
-            [key, expires],
+            f"RETURNING {key_column}, {count_column}",
+            params,
         )
-        count = int(cursor.fetchone()[0])
-        if count == 1:
+        counts = {str(key): int(count) for key, count in cursor.fetchall()}
+        if 1 in counts.values():
             # A new window: windows that ended go (once per client a window, not on every request).
             cursor.execute(f"DELETE FROM {table} WHERE expires_at < %s",  # noqa: S608 (constant name)
                            [connection.ops.adapt_datetimefield_value(now)])
-    return count
+    return counts
 
 
 def current(key: str) -> int:

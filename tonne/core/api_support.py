@@ -20,6 +20,7 @@ from django.views import defaults
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.operation import Operation
 from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
@@ -33,6 +34,29 @@ from tonne.core.errors import (
 )
 
 logger = logging.getLogger("tonne.api")
+
+
+def _share_response_models() -> None:
+    """django-ninja wraps each response type in a new pydantic model for each
+    status code of each operation: about a thousand models, most of them the
+    problem document's, and most of the server's start-up time. The wrapper
+    only names the type (`response: T`), so one model a type serves all."""
+    build = Operation._create_response_model
+    models: dict[Any, Any] = {}
+
+    def shared(self: Operation, response_param: Any) -> Any:
+        try:
+            return models[response_param]
+        except KeyError:
+            model = models[response_param] = build(self, response_param)
+            return model
+        except TypeError:  # not hashable: built each time, as before
+            return build(self, response_param)
+
+    Operation._create_response_model = shared  # type: ignore[method-assign]
+
+
+_share_response_models()
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -239,6 +239,7 @@ def issuance_out(issuance: Issuance) -> dict:
 
 
 def transaction_out(txn: Transaction, user: User | None) -> dict:
+    blocks, project_id = selectors.transaction_blocks_and_project(txn)
     return {
         "identifier": txn.identifier,
         "kind": txn.kind,
@@ -247,7 +248,7 @@ def transaction_out(txn: Transaction, user: User | None) -> dict:
         # Parties to a transaction see both of its accounts.
         "from_account": txn.from_account.identifier if txn.from_account else None,
         "to_account": txn.to_account.identifier,
-        "project_id": txn.project.project_id if txn.project else None,
+        "project_id": project_id,
         "beneficiary": txn.beneficiary,
         "purpose": txn.purpose,
         "jurisdiction": txn.jurisdiction,
@@ -255,7 +256,7 @@ def transaction_out(txn: Transaction, user: User | None) -> dict:
         "created_at": txn.created_at,
         "completed_at": txn.completed_at,
         "ledger_seq": txn.ledger_seq,
-        "blocks": selectors.transaction_blocks(txn),
+        "blocks": blocks,
     }
 
 

@@ -150,20 +150,39 @@ def project_retirements(project: Project) -> QuerySet[Transaction]:
 
 
 def transaction_blocks(txn: Transaction) -> list[dict]:
-    rows = TransactionBlock.objects.filter(transaction=txn).select_related(
-        "issuance", "issuance__project"
+    return transaction_blocks_and_project(txn)[0]
+
+
+def transaction_blocks_and_project(txn: Transaction) -> tuple[list[dict], str | None]:
+    """A transaction's blocks and its project's identifier, in one query when
+    its blocks name that project (what answers every move request)."""
+    # Plain rows, not model instances.
+    rows = TransactionBlock.objects.filter(transaction=txn).order_by("serial_start").values_list(
+        "serial_start", "serial_end", "issuance__unit_class", "issuance__vintage", "issuance__number",
+        "issuance__project__host_party", "issuance__project__sectoral_scope", "issuance__project__number",
+        "issuance__project__project_id", "issuance__project_id",
     )
-    return [
-        {
-            "serial": serial_text(tb.issuance, tb.serial_start, tb.serial_end),
-            "serial_start": tb.serial_start,
-            "serial_end": tb.serial_end,
-            "quantity": tb.serial_end - tb.serial_start + 1,
-            "project_id": tb.issuance.project.project_id,
-            "vintage": tb.issuance.vintage,
-        }
-        for tb in rows.order_by("serial_start")
-    ]
+    blocks: list[dict] = []
+    projects: dict[int, str] = {}
+    for start, end, unit_class, vintage, issuance, host, scope, number, project_id, project_pk in rows:
+        blocks.append({
+            "serial": render_serial(
+                SerialPrefix(host=host, unit_class=unit_class, scope=scope, project=number,
+                             vintage=vintage, issuance=issuance),
+                SerialRange(start, end),
+            ),
+            "serial_start": start,
+            "serial_end": end,
+            "quantity": end - start + 1,
+            "project_id": project_id,
+            "vintage": vintage,
+        })
+        projects[project_pk] = project_id
+    if txn.project_id is None:
+        return blocks, None
+    if txn.project_id in projects:
+        return blocks, projects[txn.project_id]
+    return blocks, txn.project.project_id if txn.project else None
 
 
 # -- serial lookup -----------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_failure_in_middleware_is_a_problem_document(issued, monkeypatch) -> Non
     def down(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
-    monkeypatch.setattr(counters, "hit", down)
+    monkeypatch.setattr(counters, "hit_many", down)
     response = client.get(f"{API}/issuances")
     assert_retryable(response, "DATABASE_UNAVAILABLE")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 from waitress import serve
 
 from tonne.ledger import keys
@@ -13,6 +14,9 @@ from tonne.ops import backup, worker
 
 class Command(BaseCommand):
     help = "Serve the registry over HTTP."
+    # The system checks are `tonne check`'s (and CI's) work, not every start's;
+    # the URLs, which they would load, are loaded below before serving.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -24,6 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         application = get_wsgi_application()
+        get_resolver().url_patterns  # noqa: B018 (load every API now: the first request is not slow, a broken one stops the start)
         keys.ensure_key()
         backup.hold_running_lock()  # `tonne restore` refuses while this is held
         rolled_back = check_against_mark()
