@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from tonne.core import iso3166, text
 from tonne.core.errors import ValidationFailed
 from tonne.organisations.models import Account, Organisation
 
@@ -121,6 +122,37 @@ def check_quantity(quantity: object, *, field: str = "quantity") -> int:
     if quantity > MAX_SERIAL:
         raise ValidationFailed("QUANTITY_INVALID", "quantity is too large.", field=field)
     return quantity
+
+
+# Column limits of Transaction's free-text fields (units.models), kept here so
+# the rules need no database.
+BENEFICIARY_LIMIT = 300
+
+
+def retirement_details(beneficiary: object, purpose: object, jurisdiction: object, reason: object) -> dict[str, str]:
+    """What a retirement records, checked: a beneficiary (kept whole, never
+    cut), a known purpose, an ISO 3166-1 or 3166-2 jurisdiction when given."""
+    named = text.bounded(beneficiary, "beneficiary", BENEFICIARY_LIMIT)
+    if not named:
+        raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
+    if purpose not in RETIREMENT_PURPOSES:
+        raise ValidationFailed(
+            "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose"
+        )
+    where = str(jurisdiction or "").strip()
+    return {
+        "beneficiary": named,
+        "purpose": str(purpose),
+        "jurisdiction": iso3166.jurisdiction(where, "jurisdiction") if where else "",
+        "reason": text.bounded(reason, "reason", text.LONG_TEXT),
+    }
+
+
+def cancellation_reason(reason: object) -> str:
+    said = text.bounded(reason, "reason", text.LONG_TEXT)
+    if not said:
+        raise ValidationFailed("CANCELLATION_REASON_REQUIRED", "A cancellation needs a reason.", field="reason")
+    return said
 
 
 def _parse_range(value: object) -> SerialRange:

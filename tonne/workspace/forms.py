@@ -400,7 +400,9 @@ class TransferForm(MoveForm):
 
 
 class RetireForm(MoveForm):
-    beneficiary = forms.CharField(label=_("Beneficiary"), max_length=300)
+    # No max_length here: a browser would cut a pasted text to it without a
+    # word; the registry refuses an over-long one (TEXT_TOO_LONG) instead.
+    beneficiary = forms.CharField(label=_("Beneficiary"))
     purpose = forms.ChoiceField(
         label=_("Purpose"),
         choices=[
@@ -411,7 +413,11 @@ class RetireForm(MoveForm):
             ("other", _("Other")),
         ],
     )
-    jurisdiction = forms.CharField(label=_("Jurisdiction (optional)"), max_length=100, required=False)
+    jurisdiction = forms.CharField(
+        label=_("Jurisdiction (optional)"),
+        required=False,
+        help_text=_("An ISO 3166 code: a country (FR) or one of its subdivisions (US-CA)."),
+    )
     reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -103,7 +103,8 @@ def test_missing_idempotency_key(registry, issued, client: Client) -> None:
     [
         ({"quantity": -5}, 422, "QUANTITY_NOT_POSITIVE"),
         ({"quantity": 0}, 422, "QUANTITY_NOT_POSITIVE"),
-        ({"quantity": "5"}, 422, "REQUEST_INVALID"),
+        ({"quantity": "5"}, 422, "QUANTITY_INVALID"),
+        ({"quantity": 2.5}, 422, "QUANTITY_INVALID"),  # the service's code, not the schema's
         ({"quantity": 5000}, 422, "INSUFFICIENT_UNITS"),
         ({"ranges": [{"start": 5000, "end": 5001}]}, 422, "SERIAL_RANGE_NOT_HELD"),
         ({"ranges": [{"start": 10, "end": 5}]}, 422, "SERIAL_RANGE_INVALID"),
@@ -121,6 +122,38 @@ def test_bad_transfers_change_nothing(
     response = post(client, "/transfers", body, headers={"Idempotency-Key": f"bad-{code}"})
     assert_problem(response, status, code)
     assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"jurisdiction": "foo"}, "JURISDICTION_INVALID"),
+        ({"jurisdiction": "XX"}, "JURISDICTION_INVALID"),
+        ({"jurisdiction": "US-ZZ"}, "JURISDICTION_INVALID"),
+        ({"beneficiary": "B" * 301}, "TEXT_TOO_LONG"),
+        ({"reason": "R" * 2001}, "TEXT_TOO_LONG"),
+        ({"quantity": 1.5}, "QUANTITY_INVALID"),
+    ],
+)
+def test_bad_retirements_are_refused_whole(registry, issued, client: Client, change, code) -> None:
+    """Never cut to fit, never free text where a code is due."""
+    client.force_login(registry.developer)
+    before = state()
+    body = {"from_account": registry.developer_account.identifier, "quantity": 1, "beneficiary": "Ada",
+            "purpose": "voluntary", **change}
+    assert_problem(post(client, "/retirements", body, headers={"Idempotency-Key": f"r-{code}"}), 422, code)
+    assert state() == before
+
+
+def test_retirement_jurisdiction_is_a_country_or_subdivision(registry, issued, client: Client) -> None:
+    client.force_login(registry.developer)
+    for n, where in enumerate(("fr", "US-CA")):
+        body = {"from_account": registry.developer_account.identifier, "quantity": 1, "beneficiary": "B" * 300,
+                "purpose": "voluntary", "jurisdiction": where}
+        response = post(client, "/retirements", body, headers={"Idempotency-Key": f"ok-{n}"})
+        assert response.status_code in (200, 201), response.content
+        assert response.json()["jurisdiction"] == where.upper()
+        assert response.json()["beneficiary"] == "B" * 300
 
 
 def test_unknown_account_is_404(registry, issued, client: Client) -> None:
