@@ -293,7 +293,7 @@ class DocumentForm(forms.Form):
             (Document.Kind.OTHER, _("Other")),
         ],
     )
-    title = forms.CharField(label=_("Title"), max_length=300, required=False)
+    title = forms.CharField(label=_("Title"), required=False)  # too long: refused by the registry, not cut
     is_public = forms.BooleanField(label=_("Public (shown on the public project page)"), required=False, initial=True)
 
 
@@ -331,7 +331,7 @@ VintageFormSet = forms.formset_factory(VintageForm, extra=2, max_num=50)
 
 
 class VerifyForm(forms.Form):
-    verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False, max_length=100)
+    verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False)
     document = forms.FileField(label=_("Verification report (file)"), required=False)
 
     def __init__(self, *args: Any, vintages: list[Any], **kwargs: Any) -> None:
