@@ -18,7 +18,6 @@ from django.shortcuts import render
 
 from tonne.audit.context import client_ip
 
-
 log = logging.getLogger(__name__)
 
 
