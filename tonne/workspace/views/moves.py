@@ -21,7 +21,7 @@ from tonne.organisations import services as orgs
 from tonne.organisations.models import Account
 from tonne.units import selectors as unit_selectors
 from tonne.units import services as units
-from tonne.units.domain import Selection
+from tonne.units.domain import Selection, retirement_details
 from tonne.units.models import WAITING, Transaction, UnitBlock
 from tonne.workspace import forms as wf
 from tonne.workspace import inbox as inbox_sources
@@ -103,6 +103,8 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             else:
                 _say_outcome(request, txn)
             return redirect("workspace:transaction", identifier=txn.identifier)
+        if kind == Transaction.Kind.RETIREMENT:  # its own rules before the confirmation, not after
+            retirement_details(cleaned["beneficiary"], cleaned["purpose"], cleaned["jurisdiction"], cleaned["reason"])
         ranges = form.parsed_ranges()
         selection = Selection.build(
             ranges=ranges or None,
