@@ -391,10 +391,10 @@ def take(block: BlockRow, parts: list[SerialRange], need: int, pieces: list[Piec
 
 
 def insufficient(account: str, requested: int, available: int, held_back: int) -> ValidationFailed:
-    also = f" ({held_back} more are frozen or committed to waiting transactions)" if held_back else ""
+    also = f" ({held_back:,} more are frozen or committed to waiting transactions)" if held_back else ""
     return ValidationFailed(
         "INSUFFICIENT_UNITS",
-        f"Account {account} holds {available} matching units that may move{also}; {requested} requested.",
+        f"Account {account} holds {available:,} matching units that may move{also}; {requested:,} requested.",
         field="quantity",
         details={"available": available, "requested": requested, **({"held_back": held_back} if held_back else {})},
     )

@@ -14,6 +14,7 @@ from tonne.core.errors import RegistryError
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
 from tonne.projects.models import Document, Methodology, Project
+from tonne.units import selectors as unit_selectors
 from tonne.units.domain import SerialRange, parse_lookup
 
 # Labels of the project fields (CAD Trust v2.0.2 names in brackets where they differ).
@@ -380,7 +381,10 @@ class MoveForm(forms.Form):
         out = []
         for line in (self.cleaned_data.get("ranges") or "").splitlines():
             if line.strip():
-                out.append(parse_lookup(line)[1])
+                prefix, serials = parse_lookup(line)
+                if prefix is not None:  # a full serial string: its prefix must be the units' own, as in the public lookup
+                    unit_selectors.lookup_serials(None, line, require_match=False)
+                out.append(serials)
         return out
 
     def clean(self) -> dict[str, Any]:
