@@ -172,6 +172,7 @@ class SelectionIn(StrictSchema):
     project: str | None = None
     vintage: StrictInt | None = None
     unit_class: str | None = None
+    issuance: str | None = Field(None, description="Only units of this issuance (its uid, as /issuances/{uid} shows it).")
 
     check_quantity = field_validator("quantity", mode="before")(_quantity)
 
@@ -182,6 +183,7 @@ class SelectionIn(StrictSchema):
             project=self.project,
             vintage=self.vintage,
             unit_class=self.unit_class,
+            issuance=self.issuance,
         )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from tonne.core import iso3166, text
-from tonne.core.errors import ValidationFailed
+from tonne.core.errors import NotFound, ValidationFailed
 from tonne.organisations.models import Account, Organisation
 
 MAX_SERIAL = 2**62  # fits a signed 64-bit column with room to spare
@@ -167,6 +167,9 @@ def _parse_range(value: object) -> SerialRange:
         ) from None
 
 
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which units to move: explicit ranges, or a quantity chosen by criteria
@@ -177,6 +180,7 @@ class Selection:
     project: str | None = None
     vintage: int | None = None
     unit_class: str | None = None
+    issuance: str | None = None  # an issuance's uid: units of that issuance only
 
     @classmethod
     def build(
@@ -187,6 +191,7 @@ class Selection:
         project: str | None = None,
         vintage: int | None = None,
         unit_class: str | None = None,
+        issuance: str | None = None,
     ) -> Selection:
         if ranges:
             parsed = [r if isinstance(r, SerialRange) else _parse_range(r) for r in ranges]
@@ -194,7 +199,7 @@ class Selection:
                 raise ValidationFailed(
                     "QUANTITY_MISMATCH", "quantity does not equal the number of units in the ranges.", field="quantity"
                 )
-            if project or vintage or unit_class:
+            if project or vintage or unit_class or issuance:
                 raise ValidationFailed(
                     "SELECTION_AMBIGUOUS", "Give either serial ranges or selection criteria, not both.", field="ranges"
                 )
@@ -203,7 +208,13 @@ class Selection:
             raise ValidationFailed(
                 "SELECTION_EMPTY", "Say which units to move: serial ranges, or a quantity.", field="quantity"
             )
-        return cls(quantity=check_quantity(quantity), project=project, vintage=vintage, unit_class=unit_class)
+        if issuance is not None:
+            issuance = str(issuance).strip().lower()
+            if not _UUID_RE.match(issuance):
+                raise ValidationFailed("ISSUANCE_INVALID", "issuance is an issuance's identifier (a UUID).", field="issuance")
+        return cls(
+            quantity=check_quantity(quantity), project=project, vintage=vintage, unit_class=unit_class, issuance=issuance
+        )
 
     @property
     def total(self) -> int:
@@ -212,7 +223,10 @@ class Selection:
     def describe(self) -> dict[str, Any]:
         if self.ranges:
             return {"ranges": [[r.start, r.end] for r in self.ranges]}
-        return {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}
+        described = {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}
+        if self.issuance:  # only when given: the requests of before keep their hash
+            described["issuance"] = self.issuance
+        return described
 
 
 RETIREMENT_PURPOSES = ("voluntary", "ndc", "corsia", "other_compliance", "other")
@@ -388,6 +402,15 @@ def take(block: BlockRow, parts: list[SerialRange], need: int, pieces: list[Piec
         if need == 0:
             break
     return need
+
+
+def missing_criterion(project: str | None, project_found: bool, issuance: str | None, issuance_found: bool) -> None:
+    """A selection naming a project or issuance that does not exist is "not
+    found", not "insufficient units"."""
+    if project and not project_found:
+        raise NotFound("PROJECT_NOT_FOUND", f"No project {project}.", field="project")
+    if issuance and not issuance_found:
+        raise NotFound("ISSUANCE_NOT_FOUND", f"No issuance {issuance}.", field="issuance")
 
 
 def insufficient(account: str, requested: int, available: int, held_back: int) -> ValidationFailed:

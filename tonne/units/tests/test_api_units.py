@@ -156,6 +156,32 @@ def test_retirement_jurisdiction_is_a_country_or_subdivision(registry, issued, c
         assert response.json()["beneficiary"] == "B" * 300
 
 
+def test_selection_by_issuance_and_missing_criteria_are_not_found(registry, client: Client) -> None:
+    """Two issuances of one vintage: the issuance criterion takes units of the
+    one named only; a project or issuance that does not exist is not found."""
+    import datetime as dt
+
+    project = testing.registered_project(registry)
+    _r, (first,) = testing.issue(registry, project, {2022: 100}, period=(dt.date(2022, 1, 1), dt.date(2022, 6, 30)))
+    _r, (second,) = testing.issue(registry, project, {2022: 100}, period=(dt.date(2022, 7, 1), dt.date(2022, 12, 31)))
+    client.force_login(registry.developer)
+    body = transfer_body(registry, quantity=30, vintage=2022, issuance=str(second.uid))
+    response = post(client, "/transfers", body, headers={"Idempotency-Key": "by-issuance"})
+    assert response.status_code in (200, 201), response.content
+    moved = UnitBlock.objects.filter(account=registry.buyer_account)
+    assert {b.issuance_id for b in moved} == {second.pk} and sum(b.quantity for b in moved) == 30
+    before = state()
+    for change, status, code in (
+        ({"project": "CI-9999"}, 404, "PROJECT_NOT_FOUND"),
+        ({"issuance": "00000000-0000-4000-8000-000000000000"}, 404, "ISSUANCE_NOT_FOUND"),
+        ({"issuance": "first"}, 422, "ISSUANCE_INVALID"),
+        ({"issuance": str(first.uid), "quantity": 101}, 422, "INSUFFICIENT_UNITS"),
+    ):
+        body = transfer_body(registry, **{"quantity": 5, **change})
+        assert_problem(post(client, "/transfers", body, headers={"Idempotency-Key": f"missing-{code}"}), status, code)
+    assert state() == before
+
+
 def test_unknown_account_is_404(registry, issued, client: Client) -> None:
     from tonne.organisations.domain import make_account_identifier
 
