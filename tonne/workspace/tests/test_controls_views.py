@@ -87,6 +87,8 @@ def test_transfer_is_approved_in_the_inbox_then_delayed_then_cancelled(world: Wo
     # The receiving holder sees the incoming transfer, and no Cancel it could not use.
     incoming = stepped_up(w.reg.buyer).get(f"{W}/transactions/{txn.identifier}/").content.decode()
     assert "Delayed settlement" in incoming and "cancel-transaction" not in incoming
+    listed = stepped_up(w.reg.buyer).get(W + "/transactions/").content.decode()
+    assert txn.identifier in listed and f"/transactions/{txn.identifier}/cancel/" not in listed
     assert f"/transactions/{txn.identifier}/cancel/" in dev.get(W + "/transactions/").content.decode()
     # Cancel until executed; then nothing is waiting any more.
     body = dev.post(f"{W}/transactions/{txn.identifier}/cancel/", follow=True).content.decode()
