@@ -222,7 +222,8 @@ def test_retirement_awaits_approval_and_settles_once_approved(world: World) -> N
     approver = stepped_up(w.dev_approver)
     page = approver.get(W + "/inbox/").content.decode()
     assert "Abidjan city council" in page and approval.request_hash in page
-    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    said = decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    assert re.search(rf"Approved: [^<]*{txn.identifier}", said) and str(approval.uid) not in said  # words, not a raw id
     txn.refresh_from_db()
     assert txn.status == "completed"  # retirements wait for no settlement delay
     assert "certificate-link" in dev.get(f"{W}/transactions/{txn.identifier}/").content.decode()
