@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+# How long a browser test waits for a state (a page, an element, a URL) before
+# failing. Generous because the waits end as soon as the state arrives: on a
+# busy machine a page may take seconds, and a test must not fail for that.
+STATE_TIMEOUT_MS = 90_000
+# A second-factor code is typed only with at least this long left in its
+# 30-second window, so that a slow sign-in still checks it inside the window.
+TOTP_MARGIN_S = 12
 # axe-core rule impacts that fail a test (contrast, labels, names, roles...).
 FAILING_IMPACTS = {"serious", "critical", "moderate"}
 
@@ -110,7 +118,8 @@ def live_site() -> Iterator[LiveSite]:
 
 def _new_page(browser: Any, **options: Any) -> Any:
     context = browser.new_context(bypass_csp=True, **options)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(STATE_TIMEOUT_MS)
+    context.set_default_navigation_timeout(STATE_TIMEOUT_MS)
     return context.new_page()
 
 
@@ -130,6 +139,51 @@ def phone_page(browser: Any, live_site: LiveSite) -> Iterator[Any]:
     tab.base_url = live_site.url
     yield tab
     tab.context.close()
+
+
+def totp_code(secret: str, margin: float = TOTP_MARGIN_S) -> str:
+    """What the person's authenticator app shows, taken early in its window:
+    when less than `margin` seconds are left, wait for the next window so the
+    code stays valid while a busy server gets round to checking it (the
+    registry accepts the current window only)."""
+    from allauth.mfa import app_settings  # import here: this module loads before Django
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    period = app_settings.TOTP_PERIOD
+    left = period - time.time() % period
+    if left < margin:
+        time.sleep(left + 0.05)
+    return format_hotp_value(hotp_value(secret, int(time.time() // period)))
+
+
+def sign_in(page: Any, username: str, password: str, *, totp_secret: str | None = None, next_url: str = "/workspace/") -> None:
+    """Sign in through the real login page (and allauth's second-factor page
+    with a real code when the person has one). Every wait is for a state:
+    the page the form leads to, never a delay. A code refused because its
+    window closed on the way (a very slow machine) is retried with a new one."""
+    page.context.clear_cookies()
+    page.goto(f"{page.base_url}/accounts/login/?next={next_url}")
+    page.fill("#id_login", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.press("#id_password", "Enter")
+    if totp_secret is not None:
+        page.wait_for_url("**/accounts/2fa/authenticate/**")
+        for _attempt in range(3):
+            page.fill("input[name=code]", totp_code(totp_secret))
+            with page.expect_navigation():
+                page.press("input[name=code]", "Enter")
+            if "/accounts/2fa/authenticate/" not in page.url:
+                break
+    page.wait_for_url(f"**{next_url}")
+
+
+def follow(page: Any, target: Any) -> None:
+    """Click a link or a form's button and wait until the page it leads to has
+    loaded: what the test reads next (the page or the database) is then the
+    outcome of the request, however slow the machine."""
+    with page.expect_navigation():
+        target.click()
 
 
 def screenshot(page: Any, name: str) -> Path:

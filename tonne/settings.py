@@ -241,7 +241,12 @@ TONNE_USE_X_FORWARDED_FOR = _env_bool("TONNE_USE_X_FORWARDED_FOR", False)
 # Outgoing requests (webhooks, CAD Trust nodes, picklists) reach only public
 # addresses, plus these hosts or networks (comma-separated, e.g. "10.0.5.0/24,node.internal").
 TONNE_OUTBOUND_ALLOW = tuple(h.strip() for h in os.environ.get("TONNE_OUTBOUND_ALLOW", "").split(",") if h.strip())
-EMAIL_BACKEND = os.environ.get("TONNE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# With no mail server named, e-mails (password resets...) are written to the
+# server's log (console backend) rather than sent nowhere.
+EMAIL_BACKEND = os.environ.get(
+    "TONNE_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if os.environ.get("TONNE_EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_HOST = os.environ.get("TONNE_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("TONNE_EMAIL_PORT", "25"))
 EMAIL_TIMEOUT = 10

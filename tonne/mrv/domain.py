@@ -28,6 +28,43 @@ def check_period(start: dt.date, end: dt.date, *, today: dt.date) -> None:
         raise ValidationFailed("PERIOD_IN_FUTURE", "A monitoring period cannot end in the future.", field="period_end")
 
 
+def check_crediting(start: dt.date, end: dt.date, crediting: tuple[dt.date | None, dt.date | None]) -> None:
+    """Units are credited only for what happened in the crediting period."""
+    first, last = crediting
+    if (first is not None and start < first) or (last is not None and end > last):
+        raise ValidationFailed(
+            "PERIOD_OUTSIDE_CREDITING",
+            f"The monitoring period {start} – {end} is outside the project's crediting period "
+            f"{first or '…'} – {last or '…'}.",
+            field="period_start",
+        )
+
+
+# A claim beyond this many times the project's own estimate for the period is
+# a slip (a unit or a digit too many), never over-performance: refused.
+CLAIM_ESTIMATE_FACTOR = 100
+
+
+def check_claim_plausible(
+    claimed: Mapping[int, int], period: tuple[dt.date, dt.date], estimations: list[tuple[dt.date, dt.date, int]]
+) -> None:
+    """The claim against the project's estimate at its average daily rate
+    (no estimate given: nothing to compare with)."""
+    days = sum((end - start).days + 1 for start, end, _ in estimations)
+    if days <= 0:
+        return
+    expected = sum(units for _, _, units in estimations) * ((period[1] - period[0]).days + 1) / days
+    total = sum(claimed.values())
+    if total > CLAIM_ESTIMATE_FACTOR * max(expected, 1):
+        raise ValidationFailed(
+            "CLAIM_ABOVE_ESTIMATE",
+            f"{total:,} units claimed where the project estimates about {round(expected):,} for this period: "
+            f"more than {CLAIM_ESTIMATE_FACTOR} times the estimate. Check the quantities.",
+            field="vintages",
+            details={"claimed": total, "estimated": round(expected)},
+        )
+
+
 def vintage_quantities(rows: object, field: str, period: tuple[dt.date, dt.date] | None = None) -> dict[int, int]:
     """Quantities per vintage year, from rows ({vintage, quantity}) or a
     mapping; each vintage once, inside the monitoring `period` when given."""

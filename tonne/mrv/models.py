@@ -48,6 +48,13 @@ class MonitoringReport(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "number"], name="report_number_per_project"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="report_period_ordered"),
+            # One verification statement backs one report's issuances (reports a
+            # VVB verified; imported ones share their transfer's reference).
+            models.UniqueConstraint(
+                fields=["verification_id"],
+                condition=Q(verified_by__isnull=False) & ~Q(verification_id="") & ~Q(status__in=["rejected", "withdrawn"]),
+                name="verification_id_backs_one_report",
+            ),
         ]
 
     def __str__(self) -> str:

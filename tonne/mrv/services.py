@@ -6,12 +6,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
 from tonne.controls import gate as controls_gate
 from tonne.controls.models import Approval
-from tonne.core import clock
+from tonne.core import clock, text
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.mrv import domain
@@ -66,6 +66,7 @@ def submit_report(
         )
     start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
     domain.check_period(start, end, today=clock.now().date())
+    domain.check_crediting(start, end, (project.crediting_period_start, project.crediting_period_end))
     # Periods never overlap; the project row lock makes this check race-free.
     clash = (
         MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start)
@@ -79,6 +80,8 @@ def submit_report(
             field="period_start",
         )
     claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
+    estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
+    domain.check_claim_plausible(claimed, (start, end), estimations)
     try:
         vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
     except (ValueError, Organisation.DoesNotExist):
@@ -153,10 +156,21 @@ def verify_report(
     now = clock.now()
     report.status = MonitoringReport.Status.VERIFIED
     report.verification_document = doc
-    report.verification_id = (verification_id or "").strip() or f"{report.project.project_id}-VER-{report.number}"
+    report.verification_id = (
+        text.bounded(verification_id, "verification_id", 100) or f"{report.project.project_id}-VER-{report.number}"
+    )
     report.verified_by = actor
     report.verified_at = now
-    report.save()
+    used = MonitoringReport.objects.filter(verification_id=report.verification_id, verified_by__isnull=False).exclude(
+        pk=report.pk
+    ).exclude(status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN])
+    if used.exists():
+        raise _verification_used(report.verification_id)
+    try:
+        with transaction.atomic():  # a concurrent verification citing it is caught by the constraint
+            report.save()
+    except IntegrityError:
+        raise _verification_used(report.verification_id) from None
     append_entry(
         kind="mrv.report_verified",
         actor=actor,
@@ -170,6 +184,14 @@ def verify_report(
         },
     )
     return report
+
+
+def _verification_used(verification_id: str) -> ValidationFailed:
+    return ValidationFailed(
+        "VERIFICATION_ID_USED",
+        f"Verification {verification_id} already backs another monitoring report.",
+        field="verification_id",
+    )
 
 
 def record_adjustment(report: MonitoringReport, adjusted: bool, reason: str) -> str:

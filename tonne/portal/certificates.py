@@ -1,6 +1,7 @@
 """Retirement certificates as PDF (reportlab), with a QR code (segno, drawn
 as vector squares) linking to the public verification of the ledger entry,
-and the inclusion proof printed in full so the paper alone can be checked."""
+and the inclusion proof printed in full so the paper alone can be checked.
+Text is set in the fonts Tonne ships (pdf_fonts), embedded, so any name prints."""
 
 from __future__ import annotations
 
@@ -14,26 +15,38 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from tonne.portal import pdf_fonts
+
 INK = (0.106, 0.165, 0.141)
 ACCENT = (0.031, 0.298, 0.216)
 
 
-def _wrap(canvas: Canvas, text: str, font: str, size: float, width: float, *, exact: bool = False) -> list[str]:
+def _wrap(text: str, style: str, size: float, width: float, *, exact: bool = False) -> list[str]:
     """Split text into lines that fit `width` (long words such as hashes are
     cut). `exact` keeps every character (data to be re-typed, such as the
     ledger entry): lines are cut anywhere and nothing is dropped."""
+
+    def fits(candidate: str) -> bool:
+        return pdf_fonts.width(candidate, style, size) <= width
+
     lines: list[str] = []
     if exact:
-        per_line = max(1, int(width // canvas.stringWidth("0", font, size)))
         for paragraph in text.split("\n"):
-            lines.extend(paragraph[i : i + per_line] for i in range(0, max(len(paragraph), 1), per_line))
+            line, used = "", 0.0
+            for ch in paragraph:
+                step = pdf_fonts.width(ch, style, size)
+                if line and used + step > width:
+                    lines.append(line)
+                    line, used = "", 0.0
+                line, used = line + ch, used + step
+            lines.append(line)
         return lines
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
-            while canvas.stringWidth(word, font, size) > width:
+            while not fits(word):
                 cut = len(word)
-                while cut > 1 and canvas.stringWidth(word[:cut], font, size) > width:
+                while cut > 1 and not fits(word[:cut]):
                     cut -= 1
                 if line:
                     lines.append(line)
@@ -41,7 +54,7 @@ def _wrap(canvas: Canvas, text: str, font: str, size: float, width: float, *, ex
                 lines.append(word[:cut])
                 word = word[cut:]
             candidate = f"{line} {word}".strip()
-            if canvas.stringWidth(candidate, font, size) <= width:
+            if fits(candidate):
                 line = candidate
             else:
                 lines.append(line)
@@ -64,25 +77,23 @@ class _Page:
             self.y = self.height - 22 * mm
 
     def text(
-        self, text: str, *, font: str = "Helvetica", size: float = 10, width: float | None = None, gap: float = 1.35,
+        self, text: str, *, font: str = "regular", size: float = 10, width: float | None = None, gap: float = 1.35,
         exact: bool = False,
     ) -> None:
         self.c.setFillColorRGB(*INK)
         if size > 12:
             self.y -= size * 0.4  # room for the ascent of large type
-        for line in _wrap(self.c, text, font, size, width or (self.right - self.left), exact=exact):
+        for line in _wrap(text, font, size, width or (self.right - self.left), exact=exact):
             self.need(size * gap)
-            self.c.setFont(font, size)
-            self.c.drawString(self.left, self.y, line)
+            pdf_fonts.draw(self.c, self.left, self.y, line, font, size)
             self.y -= size * gap
 
     def pair(self, label: str, value: str) -> None:
         self.need(14)
-        self.c.setFont("Helvetica", 9)
         self.c.setFillColorRGB(0.30, 0.36, 0.33)
-        self.c.drawString(self.left, self.y, label)
+        pdf_fonts.draw(self.c, self.left, self.y, label, "regular", 9)
         self.y -= 11
-        self.text(value, font="Helvetica-Bold", size=11, width=self.right - self.left - 55 * mm)
+        self.text(value, font="bold", size=11, width=self.right - self.left - 55 * mm)
         self.y -= 3
 
 
@@ -103,7 +114,7 @@ def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
 def certificate_pdf(ctx: dict[str, Any]) -> bytes:
     txn = ctx["txn"]
     out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A4, pageCompression=1)
+    canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=pdf_fonts.name("regular"))
     canvas.setTitle(_("Retirement certificate %(id)s") % {"id": txn.identifier})
     canvas.setAuthor(ctx["registry_name"])
     page = _Page(canvas)
@@ -112,10 +123,10 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
     canvas.rect(0, page.height - 12 * mm, page.width, 12 * mm, stroke=0, fill=1)
     page.text(ctx["registry_name"], size=10)
     page.y -= 4
-    page.text(_("Retirement certificate"), font="Helvetica-Bold", size=22)
+    page.text(_("Retirement certificate"), font="bold", size=22)
     page.y -= 4
     qty = number_format(txn.quantity, force_grouping=True)
-    page.text(_("%(n)s units retired (tonnes of CO2 equivalent)") % {"n": qty}, font="Helvetica-Bold", size=14)
+    page.text(_("%(n)s units retired (tonnes of CO2 equivalent)") % {"n": qty}, font="bold", size=14)
     page.y -= 8
     top = page.y
     if ctx["verify_url"]:
@@ -124,6 +135,10 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
     page.pair(_("Purpose"), ctx["purpose"] + (f" ({txn.jurisdiction})" if txn.jurisdiction else ""))
     if txn.reason:
         page.pair(_("Note"), txn.reason)
+    for project in ctx["projects"]:
+        page.pair(_("Project"), f"{project['project_id']} {project['name']}")
+        page.pair(_("Country"), f"{project['country']} ({project['host_party']})")
+        page.pair(_("Methodology"), "; ".join(project["methodologies"]) or _("not recorded"))
     page.pair(_("Retired on"), date_format(txn.completed_at, "DATETIME_FORMAT") + " UTC")
     page.pair(_("Transaction"), txn.identifier)
     if txn.ledger_seq is not None:
@@ -132,18 +147,18 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
     if ctx["verify_url"]:
         page.text(_("Public verification: %(url)s") % {"url": ctx["verify_url"]}, size=9)
     page.y -= 6
-    page.text(_("Serial numbers retired"), font="Helvetica-Bold", size=13)
+    page.text(_("Serial numbers retired"), font="bold", size=13)
     for block in ctx["blocks"]:
         page.text(
             f"{block['serial']}  —  {number_format(block['quantity'], force_grouping=True)}  ({block['project_id']}, {block['vintage']})",
-            font="Courier",
+            font="mono",
             size=9,
         )
     page.y -= 8
 
     proof = ctx["proof"]
     bundle = proof.get("bundle")
-    page.text(_("Proof in the ledger"), font="Helvetica-Bold", size=13)
+    page.text(_("Proof in the ledger"), font="bold", size=13)
     if bundle and proof.get("verified"):
         page.text(
             _(
@@ -167,8 +182,8 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
             ("verifier_key", bundle["verifier_key"]),
             ("entry", bundle["entry"]),
         ):
-            page.text(label, font="Helvetica-Bold", size=8)
-            page.text(value, font="Courier", size=7, gap=1.25, exact=True)
+            page.text(label, font="bold", size=8)
+            page.text(value, font="mono", size=7, gap=1.25, exact=True)
     elif bundle:
         page.text(_("The proof did not verify:") + f" {proof.get('code')}", size=10)
     else:

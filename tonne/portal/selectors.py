@@ -30,14 +30,16 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractYear
 
 from tonne.article6.selectors import unit_totals
+from tonne.core import iso3166
 from tonne.core.clock import now
 from tonne.ledger.models import Checkpoint, LedgerHead
+from tonne.mrv.models import ReportComputation
 from tonne.organisations.models import Account, User
 from tonne.portal import summary
 from tonne.portal.models import DashboardFigure, FacetToken, ProjectSummary
 from tonne.projects import selectors as project_selectors
 from tonne.projects.models import Project
-from tonne.units.models import Issuance, Transaction, UnitBlock
+from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
 from tonne.units.selectors import retirements
 
 PAGE_SIZE = 20
@@ -494,3 +496,31 @@ def latest_checkpoints(limit: int = 10) -> list[Checkpoint]:
 
 def viewer(user: Any) -> User | None:
     return user if getattr(user, "is_authenticated", False) else None
+
+
+def certificate_projects(txn: Transaction) -> list[dict[str, Any]]:
+    """The projects whose units a retirement used: name, host country and
+    methodologies (the project's own, else those its issuances were computed with)."""
+    issuances = Issuance.objects.filter(
+        pk__in=TransactionBlock.objects.filter(transaction=txn).values("issuance_id")
+    ).values_list("project_id", "report_id")
+    by_project: dict[int, set[int]] = {}
+    for project_pk, report_pk in issuances:
+        by_project.setdefault(project_pk, set()).add(report_pk)
+    rows = []
+    for project in Project.objects.filter(pk__in=by_project).prefetch_related("methodologies__methodology"):
+        methodologies = [
+            " ".join(part for part in (m.methodology.code, m.methodology.name, m.methodology.version) if part)
+            for m in project.methodologies.all()
+        ]
+        if not methodologies:
+            computed = ReportComputation.objects.filter(report_id__in=by_project[project.pk])
+            methodologies = sorted({f"{c.methodology_code} {c.methodology_version}".strip() for c in computed})
+        rows.append({
+            "project_id": project.project_id,
+            "name": project.name,
+            "host_party": project.host_party,
+            "country": iso3166.country_name(project.host_party),
+            "methodologies": methodologies,
+        })
+    return rows

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tonne.portal import evidence, views
+from tonne.portal import evidence, registers, views
 
 app_name = "portal"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("methodologies/", evidence.methodologies, name="methodologies"),
     path("certificates/<str:identifier>/", views.certificate, name="certificate"),
     path("certificates/<str:identifier>.pdf", views.certificate_pdf, name="certificate-pdf"),
+    path("issuances/", registers.register, {"name": "issuances"}, name="issuances"),
+    path("issuances/export.<str:fmt>", registers.register_export, {"name": "issuances"}, name="issuances-export"),
+    path("retirements/", registers.register, {"name": "retirements"}, name="retirements"),
+    path("retirements/export.<str:fmt>", registers.register_export, {"name": "retirements"}, name="retirements-export"),
+    path("cancellations/", registers.register, {"name": "cancellations"}, name="cancellations"),
+    path("cancellations/export.<str:fmt>", registers.register_export, {"name": "cancellations"}, name="cancellations-export"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/<slug:chart>.csv", views.dashboard_csv, name="dashboard-csv"),
     path("ledger/", views.ledger_page, name="ledger"),

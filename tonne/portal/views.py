@@ -310,6 +310,7 @@ def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
         "nav": "",
         "txn": txn,
         "blocks": unit_selectors.transaction_blocks(txn),
+        "projects": selectors.certificate_projects(txn),
         "proof": _inclusion(txn.ledger_seq) if txn.ledger_seq is not None else {"bundle": None, "code": ""},
         "verify_url": request.build_absolute_uri(verify_path) if verify_path else "",
         "purpose": labels.purpose(txn.purpose),

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tonne.core import iso3166, text
 from tonne.core.errors import ValidationFailed
 from tonne.projects import picklists
 
@@ -51,71 +52,73 @@ class FieldSpec:
     required: bool = False
     picklist: str | None = None
     many: bool = False
-    kind: str = "text"  # text, date, int, url
+    kind: str = "text"  # text, date, int, url, party
+    # Longest text kept (the column's length); longer is refused, never cut.
+    limit: int = 20_000
 
 
 PROJECT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("name", required=True),
-    FieldSpec("registry_name"),
-    FieldSpec("crediting_program"),
-    FieldSpec("link", kind="url"),
+    FieldSpec("name", limit=300, required=True),
+    FieldSpec("registry_name", limit=200),
+    FieldSpec("crediting_program", limit=200),
+    FieldSpec("link", limit=500, kind="url"),
     FieldSpec("description"),
     FieldSpec("sectors", required=True, picklist="project_sector", many=True),
     FieldSpec("types", required=True, picklist="project_type", many=True),
-    FieldSpec("subtype"),
+    FieldSpec("subtype", limit=200),
     FieldSpec("unit_metric", picklist="unit_metric"),
     FieldSpec("unit_type", picklist="unit_type"),
-    FieldSpec("reference_project_id"),
-    FieldSpec("host_party"),
+    FieldSpec("reference_project_id", limit=200),
+    FieldSpec("host_party", kind="party"),
     FieldSpec("sectoral_scope", required=True, kind="int"),
     FieldSpec("ndc_coverage"),
     FieldSpec("article6_status"),
-    FieldSpec("unit_class"),
+    FieldSpec("unit_class", limit=10),
     FieldSpec("non_permanence_risk"),
     FieldSpec("buffer_basis_points", kind="int"),
     FieldSpec("crediting_period_start", kind="date"),
     FieldSpec("crediting_period_end", kind="date"),
     FieldSpec("benefit_sharing_plan"),
     FieldSpec("consent_evidence"),
-    FieldSpec("grievance_contact"),
+    FieldSpec("grievance_contact", limit=300),
 )
 
 CHILD_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "locations": (
         FieldSpec("country", required=True, picklist="location_country"),
-        FieldSpec("region"),
+        FieldSpec("region", limit=200),
         FieldSpec("gis"),
         FieldSpec("map_type", picklist="location_map_type"),
-        FieldSpec("map_file_link", kind="url"),
+        FieldSpec("map_file_link", limit=500, kind="url"),
     ),
     "estimations": (
         FieldSpec("start_date", required=True, kind="date"),
         FieldSpec("end_date", required=True, kind="date"),
         FieldSpec("unit_count", required=True, kind="int"),
-        FieldSpec("reference_no"),
+        FieldSpec("reference_no", limit=100),
     ),
     "ratings": (
         FieldSpec("type", required=True, picklist="rating_type"),
-        FieldSpec("name", required=True),
-        FieldSpec("value", required=True),
-        FieldSpec("link", kind="url"),
+        FieldSpec("name", limit=200, required=True),
+        FieldSpec("value", limit=100, required=True),
+        FieldSpec("link", limit=500, kind="url"),
     ),
     "co_benefits": (FieldSpec("co_benefit", required=True, picklist="co_benefit_id"),),
     "labels": (
-        FieldSpec("name", required=True),
+        FieldSpec("name", limit=200, required=True),
         FieldSpec("type", required=True, picklist="label_type"),
-        FieldSpec("link", kind="url"),
+        FieldSpec("link", limit=500, kind="url"),
         FieldSpec("date", kind="date"),
     ),
     "stakeholders": (
-        FieldSpec("name", required=True),
+        FieldSpec("name", limit=200, required=True),
         FieldSpec("type", required=True, picklist="stakeholder_type"),
-        FieldSpec("link", kind="url"),
+        FieldSpec("link", limit=500, kind="url"),
     ),
     "related_projects": (
-        FieldSpec("related_project_id", required=True),
-        FieldSpec("relationship", required=True),
-        FieldSpec("registry"),
+        FieldSpec("related_project_id", limit=200, required=True),
+        FieldSpec("relationship", limit=200, required=True),
+        FieldSpec("registry", limit=200),
     ),
     "methodologies": (
         FieldSpec("code", required=True),
@@ -160,7 +163,9 @@ def _clean_value(spec: FieldSpec, value: Any, where: str) -> Any:
             raise ValidationFailed("FIELD_INVALID", f"{field} must be a date (YYYY-MM-DD).", field=field) from None
     if not isinstance(value, str):
         raise ValidationFailed("FIELD_INVALID", f"{field} must be text.", field=field)
-    value = value.strip()
+    if spec.kind == "party":
+        return iso3166.country(value, field, code="PARTY_INVALID")
+    value = text.bounded(value, field, spec.limit)
     if spec.kind == "url" and value and not value.startswith(("https://", "http://")):
         raise ValidationFailed("FIELD_INVALID", f"{field} must be an http(s) URL.", field=field)
     if spec.name in CHOICES and value not in CHOICES[spec.name]:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from tonne.core import clock, uploads
+from tonne.core import clock, text, uploads
 from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
@@ -184,7 +184,7 @@ def register_foreign_project(
     (once; later transfers from it find it), developed, for this registry's
     purposes, by the receiving administrator's organisation."""
     require_registry_administrator(actor)
-    project_id = f"{origin_registry}/{info['project_id']}"[:100]
+    project_id = text.fits(Project, "project_id", f"{origin_registry}/{info['project_id']}")
     found = Project.objects.filter(project_id=project_id).first()
     if found is not None:
         return found
@@ -193,10 +193,10 @@ def register_foreign_project(
     project = Project.objects.create(
         number=(Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1, uid=uuid.uuid4(),
         developer=actor.organisation, status="registered", status_changed_at=now, registry_name=origin_registry,
-        project_id=project_id, name=str(info["name"])[:300], sectors=info.get("sectors") or [],
-        types=info.get("types") or [], unit_type=str(info["unit_type"])[:50], host_party=info["host_party"],
-        sectoral_scope=info["sectoral_scope"], unit_class=unit_class[:10],
-        reference_project_id=str(info["project_id"])[:200], created_at=now, updated_at=now,
+        project_id=project_id, name=text.fits(Project, "name", info["name"]), sectors=info.get("sectors") or [],
+        types=info.get("types") or [], unit_type=text.fits(Project, "unit_type", info["unit_type"]), host_party=info["host_party"],
+        sectoral_scope=info["sectoral_scope"], unit_class=text.fits(Project, "unit_class", unit_class),
+        reference_project_id=text.fits(Project, "reference_project_id", info["project_id"]), created_at=now, updated_at=now,
     )
     append_entry(kind="project.registered", actor=actor, data={**project_snapshot(project), "origin_registry": origin_registry})
     return project
@@ -360,8 +360,8 @@ def upload_document(
         uid=uuid.uuid4(),
         project=project,
         kind=kind,
-        title=(title or filename or "document")[:300],
-        filename=os.path.basename(filename or "document")[:255],
+        title=text.fits(Document, "title", title or filename or "document"),
+        filename=text.fits(Document, "filename", os.path.basename(filename or "document")),
         content_type=content_type,
         size=len(content),
         sha256=sha256,

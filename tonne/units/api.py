@@ -8,7 +8,7 @@ import uuid
 
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import StrictInt, field_validator
 
 from tonne.access.policy import require_step_up
 from tonne.core.api_support import (
@@ -25,7 +25,7 @@ from tonne.organisations.models import ApiToken, User
 from tonne.projects.api import IssuanceOut
 from tonne.units import selectors
 from tonne.units import services as units
-from tonne.units.domain import Selection, unit_state
+from tonne.units.domain import Selection, check_quantity, unit_state
 from tonne.units.models import Issuance, Transaction, UnitBlock
 
 router = Router(tags=["units"])
@@ -158,6 +158,12 @@ class RangeIn(StrictSchema):
     end: StrictInt
 
 
+def _quantity(value: object) -> object:
+    # The registry's own rule and code (QUANTITY_INVALID...), not the schema's
+    # REQUEST_INVALID: one code per rule, whichever door the request came in by.
+    return value if value is None else check_quantity(value)
+
+
 class SelectionIn(StrictSchema):
     ranges: list[RangeIn] | None = Field(None, description="Explicit serial ranges (inclusive).")
     quantity: StrictInt | None = Field(
@@ -166,6 +172,9 @@ class SelectionIn(StrictSchema):
     project: str | None = None
     vintage: StrictInt | None = None
     unit_class: str | None = None
+    issuance: str | None = Field(None, description="Only units of this issuance (its uid, as /issuances/{uid} shows it).")
+
+    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
     def selection(self) -> Selection:
         return Selection.build(
@@ -174,6 +183,7 @@ class SelectionIn(StrictSchema):
             project=self.project,
             vintage=self.vintage,
             unit_class=self.unit_class,
+            issuance=self.issuance,
         )
 
 
@@ -199,6 +209,8 @@ class ReversalIn(StrictSchema):
     project: str
     quantity: StrictInt
     reason: str
+
+    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
 
 # -- rendering --------------------------------------------------------------------------

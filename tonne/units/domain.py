@@ -10,7 +10,8 @@ from typing import Any, cast
 
 from django.conf import settings
 
-from tonne.core.errors import ValidationFailed
+from tonne.core import iso3166, text
+from tonne.core.errors import NotFound, ValidationFailed
 from tonne.organisations.models import Account, Organisation
 
 MAX_SERIAL = 2**62  # fits a signed 64-bit column with room to spare
@@ -125,6 +126,37 @@ def check_quantity(quantity: object, *, field: str = "quantity") -> int:
     return quantity
 
 
+# Column limits of Transaction's free-text fields (units.models), kept here so
+# the rules need no database.
+BENEFICIARY_LIMIT = 300
+
+
+def retirement_details(beneficiary: object, purpose: object, jurisdiction: object, reason: object) -> dict[str, str]:
+    """What a retirement records, checked: a beneficiary (kept whole, never
+    cut), a known purpose, an ISO 3166-1 or 3166-2 jurisdiction when given."""
+    named = text.bounded(beneficiary, "beneficiary", BENEFICIARY_LIMIT)
+    if not named:
+        raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
+    if purpose not in RETIREMENT_PURPOSES:
+        raise ValidationFailed(
+            "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose"
+        )
+    where = str(jurisdiction or "").strip()
+    return {
+        "beneficiary": named,
+        "purpose": str(purpose),
+        "jurisdiction": iso3166.jurisdiction(where, "jurisdiction") if where else "",
+        "reason": text.bounded(reason, "reason", text.LONG_TEXT),
+    }
+
+
+def cancellation_reason(reason: object) -> str:
+    said = text.bounded(reason, "reason", text.LONG_TEXT)
+    if not said:
+        raise ValidationFailed("CANCELLATION_REASON_REQUIRED", "A cancellation needs a reason.", field="reason")
+    return said
+
+
 def _parse_range(value: object) -> SerialRange:
     try:
         start, end = cast(tuple[Any, Any], value)
@@ -149,6 +181,9 @@ def check_range_count(count: int, limit: int) -> None:
         )
 
 
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which units to move: explicit ranges, or a quantity chosen by criteria
@@ -159,6 +194,7 @@ class Selection:
     project: str | None = None
     vintage: int | None = None
     unit_class: str | None = None
+    issuance: str | None = None  # an issuance's uid: units of that issuance only
 
     @classmethod
     def build(
@@ -169,6 +205,7 @@ class Selection:
         project: str | None = None,
         vintage: int | None = None,
         unit_class: str | None = None,
+        issuance: str | None = None,
     ) -> Selection:
         if ranges:
             check_range_count(len(ranges), settings.TONNE_MAX_RANGES_PER_REQUEST)
@@ -177,7 +214,7 @@ class Selection:
                 raise ValidationFailed(
                     "QUANTITY_MISMATCH", "quantity does not equal the number of units in the ranges.", field="quantity"
                 )
-            if project or vintage or unit_class:
+            if project or vintage or unit_class or issuance:
                 raise ValidationFailed(
                     "SELECTION_AMBIGUOUS", "Give either serial ranges or selection criteria, not both.", field="ranges"
                 )
@@ -186,7 +223,13 @@ class Selection:
             raise ValidationFailed(
                 "SELECTION_EMPTY", "Say which units to move: serial ranges, or a quantity.", field="quantity"
             )
-        return cls(quantity=check_quantity(quantity), project=project, vintage=vintage, unit_class=unit_class)
+        if issuance is not None:
+            issuance = str(issuance).strip().lower()
+            if not _UUID_RE.match(issuance):
+                raise ValidationFailed("ISSUANCE_INVALID", "issuance is an issuance's identifier (a UUID).", field="issuance")
+        return cls(
+            quantity=check_quantity(quantity), project=project, vintage=vintage, unit_class=unit_class, issuance=issuance
+        )
 
     @property
     def total(self) -> int:
@@ -195,7 +238,10 @@ class Selection:
     def describe(self) -> dict[str, Any]:
         if self.ranges:
             return {"ranges": [[r.start, r.end] for r in self.ranges]}
-        return {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}
+        described = {"quantity": self.quantity, "project": self.project, "vintage": self.vintage, "unit_class": self.unit_class}
+        if self.issuance:  # only when given: the requests of before keep their hash
+            described["issuance"] = self.issuance
+        return described
 
 
 RETIREMENT_PURPOSES = ("voluntary", "ndc", "corsia", "other_compliance", "other")
@@ -373,11 +419,20 @@ def take(block: BlockRow, parts: list[SerialRange], need: int, pieces: list[Piec
     return need
 
 
+def missing_criterion(project: str | None, project_found: bool, issuance: str | None, issuance_found: bool) -> None:
+    """A selection naming a project or issuance that does not exist is "not
+    found", not "insufficient units"."""
+    if project and not project_found:
+        raise NotFound("PROJECT_NOT_FOUND", f"No project {project}.", field="project")
+    if issuance and not issuance_found:
+        raise NotFound("ISSUANCE_NOT_FOUND", f"No issuance {issuance}.", field="issuance")
+
+
 def insufficient(account: str, requested: int, available: int, held_back: int) -> ValidationFailed:
-    also = f" ({held_back} more are frozen or committed to waiting transactions)" if held_back else ""
+    also = f" ({held_back:,} more are frozen or committed to waiting transactions)" if held_back else ""
     return ValidationFailed(
         "INSUFFICIENT_UNITS",
-        f"Account {account} holds {available} matching units that may move{also}; {requested} requested.",
+        f"Account {account} holds {available:,} matching units that may move{also}; {requested:,} requested.",
         field="quantity",
         details={"available": available, "requested": requested, **({"held_back": held_back} if held_back else {})},
     )

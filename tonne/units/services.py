@@ -34,18 +34,19 @@ from tonne.projects.models import Project
 from tonne.units import store
 from tonne.units.controls_port import controls
 from tonne.units.domain import (
-    RETIREMENT_PURPOSES,
     Decision,
     MoveFacts,
     MoveRequest,
     Piece,
     Selection,
     SerialRange,
+    cancellation_reason,
     check_acquiring,
     check_transferring,
     issuance_shares,
     merged_ranges,
     move_entry,
+    retirement_details,
     split_blocks,
 )
 from tonne.units.models import (
@@ -252,7 +253,7 @@ def receive_units(
     issuance = _new_issuance(actor, project, report, vintage, quantity, 0, now)
     txn, block = _place(
         issuance, account, SerialRange(issuance.serial_start, issuance.serial_end), Kind.IMPORT, actor, now,
-        reason=reason[:500], jurisdiction=jurisdiction,
+        reason=reason, jurisdiction=jurisdiction,
     )
     entry = append_entry(
         kind="units.issued",
@@ -512,15 +513,7 @@ def retire(
     reason: str = "",
     idempotency_key: str,
 ) -> Transaction:
-    beneficiary = (beneficiary or "").strip()
-    if not beneficiary:
-        raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
-    if purpose not in RETIREMENT_PURPOSES:
-        raise ValidationFailed(
-            "RETIREMENT_PURPOSE_INVALID",
-            f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.",
-            field="purpose",
-        )
+    details = retirement_details(beneficiary, purpose, jurisdiction, reason)
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,
@@ -528,19 +521,12 @@ def retire(
         to_account=system_account(Account.Type.RETIREMENT).identifier,
         selection=selection,
         idempotency_key=idempotency_key,
-        details={
-            "beneficiary": beneficiary[:300],
-            "purpose": purpose,
-            "jurisdiction": (jurisdiction or "").strip()[:100],
-            "reason": (reason or "").strip(),
-        },
+        details=details,
     )
 
 
 def cancel(*, actor: User, from_account: str, selection: Selection, reason: str, idempotency_key: str) -> Transaction:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("CANCELLATION_REASON_REQUIRED", "A cancellation needs a reason.", field="reason")
+    reason = cancellation_reason(reason)
     return request_move(
         kind=Kind.CANCELLATION,
         actor=actor,

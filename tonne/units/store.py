@@ -15,6 +15,7 @@ the pace."""
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from tonne.units.domain import (
     Shrunk,
     free_parts,
     insufficient,
+    missing_criterion,
     pieces_of_range,
     take,
 )
@@ -135,11 +137,18 @@ RANGE_BLOCKS_SQL = (
 FIRST_BATCH = 20  # most moves need a block or two: fetch a few at a time
 
 
+def _uuid_param(text: str) -> str:
+    # Django keeps a UUID as 32 hex digits on SQLite, as the uuid type on PostgreSQL.
+    return uuid.UUID(text).hex if connections[DEFAULT_DB_ALIAS].vendor == "sqlite" else text
+
+
 @functools.cache
-def _criteria_statement(account_sql: str, project: bool, vintage: bool, unit_class: bool) -> str:
+def _criteria_statement(account_sql: str, project: bool, vintage: bool, unit_class: bool, issuance: bool = False) -> str:
     where = [f"account_id = {account_sql}"]
     if project:
         where.append("project_id = (SELECT id FROM projects_project WHERE project_id = %s)")
+    if issuance:
+        where.append("issuance_id = (SELECT id FROM units_issuance WHERE uid = %s)")
     if vintage:
         where.append("vintage = %s")
     if unit_class:
@@ -285,11 +294,15 @@ class MoveStore:
         params: list[Any] = [self.now(), account_param]
         if selection.project:
             params.append(selection.project)
+        if selection.issuance:
+            params.append(_uuid_param(selection.issuance))
         if selection.vintage:
             params.append(selection.vintage)
         if selection.unit_class:
             params.append(selection.unit_class)
-        sql = _criteria_statement(account_sql, bool(selection.project), bool(selection.vintage), bool(selection.unit_class))
+        sql = _criteria_statement(
+            account_sql, bool(selection.project), bool(selection.vintage), bool(selection.unit_class), bool(selection.issuance)
+        )
         return sql, params
 
     def more_blocks(self, sql: str, params: list[Any], batch: int, offset: int) -> list[Any]:
@@ -322,6 +335,14 @@ class MoveStore:
             offset += batch
             batch = min(batch * 4, 1000)
         requested = int(selection.quantity or 0)
+        if requested == need and (selection.project or selection.issuance):  # nothing matched: does it exist at all?
+            self.cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM projects_project WHERE project_id = %s), "
+                "EXISTS (SELECT 1 FROM units_issuance WHERE uid = %s)",
+                [selection.project or "", _uuid_param(selection.issuance or "00000000-0000-0000-0000-000000000000")],
+            )
+            project_found, issuance_found = self.cursor.fetchone()
+            missing_criterion(selection.project, bool(project_found), selection.issuance, bool(issuance_found))
         raise insufficient(account.identifier, requested, requested - need, held_back)
 
     def _free_parts(self, block: BlockRow) -> list[SerialRange]:

@@ -14,6 +14,7 @@ from tonne.core.errors import RegistryError
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
 from tonne.projects.models import Document, Methodology, Project
+from tonne.units import selectors as unit_selectors
 from tonne.units.domain import SerialRange, parse_lookup
 
 # Labels of the project fields (CAD Trust v2.0.2 names in brackets where they differ).
@@ -293,7 +294,7 @@ class DocumentForm(forms.Form):
             (Document.Kind.OTHER, _("Other")),
         ],
     )
-    title = forms.CharField(label=_("Title"), max_length=300, required=False)
+    title = forms.CharField(label=_("Title"), required=False)  # too long: refused by the registry, not cut
     is_public = forms.BooleanField(label=_("Public (shown on the public project page)"), required=False, initial=True)
 
 
@@ -331,7 +332,7 @@ VintageFormSet = forms.formset_factory(VintageForm, extra=2, max_num=50)
 
 
 class VerifyForm(forms.Form):
-    verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False, max_length=100)
+    verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False)
     document = forms.FileField(label=_("Verification report (file)"), required=False)
 
     def __init__(self, *args: Any, vintages: list[Any], **kwargs: Any) -> None:
@@ -380,7 +381,10 @@ class MoveForm(forms.Form):
         out = []
         for line in (self.cleaned_data.get("ranges") or "").splitlines():
             if line.strip():
-                out.append(parse_lookup(line)[1])
+                prefix, serials = parse_lookup(line)
+                if prefix is not None:  # a full serial string: its prefix must be the units' own, as in the public lookup
+                    unit_selectors.lookup_serials(None, line, require_match=False)
+                out.append(serials)
         return out
 
     def clean(self) -> dict[str, Any]:
@@ -400,7 +404,9 @@ class TransferForm(MoveForm):
 
 
 class RetireForm(MoveForm):
-    beneficiary = forms.CharField(label=_("Beneficiary"), max_length=300)
+    # No max_length here: a browser would cut a pasted text to it without a
+    # word; the registry refuses an over-long one (TEXT_TOO_LONG) instead.
+    beneficiary = forms.CharField(label=_("Beneficiary"))
     purpose = forms.ChoiceField(
         label=_("Purpose"),
         choices=[
@@ -411,7 +417,11 @@ class RetireForm(MoveForm):
             ("other", _("Other")),
         ],
     )
-    jurisdiction = forms.CharField(label=_("Jurisdiction (optional)"), max_length=100, required=False)
+    jurisdiction = forms.CharField(
+        label=_("Jurisdiction (optional)"),
+        required=False,
+        help_text=_("An ISO 3166 code: a country (FR) or one of its subdivisions (US-CA)."),
+    )
     reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

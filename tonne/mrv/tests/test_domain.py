@@ -41,3 +41,24 @@ def test_a_verifier_signs_only_what_was_claimed() -> None:
     with pytest.raises(ValidationFailed) as excess:
         domain.check_verified({2024: 10}, {2024: 11})
     assert excess.value.code == "VERIFIED_EXCEEDS_CLAIMED"
+
+
+def test_a_period_lies_within_the_crediting_period() -> None:
+    crediting = (dt.date(2025, 1, 1), dt.date(2031, 12, 31))
+    domain.check_crediting(dt.date(2025, 1, 1), dt.date(2025, 12, 31), crediting)
+    domain.check_crediting(dt.date(2020, 1, 1), dt.date(2020, 12, 31), (None, None))  # not validated yet: no bound
+    for start, end in ((dt.date(2020, 1, 1), dt.date(2020, 12, 31)), (dt.date(2031, 6, 1), dt.date(2032, 5, 31))):
+        with pytest.raises(ValidationFailed) as outside:
+            domain.check_crediting(start, end, crediting)
+        assert outside.value.code == "PERIOD_OUTSIDE_CREDITING"
+
+
+def test_an_absurd_claim_against_the_estimate_is_refused() -> None:
+    year = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    estimate = [(dt.date(2025, 1, 1), dt.date(2025, 12, 31), 2600)]
+    domain.check_claim_plausible({2025: 26_000}, year, estimate)  # ten times: over-performance, still possible
+    domain.check_claim_plausible({2025: 10**14}, year, [])  # no estimate: nothing to compare with
+    with pytest.raises(ValidationFailed) as absurd:
+        domain.check_claim_plausible({2025: 99_999_999_999_999}, year, estimate)
+    assert absurd.value.code == "CLAIM_ABOVE_ESTIMATE"
+    assert "2,600" in absurd.value.message and "99,999,999,999,999" in absurd.value.message

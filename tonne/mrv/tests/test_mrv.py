@@ -241,6 +241,34 @@ def test_overlap_refused_at_every_stage(registry, project, stage: str) -> None:
     refused(ValidationFailed, "MONITORING_PERIOD_OVERLAP", submit, registry, project, D(2022, 7, 1), D(2022, 9, 30))
 
 
+def test_period_outside_crediting_and_absurd_claims_refused(registry, project) -> None:
+    Project.objects.filter(pk=project.pk).update(crediting_period_start=D(2022, 1, 1), crediting_period_end=D(2031, 12, 31))
+    project.refresh_from_db()
+    refused(ValidationFailed, "PERIOD_OUTSIDE_CREDITING", submit, registry, project, D(2020, 1, 1), D(2020, 12, 31))
+    # The project estimates 50,000 units a year (testing.project_fields).
+    absurd = [{"vintage": 2022, "quantity": 99_999_999_999_999}]
+    refused(ValidationFailed, "CLAIM_ABOVE_ESTIMATE", submit, registry, project, START, END, absurd)
+
+
+def test_one_verification_backs_one_report(registry, project) -> None:
+    first = submit(registry, project)
+    second = submit(registry, project, D(2023, 1, 1), D(2023, 12, 31))
+    mrv.verify_report(actor=registry.vvb, report=first, verified={2022: 1000}, verification_id="VS-2023-17")
+    exc = refused(
+        ValidationFailed, "VERIFICATION_ID_USED", mrv.verify_report,
+        actor=registry.vvb, report=second, verified={2023: 1000}, verification_id="VS-2023-17",
+    )
+    assert exc.field == "verification_id"
+    refused(
+        ValidationFailed, "TEXT_TOO_LONG", mrv.verify_report,
+        actor=registry.vvb, report=second, verified={2023: 1000}, verification_id="V" * 101,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database holds the rule too
+        MonitoringReport.objects.filter(pk=second.pk).update(
+            verification_id="VS-2023-17", verified_by=registry.vvb, status=MonitoringReport.Status.VERIFIED
+        )
+
+
 def test_adjacent_periods_allowed(registry, project) -> None:
     first = submit(registry, project, D(2022, 1, 1), D(2022, 12, 31))
     second = submit(registry, project, D(2023, 1, 1), D(2023, 6, 30), [{"vintage": 2023, "quantity": 5}])

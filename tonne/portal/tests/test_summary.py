@@ -273,7 +273,12 @@ def test_randomised_projects_and_queries_match_the_plain_computation(fresh_cache
             made.append(projects.register_project(actor=reg.developer, data=testing.project_fields(**fields)))
     for p in made:
         if p.status == "registered" and rng.random() < 0.5:
-            testing.issue(reg, p, {rng.choice([2021, 2022]): rng.randint(1, 500)})
+            year, quantity = rng.choice([2021, 2022]), rng.randint(1, 500)
+            p.refresh_from_db()
+            first, last = p.crediting_period_start, p.crediting_period_end
+            # Units are issued only for a period inside the crediting period.
+            if (first is None or first <= dt.date(year, 1, 1)) and (last is None or dt.date(year, 12, 31) <= last):
+                testing.issue(reg, p, {year: quantity})
     queries = [""]
     pools = {
         "region": REGIONS,

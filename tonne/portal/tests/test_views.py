@@ -317,6 +317,34 @@ def test_certificate_pdf(portal: Portal) -> None:
     assert len(r.content) > 2000
 
 
+def test_certificate_pdf_prints_any_name_and_names_the_project(db: None) -> None:
+    """Fonts shipped with Tonne are embedded: Latin accents, Polish and Chinese
+    print as themselves, and the project, its country and methodology are named."""
+    import pypdf
+
+    from tonne.portal.tests.conftest import key
+    from tonne.units import services as units
+    from tonne.units.domain import Selection
+
+    portal = build_portal()
+    name = "Société Générale — Łódź & 北京 branch"
+    retirement = units.retire(
+        actor=portal.reg.developer, from_account=portal.reg.developer_account.identifier,
+        selection=Selection.build(quantity=10, project=portal.solar.project_id), beneficiary=name, purpose="voluntary",
+        idempotency_key=key(),
+    )
+    pdf = pypdf.PdfReader(io.BytesIO(get(f"/certificates/{retirement.identifier}.pdf").content))
+    printed = "".join(p.extract_text() for p in pdf.pages).replace("\n", "")  # lines break at font changes
+    assert name in printed
+    project = portal.solar
+    assert f"{project.project_id} {project.name}" in printed
+    assert "Côte d'Ivoire (CI)" in printed
+    assert "ACM0002" in printed
+    fonts = {str(f["/BaseFont"]) for f in pdf.pages[0]["/Resources"]["/Font"].values()}
+    assert all("DejaVuSans" in f or "DroidSansFallback" in f for f in fonts), fonts
+    assert not any("Helvetica" in f for f in fonts)
+
+
 def test_certificate_of_unknown_or_non_retirement_is_not_found(portal: Portal) -> None:
     from tonne.units.models import Transaction
 

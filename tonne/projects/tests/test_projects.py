@@ -302,6 +302,10 @@ def test_sectoral_scope_out_of_range(registry, scope, code: str) -> None:  # noq
         ({"estimations": [{"start_date": "2023-01-01", "end_date": "2022-01-01", "unit_count": 1}]}, "ESTIMATION_PERIOD_INVALID", "estimations[0].end_date"),
         ({"sectors": "Energy"}, "FIELD_INVALID", "sectors"),
         ({"name": 42}, "FIELD_INVALID", "name"),
+        ({"host_party": "XX"}, "PARTY_INVALID", "host_party"),
+        ({"host_party": "Cote d'Ivoire"}, "PARTY_INVALID", "host_party"),
+        ({"name": "N" * 301}, "TEXT_TOO_LONG", "name"),
+        ({"stakeholders": [{"name": "S" * 201, "type": "Community"}]}, "TEXT_TOO_LONG", "stakeholders[0].name"),
     ],
 )
 def test_field_validation(registry, overrides: dict, code: str, field: str) -> None:
@@ -309,6 +313,27 @@ def test_field_validation(registry, overrides: dict, code: str, field: str) -> N
         register(registry, **overrides)
     assert exc.value.code == code
     assert exc.value.field == field
+
+
+def test_text_limits_are_the_columns_own() -> None:
+    """Each text field's limit is its column's: longer is refused, never cut."""
+    from django.db.models import CharField
+
+    from tonne.projects import domain
+    from tonne.projects.models import Project
+
+    for spec in domain.PROJECT_FIELDS:
+        column = Project._meta.get_field(spec.name)
+        if spec.kind in ("text", "url") and not spec.picklist and isinstance(column, CharField) and spec.name not in domain.CHOICES:
+            assert spec.limit == column.max_length, spec.name
+    for child, specs in domain.CHILD_FIELDS.items():
+        model = Project._meta.get_field(child).related_model
+        names = {f.name for f in model._meta.get_fields()}
+        for spec in specs:
+            if spec.kind in ("text", "url") and not spec.picklist and spec.name in names:
+                column = model._meta.get_field(spec.name)
+                if isinstance(column, CharField) and column.max_length:
+                    assert spec.limit == column.max_length, f"{child}.{spec.name}"
 
 
 def test_only_active_developers_register(registry) -> None:

@@ -103,7 +103,8 @@ def test_missing_idempotency_key(registry, issued, client: Client) -> None:
     [
         ({"quantity": -5}, 422, "QUANTITY_NOT_POSITIVE"),
         ({"quantity": 0}, 422, "QUANTITY_NOT_POSITIVE"),
-        ({"quantity": "5"}, 422, "REQUEST_INVALID"),
+        ({"quantity": "5"}, 422, "QUANTITY_INVALID"),
+        ({"quantity": 2.5}, 422, "QUANTITY_INVALID"),  # the service's code, not the schema's
         ({"quantity": 5000}, 422, "INSUFFICIENT_UNITS"),
         ({"ranges": [{"start": 5000, "end": 5001}]}, 422, "SERIAL_RANGE_NOT_HELD"),
         ({"ranges": [{"start": 10, "end": 5}]}, 422, "SERIAL_RANGE_INVALID"),
@@ -120,6 +121,64 @@ def test_bad_transfers_change_nothing(
     body = transfer_body(registry, **change)
     response = post(client, "/transfers", body, headers={"Idempotency-Key": f"bad-{code}"})
     assert_problem(response, status, code)
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"jurisdiction": "foo"}, "JURISDICTION_INVALID"),
+        ({"jurisdiction": "XX"}, "JURISDICTION_INVALID"),
+        ({"jurisdiction": "US-ZZ"}, "JURISDICTION_INVALID"),
+        ({"beneficiary": "B" * 301}, "TEXT_TOO_LONG"),
+        ({"reason": "R" * 2001}, "TEXT_TOO_LONG"),
+        ({"quantity": 1.5}, "QUANTITY_INVALID"),
+    ],
+)
+def test_bad_retirements_are_refused_whole(registry, issued, client: Client, change, code) -> None:
+    """Never cut to fit, never free text where a code is due."""
+    client.force_login(registry.developer)
+    before = state()
+    body = {"from_account": registry.developer_account.identifier, "quantity": 1, "beneficiary": "Ada",
+            "purpose": "voluntary", **change}
+    assert_problem(post(client, "/retirements", body, headers={"Idempotency-Key": f"r-{code}"}), 422, code)
+    assert state() == before
+
+
+def test_retirement_jurisdiction_is_a_country_or_subdivision(registry, issued, client: Client) -> None:
+    client.force_login(registry.developer)
+    for n, where in enumerate(("fr", "US-CA")):
+        body = {"from_account": registry.developer_account.identifier, "quantity": 1, "beneficiary": "B" * 300,
+                "purpose": "voluntary", "jurisdiction": where}
+        response = post(client, "/retirements", body, headers={"Idempotency-Key": f"ok-{n}"})
+        assert response.status_code in (200, 201), response.content
+        assert response.json()["jurisdiction"] == where.upper()
+        assert response.json()["beneficiary"] == "B" * 300
+
+
+def test_selection_by_issuance_and_missing_criteria_are_not_found(registry, client: Client) -> None:
+    """Two issuances of one vintage: the issuance criterion takes units of the
+    one named only; a project or issuance that does not exist is not found."""
+    import datetime as dt
+
+    project = testing.registered_project(registry)
+    _r, (first,) = testing.issue(registry, project, {2022: 100}, period=(dt.date(2022, 1, 1), dt.date(2022, 6, 30)))
+    _r, (second,) = testing.issue(registry, project, {2022: 100}, period=(dt.date(2022, 7, 1), dt.date(2022, 12, 31)))
+    client.force_login(registry.developer)
+    body = transfer_body(registry, quantity=30, vintage=2022, issuance=str(second.uid))
+    response = post(client, "/transfers", body, headers={"Idempotency-Key": "by-issuance"})
+    assert response.status_code in (200, 201), response.content
+    moved = UnitBlock.objects.filter(account=registry.buyer_account)
+    assert {b.issuance_id for b in moved} == {second.pk} and sum(b.quantity for b in moved) == 30
+    before = state()
+    for change, status, code in (
+        ({"project": "CI-9999"}, 404, "PROJECT_NOT_FOUND"),
+        ({"issuance": "00000000-0000-4000-8000-000000000000"}, 404, "ISSUANCE_NOT_FOUND"),
+        ({"issuance": "first"}, 422, "ISSUANCE_INVALID"),
+        ({"issuance": str(first.uid), "quantity": 101}, 422, "INSUFFICIENT_UNITS"),
+    ):
+        body = transfer_body(registry, **{"quantity": 5, **change})
+        assert_problem(post(client, "/transfers", body, headers={"Idempotency-Key": f"missing-{code}"}), status, code)
     assert state() == before
 
 

@@ -238,7 +238,7 @@ def test_insufficient_units_by_criteria(funded) -> None:
     assert exc.details == {"available": 1000, "requested": 1001}
     exc = refused(ValidationFailed, "INSUFFICIENT_UNITS", transfer, reg=reg, quantity=1, vintage=2023)
     assert exc.details["available"] == 0
-    refused(ValidationFailed, "INSUFFICIENT_UNITS", transfer, reg=reg, quantity=1, project="CI-9999")
+    refused(NotFound, "PROJECT_NOT_FOUND", transfer, reg=reg, quantity=1, project="CI-9999")  # missing, not short
     refused(ValidationFailed, "INSUFFICIENT_UNITS", transfer, reg=reg, quantity=1, unit_class="VCU")
 
 

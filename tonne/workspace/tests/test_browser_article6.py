@@ -13,7 +13,7 @@ import pytest
 from tonne import testing
 from tonne.article6 import aef
 from tonne.article6 import services as a6
-from tonne.browser import assert_accessible, screenshot
+from tonne.browser import assert_accessible, follow, screenshot
 from tonne.controls import services as controls
 from tonne.core import clock
 from tonne.organisations.models import User
@@ -38,13 +38,13 @@ def test_administrator_reads_authorisations_and_downloads_the_aef(page: Any, reg
     base = page.base_url
 
     sign_in(page, reg.admin)
-    page.get_by_role("link", name="Article 6").first.click()
+    follow(page, page.get_by_role("link", name="Article 6").first)
     page.wait_for_url("**/workspace/article6/")
     assert page.get_by_role("link", name="CI-A6-2026-001").is_visible()
     screenshot(page, "article6-01-authorisations")
     assert_accessible(page)
 
-    page.get_by_role("link", name="CI-A6-2026-001").click()
+    follow(page, page.get_by_role("link", name="CI-A6-2026-001"))
     page.wait_for_url("**/workspace/article6/CI-A6-2026-001/")
     figures = page.locator(".figures").inner_text()
     assert "600" in figures and "first transferred" in figures
@@ -54,7 +54,7 @@ def test_administrator_reads_authorisations_and_downloads_the_aef(page: Any, reg
 
     page.goto(base + "/workspace/article6/aef/")
     page.fill("#id_year", "2026")
-    page.get_by_role("button", name="Show").click()
+    follow(page, page.get_by_role("button", name="Show"))
     page.wait_for_url("**/workspace/article6/aef/?year=2026")
     checks = page.locator("#checks").inner_text()
     assert "FAILED" not in checks and checks.count("passed") == len(aef.build(2026)["checks"])

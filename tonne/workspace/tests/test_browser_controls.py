@@ -13,7 +13,7 @@ import pytest
 
 from tonne import testing
 from tonne.access.testing import give_totp
-from tonne.browser import assert_accessible, screenshot
+from tonne.browser import assert_accessible, follow, screenshot, sign_in
 from tonne.controls import services as controls
 from tonne.controls.models import Approval, PendingMove
 from tonne.controls.tests.conftest import World
@@ -24,29 +24,9 @@ from tonne.units.models import Transaction
 pytestmark = [pytest.mark.browser, pytest.mark.controls]
 
 
-def current_code(secret: str) -> str:
-    """What the person's authenticator app shows now."""
-    from allauth.mfa.totp.internal.auth import (
-        format_hotp_value,
-        hotp_value,
-        yield_hotp_counters_from_time,
-    )
-
-    counters = list(yield_hotp_counters_from_time())
-    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
-
-
 def sign_in_with_totp(page: Any, user: User, secret: str) -> None:
     """The real login page, then allauth's second-factor page with a real code."""
-    page.context.clear_cookies()
-    page.goto(page.base_url + "/accounts/login/?next=/workspace/")
-    page.fill("#id_login", user.username)
-    page.fill("#id_password", testing.PASSWORD)
-    page.press("#id_password", "Enter")
-    page.wait_for_url("**/accounts/2fa/authenticate/**")
-    page.fill("input[name=code]", current_code(secret))
-    page.press("input[name=code]", "Enter")
-    page.wait_for_url("**/workspace/")
+    sign_in(page, user.username, testing.PASSWORD, totp_secret=secret)
 
 
 def test_transfer_with_four_eyes_and_delayed_settlement(page: Any, world: World) -> None:
@@ -58,11 +38,11 @@ def test_transfer_with_four_eyes_and_delayed_settlement(page: Any, world: World)
     sign_in_with_totp(page, w.reg.developer, secrets[w.reg.developer.username])
     page.goto(base + f"/workspace/accounts/{w.reg.developer_account.identifier}/")
     screenshot(page, "controls-01-account-controls")
-    page.get_by_role("link", name="Transfer units").first.click()
+    follow(page, page.get_by_role("link", name="Transfer units").first)
     page.fill("#id_to_account", w.reg.buyer_account.identifier)
     page.fill("#id_quantity", "120")
-    page.get_by_role("button", name="Review").click()
-    page.get_by_role("button", name="Confirm the transfer").click()
+    follow(page, page.get_by_role("button", name="Review"))
+    follow(page, page.get_by_role("button", name="Confirm the transfer"))
     txn = Transaction.objects.get(kind="transfer")
     assert txn.status == "awaiting_approval"
     assert "awaits approval by a second person" in page.locator(".messages").inner_text()
@@ -71,14 +51,14 @@ def test_transfer_with_four_eyes_and_delayed_settlement(page: Any, world: World)
 
     # 2. Another person of the organisation approves the request shown.
     sign_in_with_totp(page, w.dev_approver, secrets[w.dev_approver.username])
-    page.get_by_role("link", name="Inbox").first.click()
+    follow(page, page.get_by_role("link", name="Inbox").first)
     approval = Approval.objects.get(transaction=txn)
     item = page.locator(f"#item-approvals-{approval.uid}")
     assert approval.request_hash in item.locator(".request-hash").inner_text()
     assert w.reg.buyer_account.identifier in item.inner_text()
     assert_accessible(page)
     screenshot(page, "controls-03-inbox")
-    item.get_by_role("button", name="Approve").click()
+    follow(page, item.get_by_role("button", name="Approve"))
     txn.refresh_from_db()
     assert txn.status == "delayed"
     page.goto(base + f"/workspace/transactions/{txn.identifier}/")
@@ -109,10 +89,10 @@ def test_limits_and_trusted_list_with_four_eyes(page: Any, world: World) -> None
     page.goto(base + f"/workspace/accounts/{account}/")
     page.fill("#id_per_transfer", "500")
     page.fill("#id_per_day", "2000")
-    page.get_by_role("button", name="Ask to change the limits").click()
+    follow(page, page.get_by_role("button", name="Ask to change the limits"))
     assert "await approval by a second person" in page.locator(".messages").inner_text()
     page.fill("#id_trusted", w.reg.buyer_account.identifier)
-    page.get_by_role("button", name="Ask to trust this account").click()
+    follow(page, page.get_by_role("button", name="Ask to trust this account"))
     pending = page.locator("ul.pending-changes").inner_text()
     assert "500 per transfer, 2000 per 24 hours" in pending and w.reg.buyer_account.identifier in pending
     assert page.locator("#limit-per-transfer").inner_text() == "none"  # not yet in force
@@ -120,9 +100,9 @@ def test_limits_and_trusted_list_with_four_eyes(page: Any, world: World) -> None
     screenshot(page, "controls-06-limits-waiting")
 
     sign_in_with_totp(page, w.dev_approver, secrets[w.dev_approver.username])
-    page.get_by_role("link", name="Inbox").first.click()
+    follow(page, page.get_by_role("link", name="Inbox").first)
     limit_change = Approval.objects.get(action=Approval.Action.LIMIT_CHANGE)
-    page.locator(f"#item-approvals-{limit_change.uid}").get_by_role("button", name="Approve").click()
+    follow(page, page.locator(f"#item-approvals-{limit_change.uid}").get_by_role("button", name="Approve"))
     page.goto(base + f"/workspace/accounts/{account}/")
     assert page.locator("#limit-per-transfer").inner_text() == "500"
     assert page.locator("#limit-per-day").inner_text() == "2,000"

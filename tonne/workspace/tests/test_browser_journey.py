@@ -15,7 +15,8 @@ import pytest
 from django.urls import Resolver404, resolve
 
 from tonne import testing
-from tonne.browser import assert_accessible, screenshot
+from tonne.browser import assert_accessible, follow, screenshot
+from tonne.browser import sign_in as browser_sign_in
 from tonne.ledger import keys
 from tonne.ledger.proofs import verify_bundle
 from tonne.ledger.services import make_checkpoint
@@ -28,14 +29,9 @@ pytestmark = [pytest.mark.browser]
 
 
 def sign_in(page: Any, user: User, password: str = testing.PASSWORD) -> None:
-    """Sign in through the real login page. The ONE place the browser signs
-    in: when sign-in gains a second factor, adapt it here."""
-    page.context.clear_cookies()
-    page.goto(page.base_url + "/accounts/login/?next=/workspace/")
-    page.fill("#id_login", user.username)  # allauth's sign-in page
-    page.fill("#id_password", password)
-    page.press("#id_password", "Enter")
-    page.wait_for_url("**/workspace/")
+    """Sign in through the real login page. The ONE place the journey signs in
+    (the waits and the second factor live in `tonne.browser.sign_in`)."""
+    browser_sign_in(page, user.username, password)
 
 
 def fits(page: Any, width: int = 360) -> None:
@@ -67,7 +63,7 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
 
     # 1. The developer registers a project, with child records, and a document.
     sign_in(page, reg.developer)
-    page.get_by_role("link", name="Register a project").first.click()
+    follow(page, page.get_by_role("link", name="Register a project").first)
     page.fill("#id_name", "Korhogo cookstoves")
     page.fill("#id_description", "Efficient cookstoves for households around Korhogo.")
     page.select_option("#id_sectors", ["Energy demand"])
@@ -83,40 +79,40 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     page.select_option("#id_co_benefits-0-co_benefit", "SDG 7 - Affordable and clean energy")
     page.select_option("#id_vvb", str(reg.vvb_org.uid))
     screenshot(page, "journey-01-register-project")
-    page.get_by_role("button", name="Register the project").click()
+    follow(page, page.get_by_role("button", name="Register the project"))
     refused_nothing(page)
     project = Project.objects.get(name="Korhogo cookstoves")
     assert page.url.endswith(f"/workspace/projects/{project.project_id}/")
     assert project.locations.get().region == "Savanes"
     page.set_input_files("#id_file", files=[{"name": "pdd.pdf", "mimeType": "application/pdf", "buffer": b"%PDF design"}])
     page.select_option("#id_kind", "design")
-    page.get_by_role("button", name="Upload", exact=True).click()
+    follow(page, page.get_by_role("button", name="Upload", exact=True))
     sha256 = project.documents.get().sha256
     assert sha256 in page.content()
     assert_accessible(page)
     screenshot(page, "journey-02-project-draft")
-    page.get_by_role("button", name="Submit for approval").click()
+    follow(page, page.get_by_role("button", name="Submit for approval"))
     assert page.locator(".status").inner_text() == "submitted"
 
     # 2. The administrator approves it from the inbox.
     sign_in(page, reg.admin)
-    page.get_by_role("link", name="Inbox").first.click()
+    follow(page, page.get_by_role("link", name="Inbox").first)
     assert_accessible(page)
     screenshot(page, "journey-03-inbox")
-    page.locator(f"#item-project-submissions-{project.project_id}").get_by_role("button", name="Approve").click()
+    follow(page, page.locator(f"#item-project-submissions-{project.project_id}").get_by_role("button", name="Approve"))
     refused_nothing(page)
     project.refresh_from_db()
     assert project.status == "approved"
 
     # 3. The VVB validates it, with its report.
     sign_in(page, reg.vvb)
-    page.get_by_role("link", name="Assignments", exact=True).click()
-    page.get_by_role("link", name=f"Validate {project.project_id}").click()
+    follow(page, page.get_by_role("link", name="Assignments", exact=True))
+    follow(page, page.get_by_role("link", name=f"Validate {project.project_id}"))
     page.set_input_files("#id_report_file", files=[{"name": "validation.pdf", "mimeType": "application/pdf", "buffer": b"%PDF validation"}])
     page.fill("#id_crediting_period_start", "2024-01-01")
     page.fill("#id_crediting_period_end", "2033-12-31")
     assert_accessible(page)
-    page.get_by_role("button", name="Record the validation").click()
+    follow(page, page.get_by_role("button", name="Record the validation"))
     refused_nothing(page)
     project.refresh_from_db()
     assert project.status == "validated" and project.validations.get().report is not None
@@ -124,14 +120,14 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     # 4. The administrator registers it.
     sign_in(page, reg.admin)
     page.goto(base + "/workspace/inbox/")
-    page.locator(f"#item-project-registrations-{project.project_id}").get_by_role("button", name="Register").click()
+    follow(page, page.locator(f"#item-project-registrations-{project.project_id}").get_by_role("button", name="Register"))
     project.refresh_from_db()
     assert project.status == "registered"
 
     # 5. The developer submits a monitoring report.
     sign_in(page, reg.developer)
     page.goto(base + f"/workspace/projects/{project.project_id}/")
-    page.get_by_role("link", name="Submit a monitoring report").click()
+    follow(page, page.get_by_role("link", name="Submit a monitoring report"))
     page.fill("#id_period_start", "2024-01-01")
     page.fill("#id_period_end", "2024-12-31")
     page.fill("#id_vintages-0-vintage", "2024")
@@ -139,20 +135,20 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     page.set_input_files("#id_document", files=[{"name": "monitoring.pdf", "mimeType": "application/pdf", "buffer": b"%PDF monitoring"}])
     assert_accessible(page)
     screenshot(page, "journey-04-monitoring-report")
-    page.get_by_role("button", name="Submit the report").last.click()
+    follow(page, page.get_by_role("button", name="Submit the report").last)
     refused_nothing(page)
     report = project.monitoring_reports.get()
     assert report.document is not None and report.document.sha256 in page.content()
 
     # 6. The VVB verifies it, per vintage, with the verification report.
     sign_in(page, reg.vvb)
-    page.get_by_role("link", name="Assignments", exact=True).click()
-    page.get_by_role("link", name=f"Verify report 1 of {project.project_id}").click()
+    follow(page, page.get_by_role("link", name="Assignments", exact=True))
+    follow(page, page.get_by_role("link", name=f"Verify report 1 of {project.project_id}"))
     page.fill("#id_verified_2024", "900")
     page.set_input_files("#id_document", files=[{"name": "verification.pdf", "mimeType": "application/pdf", "buffer": b"%PDF verification"}])
     assert_accessible(page)
     screenshot(page, "journey-05-verify")
-    page.get_by_role("button", name="Sign the verification").click()
+    follow(page, page.get_by_role("button", name="Sign the verification"))
     refused_nothing(page)
     report.refresh_from_db()
     assert report.status == "verified"
@@ -160,7 +156,7 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     # 7. The administrator approves issuance: 900 units, 10 % to the buffer pool.
     sign_in(page, reg.admin)
     page.goto(base + "/workspace/inbox/")
-    page.locator(f"#item-issuances-{report.uid}").get_by_role("button", name="Approve issuance").click()
+    follow(page, page.locator(f"#item-issuances-{report.uid}").get_by_role("button", name="Approve issuance"))
     refused_nothing(page)
     report.refresh_from_db()
     assert report.status == "issued"
@@ -171,10 +167,10 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     page.goto(base + f"/workspace/accounts/{reg.developer_account.identifier}/")
     assert_accessible(page)
     screenshot(page, "journey-06-holdings")
-    page.get_by_role("link", name="Transfer units").first.click()
+    follow(page, page.get_by_role("link", name="Transfer units").first)
     page.fill("#id_to_account", reg.buyer_account.identifier)
     page.fill("#id_quantity", "300")
-    page.get_by_role("button", name="Review").click()
+    follow(page, page.get_by_role("button", name="Review"))
     block = UnitBlock.objects.get(account=reg.developer_account)
     expected = unit_selectors.serial_text(block.issuance, block.serial_start, block.serial_start + 299)
     assert page.locator("#confirm-ranges tbody tr").count() == 1
@@ -187,7 +183,7 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
         """() => { const f = document.querySelector('form[method=post]:has(button[value=confirm])');
                   const d = new URLSearchParams(new FormData(f)); d.set('step', 'confirm'); return d.toString(); }"""
     )
-    page.get_by_role("button", name="Confirm the transfer").click()
+    follow(page, page.get_by_role("button", name="Confirm the transfer"))
     refused_nothing(page)
     transfer = Transaction.objects.get(kind="transfer")
     assert [b["serial"] for b in unit_selectors.transaction_blocks(transfer)] == [expected]
@@ -203,16 +199,16 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
 
     # 9. The buyer retires 100 of them.
     sign_in(page, reg.buyer)
-    page.get_by_role("link", name="Retire units").first.click()
+    follow(page, page.get_by_role("link", name="Retire units").first)
     page.fill("#id_quantity", "100")
     page.fill("#id_beneficiary", "Korhogo municipal council")
     page.select_option("#id_purpose", "voluntary")
     page.fill("#id_jurisdiction", "CI")
-    page.get_by_role("button", name="Review").click()
+    follow(page, page.get_by_role("button", name="Review"))
     retired_serial = page.locator("#confirm-ranges code").inner_text()
     assert retired_serial == unit_selectors.serial_text(block.issuance, block.serial_start, block.serial_start + 99)
     screenshot(page, "journey-08-retirement-confirmation")
-    page.get_by_role("button", name="Confirm the retirement").click()
+    follow(page, page.get_by_role("button", name="Confirm the retirement"))
     refused_nothing(page)
     retirement = Transaction.objects.get(kind="retirement")
     assert retirement.identifier in page.content()
@@ -255,14 +251,14 @@ def test_main_pages_fit_a_phone_and_are_accessible(phone_page: Any, registry: te
         screenshot(page, f"phone-developer-{name}")
     page.fill("#id_to_account", reg.buyer_account.identifier)
     page.fill("#id_quantity", "5")
-    page.get_by_role("button", name="Review").click()
+    follow(page, page.get_by_role("button", name="Review"))
     fits(page)
     assert_accessible(page)
     screenshot(page, "phone-developer-transfer-confirmation")
     # A refusal is shown with its code, beside the form.
-    page.get_by_role("button", name="Change the request").click()
+    follow(page, page.get_by_role("button", name="Change the request"))
     page.fill("#id_quantity", "999999")
-    page.get_by_role("button", name="Review").click()
+    follow(page, page.get_by_role("button", name="Review"))
     assert "INSUFFICIENT_UNITS" in page.locator("#refusal").inner_text()
     fits(page)
     assert_accessible(page)
@@ -303,8 +299,7 @@ def test_keyboard_only_and_french(page: Any, registry: testing.Registry) -> None
         page.keyboard.press("Enter")
     assert "Forward trading" in page.content()
     page.select_option("#language-select", "fr")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Change language").click()
+    follow(page, page.get_by_role("button", name="Change language"))
     assert page.locator("html").get_attribute("lang") == "fr"
     assert "Ouvrir un compte de détention" in page.content()
     assert_accessible(page)

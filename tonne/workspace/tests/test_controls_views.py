@@ -82,7 +82,13 @@ def test_transfer_is_approved_in_the_inbox_then_delayed_then_cancelled(world: Wo
     assert txn.status == "delayed" and held(w.reg.buyer_account) == 0
     detail = dev.get(f"{W}/transactions/{txn.identifier}/").content.decode()
     assert "Delayed settlement" in detail and 'id="cancel-transaction"' in detail
+    assert 'id="cancel-confirm"' in detail  # the sender confirms before cancelling
     assert "unless the transaction is cancelled" in detail
+    # The receiving holder sees the incoming transfer, and no Cancel it could not use.
+    incoming = stepped_up(w.reg.buyer).get(f"{W}/transactions/{txn.identifier}/").content.decode()
+    assert "Delayed settlement" in incoming and "cancel-transaction" not in incoming
+    listed = stepped_up(w.reg.buyer).get(W + "/transactions/").content.decode()
+    assert txn.identifier in listed and f"/transactions/{txn.identifier}/cancel/" not in listed
     assert f"/transactions/{txn.identifier}/cancel/" in dev.get(W + "/transactions/").content.decode()
     # Cancel until executed; then nothing is waiting any more.
     body = dev.post(f"{W}/transactions/{txn.identifier}/cancel/", follow=True).content.decode()
@@ -91,6 +97,8 @@ def test_transfer_is_approved_in_the_inbox_then_delayed_then_cancelled(world: Wo
     body = dev.post(f"{W}/transactions/{txn.identifier}/cancel/", follow=True).content.decode()
     assert "TRANSACTION_NOT_WAITING" in body
     assert held(w.reg.buyer_account) == 0
+    # A cancelled transaction moved nothing, and says so without an empty table.
+    assert "Serial ranges moved" not in body and "No units moved in this transaction." in body
 
 
 def test_rejection_needs_a_reason(world: World) -> None:
@@ -209,13 +217,16 @@ def test_retirement_awaits_approval_and_settles_once_approved(world: World) -> N
     body = dev.post(W + "/retire/", {**form, "step": "confirm", "confirmed_range": shown}, follow=True).content.decode()
     txn = Transaction.objects.get(kind="retirement")
     assert txn.status == "awaiting_approval" and "awaits approval" in body
+    assert "certificate-link" not in body  # no certificate before the retirement is completed
     approval = Approval.objects.get(transaction=txn)
     approver = stepped_up(w.dev_approver)
     page = approver.get(W + "/inbox/").content.decode()
     assert "Abidjan city council" in page and approval.request_hash in page
-    decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    said = decide(approver, str(approval.uid), decision="approve", request_hash=approval.request_hash)
+    assert re.search(rf"Approved: [^<]*{txn.identifier}", said) and str(approval.uid) not in said  # words, not a raw id
     txn.refresh_from_db()
     assert txn.status == "completed"  # retirements wait for no settlement delay
+    assert "certificate-link" in dev.get(f"{W}/transactions/{txn.identifier}/").content.decode()
     assert held(w.reg.developer_account) == 10_000 - 40
 
 

@@ -528,6 +528,8 @@ def test_transfer_by_serial_range_and_refusals(client: Client, registry, issued)
         ({"to_account": registry.developer_account.identifier}, "SAME_ACCOUNT"),
         ({"quantity": "", "ranges": "1-2-3"}, "SERIAL_MALFORMED"),
         ({"quantity": ""}, "SELECTION_EMPTY"),
+        # A pasted serial whose prefix names other units is refused, as the public lookup does.
+        ({"quantity": "", "ranges": serial.replace("-VER-", "-VCU-")}, "SERIAL_PREFIX_MISMATCH"),
     ):
         response = client.post(W + "/transfer/", move_form(registry, **overrides))
         assert code in response.content.decode(), code
@@ -557,6 +559,10 @@ def test_retirement_and_certificate_link(client: Client, registry, issued) -> No
     assert txn.beneficiary == "Abidjan city council" and txn.quantity == 40
     body = page(client, response["Location"])
     assert f'href="/certificates/{txn.identifier}/"' in body
+    # A jurisdiction that is no ISO 3166 code, and an over-long beneficiary, are refused before the confirmation.
+    for overrides, code in (({"jurisdiction": "foo"}, "JURISDICTION_INVALID"), ({"beneficiary": "B" * 301}, "TEXT_TOO_LONG")):
+        body = client.post(W + "/retire/", {**form, **overrides}).content.decode()
+        assert code in body and "Confirm the retirement" not in body, code
     # Missing beneficiary: the form asks for it.
     response = client.post(W + "/retire/", {**form, "beneficiary": ""})
     assert 'id="id_beneficiary_error"' in response.content.decode()

@@ -199,7 +199,7 @@ def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    _("%(trusted)s will be trusted from %(when)s.")
+                    _("From %(when)s, %(trusted)s will be trusted.")  # a time never ends the sentence ("p.m..")
                     % {"trusted": form.cleaned_data["trusted"], "when": date_format(localtime(result.effective_at), "DATETIME_FORMAT")},
                 )
     except RegistryError as exc:

@@ -101,13 +101,19 @@ def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, 
     return redirect("workspace:inbox")
 
 
+def _title(src: Any, user: User, key: str) -> str:
+    """What the person saw in the inbox (its title), not the item's raw id."""
+    return next((item.title for item in src.items(user) if str(item.key) == key), key)
+
+
 @require_POST
 @role_required(ADMIN, HOLDER)
 def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
     def approve(src: Any, user: User, reason: str) -> None:
         bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
+        item = _title(src, user, key)
         src.approve(user, key, reason, **bound)
-        messages.success(request, _("Approved: %(item)s") % {"item": key})
+        messages.success(request, _("Approved: %(item)s") % {"item": item})
 
     return _decide(request, source, key, approve)
 
@@ -116,8 +122,9 @@ def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
 @role_required(ADMIN, HOLDER)
 def inbox_reject(request: HttpRequest, source: str, key: str) -> HttpResponse:
     def reject(src: Any, user: User, reason: str) -> None:
+        item = _title(src, user, key)
         src.reject(user, key, reason)
-        messages.success(request, _("Rejected: %(item)s") % {"item": key})
+        messages.success(request, _("Rejected: %(item)s") % {"item": item})
 
     return _decide(request, source, key, reject)
 

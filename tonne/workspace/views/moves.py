@@ -21,7 +21,7 @@ from tonne.organisations import services as orgs
 from tonne.organisations.models import Account
 from tonne.units import selectors as unit_selectors
 from tonne.units import services as units
-from tonne.units.domain import Selection
+from tonne.units.domain import Selection, retirement_details
 from tonne.units.models import WAITING, Transaction, UnitBlock
 from tonne.workspace import forms as wf
 from tonne.workspace import inbox as inbox_sources
@@ -32,6 +32,7 @@ from tonne.workspace.views.common import (
     _user,
     resumed,
     role_required,
+    roles_of,
     show_error,
     step_up_redirect,
 )
@@ -102,6 +103,8 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             else:
                 _say_outcome(request, txn)
             return redirect("workspace:transaction", identifier=txn.identifier)
+        if kind == Transaction.Kind.RETIREMENT:  # its own rules before the confirmation, not after
+            retirement_details(cleaned["beneficiary"], cleaned["purpose"], cleaned["jurisdiction"], cleaned["reason"])
         ranges = form.parsed_ranges()
         selection = Selection.build(
             ranges=ranges or None,
@@ -190,9 +193,27 @@ def transaction_detail(request: HttpRequest, identifier: str) -> HttpResponse:
             "pending_serials": inbox_sources.serials_of(txn.pending_move.ranges) if waiting else [],
             "approval": approval,
             "blocks": unit_selectors.transaction_blocks(txn),
-            "certificate": certificate_url(txn.identifier) if txn.kind == Transaction.Kind.RETIREMENT else "",
+            "may_cancel": waiting and _may_cancel(user, txn),
+            # The certificate exists once the retirement is completed, not while it waits.
+            "certificate": certificate_url(txn.identifier)
+            if txn.kind == Transaction.Kind.RETIREMENT and txn.status == Transaction.Status.COMPLETED
+            else "",
         },
     )
+
+
+def _may_cancel(user: Any, txn: Transaction) -> bool:
+    """The one who asked, or the sending holder: as controls.cancel_waiting decides
+    (the receiving holder sees the transaction, and no Cancel)."""
+    if txn.from_account is None or not roles_of(user) & {ADMIN, HOLDER}:
+        return False
+    if txn.initiated_by_id == user.pk:
+        return True
+    try:
+        controls.require_account_holder(user, txn.from_account)
+    except RegistryError:
+        return False
+    return True
 
 
 @role_required(ADMIN, HOLDER)
