@@ -350,7 +350,10 @@ def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
 
 
 def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
-    """Not imported yet, and an open holding account to receive it: before anything is written."""
+    """Not imported yet, and an open holding account to receive it: before anything is written.
+    Imports wait for each other here (the export account's row is the
+    lock), so what one brings in the next one sees."""
+    Account.objects.select_for_update().filter(type=Account.Type.EXPORT).exists()
     if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
         raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
     account = get_account(payload["destination_account"], field="destination_account")
