@@ -221,3 +221,15 @@ def test_a_malformed_file_over_http_and_the_cli_gets_its_code(reg: testing.Regis
         call_command("article6", "import", str(tmp_path / "t.note"), "--key", keys.verifier_key_text(),
                      "--user", reg.admin.username)
     assert state() == before
+
+
+def test_an_itmo_of_this_registry_still_held_here_is_refused(reg: testing.Registry) -> None:
+    _, (issuance,) = testing.issue(reg, testing.registered_project(reg), {2024: 100})
+    here, lo = django_settings.TONNE_ARTICLE6_REGISTRY_ID, issuance.serial_start
+    data = payload(reg)
+    block(data)["authorisation"].update(originating_registry=here, authorising_party=django_settings.TONNE_COUNTRY)
+    block(data)["itmo_id"] = f"SE-CI:{here}:{django_settings.TONNE_COUNTRY}:{lo}-{lo + 24}:2024"
+    before = state()
+    with pytest.raises(RegistryError) as exc:
+        receive(reg, data)
+    assert exc.value.code == "ITMO_ALREADY_IN_REGISTRY" and state() == before
