@@ -289,7 +289,7 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
         raise ValidationFailed("TRANSFER_SIGNATURE_INVALID", f"The transfer file's signature does not verify: {exc}") from None
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past any real file
         raise ValidationFailed("TRANSFER_FILE_INVALID", "The signed text is not JSON.") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValidationFailed("TRANSFER_FILE_INVALID", f"Not a {FORMAT} file.")
