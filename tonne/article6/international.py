@@ -17,9 +17,9 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from tonne.article6 import domain, selectors
+from tonne.article6 import domain, messages, selectors
 from tonne.article6.models import (
     Authorisation,
     AuthorisedRange,
@@ -46,9 +46,10 @@ from tonne.organisations.services import (
     system_account,
 )
 from tonne.projects import services as projects
+from tonne.projects.models import Project
 from tonne.units import services as units
 from tonne.units.domain import Selection, SerialRange
-from tonne.units.models import Transaction, TransactionBlock
+from tonne.units.models import Transaction, TransactionBlock, UnitBlock
 from tonne.units.selectors import serial_text
 
 FORMAT = "tonne-itmo-transfer/1"
@@ -134,6 +135,8 @@ def _send(record: InternationalTransfer, txn: Transaction, selection: Selection)
     blocks = _authorised_for(selection, record.destination_party, now)
     for b in blocks:  # first international transfer, where that is the definition
         a = b["_authorisation"]
+        if a is None:
+            continue  # acquired here: the first transfer is the first transferring Party's, as the file said
         if a.first_transfer_definition == "first_international_transfer" and not FirstTransfer.objects.filter(
             serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"]
         ).exists():
@@ -153,6 +156,7 @@ def _send(record: InternationalTransfer, txn: Transaction, selection: Selection)
         "destination_account": record.destination_account,
         "transaction": txn.identifier,
         "ledger_seq": ledger_seq,
+        "quantity": sum(b["quantity"] for b in blocks),
         "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
     }
     text = canonical_json(payload).decode("utf-8") + "\n"
@@ -180,6 +184,9 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
     out: list[dict[str, Any]] = []
     for wanted in selection.ranges:
         for seg in selectors.segments(wanted.start, wanted.end, now):
+            if seg["received_from"] is not None:
+                out.append(_onward(seg))
+                continue
             if seg["label"] != selectors.AUTHORISED or seg["authorisation"] is None:
                 raise ValidationFailed(
                     "UNITS_NOT_AUTHORISED",
@@ -187,7 +194,7 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
                     "only authorised units are transferred between Parties.",
                     field="ranges",
                 )
-            r = AuthorisedRange.objects.select_related("authorisation", "issuance__project").get(
+            r = AuthorisedRange.objects.select_related("authorisation", "issuance__project", "issuance__report").get(
                 serial_start__lte=seg["serial_start"], serial_end__gte=seg["serial_start"]
             )
             a = r.authorisation
@@ -205,19 +212,55 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
             out.append({
                 "serial_start": seg["serial_start"],
                 "serial_end": seg["serial_end"],
+                "quantity": seg["serial_end"] - seg["serial_start"] + 1,
                 "serial": serial_text(issuance, seg["serial_start"], seg["serial_end"]),
                 "vintage": r.vintage,
                 "unit_class": issuance.unit_class,
                 "itmo_id": seg["itmo_id"],
                 "mitigation_type": domain.mitigation_type(project.unit_type),
-                "project": {"project_id": project.project_id, "name": project.name, "host_party": project.host_party,
-                            "sectoral_scope": project.sectoral_scope, "unit_type": project.unit_type,
-                            "sectors": project.sectors, "types": project.types},
+                "monitoring_period": {"start": issuance.report.period_start.isoformat(),
+                                      "end": issuance.report.period_end.isoformat()},
+                "project": _project_out(project, project.project_id),
                 "authorisation": _authorisation_out(a, version),
                 "_authorisation": a,
                 "_issuance": issuance,
             })
     return out
+
+
+def _project_out(project: Project, project_id: str) -> dict[str, Any]:
+    return {"project_id": project_id, "name": project.name, "host_party": project.host_party,
+            "sectoral_scope": project.sectoral_scope, "unit_type": project.unit_type,
+            "sectors": project.sectors, "types": project.types}
+
+
+def _onward(seg: dict[str, Any]) -> dict[str, Any]:
+    """ITMOs this registry acquired, transferred on to another Party: they
+    go with the identity they arrived with (origin project, class,
+    monitoring period, ITMO identifier, authorisation and first transfer)."""
+    i = ImportedRange.objects.select_related("issuance__project", "issuance__report").get(
+        serial_start__lte=seg["serial_start"], serial_end__gte=seg["serial_start"]
+    )
+    issuance = i.issuance
+    project = i.details.get("project") or _project_out(issuance.project, issuance.project.reference_project_id)
+    start, end = (i.period_start, i.period_end) if i.period_start and i.period_end else (
+        issuance.report.period_start, issuance.report.period_end)
+    return {
+        "serial_start": seg["serial_start"],
+        "serial_end": seg["serial_end"],
+        "quantity": seg["serial_end"] - seg["serial_start"] + 1,
+        "serial": serial_text(issuance, seg["serial_start"], seg["serial_end"]),
+        "vintage": i.vintage,
+        "unit_class": i.unit_class or issuance.unit_class,
+        "itmo_id": seg["itmo_id"],
+        "mitigation_type": i.mitigation_type,
+        "monitoring_period": {"start": start.isoformat(), "end": end.isoformat()},
+        "project": project,
+        "authorisation": i.details["authorisation"],
+        "first_transfer": i.details.get("first_transfer"),
+        "_authorisation": None,
+        "_issuance": issuance,
+    }
 
 
 def _authorisation_out(a: Authorisation, version: Any) -> dict[str, Any]:
@@ -246,11 +289,11 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
         raise ValidationFailed("TRANSFER_SIGNATURE_INVALID", f"The transfer file's signature does not verify: {exc}") from None
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past any real file
         raise ValidationFailed("TRANSFER_FILE_INVALID", "The signed text is not JSON.") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValidationFailed("TRANSFER_FILE_INVALID", f"Not a {FORMAT} file.")
-    return payload
+    return messages.transfer_file(payload, now=clock.now())
 
 
 IMPORT = "import"  # the approval's action (Transaction.Kind.IMPORT)
@@ -307,13 +350,48 @@ def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
 
 
 def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
-    """Not imported yet, and an open holding account to receive it: before anything is written."""
+    """Not imported yet, and an open holding account to receive it: before anything is written.
+    Imports wait for each other here (the export account's row is the
+    lock), so what one brings in the next one sees."""
+    Account.objects.select_for_update().filter(type=Account.Type.EXPORT).exists()
     if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
         raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
     account = get_account(payload["destination_account"], field="destination_account")
     if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
         raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
-    return account, sum(b["serial_end"] - b["serial_start"] + 1 for b in payload["blocks"])
+    for n, block in enumerate(payload["blocks"]):
+        _check_identity(payload["origin_registry"], block, f"blocks[{n}]")
+    return account, payload["quantity"]
+
+
+def _check_identity(origin_registry: str, block: dict[str, Any], field: str) -> None:
+    """Units come here once: not the same origin serials from the sender
+    again, not an ITMO this registry holds, held or used, and not under
+    another class than the origin project's units already here. (The
+    database says the same of serials and ITMOs under concurrency.)"""
+    start, end = block["serial_start"], block["serial_end"]
+    if ImportedRange.objects.filter(origin_registry=origin_registry, origin_serial_start__lte=end,
+                                    origin_serial_end__gte=start).exists():
+        raise Conflict("ORIGIN_SERIALS_ALREADY_IMPORTED",
+                       f"Serials {start}-{end} of {origin_registry} were already imported.", field=f"{field}.serial_start")
+    registry = block["authorisation"]["originating_registry"]
+    lo, hi = block["itmo_serials"]
+    held = ImportedRange.objects.filter(originating_registry=registry, itmo_serial_start__lte=hi,
+                                        itmo_serial_end__gte=lo).exists()
+    if not held and registry == settings.TONNE_ARTICLE6_REGISTRY_ID:  # ours, back: only if they all left
+        held = UnitBlock.objects.filter(serial_start__lte=hi, serial_end__gte=lo).exclude(
+            account__type=Account.Type.EXPORT).exists()
+    if held:
+        raise Conflict("ITMO_ALREADY_IN_REGISTRY", f"ITMO {block['itmo_id']} is or was already held in this registry.",
+                       field=f"{field}.itmo_id")
+    here = Project.objects.filter(project_id=_local_project_id(block)).values_list("unit_class", flat=True).first()
+    if here is not None and here != block["unit_class"]:
+        raise ValidationFailed("ORIGIN_CLASS_DIFFERS", f"Units of this project were received here as {here}, "
+                               f"not {block['unit_class']}: a project keeps one class.", field=f"{field}.unit_class")
+
+
+def _local_project_id(block: dict[str, Any]) -> str:
+    return f"{block['authorisation']['originating_registry']}/{block['project']['project_id']}"
 
 
 def _receive(
@@ -321,12 +399,16 @@ def _receive(
 ) -> InternationalTransfer:
     now = clock.now()
     sha = hashlib.sha256(signed.encode("utf-8")).hexdigest()
-    record = InternationalTransfer.objects.create(
-        uid=payload["transfer"], direction="received", origin_registry=payload["origin_registry"],
-        origin_party=payload["origin_party"], destination_registry=payload["destination_registry"],
-        destination_party=payload["destination_party"], destination_account=account.identifier,
-        transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
-    )
+    try:
+        with transaction.atomic():
+            record = InternationalTransfer.objects.create(
+                uid=payload["transfer"], direction="received", origin_registry=payload["origin_registry"],
+                origin_party=payload["origin_party"], destination_registry=payload["destination_registry"],
+                destination_party=payload["destination_party"], destination_account=account.identifier,
+                transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
+            )
+    except IntegrityError:  # imported meanwhile by a concurrent request
+        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.") from None
     identifiers = [_import_block(actor, record, account, block, payload) for block in payload["blocks"]]
     InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
     record.transaction_identifier = identifiers[0]
@@ -345,13 +427,16 @@ def _import_block(
     through their own apps' services, the units received through the units
     service, and the identity they keep (origin serials, ITMO, authorisation)."""
     a = block["authorisation"]
-    quantity = block["serial_end"] - block["serial_start"] + 1
-    vintage = int(block["vintage"])
+    quantity = block["quantity"]
+    vintage = block["vintage"]
+    period = (dt.date.fromisoformat(block["monitoring_period"]["start"]),
+              dt.date.fromisoformat(block["monitoring_period"]["end"]))
+    # The project as its originating registry names it, wherever the units come from.
     project = projects.register_foreign_project(
-        actor=actor, origin_registry=payload["origin_registry"], info=block["project"], unit_class=block["unit_class"]
+        actor=actor, origin_registry=a["originating_registry"], info=block["project"], unit_class=block["unit_class"]
     )
     report = mrv.record_foreign_report(
-        actor=actor, project=project, vintage=vintage, quantity=quantity, reference=f"import {record.uid}"
+        actor=actor, project=project, vintage=vintage, quantity=quantity, reference=f"import {record.uid}", period=period,
     )
     issuance, txn = units.receive_units(
         actor=actor, project=project, report=report, vintage=vintage, quantity=quantity, account=account,
@@ -362,14 +447,25 @@ def _import_block(
                   "origin_start": block["serial_start"], "itmo_id": block["itmo_id"],
                   "mitigation_type": block["mitigation_type"], "authorisation": a},
     )
-    ImportedRange.objects.create(
-        transfer=record, issuance=issuance, serial_start=issuance.serial_start, serial_end=issuance.serial_end,
-        origin_serial=block["serial"][:200], origin_serial_start=block["serial_start"], origin_serial_end=block["serial_end"],
-        vintage=vintage, itmo_id=block["itmo_id"][:300], authorisation=a["identifier"][:100],
-        cooperative_approach=a["cooperative_approach"][:100], first_transferring_party=a["authorising_party"][:2],
-        originating_registry=a["originating_registry"][:100], mitigation_type=block["mitigation_type"][:30],
-        details={"authorisation": a, "first_transfer": block.get("first_transfer")},
-    )
+    try:
+        with transaction.atomic():
+            ImportedRange.objects.create(
+                transfer=record, issuance=issuance, serial_start=issuance.serial_start, serial_end=issuance.serial_end,
+                origin_serial=block["serial"], origin_serial_start=block["serial_start"],
+                origin_serial_end=block["serial_end"], vintage=vintage, itmo_id=block["itmo_id"],
+                authorisation=a["identifier"], cooperative_approach=a["cooperative_approach"],
+                first_transferring_party=a["authorising_party"], originating_registry=a["originating_registry"],
+                mitigation_type=block["mitigation_type"], origin_registry=payload["origin_registry"],
+                origin_project=block["project"]["project_id"], unit_class=block["unit_class"],
+                period_start=period[0], period_end=period[1],
+                itmo_serial_start=block["itmo_serials"][0], itmo_serial_end=block["itmo_serials"][1],
+                details={"authorisation": a, "first_transfer": block["first_transfer"], "project": block["project"],
+                         "monitoring_period": block["monitoring_period"]},
+            )
+    except IntegrityError as exc:  # a concurrent import took these serials or ITMOs first
+        code = "ITMO_ALREADY_IN_REGISTRY" if "itmo" in str(exc).lower() else "ORIGIN_SERIALS_ALREADY_IMPORTED"
+        raise Conflict(code, f"Serials {block['serial_start']}-{block['serial_end']} ({block['itmo_id']}) "
+                       "are already in this registry.") from None
     return txn.identifier
 
 

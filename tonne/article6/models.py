@@ -211,7 +211,11 @@ class InternationalTransfer(models.Model):
 
 class ImportedRange(models.Model):
     """Local serials of units received from another registry, with the
-    identity they keep: origin serials, ITMO identifier, authorisation."""
+    identity they keep: origin serials, ITMO identifier, authorisation,
+    class, project and monitoring period. The database refuses the same
+    origin serials twice from one sending registry, and the same ITMO
+    serials twice from one originating registry, whatever the transfer
+    (triggers, see migrations)."""
 
     transfer = models.ForeignKey(InternationalTransfer, on_delete=models.PROTECT, related_name="ranges")
     issuance = models.ForeignKey(Issuance, on_delete=models.PROTECT, related_name="+")
@@ -227,6 +231,14 @@ class ImportedRange(models.Model):
     first_transferring_party = models.CharField(max_length=2)
     originating_registry = models.CharField(max_length=100)
     mitigation_type = models.CharField(max_length=30)
+    origin_registry = models.CharField(max_length=100, default="")  # the registry that sent them
+    origin_project = models.CharField(max_length=100, blank=True)  # the project id there
+    unit_class = models.CharField(max_length=10, blank=True)
+    period_start = models.DateField(null=True, blank=True)  # the origin monitoring period
+    period_end = models.DateField(null=True, blank=True)
+    # The serials the ITMO identifier names, in the originating registry.
+    itmo_serial_start = models.PositiveBigIntegerField(null=True, blank=True)
+    itmo_serial_end = models.PositiveBigIntegerField(null=True, blank=True)
     details = models.JSONField(default=dict)  # the authorisation and first transfer as the file states them
 
     class Meta:
@@ -237,6 +249,10 @@ class ImportedRange(models.Model):
                 condition=Q(origin_serial_end=F("origin_serial_start") + F("serial_end") - F("serial_start")),
                 name="a6_imported_same_size",
             ),
+        ]
+        indexes = [
+            models.Index(fields=["origin_registry", "origin_serial_start"], name="a6_imported_by_origin"),
+            models.Index(fields=["originating_registry", "itmo_serial_start"], name="a6_imported_by_itmo"),
         ]
 
     def __str__(self) -> str:

@@ -267,17 +267,22 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
     return issuances
 
 
-def record_foreign_report(*, actor: User, project: Project, vintage: int, quantity: int, reference: str) -> MonitoringReport:
+def record_foreign_report(
+    *, actor: User, project: Project, vintage: int, quantity: int, reference: str,
+    period: tuple[dt.date, dt.date] | None = None,
+) -> MonitoringReport:
     """The verified mitigation behind units received from another Party's
-    registry: verified and issued there, so recorded here as issued, with
+    registry: verified and issued there, so recorded here as issued (over
+    the monitoring period the origin states, else the vintage's year), with
     the receiving administrator's organisation standing for the verifier."""
     require_registry_administrator(actor)
     assert actor.organisation is not None
     now = clock.now()
     number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
     report = MonitoringReport.objects.create(
-        uid=uuid.uuid4(), project=project, number=number, period_start=dt.date(vintage, 1, 1),
-        period_end=dt.date(vintage, 12, 31), status=MonitoringReport.Status.ISSUED, vvb=actor.organisation,
+        uid=uuid.uuid4(), project=project, number=number,
+        period_start=period[0] if period else dt.date(vintage, 1, 1),
+        period_end=period[1] if period else dt.date(vintage, 12, 31), status=MonitoringReport.Status.ISSUED, vvb=actor.organisation,
         submitted_by=actor, submitted_at=now, verified_at=now, verification_id=reference[:100],
     )
     ReportVintage.objects.create(report=report, vintage=vintage, claimed=quantity, verified=quantity, issued=quantity)

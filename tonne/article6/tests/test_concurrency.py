@@ -78,3 +78,21 @@ def test_racing_uses_of_the_same_units_first_transfer_once(world):
     (ft,) = FirstTransfer.objects.all()
     assert (ft.serial_start, ft.serial_end) == (s, s + 99)
     assert CorrespondingAdjustment.objects.get().quantity == 100
+
+
+def test_racing_imports_of_the_same_serials_under_new_transfer_ids_import_once(registry, settings):
+    from tonne.article6.models import ImportedRange
+    from tonne.article6.tests.test_attacks_file import payload, receive
+
+    settings.TONNE_FOUR_EYES = frozenset()
+    clock.freeze(T0)
+    # The same serials under four transfer ids, and the same ITMOs from four other registries.
+    files = [payload(registry) for _ in range(4)]
+    files += [payload(registry, start=100 + i, sender=f"N{i}-TONNE", itmo_start=9001) for i in range(4)]
+    for n, f in enumerate(files[4:]):
+        f["blocks"][0]["project"]["project_id"] = f"SE-000{n + 1}"
+        f["blocks"][0]["itmo_id"] = "SE-CI:SE-TONNE:SE:9001-9025:2024"
+    results = storm(8, lambda i: receive(registry, files[i]))
+    assert sorted(Counter(outcome(r) for r in results[:4]).items()) == [("ORIGIN_SERIALS_ALREADY_IMPORTED", 3), ("ok", 1)]
+    assert sorted(Counter(outcome(r) for r in results[4:]).items()) == [("ITMO_ALREADY_IN_REGISTRY", 3), ("ok", 1)]
+    assert ImportedRange.objects.count() == 2

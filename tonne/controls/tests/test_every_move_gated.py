@@ -161,13 +161,14 @@ def _export(w: World) -> Any:
 def incoming_file(w: World, quantity: int = 25) -> str:
     """A transfer file another Party's registry (SE) signed for this one."""
     block = {
-        "serial_start": 7001, "serial_end": 7000 + quantity, "serial": f"SE-7001-{7000 + quantity}", "vintage": 2024,
-        "unit_class": "VER", "itmo_id": f"SE-ITMO-7001-{7000 + quantity}", "mitigation_type": "emission_reduction",
+        "serial_start": 7001, "serial_end": 7000 + quantity, "quantity": quantity, "serial": f"SE-7001-{7000 + quantity}",
+        "vintage": 2024, "unit_class": "VER", "itmo_id": f"SE-CI:SE-TONNE:SE:7001-{7000 + quantity}:2024",
+        "mitigation_type": "Emission reductions", "monitoring_period": {"start": "2024-01-01", "end": "2024-12-31"},
         "project": {"project_id": "SE-P-1", "name": "Swedish wind", "host_party": "SE", "sectoral_scope": 1,
                     "unit_type": "Avoidance - technical", "sectors": [], "types": []},
         "authorisation": {"identifier": "SE-A6-1", "cooperative_approach": "SE-CI", "authorising_party": "SE",
                           "first_transfer_definition": "first_international_transfer", "version": 1,
-                          "authorisation_date": "2026-01-01", "purposes": ["ndc"], "oimp_purposes": [],
+                          "authorisation_date": "2026-01-01", "purposes": "NDC", "oimp_purposes": "",
                           "acquiring_parties": [django_settings.TONNE_COUNTRY], "letter_sha256": None,
                           "originating_registry": "SE-TONNE"},
         "first_transfer": None,
@@ -176,7 +177,7 @@ def incoming_file(w: World, quantity: int = 25) -> str:
                "origin_registry": "SE-TONNE", "origin_party": "SE",
                "destination_registry": django_settings.TONNE_ARTICLE6_REGISTRY_ID,
                "destination_party": django_settings.TONNE_COUNTRY, "destination_account": w.reg.buyer_account.identifier,
-               "transaction": "TX-SE-1", "ledger_seq": 1, "blocks": [block]}
+               "transaction": "TX-SE-1", "ledger_seq": 1, "quantity": quantity, "blocks": [block]}
     text = canonical_json(payload).decode("utf-8") + "\n"
     return sign_note(text, django_settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
 
