@@ -24,7 +24,7 @@ from tonne.article6.models import (
 )
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
-from tonne.core import clock
+from tonne.core import clock, text
 from tonne.core.errors import Conflict, NotFound, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, Organisation, User
@@ -440,7 +440,7 @@ def use_units(
     if use not in USE_ROUTES:
         raise ValidationFailed("USE_INVALID", f"use must be one of: {', '.join(domain.USES)}.", field="use")
     party = domain.party(using_party, "using_party") if using_party or use == "ndc" else ""
-    entity = (using_entity or "").strip()[:300]
+    entity = text.bounded(using_entity, "using_entity", 300, label="The using entity")
     if not party and not entity:
         raise ValidationFailed("USER_REQUIRED", "Name the using Party or the using entity.", field="using_party")
     oimp_purpose = (oimp_purpose or "").strip()
