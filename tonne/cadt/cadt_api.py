@@ -161,7 +161,8 @@ def _listed(table: rowquery.Table, q: dict[str, Any], *, key: str, columns: tupl
             chosen: list[str] | None) -> rowquery.Page:
     """A list answer from the projection: the page (or every row), with CAD Trust's column choice."""
     cursor = projection.catch_up()
-    found = rowquery.page(rowquery.select(table, q, home=selectors.mapping.home_org_uid()), q, cursor)
+    home = selectors.mapping.home_org_uid()
+    found = rowquery.page(rowquery.select(table, q, home=home), q, cursor, table=table, home=home)
     if not chosen:
         return found
     rows = [json.loads(r) for r in found.rows]
@@ -343,10 +344,8 @@ def _v1_table(kind: str) -> rowquery.Table:
 
 def _marketplace_projects() -> set[str]:
     """CAD Trust's getTokenizedProjectIds: projects with a unit carrying a marketplace identifier."""
-    units = CadtRow.objects.filter(version=V1, table="units").annotate(
-        _m=rowquery.json_text("data__marketplaceIdentifier"), _p=rowquery.json_text("data__issuance__warehouseProjectId"),
-    ).exclude(_m__isnull=True).exclude(_m="")
-    return {str(p) for p in units.values_list("_p", flat=True).distinct()}
+    units = CadtRow.objects.filter(version=V1, table="units", marketplace_id__isnull=False).exclude(marketplace_id="")
+    return {str(p) for p in units.values_list("parent", flat=True).distinct() if p is not None}
 
 
 class V1ProjectsQuery(CadtQuery):

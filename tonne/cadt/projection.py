@@ -7,20 +7,26 @@ the projection remembers the ledger position it has taken in
 written since, under the projection's row lock and in one transaction: the
 projects, issuances and serial ranges they touched (the same change set push
 sync sends) are mapped again and upserted. So a read never answers from rows
-older than the ledger it sees, and no write path pays for the projection.
+older than the ledger it sees, and no write path pays for the projection
+(the unit moves' path is the registry's hottest: mapping CAD Trust rows in
+each move's transaction would slow every transfer for a read API's sake).
+When nothing is behind, a read takes no lock and writes nothing.
+Per-organisation row counts (CadtCount) are kept with the rows.
 `tonne cadt check-rows` compares the rows with a fresh mapping; `tonne cadt
 rebuild-rows` rebuilds them."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, F
 
-from tonne.cadt import mapping, reads, selectors
-from tonne.cadt.models import CadtProjection, CadtRow, ImportedRecord
+from tonne.cadt import mapping, reads, rowfields, selectors
+from tonne.cadt.models import CadtCount, CadtProjection, CadtRow, ImportedRecord
 from tonne.cadt.schema import V1, V2, v2_tables
 from tonne.ledger.models import LedgerHead
 from tonne.projects.models import Project
@@ -51,6 +57,7 @@ def _record(version: str, table: str, org: str, row: dict[str, Any]) -> CadtRow:
         version=version, table=table, key=str(row[key]), org_uid=org,
         time_staged=str(row.get("timeStaged") or "") if version == V1 else "",
         search=" ".join(sorted(reads.row_tokens(row))), data=json.dumps(row, ensure_ascii=False),
+        **rowfields.values(version, table, row),
     )
 
 
@@ -89,13 +96,55 @@ def _upsert(rows: Iterable[CadtRow]) -> int:
     return count + (_write(batch) if batch else 0)
 
 
+UPDATED = ["org_uid", "time_staged", "search", "data", *rowfields.TEXT_COLUMNS, *rowfields.NUMBER_COLUMNS]
+
+
 def _write(batch: list[CadtRow]) -> int:
     latest = {(r.version, r.table, r.key): r for r in batch}  # one row per key in a statement
+    before: dict[tuple[str, str, str], str] = {}
+    for version, table in {(v, t) for v, t, _ in latest}:
+        keys = [k for v, t, k in latest if (v, t) == (version, table)]
+        before.update(((version, table, k), org) for k, org in CadtRow.objects.filter(
+            version=version, table=table, key__in=keys).values_list("key", "org_uid"))
     CadtRow.objects.bulk_create(
         list(latest.values()), update_conflicts=True, unique_fields=["version", "table", "key"],
-        update_fields=["org_uid", "time_staged", "search", "data"],
+        update_fields=UPDATED,
     )
+    delta: Counter[tuple[str, str, str]] = Counter()
+    for (version, table, key), row in latest.items():
+        old = before.get((version, table, key))
+        if old != row.org_uid:
+            delta[(version, table, row.org_uid)] += 1
+            if old is not None:
+                delta[(version, table, old)] -= 1
+    _add_counts(delta)
     return len(latest)
+
+
+def _add_counts(delta: Counter[tuple[str, str, str]]) -> None:
+    for (version, table, org), change in delta.items():
+        if change:
+            CadtCount.objects.get_or_create(version=version, table=table, org_uid=org)
+            CadtCount.objects.filter(version=version, table=table, org_uid=org).update(rows=F("rows") + change)
+
+
+def _delete(version: str, table: str, keys: list[str]) -> None:
+    rows = CadtRow.objects.filter(version=version, table=table, key__in=keys)
+    gone = Counter({(version, table, org): -n for org, n in rows.values("org_uid").annotate(n=Count("id"))
+                    .values_list("org_uid", "n")})
+    rows.delete()
+    _add_counts(gone)
+
+
+def recount() -> None:
+    """The per-organisation counts counted afresh from the rows (after a bulk load)."""
+    with transaction.atomic():
+        CadtCount.objects.all().delete()
+        CadtCount.objects.bulk_create(
+            CadtCount(version=v, table=t, org_uid=o, rows=n)
+            for v, t, o, n in CadtRow.objects.values("version", "table", "org_uid").annotate(n=Count("id"))
+            .values_list("version", "table", "org_uid", "n")
+        )
 
 
 def _ledger_size() -> int:
@@ -123,8 +172,8 @@ def catch_up() -> str:
             gone = [str(uid) for uid in Project.objects.filter(pk__in=changes.scope.projects or ())
                     .exclude(status__in=mapping.PUBLIC_STATUSES).values_list("uid", flat=True)]
             if gone:
-                CadtRow.objects.filter(version=V1, table="projects", key__in=gone).delete()
-                CadtRow.objects.filter(version=V2, table="project", key__in=gone).delete()
+                _delete(V1, "projects", gone)
+                _delete(V2, "project", gone)
             _upsert(build(changes.scope, changes.batches_from))
         state.cursor = size
         state.save(update_fields=["cursor"])
@@ -138,6 +187,7 @@ def _state() -> str:
 
 def _rebuild() -> int:
     CadtRow.objects.all().delete()
+    CadtCount.objects.all().delete()
     return _upsert(build(mapping.FULL, None))
 
 
@@ -154,16 +204,26 @@ def rebuild() -> int:
 
 
 def drift() -> dict[str, list[str]]:
-    """Rows that differ from a fresh mapping: missing, extra, changed (as version/table/key)."""
+    """Rows that differ from a fresh mapping: missing, extra, changed (as
+    version/table/key), and per-organisation counts that differ from the rows."""
     catch_up()
+    columns = [*rowfields.TEXT_COLUMNS, *rowfields.NUMBER_COLUMNS]
+
     def digest(row: CadtRow) -> str:
-        return "\n".join([row.data, row.org_uid, row.time_staged, row.search])
+        return "\n".join([row.data, row.org_uid, row.time_staged, row.search, *(repr(getattr(row, c)) for c in columns)])
 
     expected = {(r.version, r.table, r.key): digest(r) for r in build(mapping.FULL, None)}
     stored = {(r.version, r.table, r.key): digest(r) for r in CadtRow.objects.iterator()}
+    counted = Counter({(v, t, o): n for v, t, o, n in CadtCount.objects.values_list("version", "table", "org_uid", "rows")
+                       if n})
+    actual = Counter((v, t, o) for v, t, o in CadtRow.objects.values_list("version", "table", "org_uid").iterator())
     name = "/".join
-    return {
+    found = {
         "missing": sorted(name(k) for k in expected.keys() - stored.keys()),
         "extra": sorted(name(k) for k in stored.keys() - expected.keys()),
         "changed": sorted(name(k) for k in expected.keys() & stored.keys() if expected[k] != stored[k]),
     }
+    wrong = sorted(name(k) for k in counted.keys() | actual.keys() if counted[k] != actual[k])
+    if wrong:
+        found["counts"] = wrong
+    return found
