@@ -218,6 +218,7 @@ class CadtProjection(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     cursor = models.PositiveBigIntegerField(default=0)
+    aef_state = models.CharField(max_length=100, blank=True)  # the ledger state (size:head) the AEF rows follow
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="single_cadt_projection")]

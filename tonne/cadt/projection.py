@@ -25,7 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, F
 
-from tonne.cadt import mapping, reads, rowfields, selectors
+from tonne.cadt import derived, mapping, reads, rowfields, selectors
 from tonne.cadt.models import CadtCount, CadtProjection, CadtRow, ImportedRecord
 from tonne.cadt.schema import V1, V2, v2_tables
 from tonne.ledger.models import LedgerHead
@@ -52,7 +52,7 @@ def _v1_children(pairs: list[tuple[str, str, dict[str, Any]]]) -> Iterator[tuple
 
 
 def _record(version: str, table: str, org: str, row: dict[str, Any]) -> CadtRow:
-    key = V1_KEYS[table] if version == V1 else v2_tables()[table].key
+    key = V1_KEYS[table] if version == V1 else v2_tables()[table].key if table in v2_tables() else derived.key(table)
     return CadtRow(
         version=version, table=table, key=str(row[key]), org_uid=org,
         time_staged=str(row.get("timeStaged") or "") if version == V1 else "",
@@ -82,8 +82,16 @@ def build(scope: mapping.Scope, imported_from: int | None) -> Iterator[CadtRow]:
     for table, rows in own_v2.items():
         for row in rows:
             yield _record(V2, table, home, row)
+            if table == "stakeholder":
+                yield _record(V2, derived.STAKEHOLDER_PROJECTS, home, derived.stakeholder_project(row))
     for record in records.filter(model_version=V2).iterator():
-        yield _record(V2, record.table, record.org_uid, selectors.ordered(V2, record.table, record.data))
+        if record.table in v2_tables():
+            yield _record(V2, record.table, record.org_uid, selectors.ordered(V2, record.table, record.data))
+        elif record.table in derived.TABLES:
+            yield _record(V2, record.table, record.org_uid, record.data)
+    if scope is mapping.FULL:
+        for table, row in derived.aef_rows():
+            yield _record(V2, table, home, row)
 
 
 def _upsert(rows: Iterable[CadtRow]) -> int:
@@ -188,7 +196,29 @@ def _state() -> str:
 def _rebuild() -> int:
     CadtRow.objects.all().delete()
     CadtCount.objects.all().delete()
-    return _upsert(build(mapping.FULL, None))
+    count = _upsert(build(mapping.FULL, None))
+    CadtProjection.objects.filter(pk=1).update(aef_state=_state())
+    return count
+
+
+def refresh_aef() -> str:
+    """The AEF tables rebuilt if the ledger moved since they were (they come
+    from replaying each reporting year, so they are built when read, not at
+    every change); answers the ledger state the rows follow."""
+    state = catch_up()
+    if CadtProjection.objects.filter(pk=1, aef_state=state).exists():
+        return state
+    with transaction.atomic():
+        projection = CadtProjection.objects.select_for_update().get(pk=1)
+        if projection.aef_state == state:
+            return state
+        for table in derived.AEF_TABLES:
+            _delete(V2, table, list(CadtRow.objects.filter(version=V2, table=table).values_list("key", flat=True)))
+        home = mapping.home_org_uid()
+        _upsert(_record(V2, table, home, row) for table, row in derived.aef_rows())
+        projection.aef_state = state
+        projection.save(update_fields=["aef_state"])
+    return state
 
 
 def rebuild() -> int:
@@ -206,7 +236,7 @@ def rebuild() -> int:
 def drift() -> dict[str, list[str]]:
     """Rows that differ from a fresh mapping: missing, extra, changed (as
     version/table/key), and per-organisation counts that differ from the rows."""
-    catch_up()
+    refresh_aef()
     columns = [*rowfields.TEXT_COLUMNS, *rowfields.NUMBER_COLUMNS]
 
     def digest(row: CadtRow) -> str:

@@ -78,6 +78,11 @@ class Migration(migrations.Migration):
             name='year',
             field=models.FloatField(blank=True, null=True),
         ),
+        migrations.AddField(
+            model_name='cadtprojection',
+            name='aef_state',
+            field=models.CharField(blank=True, max_length=100),
+        ),
         migrations.CreateModel(
             name='CadtCount',
             fields=[
