@@ -63,7 +63,10 @@ def _record(version: str, table: str, org: str, row: dict[str, Any]) -> CadtRow:
 
 def build(scope: mapping.Scope, imported_from: int | None) -> Iterator[CadtRow]:
     """The rows of a scope (mapping.FULL: every row) and of the imported records
-    of batches written at or after `imported_from` (None: every imported record)."""
+    of batches written at or after `imported_from` (None: every imported record).
+    The sources, in order: this registry's records (mapping), records imported
+    from other registries (ImportedRecord), the derived v2 tables (derived); a
+    further source of CAD Trust rows joins here, with its own orgUid."""
     home = mapping.home_org_uid()
     own_v1 = mapping.v1_rows(scope) if not scope.empty else {"projects": [], "units": []}
     v1: list[tuple[str, str, dict[str, Any]]] = [
