@@ -1,11 +1,17 @@
 """Shared counters (see models.RateCounter): `hit` adds one and says the new
 count in a single INSERT … ON CONFLICT DO UPDATE … RETURNING statement, which
-SQLite (3.35+) and PostgreSQL both run atomically."""
+SQLite (3.35+) and PostgreSQL both run atomically. A counter's commit does
+not wait for the disk: a crash can lose the last moments of counts, which
+only makes a limit briefly more lenient, while every read request would
+otherwise wait for a flush."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import connection
 
 from tonne.access.models import RateCounter
@@ -19,19 +25,37 @@ def hit(key: str, seconds: int) -> int:
     now = clock.now()
     expires = connection.ops.adapt_datetimefield_value(now + dt.timedelta(seconds=seconds))
     table, key_column, count_column = (connection.ops.quote_name(n) for n in (TABLE, "key", "count"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES (%s, 1, %s) "  # noqa: S608 (quoted constant names; values bound)
-            f"ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
-            f"RETURNING {count_column}",
-            [key, expires],
-        )
+    upsert = (
+        f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES (%s, 1, %s) "  # noqa: S608 (quoted constant names; values bound)
+        f"ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
+        f"RETURNING {count_column}"
+    )
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # One statement, its own transaction; set_config(..., true) is SET LOCAL: only its commit is asynchronous.
+        upsert = f"WITH hit AS ({upsert}) SELECT {count_column}, set_config('synchronous_commit', 'off', true) FROM hit"  # noqa: S608 (constant names)
+    with _no_flush(), connection.cursor() as cursor:
+        cursor.execute(upsert, [key, expires])
         count = int(cursor.fetchone()[0])
         if count == 1:
             # A new window: windows that ended go (once per client a window, not on every request).
             cursor.execute(f"DELETE FROM {table} WHERE expires_at < %s",  # noqa: S608 (constant name)
                            [connection.ops.adapt_datetimefield_value(now)])
     return count
+
+
+@contextlib.contextmanager
+def _no_flush() -> Iterator[None]:
+    """SQLite: this connection's commits are not flushed while counting (WAL: the next full commit flushes them)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={settings.TONNE_SQLITE_SYNCHRONOUS}")
 
 
 def current(key: str) -> int:

@@ -228,16 +228,20 @@ class CadtProjection(models.Model):
 
 
 class CadtCount(models.Model):
-    """How many CadtRow rows a table has per organisation, kept with the rows
-    (under the projection's lock), so an unfiltered page's count is one read."""
+    """How many CadtRow rows a table has per organisation and status, kept with
+    the rows (under the projection's lock), so the count of an unfiltered page,
+    or of one filtered by status, is one small read."""
 
     version = models.CharField(max_length=1)
     table = models.CharField(max_length=40)
     org_uid = models.CharField(max_length=100)
+    status = models.TextField(blank=True)  # CadtRow.status, "" for none (a filter cannot ask for "")
     rows = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["version", "table", "org_uid"], name="cadt_count_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "table", "org_uid", "status"], name="cadt_count_once"),
+        ]
 
     def __str__(self) -> str:
-        return f"v{self.version} {self.table} {self.org_uid}: {self.rows}"
+        return f"v{self.version} {self.table} {self.org_uid} {self.status}: {self.rows}"

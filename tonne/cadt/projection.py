@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Subquery
 
 from tonne.cadt import derived, mapping, reads, rowfields, selectors
 from tonne.cadt.models import CadtCount, CadtProjection, CadtRow, ImportedRecord
@@ -110,52 +110,63 @@ def _upsert(rows: Iterable[CadtRow]) -> int:
 UPDATED = ["org_uid", "time_staged", "search", "data", *rowfields.TEXT_COLUMNS, *rowfields.NUMBER_COLUMNS]
 
 
+Counted = tuple[str, str, str, str]  # version, table, org_uid, status ("" for none)
+
+
 def _write(batch: list[CadtRow]) -> int:
     latest = {(r.version, r.table, r.key): r for r in batch}  # one row per key in a statement
-    before: dict[tuple[str, str, str], str] = {}
+    before: dict[tuple[str, str, str], Counted] = {}
     for version, table in {(v, t) for v, t, _ in latest}:
         keys = [k for v, t, k in latest if (v, t) == (version, table)]
-        before.update(((version, table, k), org) for k, org in CadtRow.objects.filter(
-            version=version, table=table, key__in=keys).values_list("key", "org_uid"))
+        before.update(((version, table, k), (version, table, org, status or "")) for k, org, status in
+                      CadtRow.objects.filter(version=version, table=table, key__in=keys)
+                      .values_list("key", "org_uid", "status"))
     CadtRow.objects.bulk_create(
         list(latest.values()), update_conflicts=True, unique_fields=["version", "table", "key"],
         update_fields=UPDATED,
     )
-    delta: Counter[tuple[str, str, str]] = Counter()
+    delta: Counter[Counted] = Counter()
     for (version, table, key), row in latest.items():
-        old = before.get((version, table, key))
-        if old != row.org_uid:
-            delta[(version, table, row.org_uid)] += 1
+        old, new = before.get((version, table, key)), (version, table, row.org_uid, row.status or "")
+        if old != new:
+            delta[new] += 1
             if old is not None:
-                delta[(version, table, old)] -= 1
+                delta[old] -= 1
     _add_counts(delta)
     return len(latest)
 
 
-def _add_counts(delta: Counter[tuple[str, str, str]]) -> None:
-    for (version, table, org), change in delta.items():
+def _add_counts(delta: Counter[Counted]) -> None:
+    for (version, table, org, status), change in delta.items():
         if change:
-            CadtCount.objects.get_or_create(version=version, table=table, org_uid=org)
-            CadtCount.objects.filter(version=version, table=table, org_uid=org).update(rows=F("rows") + change)
+            at: dict[str, Any] = {"version": version, "table": table, "org_uid": org, "status": status}
+            CadtCount.objects.get_or_create(**at)
+            CadtCount.objects.filter(**at).update(rows=F("rows") + change)
 
 
 def _delete(version: str, table: str, keys: list[str]) -> None:
     rows = CadtRow.objects.filter(version=version, table=table, key__in=keys)
-    gone = Counter({(version, table, org): -n for org, n in rows.values("org_uid").annotate(n=Count("id"))
-                    .values_list("org_uid", "n")})
+    gone: Counter[Counted] = Counter()
+    for org, status in rows.values_list("org_uid", "status"):
+        gone[(version, table, org, status or "")] -= 1
     rows.delete()
     _add_counts(gone)
 
 
+def _actual_counts() -> Counter[Counted]:
+    counted: Counter[Counted] = Counter()
+    for v, t, o, s, n in (CadtRow.objects.values("version", "table", "org_uid", "status").annotate(n=Count("id"))
+                          .values_list("version", "table", "org_uid", "status", "n")):
+        counted[(v, t, o, s or "")] += n
+    return counted
+
+
 def recount() -> None:
-    """The per-organisation counts counted afresh from the rows (after a bulk load)."""
+    """The counts counted afresh from the rows (after a bulk load)."""
     with transaction.atomic():
         CadtCount.objects.all().delete()
-        CadtCount.objects.bulk_create(
-            CadtCount(version=v, table=t, org_uid=o, rows=n)
-            for v, t, o, n in CadtRow.objects.values("version", "table", "org_uid").annotate(n=Count("id"))
-            .values_list("version", "table", "org_uid", "n")
-        )
+        CadtCount.objects.bulk_create(CadtCount(version=v, table=t, org_uid=o, status=s, rows=n)
+                                      for (v, t, o, s), n in _actual_counts().items())
 
 
 def _ledger_size() -> int:
@@ -165,10 +176,12 @@ def _ledger_size() -> int:
 def catch_up() -> str:
     """Take in the ledger entries written since the projection's cursor; answers
     the ledger state the rows follow (its size and head hash)."""
-    cursor = CadtProjection.objects.filter(pk=1).values_list("cursor", flat=True).first()
-    size, head = LedgerHead.objects.values_list("size", "last_hash").get(pk=1)
-    if cursor is not None and cursor >= size:
-        return f"{size}:{head}"
+    # One round trip when nothing is behind: the cursor and the ledger head together.
+    head_of = LedgerHead.objects.filter(pk=1)
+    found = CadtProjection.objects.filter(pk=1).values_list(
+        "cursor", Subquery(head_of.values("size")), Subquery(head_of.values("last_hash"))).first()
+    if found is not None and found[0] >= found[1]:
+        return f"{found[1]}:{found[2]}"
     with transaction.atomic():
         CadtProjection.objects.get_or_create(pk=1)
         state = CadtProjection.objects.select_for_update().get(pk=1)
@@ -247,9 +260,9 @@ def drift() -> dict[str, list[str]]:
 
     expected = {(r.version, r.table, r.key): digest(r) for r in build(mapping.FULL, None)}
     stored = {(r.version, r.table, r.key): digest(r) for r in CadtRow.objects.iterator()}
-    counted = Counter({(v, t, o): n for v, t, o, n in CadtCount.objects.values_list("version", "table", "org_uid", "rows")
-                       if n})
-    actual = Counter((v, t, o) for v, t, o in CadtRow.objects.values_list("version", "table", "org_uid").iterator())
+    counted = Counter({(v, t, o, st): n for v, t, o, st, n in
+                       CadtCount.objects.values_list("version", "table", "org_uid", "status", "rows") if n})
+    actual = _actual_counts()
     name = "/".join
     found = {
         "missing": sorted(name(k) for k in expected.keys() - stored.keys()),

@@ -247,8 +247,9 @@ def count(qs: QuerySet[CadtRow], cursor: str) -> int:
 
 
 def _kept_count(table: Table, q: dict[str, Any], home: str) -> int | None:
-    """An unfiltered list's count from the per-organisation counts (None: the query narrows the rows)."""
-    if q.get("filter") or q.get("search") or any(
+    """The count from the kept counts (tonne.cadt.models.CadtCount) where the
+    query narrows the rows only by organisation and status; None otherwise."""
+    if q.get("search") or any(
         k in q for k in ("projectIds", "marketplaceIdentifiers", "hasMarketplaceIdentifier", "onlyTokenizedUnits")
     ):
         return None
@@ -256,6 +257,22 @@ def _kept_count(table: Table, q: dict[str, Any], home: str) -> int | None:
     org = q.get("orgUid")
     if org and org != "all":
         counts = counts.filter(org_uid=home if org == "me" else org)
+    if q.get("filter"):
+        field, raw, op = params.filter_parts(q["filter"])
+        if rowfields.column(table.version, table.table, field) != "status" or op not in ("eq", "in", "not"):
+            return None
+        wanted = [raw]
+        if op == "in":
+            try:
+                found = json.loads(raw) if raw.startswith("[") else [raw]
+            except ValueError:
+                return None
+            wanted = [str(w) for w in (found if isinstance(found, list) else [found])]
+        chosen = counts.filter(status__in=wanted)
+        if op == "not":  # IS NOT: every other status, none included
+            counts = counts.exclude(status__in=wanted)
+        else:
+            counts = chosen
     return int(counts.aggregate(n=Sum("rows"))["n"] or 0)
 
 
@@ -267,4 +284,7 @@ def page(qs: QuerySet[CadtRow], q: dict[str, Any], cursor: str, *, table: Table,
     start = (max(int(q["page"]), 1) - 1) * size
     kept = _kept_count(table, q, home)
     total = count(qs, cursor) if kept is None else kept
-    return Page(list(qs[start : start + size].values_list("data", flat=True)), q["page"], -(-total // size))
+    # The page's rows are chosen by their ids first, so a sort (a search's) carries ids, not records.
+    chosen = CadtRow.objects.filter(pk__in=Subquery(qs[start : start + size].values("pk")))
+    rows = chosen.order_by(*qs.query.order_by).values_list("data", flat=True)
+    return Page(list(rows), q["page"], -(-total // size))

@@ -90,10 +90,11 @@ class Migration(migrations.Migration):
                 ('version', models.CharField(max_length=1)),
                 ('table', models.CharField(max_length=40)),
                 ('org_uid', models.CharField(max_length=100)),
+                ('status', models.TextField(blank=True)),
                 ('rows', models.BigIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('version', 'table', 'org_uid'), name='cadt_count_once')],
+                'constraints': [models.UniqueConstraint(fields=('version', 'table', 'org_uid', 'status'), name='cadt_count_once')],
             },
         ),
         migrations.RunPython(_create, _drop),
