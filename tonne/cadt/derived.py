@@ -95,14 +95,14 @@ def fields(table: str, rows: list[dict[str, Any]] | None = None) -> tuple[str, .
     return tuple(names)
 
 
-def stakeholder_project(stakeholder: dict[str, Any]) -> dict[str, Any]:
-    """The link a v2 stakeholder row makes between its stakeholder and its project."""
+def stakeholder_project(stakeholder: dict[str, Any], org_uid: str) -> dict[str, Any]:
+    """The link a v2 stakeholder row (of organisation `org_uid`) makes between its stakeholder and its project."""
     pair = f"{stakeholder['cadTrustStakeholderId']}|{stakeholder.get('cadTrustProjectId')}"
     return {
         "cadTrustStakeholderProjectId": str(uuid.uuid5(NS, pair)),
         "cadTrustStakeholderId": stakeholder["cadTrustStakeholderId"],
         "cadTrustProjectId": stakeholder.get("cadTrustProjectId"),
-        "orgUid": stakeholder.get("orgUid"),
+        "orgUid": org_uid,
         "createdAt": stakeholder.get("createdAt"),
         "updatedAt": stakeholder.get("updatedAt"),
     }

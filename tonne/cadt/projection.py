@@ -86,7 +86,7 @@ def build(scope: mapping.Scope, imported_from: int | None) -> Iterator[CadtRow]:
         for row in rows:
             yield _record(V2, table, home, row)
             if table == "stakeholder":
-                yield _record(V2, derived.STAKEHOLDER_PROJECTS, home, derived.stakeholder_project(row))
+                yield _record(V2, derived.STAKEHOLDER_PROJECTS, home, derived.stakeholder_project(row, home))
     for record in records.filter(model_version=V2).iterator():
         if record.table in v2_tables():
             yield _record(V2, record.table, record.org_uid, selectors.ordered(V2, record.table, record.data))

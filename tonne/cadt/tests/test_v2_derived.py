@@ -41,6 +41,7 @@ def test_stakeholder_projects_link_each_stakeholder_to_its_project(cadt_reg):
     assert {(r["cadTrustStakeholderId"], r["cadTrustProjectId"]) for r in links} == {
         (s["cadTrustStakeholderId"], s["cadTrustProjectId"]) for s in stakeholders}
     assert list(links[0]) == list(derived.TABLES["stakeholder_projects"][2])
+    assert {r["orgUid"] for r in links} == {mapping.home_org_uid()}
     one = links[0]
     assert client.get(f"/cadt/v2/stakeholder-projects/{one['cadTrustStakeholderProjectId']}").json() == one
     mine = client.get("/cadt/v2/stakeholder-projects", {"orgUid": "me", "page": 1, "limit": 1}).json()
