@@ -198,11 +198,19 @@ def _ordered(qs: QuerySet[CadtRow], order: str | None, table: Table) -> QuerySet
     if parts is None:
         if table.version != V1:
             return qs.order_by("key")
-        return qs.order_by("time_staged", "key") if order == "ASC" else qs.order_by("-time_staged", "key")
+        return qs.order_by(*_staged("ASC" if order == "ASC" else "DESC"))
     field, direction = parts
     if field not in table.fields:
         raise reads.QueryFailed(f"Error retrieving {table.what}", f"SQLITE_ERROR: no such column: {field}")
+    if field == "timeStaged" and table.version == V1:
+        return qs.order_by(*_staged(direction))
     return qs.order_by(*_order(_value(table, field), direction))
+
+
+def _staged(direction: str) -> tuple[str, str]:
+    """timeStaged is never NULL; ties by key the other way round, as its index
+    (newest first, then key) is read backwards for the oldest first."""
+    return ("time_staged", "-key") if direction == "ASC" else ("-time_staged", "key")
 
 
 def _order(value: Any, direction: str) -> tuple[OrderBy, OrderBy]:
