@@ -6,8 +6,9 @@ Data: CAD Trust v1 rows written straight into the read API's projection
 (tonne.cadt.models.CadtRow) in bulk: projects with their child records,
 units with their issuance, varied names, statuses, vintages and serial
 blocks; the projection's cursor is set to the ledger's, as after `tonne cadt
-rebuild-rows`. The full-text index is kept by the database (FTS5 triggers on
-SQLite, the GIN index on PostgreSQL) during the load.
+rebuild-rows`, with the indexed columns (tonne.cadt.rowfields) and the
+per-organisation counts. The full-text index is kept by the database (FTS5
+triggers on SQLite, the GIN index on PostgreSQL) during the load.
 
 Server time is measured in-process through Django's test client (routing,
 middleware with CAD Trust's headers and the rate limiter, validation, the
@@ -58,7 +59,7 @@ def generate(n_projects: int, n_units: int, seed: int = 6) -> dict[str, Any]:
     """CAD Trust v1 rows, written with one multi-row INSERT per thousand rows."""
     from django.db import connection, transaction
 
-    from tonne.cadt import mapping, reads
+    from tonne.cadt import mapping, projection, reads, rowfields
     from tonne.cadt.models import CadtProjection
     from tonne.ledger.models import LedgerHead
 
@@ -118,22 +119,28 @@ def generate(n_projects: int, n_units: int, seed: int = 6) -> dict[str, Any]:
             row = unit(i)
             yield ("1", "units", row["warehouseUnitId"], row)
 
-    sql = "INSERT INTO cadt_cadtrow (version, \"table\", \"key\", org_uid, time_staged, search, data) VALUES "
+    columns = [*rowfields.TEXT_COLUMNS, *rowfields.NUMBER_COLUMNS]
+    width = 7 + len(columns)
+    sql = (f"INSERT INTO cadt_cadtrow (version, \"table\", \"key\", org_uid, time_staged, search, data, "
+           f"{', '.join(columns)}) VALUES ")
     with transaction.atomic(), connection.cursor() as cursor:
         batch: list[Any] = []
 
         def flush() -> None:
             if batch:
-                cursor.execute(sql + ",".join(["(%s, %s, %s, %s, %s, %s, %s)"] * (len(batch) // 7)), batch)
+                cursor.execute(sql + ",".join(["(" + ", ".join(["%s"] * width) + ")"] * (len(batch) // width)), batch)
                 batch.clear()
 
         for version, table, key, row in rows():
+            indexed = rowfields.values(version, table, row)
             batch += [version, table, key, org, row["timeStaged"], " ".join(sorted(reads.row_tokens(row))),
-                      json.dumps(row)]
-            if len(batch) >= 7 * 500:
+                      json.dumps(row), *(indexed[c] for c in columns)]
+            if len(batch) >= width * 500:
                 flush()
         flush()
         CadtProjection.objects.update_or_create(pk=1, defaults={"cursor": LedgerHead.objects.get(pk=1).size})
+    projection.recount()  # the per-organisation counts, as `tonne cadt rebuild-rows` leaves them
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"projects": n_projects, "units": n_units, "seconds": round(time.perf_counter() - t, 1)}
 

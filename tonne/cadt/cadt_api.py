@@ -20,7 +20,17 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 from pydantic import create_model
 
-from tonne.cadt import exports, formats, meta, params, projection, reads, rowquery, selectors
+from tonne.cadt import (
+    derived,
+    exports,
+    formats,
+    meta,
+    params,
+    projection,
+    reads,
+    rowquery,
+    selectors,
+)
 from tonne.cadt.models import CadtRow
 from tonne.cadt.schema import V1, V2, V2_SHEETS, v1_columns, v2_tables
 from tonne.core import clock
@@ -153,15 +163,29 @@ def _xls(rows: list[dict[str, Any]], columns: tuple[str, ...], sheet: str) -> Ht
     return response
 
 
+def _v2_key(table: str) -> str:
+    return v2_tables()[table].key if table in v2_tables() else derived.key(table)
+
+
+def _v2_names(table: str) -> tuple[str, ...]:
+    return v2_tables()[table].names if table in v2_tables() else derived.fields(table)
+
+
 def _v2_table(table: str) -> rowquery.Table:
-    return rowquery.Table(version=V2, table=table, what=_SHEET_OF[table], fields=v2_tables()[table].names)
+    return rowquery.Table(version=V2, table=table, what=_SHEET_OF.get(table, table), fields=_v2_names(table))
+
+
+def _current(table: str) -> str:
+    """The projection brought up to the ledger (the AEF tables too when they are read)."""
+    return projection.refresh_aef() if table in derived.AEF_TABLES else projection.catch_up()
 
 
 def _listed(table: rowquery.Table, q: dict[str, Any], *, key: str, columns: tuple[str, ...],
             chosen: list[str] | None) -> rowquery.Page:
     """A list answer from the projection: the page (or every row), with CAD Trust's column choice."""
-    cursor = projection.catch_up()
-    found = rowquery.page(rowquery.select(table, q, home=selectors.mapping.home_org_uid()), q, cursor)
+    cursor = _current(table.table)
+    home = selectors.mapping.home_org_uid()
+    found = rowquery.page(rowquery.select(table, q, home=home), q, cursor, table=table, home=home)
     if not chosen:
         return found
     rows = [json.loads(r) for r in found.rows]
@@ -228,18 +252,19 @@ _SHEET_OF = {table: sheet for sheet, table in V2_SHEETS.items()}
 
 
 def _v2_view(table: str) -> Callable[..., HttpResponse]:
-    spec = v2_tables()[table]
+    key = _v2_key(table)
 
     def view(request: HttpRequest, query: Query[CadtQuery]) -> HttpResponse:
         viewer(request)
         q = _query(request, params.V2_LIST)
         chosen = _columns(q)
+        names = _v2_names(table)
         if q.get("xls"):
             q.pop("page", None)
-            rows = _listed(_v2_table(table), q, key=spec.key, columns=spec.names, chosen=None).parsed()
-            columns = tuple(c for c in (chosen or spec.names) if c in spec.names) or (spec.key,)
-            return _xls(rows, columns, _SHEET_OF[table])
-        return _json(_listed(_v2_table(table), q, key=spec.key, columns=spec.names, chosen=chosen))
+            rows = _listed(_v2_table(table), q, key=key, columns=names, chosen=None).parsed()
+            columns = tuple(c for c in (chosen or names) if c in names) or (key,)
+            return _xls(rows, columns, _SHEET_OF.get(table, table))
+        return _json(_listed(_v2_table(table), q, key=key, columns=names, chosen=chosen))
 
     view.__name__ = f"v2_{table}"
     view.__doc__ = f"CAD Trust v2.0.2 `{table}` records (CAD Trust field names)."
@@ -247,30 +272,38 @@ def _v2_view(table: str) -> Callable[..., HttpResponse]:
 
 
 def _v2_one_view(table: str) -> Callable[..., HttpResponse]:
-    spec = v2_tables()[table]
+    key = _v2_key(table)
 
     def view(request: HttpRequest, id: str) -> HttpResponse:
         viewer(request)
-        projection.catch_up()
+        _current(table)
         found = CadtRow.objects.filter(version=V2, table=table, key=id).values_list("data", flat=True).first()
         if found is not None:
             return _stored(found)
-        raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {spec.key} {id}.")
+        raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {key} {id}.")
 
     view.__name__ = f"v2_{table}_one"
-    view.__doc__ = f"One CAD Trust v2.0.2 `{table}` record by its {spec.key}."
+    view.__doc__ = f"One CAD Trust v2 `{table}` record by its {key}."
     return view
 
 
+V2_PATHS.update({path: table for table, (path, _, _) in derived.TABLES.items()})
+
+
+def _v2_types(table: str) -> dict[str, Any]:
+    if table in v2_tables():
+        return {f.name: _TYPES.get(f.kind, str) for f in v2_tables()[table].fields}
+    return dict.fromkeys(derived.fields(table), Any)
+
+
 for _path, _table in V2_PATHS.items():
-    _spec = v2_tables()[_table]
     api.get(f"/v2/{_path}/{{id}}", response={200: dict[str, Any], 404: CadtErrorOut}, tags=["CAD Trust v2"],
             summary=f"One {_table} record")(_v2_one_view(_table))
     api.get(
         f"/v2/{_path}",
         response=_list_response(
             "V2" + "".join(p.capitalize() for p in _table.split("_")),
-            {f.name: _TYPES.get(f.kind, str) for f in _spec.fields},
+            _v2_types(_table),
         ),
         tags=["CAD Trust v2"],
         summary=f"List {_table} records",
@@ -343,10 +376,8 @@ def _v1_table(kind: str) -> rowquery.Table:
 
 def _marketplace_projects() -> set[str]:
     """CAD Trust's getTokenizedProjectIds: projects with a unit carrying a marketplace identifier."""
-    units = CadtRow.objects.filter(version=V1, table="units").annotate(
-        _m=rowquery.json_text("data__marketplaceIdentifier"), _p=rowquery.json_text("data__issuance__warehouseProjectId"),
-    ).exclude(_m__isnull=True).exclude(_m="")
-    return {str(p) for p in units.values_list("_p", flat=True).distinct()}
+    units = CadtRow.objects.filter(version=V1, table="units", marketplace_id__isnull=False).exclude(marketplace_id="")
+    return {str(p) for p in units.values_list("parent", flat=True).distinct() if p is not None}
 
 
 class V1ProjectsQuery(CadtQuery):

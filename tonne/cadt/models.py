@@ -192,6 +192,14 @@ class CadtRow(models.Model):
     time_staged = models.CharField(max_length=20, blank=True)  # CAD Trust's timeStaged (Unix seconds as text)
     search = models.TextField(blank=True)
     data = models.TextField()  # the record's JSON, in CAD Trust's field order (jsonb would reorder it)
+    # Indexed copies of the fields clients filter and order by (tonne.cadt.rowfields; indexes in 0005).
+    name = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
+    status = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
+    serial = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
+    year = models.FloatField(null=True, blank=True)
+    parent = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
+    marketplace_id = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
+    marketplace = models.TextField(null=True, blank=True)  # noqa: DJ001 (JSON null is not "")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "table", "key"], name="cadt_row_once")]
@@ -210,9 +218,30 @@ class CadtProjection(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     cursor = models.PositiveBigIntegerField(default=0)
+    aef_state = models.CharField(max_length=100, blank=True)  # the ledger state (size:head) the AEF rows follow
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="single_cadt_projection")]
 
     def __str__(self) -> str:
         return f"CAD Trust rows at ledger {self.cursor}"
+
+
+class CadtCount(models.Model):
+    """How many CadtRow rows a table has per organisation and status, kept with
+    the rows (under the projection's lock), so the count of an unfiltered page,
+    or of one filtered by status, is one small read."""
+
+    version = models.CharField(max_length=1)
+    table = models.CharField(max_length=40)
+    org_uid = models.CharField(max_length=100)
+    status = models.TextField(blank=True)  # CadtRow.status, "" for none (a filter cannot ask for "")
+    rows = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "table", "org_uid", "status"], name="cadt_count_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.table} {self.org_uid} {self.status}: {self.rows}"

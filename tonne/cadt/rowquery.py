@@ -20,15 +20,18 @@ from django.db.models import (
     FloatField,
     Func,
     Lookup,
+    OrderBy,
     Q,
     QuerySet,
+    Subquery,
+    Sum,
     TextField,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from tonne.cadt import params, reads
-from tonne.cadt.models import CadtRow
+from tonne.cadt import params, reads, rowfields
+from tonne.cadt.models import CadtCount, CadtRow
 from tonne.cadt.schema import V1, v1_tables, v2_tables
 
 NUMERIC = frozenset({"int", "decimal", "year"})
@@ -91,14 +94,28 @@ def json_text(path: str) -> Expression:
 def _value(table: Table, field: str) -> Any:
     if field == "timeStaged" and table.version == V1:
         return F("time_staged")
+    column = rowfields.column(table.version, table.table, field)
+    if column is not None:
+        return F(column)
     value: Expression = json_text(f"data__{field}")
     if table.kind(field) in NUMERIC:
         value = Cast(value, FloatField())
     return value
 
 
+def _text(table: Table, field: str) -> Any:
+    """The field as text (what `like` compares, numbers included, as SQLite compares them)."""
+    if field == "timeStaged" and table.version == V1:
+        return F("time_staged")
+    column = rowfields.column(table.version, table.table, field)
+    if column in rowfields.TEXT_COLUMNS:
+        return F(column)
+    return json_text(f"data__{field}")
+
+
 def _typed(table: Table, field: str, raw: Any) -> Any:
-    if table.kind(field) in NUMERIC:
+    column = rowfields.column(table.version, table.table, field)
+    if column in rowfields.NUMBER_COLUMNS or (column is None and table.kind(field) in NUMERIC):
         try:
             return float(raw)
         except (TypeError, ValueError):
@@ -110,9 +127,8 @@ def _filter(qs: QuerySet[CadtRow], text: str, table: Table) -> QuerySet[CadtRow]
     field, raw, op = params.filter_parts(text)
     if field not in table.fields:
         raise reads.QueryFailed(f"Error retrieving {table.what}", f"SQLITE_ERROR: no such column: {field}")
-    if op == "like":  # on the text, numbers included (as SQLite compares them)
-        text_value = F("time_staged") if field == "timeStaged" and table.version == V1 else json_text(f"data__{field}")
-        return qs.annotate(_f=text_value).filter(_f__cadt_like=raw)
+    if op == "like":
+        return qs.annotate(_f=_text(table, field)).filter(_f__cadt_like=raw)
     qs = qs.annotate(_f=_value(table, field))
     if op == "in":
         try:
@@ -160,22 +176,18 @@ def select(table: Table, q: dict[str, Any], *, home: str) -> QuerySet[CadtRow]:
         if condition is None:
             return qs.none()
         if units and q.get("includeProjectInfoInSearch"):
-            projects = search_condition(q["search"])
-            keys = list(CadtRow.objects.filter(version=V1, table="projects").filter(projects or Q(pk__in=[]))
-                        .values_list("key", flat=True))
-            condition |= Q(_project__in=keys)
-            qs = qs.annotate(_project=json_text("data__issuance__warehouseProjectId"))
+            projects = CadtRow.objects.filter(version=V1, table="projects").filter(search_condition(q["search"]) or Q(pk__in=[]))
+            condition |= Q(parent__in=Subquery(projects.values("key")))
         qs = qs.filter(condition)
     if "projectIds" in q:
         qs = qs.filter(key__in=q["projectIds"])
     if "marketplaceIdentifiers" in q:
-        qs = qs.annotate(_m=json_text("data__marketplaceIdentifier")).filter(_m__in=q["marketplaceIdentifiers"])
+        qs = qs.filter(marketplace_id__in=q["marketplaceIdentifiers"])
     elif "hasMarketplaceIdentifier" in q:
-        qs = qs.annotate(_m=json_text("data__marketplaceIdentifier")).filter(_m__isnull=not q["hasMarketplaceIdentifier"])
+        qs = qs.filter(marketplace_id__isnull=not q["hasMarketplaceIdentifier"])
     elif "onlyTokenizedUnits" in q:
-        qs = qs.annotate(_t=json_text("data__marketplace"))
-        tokenized = Q(_t=reads.TOKENIZED_MARKETPLACE)
-        qs = qs.filter(tokenized if q["onlyTokenizedUnits"] else ~tokenized | Q(_t__isnull=True))
+        tokenized = Q(marketplace=reads.TOKENIZED_MARKETPLACE)
+        qs = qs.filter(tokenized if q["onlyTokenizedUnits"] else ~tokenized | Q(marketplace__isnull=True))
     return _ordered(qs, q.get("order"), table)
 
 
@@ -186,13 +198,27 @@ def _ordered(qs: QuerySet[CadtRow], order: str | None, table: Table) -> QuerySet
     if parts is None:
         if table.version != V1:
             return qs.order_by("key")
-        return qs.order_by("time_staged", "key") if order == "ASC" else qs.order_by("-time_staged", "key")
+        return qs.order_by(*_staged("ASC" if order == "ASC" else "DESC"))
     field, direction = parts
     if field not in table.fields:
         raise reads.QueryFailed(f"Error retrieving {table.what}", f"SQLITE_ERROR: no such column: {field}")
-    value = _value(table, field)
-    ordering = value.desc(nulls_last=True) if direction == "DESC" else value.asc(nulls_last=True)
-    return qs.order_by(ordering, "key")
+    if field == "timeStaged" and table.version == V1:
+        return qs.order_by(*_staged(direction))
+    return qs.order_by(*_order(_value(table, field), direction))
+
+
+def _staged(direction: str) -> tuple[str, str]:
+    """timeStaged is never NULL; ties by key the other way round, as its index
+    (newest first, then key) is read backwards for the oldest first."""
+    return ("time_staged", "-key") if direction == "ASC" else ("-time_staged", "key")
+
+
+def _order(value: Any, direction: str) -> tuple[OrderBy, OrderBy]:
+    """CAD Trust's SQLite order: NULL is the smallest value (first ascending, last
+    descending); ties by key the same way, so one index serves both directions."""
+    if direction == "DESC":
+        return value.desc(nulls_last=True), F("key").desc()
+    return value.asc(nulls_first=True), F("key").asc()
 
 
 @dataclass(frozen=True)
@@ -228,11 +254,45 @@ def count(qs: QuerySet[CadtRow], cursor: str) -> int:
     return int(found)
 
 
-def page(qs: QuerySet[CadtRow], q: dict[str, Any], cursor: str) -> Page:
+def _kept_count(table: Table, q: dict[str, Any], home: str) -> int | None:
+    """The count from the kept counts (tonne.cadt.models.CadtCount) where the
+    query narrows the rows only by organisation and status; None otherwise."""
+    if q.get("search") or any(
+        k in q for k in ("projectIds", "marketplaceIdentifiers", "hasMarketplaceIdentifier", "onlyTokenizedUnits")
+    ):
+        return None
+    counts = CadtCount.objects.filter(version=table.version, table=table.table)
+    org = q.get("orgUid")
+    if org and org != "all":
+        counts = counts.filter(org_uid=home if org == "me" else org)
+    if q.get("filter"):
+        field, raw, op = params.filter_parts(q["filter"])
+        if rowfields.column(table.version, table.table, field) != "status" or op not in ("eq", "in", "not"):
+            return None
+        wanted = [raw]
+        if op == "in":
+            try:
+                found = json.loads(raw) if raw.startswith("[") else [raw]
+            except ValueError:
+                return None
+            wanted = [str(w) for w in (found if isinstance(found, list) else [found])]
+        chosen = counts.filter(status__in=wanted)
+        if op == "not":  # IS NOT: every other status, none included
+            counts = counts.exclude(status__in=wanted)
+        else:
+            counts = chosen
+    return int(counts.aggregate(n=Sum("rows"))["n"] or 0)
+
+
+def page(qs: QuerySet[CadtRow], q: dict[str, Any], cursor: str, *, table: Table, home: str) -> Page:
     """CAD Trust's optionallyPaginatedResponse, from the database: one page, and its count."""
     if not q.get("page"):
         return Page(list(qs.values_list("data", flat=True)))
     size = max(int(q.get("limit") or 15), 1)
     start = (max(int(q["page"]), 1) - 1) * size
-    total = count(qs, cursor)
-    return Page(list(qs[start : start + size].values_list("data", flat=True)), q["page"], -(-total // size))
+    kept = _kept_count(table, q, home)
+    total = count(qs, cursor) if kept is None else kept
+    # The page's rows are chosen by their ids first, so a sort (a search's) carries ids, not records.
+    chosen = CadtRow.objects.filter(pk__in=Subquery(qs[start : start + size].values("pk")))
+    rows = chosen.order_by(*qs.query.order_by).values_list("data", flat=True)
+    return Page(list(rows), q["page"], -(-total // size))

@@ -9,7 +9,8 @@ src/controllers/{project,units,audit,issuance,label,governance,organization}.con
 (default order timeStaged DESC, orgUid=all, the special filters, legacy order),
 src/database/index.js sanitizeSqliteFtsQuery and the *_fts migrations (search),
 src/utils/helpers.js paginationParams/optionallyPaginatedResponse (paging).
-That source has no v2 routes; Tonne's v2 takes v1's parameter forms.
+That source has no v2 routes; the v2 tables Tonne derives (stakeholder-projects,
+the AEF tables, activity) follow CAD Trust's v2 line: test_v2_derived.py.
 
 The UI trace (data/cadt-ui-trace.json) lists the requests CAD Trust's UI,
 Chia-Network/cadt-ui at 80ee1e7e858c1e3f50598d70448893307d09830b, sends
