@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from tonne.cadt import domain, formats, mapping
+from tonne.cadt import domain, formats, mapping, serial_series
 from tonne.cadt.domain import Problem, UnitRange
 from tonne.cadt.models import ImportedRecord, ImportedUnitRange
 from tonne.cadt.schema import V1, V1_PROJECT_CHILDREN, V2, V2_REFERENCES, v1_tables, v2_tables
@@ -260,9 +260,8 @@ def _check_units(
         if data.get(start_f) is None or data.get(end_f) is None:
             continue
         try:
-            rec.serials = domain.unit_range(
-                data.get(serial_f), str(data[start_f]), str(data[end_f]), str(data.get(issuance_f) or "")
-            )
+            # The range in its series (registry grammars, origin, CDM Party): the one serial rule.
+            rec.serials = serial_series.import_range(data, fields)
         except ValidationFailed as exc:
             problems.append(Problem(rec.table, rec.row, start_f, exc.code, exc.message, rec.sheet, rec.record_id))
             continue

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tonne.cadt import formats, mapping
+from tonne.cadt import formats, mapping, sources
 from tonne.cadt.mapping import Scope
 from tonne.cadt.models import ImportedRecord
 from tonne.cadt.schema import V1, V1_PROJECT_CHILDREN, V2, V2_SHEETS, v1_tables, v2_tables
@@ -121,6 +121,8 @@ def export_document(version: str, *, since: int | None = None) -> tuple[dict[str
         doc = mapping.v2_rows(scope) if not scope.empty else {name: [] for name in v2_tables()}
         for record in _imported(V2, batches_from):
             doc[record.table].append(ordered(V2, record.table, record.data))
+        if since is None:  # other registries' records, on an observer installation
+            sources.extend(V2, doc)
         for name, rows in doc.items():
             key = v2_tables()[name].key
             rows.sort(key=lambda r, k=key: r[k])  # type: ignore[misc]
@@ -128,6 +130,8 @@ def export_document(version: str, *, since: int | None = None) -> tuple[dict[str
     doc1 = mapping.v1_rows(scope) if not scope.empty else {"projects": [], "units": []}
     for record in _imported(V1, batches_from):
         doc1[record.table].append(ordered(V1, record.table, record.data))
+    if since is None:
+        sources.extend(V1, doc1)
     doc1["projects"].sort(key=lambda r: r["warehouseProjectId"])
     doc1["units"].sort(key=lambda r: r["warehouseUnitId"])
     return doc1, cursor
