@@ -156,6 +156,7 @@ def apply_for_organisation(
 def decide_organisation(*, actor: User, organisation: Organisation, status: str, reason: str) -> Organisation:
     """Approve, reject, suspend, reinstate or close an organisation."""
     require_registry_administrator(actor)
+    require_in_force(actor)  # a newly made administrator decides nothing until the delay has passed
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")

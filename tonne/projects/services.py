@@ -20,6 +20,7 @@ from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import (
     is_registry_administrator,
     require_active_member,
+    require_in_force,
     require_registry_administrator,
 )
 from tonne.projects import domain
@@ -249,6 +250,7 @@ def change_project_status(
     elif party == domain.ADMINISTRATOR:
         if not is_registry_administrator(actor):
             raise PermissionDenied("NOT_REGISTRY_ADMINISTRATOR", "Only the registry administrator may do this.")
+        require_in_force(actor)  # a newly made administrator decides nothing until the delay has passed
     else:
         org = require_active_member(actor, EDITORS)
         if project.vvb_id is None or project.vvb_id != org.id:

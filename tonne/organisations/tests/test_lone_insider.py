@@ -187,3 +187,24 @@ def test_changing_people_needs_a_recent_second_factor(world: World) -> None:
     assert sent.status_code == 302 and "reauthenticate" in sent["Location"]
     assert not User.objects.filter(username="late").exists()
     assert testing.PASSWORD not in str(dict(stale.session))
+
+
+def test_a_new_administrator_cannot_decide_on_organisations_or_projects_at_once(world: World) -> None:
+    from tonne.projects import services as projects
+
+    reg = world.reg
+    made = post(stepped_up(reg.admin), f"/organisations/{reg.government.uid}/users",
+                {"username": "new-admin", "password": testing.PASSWORD, "role": "admin"})
+    assert made.status_code == 202, made.content
+    _approve(reg.root, _pending("new-admin"))
+    new_admin = User.objects.get(username="new-admin")
+    assert new_admin.is_active
+    project = projects.register_project(actor=reg.developer, data=testing.project_fields(name="Fresh stoves"),
+                                        vvb=str(reg.vvb_org.uid))
+    project = projects.change_project_status(actor=reg.developer, project=project, status="submitted")
+    _refused("REPRESENTATIVE_NOT_IN_FORCE", projects.change_project_status,
+             actor=new_admin, project=project, status="approved")
+    _refused("REPRESENTATIVE_NOT_IN_FORCE", orgs.decide_organisation,
+             actor=new_admin, organisation=reg.buyer_org, status="suspended", reason="Planted to drain")
+    _after_the_representative_delay(new_admin)
+    assert projects.change_project_status(actor=new_admin, project=project, status="approved").status == "approved"
