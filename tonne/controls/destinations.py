@@ -17,7 +17,7 @@ from tonne.audit.services import record
 from tonne.controls import gate
 from tonne.controls.models import Approval, TrustedDestination
 from tonne.controls.services import new_approval, require_account_holder
-from tonne.core import clock
+from tonne.core import clock, iso3166
 from tonne.core.errors import Conflict, NotFound, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
@@ -27,10 +27,8 @@ ADD = "trusted_destination_add"  # the approval's action
 
 
 def _terms(party: str, registry: str, destination_account: str) -> dict[str, str]:
-    party = (party or "").strip().upper()
+    party = iso3166.country(party, "party", code="PARTY_INVALID")
     registry = (registry or "").strip()
-    if len(party) != 2 or not party.isalpha():
-        raise ValidationFailed("PARTY_INVALID", "party is the Party's two-letter ISO code.", field="party")
     if party == settings.TONNE_COUNTRY:
         raise ValidationFailed("DESTINATION_IS_THIS_PARTY", "A destination abroad is another Party's.", field="party")
     if not registry or len(registry) > 100:
@@ -79,7 +77,7 @@ def _add(payload: dict[str, Any], *, requested_by: User, approved_by: User | Non
         account=source, party=payload["party"], registry=payload["registry"],
         destination_account=payload["destination_account"], requested_by=requested_by, approved_by=approved_by,
         requested_at=now,
-        effective_at=gate.calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS),
+        effective_at=gate.trusted_from(now),
     )
     actor = approved_by or requested_by
     append_entry(kind="control.trusted_destination_added", actor=actor, data=dict(payload))

@@ -85,6 +85,11 @@ def decide_import(account: Account, quantity: int, at: dt.datetime) -> Decision:
     return decide_move(facts)  # never delayed (settles_at): nothing leaves
 
 
+def trusted_from(now: dt.datetime) -> dt.datetime:
+    """When a line added to a trusted list now takes effect: noon of the Nth working day."""
+    return calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS)
+
+
 def own_account_trusted(target: Account, at: dt.datetime) -> bool:
     """A holder's account opened recently is not yet trusted as its own
     (TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS): an account opened by someone

@@ -82,18 +82,27 @@ class PendingMove(models.Model):
         return f"pending move of {self.transaction_id}"
 
 
-class TrustedAccount(models.Model):
-    """An account on another account's trusted list. Active from
-    `effective_at` (additions wait) until `removed_at` (removals are at once)."""
+class TrustedListEntry(models.Model):
+    """A line of an account's trusted list (accounts here, destinations
+    abroad). Active from `effective_at` (additions wait) until `removed_at`
+    (removals are at once)."""
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    trusted = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField()
     effective_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class TrustedAccount(TrustedListEntry):
+    """An account on another account's trusted list."""
+
+    trusted = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["account", "effective_at"]
@@ -108,22 +117,15 @@ class TrustedAccount(models.Model):
         return f"{self.trusted_id} trusted by {self.account_id}"
 
 
-class TrustedDestination(models.Model):
+class TrustedDestination(TrustedListEntry):
     """A destination abroad on an account's trusted list for exports: another
     Party's registry, and one account in it (or, blank, any account there).
     Exports go only to trusted destinations. Additions wait for a second
     person and then a delay, as trusted accounts do; removals are at once."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     party = models.CharField(max_length=2)
     registry = models.CharField(max_length=100)
     destination_account = models.CharField(max_length=40, blank=True)
-    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    approved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField()
-    effective_at = models.DateTimeField()
-    removed_at = models.DateTimeField(null=True, blank=True)
-    removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["account", "effective_at"]

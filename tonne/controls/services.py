@@ -306,7 +306,7 @@ def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: Us
         requested_by=requested_by,
         approved_by=approved_by,
         requested_at=now,
-        effective_at=gate.calendar().noon_of_working_day(now, settings.TONNE_TRUSTED_DELAY_WORKING_DAYS),
+        effective_at=gate.trusted_from(now),
     )
     append_entry(kind="control.trusted_added", actor=approved_by or requested_by,
                  data={"account": source.identifier, "trusted": target.identifier})

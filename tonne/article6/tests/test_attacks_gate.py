@@ -100,6 +100,11 @@ def test_export_to_an_untrusted_destination_is_refused(world: World) -> None:  #
     refused(lambda: _export(world), "DESTINATION_NOT_TRUSTED")
 
 
+def test_a_trusted_destination_in_a_party_that_does_not_exist_is_refused(world: World) -> None:  # noqa: F811
+    refused(lambda: destinations.request_addition(actor=world.reg.developer, account=world.dev_acc, party="XX",
+                                                  registry="XX-TONNE"), "PARTY_INVALID")
+
+
 def test_export_by_a_holder_without_verified_kyc_is_refused_like_a_transfer(world: World) -> None:  # noqa: F811
     KycProfile.objects.filter(organisation=world.reg.developer_org).update(status=KycProfile.Status.SUBMITTED)
     refused(lambda: _export(world), "KYC_NOT_VERIFIED")
