@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from tonne.core import iso3166
 from tonne.core.errors import ValidationFailed
 
 DEFINITIONS = ("authorisation", "issuance", "first_international_transfer", "use_or_cancellation")
@@ -24,7 +25,6 @@ PURPOSES = ("ndc", "oimp")
 USES = ("ndc", "oimp", "voluntary_cancellation", "omge")
 # How a use is kept in the move's own fields (Transaction.purpose, 30 characters).
 USE_PURPOSE_PREFIX = "article6-"
-PARTY = re.compile(r"^[A-Z]{2}$")
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 MAX_VINTAGE = 2100
 
@@ -34,10 +34,7 @@ def _fail(code: str, message: str, field: str) -> ValidationFailed:
 
 
 def party(value: Any, field: str) -> str:
-    text = str(value or "").strip().upper()
-    if not PARTY.match(text):
-        raise _fail("PARTY_INVALID", f"{field} must be a Party's ISO 3166-1 alpha-2 code.", field)
-    return text
+    return iso3166.country(value, field, code="PARTY_INVALID")
 
 
 def identifier(value: Any, field: str) -> str:

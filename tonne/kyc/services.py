@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from tonne.audit import review
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
-from tonne.core import clock, uploads
+from tonne.core import clock, iso3166, uploads
 from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tonne.kyc import crypto, domain
 from tonne.kyc.models import (
@@ -72,10 +72,7 @@ def submit_profile(*, actor: User, organisation: Organisation, data: dict[str, A
     """The holder (or the administrator) gives the legal data and beneficial
     owners; the names are screened at once (onboarding)."""
     require_holder_or_admin(actor, organisation)
-    country = _text(data, "registration_country", 2, required=True).upper()
-    if len(country) != 2 or not country.isalpha():
-        raise ValidationFailed("COUNTRY_INVALID", "registration_country is an ISO 3166-1 alpha-2 code.",
-                               field="registration_country")
+    country = iso3166.country(_text(data, "registration_country", 2, required=True), "registration_country")
     fields = {
         "legal_name": _text(data, "legal_name", 300, required=True),
         "legal_form": _text(data, "legal_form", 100),

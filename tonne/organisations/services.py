@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from tonne.core import clock
+from tonne.core import clock, iso3166
 from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
@@ -131,9 +131,7 @@ def apply_for_organisation(
             f"kind must be one of: {', '.join(Organisation.Kind.values)}.",
             field="kind",
         )
-    country = (country or "").strip().upper()
-    if len(country) != 2 or not country.isalpha():
-        raise ValidationFailed("COUNTRY_INVALID", "country must be an ISO 3166-1 alpha-2 code.", field="country")
+    country = iso3166.country(country, "country")
     if Organisation.objects.filter(name__iexact=name).exists():
         raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name")
     org = Organisation.objects.create(
