@@ -195,6 +195,8 @@ def test_kyc_api(holders) -> None:  # noqa: ANN001
                                               {"name": "B", "ownership_basis_points": 6000}]}
     assert_problem(dev.put(f"/api/v1/organisations/{reg.developer_org.uid}/kyc", data=too_much,
                            content_type="application/json"), 422, "OWNERSHIP_OVER_WHOLE")
+    assert_problem(dev.put(f"/api/v1/organisations/{reg.developer_org.uid}/kyc", data={**body, "registration_country": "XX"},
+                           content_type="application/json"), 422, "COUNTRY_INVALID")  # two letters, no such country
     assert_problem(get(stepped_up(reg.buyer), f"/organisations/{reg.developer_org.uid}/kyc"), 404,
                    "ORGANISATION_NOT_FOUND")
     assert_problem(post(dev, f"/organisations/{reg.developer_org.uid}/kyc/verify"), 403, "NOT_REGISTRY_ADMINISTRATOR")

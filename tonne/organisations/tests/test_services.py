@@ -82,6 +82,7 @@ def test_apply_creates_applied_organisation_and_ledger_entry(registry) -> None:
         ({"country": "CIV"}, "COUNTRY_INVALID", "country"),
         ({"country": "1I"}, "COUNTRY_INVALID", "country"),
         ({"country": ""}, "COUNTRY_INVALID", "country"),
+        ({"country": "XX"}, "COUNTRY_INVALID", "country"),  # the right shape, no such country
     ],
 )
 def test_apply_validation(registry, fields: dict, code: str, field: str) -> None:
