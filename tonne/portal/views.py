@@ -20,7 +20,7 @@ from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
 from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry
-from tonne.portal import labels, selectors, svg
+from tonne.portal import dashboard, labels, selectors, svg
 from tonne.portal.certificates import certificate_pdf as render_pdf
 from tonne.projects.selectors import documents_for, projects_for
 from tonne.units import selectors as unit_selectors
@@ -342,8 +342,7 @@ def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
 # -- dashboard ----------------------------------------------------------------------------------------
 
 
-def _charts() -> list[dict[str, Any]]:
-    data = selectors.dashboard()
+def _charts(data: dict[str, Any]) -> list[dict[str, Any]]:
     issued, retired, cancelled = _("Issued"), _("Retired"), _("Cancelled")
     units, projects = _("Units"), _("Projects")
     article6_unit_labels = {
@@ -384,12 +383,6 @@ def _charts() -> list[dict[str, Any]]:
             "rows": [[m or _("Not stated"), n, p] for m, n, p in data["by_methodology"]],
         },
         {
-            "id": "article6-units",
-            "title": _("Units by Article 6 status"),
-            "columns": [_("Article 6 status"), units],
-            "rows": [[article6_unit_labels[s], n] for s, n in data["article6_units"]],
-        },
-        {
             "id": "by-article6",
             "title": _("Units issued by the project's Article 6 status"),
             "columns": [_("Article 6 status"), units, projects],
@@ -402,19 +395,46 @@ def _charts() -> list[dict[str, Any]]:
             "rows": [[labels.status(s), n] for s, n in data["projects_by_status"]],
         },
     ]
+    if "article6_units" in data:  # unit states now: no filter narrows them
+        charts.insert(5, {
+            "id": "article6-units",
+            "title": _("Units by Article 6 status"),
+            "columns": [_("Article 6 status"), units],
+            "rows": [[article6_unit_labels[s], n] for s, n in data["article6_units"]],
+        })
+    observed = dashboard.source_rows()
+    if observed:  # an observer installation: other registries' units, as each publishes them
+        charts.append({
+            "id": "by-source-registry",
+            "title": _("Units of the registries observed here"),
+            "columns": [_("Registry"), projects, issued, retired, cancelled],
+            "rows": observed,
+        })
     return charts
+
+
+def _dashboard_data(request: HttpRequest) -> tuple[dashboard.DashboardFilter, dict[str, Any], RegistryError | None]:
+    """The reader's filter and the aggregates it keeps; a bad filter is named and the whole registry shown."""
+    try:
+        wanted = dashboard.parse(request.GET)
+    except RegistryError as exc:
+        return dashboard.DashboardFilter(), selectors.dashboard(), exc
+    return wanted, dashboard.filtered(wanted) if wanted.narrows() else selectors.dashboard(), None
 
 
 CHART_LIMIT = 20  # bars drawn; the table and the CSV have every row
 
 
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    charts = _charts()
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    wanted, data, refusal = _dashboard_data(request)
+    charts = _charts(data)
+    suffix = f"?{wanted.query()}" if wanted.narrows() else ""
     for chart in charts:
         # The unit columns are drawn; project counts stay in the table.
         columns = chart["columns"]
-        series_cols = range(1, len(columns)) if chart["id"] in ("over-time", "by-vintage", "projects-by-status") else [1]
+        series_cols = {"over-time": range(1, 4), "by-vintage": range(1, 4), "projects-by-status": [1],
+                       "by-source-registry": range(2, 5)}.get(chart["id"], [1])
         shown = chart["rows"][:CHART_LIMIT]
         chart["svg"] = svg.bar_chart(
             chart["id"],
@@ -424,15 +444,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             [(columns[c], [r[c] for r in shown]) for c in series_cols],
         )
         chart["truncated"] = len(chart["rows"]) > CHART_LIMIT
-        chart["csv"] = reverse("portal:dashboard-csv", args=[chart["id"]])
-    return render(
-        request, "portal/dashboard.html", {"nav": "dashboard", "charts": charts, "figures": selectors.headline_figures()}
-    )
+        chart["csv"] = reverse("portal:dashboard-csv", args=[chart["id"]]) + suffix
+    figures = dashboard.headline(wanted, data) if wanted.narrows() else selectors.headline_figures()
+    context = {"nav": "dashboard", "charts": charts, "figures": figures, "filter": wanted, "refusal": refusal,
+               "choices": dashboard.choices(), "sector_label": labels.scope}
+    return render(request, "portal/dashboard.html", context, status=400 if refusal else 200)
 
 
 @require_GET
 def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
-    found = next((c for c in _charts() if c["id"] == chart), None)
+    _wanted, data, refusal = _dashboard_data(request)
+    if refusal is not None:
+        return HttpResponse(f"{refusal.message} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
+    found = next((c for c in _charts(data) if c["id"] == chart), None)
     if found is None:
         raise Http404(_("No such chart."))
     out = io.StringIO()

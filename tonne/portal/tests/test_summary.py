@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from tonne import testing
 from tonne.core.clock import now
-from tonne.portal import selectors, summary
+from tonne.portal import dashboard, selectors, summary
 from tonne.portal.models import FacetToken, ProjectSummary
 from tonne.portal.tests.conftest import Portal, key
 from tonne.projects import services as projects
@@ -162,6 +162,11 @@ def assert_in_step(queries: list[str] = QUERIES) -> None:
         assert board[name] == expected[name], name
     figures = selectors.headline_figures()
     assert (figures["projects"], figures["issued"]) == (expected["projects"], expected["issued"])
+    # The filtered dashboard's path, given no filter, says what the kept figures say.
+    computed = dashboard.compute(dashboard.DashboardFilter())
+    assert computed == {k: v for k, v in board.items() if k != "article6_units"}
+    headline = dashboard.headline(dashboard.DashboardFilter(), computed)
+    assert headline == {k: figures[k] for k in headline}
 
 
 @pytest.fixture
