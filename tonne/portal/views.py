@@ -305,7 +305,8 @@ def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
     txn = selectors.retirement(identifier)
     if txn is None:
         raise Http404(_("No completed retirement has that transaction identifier."))
-    verify_path = reverse("portal:ledger-entry", args=[txn.ledger_seq]) if txn.ledger_seq is not None else ""
+    # The certificate's own page: it names the units and checks their proof in the reader's browser.
+    verify_path = reverse("portal:certificate", args=[txn.identifier]) if txn.ledger_seq is not None else ""
     return {
         "nav": "",
         "txn": txn,

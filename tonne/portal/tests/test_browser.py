@@ -102,14 +102,20 @@ def test_serial_lookup(page: Any, data: Portal) -> None:
 
 
 def test_certificate_and_its_proof(page: Any, data: Portal) -> None:
-    page.goto(page.base_url + f"/certificates/{data.retirement.identifier}/")
+    certificate = f"/certificates/{data.retirement.identifier}/"
+    page.goto(page.base_url + certificate)
     assert "Verified" in page.locator(".verified").inner_text()
+    # The reader's browser checks the proof itself (hash, signature, inclusion), and says so in words.
+    page.wait_for_selector("#browser-proof[data-state=verified]")
+    said = page.locator("#browser-proof [data-result]").inner_text()
+    assert f"entry {data.retirement.ledger_seq} is in the ledger" in said
     assert page.locator(".qr svg").count() == 1
     assert_accessible(page)
     screenshot(page, "portal-certificate")
-    # The QR code's link: the public verification page of the ledger entry.
-    page.get_by_role("link", name=f"/ledger/entries/{data.retirement.ledger_seq}/").click()
-    page.wait_for_load_state()
+    # The QR code's link: this very page, which names the units and checks their proof.
+    assert page.get_by_role("link", name=certificate).count() == 1
+    page.get_by_role("link", name=str(data.retirement.ledger_seq), exact=True).click()
+    page.wait_for_selector("#browser-proof[data-state=verified]")
     assert "Verified" in page.locator(".verified").inner_text()
     page.locator("summary", has_text="check it yourself").click()
     assert "tonne ledger proof verify" in page.locator("details").inner_text()
@@ -117,6 +123,35 @@ def test_certificate_and_its_proof(page: Any, data: Portal) -> None:
     screenshot(page, "portal-ledger-entry")
     response = page.request.get(page.base_url + f"/certificates/{data.retirement.identifier}.pdf")
     assert response.ok and response.body().startswith(b"%PDF")
+
+
+def answer(body: str, content_type: str) -> Any:
+    return lambda route: route.fulfill(status=200, content_type=content_type, body=body)
+
+
+def test_a_forged_proof_fails_in_the_browser(page: Any, data: Portal) -> None:
+    """A server that lies about the entry, the proof or the key is caught by the reader's browser."""
+    import json
+
+    seq = data.retirement.ledger_seq
+    bundle = json.loads(page.request.get(page.base_url + f"/ledger/entries/{seq}/proof.json").text())
+    assert not bundle.get("entry_redacted")  # a version-2 entry: its text is what is hashed
+    forged_entry = bundle["entry"].replace('"seq":', '"forged":true,"seq":', 1)
+    other_key = "tonne-other+00000000+" + "A" * 44
+    cases = [
+        ({**bundle, "entry": forged_entry}, None, "ENTRY_HASH_MISMATCH"),
+        ({**bundle, "proof": ["00" * 32, *bundle["proof"][1:]] if bundle["proof"] else ["00" * 32]}, None,
+         "INCLUSION_PROOF_INVALID"),
+        (bundle, other_key, "KEY_MALFORMED"),
+    ]
+    for forged, key, code in cases:
+        page.unroute("**/*")
+        page.route(f"**/ledger/entries/{seq}/proof.json", answer(json.dumps(forged), "application/json"))
+        if key is not None:
+            page.route("**/ledger/verifier-key.txt", answer(key, "text/plain"))
+        page.goto(page.base_url + f"/certificates/{data.retirement.identifier}/")
+        page.wait_for_selector("#browser-proof[data-state=failed]")
+        assert code in page.locator("#browser-proof [data-result]").inner_text(), code
 
 
 def test_dashboard(page: Any, data: Portal) -> None:
