@@ -56,6 +56,8 @@ ALLOWED_HOSTS = [h for h in os.environ.get("TONNE_ALLOWED_HOSTS", "127.0.0.1,loc
 TONNE_COUNTRY = os.environ.get("TONNE_COUNTRY", "CI").upper()
 # "observer": a read-only node showing other registries' published data (same code, this setting).
 TONNE_MODE = os.environ.get("TONNE_MODE", "registry")
+# A training sandbox (also marked in its data by `tonne demo --training`): every page, PDF and API answer says so.
+TONNE_TRAINING = os.environ.get("TONNE_TRAINING", "") == "1"
 TONNE_REGISTRY_NAME = os.environ.get("TONNE_REGISTRY_NAME", f"Tonne national registry ({TONNE_COUNTRY})")
 TONNE_LEDGER_ORIGIN = os.environ.get("TONNE_LEDGER_ORIGIN", f"tonne.registry/{TONNE_COUNTRY.lower()}")
 TONNE_LEDGER_KEY_NAME = os.environ.get("TONNE_LEDGER_KEY_NAME", f"tonne-{TONNE_COUNTRY.lower()}")
@@ -110,6 +112,7 @@ MIDDLEWARE = [
     "tonne.core.durability.DurableAnswersMiddleware",  # nothing read leaves before it is durable
     "django.middleware.security.SecurityMiddleware",
     "tonne.access.middleware.SecurityHeadersMiddleware",
+    "tonne.core.training.TrainingHeaderMiddleware",  # a sandbox says so on every answer
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -145,6 +148,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tonne.core.training.context",
             ],
         },
     },

@@ -15,6 +15,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from tonne.core import training
 from tonne.portal import pdf_fonts
 
 INK = (0.106, 0.165, 0.141)
@@ -64,17 +65,33 @@ def _wrap(text: str, style: str, size: float, width: float, *, exact: bool = Fal
 
 
 class _Page:
-    def __init__(self, canvas: Canvas) -> None:
+    def __init__(self, canvas: Canvas, watermark: str = "") -> None:
         self.c = canvas
         self.width, self.height = A4
         self.left = 20 * mm
         self.right = self.width - 20 * mm
         self.y = self.height - 22 * mm
+        self.watermark = watermark
+        self._mark()
 
     def need(self, space: float) -> None:
         if self.y - space < 20 * mm:
             self.c.showPage()
             self.y = self.height - 22 * mm
+            self._mark()
+
+    def _mark(self) -> None:
+        """A training sandbox's certificate says so across every page, under the text."""
+        if not self.watermark:
+            return
+        self.c.saveState()
+        self.c.setFillColorRGB(0.85, 0.72, 0.2)
+        self.c.setFont(pdf_fonts.name("bold"), 40)
+        self.c.translate(self.width / 2, self.height / 2)
+        self.c.rotate(50)
+        for dy in (-90 * mm, 0, 90 * mm):
+            self.c.drawCentredString(0, dy, self.watermark)
+        self.c.restoreState()
 
     def text(
         self, text: str, *, font: str = "regular", size: float = 10, width: float | None = None, gap: float = 1.35,
@@ -117,7 +134,7 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
     canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=pdf_fonts.name("regular"))
     canvas.setTitle(_("Retirement certificate %(id)s") % {"id": txn.identifier})
     canvas.setAuthor(ctx["registry_name"])
-    page = _Page(canvas)
+    page = _Page(canvas, _("TRAINING — NOT A REAL RETIREMENT") if training.is_training() else "")
 
     canvas.setFillColorRGB(*ACCENT)
     canvas.rect(0, page.height - 12 * mm, page.width, 12 * mm, stroke=0, fill=1)

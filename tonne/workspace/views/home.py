@@ -7,10 +7,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from tonne.core import training
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import Account
 from tonne.projects import selectors as project_selectors
 from tonne.workspace import inbox as inbox_sources
+from tonne.workspace import training as guide
 from tonne.workspace.views.administration import _may_decide
 from tonne.workspace.views.common import DEVELOPER, HOLDER, VVB, _user, role_required, roles_of
 from tonne.workspace.views.reports import _to_validate, _to_verify
@@ -32,4 +34,6 @@ def home(request: HttpRequest) -> HttpResponse:
         context["to_verify"] = _to_verify(user).count()
     if HOLDER in roles:
         context["accounts"] = org_selectors.accounts_for(user).filter(type=Account.Type.HOLDING)
+    if training.is_training():
+        context["training_steps"] = guide.next_steps(user, roles)
     return render(request, "workspace/home.html", context)

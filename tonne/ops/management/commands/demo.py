@@ -16,7 +16,7 @@ from tonne.article6.models import Authorisation, AuthorisedRange
 from tonne.controls import destinations
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
-from tonne.core import clock
+from tonne.core import clock, training
 from tonne.kyc import services as kyc
 from tonne.kyc.testing import verified_kyc
 from tonne.ledger.services import make_checkpoint
@@ -39,6 +39,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="SQLite only: delete the database first and start afresh"
         )
+        parser.add_argument(
+            "--training", action="store_true",
+            help="build a training sandbox: every page, certificate and API answer says so, for good, and the "
+                 "workspace guides each role's first journey",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         if options["reset"]:
@@ -54,9 +59,14 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
 
         if Organisation.objects.exists():
+            # Never marks a registry that holds data: a live registry must not become a sandbox.
             self.stdout.write("The registry already holds data; demo not loaded (use --reset on SQLite to start afresh).")
             return
+        if options["training"]:
+            training.mark_training()
         build_demo(self.stdout.write)
+        if options["training"]:
+            self.stdout.write("\nThis is a TRAINING sandbox: its pages, certificates and API answers say so.")
         self.stdout.write(
             "\nDemo registry loaded. Sign in with any of these users and the password "
             f"{DEMO_PASSWORD!r}:\n"
