@@ -121,10 +121,11 @@ def _within(f: DashboardFilter, moment: str, vintage: str) -> Q:
     return q
 
 
-def _project_scope(f: DashboardFilter) -> Q:
+def project_scope(f: DashboardFilter, field: str = "project_id") -> Q:
+    """The projects the filter's sector and region keep, as a condition on `field`."""
     if f.sector is None and f.region is None:
         return Q()
-    return Q(project_id__in=_summaries(f).values("project_id"))
+    return Q(**{f"{field}__in": _summaries(f).values("project_id")})
 
 
 def _tally(pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
@@ -149,7 +150,7 @@ def compute(f: DashboardFilter) -> dict[str, Any]:
     """The dashboard's aggregates for the projects, dates and vintages the filter keeps
     (the keys of `selectors.dashboard`, but the Article 6 unit states, which no filter narrows)."""
     issued_rows = list(
-        Issuance.objects.filter(_project_scope(f), _within(f, "issued_at", "vintage"))
+        Issuance.objects.filter(project_scope(f), _within(f, "issued_at", "vintage"))
         .annotate(y=ExtractYear("issued_at"))
         .values_list("project_id", "y", "vintage")
         .annotate(n=Sum("quantity"))
@@ -159,7 +160,7 @@ def compute(f: DashboardFilter) -> dict[str, Any]:
     terminal = [
         (types[t], int(v), int(y), int(n or 0))
         for t, v, y, n in UnitBlock.objects.filter(
-            _project_scope(f), _within(f, "acquired_at", "vintage"), account__type__in=list(types)
+            project_scope(f), _within(f, "acquired_at", "vintage"), account__type__in=list(types)
         )
         .annotate(y=ExtractYear("acquired_at"))
         .values_list("account__type", "vintage", "y")

@@ -175,6 +175,15 @@ def countries_in(west: float, south: float, east: float, north: float) -> list[t
     return [(code, name, shapes) for code, (name, shapes) in found.items()]
 
 
+@dataclass(frozen=True)
+class Site:
+    """A project's shapes on the registry map, linked to its public page."""
+
+    shapes: list[Shape]
+    href: str
+    label: str
+
+
 def location_map(
     ident: str, title: str, desc: str, shapes: list[Shape], outline: list[Shape] | None = None, *, host: str = ""
 ) -> SafeString:
@@ -182,15 +191,32 @@ def location_map(
     graticule, over the outlines of the countries around them (the host
     country's drawn in full and set apart); `outline` (a region) is drawn
     underneath when known."""
-    pts = [p for s in shapes for ring in s.coords for p in ring]
-    if not pts:
-        return mark_safe("")
-    lons = [p[0] for p in pts]
-    lats = [p[1] for p in pts]
-    pad = max(0.25, (max(lons) - min(lons)) * 0.2, (max(lats) - min(lats)) * 0.2)
-    west, east = min(lons) - pad, max(lons) + pad
-    south, north = min(lats) - pad, max(lats) + pad
+    return _map(ident, title, desc, [Site(shapes, "", "")], outline, host=host)
+
+
+def registry_map(ident: str, title: str, desc: str, sites: list[Site], *, host: str) -> SafeString:
+    """Every project's sites over the country, each a link to its project page
+    (zoomable in the page by portal/map-zoom.js; without script, the whole country)."""
+    return _map(ident, title, desc, sites, None, host=host, radius=5, zoomable=True)
+
+
+def _map(
+    ident: str, title: str, desc: str, sites: list[Site], outline: list[Shape] | None, *, host: str,
+    radius: float = 7, zoomable: bool = False,
+) -> SafeString:
+    pts = [p for site in sites for s in site.shapes for ring in s.coords for p in ring]
     home = country_bbox(host)
+    if not pts and not (zoomable and home):
+        return mark_safe("")
+    if pts:
+        lons = [p[0] for p in pts]
+        lats = [p[1] for p in pts]
+        pad = max(0.25, (max(lons) - min(lons)) * 0.2, (max(lats) - min(lats)) * 0.2)
+        west, east = min(lons) - pad, max(lons) + pad
+        south, north = min(lats) - pad, max(lats) + pad
+    else:
+        assert home is not None
+        west, south, east, north = home
     if home and home[0] - 5 <= west and east <= home[2] + 5 and home[1] - 5 <= south and north <= home[3] + 5:
         # Sites in or near the host country: show the whole country around them.
         margin = 0.3
@@ -204,13 +230,18 @@ def location_map(
     def xy(lon: float, lat: float) -> tuple[float, float]:
         return width / 2 + (lon - cx) * mid * scale, height / 2 - (lat - cy) * scale
 
+    zoom = ' data-zoomable=""' if zoomable else ""
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="{ident}-title {ident}-desc">',
+        # With links inside, the map is a group of links, not one image.
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" '
+        f'role="{"group" if any(site.href for site in sites) else "img"}" '
+        f'aria-labelledby="{ident}-title {ident}-desc" id="{ident}"{zoom}>',
         f'<title id="{ident}-title">{escape(title)}</title><desc id="{ident}-desc">{escape(desc)}</desc>',
-        f'<rect width="{width}" height="{height}" fill="#e4eef3"/>',
+        f'<rect x="-{width * 4}" y="-{height * 4}" width="{width * 9}" height="{height * 9}" fill="#e4eef3"/>'
+        if zoomable else f'<rect width="{width}" height="{height}" fill="#e4eef3"/>',
     ]
-    for code, name, polygons in countries_in(west, south, east, north):
+    reach = 5 if zoomable else 0  # a zoomable map may be panned past its frame
+    for code, name, polygons in countries_in(west - reach, south - reach, east + reach, north + reach):
         css = "country host" if code == (host or "").upper() else "country"
         parts.append(f"<g class=\"{css}\"><title>{escape(name)}</title>")
         parts.extend(_path(shape, xy, "land") for shape in polygons)
@@ -232,14 +263,19 @@ def location_map(
         g += step
     for shape in outline or []:
         parts.append(_path(shape, xy, "outline"))
-    for shape in shapes:
-        if shape.kind == "point":
-            for ring in shape.coords:
-                for lon, lat in ring:
-                    x, y = xy(lon, lat)
-                    parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" class="site"/>')
-        else:
-            parts.append(_path(shape, xy, "area" if shape.kind == "polygon" else "track"))
+    for site in sites:
+        if site.href:
+            parts.append(f'<a href="{escape(site.href)}"><title>{escape(site.label)}</title>')
+        for shape in site.shapes:
+            if shape.kind == "point":
+                for ring in shape.coords:
+                    for lon, lat in ring:
+                        x, y = xy(lon, lat)
+                        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" class="site"/>')
+            else:
+                parts.append(_path(shape, xy, "area" if shape.kind == "polygon" else "track"))
+        if site.href:
+            parts.append("</a>")
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 (every text escaped above)
 

@@ -20,7 +20,7 @@ from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
 from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry
-from tonne.portal import dashboard, labels, selectors, svg
+from tonne.portal import dashboard, labels, maps, selectors, svg
 from tonne.portal.certificates import certificate_pdf as render_pdf
 from tonne.projects.selectors import documents_for, projects_for
 from tonne.units import selectors as unit_selectors
@@ -35,7 +35,8 @@ def _user(request: HttpRequest) -> Any:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"figures": selectors.headline_figures(), "nav": "home"})
+    return render(request, "portal/home.html", {"figures": selectors.headline_figures(), "nav": "home",
+                                                "registry_map": maps.registry_map()})
 
 
 # -- project search -------------------------------------------------------------------------
@@ -448,7 +449,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         chart["csv"] = reverse("portal:dashboard-csv", args=[chart["id"]]) + suffix
     figures = dashboard.headline(wanted, data) if wanted.narrows() else selectors.headline_figures()
     context = {"nav": "dashboard", "charts": charts, "figures": figures, "filter": wanted, "refusal": refusal,
-               "choices": dashboard.choices(), "sector_label": labels.scope}
+               "choices": dashboard.choices(), "registry_map": maps.registry_map(wanted)}
     return render(request, "portal/dashboard.html", context, status=400 if refusal else 200)
 
 

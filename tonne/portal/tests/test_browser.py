@@ -34,6 +34,12 @@ def test_home(page: Any, data: Portal) -> None:
     assert "17,000" in page.locator(".figures").inner_text()
     assert_accessible(page)
     screenshot(page, "portal-home")
+    # The registry map zooms in the page (plain script served by the registry).
+    whole = page.locator("#registry-map").get_attribute("viewBox")
+    page.get_by_role("button", name="Zoom in").click()
+    assert page.locator("#registry-map").get_attribute("viewBox") != whole
+    page.get_by_role("button", name="Whole country").click()
+    assert page.locator("#registry-map").get_attribute("viewBox") == whole
     page.fill("#home-q", "lagoon")
     page.get_by_role("button", name="Search projects").click()
     page.wait_for_url("**/projects/?q=lagoon")

@@ -87,3 +87,14 @@ def test_an_observer_shows_the_registries_it_observes(portal: Portal) -> None:
         assert rows_of("/dashboard/by-source-registry.csv") == [["Verra", "3", "900", "400", "50"]]
     finally:
         sources.install(*before)
+
+
+def test_the_registry_map_draws_public_projects_and_follows_the_filter(portal: Portal) -> None:
+    home = text(get("/"))
+    assert 'id="registry-map"' in home
+    # The two public projects with a location, each a link to its page; the private draft is not drawn.
+    assert f'href="/projects/{portal.mangrove.project_id}/"' in home and f'href="/projects/{portal.solar.project_id}/"' in home
+    assert portal.draft.project_id not in home
+    narrowed = text(get("/dashboard/", sector="1"))
+    assert f'href="/projects/{portal.solar.project_id}/"' in narrowed
+    assert f'<a href="/projects/{portal.mangrove.project_id}/"><title>' not in narrowed
