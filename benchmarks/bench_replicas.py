@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--threads", type=int, default=8, help="tonne serve's threads")
     parser.add_argument("--projects", type=int, default=2000, help="extra projects (copies) to read")
+    parser.add_argument("--order", default="0,1,2", help="how many replicas, in the order measured")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     missing = pg.available() or (None if (pg.PG_BIN / "pg_basebackup").exists() else "no pg_basebackup")
@@ -196,7 +197,7 @@ def main() -> int:
         results["projects"] = args.projects + 1
         del world
         paths = [p.format(project=project) for p in READ_PATHS]
-        for count in (0, 1, 2):
+        for count in [int(n) for n in args.order.split(",")]:
             used = standbys[:count]
             run_env = {**env, "DATABASE_REPLICA_URLS": ",".join(s.url(DATABASE) for s in used)}
             proc, port = serve(run_env, root, args.threads)
@@ -212,6 +213,8 @@ def main() -> int:
             total = sum(rows.values()) or 1
             figures["rows_read_share"] = {name: round(v / total, 3) for name, v in rows.items()}
             figures["transactions"] = {name: after[name][1] - before[name][1] for name in servers}
+            figures["primary_transactions_per_request"] = round(
+                figures["transactions"]["primary"] / max(figures["requests"], 1), 2)
             results["configurations"][f"{count} replicas"] = figures
             print(f"{count} replicas: {json.dumps(figures)}", flush=True)
             proc.kill()
