@@ -56,7 +56,8 @@ logger = logging.getLogger(__name__)
 PRIMARY_ONLY_APPS = frozenset(
     {"sessions", "auth", "contenttypes", "admin", "account", "mfa", "socialaccount", "access", "audit", "ops", "core"}
 )
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD"})  # may be read on a standby
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # change nothing (RFC 9110)
 MARK_SALT = "tonne.replicas.wrote"
 
 
@@ -85,11 +86,18 @@ def parse_lsn(text: str) -> int:
     return (int(high, 16) << 32) + int(low, 16)
 
 
+# Django's own OPTIONS that are not libpq connection parameters.
+_NOT_LIBPQ = frozenset({"isolation_level", "server_side_binding", "assume_role", "pool", "cursor_factory", "context"})
+
+
 def _conninfo(db: dict[str, Any], timeout: float) -> str:
+    """The libpq parameters of a DATABASES entry (TLS options included), for the checks' own connections."""
+    options = {k: str(v) for k, v in (db.get("OPTIONS") or {}).items() if k not in _NOT_LIBPQ and isinstance(v, str | int)}
+    options["connect_timeout"] = str(min(int(options.get("connect_timeout", timeout)), max(1, int(timeout))))
     return psycopg.conninfo.make_conninfo(
         host=db.get("HOST") or None, port=str(db.get("PORT") or "") or None, dbname=db["NAME"],
-        user=db.get("USER") or None, password=db.get("PASSWORD") or None, connect_timeout=max(1, int(timeout)),
-        application_name="tonne-replica-check",
+        user=db.get("USER") or None, password=db.get("PASSWORD") or None, application_name="tonne-replica-check",
+        **options,
     )
 
 
@@ -333,7 +341,7 @@ class ReplicaReadsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         route = None
         if (
-            request.method in SAFE_METHODS
+            request.method in READ_METHODS
             and _public_path(request.path)
             and "Authorization" not in request.headers
             and not wrote_recently(request)

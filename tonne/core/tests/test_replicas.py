@@ -220,6 +220,7 @@ def test_an_export_is_streamed_from_the_standby(fake_health: FakeHealth, rf: Req
         return StreamingHttpResponse(ROUTER.db_for_read(Project) for _ in range(2))
 
     response = _serve(rf.get("/projects/export.csv"), view=export)
+    assert isinstance(response, StreamingHttpResponse)
     assert b"".join(response.streaming_content) == b"replica_1replica_1"  # type: ignore[arg-type]
 
 
@@ -257,3 +258,19 @@ def test_replicas_are_read_from_database_replica_urls(tmp_path: Any) -> None:
 
     refused = _settings(tmp_path, DATABASE_REPLICA_URLS="postgres://u@standby-a:5432/tonne")  # SQLite primary
     assert refused.returncode != 0 and "replicas are PostgreSQL standbys" in refused.stderr
+
+
+def test_only_changes_mark_the_browser(fake_health: FakeHealth, rf: RequestFactory) -> None:
+    for request in (rf.get("/projects/"), rf.head("/projects/"), rf.options("/api/v1/projects"), rf.get("/workspace/")):
+        assert replicas.mark_cookie_name() not in _serve(request).cookies, request.method
+    for request in (rf.put("/api/v1/x"), rf.patch("/api/v1/x"), rf.delete("/api/v1/x"), rf.post("/accounts/login/")):
+        assert replicas.mark_cookie_name() in _serve(request).cookies, request.method
+
+
+def test_the_checks_connect_as_django_does() -> None:
+    info = psycopg.conninfo.conninfo_to_dict(replicas._conninfo({
+        "NAME": "tonne", "USER": "u", "PASSWORD": "p", "HOST": "standby", "PORT": 5433,
+        "OPTIONS": {"sslmode": "verify-full", "isolation_level": 1, "connect_timeout": 30},
+    }, timeout=2))
+    assert info["sslmode"] == "verify-full" and info["port"] == "5433" and info["host"] == "standby"
+    assert info["connect_timeout"] == "2" and "isolation_level" not in info
