@@ -113,8 +113,11 @@ class ReplicaHealth:
     `every` seconds by whichever request finds the answer stale (the others
     go on with the last one), with a connection of its own to each server."""
 
-    def __init__(self, aliases: list[str], *, max_lag: float, every: float, timeout: float = 2.0) -> None:
+    def __init__(
+        self, aliases: list[str], *, max_lag: float, every: float, timeout: float = 2.0, background: bool = True
+    ) -> None:
         self.aliases = aliases
+        self.background = background
         self.max_lag = max_lag
         self.every = every
         self.timeout = timeout
@@ -128,15 +131,25 @@ class ReplicaHealth:
     def choose(self) -> str | None:
         """A usable replica for one request (in turn), or None: the primary."""
         if time.monotonic() - self.checked_at >= self.every:
-            # The first check is waited for; later ones are made by one request while others go on.
-            if self._lock.acquire(blocking=self.checked_at == -math.inf):
-                try:
-                    if time.monotonic() - self.checked_at >= self.every:
-                        self.check()
-                finally:
-                    self._lock.release()
+            first = self.checked_at == -math.inf
+            # The first check is waited for; later ones run beside the requests (a
+            # standby that does not answer costs its connect timeout to no reader).
+            if self._lock.acquire(blocking=first):
+                if first or not self.background:
+                    self._check_then_release()
+                else:
+                    threading.Thread(target=self._check_then_release, name="tonne-replica-check", daemon=True).start()
         usable = [alias for alias in self.aliases if self.states[alias].usable]
         return usable[next(self._turn) % len(usable)] if usable else None
+
+    def _check_then_release(self) -> None:
+        try:
+            if time.monotonic() - self.checked_at >= self.every:
+                self.check()
+        except Exception:  # a check that fails leaves the last answer; the next one tries again
+            logger.exception("checking the read replicas")
+        finally:
+            self._lock.release()
 
     def check(self) -> None:
         now = time.monotonic()
@@ -156,9 +169,7 @@ class ReplicaHealth:
 
     def mark_failed(self, alias: str, why: str) -> None:
         """A read failed there: not used again before the next check says otherwise."""
-        with self._lock:
-            self._update(alias, ReplicaState(False, why))
-            self._close(alias)
+        self._update(alias, ReplicaState(False, why))
 
     def _measure(self, alias: str, now: float) -> ReplicaState:
         try:

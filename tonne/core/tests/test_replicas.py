@@ -66,7 +66,8 @@ class ScriptedHealth(replicas.ReplicaHealth):
     """Checks answered from a script instead of servers."""
 
     def __init__(self, answers: dict[str, Any], **kw: Any) -> None:
-        super().__init__(["replica_1"], max_lag=kw.get("max_lag", 5.0), every=kw.get("every", 0.0))
+        super().__init__(["replica_1"], max_lag=kw.get("max_lag", 5.0), every=kw.get("every", 0.0),
+                         background=kw.get("background", False))
         self.answers = answers
 
     def _fetch(self, alias: str, sql: str) -> tuple[Any, ...]:
@@ -108,6 +109,15 @@ def test_checks_are_made_at_most_every_interval() -> None:
     assert health.choose() == "replica_1"  # not checked again yet
     health.mark_failed("replica_1", "a read failed there")
     assert health.choose() is None  # a failed read takes it out at once
+
+
+def test_later_checks_run_beside_the_requests() -> None:
+    health = ScriptedHealth({"default": ["0/100"], "replica_1": [True, "0/100"]}, background=True)
+    assert health.choose() == "replica_1"  # the first one is waited for
+    health.answers["replica_1"] = psycopg.OperationalError("gone")
+    health.choose()  # starts the next check and goes on
+    with health._lock:  # held by the check until it is done
+        assert not health.states["replica_1"].usable
 
 
 # -- the router --------------------------------------------------------------------------
