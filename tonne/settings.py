@@ -190,6 +190,32 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES = {"default": _database()}
+
+# -- reads on PostgreSQL streaming replicas (tonne.core.replicas, docs/scaling.md) --
+# Comma-separated URLs of hot standbys of DATABASE_URL; public reads may go there.
+DATABASE_REPLICA_URLS = [u.strip() for u in os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if u.strip()]
+TONNE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("TONNE_REPLICA_MAX_LAG_SECONDS", "5"))
+TONNE_REPLICA_CHECK_SECONDS = float(os.environ.get("TONNE_REPLICA_CHECK_SECONDS", "1"))
+# A browser's reads stay on the primary this long after its own change (at least lag limit + check interval).
+TONNE_REPLICA_READ_YOUR_WRITES_SECONDS = float(os.environ.get("TONNE_REPLICA_READ_YOUR_WRITES_SECONDS", "0"))
+# Where reads may go to a replica: GET/HEAD of public pages ("/" is the home page only), /cadt/, the API.
+TONNE_REPLICA_READ_PATHS = tuple(p.strip() for p in os.environ.get(
+    "TONNE_REPLICA_READ_PATHS",
+    "/,/projects/,/serials/,/methodologies/,/certificates/,/issuances/,/retirements/,/cancellations/,"
+    "/dashboard/,/ledger/,/cadt/,/api/v1/",
+).split(",") if p.strip())
+TONNE_REPLICA_HEADER = _env_bool("TONNE_REPLICA_HEADER", False)  # X-Tonne-Read-From on answers (tests, diagnosis)
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, 1):
+    if not (_url.startswith("postgres") and DATABASES["default"]["ENGINE"].endswith("postgresql")):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas are PostgreSQL standbys of a PostgreSQL DATABASE_URL")
+    DATABASES[f"replica_{_number}"] = {
+        **dj_database_url.parse(_url, conn_max_age=int(os.environ.get("TONNE_DB_CONN_MAX_AGE", "60")), conn_health_checks=True),
+        "OPTIONS": {"connect_timeout": 2},
+        "TEST": {"MIRROR": "default"},
+    }
+if DATABASE_REPLICA_URLS:
+    DATABASE_ROUTERS = ["tonne.core.replicas.ReplicaRouter"]
+    MIDDLEWARE.append("tonne.core.replicas.ReplicaReadsMiddleware")  # innermost: only the view reads there
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

@@ -18,7 +18,10 @@ SQLite needs nothing: in WAL mode with synchronous=FULL (the default) a
 commit's frames are synced before the commit is made visible to readers
 (the wal-index header is written after the sync), so a reader only ever
 sees durable commits. With synchronous=NORMAL or OFF the operator chose to
-risk the last commits, visible ones included."""
+risk the last commits, visible ones included.
+
+Reads served by a streaming replica (`core.replicas`) need nothing either:
+a primary streams to its standbys only WAL it has already flushed."""
 
 from __future__ import annotations
 

@@ -72,6 +72,20 @@ class Cluster:
             conf.writelines(f"{name} = {value}\n" for name, value in self.settings.items())
         return self
 
+    def standby(self, directory: Path, port: int) -> Cluster:
+        """A hot standby of this (running) cluster, streaming from it: a base
+        backup taken with pg_basebackup -R (which writes primary_conninfo and
+        standby.signal), on a port of its own; not started."""
+        replica = Cluster(directory, port, self.settings)
+        replica.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(replica.directory, "postgres", "postgres")
+        self._run([PG_BIN / "pg_basebackup", "-D", replica.data, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                   "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+        with open(replica.data / "postgresql.conf", "a") as conf:  # later lines win
+            conf.write(f"\nport = {port}\nunix_socket_directories = '{replica.directory}'\nhot_standby = on\n")
+        return replica
+
     def start(self) -> None:
         self._run([PG_BIN / "pg_ctl", "-D", self.data, "-l", self.directory / "server.log", "-w", "-t", "120", "start"])
 
