@@ -11,12 +11,13 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from tonne.access.policy import require_step_up
-from tonne.controls import destinations, selectors
+from tonne.controls import destinations, holidays, selectors
 from tonne.controls import services as controls
 from tonne.controls.models import (
     AccountLimit,
     Approval,
     Freeze,
+    Holiday,
     PendingMove,
     TrustedAccount,
     TrustedDestination,
@@ -482,3 +483,42 @@ def lift_freeze(request: HttpRequest, uid: uuid.UUID):
     require_scope(request, ApiToken.Scope.ADMIN)
     require_step_up(request, user)  # lifting a freeze needs a recent second factor
     return freeze_out(controls.lift_freeze(actor=user, uid=uid))
+
+
+# -- holidays ----------------------------------------------------------------------------
+
+
+class HolidayOut(Schema):
+    day: dt.date
+    name: str
+    added_at: dt.datetime
+
+
+class HolidayIn(StrictSchema):
+    day: str = Field(max_length=10, description="YYYY-MM-DD")
+    name: str = Field(max_length=200)
+
+
+@router.get("/controls/holidays", response={200: list[HolidayOut], **ERRORS}, auth=AUTH)
+def list_holidays(request: HttpRequest):
+    """The holidays the registry administrator declared (the settings' own are in /controls)."""
+    actor(request)
+    return list(Holiday.objects.all())
+
+
+@router.post("/controls/holidays", response={201: HolidayOut, **ERRORS}, auth=AUTH)
+def add_holiday(request: HttpRequest, payload: HolidayIn):
+    """Declare a public holiday: no delay counts it as a working day (registry administrator)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    return Status(201, holidays.add_holiday(actor=user, day=payload.day, name=payload.name))
+
+
+@router.delete("/controls/holidays/{day}", response={204: None, **ERRORS}, auth=AUTH)
+def remove_holiday(request: HttpRequest, day: str):
+    """Take back a holiday still to come (it shortens delays: a recent second factor is asked)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    require_step_up(request, user)
+    holidays.remove_holiday(actor=user, day=day)
+    return Status(204, None)

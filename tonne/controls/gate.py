@@ -15,7 +15,7 @@ from django.db import connection
 
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
-from tonne.controls import rules
+from tonne.controls import holidays, rules
 from tonne.controls.domain import Calendar
 from tonne.controls.models import (
     Approval,
@@ -41,7 +41,7 @@ APPROVAL_KINDS = frozenset({Kind.TRANSFER, Kind.RETIREMENT, Kind.CANCELLATION, K
 def calendar() -> Calendar:
     return Calendar(
         timezone=settings.TONNE_CALENDAR_TIMEZONE,
-        holidays=settings.TONNE_HOLIDAYS,
+        holidays=holidays.declared(),
         weekend=settings.TONNE_WEEKEND,
     )
 

@@ -248,3 +248,20 @@ class AccountHold(models.Model):
 
     def __str__(self) -> str:
         return f"hold on {self.account_id} ({self.rule})"
+
+
+class Holiday(models.Model):
+    """A public holiday the registry administrator declared: not a working
+    day for any delay (settlement, trusted lists, new representatives), on
+    top of those the installation's settings name (TONNE_HOLIDAYS)."""
+
+    day = models.DateField(unique=True)
+    name = models.CharField(max_length=100)
+    added_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"

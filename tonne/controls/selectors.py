@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tonne.controls import rules
+from tonne.controls import holidays, rules
 from tonne.controls.models import AccountLimit, Approval, Freeze, TrustedAccount, TrustedDestination
 from tonne.core import clock
 from tonne.organisations.models import Account, User
@@ -70,7 +70,7 @@ def configuration() -> dict[str, Any]:
         "trusted_delay_working_days": settings.TONNE_TRUSTED_DELAY_WORKING_DAYS,
         "trust_own_accounts": settings.TONNE_TRUST_OWN_ACCOUNTS,
         "calendar_timezone": settings.TONNE_CALENDAR_TIMEZONE,
-        "holidays": sorted(d.isoformat() for d in settings.TONNE_HOLIDAYS),
+        "holidays": sorted(d.isoformat() for d in holidays.declared()),
         "weekend": sorted(settings.TONNE_WEEKEND),
         "max_transfer_quantity": settings.TONNE_MAX_TRANSFER_QUANTITY or None,
         "max_daily_quantity": settings.TONNE_MAX_DAILY_QUANTITY or None,

@@ -12,6 +12,7 @@ from tonne.workspace.views import (
     mrv_sources,
     organisation,
     projects,
+    reference,
     reports,
 )
 
@@ -26,6 +27,8 @@ urlpatterns = [
     path("inbox/<str:source>/<str:key>/approve/", administration.inbox_approve, name="inbox-approve"),
     path("inbox/<str:source>/<str:key>/reject/", administration.inbox_reject, name="inbox-reject"),
     path("overview/", administration.overview, name="overview"),
+    path("reference/holidays/", reference.holiday_list, name="holidays"),
+    path("reference/holidays/<str:day>/remove/", reference.holiday_remove, name="holiday-remove"),
     path("organisations/", administration.organisations, name="organisations"),
     path("organisations/<uuid:uid>/", organisation.organisation, name="organisation"),
     path("organisations/<uuid:uid>/status/", organisation.organisation_status, name="organisation-status"),

@@ -105,6 +105,9 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "controls_get_configuration": SIGNED_IN,
     "controls_get_switch": SIGNED_IN,
     "controls_set_switch": ADMIN,
+    "controls_list_holidays": SIGNED_IN,
+    "controls_add_holiday": ADMIN,
+    "controls_remove_holiday": ADMIN,
     "controls_list_approvals": SIGNED_IN,
     "controls_get_approval": HOLDER,
     "controls_approve": (NO, NO, NO, NO),  # own: the initiator himself; the administrator is not of the organisation
@@ -269,6 +272,9 @@ def build_world(settings: Any) -> dict[str, Any]:
 
     hook = webhooks.subscribe(actor=reg.admin, url="http://127.0.0.1:9/hook")
     logged_hook = webhooks.subscribe(actor=reg.admin, url="http://127.0.0.1:9/log")
+    from tonne.controls import holidays
+
+    declared = holidays.add_holiday(actor=reg.admin, day=clock.now().date() + dt.timedelta(days=400), name="Matrix")
     checkpoint = make_checkpoint(force=True)
     block = reg.developer_account.blocks.first()
     dev_acc, buyer_acc = reg.developer_account.identifier, reg.buyer_account.identifier
@@ -276,6 +282,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         kind="account.opened", body__contains=ledger_name(ACCOUNT, dev_acc)).values_list("seq", flat=True).get()
     org = str(reg.developer_org.uid)
     path = {
+        "controls_remove_holiday": {"day": declared.day.isoformat()},
         "organisations_get_organisation": {"uid": org},
         "organisations_decide_organisation": {"uid": org},
         "organisations_accredit_organisation": {"uid": org},
@@ -368,6 +375,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "units_create_cancellation": {**move, "reason": "matrix"},
         "units_create_reversal": {"project": project.project_id, "quantity": 1, "reason": "matrix"},
         "controls_set_switch": {"transfers_suspended": True, "reason": "matrix"},
+        "controls_add_holiday": {"day": (clock.now().date() + dt.timedelta(days=401)).isoformat(), "name": "Matrix"},
         "controls_approve": {"request_hash": approval.request_hash},
         "controls_reject": {"reason": "matrix"},
         "controls_request_issuance": {"report": str(report.uid)},
