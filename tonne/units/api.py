@@ -164,7 +164,10 @@ def _quantity(value: object) -> object:
     return value if value is None else check_quantity(value)
 
 
-class SelectionIn(StrictSchema):
+class SelectionFields(StrictSchema):
+    """Which units a move takes; `selection()` applies the registry's rules
+    (a batch item calls it itself, so that a bad selection refuses only that item)."""
+
     ranges: list[RangeIn] | None = Field(None, description="Explicit serial ranges (inclusive).")
     quantity: StrictInt | None = Field(
         None, description="Or a quantity chosen by the criteria below."
@@ -173,8 +176,6 @@ class SelectionIn(StrictSchema):
     vintage: StrictInt | None = None
     unit_class: str | None = None
     issuance: str | None = Field(None, description="Only units of this issuance (its uid, as /issuances/{uid} shows it).")
-
-    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
     def selection(self) -> Selection:
         return Selection.build(
@@ -185,6 +186,10 @@ class SelectionIn(StrictSchema):
             unit_class=self.unit_class,
             issuance=self.issuance,
         )
+
+
+class SelectionIn(SelectionFields):
+    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
 
 class TransferIn(SelectionIn):

@@ -105,6 +105,21 @@ class Locked:
     first_blocks: Any = None  # the criteria query's first batch, when read with the lock
 
 
+def lock_accounts(identifiers: list[str]) -> None:
+    """Lock these accounts as a move does (inside the caller's transaction),
+    in the order given: moves that take several accounts' locks take them in
+    one order, so two of them never wait on each other."""
+    if not identifiers or connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return  # SQLite: one writer at a time, no row locks
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id FROM organisations_account a JOIN unnest(%s::text[]) WITH ORDINALITY AS w (identifier, n) "
+            "ON w.identifier = a.identifier ORDER BY w.n FOR NO KEY UPDATE OF a",
+            [identifiers],
+        )
+        cursor.fetchall()
+
+
 # -- selecting units -----------------------------------------------------------------------
 
 BLOCK_COLUMNS = "id, issuance_id, project_id, vintage, unit_class, serial_start, serial_end, acquired_at"
