@@ -255,8 +255,11 @@ def issuance_out(issuance: Issuance) -> dict:
     }
 
 
-def transaction_out(txn: Transaction, user: User | None) -> dict:
-    blocks, project_id = selectors.transaction_blocks_and_project(txn)
+def transaction_out(
+    txn: Transaction, user: User | None, blocks_and_project: tuple[list[dict], str | None] | None = None
+) -> dict:
+    """`blocks_and_project`: when read already (a batch reads every item's in one query)."""
+    blocks, project_id = blocks_and_project or selectors.transaction_blocks_and_project(txn)
     return {
         "identifier": txn.identifier,
         "kind": txn.kind,

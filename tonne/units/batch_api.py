@@ -9,10 +9,12 @@ Mounted before the units router: /retirements/batch must not be taken for
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 
 from tonne.access.policy import require_step_up
 from tonne.audit.services import record_denial
@@ -20,7 +22,7 @@ from tonne.core.api_support import ERRORS, ProblemOut, StrictSchema, problem_res
 from tonne.core.errors import NotAuthenticated, PermissionDenied
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
-from tonne.units import batches
+from tonne.units import batches, selectors
 from tonne.units.api import SelectionFields, TransactionOut, transaction_out
 from tonne.units.batches import BatchItem, BatchResult
 
@@ -93,7 +95,7 @@ def _batch_user(request: HttpRequest) -> User:
 
 def _answer(
     request: HttpRequest, user: User, keys: list[str], result: BatchResult, all_or_nothing: bool
-) -> HttpResponse | dict[str, Any]:
+) -> HttpResponse:
     for outcome in result.outcomes:
         if isinstance(outcome.refusal, PermissionDenied | NotAuthenticated):
             record_denial(request, outcome.refusal)  # as the single endpoint's refusal is recorded
@@ -106,18 +108,22 @@ def _answer(
         body.update(item=index, idempotency_key=keys[index])
         return problem_response(body)
     items = []
+    read = selectors.transactions_blocks_and_projects([o.transaction for o in result.outcomes if o.transaction])
     for index, (key, outcome) in enumerate(zip(keys, result.outcomes, strict=True)):
         if outcome.transaction is not None:
             txn = outcome.transaction
             items.append({"index": index, "idempotency_key": key, "status": 200 if txn.replayed else 201,
-                          "transaction": transaction_out(txn, user)})
+                          "transaction": transaction_out(txn, user, read[txn.pk]), "problem": None})
         else:
             refusal = outcome.refusal
             assert refusal is not None
             items.append({"index": index, "idempotency_key": key, "status": refusal.status,
-                          "problem": refusal.as_problem()})
+                          "transaction": None, "problem": refusal.as_problem()})
     done = sum(1 for outcome in result.outcomes if outcome.transaction is not None)
-    return {"all_or_nothing": all_or_nothing, "completed_or_waiting": done, "refused": len(items) - done, "items": items}
+    body = {"all_or_nothing": all_or_nothing, "completed_or_waiting": done, "refused": len(items) - done, "items": items}
+    # Rendered as ninja renders (its encoder: the same dates as every answer), without
+    # validating a hundred TransactionOut again: the rows are the moves just made.
+    return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder), content_type="application/json")
 
 
 @router.post("/transfers/batch", response={200: BatchOut, **ERRORS}, auth=AUTH)

@@ -248,9 +248,9 @@ class MoveStore:
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
 
-    def now(self) -> Any:
-        """The current time as the database takes it."""
-        return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(clock.now())
+    def now(self, at: Any = None) -> Any:
+        """The current time (or `at`) as the database takes it."""
+        return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(at or clock.now())
 
     def lock(self, actor: User, request: MoveRequest, *, read_ahead: bool = True) -> Locked:
         """Lock the transferring account and, in the same round trip, read the
@@ -419,9 +419,9 @@ class PostgresStore(MoveStore):
         super().__init__(cursor)
         self.own_transaction = own_transaction
 
-    def now(self) -> Any:
+    def now(self, at: Any = None) -> Any:
         # The pipeline sends an aware datetime as it is (the portable store's adaptation is not needed).
-        return clock.now()
+        return at or clock.now()
 
     def _lock_sql(self) -> str:
         # FOR NO KEY UPDATE makes moves out of one account queue, without blocking

@@ -75,6 +75,8 @@ def test_each_item_answers_as_its_single_request(registry, issued, client: Clien
     assert results[0]["transaction"]["quantity"] == 100 and results[0]["transaction"]["status"] == "completed"
     assert results[2]["transaction"]["blocks"][0]["serial_start"] == 101
     assert results[1]["problem"]["status"] == 422 and results[1]["problem"]["type"].startswith("https://")
+    # Each transaction as the registry shows it anywhere else.
+    assert get(client, f"/transactions/{results[0]['transaction']['identifier']}").json() == results[0]["transaction"]
     assert balance(registry.buyer_account) == 110
     assert ledger_size() == size + 2
     # The same request alone answers the same: the single endpoint's codes.
