@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.responses import NinjaJSONEncoder
 
+from tonne.access.middleware import count_batch_writes
 from tonne.access.policy import require_step_up
 from tonne.audit.services import record_denial
 from tonne.core.api_support import ERRORS, ProblemOut, StrictSchema, problem_response
@@ -131,6 +132,8 @@ def create_transfer_batch(request: HttpRequest, payload: TransferBatchIn):
     """Many transfers in one request, each with its own idempotency_key and
     result, through the same checks and controls as POST /transfers."""
     user = _batch_user(request)
+    if (limited := count_batch_writes(request, len(payload.items))) is not None:
+        return limited
     items = [
         BatchItem(idempotency_key=i.idempotency_key, from_account=i.from_account, to_account=i.to_account,
                   selection=_selection(i))
@@ -146,6 +149,8 @@ def create_retirement_batch(request: HttpRequest, payload: RetirementBatchIn):
     beneficiary), each with its own idempotency_key and result, through the
     same checks and controls as POST /retirements."""
     user = _batch_user(request)
+    if (limited := count_batch_writes(request, len(payload.items))) is not None:
+        return limited
     items = [
         BatchItem(idempotency_key=i.idempotency_key, from_account=i.from_account, selection=_selection(i),
                   retirement={"beneficiary": i.beneficiary, "purpose": i.purpose, "jurisdiction": i.jurisdiction,

@@ -307,3 +307,16 @@ def test_batches_and_single_moves_at_once_never_deadlock_and_conserve() -> None:
     assert balance(reg.buyer_account) == 7 * (4 + 8 * 2)
     assert balance(one) + balance(two) == 800 - 7 * 20
     assert_no_overlap()
+
+
+def test_each_move_of_a_batch_counts_against_the_write_limit(registry, issued, client: Client, settings) -> None:
+    """A batch is a faster way to send moves, not a way around the limit of changes a minute."""
+    settings.TONNE_API_WRITE_RATE_PER_MINUTE = 10
+    client.force_login(registry.developer)
+    first = post(client, "/transfers/batch", {"items": [transfer(registry, f"q{i}", quantity=1) for i in range(8)]})
+    assert first.status_code == 200 and first.json()["completed_or_waiting"] == 8
+    before = state()
+    over = post(client, "/transfers/batch", {"items": [transfer(registry, f"p{i}", quantity=1) for i in range(3)]})
+    assert_problem(over, 429, "RATE_LIMITED")
+    assert int(over["Retry-After"]) >= 1
+    assert state() == before
