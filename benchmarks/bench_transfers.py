@@ -11,6 +11,16 @@ units from a single issuance; every transfer moves 5 units chosen by criteria
 (oldest acquisition first, then lowest serial), so every transfer splits
 A_i's block in two. The clients never touch the same account; they contend
 only where the registry serialises everyone: the ledger head row lock.
+
+Through HTTP the same clients send single transfers, then batches of
+--batch transfers (POST /api/v1/transfers/batch, each item its own key);
+both rates are reported as ratios against the service-layer rate of the same
+run. --production serves them with the production configuration (gunicorn's
+workers, `tonne serve --production`) instead of the embedded `tonne serve`.
+Run alone, on a migrated database of your own (a name starting tonne_bench):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tonne_bench_mine \
+        .venv/bin/python benchmarks/bench_transfers.py --production --skip-pgbench --out /tmp/t.json
 """
 
 from __future__ import annotations
@@ -185,6 +195,53 @@ def _transfer_request(conn: http.client.HTTPConnection, pair: dict) -> tuple[int
     return response.status, response.read()
 
 
+def _batch_request(conn: http.client.HTTPConnection, pair: dict, size: int) -> tuple[int, bytes]:
+    items = [{"idempotency_key": str(uuid.uuid4()), "from_account": pair["from"], "to_account": pair["to"],
+              "quantity": QUANTITY} for _ in range(size)]
+    conn.request(
+        "POST",
+        "/api/v1/transfers/batch",
+        body=json.dumps({"items": items}),
+        headers={"Authorization": f"Bearer {pair['token']}", "Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def _batch_client(pair: dict, start_at: float, seconds: float, queue: mp.Queue, port: int, size: int) -> None:
+    """Batches of `size` transfers, one after the other: `done` counts transfers
+    made (201 items), the latencies are the batches'."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    done, errors, latencies = 0, 0, []
+    _batch_request(conn, pair, 2)  # warm-up
+    time.sleep(max(0.0, start_at - time.time()))
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        t = time.perf_counter()
+        try:
+            status, payload = _batch_request(conn, pair, size)
+        except (OSError, http.client.HTTPException) as exc:
+            errors += 1
+            print(f"  HTTP batch failed: {exc}", file=sys.stderr)
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            continue
+        if status != 200:
+            errors += 1
+            print(f"  HTTP batch refused: {status} {payload[:300]!r}", file=sys.stderr)
+            if errors > 5 and done == 0:
+                break
+            continue
+        statuses = [item["status"] for item in json.loads(payload)["items"]]
+        done += statuses.count(201)
+        errors += len(statuses) - statuses.count(201)
+        latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    queue.put({"done": done, "errors": errors, "elapsed": elapsed, "latencies": latencies})
+
+
 def _http_client(pair: dict, start_at: float, seconds: float, queue: mp.Queue, port: int) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     done, errors, latencies = 0, 0, []
@@ -231,10 +288,15 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> No
     raise RuntimeError("tonne serve did not start listening")
 
 
-def http_benchmark(pairs: list[dict], seconds: float) -> dict:
+def http_benchmark(pairs: list[dict], seconds: float, *, production: bool = False, batch: int = 0) -> dict:
+    """Single transfers through HTTP, then (batch > 0) batches of `batch`
+    transfers, against one server: `tonne serve`, or with `production`
+    `tonne serve --production` (gunicorn, tonne/ops/gunicorn_conf.py)."""
     api_file = common.ROOT / "tonne" / "units" / "api.py"
     port = _free_port()
     cmd = [sys.executable, "-m", "tonne.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if production:
+        cmd.append("--production")
     proc = subprocess.Popen(cmd, cwd=common.ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL)
     try:
         _wait_for_port(port, proc)
@@ -250,14 +312,39 @@ def http_benchmark(pairs: list[dict], seconds: float) -> dict:
         if not 200 <= status < 300:
             return {"skipped": f"POST /api/v1/transfers answered {status}: {payload[:300].decode(errors='replace')}"}
         result = _run_clients(_http_client, pairs, seconds, extra=(port,))
-        result["server"] = "tonne serve (waitress, 8 threads)"
+        workers = _server_workers(proc.pid) if production else 1
+        result["server"] = (f"tonne serve --production (gunicorn, {workers} workers)" if production
+                            else "tonne serve (waitress, 8 threads)")
+        if batch:
+            batched = _run_clients(_batch_client, pairs, seconds, extra=(port, batch))
+            batched["batch"] = batch
+            batched["note"] = "transfers = items moved; p50/p95 are per batch request"
+            result["batches"] = batched
         return result
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _server_workers(pid: int) -> int:
+    """gunicorn's worker processes: the master's children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return len(children.read_text().split()) if children.exists() else 0
+
+
+def ratios(out: dict) -> dict:
+    """HTTP rates as fractions of the service-layer rate of the same run."""
+    service = out.get("service", {}).get("tps") or 0.0
+    http = out.get("http", {})
+    found = {}
+    if service and "tps" in http:
+        found["http_over_service"] = round(http["tps"] / service, 3)
+    if service and "tps" in http.get("batches", {}):
+        found[f"batch_{http['batches']['batch']}_over_service"] = round(http["batches"]["tps"] / service, 3)
+    return found
 
 
 # -- pgbench baseline -------------------------------------------------------------------
@@ -287,12 +374,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--production", action="store_true",
+                        help="HTTP through the production configuration (tonne serve --production: gunicorn)")
+    parser.add_argument("--batch", type=int, default=100, help="transfers per batch request (0: no batch phase)")
+    parser.add_argument("--skip-pgbench", action="store_true", help="no pgbench baseline (it uses its own database)")
     args = parser.parse_args()
 
     out: dict = {"clients": args.clients, "seconds": args.seconds}
-    print(f"  pgbench baseline: {args.clients} clients, {args.seconds} s ...", flush=True)
-    out["pgbench"] = pgbench_baseline(args.clients, args.seconds, scale=4)
-    print(f"    {out['pgbench']['tps']:.0f} tps", flush=True)
+    if not args.skip_pgbench:
+        print(f"  pgbench baseline: {args.clients} clients, {args.seconds} s ...", flush=True)
+        out["pgbench"] = pgbench_baseline(args.clients, args.seconds, scale=4)
+        print(f"    {out['pgbench']['tps']:.0f} tps", flush=True)
 
     common.django_setup()
     t = time.perf_counter()
@@ -307,15 +399,21 @@ def main() -> None:
     print(f"  service layer: {args.clients} client processes, {args.seconds} s ...", flush=True)
     out["service"] = _run_clients(_service_client, state["pairs"], args.seconds)
     print(f"    {out['service']['tps']:.0f} transfers/s", flush=True)
-    print(f"  HTTP: tonne serve + {args.clients} client processes, {args.seconds} s ...", flush=True)
+    server = "tonne serve --production" if args.production else "tonne serve"
+    print(f"  HTTP: {server} + {args.clients} client processes, {args.seconds} s (then batches of {args.batch}) ...",
+          flush=True)
     try:
-        out["http"] = http_benchmark(state["pairs"], args.seconds)
+        out["http"] = http_benchmark(state["pairs"], args.seconds, production=args.production, batch=args.batch)
     except Exception as exc:  # noqa: BLE001
         out["http"] = {"skipped": f"{type(exc).__name__}: {exc}"}
     if "tps" in out["http"]:
         print(f"    {out['http']['tps']:.0f} transfers/s", flush=True)
+        if "batches" in out["http"]:
+            print(f"    batches of {args.batch}: {out['http']['batches']['tps']:.0f} transfers/s", flush=True)
     else:
         print(f"    skipped: {out['http']['skipped']}", flush=True)
+    out["ratios"] = ratios(out)
+    print(f"    {out['ratios']}", flush=True)
     common.write_json(args.out, out)
 
 

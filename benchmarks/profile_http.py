@@ -41,6 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--profile", help="write the cProfile of the HTTP requests here")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="also POST /api/v1/transfers/batch with this many transfers (0: not)")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
@@ -59,7 +61,7 @@ def main() -> None:
     if connection.introspection.table_names():
         sys.exit("give an empty database: this one has tables")
     call_command("migrate", verbosity=0)
-    state = bench_transfers.setup(2, QUANTITY * (2 * args.requests + 20))
+    state = bench_transfers.setup(2, QUANTITY * (2 * args.requests + 20 + 2 * max(args.requests, args.batch)))
     service_pair, http_pair = state["pairs"]
 
     user = User.objects.select_related("organisation").get(pk=service_pair["user_id"])
@@ -77,6 +79,14 @@ def main() -> None:
                                HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
         if response.status_code >= 300:
             raise SystemExit(f"HTTP transfer refused: {response.status_code} {response.content[:300]!r}")
+
+    def http_batch() -> None:
+        items = [{"idempotency_key": str(uuid.uuid4()), "from_account": http_pair["from"], "to_account": http_pair["to"],
+                  "quantity": QUANTITY} for _ in range(args.batch)]
+        response = client.post("/api/v1/transfers/batch", data=json.dumps({"items": items}),
+                               content_type="application/json")
+        if response.status_code != 200 or b'"status": 201' not in response.content:
+            raise SystemExit(f"HTTP batch refused: {response.status_code} {response.content[:300]!r}")
 
     for _ in range(5):  # warm-up: connections, caches, imports
         service_transfer()
@@ -102,6 +112,14 @@ def main() -> None:
         "http_cpu_ms_per_request": round(http_cpu * 1000, 3),
         "http_over_service": round(http_cpu / service_cpu, 2),
     }
+    if args.batch:
+        batches = max(1, args.requests // args.batch)
+        cpu0 = time.process_time()
+        for _ in range(batches):
+            http_batch()
+        batch_cpu = (time.process_time() - cpu0) / (batches * args.batch)
+        out[f"http_batch_{args.batch}_cpu_ms_per_transfer"] = round(batch_cpu * 1000, 3)
+        out["http_batch_over_service"] = round(batch_cpu / service_cpu, 2)
     if args.profile:
         measure(http_transfer, args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)

@@ -316,6 +316,8 @@ TONNE_NEW_ACCOUNT_TRUST_WORKING_DAYS = int(
 TONNE_REPRESENTATIVES_APPROVED_BY = os.environ.get("TONNE_REPRESENTATIVES_APPROVED_BY", "administrator")
 # The most serial ranges one transfer, retirement or cancellation may name.
 TONNE_MAX_RANGES_PER_REQUEST = int(os.environ.get("TONNE_MAX_RANGES_PER_REQUEST", "100"))
+# The most moves one batch request (POST /api/v1/transfers/batch, /retirements/batch) may carry.
+TONNE_MAX_BATCH_ITEMS = int(os.environ.get("TONNE_MAX_BATCH_ITEMS", "200"))
 TONNE_CALENDAR_TIMEZONE = os.environ.get("TONNE_CALENDAR_TIMEZONE", "UTC")
 TONNE_HOLIDAYS = frozenset(
     datetime.date.fromisoformat(d) for d in _env_set("TONNE_HOLIDAYS", "")

@@ -26,19 +26,20 @@ def hit(key: str, seconds: int) -> int:
     return hit_many({key: seconds})[key]
 
 
-def hit_many(windows: dict[str, int]) -> dict[str, int]:
-    """Count one more under each key (key → seconds its window lasts) in one
-    statement, one round trip for every counter a request touches; returns
-    the new counts."""
+def hit_many(windows: dict[str, int], *, by: int = 1) -> dict[str, int]:
+    """Count `by` more (one a request; a batch's moves) under each key (key →
+    seconds its window lasts) in one statement, one round trip for every
+    counter a request touches; returns the new counts."""
     now = clock.now()
     table, key_column, count_column = (connection.ops.quote_name(n) for n in (TABLE, "key", "count"))
     params: list[Any] = []
     for key, seconds in sorted(windows.items()):  # one order: concurrent requests never deadlock
         params += [key, connection.ops.adapt_datetimefield_value(now + dt.timedelta(seconds=seconds))]
-    rows = ", ".join(["(%s, 1, %s)"] * len(windows))
+    by = int(by)
+    rows = ", ".join([f"(%s, {by}, %s)"] * len(windows))
     upsert = (
-        f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES {rows} "  # noqa: S608 (quoted constant names; values bound)
-        f"ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
+        f"INSERT INTO {table} ({key_column}, {count_column}, expires_at) VALUES {rows} "  # noqa: S608 (quoted constant names; values bound, by an int)
+        f"ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + {by} "
         f"RETURNING {key_column}, {count_column}"
     )
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
@@ -50,7 +51,7 @@ def hit_many(windows: dict[str, int]) -> dict[str, int]:
     with _no_flush(), connection.cursor() as cursor:
         cursor.execute(upsert, params)
         counts = {str(row[0]): int(row[1]) for row in cursor.fetchall()}
-        if 1 in counts.values():
+        if by in counts.values():
             # A new window: windows that ended go (once per client a window, not on every request).
             cursor.execute(f"DELETE FROM {table} WHERE expires_at < %s",  # noqa: S608 (constant name)
                            [connection.ops.adapt_datetimefield_value(now)])

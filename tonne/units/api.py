@@ -164,7 +164,10 @@ def _quantity(value: object) -> object:
     return value if value is None else check_quantity(value)
 
 
-class SelectionIn(StrictSchema):
+class SelectionFields(StrictSchema):
+    """Which units a move takes; `selection()` applies the registry's rules
+    (a batch item calls it itself, so that a bad selection refuses only that item)."""
+
     ranges: list[RangeIn] | None = Field(None, description="Explicit serial ranges (inclusive).")
     quantity: StrictInt | None = Field(
         None, description="Or a quantity chosen by the criteria below."
@@ -173,8 +176,6 @@ class SelectionIn(StrictSchema):
     vintage: StrictInt | None = None
     unit_class: str | None = None
     issuance: str | None = Field(None, description="Only units of this issuance (its uid, as /issuances/{uid} shows it).")
-
-    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
     def selection(self) -> Selection:
         return Selection.build(
@@ -185,6 +186,10 @@ class SelectionIn(StrictSchema):
             unit_class=self.unit_class,
             issuance=self.issuance,
         )
+
+
+class SelectionIn(SelectionFields):
+    check_quantity = field_validator("quantity", mode="before")(_quantity)
 
 
 class TransferIn(SelectionIn):
@@ -250,8 +255,11 @@ def issuance_out(issuance: Issuance) -> dict:
     }
 
 
-def transaction_out(txn: Transaction, user: User | None) -> dict:
-    blocks, project_id = selectors.transaction_blocks_and_project(txn)
+def transaction_out(
+    txn: Transaction, user: User | None, blocks_and_project: tuple[list[dict], str | None] | None = None
+) -> dict:
+    """`blocks_and_project`: when read already (a batch reads every item's in one query)."""
+    blocks, project_id = blocks_and_project or selectors.transaction_blocks_and_project(txn)
     return {
         "identifier": txn.identifier,
         "kind": txn.kind,

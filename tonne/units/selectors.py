@@ -156,16 +156,23 @@ def transaction_blocks(txn: Transaction) -> list[dict]:
 def transaction_blocks_and_project(txn: Transaction) -> tuple[list[dict], str | None]:
     """A transaction's blocks and its project's identifier, in one query when
     its blocks name that project (what answers every move request)."""
+    return transactions_blocks_and_projects([txn])[txn.pk]
+
+
+def transactions_blocks_and_projects(txns: list[Transaction]) -> dict[int, tuple[list[dict], str | None]]:
+    """The same for many transactions (a batch's answer) in one query."""
     # Plain rows, not model instances.
-    rows = TransactionBlock.objects.filter(transaction=txn).order_by("serial_start").values_list(
-        "serial_start", "serial_end", "issuance__unit_class", "issuance__vintage", "issuance__number",
-        "issuance__project__host_party", "issuance__project__sectoral_scope", "issuance__project__number",
-        "issuance__project__project_id", "issuance__project_id",
+    rows = TransactionBlock.objects.filter(transaction_id__in=[t.pk for t in txns]).order_by(
+        "transaction_id", "serial_start"
+    ).values_list(
+        "transaction_id", "serial_start", "serial_end", "issuance__unit_class", "issuance__vintage",
+        "issuance__number", "issuance__project__host_party", "issuance__project__sectoral_scope",
+        "issuance__project__number", "issuance__project__project_id", "issuance__project_id",
     )
-    blocks: list[dict] = []
+    blocks: dict[int, list[dict]] = {t.pk: [] for t in txns}
     projects: dict[int, str] = {}
-    for start, end, unit_class, vintage, issuance, host, scope, number, project_id, project_pk in rows:
-        blocks.append({
+    for txn_id, start, end, unit_class, vintage, issuance, host, scope, number, project_id, project_pk in rows:
+        blocks[txn_id].append({
             "serial": render_serial(
                 SerialPrefix(host=host, unit_class=unit_class, scope=scope, project=number,
                              vintage=vintage, issuance=issuance),
@@ -178,11 +185,15 @@ def transaction_blocks_and_project(txn: Transaction) -> tuple[list[dict], str | 
             "vintage": vintage,
         })
         projects[project_pk] = project_id
-    if txn.project_id is None:
-        return blocks, None
-    if txn.project_id in projects:
-        return blocks, projects[txn.project_id]
-    return blocks, txn.project.project_id if txn.project else None
+    found: dict[int, tuple[list[dict], str | None]] = {}
+    for txn in txns:
+        if txn.project_id is None:
+            found[txn.pk] = (blocks[txn.pk], None)
+        elif txn.project_id in projects:
+            found[txn.pk] = (blocks[txn.pk], projects[txn.project_id])
+        else:
+            found[txn.pk] = (blocks[txn.pk], txn.project.project_id if txn.project else None)
+    return found
 
 
 # -- serial lookup -----------------------------------------------------------------------

@@ -400,7 +400,7 @@ def _complete(
     """Write the move (or complete in place the `pending` transaction that waited)."""
     kind, quantity = request.kind, request.selection.total
     now = clock.now()
-    stamp = moves.now()
+    stamp = moves.now(now)  # the instant written is the instant answered (a replay reads the same)
     shrunk, remainders = split_blocks(pieces, source.pk, target.pk, stamp)
     projects = {p.block.project_id for p in pieces}
     project_id = projects.pop() if len(projects) == 1 else None

@@ -105,6 +105,21 @@ class Locked:
     first_blocks: Any = None  # the criteria query's first batch, when read with the lock
 
 
+def lock_accounts(identifiers: list[str]) -> None:
+    """Lock these accounts as a move does (inside the caller's transaction),
+    in the order given: moves that take several accounts' locks take them in
+    one order, so two of them never wait on each other."""
+    if not identifiers or connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return  # SQLite: one writer at a time, no row locks
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id FROM organisations_account a JOIN unnest(%s::text[]) WITH ORDINALITY AS w (identifier, n) "
+            "ON w.identifier = a.identifier ORDER BY w.n FOR NO KEY UPDATE OF a",
+            [identifiers],
+        )
+        cursor.fetchall()
+
+
 # -- selecting units -----------------------------------------------------------------------
 
 BLOCK_COLUMNS = "id, issuance_id, project_id, vintage, unit_class, serial_start, serial_end, acquired_at"
@@ -233,9 +248,9 @@ class MoveStore:
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
 
-    def now(self) -> Any:
-        """The current time as the database takes it."""
-        return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(clock.now())
+    def now(self, at: Any = None) -> Any:
+        """The current time (or `at`) as the database takes it."""
+        return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(at or clock.now())
 
     def lock(self, actor: User, request: MoveRequest, *, read_ahead: bool = True) -> Locked:
         """Lock the transferring account and, in the same round trip, read the
@@ -404,9 +419,9 @@ class PostgresStore(MoveStore):
         super().__init__(cursor)
         self.own_transaction = own_transaction
 
-    def now(self) -> Any:
+    def now(self, at: Any = None) -> Any:
         # The pipeline sends an aware datetime as it is (the portable store's adaptation is not needed).
-        return clock.now()
+        return at or clock.now()
 
     def _lock_sql(self) -> str:
         # FOR NO KEY UPDATE makes moves out of one account queue, without blocking

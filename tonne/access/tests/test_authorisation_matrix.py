@@ -86,6 +86,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "units_list_transactions": SIGNED_IN,
     "units_get_transaction": HOLDER,
     "units_create_transfer": OWNER_ONLY,
+    "units_create_transfer_batch": OWNER_ONLY,  # all or nothing: an item refused refuses the request
+    "units_create_retirement_batch": OWNER_ONLY,
     "units_create_cancellation": OWNER_ONLY,
     "units_create_reversal": ADMIN,
     "ledger_witnessed_logs": PUBLIC,
@@ -372,6 +374,10 @@ def build_world(settings: Any) -> dict[str, Any]:
         "mrv_reject_report": {"reason": "matrix"},
         "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_transfer": {**move, "to_account": buyer_acc},
+        "units_create_transfer_batch": {"all_or_nothing": True,
+                                        "items": [{**move, "to_account": buyer_acc, "idempotency_key": "mx-1"}]},
+        "units_create_retirement_batch": {"all_or_nothing": True, "items": [
+            {**move, "beneficiary": "Town", "purpose": "voluntary", "idempotency_key": "mx-1"}]},
         "units_create_cancellation": {**move, "reason": "matrix"},
         "units_create_reversal": {"project": project.project_id, "quantity": 1, "reason": "matrix"},
         "controls_set_switch": {"transfers_suspended": True, "reason": "matrix"},

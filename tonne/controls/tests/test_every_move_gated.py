@@ -38,6 +38,7 @@ from tonne.mrv import approvals as issuance
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import User
+from tonne.units import batches
 from tonne.units import services as units
 from tonne.units.domain import Selection
 from tonne.units.models import Transaction, UnitBlock
@@ -186,6 +187,27 @@ def _import(w: World) -> Any:
     return international.import_transfer(actor=w.reg.admin, signed=incoming_file(w), verifier_key=keys.verifier_key_text())
 
 
+def _batch(w: World, *, all_or_nothing: bool) -> Any:
+    """A batch of two transfers: an item's refusal is raised as its single move's would be."""
+    items = [batches.BatchItem(idempotency_key=key(), from_account=w.dev_acc, selection={"quantity": 10},
+                               to_account=w.reg.buyer_account.identifier) for _ in range(2)]
+    result = batches.move_batch(actor=w.reg.developer, kind=batches.TRANSFER, items=items,
+                                all_or_nothing=all_or_nothing)
+    for outcome in result.outcomes:
+        if outcome.refusal is not None:
+            raise outcome.refusal
+    return result
+
+
+def _move_batch(w: World, mode: str) -> None:
+    if mode == "kill_switch":  # every item refused, each on its own or the batch whole
+        refused_under_switch(w, lambda: _batch(w, all_or_nothing=True))
+        refused_under_switch(w, lambda: _batch(w, all_or_nothing=False))
+    else:  # every item waits for a second person, then moves by that person's approval
+        second_person_needed(lambda: _batch(w, all_or_nothing=True), w.reg.developer, w.dev_approver)
+        assert Approval.objects.filter(status=Approval.Status.PENDING).count() == 1
+
+
 def _verified_report(w: World) -> MonitoringReport:
     project = testing.registered_project(w.reg, name="Second project")
     report = mrv.submit_report(actor=w.reg.developer, project=project, period_start=dt.date(2025, 1, 1),
@@ -308,6 +330,7 @@ SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.units.services.transfer": _move_scenario(_transfer, _dev, _dev2),
     "tonne.units.services.retire": _move_scenario(_retire, _dev, _dev2),
     "tonne.units.services.cancel": _move_scenario(_cancel, _dev, _dev2),
+    "tonne.units.batches.move_batch": _move_batch,
     "tonne.units.services.reverse": _move_scenario(_reverse, _admin, _admin2),
     "tonne.article6.services.use_units": _move_scenario(_use, _dev, _dev2),
     "tonne.article6.international.export_units": _move_scenario(_export, _dev, _dev2),

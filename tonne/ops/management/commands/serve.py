@@ -1,6 +1,12 @@
-"""tonne serve: the registry over HTTP (waitress, a production WSGI server)."""
+"""tonne serve: the registry over HTTP: waitress in one process (the
+embedded default, with the background work in a thread), or with
+--production gunicorn's worker processes (tonne/ops/gunicorn_conf.py)."""
 
 from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.core.wsgi import get_wsgi_application
@@ -25,8 +31,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker", action="store_true", help="do not run background work here (a separate `tonne worker` does)"
         )
+        parser.add_argument(
+            "--production", action="store_true",
+            help="gunicorn with several worker processes (tonne/ops/gunicorn_conf.py); run `tonne worker` beside it",
+        )
+        parser.add_argument("--workers", type=int, help="with --production: worker processes (default 2 a core + 1)")
 
     def handle(self, *args: object, **options: object) -> None:
+        if options["production"]:
+            self._production(options)
         application = get_wsgi_application()
         get_resolver().url_patterns  # noqa: B018 (load every API now: the first request is not slow, a broken one stops the start)
         keys.ensure_key()
@@ -39,3 +52,15 @@ class Command(BaseCommand):
             worker.start_thread()
         self.stdout.write(f"Tonne registry at http://{options['host']}:{options['port']}/ (Ctrl-C to stop)")
         serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="tonne")
+
+    def _production(self, options: dict[str, object]) -> NoReturn:
+        """Become gunicorn (same process id: a service manager keeps
+        following it), with the project's configuration; --host and --port
+        are its bind address, --workers its worker count."""
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:tonne.ops.gunicorn_conf",
+                "--bind", f"{options['host']}:{options['port']}"]
+        if options["workers"]:
+            argv += ["--workers", str(options["workers"])]
+        self.stdout.write(f"Tonne registry (gunicorn) at http://{options['host']}:{options['port']}/")
+        self.stdout.flush()
+        os.execv(sys.executable, [*argv, "tonne.wsgi:application"])  # noqa: S606 (our own interpreter, fixed arguments)
