@@ -11,20 +11,24 @@ import csv
 import datetime as dt
 import io
 import json
+import unicodedata
 import uuid
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import pycountry
 from django.conf import settings
 
 from tonne.article6 import domain
 from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
+from tonne.core import iso3166
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import commitments, openings
 from tonne.ledger.models import LedgerEntry
+from tonne.projects import picklists
 from tonne.projects.models import Project
 from tonne.units.models import UnitBlock
 
@@ -152,9 +156,9 @@ class Replay:
             self.pieces.append(p)
             sole = domain.sole_party(version["acquiring_parties"])
             self.row(at, "Authorization", "", p, start, end, transferring=a["authorising_party"], acquiring=sole)
-            if p.first:
+            if p.first:  # on being authorised: no Party has acquired them yet
                 self.firsts.append((a["authorisation"], start, end))
-                self.row(at, "First Transfer", "", p, start, end, transferring=a["authorising_party"], acquiring=sole)
+                self.row(at, "First Transfer", "", p, start, end, transferring=a["authorising_party"])
         imported = data.get("import")
         if imported:
             a = imported["authorisation"]
@@ -186,19 +190,13 @@ class Replay:
                 self.action(at, data, target_type, moved, lo, hi)
 
     def action(self, at: dt.datetime, data: dict[str, Any], target_type: str, p: Piece, lo: int, hi: int) -> None:
-        definition = p.ident["definition"]
-        a = self.auths.get(p.ident["authorisation"], {})
         party = data.get("jurisdiction", "")
-        first_now = not p.first and (
-            (definition == "first_international_transfer" and target_type == "export")
-            or (definition == "use_or_cancellation" and target_type in ("retirement", "cancellation", "omge"))
-        )
-        if first_now:
+        outcome = domain.NONE if p.first else self.first_transfer(p, at, target_type, data.get("purpose", ""), party)
+        if outcome.first_transfer:
             p.first = True
             self.firsts.append((p.ident["authorisation"], lo, hi))
-            acquiring = party if target_type == "export" else domain.sole_party(
-                _version_at(a, at).get("acquiring_parties", []))
-            self.row(at, "First Transfer", "", p, lo, hi, transferring=p.ident["first_party"], acquiring=acquiring)
+            self.row(at, "First Transfer", "", p, lo, hi, transferring=p.ident["first_party"],
+                     acquiring=outcome.adjustment_party)
         if target_type == "export":
             self.row(at, "Transfer", "", p, lo, hi, acquiring=party)
         elif target_type in ("retirement", "cancellation", "omge"):
@@ -208,6 +206,22 @@ class Replay:
             self.row(at, type_, subtype, p, lo, hi, using_party=party,
                      using_entity=data.get("beneficiary", "") if data.get("beneficiary") != party else "",
                      oimp=data.get("reason", "") if purpose == "article6-oimp" else "")
+
+    def first_transfer(self, p: Piece, at: dt.datetime, target_type: str, purpose: str, party: str) -> Any:
+        """The first-transfer rule, on the terms the ledger recorded."""
+        a = self.auths.get(p.ident["authorisation"], {})
+        version = _version_at(a, at)
+        defs = a.get("first_transfer_definitions") or {q: a["first_transfer_definition"] for q in domain.PURPOSES}
+        defs = {q: d for q, d in defs.items() if q in version.get("purposes", [])}
+        terminal = target_type in ("retirement", "cancellation", "omge", "export")
+        event = domain.event_of_move(target_type, purpose, export=target_type == "export") if terminal else (
+            "domestic_transfer")
+        try:
+            return domain.first_transfer(defs, event, already=False, party=party,
+                                         acquiring_parties=version.get("acquiring_parties", []),
+                                         authorising_party=a.get("authorising_party", ""))
+        except ValidationFailed:
+            return domain.NONE  # the registry refused such a move: the ledger has none
 
     # -- year end --------------------------------------------------------------------------
 
@@ -333,17 +347,48 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                 "authorized_timeframe": f"{v['vintages'][0]}-{v['vintages'][1]}",
                 "authorization_terms": v["terms"],
                 "authorization_documentation": f"sha256:{v['letter_sha256']}" if v["letter_sha256"] else "",
-                "first_transfer_definition_oimp": domain.DEFINITION_LABELS[a["first_transfer_definition"]],
+                # Only for an authorisation that covers OIMP (blank for NDC only).
+                "first_transfer_definition_oimp": _oimp_definition(a, v),
                 "additional_information": "revoked from " + a["revoked_from"].isoformat() if a["revoked_from"] else "",
             })
             for e in v["entities"]:
                 entities.append({
                     "authorization_date": v["authorisation_date"], "name": e["name"],
-                    "incorporation_country": e["country"], "id": e["uid"],
+                    "incorporation_country": _country_name(e["country"]), "id": e["uid"],
                     "cooperative_approach_id": a["cooperative_approach"], "authorization_id": a["authorisation"],
                     "conditions": v["terms"],
                 })
     return rows, entities
+
+
+def _oimp_definition(a: dict[str, Any], version: dict[str, Any]) -> str:
+    if "oimp" not in version["purposes"]:
+        return ""
+    definition = (a.get("first_transfer_definitions") or {}).get("oimp") or a["first_transfer_definition"]
+    return domain.DEFINITION_LABELS[definition]
+
+
+# The CAD Trust country picklist's own spelling where no ISO name matches it.
+PICKLIST_COUNTRY = {
+    "CZ": "Czech Republic", "GB": "United Kingdom of Great Britain and Northern Ireland", "CD": "Democratic Republic of Congo",
+    "GQ": "Equatorial New Guinea", "NL": "Netherlands (Kingdom of the)", "SY": "Syria Arab Republic", "TR": "Turkey",
+    "FM": "Micronesia (Federated States of)", "IR": "Iran (Islamic Republic of)", "KR": "Republic of Korea",
+    "AG": "Antigua and Barduba",
+}
+
+
+def _country_name(code: str) -> str:
+    """The CAD Trust country picklist names countries where the registry
+    keeps ISO 3166-1 codes: the picklist's spelling of the code's country."""
+    if not code:
+        return ""
+    allowed = set(picklists.allowed("location_country"))
+    country = pycountry.countries.get(alpha_2=code)
+    names = [PICKLIST_COUNTRY.get(code, "")]
+    if country is not None:
+        names += [getattr(country, k, "") for k in ("common_name", "name", "official_name")]
+    names += [unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode() for n in names if n]
+    return next((n for n in names if n in allowed), iso3166.country_name(code))
 
 
 def _covered(project_ids: list[str], attribute: str, pick: Any) -> str:

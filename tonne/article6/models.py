@@ -34,7 +34,11 @@ class Authorisation(models.Model):
     identifier = models.CharField(max_length=100, unique=True)
     cooperative_approach = models.CharField(max_length=100)
     authorising_party = models.CharField(max_length=2)
+    # The definition of the authorised purpose that governs transfers to
+    # another Party (NDC if authorised, else OIMP): what transfer files carry.
     first_transfer_definition = models.CharField(max_length=40, choices=FirstTransferDefinition.choices)
+    # The first-transfer definition of each purpose: {"ndc": ..., "oimp": ...}.
+    definitions = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # From this moment units not yet first-transferred are no longer authorised.
     revoked_from = models.DateTimeField(null=True, blank=True)
@@ -136,6 +140,9 @@ class FirstTransfer(models.Model):
     serial_start = models.PositiveBigIntegerField(unique=True)
     serial_end = models.PositiveBigIntegerField()
     cause = models.CharField(max_length=40, choices=FirstTransferDefinition.choices)  # the definition met
+    # The purpose the units were moved under or used for: ndc, oimp, omge, or
+    # "ndc,oimp" when first-transferred on being authorised.
+    purpose = models.CharField(max_length=10, blank=True, default="")
     acquiring_party = models.CharField(max_length=2, blank=True)
     transaction_identifier = models.CharField(max_length=30, blank=True)
     at = models.DateTimeField()

@@ -60,7 +60,7 @@ def test_one_adjustment_per_first_transferred_unit(world_with_units, operations)
                 continue
             a6.use_units(
                 actor=world.reg.developer, from_account=world.reg.developer_account.identifier,
-                selection=Selection.build(ranges=[(lo, hi)]), use=use, using_party="CI", oimp_purpose="CORSIA",
+                selection=Selection.build(ranges=[(lo, hi)]), use=use, using_party="CH", oimp_purpose="CORSIA",
                 idempotency_key=key(),
             )
             used |= wanted
