@@ -50,7 +50,11 @@ class AuthorisationIn(TermsIn):
     identifier: str
     cooperative_approach: str
     first_transfer_definition: str = Field(
-        ..., description="authorisation, issuance, first_international_transfer or use_or_cancellation"
+        "", description="authorisation, issuance, first_international_transfer or use_or_cancellation: "
+        "the definition of every authorised purpose, unless first_transfer_definitions says otherwise"
+    )
+    first_transfer_definitions: dict[str, str] | None = Field(
+        None, description='The definition of each authorised purpose: {"ndc": ..., "oimp": ...}'
     )
 
 
@@ -110,6 +114,7 @@ class AuthorisationOut(Schema):
     cooperative_approach: str
     authorising_party: str
     first_transfer_definition: str
+    first_transfer_definitions: dict[str, str]
     status: str
     revoked_from: dt.datetime | None
     revocation_reason: str
@@ -239,6 +244,7 @@ def authorisation_out(a: Authorisation) -> dict[str, Any]:
         "cooperative_approach": a.cooperative_approach,
         "authorising_party": a.authorising_party,
         "first_transfer_definition": a.first_transfer_definition,
+        "first_transfer_definitions": a.definitions,
         "status": a.status,
         "revoked_from": a.revoked_from,
         "revocation_reason": a.revocation_reason,
