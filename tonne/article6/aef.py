@@ -21,9 +21,9 @@ from typing import Any
 import pycountry
 from django.conf import settings
 
-from tonne.article6 import domain
+from tonne.article6 import domain, review
 from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
-from tonne.core import iso3166
+from tonne.core import clock, iso3166
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import commitments, openings
@@ -71,6 +71,7 @@ class Replay:
     auths: dict[str, dict[str, Any]] = field(default_factory=dict)
     pieces: list[Piece] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the actions of every year, to the year end
     firsts: list[tuple[str, int, int]] = field(default_factory=list)  # (authorisation, start, end), every year
     flows: dict[tuple[str, int], dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     opening: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -87,10 +88,8 @@ class Replay:
     def row(self, at: dt.datetime, type_: str, subtype: str, p: Piece, start: int, end: int, **extra: Any) -> None:
         key = (p.ident["authorisation"], p.ident["vintage"])
         self.flows[key][f"{type_}/{subtype}"] += end - start + 1
-        if at.year != self.year:
-            return
         itmo = lambda n: _itmo(p.ident, n)  # noqa: E731
-        self.actions.append({
+        self.history.append({
             "date": at.date().isoformat(),
             "type": type_,
             "subtype": subtype,
@@ -114,13 +113,31 @@ class Replay:
             "using_authorized_entity_id": extra.get("using_entity", ""),
             "itmo_used_year": at.year if type_ in ("Use", "Cancellation") else "",
         })
+        if at.year == self.year:
+            self.actions.append(self.history[-1])
 
     # -- entries --------------------------------------------------------------------------
+
+    def withdraw(self, until: dt.datetime) -> None:
+        """Units not first-transferred when their authorisation's revocation
+        takes effect are withdrawn: an action row each, then they count no more."""
+        for name, a in self.auths.items():
+            moment = a.get("revoked_from")
+            if moment is None or moment > until or a.get("withdrawn"):
+                continue
+            a["withdrawn"] = True
+            for p in sorted(self.pieces, key=lambda x: x.start):
+                if p.ident["authorisation"] == name and not p.first and not p.ident.get("imported"):
+                    self.pieces.remove(p)
+                    self.row(moment, "Authorization", "Revocation", p, p.start, p.end,
+                             transferring=a["authorising_party"])
 
     def apply(self, kind: str, at: dt.datetime, data: dict[str, Any]) -> None:
         if not self.opened and at.year >= self.year:
             self.opened = True
+            self.withdraw(dt.datetime(self.year, 1, 1, tzinfo=dt.UTC) - dt.timedelta(microseconds=1))
             self.opening = self.totals(dt.datetime(self.year, 1, 1, tzinfo=dt.UTC))
+        self.withdraw(at)
         if kind == "account.opened":
             self.types[data["account"]] = data["type"]
         elif kind == "article6.authorised":
@@ -293,7 +310,9 @@ def replay(year: int, until: dt.datetime | None = None) -> Replay:
             break
         r.apply(entry["kind"], at, entry["data"])
     if not r.opened:
+        r.withdraw(min(dt.datetime(year, 1, 1, tzinfo=dt.UTC), clock.now()) - dt.timedelta(microseconds=1))
         r.opening = r.totals(dt.datetime(year, 1, 1, tzinfo=dt.UTC))
+    r.withdraw(min(end, clock.now()) - dt.timedelta(microseconds=1))
     return r
 
 
@@ -321,6 +340,15 @@ def build(year: int, *, submission_date: dt.date | None = None, version: str = "
         },
     }
     report["checks"] = checks(r, holdings, year_end)
+    # The review's own reading of the rows, which shares none of the rules above.
+    sequence, balance = review.sequences(r.history), review.balances(r.history, holdings)
+    report["review"] = sequence + balance
+    report["checks"] += [
+        _check("every unit's actions follow the ITMO sequence (review)", not sequence,
+               "; ".join(f"{f['code']} {f.get('itmo', '')}: {f['detail']}" for f in sequence)),
+        _check("holdings = authorisations + acquisitions - transfers - uses - cancellations - withdrawals (review)",
+               not balance, "; ".join(f"{f['code']}: {f['detail']}" for f in balance)),
+    ]
     report["cadt"] = cadt_tables(report)
     return report
 
@@ -420,9 +448,10 @@ def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> 
     for key in sorted(set(closing) | set(r.opening) | set(r.flows)):
         flows = r.flows.get(key, {})
         inflow = sum(q for k, q in flows.items() if k in ("Authorization/", "Acquisition/"))
-        outflow = sum(q for k, q in flows.items() if k.split("/")[0] in ("Transfer", "Use", "Cancellation"))
+        outflow = sum(q for k, q in flows.items()
+                      if k.split("/")[0] in ("Transfer", "Use", "Cancellation") or k == "Authorization/Revocation")
         # flows count every year; the balance is over the replay as a whole
-        expected = inflow - outflow - _withdrawn(r, key, year_end)
+        expected = inflow - outflow
         if closing.get(key, 0) != expected:
             bad.append(f"{key[0]} vintage {key[1]}: holdings {closing.get(key, 0)}, acquisitions minus "
                        f"transfers, uses and cancellations {expected}")
@@ -435,12 +464,6 @@ def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> 
         out.append(_check("replayed holdings match the registry's holdings", not wrong,
                           f"ranges held elsewhere: {', '.join(wrong)}"))
     return out
-
-
-def _withdrawn(r: Replay, key: tuple[str, int], year_end: dt.datetime) -> int:
-    at = year_end - dt.timedelta(microseconds=1)
-    return sum(p.end - p.start + 1 for p in r.pieces if (p.ident["authorisation"], p.ident["vintage"]) == key
-               and r.types.get(p.holder) in HOLDER_TYPES and not r.authorised(p, at))
 
 
 def _units(ranges: Any) -> set[int]:

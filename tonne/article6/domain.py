@@ -249,8 +249,8 @@ MEETS = {
 ATTACHMENT_EVENTS = frozenset({"authorisation", "issuance"})
 # Every other event but a domestic transfer first-transfers a unit not yet
 # first-transferred, whatever the definition: the unit leaves the Party, or is
-# used or cancelled for good (an NDC-only unit cancelled voluntarily excepted:
-# it stays with the authorising Party).
+# used or cancelled for good, and no one counts it twice only if the
+# authorising Party adjusts for it.
 
 
 @dataclass(frozen=True)
@@ -308,13 +308,11 @@ def first_transfer(
         if all(event in MEETS[definitions[p]] for p in purposes):
             return FirstTransferOutcome(True, ",".join(purposes), definitions[purposes[0]])
         return NONE
-    if event == "voluntary_cancellation" and "oimp" not in purposes:
-        return NONE  # the outcome stays with the authorising Party: nothing to adjust
     purpose = {
         "international_transfer": "ndc" if "ndc" in purposes else "oimp",
         "use_ndc": "ndc",
         "use_oimp": "oimp",
-        "voluntary_cancellation": "oimp",
+        "voluntary_cancellation": "oimp" if "oimp" in purposes else "ndc",
         "omge_cancellation": "omge",
     }[event]
     # An OMGE cancellation is under no authorised purpose: the OIMP definition if any.

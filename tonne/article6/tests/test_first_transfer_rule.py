@@ -11,7 +11,9 @@ first transfer (no unit is used or leaves before it is adjusted for). The
 adjustment names the acquiring Party of an international transfer (or the
 Party that uses the unit towards its NDC); none for an OIMP use, a voluntary
 cancellation or an OMGE cancellation, nor on authorisation or issuance (no
-Party has acquired the unit yet)."""
+Party has acquired the unit yet). A voluntary cancellation of units
+authorised for NDC use only is a first transfer too: the units are cancelled
+for good and the authorising Party does not count them."""
 
 from __future__ import annotations
 
@@ -46,9 +48,9 @@ NDC_ONLY = {
     ("use_ndc", FIT): ft("ndc", "CH"), ("use_ndc", UOC): ft("ndc", "CH"),
     ("use_oimp", AUTH): NOT_AUTHORISED, ("use_oimp", ISS): NOT_AUTHORISED,
     ("use_oimp", FIT): NOT_AUTHORISED, ("use_oimp", UOC): NOT_AUTHORISED,
-    # The outcome stays with the authorising Party: nothing to adjust.
-    ("voluntary_cancellation", AUTH): NO, ("voluntary_cancellation", ISS): NO,
-    ("voluntary_cancellation", FIT): NO, ("voluntary_cancellation", UOC): NO,
+    # Cancelled for good: the authorising Party adjusts, naming no Party.
+    ("voluntary_cancellation", AUTH): ft("ndc"), ("voluntary_cancellation", ISS): ft("ndc"),
+    ("voluntary_cancellation", FIT): ft("ndc"), ("voluntary_cancellation", UOC): ft("ndc"),
     ("omge_cancellation", AUTH): ft("omge"), ("omge_cancellation", ISS): ft("omge"),
     ("omge_cancellation", FIT): ft("omge"), ("omge_cancellation", UOC): ft("omge"),
 }

@@ -113,9 +113,9 @@ def test_a_use_the_authorisation_does_not_cover_is_refused_and_nothing_moves(wor
         assert exc.value.code == code
     assert UnitBlock.objects.get(serial_start=s).account == world.reg.developer_account
     assert not FirstTransfer.objects.exists()
-    # An NDC-only unit cancelled voluntarily stays the authorising Party's: no first transfer.
+    # An NDC-only unit cancelled voluntarily: first-transferred, the adjustment naming no Party.
     use(world, s, s + 9, "voluntary_cancellation", using_entity="Town")
-    assert not FirstTransfer.objects.exists()
+    assert firsts() == [(s, s + 9, "ndc", FIT, "", "", 10)]
 
 
 def test_definitions_are_fixed_and_a_change_cannot_add_an_undefined_purpose(world):
