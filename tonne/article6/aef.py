@@ -536,6 +536,17 @@ def column_title(name: str) -> str:
     return text[0].upper() + text[1:]
 
 
+# Every field of the actions, holdings and submission tables, by the column title the workbook gives it.
+FIELDS = (
+    "date", "type", "subtype", "cooperative_approach_id", "authorization_id", "first_transferring_party_id",
+    "party_itmo_registry_id", "itmo_first_id", "itmo_last_id", "unit_registry_id", "unit_first_id", "unit_last_id",
+    "metric", "quantity_t_co2", "mitigation_type", "vintage_year", "transferring_party_id", "acquiring_party_id",
+    "purpose_of_use_oimp", "using_participating_party_id", "using_authorized_entity_id", "itmo_used_year",
+    "holding_account", "party", "version", "report_year", "submission_date",
+)
+TITLES = {column_title(f): f for f in FIELDS}
+
+
 def sheets(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
     out = []
     for name, table in [*report["tables"].items(), *report["cadt"].items()]:

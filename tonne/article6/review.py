@@ -18,9 +18,13 @@ read only AEF action and holdings rows, as a technical expert review would.
 from __future__ import annotations
 
 import io
+import json
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+from tonne.core.errors import ValidationFailed
 
 # (state, action) -> next state. None: the unit is not in this registry yet.
 TRANSITIONS: dict[tuple[str | None, str], str] = {
@@ -198,6 +202,25 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     except (ValueError, KeyError):
         return False
     return ka == kb and la <= hb and lb <= ha
+
+
+def read_aef(name: str, content: bytes, titles: dict[str, str]) -> dict[str, Any]:
+    """Another Party's AEF, JSON or xlsx; refused with a clear code if it is neither."""
+    try:
+        if name.lower().endswith(".xlsx"):
+            report = read_xlsx(content, titles)
+        else:
+            report = json.loads(content)
+            report = {"party": report["party"], "year": report["year"],
+                      "tables": {"actions": report["tables"]["actions"], "holdings": report["tables"]["holdings"]}}
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, RecursionError) as exc:
+        raise ValidationFailed("AEF_FILE_INVALID", f"Not an AEF report as Tonne writes it: {exc}") from None
+    if not isinstance(report["year"], int) or not isinstance(report["party"], str) or not report["party"]:
+        raise ValidationFailed("AEF_FILE_INVALID", "The AEF names no Party or reporting year.")
+    for row in report["tables"]["actions"]:
+        if not isinstance(row, dict) or not {"type", "itmo_first_id", "itmo_last_id", "date"} <= set(row):
+            raise ValidationFailed("AEF_FILE_INVALID", "An action row lacks its type, ITMOs or date.")
+    return report
 
 
 def read_xlsx(content: bytes, titles: dict[str, str]) -> dict[str, Any]:
