@@ -122,6 +122,10 @@ class Replay:
         """Units not first-transferred when their authorisation's revocation
         takes effect are withdrawn: an action row each, then they count no more."""
         for name, a in self.auths.items():
+            for moment, taken in a.get("pending", []):
+                if moment <= until:
+                    self.withdraw_pieces(name, moment, taken)
+            a["pending"] = [(m, t) for m, t in a.get("pending", []) if m > until]
             moment = a.get("revoked_from")
             if moment is None or moment > until or a.get("withdrawn"):
                 continue
@@ -131,6 +135,21 @@ class Replay:
                     self.pieces.remove(p)
                     self.row(moment, "Authorization", "Revocation", p, p.start, p.end,
                              transferring=a["authorising_party"])
+
+    def withdraw_pieces(self, name: str, moment: dt.datetime, taken: list[dict[str, Any]]) -> None:
+        """A change's withdrawal: the units it names not first-transferred by then."""
+        a = self.auths[name]
+        for t in taken:
+            start, end = t["range"]
+            for p in sorted(self.pieces, key=lambda x: x.start):
+                if p.ident["authorisation"] != name or p.first or p.ident.get("imported"):
+                    continue
+                lo, hi = max(p.start, start), min(p.end, end)
+                if lo > hi:
+                    continue
+                self.pieces.remove(p)
+                self.pieces.extend(p.cut(lo, hi))
+                self.row(moment, "Authorization", "Change", p, lo, hi, transferring=a["authorising_party"])
 
     def apply(self, kind: str, at: dt.datetime, data: dict[str, Any]) -> None:
         if not self.opened and at.year >= self.year:
@@ -144,6 +163,9 @@ class Replay:
             self.auths[data["authorisation"]] = {**data, "versions": [data], "revoked_from": None}
         elif kind == "article6.changed":
             self.auths[data["authorisation"]]["versions"].append(data)
+            if data.get("withdrawn"):
+                self.auths[data["authorisation"]].setdefault("pending", []).append(
+                    (_time(data["effective_from"]), data["withdrawn"]))
         elif kind == "article6.revoked":
             self.auths[data["authorisation"]]["revoked_from"] = _time(data["effective_from"])
         elif kind == "units.issued":
@@ -377,7 +399,7 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                 "authorization_documentation": f"sha256:{v['letter_sha256']}" if v["letter_sha256"] else "",
                 # Only for an authorisation that covers OIMP (blank for NDC only).
                 "first_transfer_definition_oimp": _oimp_definition(a, v),
-                "additional_information": "revoked from " + a["revoked_from"].isoformat() if a["revoked_from"] else "",
+                "additional_information": _effects(a, v),
             })
             for e in v["entities"]:
                 entities.append({
@@ -387,6 +409,17 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                     "conditions": v["terms"],
                 })
     return rows, entities
+
+
+def _effects(a: dict[str, Any], version: dict[str, Any]) -> str:
+    """What the version did to units already authorised, and the revocation."""
+    said = []
+    taken = sum(t["range"][1] - t["range"][0] + 1 for t in version.get("withdrawn", []))
+    if taken:
+        said.append(f"withdraws {taken} units not first-transferred from {_time(version['effective_from']).isoformat()}")
+    if a["revoked_from"]:
+        said.append("revoked from " + a["revoked_from"].isoformat())
+    return "; ".join(said)
 
 
 def _oimp_definition(a: dict[str, Any], version: dict[str, Any]) -> str:
@@ -448,8 +481,8 @@ def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> 
     for key in sorted(set(closing) | set(r.opening) | set(r.flows)):
         flows = r.flows.get(key, {})
         inflow = sum(q for k, q in flows.items() if k in ("Authorization/", "Acquisition/"))
-        outflow = sum(q for k, q in flows.items()
-                      if k.split("/")[0] in ("Transfer", "Use", "Cancellation") or k == "Authorization/Revocation")
+        outflow = sum(q for k, q in flows.items() if k.split("/")[0] in ("Transfer", "Use", "Cancellation")
+                      or k in ("Authorization/Revocation", "Authorization/Change"))
         # flows count every year; the balance is over the replay as a whole
         expected = inflow - outflow
         if closing.get(key, 0) != expected:

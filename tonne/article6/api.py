@@ -36,6 +36,7 @@ class TermsIn(StrictSchema):
     purposes: list[str] = Field(..., description="ndc, oimp or both")
     oimp_purposes: str = ""
     quantity: int
+    vintage_quantities: dict[str, int] = Field(default_factory=dict, description='The most of each vintage: {"2025": 300}')
     vintage_from: int
     vintage_to: int | None = None
     projects: list[str]
@@ -83,6 +84,7 @@ class VersionOut(Schema):
     purposes: str
     oimp_purposes: str
     quantity: int
+    vintage_quantities: dict[str, int]
     vintage_from: int
     vintage_to: int
     projects: list[str]
@@ -105,6 +107,7 @@ class StatusOut(Schema):
     first_transferred: int
     awaiting_first_transfer: int
     withdrawn_by_revocation: int
+    withdrawn_by_change: int
     remaining_quantity: int
     adjustments: list[AdjustmentOut]
 
@@ -253,7 +256,7 @@ def authorisation_out(a: Authorisation) -> dict[str, Any]:
             {
                 "version": v.version, "effective_from": v.effective_from, "authorisation_date": v.authorisation_date,
                 "acquiring_parties": v.acquiring_parties, "purposes": v.purposes, "oimp_purposes": v.oimp_purposes,
-                "quantity": v.quantity, "vintage_from": v.vintage_from, "vintage_to": v.vintage_to,
+                "quantity": v.quantity, "vintage_quantities": v.vintage_quantities, "vintage_from": v.vintage_from, "vintage_to": v.vintage_to,
                 "projects": v.projects, "entities": v.entities, "valid_until": v.valid_until, "terms": v.terms,
                 "letter_sha256": v.letter_sha256, "requested_by": v.requested_by.username,
                 "approved_by": v.approved_by.username,

@@ -118,6 +118,7 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
     out["vintage_to"] = _int(data.get("vintage_to", out["vintage_from"]), "vintage_to", 1990, MAX_VINTAGE)
     if out["vintage_to"] < out["vintage_from"]:
         raise _fail("VINTAGES_INVALID", "vintage_to is before vintage_from.", "vintage_to")
+    out["vintage_quantities"] = vintage_quantities(data.get("vintage_quantities"), out)
     projects = data.get("projects") or []
     if not isinstance(projects, list) or not projects:
         raise _fail("PROJECTS_REQUIRED", "projects must list the project ids whose units are authorised.", "projects")
@@ -360,3 +361,17 @@ def transfer_definition(definitions: Mapping[str, str]) -> str:
     """The definition that governs transfers to another Party: the NDC
     purpose's if authorised, else the OIMP purpose's."""
     return definitions.get("ndc") or definitions["oimp"]
+
+
+def vintage_quantities(value: Any, terms: dict[str, Any]) -> dict[str, int]:
+    """The most authorised of each vintage, {"2025": 300}: vintages within
+    the authorised ones, each at most the authorisation's quantity."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise _fail("FIELD_INVALID", "vintage_quantities maps vintages to quantities.", "vintage_quantities")
+    out = {}
+    for vintage, quantity in value.items():
+        year = _int(vintage, "vintage_quantities", terms["vintage_from"], terms["vintage_to"])
+        out[str(year)] = _int(quantity, f"vintage_quantities.{year}", 1, terms["quantity"])
+    return dict(sorted(out.items()))

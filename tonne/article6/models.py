@@ -73,6 +73,8 @@ class AuthorisationVersion(models.Model):
     purpose_oimp = models.BooleanField(default=False)
     oimp_purposes = models.TextField(blank=True)  # which other international mitigation purposes
     quantity = models.PositiveBigIntegerField()
+    # The most that may be authorised of a vintage ({"2025": 300}); none: only `quantity` limits.
+    vintage_quantities = models.JSONField(default=dict)
     vintage_from = models.PositiveSmallIntegerField()
     vintage_to = models.PositiveSmallIntegerField()
     projects = models.JSONField(default=list)  # project ids the authorisation covers
@@ -124,6 +126,32 @@ class AuthorisedRange(models.Model):
 
     def __str__(self) -> str:
         return f"authorised serials {self.serial_start}-{self.serial_end}"
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
+
+
+class Withdrawal(models.Model):
+    """Authorised units a change of the authorisation no longer covers
+    (vintages narrowed, quantity lowered): from `effective_from` they are no
+    longer authorised, unless first-transferred by then (those keep their
+    status whatever changes)."""
+
+    authorisation = models.ForeignKey(Authorisation, on_delete=models.PROTECT, related_name="withdrawals")
+    version = models.ForeignKey(AuthorisationVersion, on_delete=models.PROTECT, related_name="+")
+    vintage = models.PositiveSmallIntegerField()
+    serial_start = models.PositiveBigIntegerField()
+    serial_end = models.PositiveBigIntegerField()
+    effective_from = models.DateTimeField()
+
+    class Meta:
+        ordering = ["serial_start"]
+        constraints = [models.CheckConstraint(condition=Q(serial_end__gte=F("serial_start")), name="a6_withdrawal_not_empty")]
+        indexes = [models.Index(fields=["serial_start"], name="a6_withdrawal_by_serial")]
+
+    def __str__(self) -> str:
+        return f"withdrawal of {self.serial_start}-{self.serial_end}"
 
     @property
     def quantity(self) -> int:

@@ -46,7 +46,9 @@ OUTFLOW = ("Transfer", "Use", "Cancellation", "Revocation")
 
 
 def _action(row: dict[str, Any]) -> str:
-    return "Revocation" if row["type"] == "Authorization" and row.get("subtype") == "Revocation" else str(row["type"])
+    # Units withdrawn from the authorisation (revoked, or a change no longer covers them).
+    withdrawn = row["type"] == "Authorization" and row.get("subtype") in ("Revocation", "Change")
+    return "Revocation" if withdrawn else str(row["type"])
 
 
 def parse_itmo(identifier: str) -> tuple[tuple[str, str, str, int], int, int]:

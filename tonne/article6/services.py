@@ -16,13 +16,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 
-from tonne.article6 import domain
+from tonne.article6 import domain, withdrawals
 from tonne.article6.models import (
     Authorisation,
     AuthorisationVersion,
     AuthorisedRange,
     CorrespondingAdjustment,
     FirstTransfer,
+    Withdrawal,
 )
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
@@ -123,14 +124,7 @@ def _check_changeable(authorisation: Authorisation, terms: dict[str, Any], momen
             f"The authorisation defines no first transfer for {', '.join(undefined)}; authorise anew for that purpose.",
             field="purposes",
         )
-    attached = attached_quantity(authorisation)
-    if terms["quantity"] < attached:
-        raise ValidationFailed(
-            "AUTHORISED_QUANTITY_BELOW_ATTACHED",
-            f"{attached} units already carry this authorisation; the quantity cannot go below that "
-            "(revoke the authorisation to withdraw units not yet first-transferred).",
-            field="quantity",
-        )
+    withdrawals.plan(authorisation, terms)  # refuses terms below what is already first-transferred
     latest = authorisation.versions.order_by("-version").first()
     if latest is not None and moment < latest.effective_from:
         raise ValidationFailed(
@@ -172,6 +166,7 @@ def _new_version(
         purpose_oimp="oimp" in terms["purposes"],
         oimp_purposes=terms["oimp_purposes"],
         quantity=terms["quantity"],
+        vintage_quantities=terms.get("vintage_quantities") or {},
         vintage_from=terms["vintage_from"],
         vintage_to=terms["vintage_to"],
         projects=terms["projects"],
@@ -201,6 +196,7 @@ def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
         "purposes": [p for p, on in (("ndc", version.purpose_ndc), ("oimp", version.purpose_oimp)) if on],
         "oimp_purposes": version.oimp_purposes,
         "quantity": version.quantity,
+        "vintage_quantities": version.vintage_quantities,
         "vintages": [version.vintage_from, version.vintage_to],
         "projects": version.projects,
         # What the AEF reports of the covered projects, as they stand when authorised.
@@ -257,10 +253,18 @@ def carry_out_change(approval: Approval, approver: User) -> None:
     latest = authorisation.versions.order_by("-version").first()
     assert latest is not None
     version = _new_version(authorisation, latest.version + 1, payload, max(moment, clock.now()), approval, approver)
+    # Units the new terms no longer cover and not first-transferred: withdrawn when the change takes effect.
+    taken = withdrawals.plan(authorisation, payload)
+    Withdrawal.objects.bulk_create([
+        Withdrawal(authorisation=authorisation, version=version, vintage=v, serial_start=lo, serial_end=hi,
+                   effective_from=version.effective_from)
+        for v, lo, hi in taken
+    ])
     entry = append_entry(
         kind="article6.changed",
         actor=approver,
-        data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version)},
+        data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version),
+              "withdrawn": [{"vintage": v, "range": [lo, hi]} for v, lo, hi in taken]},
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
     projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
@@ -329,7 +333,12 @@ def attach_at_issuance(
             continue
         if version.valid_until is not None and now.date() > version.valid_until:
             continue
-        room = version.quantity - attached_quantity(authorisation)
+        room = version.quantity - attached_quantity(authorisation) + withdrawals.withdrawn_not_first(authorisation, None)
+        cap = version.vintage_quantities.get(str(issuance.vintage))
+        if cap is not None:
+            of_vintage = AuthorisedRange.objects.filter(authorisation=authorisation, vintage=issuance.vintage)
+            room = min(room, cap - sum(r.quantity for r in of_vintage)
+                       + withdrawals.withdrawn_not_first(authorisation, None, issuance.vintage))
         if room <= 0:
             continue
         end = min(holder_range.end, cursor + room - 1)
@@ -399,7 +408,11 @@ _MOVED_SQL = (
     "WHERE a.revoked_from IS NULL OR a.revoked_from > %s "
     "UNION ALL "
     "SELECT 'f', m.s, m.e, NULL, NULL, NULL, f.serial_start, f.serial_end, NULL, NULL, NULL, NULL, NULL "
-    "FROM ({moved}) m JOIN article6_firsttransfer f ON f.serial_start <= m.e AND f.serial_end >= m.s"
+    "FROM ({moved}) m JOIN article6_firsttransfer f ON f.serial_start <= m.e AND f.serial_end >= m.s "
+    "UNION ALL "
+    "SELECT 'w', m.s, m.e, NULL, NULL, NULL, w.serial_start, w.serial_end, NULL, NULL, NULL, NULL, NULL "
+    "FROM ({moved}) m JOIN article6_withdrawal w ON w.serial_start <= m.e AND w.serial_end >= m.s "
+    "AND w.effective_from <= %s"
 )
 FIRST_TRANSFER_COLUMNS = (
     "authorisation_id, issuance_id, vintage, serial_start, serial_end, cause, purpose, acquiring_party, "
@@ -425,11 +438,13 @@ def on_terminal_move(
     stamp = connection.ops.adapt_datetimefield_value(now)
     moved_sql = " UNION ALL ".join(["SELECT CAST(%s AS BIGINT) AS s, CAST(%s AS BIGINT) AS e"] * len(moved))
     serials = [v for _, start, end in moved for v in (start, end)]
-    cursor.execute(_MOVED_SQL.format(moved=moved_sql), [*serials, stamp, stamp, *serials])  # noqa: S608 (constants)
+    params = [*serials, stamp, stamp, *serials, *serials, stamp]
+    cursor.execute(_MOVED_SQL.format(moved=moved_sql), params)  # noqa: S608 (constants; values bound)
     rows = cursor.fetchall()
     if not rows:
         return
     firsts = [(r[6], r[7]) for r in rows if r[0] == "f"]
+    withdrawn = [(r[6], r[7]) for r in rows if r[0] == "w"]
     event = domain.event_of_move(str(target.type), details.get("purpose", ""))
     party = details.get("jurisdiction", "")
     new: list[tuple[Any, ...]] = []
@@ -438,10 +453,12 @@ def on_terminal_move(
         purposes = {p: d for p, d in _json(defs).items() if on.get(p)}
         lo, hi = max(ms, rs), min(me, re_)
         for piece_lo, piece_hi, already in _split(lo, hi, firsts):
-            outcome = domain.first_transfer(purposes, event, already=already, party=party,
-                                            acquiring_parties=_json(parties), authorising_party=authorising)
-            if outcome.first_transfer:
-                new.append((aid, iid, vintage, piece_lo, piece_hi, outcome))
+            # Units a change withdrew (not first-transferred) are no longer authorised.
+            for a, b in withdrawals.subtract(piece_lo, piece_hi, [] if already else withdrawn):
+                outcome = domain.first_transfer(purposes, event, already=already, party=party,
+                                                acquiring_parties=_json(parties), authorising_party=authorising)
+                if outcome.first_transfer:
+                    new.append((aid, iid, vintage, a, b, outcome))
     if not new:
         return
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(new))

@@ -164,14 +164,15 @@ def test_no_units_are_authorised_after_revocation(world):
     assert not AuthorisedRange.objects.exists()
 
 
-def test_quantity_cannot_drop_below_units_already_authorised(world):
-    authorisation = world.authorise(quantity=600)
-    issue(world)
-    terms = {k: v for k, v in world.terms(quantity=500).items()
+def test_quantity_cannot_drop_below_units_already_first_transferred(world):
+    authorisation = world.authorise(quantity=600, first_transfer_definition="use_or_cancellation")
+    s = issue(world).serial_start
+    use(world, s, s + 99, using_party="CH")
+    terms = {k: v for k, v in world.terms(quantity=99).items()
              if k not in ("identifier", "cooperative_approach", "first_transfer_definition")}
     with pytest.raises(ValidationFailed) as exc:
         a6.request_change(actor=world.reg.admin, identifier=authorisation.identifier, data=terms)
-    assert exc.value.code == "AUTHORISED_QUANTITY_BELOW_ATTACHED"
+    assert exc.value.code == "AUTHORISED_QUANTITY_BELOW_FIRST_TRANSFERRED"
 
 
 def test_database_refuses_a_second_first_transfer_or_adjustment(world):
