@@ -34,8 +34,8 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"account": reg.buyer_account.identifier}))
         return
     from tonne.article6 import aef, international, selectors
-    from tonne.core import clock
     from tonne.article6.models import ImportedRange
+    from tonne.core import clock
     from tonne.core.errors import RegistryError
     from tonne.ledger import keys
     from tonne.ledger.verify import verify_ledger
