@@ -109,6 +109,9 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
     out["oimp_purposes"] = oimp if "oimp" in out["purposes"] else ""
     if new:
         out["first_transfer_definitions"] = definitions_of(data, out["purposes"])
+        # What the approver reads (the approval shows this field): each purpose's definition.
+        out["first_transfer_definition"] = "; ".join(
+            f"{p.upper()}: {DEFINITION_LABELS[d]}" for p, d in out["first_transfer_definitions"].items())
     if "ndc" in out["purposes"] and not out["acquiring_parties"]:
         raise _fail(
             "ACQUIRING_PARTY_REQUIRED", "Use towards an NDC needs at least one acquiring Party.", "acquiring_parties"

@@ -139,3 +139,12 @@ def test_existing_authorisations_keep_their_definition_for_each_purpose(world):
     migration.forwards(apps, None)
     authorisation.refresh_from_db()
     assert authorisation.definitions == {"ndc": UOC, "oimp": UOC}
+
+
+def test_the_approver_sees_each_purpose_definition(world):
+    approval = a6.request_authorisation(actor=world.reg.admin, data=world.terms(
+        purposes=["ndc", "oimp"], oimp_purposes="CORSIA", first_transfer_definitions={"ndc": FIT, "oimp": UOC}))
+    assert approval.payload["first_transfer_definition"] == (
+        "NDC: First international transfer; OIMP: Use or cancellation")
+    world.approve(approval)
+    assert Authorisation.objects.get().definitions == {"ndc": FIT, "oimp": UOC}
