@@ -11,20 +11,24 @@ import csv
 import datetime as dt
 import io
 import json
-import uuid
+import unicodedata
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import pycountry
 from django.conf import settings
 
-from tonne.article6 import domain
+from tonne.article6 import domain, review
+from tonne.article6.cadt_tables import cadt_tables
 from tonne.article6.models import CorrespondingAdjustment, FirstTransfer
+from tonne.core import clock, iso3166
 from tonne.core.errors import ValidationFailed
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import commitments, openings
 from tonne.ledger.models import LedgerEntry
+from tonne.projects import picklists
 from tonne.projects.models import Project
 from tonne.units.models import UnitBlock
 
@@ -36,7 +40,6 @@ USES = {
     "article6-voluntary": ("Cancellation", "Voluntary cancellation"),
     "article6-omge": ("Cancellation", "OMGE cancellation"),
 }
-NS = uuid.UUID("6c0d6f1e-5b43-4c58-9a57-9f5a7a1f0a06")
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Replay:
     auths: dict[str, dict[str, Any]] = field(default_factory=dict)
     pieces: list[Piece] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the actions of every year, to the year end
     firsts: list[tuple[str, int, int]] = field(default_factory=list)  # (authorisation, start, end), every year
     flows: dict[tuple[str, int], dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     opening: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -83,10 +87,8 @@ class Replay:
     def row(self, at: dt.datetime, type_: str, subtype: str, p: Piece, start: int, end: int, **extra: Any) -> None:
         key = (p.ident["authorisation"], p.ident["vintage"])
         self.flows[key][f"{type_}/{subtype}"] += end - start + 1
-        if at.year != self.year:
-            return
         itmo = lambda n: _itmo(p.ident, n)  # noqa: E731
-        self.actions.append({
+        self.history.append({
             "date": at.date().isoformat(),
             "type": type_,
             "subtype": subtype,
@@ -110,19 +112,59 @@ class Replay:
             "using_authorized_entity_id": extra.get("using_entity", ""),
             "itmo_used_year": at.year if type_ in ("Use", "Cancellation") else "",
         })
+        if at.year == self.year:
+            self.actions.append(self.history[-1])
 
     # -- entries --------------------------------------------------------------------------
+
+    def withdraw(self, until: dt.datetime) -> None:
+        """Units not first-transferred when their authorisation's revocation
+        takes effect are withdrawn: an action row each, then they count no more."""
+        for name, a in self.auths.items():
+            for moment, taken in a.get("pending", []):
+                if moment <= until:
+                    self.withdraw_pieces(name, moment, taken)
+            a["pending"] = [(m, t) for m, t in a.get("pending", []) if m > until]
+            moment = a.get("revoked_from")
+            if moment is None or moment > until or a.get("withdrawn"):
+                continue
+            a["withdrawn"] = True
+            for p in sorted(self.pieces, key=lambda x: x.start):
+                if p.ident["authorisation"] == name and not p.first and not p.ident.get("imported"):
+                    self.pieces.remove(p)
+                    self.row(moment, "Authorization", "Revocation", p, p.start, p.end,
+                             transferring=a["authorising_party"])
+
+    def withdraw_pieces(self, name: str, moment: dt.datetime, taken: list[dict[str, Any]]) -> None:
+        """A change's withdrawal: the units it names not first-transferred by then."""
+        a = self.auths[name]
+        for t in taken:
+            start, end = t["range"]
+            for p in sorted(self.pieces, key=lambda x: x.start):
+                if p.ident["authorisation"] != name or p.first or p.ident.get("imported"):
+                    continue
+                lo, hi = max(p.start, start), min(p.end, end)
+                if lo > hi:
+                    continue
+                self.pieces.remove(p)
+                self.pieces.extend(p.cut(lo, hi))
+                self.row(moment, "Authorization", "Change", p, lo, hi, transferring=a["authorising_party"])
 
     def apply(self, kind: str, at: dt.datetime, data: dict[str, Any]) -> None:
         if not self.opened and at.year >= self.year:
             self.opened = True
+            self.withdraw(dt.datetime(self.year, 1, 1, tzinfo=dt.UTC) - dt.timedelta(microseconds=1))
             self.opening = self.totals(dt.datetime(self.year, 1, 1, tzinfo=dt.UTC))
+        self.withdraw(at)
         if kind == "account.opened":
             self.types[data["account"]] = data["type"]
         elif kind == "article6.authorised":
             self.auths[data["authorisation"]] = {**data, "versions": [data], "revoked_from": None}
         elif kind == "article6.changed":
             self.auths[data["authorisation"]]["versions"].append(data)
+            if data.get("withdrawn"):
+                self.auths[data["authorisation"]].setdefault("pending", []).append(
+                    (_time(data["effective_from"]), data["withdrawn"]))
         elif kind == "article6.revoked":
             self.auths[data["authorisation"]]["revoked_from"] = _time(data["effective_from"])
         elif kind == "units.issued":
@@ -152,9 +194,9 @@ class Replay:
             self.pieces.append(p)
             sole = domain.sole_party(version["acquiring_parties"])
             self.row(at, "Authorization", "", p, start, end, transferring=a["authorising_party"], acquiring=sole)
-            if p.first:
+            if p.first:  # on being authorised: no Party has acquired them yet
                 self.firsts.append((a["authorisation"], start, end))
-                self.row(at, "First Transfer", "", p, start, end, transferring=a["authorising_party"], acquiring=sole)
+                self.row(at, "First Transfer", "", p, start, end, transferring=a["authorising_party"])
         imported = data.get("import")
         if imported:
             a = imported["authorisation"]
@@ -186,19 +228,13 @@ class Replay:
                 self.action(at, data, target_type, moved, lo, hi)
 
     def action(self, at: dt.datetime, data: dict[str, Any], target_type: str, p: Piece, lo: int, hi: int) -> None:
-        definition = p.ident["definition"]
-        a = self.auths.get(p.ident["authorisation"], {})
         party = data.get("jurisdiction", "")
-        first_now = not p.first and (
-            (definition == "first_international_transfer" and target_type == "export")
-            or (definition == "use_or_cancellation" and target_type in ("retirement", "cancellation", "omge"))
-        )
-        if first_now:
+        outcome = domain.NONE if p.first else self.first_transfer(p, at, target_type, data.get("purpose", ""), party)
+        if outcome.first_transfer:
             p.first = True
             self.firsts.append((p.ident["authorisation"], lo, hi))
-            acquiring = party if target_type == "export" else domain.sole_party(
-                _version_at(a, at).get("acquiring_parties", []))
-            self.row(at, "First Transfer", "", p, lo, hi, transferring=p.ident["first_party"], acquiring=acquiring)
+            self.row(at, "First Transfer", "", p, lo, hi, transferring=p.ident["first_party"],
+                     acquiring=outcome.adjustment_party)
         if target_type == "export":
             self.row(at, "Transfer", "", p, lo, hi, acquiring=party)
         elif target_type in ("retirement", "cancellation", "omge"):
@@ -208,6 +244,22 @@ class Replay:
             self.row(at, type_, subtype, p, lo, hi, using_party=party,
                      using_entity=data.get("beneficiary", "") if data.get("beneficiary") != party else "",
                      oimp=data.get("reason", "") if purpose == "article6-oimp" else "")
+
+    def first_transfer(self, p: Piece, at: dt.datetime, target_type: str, purpose: str, party: str) -> Any:
+        """The first-transfer rule, on the terms the ledger recorded."""
+        a = self.auths.get(p.ident["authorisation"], {})
+        version = _version_at(a, at)
+        defs = a.get("first_transfer_definitions") or {q: a["first_transfer_definition"] for q in domain.PURPOSES}
+        defs = {q: d for q, d in defs.items() if q in version.get("purposes", [])}
+        terminal = target_type in ("retirement", "cancellation", "omge", "export")
+        event = domain.event_of_move(target_type, purpose, export=target_type == "export") if terminal else (
+            "domestic_transfer")
+        try:
+            return domain.first_transfer(defs, event, already=False, party=party,
+                                         acquiring_parties=version.get("acquiring_parties", []),
+                                         authorising_party=a.get("authorising_party", ""))
+        except ValidationFailed:
+            return domain.NONE  # the registry refused such a move: the ledger has none
 
     # -- year end --------------------------------------------------------------------------
 
@@ -279,7 +331,9 @@ def replay(year: int, until: dt.datetime | None = None) -> Replay:
             break
         r.apply(entry["kind"], at, entry["data"])
     if not r.opened:
+        r.withdraw(min(dt.datetime(year, 1, 1, tzinfo=dt.UTC), clock.now()) - dt.timedelta(microseconds=1))
         r.opening = r.totals(dt.datetime(year, 1, 1, tzinfo=dt.UTC))
+    r.withdraw(min(end, clock.now()) - dt.timedelta(microseconds=1))
     return r
 
 
@@ -306,7 +360,15 @@ def build(year: int, *, submission_date: dt.date | None = None, version: str = "
             "authorized_entities": entities,
         },
     }
-    report["checks"] = checks(r, holdings, year_end)
+    # The review's own reading of the rows, which shares none of the rules above.
+    sequence, balance = review.sequences(r.history), review.balances(r.history, holdings)
+    report["review"] = sequence + balance
+    report["checks"] = checks(r, holdings, year_end) + [
+        _check("every unit's actions follow the ITMO sequence (review)", not sequence,
+               "; ".join(f"{f['code']} {f.get('itmo', '')}: {f['detail']}" for f in sequence)),
+        _check("holdings = authorisations + acquisitions - transfers - uses - cancellations - withdrawals (review)",
+               not balance, "; ".join(f"{f['code']}: {f['detail']}" for f in balance)),
+    ]
     report["cadt"] = cadt_tables(report)
     return report
 
@@ -333,17 +395,59 @@ def _authorisations(r: Replay, year: int) -> tuple[list[dict[str, Any]], list[di
                 "authorized_timeframe": f"{v['vintages'][0]}-{v['vintages'][1]}",
                 "authorization_terms": v["terms"],
                 "authorization_documentation": f"sha256:{v['letter_sha256']}" if v["letter_sha256"] else "",
-                "first_transfer_definition_oimp": domain.DEFINITION_LABELS[a["first_transfer_definition"]],
-                "additional_information": "revoked from " + a["revoked_from"].isoformat() if a["revoked_from"] else "",
+                # Only for an authorisation that covers OIMP (blank for NDC only).
+                "first_transfer_definition_oimp": _oimp_definition(a, v),
+                "additional_information": _effects(a, v),
             })
             for e in v["entities"]:
                 entities.append({
                     "authorization_date": v["authorisation_date"], "name": e["name"],
-                    "incorporation_country": e["country"], "id": e["uid"],
+                    "incorporation_country": _country_name(e["country"]), "id": e["uid"],
                     "cooperative_approach_id": a["cooperative_approach"], "authorization_id": a["authorisation"],
                     "conditions": v["terms"],
                 })
     return rows, entities
+
+
+def _effects(a: dict[str, Any], version: dict[str, Any]) -> str:
+    """What the version did to units already authorised, and the revocation."""
+    said = []
+    taken = sum(t["range"][1] - t["range"][0] + 1 for t in version.get("withdrawn", []))
+    if taken:
+        said.append(f"withdraws {taken} units not first-transferred from {_time(version['effective_from']).isoformat()}")
+    if a["revoked_from"]:
+        said.append("revoked from " + a["revoked_from"].isoformat())
+    return "; ".join(said)
+
+
+def _oimp_definition(a: dict[str, Any], version: dict[str, Any]) -> str:
+    if "oimp" not in version["purposes"]:
+        return ""
+    definition = (a.get("first_transfer_definitions") or {}).get("oimp") or a["first_transfer_definition"]
+    return domain.DEFINITION_LABELS[definition]
+
+
+# The CAD Trust country picklist's own spelling where no ISO name matches it.
+PICKLIST_COUNTRY = {
+    "CZ": "Czech Republic", "GB": "United Kingdom of Great Britain and Northern Ireland", "CD": "Democratic Republic of Congo",
+    "GQ": "Equatorial New Guinea", "NL": "Netherlands (Kingdom of the)", "SY": "Syria Arab Republic", "TR": "Turkey",
+    "FM": "Micronesia (Federated States of)", "IR": "Iran (Islamic Republic of)", "KR": "Republic of Korea",
+    "AG": "Antigua and Barduba",
+}
+
+
+def _country_name(code: str) -> str:
+    """The CAD Trust country picklist names countries where the registry
+    keeps ISO 3166-1 codes: the picklist's spelling of the code's country."""
+    if not code:
+        return ""
+    allowed = set(picklists.allowed("location_country"))
+    country = pycountry.countries.get(alpha_2=code)
+    names = [PICKLIST_COUNTRY.get(code, "")]
+    if country is not None:
+        names += [getattr(country, k, "") for k in ("common_name", "name", "official_name")]
+    names += [unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode() for n in names if n]
+    return next((n for n in names if n in allowed), iso3166.country_name(code))
 
 
 def _covered(project_ids: list[str], attribute: str, pick: Any) -> str:
@@ -375,9 +479,10 @@ def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> 
     for key in sorted(set(closing) | set(r.opening) | set(r.flows)):
         flows = r.flows.get(key, {})
         inflow = sum(q for k, q in flows.items() if k in ("Authorization/", "Acquisition/"))
-        outflow = sum(q for k, q in flows.items() if k.split("/")[0] in ("Transfer", "Use", "Cancellation"))
+        outflow = sum(q for k, q in flows.items() if k.split("/")[0] in ("Transfer", "Use", "Cancellation")
+                      or k in ("Authorization/Revocation", "Authorization/Change"))
         # flows count every year; the balance is over the replay as a whole
-        expected = inflow - outflow - _withdrawn(r, key, year_end)
+        expected = inflow - outflow
         if closing.get(key, 0) != expected:
             bad.append(f"{key[0]} vintage {key[1]}: holdings {closing.get(key, 0)}, acquisitions minus "
                        f"transfers, uses and cancellations {expected}")
@@ -392,12 +497,6 @@ def checks(r: Replay, holdings: list[dict[str, Any]], year_end: dt.datetime) -> 
     return out
 
 
-def _withdrawn(r: Replay, key: tuple[str, int], year_end: dt.datetime) -> int:
-    at = year_end - dt.timedelta(microseconds=1)
-    return sum(p.end - p.start + 1 for p in r.pieces if (p.ident["authorisation"], p.ident["vintage"]) == key
-               and r.types.get(p.holder) in HOLDER_TYPES and not r.authorised(p, at))
-
-
 def _units(ranges: Any) -> set[int]:
     return {n for s, e in ranges for n in range(s, e + 1)}
 
@@ -410,52 +509,6 @@ def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
     return {"check": name, "ok": ok, "detail": "" if ok else detail}
 
 
-# -- CAD Trust v2 AEF tables ------------------------------------------------------------
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w.capitalize() for w in rest)
-
-
-def _guid(*parts: Any) -> str:
-    return str(uuid.uuid5(NS, "|".join(str(p) for p in parts)))
-
-
-def cadt_tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    t = report["tables"]
-    sub = t["submission"][0]
-    sub_id = _guid("t1", report["registry"], report["year"], sub["version"])
-    t1 = [{"cadTrustAefT1SubmissionId": sub_id, "aefT1SubmissionParty": sub["party"],
-           "aefT1SubmissionVersion": sub["version"], "aefT1SubmissionReportYear": sub["report_year"],
-           "aefT1SubmissionSubmissionDate": sub["submission_date"]}]
-    t2, t2_ids = [], {}
-    for row in t["authorizations"]:
-        gid = _guid("t2", row["authorization_id"], row["version"])
-        t2_ids[row["authorization_id"]] = gid
-        out = {"cadTrustAefT2AuthorizationsId": gid, "cadTrustAefT1SubmissionId": sub_id}
-        # The AEF's own name for the authorisation identifier is aef_t2_authorizations_id.
-        out.update({_camel(f"aef_t2_authorizations_{'id' if k == 'authorization_id' else k}"): v
-                    for k, v in row.items()})
-        t2.append(out)
-
-    def rows(prefix: str, table: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-        out = []
-        for i, row in enumerate(table):
-            item = {f"cadTrustAef{key}Id": _guid(prefix, report["registry"], report["year"], i),
-                    "cadTrustAefT1SubmissionId": sub_id,
-                    "cadTrustAefT2AuthorizationsId": t2_ids.get(row.get("authorization_id", ""), "")}
-            item.update({_camel(f"aef_{prefix}_{k}"): v for k, v in row.items() if k != "holding_account"})
-            out.append(item)
-        return out
-
-    t3 = rows("t3_actions", t["actions"], "T3Actions")
-    t4 = rows("t4_holdings", t["holdings"], "T4Holdings")
-    t5 = rows("t5_authorized_entities", t["authorized_entities"], "T5AuthorizedEntities")
-    return {"aef_t1_submission": t1, "aef_t2_authorizations": t2, "aef_t3_actions": t3, "aef_t4_holdings": t4,
-            "aef_t5_authorized_entities": t5}
-
-
 # -- rendering ----------------------------------------------------------------------------
 
 ACRONYMS = {"itmo": "ITMO", "id": "ID", "ndc": "NDC", "oimp": "OIMP", "gwp": "GWP", "ghg": "GHG", "co2": "CO2"}
@@ -466,6 +519,17 @@ def column_title(name: str) -> str:
     words = [ACRONYMS.get(w, w) for w in name.split("_")]
     text = " ".join(words)
     return text[0].upper() + text[1:]
+
+
+# Every field of the actions, holdings and submission tables, by the column title the workbook gives it.
+FIELDS = (
+    "date", "type", "subtype", "cooperative_approach_id", "authorization_id", "first_transferring_party_id",
+    "party_itmo_registry_id", "itmo_first_id", "itmo_last_id", "unit_registry_id", "unit_first_id", "unit_last_id",
+    "metric", "quantity_t_co2", "mitigation_type", "vintage_year", "transferring_party_id", "acquiring_party_id",
+    "purpose_of_use_oimp", "using_participating_party_id", "using_authorized_entity_id", "itmo_used_year",
+    "holding_account", "party", "version", "report_year", "submission_date",
+)
+TITLES = {column_title(f): f for f in FIELDS}
 
 
 def sheets(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:

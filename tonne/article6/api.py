@@ -36,6 +36,7 @@ class TermsIn(StrictSchema):
     purposes: list[str] = Field(..., description="ndc, oimp or both")
     oimp_purposes: str = ""
     quantity: int
+    vintage_quantities: dict[str, int] = Field(default_factory=dict, description='The most of each vintage: {"2025": 300}')
     vintage_from: int
     vintage_to: int | None = None
     projects: list[str]
@@ -50,7 +51,11 @@ class AuthorisationIn(TermsIn):
     identifier: str
     cooperative_approach: str
     first_transfer_definition: str = Field(
-        ..., description="authorisation, issuance, first_international_transfer or use_or_cancellation"
+        "", description="authorisation, issuance, first_international_transfer or use_or_cancellation: "
+        "the definition of every authorised purpose, unless first_transfer_definitions says otherwise"
+    )
+    first_transfer_definitions: dict[str, str] | None = Field(
+        None, description='The definition of each authorised purpose: {"ndc": ..., "oimp": ...}'
     )
 
 
@@ -79,6 +84,7 @@ class VersionOut(Schema):
     purposes: str
     oimp_purposes: str
     quantity: int
+    vintage_quantities: dict[str, int]
     vintage_from: int
     vintage_to: int
     projects: list[str]
@@ -101,6 +107,7 @@ class StatusOut(Schema):
     first_transferred: int
     awaiting_first_transfer: int
     withdrawn_by_revocation: int
+    withdrawn_by_change: int
     remaining_quantity: int
     adjustments: list[AdjustmentOut]
 
@@ -110,6 +117,7 @@ class AuthorisationOut(Schema):
     cooperative_approach: str
     authorising_party: str
     first_transfer_definition: str
+    first_transfer_definitions: dict[str, str]
     status: str
     revoked_from: dt.datetime | None
     revocation_reason: str
@@ -239,6 +247,7 @@ def authorisation_out(a: Authorisation) -> dict[str, Any]:
         "cooperative_approach": a.cooperative_approach,
         "authorising_party": a.authorising_party,
         "first_transfer_definition": a.first_transfer_definition,
+        "first_transfer_definitions": a.definitions,
         "status": a.status,
         "revoked_from": a.revoked_from,
         "revocation_reason": a.revocation_reason,
@@ -247,7 +256,7 @@ def authorisation_out(a: Authorisation) -> dict[str, Any]:
             {
                 "version": v.version, "effective_from": v.effective_from, "authorisation_date": v.authorisation_date,
                 "acquiring_parties": v.acquiring_parties, "purposes": v.purposes, "oimp_purposes": v.oimp_purposes,
-                "quantity": v.quantity, "vintage_from": v.vintage_from, "vintage_to": v.vintage_to,
+                "quantity": v.quantity, "vintage_quantities": v.vintage_quantities, "vintage_from": v.vintage_from, "vintage_to": v.vintage_to,
                 "projects": v.projects, "entities": v.entities, "valid_until": v.valid_until, "terms": v.terms,
                 "letter_sha256": v.letter_sha256, "requested_by": v.requested_by.username,
                 "approved_by": v.approved_by.username,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tonne.core import iso3166
@@ -80,16 +82,9 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
     if new:
         out["identifier"] = identifier(data.get("identifier"), "identifier")
         out["cooperative_approach"] = identifier(data.get("cooperative_approach"), "cooperative_approach")
-        definition = str(data.get("first_transfer_definition") or "").strip()
-        if definition not in DEFINITIONS:
-            raise _fail(
-                "FIRST_TRANSFER_DEFINITION_INVALID",
-                f"first_transfer_definition must be one of: {', '.join(DEFINITIONS)}.",
-                "first_transfer_definition",
-            )
-        out["first_transfer_definition"] = definition
-    elif "first_transfer_definition" in data or "cooperative_approach" in data:
-        field = "first_transfer_definition" if "first_transfer_definition" in data else "cooperative_approach"
+    elif {"first_transfer_definition", "first_transfer_definitions", "cooperative_approach"} & set(data):
+        field = next(f for f in ("first_transfer_definition", "first_transfer_definitions", "cooperative_approach")
+                     if f in data)
         raise _fail(
             "AUTHORISATION_FIELD_FIXED",
             f"{field} is fixed when an authorisation is made; revoke it and authorise anew to change it.",
@@ -109,6 +104,11 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
             "OIMP_PURPOSES_REQUIRED", "Name the other international mitigation purposes (e.g. CORSIA).", "oimp_purposes"
         )
     out["oimp_purposes"] = oimp if "oimp" in out["purposes"] else ""
+    if new:
+        out["first_transfer_definitions"] = definitions_of(data, out["purposes"])
+        # What the approver reads (the approval shows this field): each purpose's definition.
+        out["first_transfer_definition"] = "; ".join(
+            f"{p.upper()}: {DEFINITION_LABELS[d]}" for p, d in out["first_transfer_definitions"].items())
     if "ndc" in out["purposes"] and not out["acquiring_parties"]:
         raise _fail(
             "ACQUIRING_PARTY_REQUIRED", "Use towards an NDC needs at least one acquiring Party.", "acquiring_parties"
@@ -118,6 +118,7 @@ def terms(data: dict[str, Any], *, new: bool) -> dict[str, Any]:
     out["vintage_to"] = _int(data.get("vintage_to", out["vintage_from"]), "vintage_to", 1990, MAX_VINTAGE)
     if out["vintage_to"] < out["vintage_from"]:
         raise _fail("VINTAGES_INVALID", "vintage_to is before vintage_from.", "vintage_to")
+    out["vintage_quantities"] = vintage_quantities(data.get("vintage_quantities"), out)
     projects = data.get("projects") or []
     if not isinstance(projects, list) or not projects:
         raise _fail("PROJECTS_REQUIRED", "projects must list the project ids whose units are authorised.", "projects")
@@ -217,3 +218,160 @@ def aef_sector(sectors: list[str]) -> str:
 def aef_activity_type(types: list[str]) -> str:
     """One AEF activity type for the projects an authorisation covers."""
     return _aef_one(types, AEF_ACTIVITY_SPELLING)
+
+
+# -- first transfer, per purpose (decision 2/CMA.3 annex I para 2(b); 6/CMA.4) --------------
+#
+# The authorising Party defines the first transfer for each purpose it
+# authorises. The first transfer of a unit is recorded once, at the first event
+# that meets the definition of the purpose the unit is then moved under or used
+# for. The first international transfer is a first transfer at the latest
+# (the default definition): the Party's choice can bring it earlier, never
+# later, so no unit leaves the Party or is used before it is adjusted for.
+
+EVENTS = (
+    "authorisation",  # units already issued are authorised
+    "issuance",  # units are issued under an authorisation in force
+    "domestic_transfer",
+    "international_transfer",
+    "use_ndc",
+    "use_oimp",
+    "voluntary_cancellation",
+    "omge_cancellation",
+)
+# The events each definition names (units issued under an authorisation in
+# force are authorised as they are issued).
+MEETS = {
+    "authorisation": frozenset({"authorisation", "issuance"}),
+    "issuance": frozenset({"issuance"}),
+    "first_international_transfer": frozenset({"international_transfer", "use_ndc"}),
+    "use_or_cancellation": frozenset({"use_ndc", "use_oimp", "voluntary_cancellation", "omge_cancellation"}),
+}
+ATTACHMENT_EVENTS = frozenset({"authorisation", "issuance"})
+# Every other event but a domestic transfer first-transfers a unit not yet
+# first-transferred, whatever the definition: the unit leaves the Party, or is
+# used or cancelled for good, and no one counts it twice only if the
+# authorising Party adjusts for it.
+
+
+@dataclass(frozen=True)
+class FirstTransferOutcome:
+    """What an event does to an authorised unit: whether it is its first
+    transfer, under which purpose and definition, and which Party the
+    corresponding adjustment names ("" for none: an OIMP use or an OMGE
+    cancellation, where the AEF records the using entity)."""
+
+    first_transfer: bool
+    purpose: str = ""
+    cause: str = ""
+    adjustment_party: str = ""
+
+
+NONE = FirstTransferOutcome(False)
+
+
+def _refuse(code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(code, message, field="use")
+
+
+def first_transfer(
+    definitions: Mapping[str, str],
+    event: str,
+    *,
+    already: bool,
+    party: str = "",
+    acquiring_parties: Sequence[str] = (),
+    authorising_party: str = "",
+) -> FirstTransferOutcome:
+    """The first-transfer rule. `definitions` maps each authorised purpose
+    ("ndc", "oimp") to its definition; `party` is the destination Party of an
+    international transfer or the Party using units towards its NDC. Raises
+    ValidationFailed for a use the authorisation does not cover."""
+    purposes = sorted(p for p in PURPOSES if p in definitions)
+    if not purposes or any(definitions[p] not in DEFINITIONS for p in purposes) or event not in EVENTS:
+        raise ValueError(f"first_transfer({dict(definitions)!r}, {event!r})")
+    if event in ("international_transfer", "use_ndc") and party not in acquiring_parties:
+        raise _refuse("ACQUIRING_PARTY_NOT_AUTHORISED", f"The authorisation does not name {party or 'the Party'} "
+                      "as an acquiring Party.")
+    if event == "use_ndc" and "ndc" not in purposes:
+        raise _refuse("PURPOSE_NOT_AUTHORISED", "These units are not authorised for use towards an NDC.")
+    if event == "use_ndc" and party == authorising_party:
+        raise _refuse("NDC_USE_BY_AUTHORISING_PARTY",
+                      "Units authorised for transfer are not used towards the authorising Party's own NDC.")
+    if event == "use_oimp" and "oimp" not in purposes:
+        raise _refuse("PURPOSE_NOT_AUTHORISED", "These units are not authorised for other international "
+                      "mitigation purposes.")
+    if already or event == "domestic_transfer":
+        return NONE
+    if event in ATTACHMENT_EVENTS:
+        # Before any move the purpose is not known: only when every authorised
+        # purpose's definition names this event.
+        if all(event in MEETS[definitions[p]] for p in purposes):
+            return FirstTransferOutcome(True, ",".join(purposes), definitions[purposes[0]])
+        return NONE
+    purpose = {
+        "international_transfer": "ndc" if "ndc" in purposes else "oimp",
+        "use_ndc": "ndc",
+        "use_oimp": "oimp",
+        "voluntary_cancellation": "oimp" if "oimp" in purposes else "ndc",
+        "omge_cancellation": "omge",
+    }[event]
+    # An OMGE cancellation is under no authorised purpose: the OIMP definition if any.
+    definition = definitions[purpose if purpose != "omge" else ("oimp" if "oimp" in purposes else "ndc")]
+    adjusted = party if event in ("international_transfer", "use_ndc") else ""
+    return FirstTransferOutcome(True, purpose, definition, adjusted)
+
+
+def event_of_move(target_type: str, purpose: str, *, export: bool = False) -> str:
+    """The Article 6 event a move into a terminal account is, from the
+    acquiring account's type and the move's purpose field."""
+    if export:
+        return "international_transfer"
+    if target_type == "omge" or purpose == use_purpose("omge"):
+        return "omge_cancellation"
+    return {use_purpose("ndc"): "use_ndc", use_purpose("oimp"): "use_oimp"}.get(purpose, "voluntary_cancellation")
+
+
+def definitions_of(data: dict[str, Any], purposes: list[str]) -> dict[str, str]:
+    """The definition of each authorised purpose: `first_transfer_definitions`
+    ({"ndc": ..., "oimp": ...}) or one `first_transfer_definition` for all."""
+    given = data.get("first_transfer_definitions")
+    single = str(data.get("first_transfer_definition") or "").strip()
+    if given is not None and not isinstance(given, dict):
+        raise _fail("FIRST_TRANSFER_DEFINITION_INVALID", "first_transfer_definitions maps purposes to definitions.",
+                    "first_transfer_definitions")
+    out = {}
+    for p in purposes:
+        value = str((given or {}).get(p) or single).strip()
+        if value not in DEFINITIONS:
+            raise _fail(
+                "FIRST_TRANSFER_DEFINITION_INVALID",
+                f"The first transfer definition for {p} must be one of: {', '.join(DEFINITIONS)}.",
+                "first_transfer_definitions",
+            )
+        out[p] = value
+    extra = sorted(set(given or {}) - set(purposes))
+    if extra:
+        raise _fail("FIRST_TRANSFER_DEFINITION_INVALID", f"No authorised purpose {', '.join(extra)}.",
+                    "first_transfer_definitions")
+    return out
+
+
+def transfer_definition(definitions: Mapping[str, str]) -> str:
+    """The definition that governs transfers to another Party: the NDC
+    purpose's if authorised, else the OIMP purpose's."""
+    return definitions.get("ndc") or definitions["oimp"]
+
+
+def vintage_quantities(value: Any, terms: dict[str, Any]) -> dict[str, int]:
+    """The most authorised of each vintage, {"2025": 300}: vintages within
+    the authorised ones, each at most the authorisation's quantity."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise _fail("FIELD_INVALID", "vintage_quantities maps vintages to quantities.", "vintage_quantities")
+    out = {}
+    for vintage, quantity in value.items():
+        year = _int(vintage, "vintage_quantities", terms["vintage_from"], terms["vintage_to"])
+        out[str(year)] = _int(quantity, f"vintage_quantities.{year}", 1, terms["quantity"])
+    return dict(sorted(out.items()))

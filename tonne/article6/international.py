@@ -27,7 +27,7 @@ from tonne.article6.models import (
     ImportedRange,
     InternationalTransfer,
 )
-from tonne.article6.services import in_force, record_first_transfer, version_in_force
+from tonne.article6.services import definitions, in_force, record_first_transfer, version_in_force
 from tonne.controls import gate
 from tonne.controls import services as control_services
 from tonne.controls.models import Approval
@@ -137,11 +137,13 @@ def _send(record: InternationalTransfer, txn: Transaction, selection: Selection)
         a = b["_authorisation"]
         if a is None:
             continue  # acquired here: the first transfer is the first transferring Party's, as the file said
-        if a.first_transfer_definition == "first_international_transfer" and not FirstTransfer.objects.filter(
-            serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"]
-        ).exists():
+        already = FirstTransfer.objects.filter(serial_start__lte=b["serial_end"], serial_end__gte=b["serial_start"])
+        outcome = domain.first_transfer(definitions(a, b["_version"]), "international_transfer",
+                                        already=already.exists(), party=record.destination_party,
+                                        acquiring_parties=b["_version"].acquiring_parties)
+        if outcome.first_transfer:
             record_first_transfer(a, b["_issuance"].pk, b["vintage"], b["serial_start"], b["serial_end"],
-                                  cause="first_international_transfer", party=record.destination_party,
+                                  cause=outcome.cause, purpose=outcome.purpose, party=outcome.adjustment_party,
                                   transaction_ref=txn.identifier, at=now)
         b["first_transfer"] = _first_transfer_out(b["serial_start"])
     ledger_seq = Transaction.objects.filter(pk=txn.pk).values_list("ledger_seq", flat=True).first()
@@ -223,6 +225,7 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
                 "project": _project_out(project, project.project_id),
                 "authorisation": _authorisation_out(a, version),
                 "_authorisation": a,
+                "_version": version,
                 "_issuance": issuance,
             })
     return out

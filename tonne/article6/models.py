@@ -34,7 +34,11 @@ class Authorisation(models.Model):
     identifier = models.CharField(max_length=100, unique=True)
     cooperative_approach = models.CharField(max_length=100)
     authorising_party = models.CharField(max_length=2)
+    # The definition of the authorised purpose that governs transfers to
+    # another Party (NDC if authorised, else OIMP): what transfer files carry.
     first_transfer_definition = models.CharField(max_length=40, choices=FirstTransferDefinition.choices)
+    # The first-transfer definition of each purpose: {"ndc": ..., "oimp": ...}.
+    definitions = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # From this moment units not yet first-transferred are no longer authorised.
     revoked_from = models.DateTimeField(null=True, blank=True)
@@ -69,6 +73,8 @@ class AuthorisationVersion(models.Model):
     purpose_oimp = models.BooleanField(default=False)
     oimp_purposes = models.TextField(blank=True)  # which other international mitigation purposes
     quantity = models.PositiveBigIntegerField()
+    # The most that may be authorised of a vintage ({"2025": 300}); none: only `quantity` limits.
+    vintage_quantities = models.JSONField(default=dict)
     vintage_from = models.PositiveSmallIntegerField()
     vintage_to = models.PositiveSmallIntegerField()
     projects = models.JSONField(default=list)  # project ids the authorisation covers
@@ -126,6 +132,32 @@ class AuthorisedRange(models.Model):
         return self.serial_end - self.serial_start + 1
 
 
+class Withdrawal(models.Model):
+    """Authorised units a change of the authorisation no longer covers
+    (vintages narrowed, quantity lowered): from `effective_from` they are no
+    longer authorised, unless first-transferred by then (those keep their
+    status whatever changes)."""
+
+    authorisation = models.ForeignKey(Authorisation, on_delete=models.PROTECT, related_name="withdrawals")
+    version = models.ForeignKey(AuthorisationVersion, on_delete=models.PROTECT, related_name="+")
+    vintage = models.PositiveSmallIntegerField()
+    serial_start = models.PositiveBigIntegerField()
+    serial_end = models.PositiveBigIntegerField()
+    effective_from = models.DateTimeField()
+
+    class Meta:
+        ordering = ["serial_start"]
+        constraints = [models.CheckConstraint(condition=Q(serial_end__gte=F("serial_start")), name="a6_withdrawal_not_empty")]
+        indexes = [models.Index(fields=["serial_start"], name="a6_withdrawal_by_serial")]
+
+    def __str__(self) -> str:
+        return f"withdrawal of {self.serial_start}-{self.serial_end}"
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
+
+
 class FirstTransfer(models.Model):
     """The first transfer of authorised units, once per unit: ranges never
     overlap (exclusion constraint on PostgreSQL, trigger on SQLite)."""
@@ -136,6 +168,9 @@ class FirstTransfer(models.Model):
     serial_start = models.PositiveBigIntegerField(unique=True)
     serial_end = models.PositiveBigIntegerField()
     cause = models.CharField(max_length=40, choices=FirstTransferDefinition.choices)  # the definition met
+    # The purpose the units were moved under or used for: ndc, oimp, omge, or
+    # "ndc,oimp" when first-transferred on being authorised.
+    purpose = models.CharField(max_length=10, blank=True, default="")
     acquiring_party = models.CharField(max_length=2, blank=True)
     transaction_identifier = models.CharField(max_length=30, blank=True)
     at = models.DateTimeField()

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet, Sum
 
-from tonne.article6 import domain
+from tonne.article6 import domain, withdrawals
 from tonne.article6.models import (
     Authorisation,
     AuthorisedRange,
@@ -20,6 +20,7 @@ from tonne.article6.models import (
     FirstTransfer,
     ImportedRange,
     InternationalTransfer,
+    Withdrawal,
 )
 from tonne.core import clock
 from tonne.core.errors import NotFound, ValidationFailed
@@ -44,12 +45,15 @@ def unit_totals(at: dt.datetime | None = None) -> dict[str, int]:
     at = at or clock.now()
     size = Sum(F("serial_end") - F("serial_start") + 1)
     in_force = Q(authorisation__revoked_from__isnull=True) | Q(authorisation__revoked_from__gt=at)
+    in_force_here = Q(revoked_from__isnull=True) | Q(revoked_from__gt=at)
 
     def total(qs: QuerySet[Any]) -> int:
         return int(qs.aggregate(n=size)["n"] or 0)
 
     first_transferred = total(FirstTransfer.objects.all())
     awaiting = total(AuthorisedRange.objects.filter(in_force)) - total(FirstTransfer.objects.filter(in_force))
+    awaiting -= sum(withdrawals.withdrawn_not_first(a, at) for a in Authorisation.objects.filter(
+        in_force_here, withdrawals__isnull=False).distinct())
     received = total(ImportedRange.objects.all())
     issued = int(Issuance.objects.aggregate(n=Sum("quantity"))["n"] or 0) - received
     return {
@@ -85,9 +89,10 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
         .order_by("serial_start")
     )
     imported = list(ImportedRange.objects.filter(serial_start__lte=end, serial_end__gte=start).order_by("serial_start"))
+    withdrawn = list(Withdrawal.objects.filter(serial_start__lte=end, serial_end__gte=start, effective_from__lte=at))
     cuts = {start, end + 1}
     bounds = [(x.serial_start, x.serial_end) for x in ranges] + [(x.serial_start, x.serial_end) for x in firsts]
-    bounds += [(x.serial_start, x.serial_end) for x in imported]
+    bounds += [(x.serial_start, x.serial_end) for x in imported] + [(x.serial_start, x.serial_end) for x in withdrawn]
     for lo_, hi_ in bounds:
         cuts.update(c for c in (lo_, hi_ + 1) if start < c <= end)
     points = sorted(cuts)
@@ -97,7 +102,8 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
         r = next((x for x in ranges if x.serial_start <= lo and x.serial_end >= hi), None)
         f = next((x for x in firsts if x.serial_start <= lo and x.serial_end >= hi), None)
         i = next((x for x in imported if x.serial_start <= lo and x.serial_end >= hi), None)
-        out.append(_received(lo, hi, i) if i is not None else _segment(lo, hi, r, f, at))
+        w = any(x.serial_start <= lo and x.serial_end >= hi for x in withdrawn)
+        out.append(_received(lo, hi, i) if i is not None else _segment(lo, hi, r, f, at, withdrawn=w))
     # Neighbours that say the same thing read as one.
     merged: list[dict[str, Any]] = []
     for seg in out:
@@ -112,11 +118,13 @@ def segments(start: int, end: int, at: dt.datetime | None = None) -> list[dict[s
     for seg in merged:
         seg.pop("_range")
         seg.pop("_first")
+        seg.pop("_withdrawn")
     return merged
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a["_range"] is b["_range"] and a["_first"] is b["_first"] and a["_range"] is not None
+    return (a["_range"] is b["_range"] and a["_first"] is b["_first"] and a["_range"] is not None
+            and a["_withdrawn"] == b["_withdrawn"])
 
 
 def _itmo(r: AuthorisedRange, lo: int, hi: int) -> str:
@@ -124,7 +132,9 @@ def _itmo(r: AuthorisedRange, lo: int, hi: int) -> str:
     return domain.itmo_identifier(a.cooperative_approach, settings.TONNE_ARTICLE6_REGISTRY_ID, a.authorising_party, lo, hi, r.vintage)
 
 
-def _segment(lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | None, at: dt.datetime) -> dict[str, Any]:
+def _segment(
+    lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | None, at: dt.datetime, *, withdrawn: bool = False
+) -> dict[str, Any]:
     seg: dict[str, Any] = {
         "serial_start": lo,
         "serial_end": hi,
@@ -140,11 +150,14 @@ def _segment(lo: int, hi: int, r: AuthorisedRange | None, f: FirstTransfer | Non
         "received_from": None,
         "_range": r,
         "_first": f,
+        "_withdrawn": withdrawn,
     }
     if r is None:
         return seg
     a = r.authorisation
-    revoked = a.revoked_from is not None and a.revoked_from <= at
+    # Revoked, or withdrawn by a change: what was not first-transferred is no longer authorised.
+    revoked = a.revoked_from is not None and a.revoked_from <= at or withdrawn
+    seg["withdrawn_by_change"] = withdrawn and f is None
     seg["authorisation"] = a.identifier
     seg["authorisation_revoked"] = revoked and f is None
     if f is not None or not revoked:  # first-transferred units keep their status
@@ -178,7 +191,7 @@ def _received(lo: int, hi: int, i: ImportedRange) -> dict[str, Any]:
         "first_transfer": first,
         "corresponding_adjustment": {"status": "applied by the first transferring Party" if first else "pending"},
         "received_from": {"registry": i.originating_registry, "serial_start": lo + offset, "serial_end": hi + offset},
-        "_range": None, "_first": None,
+        "_range": None, "_first": None, "_withdrawn": False,
     }
 
 
@@ -211,12 +224,15 @@ def status(authorisation: Authorisation, at: dt.datetime | None = None) -> dict[
     revoked = authorisation.revoked_from is not None and authorisation.revoked_from <= at
     versions = sorted(authorisation.versions.all(), key=lambda v: v.version)
     current = [v for v in versions if v.effective_from <= at]
+    changed = withdrawals.withdrawn_not_first(authorisation, at)
+    live = attached - withdrawals.withdrawn_not_first(authorisation, None)
     return {
         "attached": attached,
         "first_transferred": first,
-        "awaiting_first_transfer": 0 if revoked else attached - first,
-        "withdrawn_by_revocation": attached - first if revoked else 0,
-        "remaining_quantity": max(0, current[-1].quantity - attached) if current and not revoked else 0,
+        "awaiting_first_transfer": 0 if revoked else attached - first - changed,
+        "withdrawn_by_revocation": attached - first - changed if revoked else 0,
+        "withdrawn_by_change": changed,
+        "remaining_quantity": max(0, current[-1].quantity - live) if current and not revoked else 0,
         "adjustments": [
             {"vintage": v, "acquiring_party": p or None, "quantity": q} for (v, p), q in sorted(adjustments.items())
         ],

@@ -7,20 +7,23 @@ transaction and writes its ledger entry in it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 
-from tonne.article6 import domain
+from tonne.article6 import domain, withdrawals
 from tonne.article6.models import (
     Authorisation,
     AuthorisationVersion,
     AuthorisedRange,
     CorrespondingAdjustment,
     FirstTransfer,
+    Withdrawal,
 )
 from tonne.controls import services as controls
 from tonne.controls.models import Approval
@@ -114,14 +117,14 @@ def request_change(*, actor: User, identifier: str, data: dict[str, Any], effect
 def _check_changeable(authorisation: Authorisation, terms: dict[str, Any], moment: dt.datetime) -> None:
     if authorisation.status != Authorisation.Status.ACTIVE:
         raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is revoked.")
-    attached = attached_quantity(authorisation)
-    if terms["quantity"] < attached:
+    undefined = sorted(set(terms["purposes"]) - set(authorisation.definitions))
+    if undefined:
         raise ValidationFailed(
-            "AUTHORISED_QUANTITY_BELOW_ATTACHED",
-            f"{attached} units already carry this authorisation; the quantity cannot go below that "
-            "(revoke the authorisation to withdraw units not yet first-transferred).",
-            field="quantity",
+            "FIRST_TRANSFER_DEFINITION_INVALID",
+            f"The authorisation defines no first transfer for {', '.join(undefined)}; authorise anew for that purpose.",
+            field="purposes",
         )
+    withdrawals.plan(authorisation, terms)  # refuses terms below what is already first-transferred
     latest = authorisation.versions.order_by("-version").first()
     if latest is not None and moment < latest.effective_from:
         raise ValidationFailed(
@@ -163,6 +166,7 @@ def _new_version(
         purpose_oimp="oimp" in terms["purposes"],
         oimp_purposes=terms["oimp_purposes"],
         quantity=terms["quantity"],
+        vintage_quantities=terms.get("vintage_quantities") or {},
         vintage_from=terms["vintage_from"],
         vintage_to=terms["vintage_to"],
         projects=terms["projects"],
@@ -192,6 +196,7 @@ def _version_data(version: AuthorisationVersion) -> dict[str, Any]:
         "purposes": [p for p, on in (("ndc", version.purpose_ndc), ("oimp", version.purpose_oimp)) if on],
         "oimp_purposes": version.oimp_purposes,
         "quantity": version.quantity,
+        "vintage_quantities": version.vintage_quantities,
         "vintages": [version.vintage_from, version.vintage_to],
         "projects": version.projects,
         # What the AEF reports of the covered projects, as they stand when authorised.
@@ -217,7 +222,8 @@ def carry_out_authorise(approval: Approval, approver: User) -> None:
         identifier=terms["identifier"],
         cooperative_approach=terms["cooperative_approach"],
         authorising_party=settings.TONNE_COUNTRY,
-        first_transfer_definition=terms["first_transfer_definition"],
+        first_transfer_definition=domain.transfer_definition(terms["first_transfer_definitions"]),
+        definitions=terms["first_transfer_definitions"],
         created_at=now,
     )
     version = _new_version(authorisation, 1, terms, now, approval, approver)
@@ -229,6 +235,7 @@ def carry_out_authorise(approval: Approval, approver: User) -> None:
             "cooperative_approach": authorisation.cooperative_approach,
             "authorising_party": authorisation.authorising_party,
             "first_transfer_definition": authorisation.first_transfer_definition,
+            "first_transfer_definitions": authorisation.definitions,
             "approval": str(approval.uid),
             **_version_data(version),
         },
@@ -246,10 +253,18 @@ def carry_out_change(approval: Approval, approver: User) -> None:
     latest = authorisation.versions.order_by("-version").first()
     assert latest is not None
     version = _new_version(authorisation, latest.version + 1, payload, max(moment, clock.now()), approval, approver)
+    # Units the new terms no longer cover and not first-transferred: withdrawn when the change takes effect.
+    taken = withdrawals.plan(authorisation, payload)
+    Withdrawal.objects.bulk_create([
+        Withdrawal(authorisation=authorisation, version=version, vintage=v, serial_start=lo, serial_end=hi,
+                   effective_from=version.effective_from)
+        for v, lo, hi in taken
+    ])
     entry = append_entry(
         kind="article6.changed",
         actor=approver,
-        data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version)},
+        data={"authorisation": authorisation.identifier, "approval": str(approval.uid), **_version_data(version),
+              "withdrawn": [{"vintage": v, "range": [lo, hi]} for v, lo, hi in taken]},
     )
     AuthorisationVersion.objects.filter(pk=version.pk).update(ledger_seq=entry.seq)
     projects.mark_article6_authorised(actor=approver, project_ids=version.projects, authorisation=authorisation.identifier)
@@ -318,7 +333,12 @@ def attach_at_issuance(
             continue
         if version.valid_until is not None and now.date() > version.valid_until:
             continue
-        room = version.quantity - attached_quantity(authorisation)
+        room = version.quantity - attached_quantity(authorisation) + withdrawals.withdrawn_not_first(authorisation, None)
+        cap = version.vintage_quantities.get(str(issuance.vintage))
+        if cap is not None:
+            of_vintage = AuthorisedRange.objects.filter(authorisation=authorisation, vintage=issuance.vintage)
+            room = min(room, cap - sum(r.quantity for r in of_vintage)
+                       + withdrawals.withdrawn_not_first(authorisation, None, issuance.vintage))
         if room <= 0:
             continue
         end = min(holder_range.end, cursor + room - 1)
@@ -331,12 +351,12 @@ def attach_at_issuance(
             serial_end=end,
             attached_at=now,
         )
-        first = authorisation.first_transfer_definition in domain.AT_ATTACHMENT
+        outcome = domain.first_transfer(definitions(authorisation, version), "issuance", already=False)
+        first = outcome.first_transfer
         if first:
             record_first_transfer(
-                authorisation, issuance.pk, issuance.vintage, cursor, end,
-                cause=authorisation.first_transfer_definition, party=version.sole_acquiring_party,
-                transaction_ref=transaction_ref, at=now,
+                authorisation, issuance.pk, issuance.vintage, cursor, end, cause=outcome.cause,
+                party=outcome.adjustment_party, purpose=outcome.purpose, transaction_ref=transaction_ref, at=now,
             )
         attached.append({
             "authorisation": authorisation.identifier, "version": version.version, "range": [cursor, end],
@@ -353,13 +373,19 @@ def attach_at_issuance(
     return {"article6": attached} if attached else {}
 
 
+def definitions(authorisation: Authorisation, version: AuthorisationVersion) -> dict[str, str]:
+    """The first-transfer definition of each purpose the version authorises."""
+    on = {"ndc": version.purpose_ndc, "oimp": version.purpose_oimp}
+    return {p: d for p, d in authorisation.definitions.items() if on.get(p)}
+
+
 def record_first_transfer(
     authorisation: Authorisation, issuance_id: int, vintage: int, start: int, end: int, *,
-    cause: str, party: str, transaction_ref: str, at: dt.datetime,
+    cause: str, party: str, transaction_ref: str, at: dt.datetime, purpose: str = "",
 ) -> FirstTransfer:
     first = FirstTransfer.objects.create(
         authorisation=authorisation, issuance_id=issuance_id, vintage=vintage, serial_start=start, serial_end=end,
-        cause=cause, acquiring_party=party, transaction_identifier=transaction_ref, at=at,
+        cause=cause, purpose=purpose, acquiring_party=party, transaction_identifier=transaction_ref, at=at,
     )
     CorrespondingAdjustment.objects.create(
         first_transfer=first, authorisation=authorisation, vintage=vintage, acquiring_party=party,
@@ -368,49 +394,103 @@ def record_first_transfer(
     return first
 
 
-# Authorised ranges of the moved serials whose authorisation, in force now,
-# defines the first transfer as their use or cancellation. One statement; only
-# moves into a terminal account run it.
-_FIRST_USE_SQL = (
-    "INSERT INTO article6_firsttransfer (authorisation_id, issuance_id, vintage, serial_start, serial_end, "
-    "cause, acquiring_party, transaction_identifier, at) "
-    "SELECT r.authorisation_id, r.issuance_id, r.vintage, "
-    "CASE WHEN r.serial_start > m.s THEN r.serial_start ELSE m.s END, "
-    "CASE WHEN r.serial_end < m.e THEN r.serial_end ELSE m.e END, "
-    "a.first_transfer_definition, COALESCE(("
-    "SELECT v.sole_acquiring_party FROM article6_authorisationversion v "
-    "WHERE v.authorisation_id = a.id AND v.effective_from <= %s ORDER BY v.version DESC LIMIT 1), ''), %s, %s "
+# The moved serials' authorised ranges under an authorisation in force, with
+# its definitions and the version in force ('r'), and the first transfers
+# among them ('f'): one statement, run only for moves into a terminal account.
+_MOVED_SQL = (
+    "SELECT 'r', m.s, m.e, r.authorisation_id, r.issuance_id, r.vintage, r.serial_start, r.serial_end, "
+    "a.definitions, a.authorising_party, v.purpose_ndc, v.purpose_oimp, v.acquiring_parties "
     "FROM ({moved}) m "
     "JOIN article6_authorisedrange r ON r.serial_start <= m.e AND r.serial_end >= m.s "
     "JOIN article6_authorisation a ON a.id = r.authorisation_id "
-    "WHERE a.first_transfer_definition = 'use_or_cancellation' AND (a.revoked_from IS NULL OR a.revoked_from > %s) "
-    "RETURNING id, authorisation_id, vintage, acquiring_party, serial_start, serial_end"
+    "JOIN article6_authorisationversion v ON v.id = (SELECT x.id FROM article6_authorisationversion x "
+    "WHERE x.authorisation_id = a.id AND x.effective_from <= %s ORDER BY x.version DESC LIMIT 1) "
+    "WHERE a.revoked_from IS NULL OR a.revoked_from > %s "
+    "UNION ALL "
+    "SELECT 'f', m.s, m.e, NULL, NULL, NULL, f.serial_start, f.serial_end, NULL, NULL, NULL, NULL, NULL "
+    "FROM ({moved}) m JOIN article6_firsttransfer f ON f.serial_start <= m.e AND f.serial_end >= m.s "
+    "UNION ALL "
+    "SELECT 'w', m.s, m.e, NULL, NULL, NULL, w.serial_start, w.serial_end, NULL, NULL, NULL, NULL, NULL "
+    "FROM ({moved}) m JOIN article6_withdrawal w ON w.serial_start <= m.e AND w.serial_end >= m.s "
+    "AND w.effective_from <= %s"
+)
+FIRST_TRANSFER_COLUMNS = (
+    "authorisation_id, issuance_id, vintage, serial_start, serial_end, cause, purpose, acquiring_party, "
+    "transaction_identifier, at"
 )
 ADJUSTMENT_COLUMNS = "first_transfer_id, authorisation_id, vintage, acquiring_party, quantity, recorded_at"
 USE_TARGETS = (Account.Type.RETIREMENT, Account.Type.CANCELLATION, Account.Type.OMGE)
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def on_terminal_move(
-    cursor: Any, kind: str, target: Account, moved: list[tuple[int, int, int]], transaction_ref: str, now: dt.datetime
+    cursor: Any, kind: str, target: Account, moved: list[tuple[int, int, int]], transaction_ref: str,
+    now: dt.datetime, details: Mapping[str, str],
 ) -> None:
-    """A move into a terminal account: a use or cancellation is the first
-    transfer of authorised units whose authorisation says so."""
+    """A move into a terminal account: a use or cancellation of authorised
+    units, first-transferred here if the rule (domain.first_transfer) says
+    so; a use the authorisation does not cover is refused."""
     if target.type not in USE_TARGETS:
         return  # exports: the export service records first international transfers
     stamp = connection.ops.adapt_datetimefield_value(now)
     moved_sql = " UNION ALL ".join(["SELECT CAST(%s AS BIGINT) AS s, CAST(%s AS BIGINT) AS e"] * len(moved))
-    params: list[Any] = [stamp, transaction_ref, stamp]
-    params += [v for _, start, end in moved for v in (start, end)]
-    params.append(stamp)
-    cursor.execute(_FIRST_USE_SQL.format(moved=moved_sql), params)  # noqa: S608 (constants; values bound)
+    serials = [v for _, start, end in moved for v in (start, end)]
+    params = [*serials, stamp, stamp, *serials, *serials, stamp]
+    cursor.execute(_MOVED_SQL.format(moved=moved_sql), params)  # noqa: S608 (constants; values bound)
     rows = cursor.fetchall()
     if not rows:
         return
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    firsts = [(r[6], r[7]) for r in rows if r[0] == "f"]
+    withdrawn = [(r[6], r[7]) for r in rows if r[0] == "w"]
+    event = domain.event_of_move(str(target.type), details.get("purpose", ""))
+    party = details.get("jurisdiction", "")
+    new: list[tuple[Any, ...]] = []
+    for _, ms, me, aid, iid, vintage, rs, re_, defs, authorising, ndc, oimp, parties in (r for r in rows if r[0] == "r"):
+        on = {"ndc": bool(ndc), "oimp": bool(oimp)}
+        purposes = {p: d for p, d in _json(defs).items() if on.get(p)}
+        lo, hi = max(ms, rs), min(me, re_)
+        for piece_lo, piece_hi, already in _split(lo, hi, firsts):
+            # Units a change withdrew (not first-transferred) are no longer authorised.
+            for a, b in withdrawals.subtract(piece_lo, piece_hi, [] if already else withdrawn):
+                outcome = domain.first_transfer(purposes, event, already=already, party=party,
+                                                acquiring_parties=_json(parties), authorising_party=authorising)
+                if outcome.first_transfer:
+                    new.append((aid, iid, vintage, a, b, outcome))
+    if not new:
+        return
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(new))
+    cursor.execute(
+        f"INSERT INTO article6_firsttransfer ({FIRST_TRANSFER_COLUMNS}) VALUES {values} "  # noqa: S608
+        "RETURNING id, serial_start",
+        [v for aid, iid, vintage, lo, hi, o in new
+         for v in (aid, iid, vintage, lo, hi, o.cause, o.purpose, o.adjustment_party, transaction_ref, stamp)],
+    )
+    ids = {start: fid for fid, start in cursor.fetchall()}
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(new))
     cursor.execute(
         f"INSERT INTO article6_correspondingadjustment ({ADJUSTMENT_COLUMNS}) VALUES {values}",  # noqa: S608
-        [v for fid, aid, vintage, party, start, end in rows for v in (fid, aid, vintage, party, end - start + 1, stamp)],
+        [v for aid, _, vintage, lo, hi, o in new
+         for v in (ids[lo], aid, vintage, o.adjustment_party, hi - lo + 1, stamp)],
     )
+
+
+def _split(lo: int, hi: int, firsts: list[tuple[int, int]]) -> list[tuple[int, int, bool]]:
+    """[lo, hi] cut into pieces first-transferred already or not."""
+    out: list[tuple[int, int, bool]] = []
+    cursor = lo
+    for fs, fe in sorted(firsts):
+        if fe < cursor or fs > hi:
+            continue
+        if fs > cursor:
+            out.append((cursor, fs - 1, False))
+        out.append((max(fs, cursor), min(fe, hi), True))
+        cursor = min(fe, hi) + 1
+    if cursor <= hi:
+        out.append((cursor, hi, False))
+    return out
 
 
 # -- uses and cancellations ------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ class OnTerminalMove(Protocol):
 
     def __call__(
         self, cursor: Any, kind: str, target: Account, moved: list[tuple[int, int, int]], transaction_ref: str,
-        now: dt.datetime,
+        now: dt.datetime, details: Mapping[str, str],
     ) -> None: ...
 
 

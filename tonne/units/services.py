@@ -420,7 +420,7 @@ def _complete(
     if target.is_terminal and on_terminal:  # decided from the row already read
         # Before the writes: on the pipelined path COMMIT goes out with them.
         for hook in on_terminal:
-            hook(moves.cursor, kind, target, block_rows, identifier, now)
+            hook(moves.cursor, kind, target, block_rows, identifier, now, fields)  # fields: the use and its user
     txn_id, entry = moves.write(
         store.MovePlan(
             shrunk=shrunk, remainders=remainders, transaction_sql=txn_sql, transaction_params=txn_params,

@@ -6,10 +6,13 @@ database, country and key (the three-Party test drives two of them):
     python -m tonne.article6.tests.party onward FILE KEYFILE PARTY REGISTRY QUANTITY OUT ACCOUNT
 
 `onward` imports the file, then transfers QUANTITY of the acquired ITMOs on
-to ACCOUNT in PARTY's registry, writing the signed file to OUT."""
+to ACCOUNT in PARTY's registry, writing the signed file to OUT. With
+PARTY_NOW (ISO 8601) the installation's clock stands at that moment. Both
+print the installation's AEF for that year (actions and holdings)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -30,13 +33,16 @@ def main(argv: list[str]) -> None:
         reg = testing.build_registry(settings.TONNE_COUNTRY.lower())
         print(json.dumps({"account": reg.buyer_account.identifier}))
         return
-    from tonne.article6 import international, selectors
+    from tonne.article6 import aef, international, selectors
     from tonne.article6.models import ImportedRange
+    from tonne.core import clock
     from tonne.core.errors import RegistryError
     from tonne.ledger import keys
     from tonne.ledger.verify import verify_ledger
     from tonne.organisations.models import Account, User
 
+    if os.environ.get("PARTY_NOW"):
+        clock.freeze(dt.datetime.fromisoformat(os.environ["PARTY_NOW"]))
     prefix = settings.TONNE_COUNTRY.lower()
     admin, buyer = User.objects.get(username=f"{prefix}-admin"), User.objects.get(username=f"{prefix}-buyer")
     signed, key = open(argv[1]).read(), open(argv[2]).read()
@@ -64,6 +70,9 @@ def main(argv: list[str]) -> None:
             f.write(keys.verifier_key_text())
         out["left"] = selectors.segments(block.serial_start + quantity, block.serial_end)
     out["ledger_ok"] = verify_ledger().ok
+    report = aef.build(clock.now().year)
+    out["aef"] = {"party": report["party"], "year": report["year"], "review": report["review"],
+                  "tables": {t: report["tables"][t] for t in ("actions", "holdings")}}
     print(json.dumps(out, default=str))
 
 

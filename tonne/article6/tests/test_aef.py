@@ -57,7 +57,10 @@ def test_revocation_scenario_rows(revoked):
         ("2026-03-03", "Authorization", "", 1000, itmo(s), itmo(s + 999), "CH", "", ""),
         ("2026-03-04", "First Transfer", "", 100, itmo(s), itmo(s + 99), "CH", "", ""),
         ("2026-03-04", "Use", "Use towards NDC", 100, itmo(s), itmo(s + 99), "", "CH", 2026),
+        # The revocation takes back what was not first-transferred: an action row, not a silent drop.
+        ("2026-03-04", "Authorization", "Revocation", 900, itmo(s + 100), itmo(s + 999), "", "", ""),
     ]
+    assert report["review"] == []
     assert report["tables"]["holdings"] == []  # what was not first-transferred was taken back
     (row,) = report["tables"]["authorizations"]
     assert row["purposes_for_authorization"] == "NDC and OIMP"
@@ -92,7 +95,7 @@ def test_formats(revoked):
     header = [c.value for c in book["actions"][1]]
     assert header[:4] == ["Date", "Type", "Subtype", "Cooperative approach ID"]
     assert "ITMO first ID" in header and "Quantity t CO2" in header
-    assert book["actions"].max_row == 4
+    assert book["actions"].max_row == 5
     t3 = [c.value for c in book["aef_t3_actions"][1]]
     assert "aefT3ActionsItmoFirstId" in t3 and "cadTrustAefT2AuthorizationsId" in t3
     zipped, _, ext = aef.render(report, "csv")

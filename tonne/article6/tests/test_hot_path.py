@@ -1,7 +1,7 @@
 """What Article 6 costs the unit-moving path: nothing for a transfer between
 holding accounts (decided from the acquiring account already read); one
-statement for a move into a terminal account, a second only when authorised
-units are first-transferred by it."""
+statement for a move into a terminal account, two more (first transfers and
+their adjustments) only when authorised units are first-transferred by it."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def statements(monkeypatch, hooks: bool, move) -> int:  # noqa: ANN001
 
 
 def test_cost_of_article6_in_moves(world, monkeypatch):
-    world.authorise(first_transfer_definition="use_or_cancellation", quantity=100)
+    world.authorise(first_transfer_definition="use_or_cancellation", quantity=100, purposes=["ndc", "oimp"],
+                    oimp_purposes="CORSIA")
     clock.freeze(T0 + dt.timedelta(hours=1))
     _, (issuance,) = testing.issue(world.reg, world.project, {2024: 1000})
     s = issuance.serial_start
@@ -79,5 +80,5 @@ def test_cost_of_article6_in_moves(world, monkeypatch):
     assert statements(monkeypatch, True, transfer(s + 10)) == statements(monkeypatch, False, transfer(s + 20))
     # Mitigation contribution units retired: one.
     assert statements(monkeypatch, True, retire(s + 500)) == statements(monkeypatch, False, retire(s + 510)) + 1
-    # Authorised units retired (a first transfer under this definition): two.
-    assert statements(monkeypatch, True, retire(s + 30)) == statements(monkeypatch, False, retire(s + 520)) + 2
+    # Authorised units retired (a first transfer under this definition): three.
+    assert statements(monkeypatch, True, retire(s + 30)) == statements(monkeypatch, False, retire(s + 520)) + 3

@@ -95,7 +95,7 @@ def test_two_party_scenario(world, settings, tmp_path):
     assert (holding["quantity_t_co2"], holding["itmo_first_id"], holding["itmo_last_id"]) == (200, itmo(s + 300), itmo(s + 499))
     (auth_row,) = report["tables"]["authorizations"]
     assert (auth_row["authorization_id"], auth_row["purposes_for_authorization"], auth_row["quantity"],
-            auth_row["first_transfer_definition_oimp"]) == ("CI-A6-2026-001", "NDC", 500, "First international transfer")
+            auth_row["first_transfer_definition_oimp"]) == ("CI-A6-2026-001", "NDC", 500, "")  # no OIMP: no OIMP definition
     assert len(report["tables"]["authorized_entities"]) == 1
     assert [len(report["cadt"][t]) for t in ("aef_t1_submission", "aef_t2_authorizations", "aef_t3_actions",
                                              "aef_t4_holdings", "aef_t5_authorized_entities")] == [1, 1, 3, 1, 1]

@@ -75,13 +75,14 @@ def test_first_transfer_at_issuance_or_authorisation(world, definition):
     authorisation = world.authorise(first_transfer_definition=definition, quantity=600)
     issuance = issue(world)
     (ft,) = FirstTransfer.objects.all()
-    assert (ft.serial_start, ft.serial_end, ft.cause, ft.acquiring_party) == (
-        issuance.serial_start, issuance.serial_start + 599, definition, "CH")
+    # No Party has acquired them yet: the adjustment names none.
+    assert (ft.serial_start, ft.serial_end, ft.cause, ft.purpose, ft.acquiring_party) == (
+        issuance.serial_start, issuance.serial_start + 599, definition, "ndc", "")
     adj = CorrespondingAdjustment.objects.get()
-    assert (adj.first_transfer, adj.vintage, adj.acquiring_party, adj.quantity) == (ft, 2024, "CH", 600)
+    assert (adj.first_transfer, adj.vintage, adj.acquiring_party, adj.quantity) == (ft, 2024, "", 600)
     st = selectors.status(authorisation)
     assert st["first_transferred"] == 600 and st["awaiting_first_transfer"] == 0
-    assert st["adjustments"] == [{"vintage": 2024, "acquiring_party": "CH", "quantity": 600}]
+    assert st["adjustments"] == [{"vintage": 2024, "acquiring_party": None, "quantity": 600}]
 
 
 def test_first_transfer_on_use_or_cancellation(world):
@@ -133,6 +134,7 @@ def test_revocation_keeps_first_transferred_units_and_takes_back_the_rest(world)
     authorisation = world.authorise(first_transfer_definition="use_or_cancellation", quantity=1000)
     issuance = issue(world)
     s = issuance.serial_start
+    use = lambda *a, **kw: globals()["use"](*a, using_party="CH", **kw)  # noqa: E731 (the acquiring Party uses them)
     use(world, s, s + 99)
     clock.freeze(T0 + dt.timedelta(days=2))
     effective = T0 + dt.timedelta(days=3)
@@ -162,14 +164,15 @@ def test_no_units_are_authorised_after_revocation(world):
     assert not AuthorisedRange.objects.exists()
 
 
-def test_quantity_cannot_drop_below_units_already_authorised(world):
-    authorisation = world.authorise(quantity=600)
-    issue(world)
-    terms = {k: v for k, v in world.terms(quantity=500).items()
+def test_quantity_cannot_drop_below_units_already_first_transferred(world):
+    authorisation = world.authorise(quantity=600, first_transfer_definition="use_or_cancellation")
+    s = issue(world).serial_start
+    use(world, s, s + 99, using_party="CH")
+    terms = {k: v for k, v in world.terms(quantity=99).items()
              if k not in ("identifier", "cooperative_approach", "first_transfer_definition")}
     with pytest.raises(ValidationFailed) as exc:
         a6.request_change(actor=world.reg.admin, identifier=authorisation.identifier, data=terms)
-    assert exc.value.code == "AUTHORISED_QUANTITY_BELOW_ATTACHED"
+    assert exc.value.code == "AUTHORISED_QUANTITY_BELOW_FIRST_TRANSFERRED"
 
 
 def test_database_refuses_a_second_first_transfer_or_adjustment(world):

@@ -1,4 +1,4 @@
-"""tonne article6 aef | import | status"""
+"""tonne article6 aef | import | status | reconcile"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tonne.article6 import aef, international, selectors
+from tonne.article6 import aef, international, review, selectors
 from tonne.controls.models import Approval
 from tonne.core.errors import RegistryError
 from tonne.organisations.models import User
@@ -28,6 +28,8 @@ class Command(BaseCommand):
         imp.add_argument("--user", required=True, help="the registry administrator who imports")
         status = sub.add_parser("status", help="Article 6 status of a serial or range")
         status.add_argument("serials")
+        rec = sub.add_parser("reconcile", help="list every mismatch between another Party's AEF and this registry's")
+        rec.add_argument("file", help="the other Party's AEF: FILE.json or FILE.xlsx, as `tonne article6 aef` writes it")
 
     def handle(self, *args: object, **options: object) -> None:
         try:
@@ -35,6 +37,8 @@ class Command(BaseCommand):
                 self._aef(options)
             elif options["action"] == "import":
                 self._import(options)
+            elif options["action"] == "reconcile":
+                self._reconcile(options)
             else:
 
                 self.stdout.write(json.dumps(selectors.lookup(str(options["serials"])), indent=2, default=str))
@@ -53,6 +57,19 @@ class Command(BaseCommand):
         content, _, _ = aef.render(report, fmt)
         output.write_bytes(content)
         self.stdout.write(f"written {output}")
+
+    def _reconcile(self, options: dict) -> None:
+        path = Path(str(options["file"]))
+        if not path.is_file():
+            raise CommandError(f"No file {path}.")
+        theirs = review.read_aef(path.name, path.read_bytes(), aef.TITLES)
+        ours = aef.build(int(theirs["year"]))
+        found = review.reconcile(ours, theirs)
+        for f in found:
+            self.stdout.write(f"{f['code']} {f['from']}->{f['to']} {f['itmo']} {f['date']}: {f['detail']}")
+        self.stdout.write(f"{len(found)} mismatch(es) between {theirs['party']}'s AEF {theirs['year']} and {ours['party']}'s")
+        if found:
+            raise CommandError("The AEFs do not agree.")
 
     def _import(self, options: dict) -> None:
         key = str(options["key"])
