@@ -8,6 +8,7 @@ table value)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tonne.controls.models import AccountHold, Approval
 from tonne.kyc import services as kyc
 from tonne.kyc.models import ScreeningHit
 from tonne.kyc.testing import verified_kyc
+from tonne.ledger import state_decisions
 from tonne.ledger import verify as verify_module
 from tonne.ledger.tests.test_tamper import sql
 from tonne.organisations.models import User
@@ -183,3 +185,18 @@ def test_a_trusted_destination_delay_shortened_behind_the_ledger_is_named(decide
     sql("UPDATE controls_trusteddestination SET effective_at = %s", [dt.datetime(2000, 1, 1, tzinfo=dt.UTC)])
     message = _named()
     assert "controls_trusteddestination row" in message and "field effective_at" in message
+
+
+def test_the_anonymous_ledger_keeps_these_decisions_private(decided, client):
+    entries = client.get("/api/v1/ledger/entries?limit=1000").json()["items"]
+    bodies = {e["seq"]: json.loads(e["body"]) for e in entries}
+    stated = [b for b in bodies.values() if b["kind"] in state_decisions.KINDS or b["kind"] == "user.changed"]
+    assert {b["kind"] for b in stated} >= {"control.hold", "control.approval_requested", "control.approval_decided",
+                                           "kyc.status", "kyc.hit_raised", "user.changed"}
+    text = json.dumps(stated)
+    for value in (decided.developer_account.identifier, decided.buyer_account.identifier, decided.developer.username,
+                  decided.admin.username, "dev-approver", "velocity", "verified", "CH-100-1",
+                  decided.extra["approved"].request_hash):
+        assert value not in text, value
+    hits = [b["data"] for b in stated if b["kind"] == "kyc.hit_raised"]
+    assert hits and all(data["organisation"].startswith("c:") for data in hits)
