@@ -110,7 +110,7 @@ def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:
     def release(alert: AmlAlert) -> None:
         if alert.status == AmlAlert.Status.DISMISSED:
             alert.hold = False
-            controls.release_hold(alert_id=alert.pk)
+            controls.release_hold(alert_id=alert.pk, actor=actor)
 
     return review.decide(
         actor=actor, model=AmlAlert, pk=alert_id, status=status, note=note,
@@ -128,6 +128,6 @@ def release_hold(*, actor: User, alert_id: int, note: str) -> AmlAlert:
             raise NotFound("ALERT_NOT_FOUND", "No such alert.")
         alert.hold = False
         alert.save(update_fields=["hold"])
-        controls.release_hold(alert_id=alert.pk)
+        controls.release_hold(alert_id=alert.pk, actor=actor)
         record(AuditEvent.Category.SECURITY, "aml.hold_released", actor=actor, target=str(alert.pk), detail={"note": note})
     return alert

@@ -25,6 +25,7 @@ from django.db import transaction
 from tonne.cadt.models import WebhookDelivery, WebhookSubscription
 from tonne.core import clock, outbound
 from tonne.core.errors import NotFound, ValidationFailed
+from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
@@ -101,7 +102,9 @@ def _wanted(subscription: WebhookSubscription, kind: str) -> bool:
 
 
 def event_body(entry: LedgerEntry) -> bytes:
-    body = json.loads(entry.body)
+    """The event of an entry, as the ledger publishes it: private fields
+    committed to (an entry from before version 2 too), never as stored."""
+    body = json.loads(ledger_selectors.public_body(entry))
     event = {
         "id": f"{settings.TONNE_LEDGER_ORIGIN}/{entry.seq}",
         "seq": entry.seq,
@@ -141,8 +144,21 @@ def enqueue_due() -> int:
     return queued
 
 
+def _published(delivery: WebhookDelivery) -> bytes:
+    """The event to send, rendered again from its entry: one queued before
+    events were published with their private fields committed to goes out
+    (and is kept) published all the same."""
+    entry = LedgerEntry.objects.filter(seq=delivery.seq).first()
+    if entry is None:  # the ledger is append-only: only a damaged database lacks it
+        return delivery.payload.encode()
+    body = event_body(entry)
+    if body.decode() != delivery.payload:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=body.decode())
+    return body
+
+
 def _post(sub: WebhookSubscription, delivery: WebhookDelivery) -> tuple[int | None, str]:
-    body = delivery.payload.encode()
+    body = _published(delivery)
     timestamp = int(clock.now().timestamp())
     headers = {
         "Content-Type": "application/json",

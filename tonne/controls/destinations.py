@@ -80,7 +80,8 @@ def _add(payload: dict[str, Any], *, requested_by: User, approved_by: User | Non
         effective_at=gate.trusted_from(now),
     )
     actor = approved_by or requested_by
-    append_entry(kind="control.trusted_destination_added", actor=actor, data=dict(payload))
+    append_entry(kind="control.trusted_destination_added", actor=actor,
+                 data={**payload, "effective_at": entry.effective_at.isoformat()})
     record(AuditEvent.Category.CONTROL, "trusted_destination.added", actor=actor, target=source.identifier,
            detail={**payload, "effective_at": entry.effective_at.isoformat()})
     return entry

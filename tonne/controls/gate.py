@@ -26,6 +26,7 @@ from tonne.controls.models import (
 )
 from tonne.core import clock
 from tonne.core.errors import PermissionDenied, ValidationFailed
+from tonne.ledger.services import append
 from tonne.organisations.models import Account, User
 from tonne.units.controls_port import Waiting
 from tonne.units.domain import PROCEED, Decision, Flags, MoveFacts
@@ -153,7 +154,7 @@ def wait(
             [value for start, end in ranges for value in (txn.pk, start, end)],
         )
     if decision.needs_approval:
-        Approval.objects.create(
+        approval = Approval.objects.create(
             uid=uuid.uuid4(),
             action=facts.kind,
             organisation_id=actor.organisation_id,
@@ -168,6 +169,7 @@ def wait(
             created_at=facts.at,
             expires_at=facts.at + dt.timedelta(hours=settings.TONNE_APPROVAL_HOURS),
         )
+        state_requested(approval, actor=actor, transaction_ref=txn.identifier)
     record(
         AuditEvent.Category.CONTROL,
         f"{facts.kind}.{txn.status}",
@@ -175,6 +177,33 @@ def wait(
         target=txn.identifier,
         detail={"execute_at": decision.execute_at.isoformat() if decision.execute_at else None, "quantity": facts.quantity},
     )
+
+
+# The ledger states every four-eyes request and its decision, and verify
+# holds the approvals table to them (who asked, who decided, what). Appended
+# on a cursor, not append_entry: a waiting move's own transaction may be the
+# move path's, outside Django's atomic blocks.
+
+
+def state_requested(approval: Approval, *, actor: User, transaction_ref: str = "") -> None:
+    organisation = approval.organisation
+    account = approval.account
+    data = {
+        "approval": str(approval.uid), "action": approval.action,
+        "organisation": str(organisation.uid) if organisation is not None else None,
+        "account": account.identifier if account is not None else None,
+        "initiated_by": approval.initiated_by.username, "request_hash": approval.request_hash,
+    }
+    with connection.cursor() as cursor:
+        append(cursor, kind="control.approval_requested", actor=actor, data=data, transaction_ref=transaction_ref)()
+
+
+def state_decided(approval: Approval, *, actor: User | None) -> None:
+    decided_by = approval.decided_by
+    data = {"approval": str(approval.uid), "status": approval.status,
+            "decided_by": decided_by.username if decided_by is not None else None}
+    with connection.cursor() as cursor:
+        append(cursor, kind="control.approval_decided", actor=actor, data=data)()
 
 
 def release(txn_id: int) -> None:

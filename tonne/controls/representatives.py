@@ -133,6 +133,8 @@ def apply_change(payload: dict[str, Any], *, requested_by: User, approved_by: Us
     actor = approved_by or requested_by
     append_entry(kind="user.changed", actor=actor, data={
         "username": member.username, "organisation": payload["organisation"], **after,
+        # The representative delay: verify holds the row to it.
+        "in_force_from": member.in_force_from.isoformat() if member.in_force_from else None,
     })
     record(Category.ADMIN_ACTION, "member.changed", actor=actor, target=member.username, detail={
         **payload, "requested_by": requested_by.username,

@@ -90,6 +90,7 @@ def _expire_if_due(approval: Approval, now: dt.datetime) -> bool:
         approval.status = Approval.Status.EXPIRED
         approval.decided_at = now
         approval.save(update_fields=["status", "decided_at"])
+        gate.state_decided(approval, actor=None)
         if approval.transaction_id:
             Transaction.objects.filter(pk=approval.transaction_id, status__in=WAITING).update(
                 status=Status.FAILED, failure_code="APPROVAL_EXPIRED"
@@ -130,6 +131,7 @@ def _approve_locked(approval: Approval, actor: User, request_hash: str, now: dt.
     approval.decided_by = actor
     approval.decided_at = now
     approval.save(update_fields=["status", "decided_by", "decided_at"])
+    gate.state_decided(approval, actor=actor)
     record(Category.CONTROL, f"{approval.action}.approved", actor=actor, target=str(approval.uid))
     _carry_out(approval, actor, now)
 
@@ -159,6 +161,7 @@ def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetim
     approval.decided_at = now
     approval.reason = reason
     approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    gate.state_decided(approval, actor=actor)
     if approval.transaction_id:
         Transaction.objects.filter(pk=approval.transaction_id).update(status=Status.REJECTED)
         gate.release(approval.transaction_id)
@@ -201,6 +204,7 @@ def new_approval(
         created_at=now,
         expires_at=now + dt.timedelta(hours=settings.TONNE_APPROVAL_HOURS),
     )
+    gate.state_requested(approval, actor=actor)
     record(Category.CONTROL, f"{action}.requested", actor=actor, target=str(approval.uid), detail=payload)
     return approval
 
@@ -247,9 +251,11 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
         txn.save(update_fields=["status"])
         PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
         gate.release(txn.pk)
-        Approval.objects.filter(transaction=txn, status=Approval.Status.PENDING).update(
-            status=Approval.Status.CANCELLED, decided_at=clock.now()
-        )
+        for approval in Approval.objects.select_for_update().filter(transaction=txn, status=Approval.Status.PENDING):
+            approval.status = Approval.Status.CANCELLED
+            approval.decided_at = clock.now()
+            approval.save(update_fields=["status", "decided_at"])
+            gate.state_decided(approval, actor=actor)
         record(Category.CONTROL, f"{txn.kind}.cancelled", actor=actor, target=txn.identifier)
     return txn
 
@@ -309,7 +315,8 @@ def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: Us
         effective_at=gate.trusted_from(now),
     )
     append_entry(kind="control.trusted_added", actor=approved_by or requested_by,
-                 data={"account": source.identifier, "trusted": target.identifier})
+                 data={"account": source.identifier, "trusted": target.identifier,
+                       "effective_at": entry.effective_at.isoformat()})
     record(Category.CONTROL, "trusted_list.added", actor=approved_by or requested_by, target=source.identifier,
            detail={**payload, "effective_at": entry.effective_at.isoformat()})
     return entry
@@ -479,12 +486,18 @@ def set_transfers_suspended(*, actor: User, suspended: bool, reason: str) -> Reg
 
 
 def place_hold(*, account_id: int, alert_id: int, rule: str) -> AccountHold:
-    """Units may not leave the account until the hold is released (the monitoring's alert asked for it)."""
-    return AccountHold.objects.create(account_id=account_id, alert_id=alert_id, rule=rule, created_at=clock.now())
+    """Units may not leave the account until the hold is released (the
+    monitoring's alert asked for it). Runs in the caller's transaction."""
+    hold = AccountHold.objects.create(account_id=account_id, alert_id=alert_id, rule=rule, created_at=clock.now())
+    account = Account.objects.values_list("identifier", flat=True).get(pk=account_id)
+    append_entry(kind="control.hold", actor=None, data={"alert": alert_id, "account": account, "rule": rule})
+    return hold
 
 
-def release_hold(*, alert_id: int) -> None:
-    AccountHold.objects.filter(alert_id=alert_id, released_at__isnull=True).update(released_at=clock.now())
+def release_hold(*, alert_id: int, actor: User | None = None) -> None:
+    """Runs in the caller's transaction."""
+    if AccountHold.objects.filter(alert_id=alert_id, released_at__isnull=True).update(released_at=clock.now()):
+        append_entry(kind="control.hold_released", actor=actor, data={"alert": alert_id})
 
 
 # Changes of representatives live in their own module, which builds on this

@@ -28,6 +28,7 @@ from tonne.kyc.models import (
     ScreeningHit,
 )
 from tonne.kyc.selectors import require_holder_or_admin
+from tonne.ledger.services import append_entry
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import (
     is_registry_administrator,
@@ -40,6 +41,16 @@ BLOCKING_HITS = (ScreeningHit.Status.PENDING, ScreeningHit.Status.CONFIRMED)
 
 
 # -- profile -----------------------------------------------------------------------------
+
+
+def _state_profile(profile: KycProfile, organisation: Organisation, actor: User) -> None:
+    """The ledger states each review (it decides who may move units); verify holds the row to it."""
+    reviewer = profile.reviewed_by
+    append_entry(kind="kyc.status", actor=actor, data={
+        "organisation": str(organisation.uid), "status": profile.status,
+        "review_due": profile.review_due.isoformat() if profile.review_due else None,
+        "reviewed_by": reviewer.username if reviewer is not None else None,
+    })
 
 
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
@@ -94,6 +105,7 @@ def submit_profile(*, actor: User, organisation: Organisation, data: dict[str, A
         profile.status = KycProfile.Status.SUBMITTED
         profile.submitted_at = now
         profile.save()
+        _state_profile(profile, organisation, actor)
         BeneficialOwner.objects.filter(organisation=organisation).delete()
         for owner in owners:
             owner.organisation = organisation
@@ -119,6 +131,7 @@ def verify_profile(*, actor: User, organisation: Organisation) -> KycProfile:
         profile.reviewed_by = actor
         profile.review_due = now.date() + dt.timedelta(days=settings.TONNE_KYC_REVIEW_DAYS)
         profile.save()
+        _state_profile(profile, organisation, actor)
         record(Category.ADMIN_ACTION, "kyc.verified", actor=actor, target=str(organisation.uid),
                detail={"review_due": profile.review_due.isoformat()})
     return profile
@@ -278,6 +291,7 @@ def screen_organisation(organisation: Organisation, *, trigger: str, choices: Ch
                 organisation=organisation, subject=subject[:300], entry=entry, entry_name=entry.name,
                 entry_reference=entry.reference, source=source, score=int(score), trigger=trigger, created_at=now,
             )
+            append_entry(kind="kyc.hit_raised", actor=None, data={"hit": hit.pk, "organisation": str(organisation.uid)})
             record(Category.SECURITY, "sanctions.hit", target=str(organisation.uid),
                    detail={"subject": subject, "entry": entry.name, "reference": entry.reference, "score": int(score)})
             hits.append(hit)
@@ -286,11 +300,16 @@ def screen_organisation(organisation: Organisation, *, trigger: str, choices: Ch
 
 def decide_hit(*, actor: User, hit_id: int, status: str, note: str) -> ScreeningHit:
     """Clear (the organisation may move units again) or confirm a screening hit."""
+
+    def state(hit: ScreeningHit) -> None:
+        append_entry(kind="kyc.hit_decided", actor=actor,
+                     data={"hit": hit.pk, "status": hit.status, "decided_by": actor.username})
+
     return review.decide(
         actor=actor, model=ScreeningHit, pk=hit_id, status=status, note=note,
         choices=(ScreeningHit.Status.CLEARED, ScreeningHit.Status.CONFIRMED), open_status=ScreeningHit.Status.PENDING,
         codes=("HIT_DECISION_INVALID", "SCREENING_HIT_NOT_FOUND", "SCREENING_HIT_DECIDED"), event="sanctions.hit",
-        noun="screening hit",
+        noun="screening hit", on_decided=state,
     )
 
 

@@ -1,6 +1,7 @@
 """`tonne ledger backfill`: a database made before the ledger recorded the
-controls (freezes, limits, trusted accounts, the kill switch) has rows the
-ledger never stated, which verify reports. This appends one entry per such
+controls (freezes, limits, trusted accounts, the kill switch) or the
+decisions of :mod:`tonne.ledger.state_decisions` (holds, approvals, KYC
+reviews, screening hits, trusted destinations) has rows the ledger never stated, which verify reports. This appends one entry per such
 row, with the row's values as they stand, so that verify is clean again.
 
 Only rows the ledger says nothing about are written: a row whose values
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from tonne.ledger import state
+from tonne.ledger import state, state_decisions
 from tonne.ledger.services import append_entry
 from tonne.ledger.verify_checks import Divergence
 
@@ -42,13 +43,16 @@ def backfill() -> dict[str, int]:
         for account, values in live["controls_accountlimit"]:
             if account not in stated["controls_accountlimit"]:
                 append("control.limits", {"account": account, **values})
-        for row, _values in live["controls_trustedaccount"]:
+        for row, values in live["controls_trustedaccount"]:
             if row not in stated["controls_trustedaccount"]:
                 account, trusted = row.split(" trusts ")
-                append("control.trusted_added", {"account": account, "trusted": trusted})
+                append("control.trusted_added", {"account": account, "trusted": trusted,
+                                                  "effective_at": values["effective_at"]})
         if not stated["controls_registryswitch"] and any(
             values["suspended"] for _row, values in live["controls_registryswitch"]
         ):
             append("control.transfers", {"suspended": True, "reason": "Recorded when the ledger began stating the "
                                                                       "kill switch"})
+        for kind, data in state_decisions.missing_entries(stated, live):
+            append(kind, data)
     return counts

@@ -8,8 +8,9 @@ published) holds, in place of each private field, a commitment to it:
   serials and check conservation without learning who the holder is. Its salt
   is derived from the registry's commitment key, so none is stored.
 * ``c:<hex>``, a *commitment* to one value in one entry (an account's owner
-  and name, a user's organisation and role, a private document's file name,
-  hash and size): a fresh random salt each time, kept in a private table, so
+  and name, a user's organisation, role and representative delay, a private
+  document's file name, hash and size, an organisation's KYC review and
+  screening hits, the hash of a four-eyes request): a fresh random salt each time, kept in a private table, so
   two commitments to the same value cannot be linked.
 
 Both are HMAC-SHA256(key=salt, message=prefix + canonical JSON of the value). The
@@ -38,7 +39,8 @@ USER = "user"
 SECRET = "secret"  # noqa: S105  # a value committed to in this entry alone
 
 _MOVE = {"from": ACCOUNT, "to": ACCOUNT}
-_USER = {"username": USER, "organisation": SECRET, "role": SECRET, "root": SECRET}
+_USER = {"username": USER, "organisation": SECRET, "role": SECRET, "root": SECRET, "in_force_from": SECRET}
+_DESTINATION = {"account": ACCOUNT, "destination_account": SECRET}
 _ARTICLE6 = {"requested_by": USER, "approved_by": USER}
 # Private fields per entry kind: a dotted path ("[]" for every item of a
 # list) and how it is committed to. Moves ("units.*" but issuance) use _MOVE.
@@ -50,6 +52,17 @@ PRIVATE_FIELDS: dict[str, dict[str, str]] = {
     "control.trusted_removed": {"account": ACCOUNT, "trusted": ACCOUNT},
     "control.limits": {"account": ACCOUNT},
     "control.freeze": {"account": ACCOUNT},
+    "control.trusted_destination_added": _DESTINATION,
+    "control.trusted_destination_removed": _DESTINATION,
+    "control.hold": {"account": ACCOUNT, "rule": SECRET},  # which suspicion is not told to anyone
+    # Who asked and who decided (pseudonyms: the same person links across
+    # entries, as in moves), and what the request was (its hash, committed).
+    "control.approval_requested": {"account": ACCOUNT, "initiated_by": USER, "request_hash": SECRET},
+    "control.approval_decided": {"decided_by": USER},
+    # An organisation's KYC review and screening hits are its own business.
+    "kyc.status": {"status": SECRET, "review_due": SECRET, "reviewed_by": USER},
+    "kyc.hit_raised": {"organisation": SECRET},
+    "kyc.hit_decided": {"status": SECRET, "decided_by": USER},
     "user.created": _USER,
     "user.changed": _USER,
     "document.uploaded": {"filename": SECRET, "sha256": SECRET, "size": SECRET},

@@ -4,8 +4,9 @@ says, replayed from the ledger and compared with the live tables.
 Holdings are replayed by :mod:`tonne.ledger.replay`; this replays the rest:
 organisations (status, accreditation), users (organisation, role, active,
 root), accounts (type, owner, status), controls (freezes, limits, trusted
-accounts, the kill switch), documents (file name, size, hash) and every transaction the ledger moved
-units for (kind, quantity, from, to, beneficiary, purpose, jurisdiction,
+accounts, the kill switch), documents (file name, size, hash), the
+decisions of :mod:`tonne.ledger.state_decisions` (holds, approvals, KYC,
+trusted destinations), and every transaction the ledger moved units for (kind, quantity, from, to, beneficiary, purpose, jurisdiction,
 reason). The first divergence names the table, the row, the field, the
 ledger's value (and the entry that set it) and the table's value.
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.db import connection
 
-from tonne.ledger import commitments, openings
+from tonne.ledger import commitments, openings, state_decisions
 from tonne.ledger.verify_checks import Divergence
 
 STATE_DIVERGES = "STATE_DIVERGES"
@@ -44,6 +45,7 @@ STATE_KINDS = (
     "control.freeze_lifted",
     "control.transfers",
     "document.uploaded",
+    *state_decisions.KINDS,
 )
 ENTRIES_SQL = (
     "SELECT seq, kind, body FROM ledger_ledgerentry WHERE kind IN ({kinds}) "
@@ -80,7 +82,7 @@ SELECT min(e.seq) FROM (
 ) e"""  # noqa: S608 (fixed column names; values bound)
 ORGANISATIONS_SQL = "SELECT uid, status, accredited FROM organisations_organisation"
 USERS_SQL = (
-    "SELECT u.username, o.uid, u.role, u.is_active, u.is_superuser FROM organisations_user u "
+    "SELECT u.username, o.uid, u.role, u.is_active, u.is_superuser, u.in_force_from FROM organisations_user u "
     "LEFT JOIN organisations_organisation o ON o.id = u.organisation_id"
 )
 ACCOUNTS_SQL = (
@@ -103,7 +105,7 @@ LIMITS_SQL = (
     "JOIN organisations_account a ON a.id = l.account_id"
 )
 TRUSTED_SQL = (
-    "SELECT a.identifier, t.identifier, COUNT(*) FROM controls_trustedaccount x "
+    "SELECT a.identifier, t.identifier, MAX(x.effective_at) FROM controls_trustedaccount x "
     "JOIN organisations_account a ON a.id = x.account_id JOIN organisations_account t ON t.id = x.trusted_id "
     "WHERE x.removed_at IS NULL GROUP BY a.identifier, t.identifier"
 )
@@ -138,6 +140,7 @@ class StateReplay:
             "controls_trustedaccount": {},
             "controls_registryswitch": {},
             "projects_document": {},
+            **{table: {} for table in state_decisions.TABLES},
         }
 
     def _set(self, table: str, row: str, seq: int, **fields: Any) -> None:
@@ -159,18 +162,26 @@ class StateReplay:
                       "root": bool(data.get("root"))}
             if "active" in data:  # stated since the ledger began recording it
                 fields["active"] = bool(data["active"])
+            if "in_force_from" in data:  # likewise: the representative delay
+                fields["in_force_from"] = state_decisions.when(data["in_force_from"])
             self._set("organisations_user", data["username"], seq, **fields)
         elif kind == "user.changed":
-            self._set("organisations_user", data["username"], seq, organisation=_uid(data.get("organisation")),
-                      role=data["role"], active=bool(data["active"]))
+            fields = {"organisation": _uid(data.get("organisation")), "role": data["role"],
+                      "active": bool(data["active"])}
+            if "in_force_from" in data:
+                fields["in_force_from"] = state_decisions.when(data["in_force_from"])
+            self._set("organisations_user", data["username"], seq, **fields)
         elif kind == "account.opened":
             self._set("organisations_account", data["account"], seq, type=data["type"],
                       organisation=_uid(data.get("organisation")), status=ACCOUNT_OPEN)
         elif kind == "account.status":
             self._set("organisations_account", data["account"], seq, status=data["to"])
-        elif kind in ("control.trusted_added", "control.trusted_removed"):
-            self._set("controls_trustedaccount", f"{data['account']} trusts {data['trusted']}", seq,
-                      active=kind == "control.trusted_added")
+        elif kind == "control.trusted_added":
+            # The trusted delay: stated since the ledger began recording it (None: not stated).
+            self._set("controls_trustedaccount", f"{data['account']} trusts {data['trusted']}", seq, active=True,
+                      effective_at=state_decisions.when(data.get("effective_at")))
+        elif kind == "control.trusted_removed":
+            self._set("controls_trustedaccount", f"{data['account']} trusts {data['trusted']}", seq, active=False)
         elif kind == "control.limits":
             self._set("controls_accountlimit", data["account"], seq, per_transfer=data["per_transfer"],
                       per_day=data["per_day"])
@@ -185,6 +196,8 @@ class StateReplay:
         elif kind == "document.uploaded":
             self._set("projects_document", _uid(data["document"]) or "", seq, project=data.get("project"),
                       kind=data["kind"], filename=data["filename"], size=data["size"], sha256=data["sha256"])
+        elif kind in state_decisions.KINDS:
+            state_decisions.apply(self._set, seq, kind, data)
         elif data.get("op") == "move" and body.get("transaction"):
             self._set("units_transaction", body["transaction"], seq, **{
                 name: data.get(name, 0 if name == "quantity" else "") for name in TRANSACTION_FIELDS
@@ -229,8 +242,9 @@ def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[st
             for uid, status, accredited in _rows(ORGANISATIONS_SQL)
         ],
         "organisations_user": [
-            (username, {"organisation": _uid(org), "role": role, "active": bool(active), "root": bool(root)})
-            for username, org, role, active, root in _rows(USERS_SQL)
+            (username, {"organisation": _uid(org), "role": role, "active": bool(active), "root": bool(root),
+                        "in_force_from": state_decisions.when(in_force)})
+            for username, org, role, active, root, in_force in _rows(USERS_SQL)
         ],
         "organisations_account": [
             (identifier, {"type": kind, "organisation": _uid(org), "status": status})
@@ -251,7 +265,8 @@ def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[st
         ],
         # Only the pairs in force are rows here; a removed pair is one the ledger says is inactive.
         "controls_trustedaccount": [
-            (f"{account} trusts {trusted}", {"active": True}) for account, trusted, _n in _rows(TRUSTED_SQL)
+            (f"{account} trusts {trusted}", {"active": True, "effective_at": state_decisions.when(effective_at)})
+            for account, trusted, effective_at in _rows(TRUSTED_SQL)
         ],
         "controls_registryswitch": [("1", {"suspended": bool(row[0])}) for row in _rows(SWITCH_SQL)],
         "projects_document": [
@@ -259,6 +274,7 @@ def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[st
                                "sha256": sha256})
             for uid, project, kind, filename, size, sha256 in _rows(DOCUMENTS_SQL)
         ],
+        **state_decisions.live_rows(),
     }
 
 
@@ -302,7 +318,9 @@ def check_state() -> Divergence | None:
         found = replay.compare(table, live[table], all_rows=True)
         if found is not None:
             return found
-    found = _compare_trusted(replay, live["controls_trustedaccount"])
+    found = state_decisions.check(replay.compare, live) or _compare_in_force(
+        replay, "controls_trustedaccount", live["controls_trustedaccount"]
+    ) or _compare_in_force(replay, "controls_trusteddestination", live["controls_trusteddestination"])
     if found is not None:
         return found
     # The switch row is made on first use; a ledger that never stated it means "not suspended".
@@ -348,14 +366,19 @@ def _openings() -> tuple[dict[str, Any], Divergence | None]:
     return stored, None
 
 
-def _compare_trusted(replay: StateReplay, live: list[tuple[str, dict[str, Any]]]) -> Divergence | None:
-    """Pairs in force must be those the ledger last added and did not remove."""
-    stated = replay.tables["controls_trustedaccount"]
-    in_force = {row for row, _values in live}
-    for row in sorted(in_force | set(stated)):
+def _compare_in_force(replay: StateReplay, table: str, live: list[tuple[str, dict[str, Any]]]) -> Divergence | None:
+    """Pairs in force must be those the ledger last added and did not remove,
+    from the time it states (the trusted delay), where it states one."""
+    stated = replay.tables[table]
+    in_force = dict(live)
+    for row in sorted(set(in_force) | set(stated)):
         value, seq = stated.get(row, {}).get("active", (False, None))
         if value != (row in in_force):
-            return Divergence(STATE_DIVERGES, f"controls_trustedaccount row {row} field active: the ledger states "
+            return Divergence(STATE_DIVERGES, f"{table} row {row} field active: the ledger states "
                                               f"{value!r}{f' (entry {seq})' if seq is not None else ''}, "
                                               f"the table holds {row in in_force!r}", seq)
+        since, seq = stated.get(row, {}).get("effective_at", (None, None))
+        if since is not None and row in in_force and in_force[row].get("effective_at") != since:
+            return Divergence(STATE_DIVERGES, f"{table} row {row} field effective_at: the ledger states {since!r} "
+                                              f"(entry {seq}), the table holds {in_force[row]['effective_at']!r}", seq)
     return None

@@ -166,3 +166,40 @@ def test_webhooks_and_sync_over_http(cadt_reg: testing.Registry, receiver: Recei
     assert_problem(client.post(f"{API}/cadt/webhooks", {"url": receiver.url}, content_type="application/json",
                                headers=reader), 403, "TOKEN_SCOPE_INSUFFICIENT")
     assert WebhookSubscription.objects.count() == 1
+
+
+def test_events_are_sent_as_published_never_with_private_fields(db, receiver: Receiver) -> None:
+    """Entries written before version 2 name users and private fields in the
+    clear in the table; their events, like every other, carry them committed."""
+    from tonne.ledger import domain, openings
+    from tonne.ledger.models import LedgerEntry
+
+    with pytest.MonkeyPatch.context() as patch:  # as an older Tonne wrote its entries
+        patch.setattr(domain, "ENTRY_VERSION", 1)
+        patch.setattr(openings, "conceal", lambda kind, data: (data, []))
+        patch.setattr(openings, "actor_name", domain.actor_ref)
+        reg = testing.build_registry("hook")
+    openings.reset()
+    try:
+        sub = webhooks.subscribe(actor=reg.admin, url=receiver.url, secret=SECRET, events=["user.", "account."],
+                                 from_start=True)
+        webhooks.enqueue_due()
+        # A delivery queued by an older Tonne kept the entry as stored: it goes out published too.
+        stored = LedgerEntry.objects.filter(kind="user.created").order_by("seq").first()
+        assert stored is not None and reg.root.username in stored.body
+        WebhookDelivery.objects.filter(subscription=sub, seq=stored.seq).update(payload=stored.body)
+        testing.make_user(reg.buyer_org, "hook-newcomer", actor=reg.admin)  # a version 2 entry
+        assert webhooks.deliver_due() > 0
+        bodies = [body.decode() for _headers, body in receiver.events]
+        assert len(bodies) == LedgerEntry.objects.filter(kind__startswith="user.").count() + \
+            LedgerEntry.objects.filter(kind__startswith="account.").count()
+        for user in (reg.root, reg.admin, reg.developer, reg.buyer):
+            assert not any(f'"{user.username}"' in body for body in bodies), user.username
+        assert not any("hook-newcomer" in body for body in bodies)
+        opened = [json.loads(body)["data"] for body in bodies if json.loads(body)["kind"] == "account.opened"]
+        held = [data for data in opened if data["organisation"] is not None]  # not the registry's own accounts
+        assert held and all(data["organisation"].startswith("c:") and data["name"].startswith("c:") for data in held)
+        assert all(d.payload == body for d, body in zip(
+            WebhookDelivery.objects.filter(subscription=sub).order_by("seq"), bodies, strict=True))
+    finally:
+        openings.reset()

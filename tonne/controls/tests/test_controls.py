@@ -52,7 +52,10 @@ def test_transfer_waits_for_a_second_person_then_for_settlement(world: World) ->
     entries = LedgerEntry.objects.count()
     txn = transfer(w)
     assert txn.status == Transaction.Status.AWAITING_APPROVAL
-    assert held(w.reg.developer_account) == before and LedgerEntry.objects.count() == entries
+    # Nothing moved; the ledger states only the request, bound to its transaction.
+    assert held(w.reg.developer_account) == before
+    assert list(LedgerEntry.objects.filter(seq__gte=entries).values_list("kind", "transaction_ref")) == [
+        ("control.approval_requested", txn.identifier)]
     approval = approval_of(txn)
     assert approval.request_hash == txn.request_hash
     controls.approve(actor=w.dev_approver, uid=approval.uid, request_hash=approval.request_hash)

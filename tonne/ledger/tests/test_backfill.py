@@ -52,3 +52,34 @@ def test_a_row_that_differs_from_the_ledger_is_left_for_verify_to_name(registry,
     assert backfill() == {}
     result = verify_ledger()
     assert result.first is not None and "per_transfer" in result.first.message
+
+
+def test_decisions_the_ledger_never_stated_are_backfilled_once(registry) -> None:
+    from tonne.controls.models import AccountHold, Approval, TrustedDestination
+    from tonne.kyc.models import KycProfile, ScreeningHit
+
+    reg = registry
+    now = clock.now()
+    # Rows as an older Tonne wrote them: no ledger entry.
+    AccountHold.objects.create(account=reg.developer_account, alert_id=7, rule="velocity", created_at=now,
+                               released_at=now)
+    Approval.objects.create(uid=uuid.uuid4(), action="limit_change", status="approved",
+                            organisation=reg.developer_org, account=reg.developer_account, payload={},
+                            request_hash="ab" * 32, initiated_by=reg.developer, created_at=now, expires_at=now,
+                            decided_by=reg.admin, decided_at=now)
+    KycProfile.objects.create(organisation=reg.buyer_org, legal_name="Buyers", registration_country="CI",
+                              registration_number="RCCM-1", registered_address="Abidjan", status="verified",
+                              submitted_at=now, reviewed_at=now, reviewed_by=reg.admin, review_due=now.date())
+    ScreeningHit.objects.create(organisation=reg.buyer_org, subject="x", entry_name="x", entry_reference="x",
+                                source="un", score=90, trigger="onboarding", created_at=now)
+    TrustedDestination.objects.create(account=reg.buyer_account, party="CH", registry="Swiss registry",
+                                      requested_by=reg.buyer, requested_at=now, effective_at=now)
+    before = verify_ledger()
+    assert before.first is not None and before.first.code == "STATE_DIVERGES"
+
+    assert backfill() == {"control.hold": 1, "control.hold_released": 1, "control.approval_requested": 1,
+                          "control.approval_decided": 1, "kyc.status": 1, "kyc.hit_raised": 1,
+                          "control.trusted_destination_added": 1}
+    result = verify_ledger()
+    assert result.ok, result.first
+    assert backfill() == {}

@@ -494,7 +494,10 @@ def test_a_pipelined_move_that_must_wait_is_kept_and_settles_once_approved(hundr
     )
     assert connection.connection.pgconn.transaction_status == 0  # idle: committed, nothing left open
     assert Transaction.objects.get(pk=waiting.pk).status == Transaction.Status.AWAITING_APPROVAL
-    assert held(dev) == 100 and held(buyer) == 0 and LedgerHead.objects.get(pk=1).size == size
+    assert held(dev) == 100 and held(buyer) == 0
+    # The ledger states the request only (committed with it), bound to its transaction.
+    assert LedgerHead.objects.get(pk=1).size == size + 1
+    assert LedgerEntry.objects.get(seq=size).kind == "control.approval_requested"
     approval = Approval.objects.get(transaction_id=waiting.pk)
     approver = testing.make_user(reg.developer_org, "pipe-approver", User.Role.APPROVER, actor=reg.root)
     controls.approve(actor=approver, uid=approval.uid, request_hash=approval.request_hash)
