@@ -10,6 +10,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklists
@@ -87,6 +88,21 @@ CHOICE_LABELS: dict[str, Any] = {
     "low": _("Low"),
     "medium": _("Medium"),
     "high": _("High"),
+}
+# The reader's names of the other fields the services name in their refusals.
+OTHER_LABELS: dict[str, Any] = {
+    "quantity": _("Quantity"),
+    "reason": _("Reason"),
+    "period_start": _("Monitoring period start"),
+    "period_end": _("Monitoring period end"),
+    "vintages": _("Vintages"),
+    "ranges": _("Serial ranges"),
+    "beneficiary": _("Beneficiary"),
+    "purpose": _("Purpose"),
+    "status": _("Status"),
+    "kind": _("Kind"),
+    "file": _("File"),
+    "vvb": _("Validation / verification body"),
 }
 LONG_TEXT = {"description", "benefit_sharing_plan", "consent_evidence", "gis"}
 BLANK = [("", "—")]
@@ -392,7 +408,7 @@ class MoveForm(forms.Form):
         try:
             self.parsed_ranges()
         except RegistryError as exc:
-            self.add_error("ranges", f"{exc.message} ({exc.code})")
+            self.add_error("ranges", f"{refusals.text(exc, label=str(self.fields['ranges'].label))} ({exc.code})")
         return cleaned
 
 

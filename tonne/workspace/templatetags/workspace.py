@@ -8,8 +8,10 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from tonne.core import refusals
+from tonne.core.errors import RegistryError
 from tonne.workspace.labels import LABELS
-from tonne.workspace.views.common import ADMIN, DEVELOPER, HOLDER, VVB, roles_of
+from tonne.workspace.views.common import ADMIN, DEVELOPER, HOLDER, VVB, field_label, roles_of
 
 register = template.Library()
 
@@ -49,3 +51,9 @@ def workspace_nav(context: Any) -> dict[str, Any]:
 def label(value: str) -> str:
     """The reader's word for a registry code (status, kind, role, purpose)."""
     return str(LABELS.get(value, value))
+
+
+@register.filter
+def refusal(exc: RegistryError) -> str:
+    """A service's refusal in the reader's language, its field named by its label."""
+    return refusals.text(exc, label=field_label(exc.field))

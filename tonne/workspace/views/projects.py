@@ -31,6 +31,8 @@ from tonne.workspace.views.common import (
     DEVELOPER,
     VVB,
     _user,
+    field_label,
+    refused,
     role_required,
     roles_of,
     show_error,
@@ -139,7 +141,7 @@ def _show_project_error(form: wf.ProjectForm, row_forms: dict[str, list[Any]], e
         forms_of_child = row_forms[child]
         if index < len(forms_of_child):
             target = forms_of_child[index]
-            target.add_error(name if name in target.fields else None, f"{exc.message} ({exc.code})")
+            target.add_error(name if name in target.fields else None, refused(exc, field_label(name)))
         return
     show_error(form, exc)
 
