@@ -65,6 +65,7 @@ def check_values(field: str, picklist: str, values: list[str], *, required: bool
     return [check_value(field, picklist, v) for v in values]
 
 
+COUNTRY_PICKLISTS = ("location_country", "aef_t5_authorized_entities_incorporation_country")
 # CAD Trust's country picklists spell some countries their own way (typos and
 # former names included): the ISO 3166-1 code each stands for, so the pages
 # name it by its ISO name while exports keep the value CAD Trust expects.

@@ -105,7 +105,6 @@ OTHER_LABELS: dict[str, Any] = {
     "file": _("File"),
     "vvb": _("Validation / verification body"),
 }
-COUNTRY_PICKLISTS = {"location_country", "aef_t5_authorized_entities_incorporation_country"}
 # The project form in sections, so it reads as a short series of questions.
 PROJECT_SECTIONS: tuple[tuple[Any, tuple[str, ...]], ...] = (
     (_("The project"), ("name", "description", "link", "registry_name", "crediting_program", "reference_project_id")),
@@ -141,7 +140,7 @@ class PicklistChoiceField(forms.ChoiceField):
 
 def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field:
     if spec.picklist:
-        if spec.picklist in COUNTRY_PICKLISTS:
+        if spec.picklist in picklists.COUNTRY_PICKLISTS:
             options = picklists.country_options(spec.picklist)
             aliases = frozenset(picklists.allowed(spec.picklist)) - {value for value, _name in options}
             return PicklistChoiceField(label=label, choices=BLANK + options, required=required, aliases=aliases)

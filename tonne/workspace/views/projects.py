@@ -318,7 +318,17 @@ def _shown(value: Any, name: str = "") -> Any:
         return number_format(value, force_grouping=name not in ("sectoral_scope",))
     if name in project_domain.CHOICES:
         return wf.CHOICE_LABELS.get(value, value)
+    if name in _PICKLIST_FIELDS:
+        return picklist_labels.label(str(value))
     return value
+
+
+# Fields whose values come from a CAD Trust picklist: shown by their label.
+_PICKLIST_FIELDS = {
+    spec.name
+    for spec in (*project_domain.PROJECT_FIELDS, *(s for specs in project_domain.CHILD_FIELDS.values() for s in specs))
+    if spec.picklist
+}
 
 
 def as_upload(upload: Any) -> project_domain.Upload:
