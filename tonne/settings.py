@@ -236,6 +236,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# English times on a 24-hour clock (tonne/formats/en): never "1:35 p.m.." at the end of a sentence.
+FORMAT_MODULE_PATH = ["tonne.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -125,7 +125,7 @@ def check_limits(facts: MoveFacts) -> None:
     if limits.per_transfer and quantity > limits.per_transfer:
         raise ValidationFailed(
             "TRANSFER_LIMIT_EXCEEDED",
-            f"Account {source.identifier} may transfer at most {limits.per_transfer} units at once.",
+            f"Account {source.identifier} may transfer at most {limits.per_transfer:,} units at once.",
             field="quantity",
             details={"limit": limits.per_transfer, "requested": quantity},
         )
@@ -142,8 +142,8 @@ def check_limits(facts: MoveFacts) -> None:
         if moved + quantity > limits.per_day:
             raise ValidationFailed(
                 "DAILY_LIMIT_EXCEEDED",
-                f"Account {source.identifier} may transfer at most {limits.per_day} units in 24 hours; "
-                f"{moved} already went or are on their way.",
+                f"Account {source.identifier} may transfer at most {limits.per_day:,} units in 24 hours; "
+                f"{moved:,} already went or are on their way.",
                 field="quantity",
                 details={"limit": limits.per_day, "requested": quantity, "moved": moved},
             )

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import re_path
+from django.utils.translation import get_language
 from django.views import defaults
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -24,7 +25,7 @@ from ninja.operation import Operation
 from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
-from tonne.core import outcomes
+from tonne.core import outcomes, refusals
 from tonne.core.errors import (
     NotAuthenticated,
     NotFound,
@@ -67,6 +68,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def problem(
     status: int, code: str, detail: str, *, title: str | None = None, **extra: Any
 ) -> HttpResponse:
+    if _reader_language() != "en":  # the client asked for another language (Accept-Language)
+        detail = refusals.text(RegistryError(code, detail))
     body: dict[str, Any] = {
         "type": f"https://tonne.registry/problems/{code.lower().replace('_', '-')}",
         "title": title or _TITLES.get(status, "Request refused"),
@@ -76,6 +79,10 @@ def problem(
     }
     body.update(extra)
     return problem_response(body)
+
+
+def _reader_language() -> str:
+    return (get_language() or "en").split("-")[0]
 
 
 def problem_response(body: dict[str, Any]) -> HttpResponse:
@@ -132,7 +139,10 @@ def _registry_error_handler(on_denial: DenialRecorder) -> Callable[[HttpRequest,
     def _registry_error(request: HttpRequest, exc: RegistryError) -> HttpResponse:
         if isinstance(exc, PermissionDenied | NotAuthenticated):
             on_denial(request, exc)
-        return problem_response(exc.as_problem())
+        body = exc.as_problem()
+        if _reader_language() != "en":
+            body["detail"] = refusals.text(exc)
+        return problem_response(body)
 
     return _registry_error
 

@@ -1,13 +1,16 @@
-"""ISO 3166 codes, checked against the standard's own lists (pycountry, kept
+"""ISO 3166 codes and names (in the reader's language), checked against the standard's own lists (pycountry, kept
 up to date with ISO): a country is an ISO 3166-1 alpha-2 code, a jurisdiction
 a country or an ISO 3166-2 subdivision (US-CA, FR-IDF). The one place the
 registry decides whether a code names a real country or subdivision."""
 
 from __future__ import annotations
 
+import gettext
+import unicodedata
 from functools import cache
 
 import pycountry
+from django.utils.translation import get_language
 
 from tonne.core.errors import ValidationFailed
 
@@ -30,9 +33,39 @@ def is_subdivision(code: str) -> bool:
     return code in _subdivisions()
 
 
-def country_name(code: str) -> str:
-    """The English short name, or the code itself when it names no country."""
-    return _countries().get(code, code)
+@cache
+def _catalogue(language: str) -> gettext.NullTranslations:
+    # ISO 3166 names in each language, shipped with pycountry (from Debian's iso-codes).
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+
+
+@cache
+def _official_names() -> dict[str, str]:
+    return {c.alpha_2: c.name for c in pycountry.countries}
+
+
+def country_name(code: str, language: str | None = None) -> str:
+    """The country's short name in `language` (the reader's, by default), or
+    the code itself when it names no country."""
+    english = _countries().get(code)
+    if english is None:
+        return code
+    language = (language or get_language() or "en").split("-")[0]
+    if language == "en":
+        return english
+    catalogue = _catalogue(language)
+    common = catalogue.gettext(english)
+    return common if common != english else catalogue.gettext(_official_names()[code])
+
+
+def sort_key(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
+def country_choices(language: str | None = None) -> list[tuple[str, str]]:
+    """Every ISO 3166-1 country as (code, name in the reader's language), by name."""
+    named = [(code, country_name(code, language)) for code in _countries()]
+    return sorted(named, key=lambda pair: sort_key(pair[1]))
 
 
 def country(value: object, field: str, *, code: str = "COUNTRY_INVALID") -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
+from tonne.projects import picklist_labels
 
 FACET_TITLES = {
     "region": gettext_lazy("Host region"),
@@ -163,6 +165,8 @@ def facet_value(facet: str, value: str) -> str:
         return article6(value)
     if facet == "crediting":
         return str(CREDITING.get(value, value))
+    if facet in ("sector", "type"):
+        return picklist_labels.label(value)
     return value
 
 
@@ -172,4 +176,4 @@ def sort_options() -> list[tuple[str, str]]:
 
 def error_message(exc: RegistryError) -> str:
     known = ERRORS.get(exc.code)
-    return str(known) if known is not None else str(exc)
+    return str(known) if known is not None else refusals.text(exc)

@@ -27,6 +27,7 @@ from tonne.core import clock
 from tonne.core.errors import RegistryError, ValidationFailed
 from tonne.organisations.models import Organisation
 from tonne.organisations.services import require_registry_administrator
+from tonne.workspace.labels import LABELS
 from tonne.workspace.views.common import (
     ADMIN,
     STEP_UP_CODES,
@@ -172,8 +173,14 @@ def _ask(request: HttpRequest, back: str, propose: Any) -> HttpResponse | Regist
         if exc.code in STEP_UP_CODES:
             return step_up_redirect(request, exc, back)
         return exc
-    messages.success(request, _("Recorded; it takes effect when a second registry administrator approves it in the "
-                                "inbox (request %(uid)s).") % {"uid": approval.uid})
+    # Named by what it is and the authorisation it concerns, never by the request's raw id.
+    what = approval.payload.get("authorisation") or approval.payload.get("identifier") or ""
+    action = str(LABELS.get(approval.action, approval.action))
+    messages.success(
+        request,
+        _("%(action)s %(what)s recorded; it takes effect when a second registry administrator approves it in the inbox.")
+        % {"action": action[:1].upper() + action[1:], "what": what},
+    )
     return None
 
 

@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.methodologies import selectors as catalogue
 from tonne.mrv.models import DataSource
@@ -266,7 +267,7 @@ def refusal(exc: RegistryError, **values: Any) -> str:
     listed here), with the stable code a support desk asks for."""
     text = REFUSALS.get(exc.code)
     if text is None:
-        return f"{exc.message} ({exc.code})"
+        return f"{refusals.text(exc)} ({exc.code})"
     shown = str(text)
     if values and "%(" in shown:
         shown = shown % values

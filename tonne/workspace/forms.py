@@ -10,9 +10,11 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from tonne.core import iso3166, refusals
 from tonne.core.errors import RegistryError
+from tonne.methodologies import selectors as methodology_catalogue
 from tonne.organisations.models import Organisation, User
-from tonne.projects import domain, picklists
+from tonne.projects import domain, picklist_labels, picklists
 from tonne.projects.models import Document, Methodology, Project
 from tonne.units import selectors as unit_selectors
 from tonne.units.domain import SerialRange, parse_lookup
@@ -30,7 +32,7 @@ FIELD_LABELS: dict[str, Any] = {
     "unit_metric": _("Unit metric"),
     "unit_type": _("Unit type"),
     "reference_project_id": _("Reference project ID"),
-    "host_party": _("Host Party (ISO country code)"),
+    "host_party": _("Host Party"),
     "sectoral_scope": _("CDM sectoral scope (1–15)"),
     "ndc_coverage": _("NDC coverage"),
     "article6_status": _("Article 6 status"),
@@ -88,6 +90,31 @@ CHOICE_LABELS: dict[str, Any] = {
     "medium": _("Medium"),
     "high": _("High"),
 }
+# The reader's names of the other fields the services name in their refusals.
+OTHER_LABELS: dict[str, Any] = {
+    "quantity": _("Quantity"),
+    "reason": _("Reason"),
+    "period_start": _("Monitoring period start"),
+    "period_end": _("Monitoring period end"),
+    "vintages": _("Vintages"),
+    "ranges": _("Serial ranges"),
+    "beneficiary": _("Beneficiary"),
+    "purpose": _("Purpose"),
+    "status": _("Status"),
+    "kind": _("Kind"),
+    "file": _("File"),
+    "vvb": _("Validation / verification body"),
+}
+# The project form in sections, so it reads as a short series of questions.
+PROJECT_SECTIONS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (_("The project"), ("name", "description", "link", "registry_name", "crediting_program", "reference_project_id")),
+    (_("Sectors and types"), ("sectors", "types", "subtype", "sectoral_scope")),
+    (_("Country and Article 6"), ("host_party", "ndc_coverage", "article6_status")),
+    (_("Units"), ("unit_class", "unit_metric", "unit_type", "non_permanence_risk", "buffer_basis_points")),
+    (_("Crediting period"), ("crediting_period_start", "crediting_period_end")),
+    (_("Communities and safeguards"), ("benefit_sharing_plan", "consent_evidence", "grievance_contact")),
+    (_("Validation"), ("vvb",)),
+)
 LONG_TEXT = {"description", "benefit_sharing_plan", "consent_evidence", "gis"}
 BLANK = [("", "—")]
 
@@ -99,18 +126,32 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+class PicklistChoiceField(forms.ChoiceField):
+    """A CAD Trust picklist shown by the reader's names; values spelt another
+    way for the same thing (Swaziland for Eswatini) stay valid, unlisted."""
+
+    def __init__(self, *, aliases: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aliases = aliases
+
+    def valid_value(self, value: Any) -> bool:
+        return value in self.aliases or super().valid_value(value)
+
+
 def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field:
     if spec.picklist:
-        choices = [(v, v) for v in picklists.allowed(spec.picklist)]
+        if spec.picklist in picklists.COUNTRY_PICKLISTS:
+            options = picklists.country_options(spec.picklist)
+            aliases = frozenset(picklists.allowed(spec.picklist)) - {value for value, _name in options}
+            return PicklistChoiceField(label=label, choices=BLANK + options, required=required, aliases=aliases)
+        choices = [(v, picklist_labels.label(v)) for v in picklists.allowed(spec.picklist)]
         if spec.many:
             return forms.MultipleChoiceField(
-                label=label,
-                choices=choices,
-                required=required,
-                widget=forms.SelectMultiple(attrs={"size": 6}),
-                help_text=_("Choose one or more (Ctrl or ⌘ and click, or Shift and the arrow keys)."),
+                label=label, choices=choices, required=required, widget=forms.CheckboxSelectMultiple
             )
         return forms.ChoiceField(label=label, choices=BLANK + choices, required=required)
+    if spec.kind == "party":
+        return forms.ChoiceField(label=label, choices=BLANK + iso3166.country_choices(), required=required)
     if spec.name in domain.CHOICES:
         return forms.ChoiceField(
             label=label,
@@ -131,6 +172,8 @@ def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field
 class ProjectForm(forms.Form):
     """Every project field of CAD Trust v2.0.2 and the national fields."""
 
+    required_css_class = "required"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for spec in domain.PROJECT_FIELDS:
@@ -143,6 +186,9 @@ class ProjectForm(forms.Form):
             choices=BLANK + [(str(o.uid), o.name) for o in vvbs],
             required=False,
         )
+
+    def sections(self) -> list[tuple[Any, list[forms.BoundField]]]:
+        return [(legend, [self[name] for name in names if name in self.fields]) for legend, names in PROJECT_SECTIONS]
 
     def service_data(self) -> tuple[dict[str, Any], str | None]:
         data = {}
@@ -168,13 +214,22 @@ class ChildForm(forms.Form):
 
             self.fields["code"] = forms.ChoiceField(
                 label=CHILD_FIELD_LABELS["code"],
-                choices=BLANK + [(m.code, f"{m.code} {m.name}") for m in Methodology.objects.order_by("code")],
+                choices=BLANK + methodology_choices(),
                 required=False,
             )
 
     def row(self) -> dict[str, Any] | None:
         row = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
         return row or None
+
+
+def methodology_choices() -> list[tuple[str, str]]:
+    """Every methodology of the registry's list, those the registry computes marked."""
+    computed = {m.code for m in methodology_catalogue.every()}
+    return [
+        (m.code, f"{m.code} {m.name}" + (f" ({_('computed by the registry')})" if m.code in computed else ""))
+        for m in Methodology.objects.order_by("code")
+    ]
 
 
 def child_formset(child: str, extra: int) -> type[forms.BaseFormSet]:
@@ -392,7 +447,7 @@ class MoveForm(forms.Form):
         try:
             self.parsed_ranges()
         except RegistryError as exc:
-            self.add_error("ranges", f"{exc.message} ({exc.code})")
+            self.add_error("ranges", f"{refusals.text(exc, label=str(self.fields['ranges'].label))} ({exc.code})")
         return cleaned
 
 

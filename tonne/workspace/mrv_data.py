@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.mrv import computation
 from tonne.mrv import services as mrv
@@ -135,7 +136,7 @@ def report_computation(request: HttpRequest, uid: str) -> HttpResponse:
                 messages.success(request, _("The verified quantities were recorded."))
             return redirect("workspace:report-computation", uid=str(report.uid))
         except RegistryError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, f"{refusals.text(exc)} ({exc.code})")
     again = computation.recompute(report)
     vintages = [{"row": v, "result": computed.results.get(str(v.vintage), {}),
                  "inputs": sorted((k, x) for k, x in computed.inputs.get(str(v.vintage), {}).items() if not k.startswith("_"))}

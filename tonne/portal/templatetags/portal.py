@@ -8,7 +8,9 @@ from typing import Any
 from django import template
 from django.utils.formats import number_format
 
+from tonne.core import iso3166
 from tonne.portal import labels
+from tonne.projects import picklist_labels, picklists
 
 register = template.Library()
 
@@ -64,3 +66,24 @@ def document_kind_label(value: str) -> str:
 @register.filter
 def get(mapping: dict, key: str) -> Any:
     return mapping.get(key)
+
+
+@register.filter
+def picklist_labels_of(values: Any) -> str:
+    """CAD Trust picklist values (sectors, project types) in the reader's language."""
+    if isinstance(values, str):
+        return picklist_labels.label(values)
+    return ", ".join(picklist_labels.label(str(v)) for v in values or [])
+
+
+@register.filter
+def country(code: str) -> str:
+    """An ISO 3166-1 code by the country's name in the reader's language."""
+    return iso3166.country_name(code) if code else ""
+
+
+@register.filter
+def cadt_country(value: str) -> str:
+    """A CAD Trust country value (typos included) by its ISO name in the reader's language."""
+    code = picklists.country_code(value) if value else None
+    return iso3166.country_name(code) if code else picklist_labels.label(value or "")

@@ -38,6 +38,7 @@ def test_administrator_reads_authorisations_and_downloads_the_aef(page: Any, reg
     base = page.base_url
 
     sign_in(page, reg.admin)
+    page.locator(".site-nav summary").get_by_text("Registry", exact=True).click()  # the administrator's grouped pages
     follow(page, page.get_by_role("link", name="Article 6").first)
     page.wait_for_url("**/workspace/article6/")
     assert page.get_by_role("link", name="CI-A6-2026-001").is_visible()

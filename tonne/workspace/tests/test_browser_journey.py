@@ -66,11 +66,13 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     follow(page, page.get_by_role("link", name="Register a project").first)
     page.fill("#id_name", "Korhogo cookstoves")
     page.fill("#id_description", "Efficient cookstoves for households around Korhogo.")
-    page.select_option("#id_sectors", ["Energy demand"])
-    page.select_option("#id_types", ["Energy Efficiency households"])
+    page.check("input[name=sectors][value='Energy demand']")  # checkboxes, not a Ctrl-click list
+    page.check("input[name=types][value='Energy Efficiency households']")
     page.fill("#id_sectoral_scope", "3")
     page.select_option("#id_unit_type", "Reduction - technical")
     page.fill("#id_buffer_basis_points", "1000")
+    for child in ("Locations", "Estimations", "Co-benefits"):  # the optional records are folded away
+        page.locator("details.children-block > summary", has_text=child).click()
     page.select_option("#id_locations-0-country", "Cote d'Ivoire")
     page.fill("#id_locations-0-region", "Savanes")
     page.fill("#id_estimations-0-start_date", "2024-01-01")

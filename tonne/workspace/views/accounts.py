@@ -32,6 +32,7 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
+    refused,
     role_required,
     roles_of,
     show_error,
@@ -165,7 +166,7 @@ def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
     except RegistryError as exc:
         if exc.code in STEP_UP_CODES:
             return step_up_redirect(request, exc, back + "#limits")
-        messages.error(request, f"{exc.message} ({exc.code})")
+        messages.error(request, refused(exc))
         return redirect(back + "#limits")
     if hasattr(result, "request_hash"):
         messages.info(request, _("The new limits await approval by a second person of your organisation."))
@@ -205,5 +206,5 @@ def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
     except RegistryError as exc:
         if exc.code in STEP_UP_CODES:
             return step_up_redirect(request, exc, back + "#trusted")
-        messages.error(request, f"{exc.message} ({exc.code})")
+        messages.error(request, refused(exc))
     return redirect(back)

@@ -18,9 +18,11 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import Organisation, User
+from tonne.workspace import forms as wf
 
 # -- who may see what -----------------------------------------------------------------
 
@@ -72,6 +74,22 @@ def _user(request: HttpRequest) -> User:
 _CHILD_FIELD_RE = re.compile(r"^(\w+)\[(\d+)\](?:\.(\w+))?$")
 
 
+def field_label(name: str | None) -> str | None:
+    """The reader's name of a field the services name (sectoral_scope: "CDM sectoral scope")."""
+    if not name:
+        return None
+    match = _CHILD_FIELD_RE.match(name)
+    if match:
+        name = match.group(3) or match.group(1)
+    label = wf.FIELD_LABELS.get(name) or wf.CHILD_FIELD_LABELS.get(name) or wf.CHILD_LABELS.get(name) or wf.OTHER_LABELS.get(name)
+    return None if label is None else str(label)
+
+
+def refused(exc: RegistryError, label: Any = None) -> str:
+    """The refusal in the reader's language and words, with its stable code."""
+    return f"{refusals.text(exc, label=str(label) if label else field_label(exc.field))} ({exc.code})"
+
+
 def show_error(form: forms.Form | None, exc: RegistryError, field_map: dict[str, str] | None = None) -> None:
     """Put the service's refusal beside the field it names (when the form has
     it); the page also shows it, with its code, at the top of the form."""
@@ -79,7 +97,7 @@ def show_error(form: forms.Form | None, exc: RegistryError, field_map: dict[str,
         return
     name = (field_map or {}).get(exc.field, exc.field)
     if name in form.fields:
-        form.add_error(name, f"{exc.message} ({exc.code})")
+        form.add_error(name, refused(exc, form.fields[name].label))
 
 
 # -- a second factor before moving units or approving ----------------------------------------

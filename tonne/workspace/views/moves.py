@@ -30,6 +30,7 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
+    refused,
     resumed,
     role_required,
     roles_of,
@@ -227,7 +228,7 @@ def transaction_cancel(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         txn = controls.cancel_waiting(actor=user, identifier=identifier)
     except RegistryError as exc:
-        messages.error(request, f"{exc.message} ({exc.code})")
+        messages.error(request, refused(exc))
     else:
         messages.success(request, _("Transaction %(id)s was cancelled; no units moved.") % {"id": txn.identifier})
     return redirect("workspace:transaction", identifier=identifier)

@@ -14,11 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
+from tonne.core import iso3166
 from tonne.core.errors import RegistryError
 from tonne.mrv import selectors as mrv_selectors
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import User
 from tonne.projects import domain as project_domain
+from tonne.projects import picklist_labels, picklists
 from tonne.projects import selectors as project_selectors
 from tonne.projects import services as projects
 from tonne.projects.models import Project
@@ -31,6 +33,8 @@ from tonne.workspace.views.common import (
     DEVELOPER,
     VVB,
     _user,
+    field_label,
+    refused,
     role_required,
     roles_of,
     show_error,
@@ -139,7 +143,7 @@ def _show_project_error(form: wf.ProjectForm, row_forms: dict[str, list[Any]], e
         forms_of_child = row_forms[child]
         if index < len(forms_of_child):
             target = forms_of_child[index]
-            target.add_error(name if name in target.fields else None, f"{exc.message} ({exc.code})")
+            target.add_error(name if name in target.fields else None, refused(exc, field_label(name)))
         return
     show_error(form, exc)
 
@@ -227,7 +231,7 @@ def _project_page(
             (
                 wf.CHILD_LABELS[child],
                 [wf.CHILD_FIELD_LABELS[s.name] for s in specs],
-                [[_shown(v) for v in row.values()] for row in wf.child_initial(project, child)],
+                [[_shown(v, k) for k, v in row.items()] for row in wf.child_initial(project, child)],
             )
             for child, specs in project_domain.CHILD_FIELDS.items()
         ],
@@ -266,7 +270,9 @@ def project_status(request: HttpRequest, project_id: str) -> HttpResponse:
     try:
         projects.change_project_status(actor=user, project=project, status=target, reason=request.POST.get("reason", ""))
     except RegistryError as exc:
-        return _project_page(request, user, project, error=exc, action="status")
+        # The refusal goes beside the button pressed (a missing reason: at that very form).
+        offered = {a["status"] for a in _actions(user, project)}
+        return _project_page(request, user, project, error=exc, action=f"status:{target}" if target in offered else "status")
     messages.success(
         request, _("Project %(id)s is now %(status)s.") % {"id": project.project_id, "status": LABELS.get(target, target)}
     )
@@ -305,12 +311,24 @@ def _shown(value: Any, name: str = "") -> Any:
     if value in (None, "", []):
         return None
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+        return "; ".join(picklist_labels.label(str(v)) for v in value)
+    if name == "host_party" or (name == "country" and picklists.country_code(str(value))):
+        return iso3166.country_name(value if name == "host_party" else picklists.country_code(str(value)) or "")
     if isinstance(value, int) and not isinstance(value, bool):
         return number_format(value, force_grouping=name not in ("sectoral_scope",))
     if name in project_domain.CHOICES:
         return wf.CHOICE_LABELS.get(value, value)
+    if name in _PICKLIST_FIELDS:
+        return picklist_labels.label(str(value))
     return value
+
+
+# Fields whose values come from a CAD Trust picklist: shown by their label.
+_PICKLIST_FIELDS = {
+    spec.name
+    for spec in (*project_domain.PROJECT_FIELDS, *(s for specs in project_domain.CHILD_FIELDS.values() for s in specs))
+    if spec.picklist
+}
 
 
 def as_upload(upload: Any) -> project_domain.Upload:

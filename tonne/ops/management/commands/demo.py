@@ -20,6 +20,7 @@ from tonne.core import clock, training
 from tonne.kyc import services as kyc
 from tonne.kyc.testing import verified_kyc
 from tonne.ledger.services import make_checkpoint
+from tonne.methodologies import selectors as methodology_catalogue
 from tonne.mrv import services as mrv
 from tonne.mrv.demo_data import load_dmrv_demo
 from tonne.organisations import services as orgs
@@ -153,6 +154,11 @@ def build_demo(say=print) -> None:  # noqa: ANN001
             ("AMS-II.G", "Energy efficiency measures in thermal applications of non-renewable biomass", "Reduction - technical"),
         ):
             projects.add_methodology(actor=admin, code=code, name=name, type=mtype, version="1.0")
+        for m in methodology_catalogue.every():  # the methodologies the registry computes are on its list too
+            mtype = "Removal - nature" if m.kind == "removal" else "Reduction - technical"
+            projects.add_methodology(
+                actor=admin, code=m.code, name=m.title, type=mtype, version=m.version, link=m.reference
+            )
         say(f"organisations, users and accounts created; {pending.name} is awaiting approval")
 
         def project(actor, vvb_uid, **fields):  # noqa: ANN001, ANN202, ANN003
