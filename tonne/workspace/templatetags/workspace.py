@@ -8,6 +8,7 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from tonne.notifications.selectors import unread_count
 from tonne.workspace.labels import LABELS
 from tonne.workspace.views.common import ADMIN, DEVELOPER, HOLDER, VVB, roles_of
 
@@ -22,6 +23,9 @@ def workspace_nav(context: Any) -> dict[str, Any]:
         return {"links": []}
     roles = roles_of(user)
     links = [(reverse("workspace:home"), _("My workspace"))]
+    unread = unread_count(user)
+    links.append((reverse("workspace:notifications"),
+                  _("Notifications (%(n)s unread)") % {"n": unread} if unread else _("Notifications")))
     if ADMIN in roles:
         links += [
             (reverse("workspace:inbox"), _("Inbox")),
