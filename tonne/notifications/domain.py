@@ -100,8 +100,8 @@ def _organisation_events(kind: str, data: dict[str, Any]) -> list[Event]:
     org = _text(data.get("organisation"))
     if not org:
         return []
-    params = {"organisation": _text(data.get("name")), "status": _text(data.get("status")),
-              "reason": _text(data.get("reason"))}
+    params: dict[str, Any] = {"organisation": _text(data.get("name")), "status": _text(data.get("status")),
+                              "reason": _text(data.get("reason"))}
     if kind == "organisation.applied":
         return [Event("organisation_applied", ORGANISATION, org, ((ADMINISTRATORS, ""),), params)]
     if kind == "organisation.status":

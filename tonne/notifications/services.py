@@ -78,7 +78,7 @@ def _organisations(kind: str, ref: str) -> list[int]:
         column = "vvb_id" if kind == domain.REPORT_VVB else "project__developer_id"
         return list(MonitoringReport.objects.filter(uid=report_uid).values_list(column, flat=True))
     if kind == domain.HOLDER_OF:
-        return list(Account.objects.filter(identifier=ref).exclude(organisation_id=None).values_list("organisation_id", flat=True))
+        return list(Account.objects.filter(identifier=ref, organisation__isnull=False).values_list("organisation_id", flat=True))
     if kind == domain.PARTIES_OF:
         row = Transaction.objects.filter(identifier=ref).values_list(
             "from_account__organisation_id", "to_account__organisation_id").first()

@@ -420,6 +420,9 @@ def test_monitoring_report_verification_and_issuance(client: Client, registry) -
     vvb = Client()
     signed_in(vvb, registry.vvb)
     body = page(vvb, f"{W}/reports/{report.uid}/")
+    assert "Your assignment" in body and "Record the verified quantities" not in body
+    vvb.post(f"{W}/reports/{report.uid}/assignment/", {"decision": "accepted", "no_conflict_of_interest": "on"})
+    body = page(vvb, f"{W}/reports/{report.uid}/")
     assert "Record the verified quantities" in body and report.document.sha256 in body
     response = vvb.post(f"{W}/reports/{report.uid}/verify/", {"verified_2021": "800", "verified_2022": "100"})
     assert response.status_code == 422 and "VERIFIED_EXCEEDS_CLAIMED" in response.content.decode()
