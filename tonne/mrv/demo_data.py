@@ -20,9 +20,8 @@ from django.conf import settings
 
 from tonne.controls import services as controls
 from tonne.core import clock
-from tonne.mrv import computation, readings, sources
+from tonne.mrv import computation, readings, sources, verification
 from tonne.mrv import services as mrv
-from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import DataSource, MonitoringReport
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation, User
@@ -107,7 +106,7 @@ def load_dmrv_demo(
     report = computation.compute_report(actor=solar_developer, project=solar, methodology="AMS-I.D", version="18.0",
                                         parameters={"ef_grid_cm": "0.5346"}, **period)
     claimed = {v.vintage: v.claimed for v in report.vintages.all()}
-    mrv_verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
+    verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": v, "quantity": q} for v, q in claimed.items()])
     _issue(report, admin, admin_approver)
     say(f"dMRV: {solar.project_id} computed from {len(rows)} signed meter readings under AMS-I.D and issued")
@@ -148,7 +147,7 @@ def load_dmrv_demo(
     report = computation.compute_report(actor=mangrove_developer, project=mangroves, methodology="AR-MANGROVE",
                                         version="1.0", **period)
     (row,) = report.vintages.all()
-    mrv_verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
+    verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": row.vintage, "quantity": row.claimed - 120}],
                       adjustment_reason="Two plots on the lagoon edge re-measured lower; growth reduced accordingly")
     _issue(report, admin, admin_approver)

@@ -193,13 +193,14 @@ def deliver_approvals() -> int:
     return len(rows)
 
 
-def deliver(*, limit: int = BATCH) -> int:
-    """Everything new, as notifications (the worker's job)."""
+def deliver(*, limit: int = BATCH, rounds: int = 20) -> int:
+    """Everything new, as notifications (the worker's job): ledger batches
+    until the cursor reaches the end (at most `rounds`, so a busy registry
+    never holds the job in one round), then the four-eyes requests."""
     made = 0
-    while True:
-        batch = deliver_ledger(limit=limit)
-        made += batch
-        if batch == 0 and not _more_entries():
+    for _round in range(rounds):
+        made += deliver_ledger(limit=limit)
+        if not _more_entries():
             break
     return made + deliver_approvals()
 

@@ -15,6 +15,7 @@ from django.utils import translation
 from tonne import testing
 from tonne.controls import services as controls
 from tonne.core.errors import NotFound, ValidationFailed
+from tonne.ledger.models import LedgerHead
 from tonne.mrv import services as mrv
 from tonne.mrv import verification
 from tonne.notifications import domain, messages
@@ -267,3 +268,18 @@ def test_workspace_shows_the_count_in_the_menu_and_opens_the_thing(registry: tes
     assert notifications.preferences(registry.vvb).email is False
     french = client.get("/workspace/notifications/", HTTP_ACCEPT_LANGUAGE="fr")
     assert french.status_code == 200
+
+
+def test_the_worker_job_delivers_in_batches_and_mails(registry: testing.Registry) -> None:
+    from tonne.ops.worker import JOBS, run_job  # the top floor's worker runs this app's job
+
+    project = testing.registered_project(registry)
+    report = submit(registry, project)
+    notifications.deliver(limit=1, rounds=2)  # two entries at most: the rest waits for the next round
+    assert Cursor.objects.get(name="ledger").position < LedgerHead.objects.get(pk=1).size
+    mail.outbox.clear()
+    [job] = [j for j in JOBS if j.name == "notifications"]
+    assert run_job(job, lambda _said: None)
+    assert Cursor.objects.get(name="ledger").position == LedgerHead.objects.get(pk=1).size
+    assert [n.ref for n in told(registry.vvb, "report_assigned")] == [str(report.uid)]
+    assert any(m.to == [registry.vvb.email] for m in mail.outbox)
