@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "tonne.portal",
     "tonne.ops",
+    "tonne.notifications",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +297,8 @@ def _env_set(name: str, default: str) -> frozenset[str]:
 TONNE_FOUR_EYES = _env_set(
     "TONNE_FOUR_EYES", "issuance,transfer,retirement,cancellation,reversal,export,import,trusted_list,limits,representatives"
 )
+# The registry administrator approves each VVB verification before its units are issued.
+TONNE_VERIFICATION_APPROVAL = _env_bool("TONNE_VERIFICATION_APPROVAL", False)
 TONNE_APPROVAL_HOURS = int(os.environ.get("TONNE_APPROVAL_HOURS", "72"))
 # Transfers to accounts not on the trusted list settle at noon of the Nth working day.
 TONNE_DELAY_NON_TRUSTED = _env_bool("TONNE_DELAY_NON_TRUSTED", True)

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, Organisation, User
@@ -134,6 +135,7 @@ def issue(
         vintages=[{"vintage": v, "quantity": q} for v, q in vintages.items()],
         vvb=str(reg.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=reg.vvb, report=report, no_conflict_of_interest=True)
     report = mrv.verify_report(
         actor=reg.vvb, report=report, verified=[{"vintage": v, "quantity": q} for v, q in vintages.items()]
     )

@@ -21,6 +21,7 @@ from tonne.kyc.api import router as kyc_router
 from tonne.ledger.api import router as ledger_router
 from tonne.mrv.api import router as mrv_router
 from tonne.mrv.dmrv_api import router as dmrv_router
+from tonne.notifications.api import router as notifications_router
 from tonne.observer.api import router as observer_router
 from tonne.organisations.api import router as organisations_router
 from tonne.projects.api import router as projects_router
@@ -58,3 +59,4 @@ api.add_router("", kyc_router)
 api.add_router("", aml_router)
 api.add_router("", article6_router)
 api.add_router("", observer_router)
+api.add_router("", notifications_router)

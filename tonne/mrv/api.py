@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt
 
 from tonne.core.api_support import ERRORS, ListQuery, Page, StrictSchema, get_or_404, paginate
-from tonne.mrv import selectors
+from tonne.mrv import selectors, verification
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.api import OrganisationRef, org_ref
@@ -49,6 +49,24 @@ class RejectIn(StrictSchema):
     reason: str
 
 
+class AssignmentIn(StrictSchema):
+    decision: str = Field(description="accepted or declined")
+    no_conflict_of_interest: bool = Field(False, description="Accepting declares no conflict of interest with the project.")
+    reason: str = Field("", description="Why the VVB declines (required to decline).")
+
+
+class OpinionIn(StrictSchema):
+    opinion: str = Field(description="positive (verifies) or negative (rejects)")
+    comments: str = ""
+    verified: list[VintageIn] | None = Field(None, description="Verified per vintage; the claimed quantities when absent.")
+    verification_id: str = ""
+    document: uuid.UUID | None = None
+
+
+class ReassignIn(StrictSchema):
+    vvb: uuid.UUID = Field(description="Another accredited VVB, after the assigned one declined.")
+
+
 class VintageOut(Schema):
     vintage: int
     claimed: int
@@ -71,6 +89,12 @@ class ReportOut(Schema):
     submitted_at: dt.datetime
     verified_at: dt.datetime | None
     decided_at: dt.datetime | None
+    assignment: str
+    assignment_reason: str
+    no_conflict_declared_at: dt.datetime | None
+    opinion: str
+    opinion_comments: str
+    verification_approved_at: dt.datetime | None
     vintages: list[VintageOut]
 
 
@@ -97,6 +121,12 @@ def report_out(report: MonitoringReport) -> dict:
         "submitted_at": report.submitted_at,
         "verified_at": report.verified_at,
         "decided_at": report.decided_at,
+        "assignment": report.assignment,
+        "assignment_reason": report.assignment_reason,
+        "no_conflict_declared_at": report.no_conflict_declared_at,
+        "opinion": report.opinion,
+        "opinion_comments": report.opinion_comments,
+        "verification_approved_at": report.verification_approved_at,
         "vintages": [
             {"vintage": v.vintage, "claimed": v.claimed, "verified": v.verified, "issued": v.issued}
             for v in report.vintages.all()
@@ -199,3 +229,42 @@ def approve_issuance(request: HttpRequest, uid: uuid.UUID):
     require_scope(request, ApiToken.Scope.ADMIN)
     issuances = mrv.approve_issuance(actor=user, report=_report(user, uid))
     return Status(201, [issuance_out(i) for i in issuances])
+
+
+@router.post("/reports/{uuid:uid}/assignment", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def answer_assignment(request: HttpRequest, uid: uuid.UUID, payload: AssignmentIn):
+    """The assigned VVB accepts (declaring no conflict of interest) or declines (with a reason)."""
+    user = actor(request)
+    report = verification.answer_assignment(
+        actor=user, report=_report(user, uid), decision=payload.decision,
+        no_conflict_of_interest=payload.no_conflict_of_interest, reason=payload.reason,
+    )
+    return report_out(report)
+
+
+@router.post("/reports/{uuid:uid}/opinion", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def record_opinion(request: HttpRequest, uid: uuid.UUID, payload: OpinionIn):
+    """The VVB's opinion: positive verifies, negative rejects with its comments."""
+    user = actor(request)
+    report = verification.record_opinion(
+        actor=user, report=_report(user, uid), opinion=payload.opinion, comments=payload.comments,
+        verified=_rows(payload.verified) if payload.verified is not None else None,
+        verification_id=payload.verification_id, document=str(payload.document) if payload.document else None,
+    )
+    return report_out(report)
+
+
+@router.post("/reports/{uuid:uid}/vvb", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def reassign_vvb(request: HttpRequest, uid: uuid.UUID, payload: ReassignIn):
+    """Ask another VVB, after the assigned one declined (the developer)."""
+    user = actor(request)
+    return report_out(verification.reassign_vvb(actor=user, report=_report(user, uid), vvb=str(payload.vvb)))
+
+
+@router.post("/reports/{uuid:uid}/verification-approval", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def approve_verification(request: HttpRequest, uid: uuid.UUID):
+    """The registry administrator approves the VVB's verification before issuance
+    (where the registry requires it)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    return report_out(verification.approve_verification(actor=user, report=_report(user, uid)))

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from tonne.controls import services as controls
 from tonne.core import clock
-from tonne.mrv import computation, readings, sources
+from tonne.mrv import computation, readings, sources, verification
 from tonne.mrv import services as mrv
 from tonne.mrv.models import DataSource, MonitoringReport
 from tonne.organisations import services as orgs
@@ -106,6 +106,7 @@ def load_dmrv_demo(
     report = computation.compute_report(actor=solar_developer, project=solar, methodology="AMS-I.D", version="18.0",
                                         parameters={"ef_grid_cm": "0.5346"}, **period)
     claimed = {v.vintage: v.claimed for v in report.vintages.all()}
+    verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": v, "quantity": q} for v, q in claimed.items()])
     _issue(report, admin, admin_approver)
     say(f"dMRV: {solar.project_id} computed from {len(rows)} signed meter readings under AMS-I.D and issued")
@@ -146,6 +147,7 @@ def load_dmrv_demo(
     report = computation.compute_report(actor=mangrove_developer, project=mangroves, methodology="AR-MANGROVE",
                                         version="1.0", **period)
     (row,) = report.vintages.all()
+    verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": row.vintage, "quantity": row.claimed - 120}],
                       adjustment_reason="Two plots on the lagoon edge re-measured lower; growth reduced accordingly")
     _issue(report, admin, admin_approver)

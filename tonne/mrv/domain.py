@@ -109,3 +109,54 @@ def check_verified(claimed: Mapping[int, int], verified: Mapping[int, int]) -> d
             )
         out[vintage] = quantity
     return out
+
+
+# -- the VVB's assignment, opinion, and the registry's approval of it -------------------
+
+PENDING, ACCEPTED, DECLINED = "pending", "accepted", "declined"
+POSITIVE, NEGATIVE = "positive", "negative"
+OPINION_COMMENTS_LIMIT = 20_000
+
+
+def check_assignment_answer(current: str, decision: str, *, no_conflict_of_interest: bool, reason: str) -> None:
+    """A VVB answers its assignment once: it accepts only declaring it has no
+    conflict of interest with the project, and declines only with a reason."""
+    if decision not in (ACCEPTED, DECLINED):
+        raise ValidationFailed("FIELD_INVALID", "decision must be accepted or declined.", field="decision")
+    if current != PENDING:
+        raise ValidationFailed("ASSIGNMENT_ALREADY_ANSWERED", f"This assignment is already {current}.")
+    if decision == ACCEPTED and not no_conflict_of_interest:
+        raise ValidationFailed(
+            "CONFLICT_OF_INTEREST_NOT_DECLARED",
+            "Accepting needs your declaration that you have no conflict of interest with this project.",
+            field="no_conflict_of_interest",
+        )
+    if decision == DECLINED and not reason.strip():
+        raise ValidationFailed("REASON_REQUIRED", "Declining an assignment needs a reason.", field="reason")
+
+
+def check_may_act(assignment: str) -> None:
+    """The VVB verifies or gives its opinion only on an assignment it accepted
+    (declaring no conflict of interest)."""
+    if assignment != ACCEPTED:
+        raise ValidationFailed(
+            "ASSIGNMENT_NOT_ACCEPTED",
+            "Accept the assignment, declaring no conflict of interest, before acting on this report.",
+        )
+
+
+def check_opinion(opinion: str, comments: str) -> None:
+    """A positive opinion verifies; a negative one rejects and says why."""
+    if opinion not in (POSITIVE, NEGATIVE):
+        raise ValidationFailed("FIELD_INVALID", "opinion must be positive or negative.", field="opinion")
+    if opinion == NEGATIVE and not comments.strip():
+        raise ValidationFailed("COMMENTS_REQUIRED", "A negative opinion needs comments.", field="comments")
+
+
+def check_issuable_verification(*, approval_required: bool, approved: bool) -> None:
+    """Where the registry requires it, a verification is approved before issuance."""
+    if approval_required and not approved:
+        raise ValidationFailed(
+            "VERIFICATION_NOT_APPROVED",
+            "The registry requires its own approval of the VVB's verification before issuance.",
+        )

@@ -42,6 +42,23 @@ class MonitoringReport(models.Model):
         "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The VVB's answer to its assignment; accepting declares no conflict of interest.
+    assignment = models.CharField(max_length=10, choices=[(a, a) for a in ("pending", "accepted", "declined")],
+                                  default="pending")
+    assignment_reason = models.TextField(blank=True)
+    assignment_decided_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assignment_decided_at = models.DateTimeField(null=True, blank=True)
+    no_conflict_declared_at = models.DateTimeField(null=True, blank=True)
+    # The VVB's opinion (positive: verified; negative: rejected) and its comments.
+    opinion = models.CharField(max_length=10, blank=True)
+    opinion_comments = models.TextField(blank=True)
+    # The registry administrator's approval of the verification, where the registry requires it.
+    verification_approved_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verification_approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["project_id", "number"]

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
@@ -127,8 +128,10 @@ def verify_report(
     verification_id: str = "",
     adjustment_reason: str = "",
     upload: Upload | None = None,
+    comments: str = "",
 ) -> MonitoringReport:
-    """The assigned, accredited VVB signs the verified quantity per vintage;
+    """The assigned, accredited VVB, having accepted the assignment, signs the
+    verified quantity per vintage (its positive opinion, with `comments`);
     its verification report, when sent as `upload`, is stored in the same transaction.
     A computed report verified at other than its computed quantities needs
     the reason for the adjustment."""
@@ -144,6 +147,8 @@ def verify_report(
         raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
     if report.status != MonitoringReport.Status.SUBMITTED:
         raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
+    domain.check_may_act(report.assignment)
+    comments = text.bounded(comments, "comments", domain.OPINION_COMMENTS_LIMIT).strip()
     quantities = domain.vintage_quantities(verified, "verified")
     rows = {row.vintage: row for row in report.vintages.select_for_update()}
     signed = domain.check_verified({vintage: row.claimed for vintage, row in rows.items()}, quantities)
@@ -161,6 +166,7 @@ def verify_report(
     )
     report.verified_by = actor
     report.verified_at = now
+    report.opinion, report.opinion_comments = domain.POSITIVE, comments
     used = MonitoringReport.objects.filter(verification_id=report.verification_id, verified_by__isnull=False).exclude(
         pk=report.pk
     ).exclude(status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN])
@@ -181,6 +187,9 @@ def verify_report(
             "verification_id": report.verification_id,
             "document_sha256": doc.sha256 if doc else None,
             **({"adjustment_reason": reason} if reason else {}),
+            "opinion": domain.POSITIVE,
+            **({"comments": comments} if comments else {}),
+            **({"needs_registry_approval": True} if settings.TONNE_VERIFICATION_APPROVAL else {}),
         },
     )
     return report
@@ -218,6 +227,10 @@ def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> Moni
         org = require_active_member(actor, EDITORS)
         if report.vvb_id != org.id:
             raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the assigned VVB may reject an unverified report.")
+        domain.check_may_act(report.assignment)
+        # The VVB's rejection is its negative opinion; the reason its comments.
+        report.opinion = domain.NEGATIVE
+        report.opinion_comments = text.bounded(reason, "reason", domain.OPINION_COMMENTS_LIMIT).strip()
     elif report.status == MonitoringReport.Status.VERIFIED:
         require_registry_administrator(actor)
     else:
@@ -230,7 +243,8 @@ def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> Moni
     append_entry(
         kind="mrv.report_rejected",
         actor=actor,
-        data={"report": str(report.uid), "project": report.project.project_id, "reason": report.status_reason},
+        data={"report": str(report.uid), "project": report.project.project_id, "reason": report.status_reason,
+              **({"opinion": report.opinion} if report.opinion else {})},
     )
     return report
 
@@ -247,6 +261,9 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
         raise ValidationFailed("ISSUANCE_ALREADY_DONE", "Units for this report have already been issued.")
     if report.status != MonitoringReport.Status.VERIFIED:
         raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+    domain.check_issuable_verification(
+        approval_required=settings.TONNE_VERIFICATION_APPROVAL, approved=report.verification_approved_at is not None
+    )
     project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
     if project.status not in ISSUABLE:
         raise ValidationFailed("PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}.")
@@ -283,7 +300,7 @@ def record_foreign_report(
         uid=uuid.uuid4(), project=project, number=number,
         period_start=period[0] if period else dt.date(vintage, 1, 1),
         period_end=period[1] if period else dt.date(vintage, 12, 31), status=MonitoringReport.Status.ISSUED, vvb=actor.organisation,
-        submitted_by=actor, submitted_at=now, verified_at=now, verification_id=reference[:100],
+        submitted_by=actor, submitted_at=now, verified_at=now, verification_id=reference[:100], assignment="accepted",
     )
     ReportVintage.objects.create(report=report, vintage=vintage, claimed=quantity, verified=quantity, issued=quantity)
     append_entry(

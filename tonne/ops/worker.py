@@ -1,5 +1,5 @@
 """Background work from the database, no broker needed: delayed
-settlements, AML monitoring, signed checkpoints, CAD Trust sync and
+settlements, AML monitoring, signed checkpoints, CAD Trust sync, notifications and
 witnessing (other registries' logs, and collecting this one's
 cosignatures), each job on a thread and schedule of its own (a slow one
 never holds back the others: checkpoints are signed on time whatever else runs), each under a
@@ -24,6 +24,7 @@ from tonne.controls.services import run_due
 from tonne.ledger import cosigning, witness
 from tonne.ledger.services import checkpoint_due, make_checkpoint
 from tonne.ledger.watermark import LedgerRolledBack
+from tonne.notifications.services import deliver, send_mail_due
 from tonne.ops.leases import job_lease
 
 log = logging.getLogger("tonne.worker")
@@ -76,6 +77,13 @@ def checkpoint_once(say: Say = log.info) -> None:
         say(f"signed checkpoint {checkpoint.size} {checkpoint.root_hash}")
 
 
+def notify(say: Say) -> None:
+    made = deliver()
+    if made:
+        say(f"{made} notifications")
+    send_mail_due()
+
+
 def sync(say: Say) -> None:
     cadt_run_once(say)  # CAD Trust push sync and webhooks
 
@@ -92,6 +100,7 @@ JOBS = (
     Job("monitoring", monitor),
     Job("checkpoints", checkpoint_once),
     Job("cadt-sync", sync),
+    Job("notifications", notify),
     Job("witness", witness_once),  # keeps its own schedule (TONNE_WITNESS_EVERY_MINUTES)
 )
 

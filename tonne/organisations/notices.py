@@ -1,4 +1,5 @@
-"""Notices to a holder's representatives when its representatives change.
+"""Notices by e-mail: `mail` sends one (the notifications app mails through
+it too), and a holder's representatives are told when its representatives change.
 
 A change made without them (by a compromised colleague or administrator)
 reaches the people who can stop it. Sent by Django's mail (EMAIL_BACKEND;
@@ -28,17 +29,25 @@ def recipients(organisation: Organisation, *, exclude: tuple[int | None, ...] = 
     return sorted(set(people.values_list("email", flat=True)))
 
 
+def mail(to: list[str], subject: str, message: str) -> bool:
+    """Send one notice now (the registry's name before its subject); False
+    when no mail server answered (what it tells of stands regardless)."""
+    try:
+        send_mail(subject=f"[{settings.TONNE_REGISTRY_NAME}] {subject}", message=message,
+                  from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=to)
+    except OSError:
+        return False
+    return True
+
+
 def representatives_changed(organisation: Organisation, *, subject: str, message: str, exclude: tuple[int | None, ...] = ()) -> list[str]:
     """Tell the organisation's other representatives, after commit. Returns who will be told."""
     to = recipients(organisation, exclude=exclude)
     if not to:
         return to
-    full_subject = f"[{settings.TONNE_REGISTRY_NAME}] {subject}"
 
     def send() -> None:
-        try:
-            send_mail(subject=full_subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=to)
-        except OSError:  # no mail server: the audit record stands
+        if not mail(to, subject, message):  # no mail server: the audit record stands
             log.warning("could not send the representatives notice for %s", organisation.name)
 
     transaction.on_commit(send)

@@ -253,6 +253,15 @@ def project_initial(project: Project) -> dict[str, Any]:
     return initial
 
 
+class AssignmentForm(forms.Form):
+    no_conflict_of_interest = forms.BooleanField(
+        label=_("We declare no conflict of interest with this project, its developer or its monitoring."),
+        required=False,
+    )
+    reason = forms.CharField(label=_("Reason for declining"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_("Required to decline."))
+
+
 class DecisionForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
@@ -389,6 +398,8 @@ VintageFormSet = forms.formset_factory(VintageForm, extra=2, max_num=50)
 class VerifyForm(forms.Form):
     verification_id = forms.CharField(label=_("Verification ID (optional)"), required=False)
     document = forms.FileField(label=_("Verification report (file)"), required=False)
+    comments = forms.CharField(label=_("Comments on your positive opinion (optional)"), required=False,
+                               widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args: Any, vintages: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -401,7 +412,7 @@ class VerifyForm(forms.Form):
                 initial=row.claimed,
             )
             self.vintage_fields.append(name)
-        self.order_fields([*self.vintage_fields, "verification_id", "document"])
+        self.order_fields([*self.vintage_fields, "verification_id", "document", "comments"])
 
     def verified(self) -> list[dict[str, int]]:
         return [{"vintage": int(n.split("_")[1]), "quantity": self.cleaned_data[n]} for n in self.vintage_fields if self.cleaned_data[n]]

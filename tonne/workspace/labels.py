@@ -21,6 +21,12 @@ LABELS = {
     "withdrawn": gettext_lazy("withdrawn"),
     "on_hold": gettext_lazy("on hold"),
     "verified": gettext_lazy("verified"),
+    # a VVB's answer to its assignment, and its opinion
+    "pending": gettext_lazy("awaiting an answer"),
+    "accepted": gettext_lazy("accepted"),
+    "declined": gettext_lazy("declined"),
+    "positive": gettext_lazy("positive"),
+    "negative": gettext_lazy("negative"),
     "issued": gettext_lazy("issued"),
     "applied": gettext_lazy("applied"),
     "suspended": gettext_lazy("suspended"),

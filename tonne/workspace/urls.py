@@ -10,10 +10,12 @@ from tonne.workspace.views import (
     home,
     moves,
     mrv_sources,
+    notifications,
     organisation,
     projects,
     reference,
     reports,
+    verification,
 )
 
 app_name = "workspace"
@@ -29,6 +31,12 @@ urlpatterns = [
     path("overview/", administration.overview, name="overview"),
     path("reference/holidays/", reference.holiday_list, name="holidays"),
     path("reference/holidays/<str:day>/remove/", reference.holiday_remove, name="holiday-remove"),
+    # Everyone's notifications
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/read/", notifications.notifications_read_all, name="notifications-read-all"),
+    path("notifications/preferences/", notifications.notification_preferences, name="notification-preferences"),
+    path("notifications/<str:uid>/open/", notifications.notification_open, name="notification-open"),
+    path("notifications/<str:uid>/read/", notifications.notification_read, name="notification-read"),
     path("organisations/", administration.organisations, name="organisations"),
     path("organisations/<uuid:uid>/", organisation.organisation, name="organisation"),
     path("organisations/<uuid:uid>/status/", organisation.organisation_status, name="organisation-status"),
@@ -73,6 +81,9 @@ urlpatterns = [
     path("reports/<str:uid>/verify/", reports.report_verify, name="report-verify"),
     path("reports/<str:uid>/issue/", reports.report_issue, name="report-issue"),
     path("reports/<str:uid>/reject/", reports.report_reject, name="report-reject"),
+    path("reports/<str:uid>/assignment/", verification.report_assignment, name="report-assignment"),
+    path("reports/<str:uid>/verification-approval/", verification.report_verification_approval,
+         name="report-verification-approval"),
     path("reports/<str:uid>/computation/", mrv_data.report_computation, name="report-computation"),
     # Accounts and units
     path("accounts/", accounts.account_list, name="accounts"),

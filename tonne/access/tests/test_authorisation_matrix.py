@@ -29,6 +29,8 @@ from tonne.access.testing import give_totp, stepped_up
 from tonne.ledger.commitments import ACCOUNT
 from tonne.ledger.models import LedgerEntry
 from tonne.ledger.openings import ledger_name
+from tonne.notifications.models import Notification
+from tonne.notifications.services import deliver as deliver_notifications
 
 pytestmark = [pytest.mark.django_db, pytest.mark.controls, pytest.mark.usefixtures("loopback_outbound")]
 
@@ -73,6 +75,16 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "mrv_get_report": HOLDER,  # a report not yet verified
     "mrv_verify_report": NOBODY_BUT_VVB,
     "mrv_reject_report": NOBODY_BUT_VVB,
+    "mrv_answer_assignment": NOBODY_BUT_VVB,
+    "mrv_record_opinion": NOBODY_BUT_VVB,
+    "mrv_reassign_vvb": OWNER_ONLY,
+    "mrv_approve_verification": ADMIN,
+    "notifications_list_notifications": SIGNED_IN,
+    "notifications_count_notifications": SIGNED_IN,
+    "notifications_read_notification": OWNER_ONLY,  # one's own notification, nobody else's
+    "notifications_read_all_notifications": SIGNED_IN,
+    "notifications_get_preferences": SIGNED_IN,
+    "notifications_set_preferences": SIGNED_IN,
     "mrv_approve_issuance": (NO, NO, NO, NO),  # four-eyes: only through an approved issuance request
     "units_list_blocks": PUBLIC,
     "units_get_block": PUBLIC,
@@ -189,7 +201,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
 HIDING_CODES = {
     "ORGANISATION_NOT_FOUND", "ACCOUNT_NOT_FOUND", "APPROVAL_NOT_FOUND", "TRANSACTION_NOT_FOUND", "TRANSFER_NOT_FOUND",
     "KYC_DOCUMENT_NOT_FOUND", "TOKEN_NOT_FOUND", "PROJECT_NOT_FOUND", "REPORT_NOT_FOUND", "NOT_FOUND",
-    "USER_NOT_FOUND", "SOURCE_NOT_FOUND", "GRIEVANCE_NOT_FOUND", "OBSERVER_IMPORT_NOT_FOUND",
+    "USER_NOT_FOUND", "SOURCE_NOT_FOUND", "GRIEVANCE_NOT_FOUND", "OBSERVER_IMPORT_NOT_FOUND", "NOTIFICATION_NOT_FOUND",
 }
 
 
@@ -246,6 +258,9 @@ def build_world(settings: Any) -> dict[str, Any]:
     from tonne.controls.models import Approval
 
     approval = Approval.objects.get(transaction=waiting)
+    deliver_notifications()
+    note = Notification.objects.filter(recipient=reg.developer).first()
+    assert note is not None
     frozen = controls.freeze(actor=reg.admin, scope="serials", serial_start=10**12, serial_end=10**12 + 1, reason="mx")
     meter = device(reg, project, "MX-M1", measurement="fuel_saved", unit="t", raw_confidential=True)
     at = dt.datetime(2021, 2, 1, tzinfo=dt.UTC)
@@ -303,6 +318,11 @@ def build_world(settings: Any) -> dict[str, Any]:
         "mrv_get_report": {"uid": str(submitted.uid)},
         "mrv_verify_report": {"uid": str(submitted.uid)},
         "mrv_reject_report": {"uid": str(submitted.uid)},
+        "mrv_answer_assignment": {"uid": str(submitted.uid)},
+        "notifications_read_notification": {"uid": str(note.uid)},
+        "mrv_record_opinion": {"uid": str(submitted.uid)},
+        "mrv_reassign_vvb": {"uid": str(submitted.uid)},
+        "mrv_approve_verification": {"uid": str(report.uid)},
         "mrv_approve_issuance": {"uid": str(report.uid)},
         "units_get_block": {"block_id": block.pk},
         "units_lookup_serial": {"text": str(block.serial_start)},
@@ -372,6 +392,10 @@ def build_world(settings: Any) -> dict[str, Any]:
                               "vintages": [{"vintage": 2024, "quantity": 5}], "vvb": str(reg.vvb_org.uid)},
         "mrv_verify_report": {"verified": [{"vintage": 2023, "quantity": 10}]},
         "mrv_reject_report": {"reason": "matrix"},
+        "mrv_answer_assignment": {"decision": "accepted", "no_conflict_of_interest": True},
+        "mrv_record_opinion": {"opinion": "negative", "comments": "matrix"},
+        "mrv_reassign_vvb": {"vvb": str(reg.vvb_org.uid)},
+        "notifications_set_preferences": {"email": True},
         "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_transfer": {**move, "to_account": buyer_acc},
         "units_create_transfer_batch": {"all_or_nothing": True,

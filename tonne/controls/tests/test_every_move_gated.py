@@ -36,6 +36,7 @@ from tonne.ledger import keys
 from tonne.ledger.checkpoint import sign_note
 from tonne.mrv import approvals as issuance
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import User
 from tonne.units import batches
@@ -213,6 +214,7 @@ def _verified_report(w: World) -> MonitoringReport:
     report = mrv.submit_report(actor=w.reg.developer, project=project, period_start=dt.date(2025, 1, 1),
                                period_end=dt.date(2025, 12, 31), vintages=[{"vintage": 2025, "quantity": 100}],
                                vvb=str(w.reg.vvb_org.uid))
+    mrv_verification.accept_assignment(actor=w.reg.vvb, report=report, no_conflict_of_interest=True)
     return mrv.verify_report(actor=w.reg.vvb, report=report, verified=[{"vintage": 2025, "quantity": 100}])
 
 

@@ -11,6 +11,7 @@ from tonne import testing
 from tonne.controls import services as controls
 from tonne.core.errors import Conflict, PermissionDenied
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import User
 from tonne.units.models import Issuance
@@ -25,6 +26,7 @@ def verified(registry):  # noqa: ANN001, ANN201
         actor=registry.developer, project=project, period_start=dt.date(2024, 1, 1), period_end=dt.date(2024, 12, 31),
         vintages=[{"vintage": 2024, "quantity": 500}], vvb=str(registry.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     return mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2024, "quantity": 500}])
 
 

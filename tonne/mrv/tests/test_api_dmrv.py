@@ -12,6 +12,7 @@ from tonne import testing
 from tonne.core.tests.test_api_core import API, assert_problem, get, post
 from tonne.mrv import readings
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.mrv.tests.dmrv import UTC, device
 from tonne.mrv.tests.test_api_mrv import logged_in
@@ -49,6 +50,7 @@ def test_device_batches_compute_and_trail(registry) -> None:
     assert computed.status_code == 201, computed.content
     assert computed.json()["vintages"][0]["claimed"] == 286  # 1,000.5 t × 0.3 × 0.015 × 63.7 = 286.79…
     report = MonitoringReport.objects.get(uid=computed.json()["uid"])
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2023, "quantity": 286}])
     (issuance,) = mrv.approve_issuance(actor=registry.admin, report=report)
     trail = get(Client(), f"/serials/{issuance.serial_start}/trail")

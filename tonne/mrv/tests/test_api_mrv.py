@@ -14,6 +14,12 @@ def logged_in(user) -> Client:
     return client
 
 
+def accepted(registry, uid: str) -> None:
+    response = post(logged_in(registry.vvb), f"/reports/{uid}/assignment",
+                     {"decision": "accepted", "no_conflict_of_interest": True})
+    assert response.status_code == 200 and response.json()["assignment"] == "accepted", response.content
+
+
 def report_body(registry, project, **kw):
     body = {
         "project": project.project_id,
@@ -32,6 +38,7 @@ def test_reports_scoped_and_refusals(registry) -> None:
     response = post(dev, "/reports", report_body(registry, project))
     assert response.status_code == 201, response.content
     uid = response.json()["uid"]
+    accepted(registry, uid)
     # Pending reports: developer, VVB and admin see it; the public and others don't.
     for user in (registry.developer, registry.vvb, registry.admin):
         assert get(logged_in(user), "/reports").json()["count"] == 1
@@ -84,6 +91,7 @@ def test_verify_issue_and_public_view(registry) -> None:
     project = testing.registered_project(registry)
     dev = logged_in(registry.developer)
     uid = post(dev, "/reports", report_body(registry, project)).json()["uid"]
+    accepted(registry, uid)
     vvb = logged_in(registry.vvb)
     response = post(
         vvb,
@@ -119,6 +127,8 @@ def test_reject(registry) -> None:
     uid = post(dev, "/reports", report_body(registry, project)).json()["uid"]
     assert_problem(post(dev, f"/reports/{uid}/reject", {"reason": "no"}), 403, "NOT_ASSIGNED_VVB")
     vvb = logged_in(registry.vvb)
+    assert_problem(post(vvb, f"/reports/{uid}/reject", {"reason": "Data gaps"}), 422, "ASSIGNMENT_NOT_ACCEPTED")
+    accepted(registry, uid)
     assert_problem(post(vvb, f"/reports/{uid}/reject", {"reason": " "}), 422, "REASON_REQUIRED")
     response = post(vvb, f"/reports/{uid}/reject", {"reason": "Data gaps"})
     assert response.status_code == 200

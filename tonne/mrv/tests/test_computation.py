@@ -13,6 +13,7 @@ from tonne import testing
 from tonne.core.errors import ValidationFailed
 from tonne.mrv import computation, readings
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import ReportComputation
 from tonne.mrv.tests.dmrv import UTC, device
 
@@ -45,6 +46,7 @@ def test_computed_report_matches_worked_example_and_recomputes(registry) -> None
     again = computation.recompute(report)
     assert not again.matches and not again.inputs_match and again.recomputed == {2021: 44583}
     # The VVB adjusts only with a reason; issuance never exceeds verified.
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     with pytest.raises(ValidationFailed) as err:
         mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2021, "quantity": 43000}])
     assert err.value.code == "ADJUSTMENT_REASON_REQUIRED"

@@ -21,6 +21,7 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.ledger.openings import opened_body
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport, ReportVintage
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, Organisation, User
@@ -60,8 +61,9 @@ def snapshot() -> tuple:
 START, END = D(2022, 1, 1), D(2022, 12, 31)
 
 
-def submit(reg, project, start=START, end=END, vintages=None, actor=None, vvb=None):  # noqa: ANN001, ANN201
-    return mrv.submit_report(
+def submit(reg, project, start=START, end=END, vintages=None, actor=None, vvb=None, accept=True):  # noqa: ANN001, ANN201
+    """A report submitted and, for the registry's own VVB, its assignment accepted."""
+    report = mrv.submit_report(
         actor=actor or reg.developer,
         project=project,
         period_start=start,
@@ -69,6 +71,9 @@ def submit(reg, project, start=START, end=END, vintages=None, actor=None, vvb=No
         vintages=vintages if vintages is not None else [{"vintage": start.year, "quantity": 1000}],
         vvb=str((vvb or reg.vvb_org).uid),
     )
+    if accept and vvb is None:
+        report = mrv_verification.accept_assignment(actor=reg.vvb, report=report, no_conflict_of_interest=True)
+    return report
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tonne.core import clock
 from tonne.core.errors import PermissionDenied
 from tonne.core.tests.test_api_core import assert_problem, patch, post
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.organisations import services as orgs
 from tonne.organisations.models import User
 from tonne.units import services as units
@@ -93,6 +94,7 @@ def test_an_administrator_cannot_make_a_second_administrator_who_approves_the_fi
         actor=reg.developer, project=world.project, period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 12, 31),
         vintages=[{"vintage": 2025, "quantity": 500}], vvb=str(reg.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=reg.vvb, report=submitted, no_conflict_of_interest=True)
     report = mrv.verify_report(actor=reg.vvb, report=submitted, verified=[{"vintage": 2025, "quantity": 500}])
     admin = stepped_up(reg.admin)
     made = post(admin, f"/organisations/{reg.government.uid}/users",

@@ -10,6 +10,7 @@ from django.test import Client
 from tonne import testing
 from tonne.mrv import computation, readings
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.tests.dmrv import UTC, device
 from tonne.projects import benefits
 from tonne.projects import services as projects
@@ -24,6 +25,7 @@ def test_trail_methodologies_and_project_page(registry) -> None:
                              readings=[meter.reading(1, t, "1200.5"), meter.reading(2, t + dt.timedelta(days=1), "800")])
     report = computation.compute_report(actor=registry.developer, project=project, methodology="AMS-I.D", version="18.0",
                                         period_start="2021-01-01", period_end="2021-12-31", vvb=str(registry.vvb_org.uid))
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2021, "quantity": 1200}])
     (issuance,) = mrv.approve_issuance(actor=registry.admin, report=report)
     benefits.set_benefit_plan(actor=registry.developer, project=project, shares=[

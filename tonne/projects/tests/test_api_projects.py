@@ -253,6 +253,9 @@ def test_full_journey_through_http(registry, settings, tmp_path) -> None:
     )
     assert response.status_code == 201, response.content
     report = response.json()["uid"]
+    response = post(vvb, f"/reports/{report}/assignment", {"decision": "accepted", "no_conflict_of_interest": True},
+                    headers=vvb_headers)
+    assert response.status_code == 200, response.content
     response = post(
         vvb,
         f"/reports/{report}/verify",

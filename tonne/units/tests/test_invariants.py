@@ -254,7 +254,7 @@ class Lifecycle(RuleBasedStateMachine):
                 self.acquired[s] = self.tick
                 self.attrs[s] = (p.pk, issuance.vintage)
             self.transactions += (q - buffer > 0) + (buffer > 0)
-        self.ledger_size += 2 + len(issued)  # submitted, verified, one per vintage
+        self.ledger_size += 3 + len(issued)  # submitted, assignment accepted, verified, one per vintage
 
     # -- moves by criteria --------------------------------------------------------------
 

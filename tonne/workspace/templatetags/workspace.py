@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from tonne.core import refusals
 from tonne.core.errors import RegistryError
+from tonne.notifications.selectors import unread_count
 from tonne.workspace.labels import LABELS
 from tonne.workspace.views.common import ADMIN, DEVELOPER, HOLDER, VVB, field_label, roles_of
 
@@ -32,6 +33,11 @@ def workspace_nav(context: Any) -> dict[str, Any]:
         return {"url": url, "label": text, "current": url == path}
 
     items = [link("workspace:home", _("My workspace"))]
+    unread = unread_count(user)
+    notices = link("workspace:notifications", _("Notifications"))
+    if unread:
+        notices["label"] = _("Notifications (%(n)s unread)") % {"n": unread}
+    items.append(notices)
     if ADMIN in roles or (HOLDER in roles and user.role in ("admin", "approver")):
         items.append(link("workspace:inbox", _("Inbox")))  # for holders: the organisation's four-eyes approvals
     if ADMIN in roles:
@@ -40,6 +46,7 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             link("workspace:organisations", _("Organisations")),
             link("workspace:article6", _("Article 6")),
             link("workspace:article6-aef", _("AEF report")),
+            link("workspace:holidays", _("Public holidays")),
         ]
         items.append({"label": _("Registry"), "children": group, "current": any(g["current"] for g in group)})
     if ADMIN in roles:

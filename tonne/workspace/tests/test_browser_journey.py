@@ -142,10 +142,14 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     report = project.monitoring_reports.get()
     assert report.document is not None and report.document.sha256 in page.content()
 
-    # 6. The VVB verifies it, per vintage, with the verification report.
+    # 6. The VVB accepts the assignment, declaring no conflict of interest, then
+    # verifies it, per vintage, with the verification report.
     sign_in(page, reg.vvb)
     follow(page, page.get_by_role("link", name="Assignments", exact=True))
     follow(page, page.get_by_role("link", name=f"Verify report 1 of {project.project_id}"))
+    page.check("#id_no_conflict_of_interest")
+    follow(page, page.get_by_role("button", name="Accept the assignment"))
+    refused_nothing(page)
     page.fill("#id_verified_2024", "900")
     page.set_input_files("#id_document", files=[{"name": "verification.pdf", "mimeType": "application/pdf", "buffer": b"%PDF verification"}])
     assert_accessible(page)

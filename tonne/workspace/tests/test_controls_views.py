@@ -15,6 +15,7 @@ from tonne.controls.models import AccountHold, Approval, Freeze, TrustedAccount
 from tonne.controls.tests.conftest import World
 from tonne.core import clock
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.units.models import Transaction, UnitBlock
 
@@ -191,6 +192,7 @@ def test_issuance_in_the_inbox_needs_a_second_administrator(world: World) -> Non
         actor=w.reg.developer, project=w.project, period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 12, 31),
         vintages=[{"vintage": 2025, "quantity": 300}], vvb=str(w.reg.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=w.reg.vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=w.reg.vvb, report=report, verified=[{"vintage": 2025, "quantity": 300}])
     admin = stepped_up(w.reg.admin)
     assert "Request issuance" in admin.get(W + "/inbox/").content.decode()

@@ -30,6 +30,12 @@ def test_measurements_and_vvb_verification(registry) -> None:
     html = vvb.get(url).content.decode()
     assert "matches" in html and "96.500" in html and "Verify, adjust or reject" in html
     (row,) = report.vintages.all()
+    # Not before the VVB accepted the assignment, declaring no conflict of interest.
+    refused = vvb.post(url, {"action": "verify", f"verified-{row.vintage}": str(row.claimed)}, follow=True)
+    assert "ASSIGNMENT_NOT_ACCEPTED" in refused.content.decode()
+    vvb.post(f"/workspace/reports/{report.uid}/assignment/", {"decision": "accepted", "no_conflict_of_interest": "on"})
+    report.refresh_from_db()
+    assert report.assignment == "accepted"
     # Less than computed without a reason: refused, nothing recorded.
     vvb.post(url, {"action": "verify", f"verified-{row.vintage}": str(row.claimed - 300)})
     report.refresh_from_db()

@@ -13,6 +13,7 @@ from django.test import Client
 
 from tonne import testing
 from tonne.ledger.models import LedgerHead
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import Account, Organisation, User
 from tonne.projects.models import Document, Project
@@ -266,6 +267,7 @@ def test_inbox_lists_everything_awaiting_and_decides(client: Client, registry) -
         actor=registry.developer, project=project, period_start="2022-01-01", period_end="2022-12-31",
         vintages=[{"vintage": 2022, "quantity": 500}], vvb=str(registry.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     testing.mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2022, "quantity": 400}])
     signed_in(client, registry.admin)
     body = page(client, W + "/inbox/")
@@ -306,6 +308,7 @@ def test_inbox_registers_validated_projects_and_rejects_reports(client: Client, 
         actor=registry.developer, project=project, period_start="2022-01-01", period_end="2022-12-31",
         vintages=[{"vintage": 2022, "quantity": 500}], vvb=str(registry.vvb_org.uid),
     )
+    mrv_verification.accept_assignment(actor=registry.vvb, report=report, no_conflict_of_interest=True)
     testing.mrv.verify_report(actor=registry.vvb, report=report, verified=[{"vintage": 2022, "quantity": 400}])
     client.post(f"{W}/inbox/issuances/{report.uid}/reject/", {"reason": "Sampling errors"})
     report.refresh_from_db()
@@ -416,6 +419,9 @@ def test_monitoring_report_verification_and_issuance(client: Client, registry) -
 
     vvb = Client()
     signed_in(vvb, registry.vvb)
+    body = page(vvb, f"{W}/reports/{report.uid}/")
+    assert "Your assignment" in body and "Record the verified quantities" not in body
+    vvb.post(f"{W}/reports/{report.uid}/assignment/", {"decision": "accepted", "no_conflict_of_interest": "on"})
     body = page(vvb, f"{W}/reports/{report.uid}/")
     assert "Record the verified quantities" in body and report.document.sha256 in body
     response = vvb.post(f"{W}/reports/{report.uid}/verify/", {"verified_2021": "800", "verified_2022": "100"})

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -116,8 +117,10 @@ class ReportPage:
     user: User
     report: MonitoringReport
     vintages: list[ReportVintage]
-    may_verify: bool  # the assigned VVB, while the report is submitted
+    may_verify: bool  # the assigned VVB, while the report is submitted and its assignment accepted
     may_issue: bool  # the registry administrator, once it is verified
+    may_answer: bool = False  # the assigned VVB, before it accepts or declines
+    may_approve_verification: bool = False  # the administrator, where the registry approves verifications
 
     @classmethod
     def load(cls, request: HttpRequest, uid: str) -> ReportPage:
@@ -129,8 +132,14 @@ class ReportPage:
             user=user,
             report=report,
             vintages=list(report.vintages.all()),
-            may_verify=report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id,
+            may_verify=(report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id
+                        and report.assignment == "accepted"),
             may_issue=report.status == MonitoringReport.Status.VERIFIED and org_selectors.is_admin(user),
+            may_answer=(report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id
+                        and report.assignment == "pending"),
+            may_approve_verification=(settings.TONNE_VERIFICATION_APPROVAL and org_selectors.is_admin(user)
+                                      and report.status == MonitoringReport.Status.VERIFIED
+                                      and report.verification_approved_at is None),
         )
 
     def render(
@@ -138,7 +147,8 @@ class ReportPage:
     ) -> HttpResponse:
         """The page; after a refused `action`, with its bound `form` and the refusal."""
         report = self.report
-        may = {"verify": self.may_verify, "issue": self.may_issue, "reject": self.may_verify or self.may_issue}
+        may = {"verify": self.may_verify, "issue": self.may_issue, "reject": self.may_verify or self.may_issue,
+               "assignment": self.may_answer, "verification-approval": self.may_approve_verification}
         issuances = [
             {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
             for i in report.issuances.select_related("project").order_by("vintage")
@@ -151,6 +161,9 @@ class ReportPage:
             "may_reject": may["reject"],
             "verify_form": wf.VerifyForm(vintages=self.vintages),
             "decision_form": wf.DecisionForm(),
+            "may_answer": self.may_answer,
+            "may_approve_verification": self.may_approve_verification,
+            "assignment_form": wf.AssignmentForm(),
             "issuances": issuances,
             "error": error,
             # A refusal of a form this user is not shown appears at the top.
@@ -158,7 +171,7 @@ class ReportPage:
             "status_label": LABELS.get(report.status, report.status),
         }
         if form is not None:
-            context["verify_form" if action == "verify" else "decision_form"] = form
+            context[{"verify": "verify_form", "assignment": "assignment_form"}.get(action, "decision_form")] = form
         return render(request, "workspace/report.html", context, status=error.status if error else 200)
 
     def refused(self, request: HttpRequest, action: str, form: forms.Form | None, exc: RegistryError) -> HttpResponse:
@@ -191,6 +204,7 @@ def report_verify(request: HttpRequest, uid: str) -> HttpResponse:
             verified=form.verified(),
             verification_id=form.cleaned_data["verification_id"],
             upload=as_upload(file) if file else None,
+            comments=form.cleaned_data["comments"],
         )
     except RegistryError as exc:
         return page.refused(request, "verify", form, exc)

@@ -22,6 +22,7 @@ from tonne.kyc.testing import verified_kyc
 from tonne.ledger.services import make_checkpoint
 from tonne.methodologies import selectors as methodology_catalogue
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.demo_data import load_dmrv_demo
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation
@@ -237,6 +238,7 @@ def build_demo(say=print) -> None:  # noqa: ANN001
                 vintages=[{"vintage": year, "quantity": quantity}], vvb=vvb_uid,
             )
             clock.freeze(clock.now() + dt.timedelta(days=20))
+            mrv_verification.accept_assignment(actor=vvb, report=report, no_conflict_of_interest=True)
             report = mrv.verify_report(actor=vvb, report=report, verified=[{"vintage": year, "quantity": quantity - 250}])
             clock.freeze(clock.now() + dt.timedelta(days=5))
             if "issuance" in settings.TONNE_FOUR_EYES:  # one administrator asks, another approves
