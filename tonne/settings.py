@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "tonne.audit",
     "tonne.controls",
     "tonne.article6",
+    "tonne.linkage",
     "tonne.access",
     "tonne.kyc",
     "tonne.aml",

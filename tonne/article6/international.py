@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from tonne.article6 import domain, messages, selectors
+from tonne.article6.partners import Sender, partners
 from tonne.article6.models import (
     Authorisation,
     AuthorisedRange,
@@ -53,6 +54,7 @@ from tonne.units.models import Transaction, TransactionBlock, UnitBlock
 from tonne.units.selectors import serial_text
 
 FORMAT = "tonne-itmo-transfer/1"
+MAX_FILE = 4_000_000  # a thousand blocks with room to spare
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -299,13 +301,16 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
 IMPORT = "import"  # the approval's action (Transaction.Kind.IMPORT)
 
 
-def import_transfer(*, actor: User, signed: str, verifier_key: str) -> InternationalTransfer | Approval:
+def import_transfer(*, actor: User, signed: str, verifier_key: str | None = None) -> InternationalTransfer | Approval:
     """Receive units another Party's registry sent: once, into the named
     account, through the controls gate (kill switch, a freeze or hold of the
     account, sanctions); with four-eyes on, a second administrator approves
-    the exact file first (`carry_out_import`), as for a local issuance."""
+    the exact file first (`carry_out_import`), as for a local issuance.
+    The file must be signed by a key in force of a partner registry (the
+    partner list), and say it comes from that partner; `verifier_key`, if
+    named, must be that key."""
     require_registry_administrator(actor)
-    payload = _receivable(signed, verifier_key)
+    payload, sender = _receivable(signed, verifier_key)
     with transaction.atomic():
         account, total = _check_receivable(payload)
         if Approval.objects.filter(action=IMPORT, status=Approval.Status.PENDING, payload__transfer=payload["transfer"],
@@ -319,17 +324,18 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
                 "transfer": payload["transfer"], "origin_registry": payload["origin_registry"],
                 "origin_party": payload["origin_party"], "account": account.identifier, "quantity": total,
                 "file_sha256": hashlib.sha256(signed.encode("utf-8")).hexdigest(),
-                "signed_file": signed, "verifier_key": verifier_key.strip(),
+                "signed_file": signed, "verifier_key": sender.verifier_key,
             })
         return _receive(actor, signed, payload, account, total, approval=None)
 
 
 def carry_out_import(approval: Approval, approver: User) -> None:
     """A second administrator approved the import of this exact file: the
-    checks again (the switch may be on now, the file imported meanwhile), then the units."""
+    checks again (the switch may be on now, the file imported meanwhile, the
+    partner suspended or its key retired), then the units."""
     gate.check_approved(approval)
     signed = approval.payload["signed_file"]
-    payload = _receivable(signed, approval.payload["verifier_key"])
+    payload, _ = _receivable(signed, None)
     account, total = _check_receivable(payload)
     decision = gate.decide_import(account, total, clock.now())
     if decision.refusal is not None:
@@ -337,8 +343,21 @@ def carry_out_import(approval: Approval, approver: User) -> None:
     _receive(approval.initiated_by, signed, payload, account, total, approval=approval)
 
 
-def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
-    payload = read_transfer_file(signed, verifier_key)
+def _receivable(signed: str, verifier_key: str | None) -> tuple[dict[str, Any], Sender]:
+    """Signed by a partner's key in force, from that partner, for this registry, every field valid."""
+    if not isinstance(signed, str) or len(signed) > MAX_FILE:
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {MAX_FILE} characters.")
+    sender = partners().sender_of(signed, clock.now())
+    if verifier_key is not None and verifier_key.strip() and verifier_key.strip() != sender.verifier_key:
+        raise ValidationFailed("PARTNER_KEY_UNKNOWN", "The named key is not the partner key that signed the file.",
+                               field="verifier_key")
+    payload = read_transfer_file(signed, sender.verifier_key)
+    if (payload["origin_registry"], payload["origin_party"]) != (sender.registry, sender.party):
+        raise ValidationFailed(
+            "TRANSFER_SENDER_MISMATCH",
+            f"The file says it comes from {payload['origin_registry']} ({payload['origin_party']}) "
+            f"but {sender.registry} ({sender.party}) signed it.",
+        )
     if payload["destination_party"] != settings.TONNE_COUNTRY or (
         payload["destination_registry"] != settings.TONNE_ARTICLE6_REGISTRY_ID
     ):
@@ -346,7 +365,7 @@ def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
             "TRANSFER_NOT_FOR_THIS_REGISTRY",
             f"The file is for {payload['destination_registry']} ({payload['destination_party']}).",
         )
-    return payload
+    return payload, sender
 
 
 def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:

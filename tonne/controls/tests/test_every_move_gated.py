@@ -32,8 +32,7 @@ from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import RegistryError
 from tonne.kyc.testing import verified_kyc
-from tonne.ledger import keys
-from tonne.ledger.checkpoint import sign_note
+from tonne.ledger.checkpoint import generate_private_key, sign_note, verifier_key
 from tonne.mrv import approvals as issuance
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
@@ -45,6 +44,7 @@ from tonne.units.models import Transaction, UnitBlock
 pytestmark = [pytest.mark.django_db, pytest.mark.controls]
 
 T0 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)  # a Tuesday
+SE_KEY = generate_private_key()  # the partner registry that sends here
 EVERY_KIND = frozenset({"issuance", "transfer", "retirement", "cancellation", "reversal", "export", "import"})
 _keys = iter(range(1, 10**6))
 
@@ -74,6 +74,8 @@ def world(registry: testing.Registry, settings: Any) -> World:
     reg = registry
     admin_approver = testing.make_user(reg.government, f"{reg.admin.username}-approver", User.Role.APPROVER, actor=reg.root)
     dev_approver = testing.make_user(reg.developer_org, f"{reg.developer.username}-approver", User.Role.APPROVER, actor=reg.admin)
+    testing.link_partner(reg.admin, admin_approver, registry_id="SE-TONNE", party="SE",
+                         verifier_key=verifier_key("se-tonne", SE_KEY.public_key()))
     project = testing.registered_project(reg, buffer_basis_points=1000)
     approval = a6.request_authorisation(actor=reg.admin, data={
         "identifier": "CI-A6-GATE", "cooperative_approach": "CI-CH-2024", "first_transfer_definition": "first_international_transfer",
@@ -179,11 +181,11 @@ def incoming_file(w: World, quantity: int = 25) -> str:
                "destination_party": django_settings.TONNE_COUNTRY, "destination_account": w.reg.buyer_account.identifier,
                "transaction": "TX-SE-1", "ledger_seq": 1, "quantity": quantity, "blocks": [block]}
     text = canonical_json(payload).decode("utf-8") + "\n"
-    return sign_note(text, django_settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
+    return sign_note(text, "se-tonne", SE_KEY)
 
 
 def _import(w: World) -> Any:
-    return international.import_transfer(actor=w.reg.admin, signed=incoming_file(w), verifier_key=keys.verifier_key_text())
+    return international.import_transfer(actor=w.reg.admin, signed=incoming_file(w))
 
 
 def _verified_report(w: World) -> MonitoringReport:
