@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from tonne.article6 import domain, messages, selectors
-from tonne.article6.partners import Sender, partners
 from tonne.article6.models import (
     Authorisation,
     AuthorisedRange,
@@ -28,6 +27,7 @@ from tonne.article6.models import (
     ImportedRange,
     InternationalTransfer,
 )
+from tonne.article6.partners import Sender, partners
 from tonne.article6.services import in_force, record_first_transfer, version_in_force
 from tonne.controls import gate
 from tonne.controls import services as control_services
@@ -329,6 +329,20 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str | None = None
         return _receive(actor, signed, payload, account, total, approval=None)
 
 
+def check_transfer(signed: str) -> dict[str, Any]:
+    """Every check an import makes (the sender and its key, every field,
+    this registry as destination, the acquiring account, the serials and
+    ITMOs against all received before, the controls), creating nothing: the
+    receiving registry's answer to a proposed transfer. The payload checked."""
+    payload, _ = _receivable(signed, None)
+    with transaction.atomic():
+        account, total = _check_receivable(payload)
+        decision = gate.decide_import(account, total, clock.now())
+        if decision.refusal is not None:
+            raise decision.refusal
+    return payload
+
+
 def carry_out_import(approval: Approval, approver: User) -> None:
     """A second administrator approved the import of this exact file: the
     checks again (the switch may be on now, the file imported meanwhile, the
@@ -493,6 +507,6 @@ def received_range(start: int) -> ImportedRange | None:
 
 
 __all__ = [
-    "SerialRange", "carry_out_import", "export_units", "import_transfer", "on_export_settled", "read_transfer_file",
+    "SerialRange", "carry_out_import", "check_transfer", "export_units", "import_transfer", "on_export_settled", "read_transfer_file",
     "received_range",
 ]

@@ -8,11 +8,13 @@ Every change is a ledger entry and an audit event."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
+from tonne.article6 import international
 from tonne.article6.partners import Sender
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
@@ -20,8 +22,16 @@ from tonne.controls import gate
 from tonne.controls.models import Approval
 from tonne.controls.services import new_approval
 from tonne.core import clock, iso3166, text
-from tonne.core.errors import Conflict, NotFound, ValidationFailed
-from tonne.ledger.checkpoint import CheckpointError, parse_note, parse_verifier_key, verify_note
+from tonne.core.canonical import canonical_json
+from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
+from tonne.ledger import keys
+from tonne.ledger.checkpoint import (
+    CheckpointError,
+    parse_note,
+    parse_verifier_key,
+    sign_note,
+    verify_note,
+)
 from tonne.ledger.services import append_entry
 from tonne.linkage import domain
 from tonne.linkage.models import Partner, PartnerKey
@@ -280,3 +290,34 @@ def sender_of(signed: str, at: dt.datetime) -> Sender:
     if refusal is not None:
         raise refusal
     raise ValidationFailed("PARTNER_KEY_UNKNOWN", "The file is not signed by a key of a partner registry.")
+
+
+# -- the receiving registry's check of a proposed transfer -----------------------------
+
+ANSWER = "tonne-linkage-answer/1"
+
+
+def check_proposal(signed: str) -> dict[str, Any]:
+    """A partner asks whether this registry would take a transfer (the
+    signed transfer file it means to send): every check of an import,
+    creating nothing, answered in a note signed with this registry's key
+    that names the file (its SHA-256) and accepts or rejects it with the
+    refusal's code. A file no partner signed gets no signed answer."""
+    if not isinstance(signed, str) or len(signed) > international.MAX_FILE:
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {international.MAX_FILE} characters.")
+    now = clock.now()
+    sender = sender_of(signed, now)  # strangers are refused, not answered
+    answer: dict[str, Any] = {
+        "format": ANSWER, "registry": settings.TONNE_ARTICLE6_REGISTRY_ID, "party": settings.TONNE_COUNTRY,
+        "to_registry": sender.registry, "file_sha256": hashlib.sha256(signed.encode("utf-8")).hexdigest(),
+        "at": now.isoformat(), "transfer": None, "answer": "accept", "code": None, "field": None,
+    }
+    try:
+        payload = international.check_transfer(signed)
+        answer["transfer"] = payload["transfer"]
+    except RegistryError as exc:
+        answer.update(answer="reject", code=exc.code, field=exc.field)
+    record(AuditEvent.Category.CONTROL, f"linkage.check_{answer['answer']}", target=sender.registry,
+           detail={k: answer[k] for k in ("file_sha256", "transfer", "code", "field")})
+    text = canonical_json(answer).decode("utf-8") + "\n"
+    return {**answer, "note": sign_note(text, settings.TONNE_LEDGER_KEY_NAME, keys.private_key())}

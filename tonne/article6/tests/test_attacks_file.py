@@ -24,9 +24,9 @@ from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import RegistryError
 from tonne.core.tests.test_api_core import assert_problem, post
-from tonne.organisations.models import User
 from tonne.ledger.checkpoint import generate_private_key, sign_note, verifier_key
 from tonne.ledger.verify import verify_ledger
+from tonne.organisations.models import User
 from tonne.projects.models import Project
 from tonne.units.models import Issuance, UnitBlock
 

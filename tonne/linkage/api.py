@@ -1,0 +1,163 @@
+"""The partner list over HTTP (registry administrator): read it, ask to add
+a partner, a key or a change (a second administrator approves, through
+/approvals), suspend, remove, retire a key. Every change needs a recent
+second factor, as the trusted lists do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from tonne.access.policy import require_step_up
+from tonne.controls.models import Approval
+from tonne.core import clock
+from tonne.core.api_support import ERRORS, StrictSchema
+from tonne.linkage import selectors
+from tonne.linkage import services as linkage
+from tonne.organisations.api_auth import AUTH, actor, require_scope
+from tonne.organisations.models import ApiToken, User
+
+router = Router(tags=["linkage"])
+
+
+class KeyOut(Schema):
+    verifier_key: str
+    key_name: str
+    key_id: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime | None
+    in_force: bool
+
+
+class PartnerOut(Schema):
+    registry_id: str
+    party: str
+    endpoint: str
+    status: str = Field(..., description="active, suspended or removed")
+    state: str = Field(..., description="what a file from it meets now: active, pending (the delay), suspended, removed")
+    effective_at: dt.datetime
+    reason: str
+    requested_by: str
+    approved_by: str
+    changed_at: dt.datetime
+    keys: list[KeyOut]
+
+
+class PartnerIn(StrictSchema):
+    registry_id: str = Field(..., max_length=100, description="The partner registry's id, e.g. CH-TONNE")
+    party: str = Field(..., max_length=2, description="Its Party (ISO 3166-1 alpha-2)")
+    endpoint: str = Field(..., max_length=300, description="https:// URL where its linkage messages are posted")
+    verifier_key: str = Field(..., max_length=300, description="Its note verifier key (name+id+key)")
+
+
+class PartnerChangeIn(StrictSchema):
+    endpoint: str | None = Field(None, max_length=300)
+    reinstate: bool = Field(False, description="Reinstate a suspended partner")
+
+
+class KeyIn(StrictSchema):
+    verifier_key: str = Field(..., max_length=300)
+
+
+class RetireIn(StrictSchema):
+    verifier_key: str = Field(..., max_length=300)
+    valid_until: dt.datetime | None = Field(None, description="When it stops being accepted (default: now; never earlier)")
+
+
+class ReasonIn(StrictSchema):
+    reason: str = Field(..., max_length=500)
+
+
+class RequestedOut(Schema):
+    status: str = Field(..., description="'awaiting_approval': a second administrator approves it")
+    approval: uuid.UUID
+
+
+def _admin(request: HttpRequest, *, change: bool) -> User:
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    if change:
+        require_step_up(request, user)
+    return user
+
+
+def _requested(approval: Approval) -> Status[dict[str, object]]:
+    return Status(202, {"status": "awaiting_approval", "approval": approval.uid})
+
+
+@router.get("/linkage/partners", response={200: list[PartnerOut], **ERRORS}, auth=AUTH)
+def list_partners(request: HttpRequest):
+    """The partner registries, their state and keys."""
+    user = _admin(request, change=False)
+    now = clock.now()
+    return [selectors.partner_out(p, now) for p in selectors.partners(user)[:1000]]
+
+
+@router.post("/linkage/partners", response={202: RequestedOut, **ERRORS}, auth=AUTH)
+def add_partner(request: HttpRequest, payload: PartnerIn):
+    """Ask to add a partner registry; in force after a second administrator's approval and the delay."""
+    user = _admin(request, change=True)
+    return _requested(linkage.request_partner(actor=user, registry_id=payload.registry_id, party=payload.party,
+                                              endpoint=payload.endpoint, verifier_key=payload.verifier_key))
+
+
+@router.patch("/linkage/partners/{registry_id}", response={202: RequestedOut, **ERRORS}, auth=AUTH)
+def change_partner(request: HttpRequest, registry_id: str, payload: PartnerChangeIn):
+    """Ask to change a partner's endpoint or reinstate it; a second administrator approves."""
+    user = _admin(request, change=True)
+    return _requested(linkage.request_change(actor=user, registry_id=registry_id, endpoint=payload.endpoint,
+                                             reinstate=payload.reinstate))
+
+
+@router.post("/linkage/partners/{registry_id}/keys", response={202: RequestedOut, **ERRORS}, auth=AUTH)
+def add_key(request: HttpRequest, registry_id: str, payload: KeyIn):
+    """Ask to add a partner's new key (rotation: add the new, then retire the old)."""
+    user = _admin(request, change=True)
+    return _requested(linkage.request_key(actor=user, registry_id=registry_id, verifier_key=payload.verifier_key))
+
+
+@router.post("/linkage/partners/{registry_id}/keys/retire", response={200: PartnerOut, **ERRORS}, auth=AUTH)
+def retire_key(request: HttpRequest, registry_id: str, payload: RetireIn):
+    """Stop accepting a key, now or at a later time; at once, one administrator."""
+    user = _admin(request, change=True)
+    key = linkage.retire_key(actor=user, registry_id=registry_id, verifier_key=payload.verifier_key,
+                             at=payload.valid_until)
+    return selectors.partner_out(key.partner, clock.now())
+
+
+@router.post("/linkage/partners/{registry_id}/suspend", response={200: PartnerOut, **ERRORS}, auth=AUTH)
+def suspend_partner(request: HttpRequest, registry_id: str, payload: ReasonIn):
+    """Accept nothing from this partner until reinstated; at once, one administrator."""
+    user = _admin(request, change=True)
+    return selectors.partner_out(linkage.suspend(actor=user, registry_id=registry_id, reason=payload.reason), clock.now())
+
+
+@router.post("/linkage/partners/{registry_id}/remove", response={200: PartnerOut, **ERRORS}, auth=AUTH)
+def remove_partner(request: HttpRequest, registry_id: str, payload: ReasonIn):
+    """Remove a partner for good; at once, one administrator."""
+    user = _admin(request, change=True)
+    return selectors.partner_out(linkage.remove(actor=user, registry_id=registry_id, reason=payload.reason), clock.now())
+
+
+class CheckIn(StrictSchema):
+    signed_file: str = Field(..., max_length=4_000_000, description="The transfer file the partner means to send")
+
+
+class CheckOut(Schema):
+    answer: str = Field(..., description="accept or reject")
+    code: str | None = Field(None, description="the refusal's code, when rejected")
+    field: str | None = None
+    transfer: str | None
+    file_sha256: str
+    note: str = Field(..., description="The answer as a note signed with this registry's key (tonne-linkage-answer/1)")
+
+
+@router.post("/linkage/check", response={200: CheckOut, **ERRORS}, auth=None)
+def check_transfer(request: HttpRequest, payload: CheckIn):
+    """A partner registry asks whether this registry would take a transfer:
+    every check of an import, nothing created; the answer is signed. Only a
+    file signed by a partner's key in force is answered (422 otherwise)."""
+    return linkage.check_proposal(payload.signed_file)

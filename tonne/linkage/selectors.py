@@ -1,0 +1,41 @@
+"""Reads of the partner list (the registry administrator's)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+
+from tonne.linkage import domain
+from tonne.linkage.models import Partner, PartnerKey
+from tonne.organisations.models import User
+from tonne.organisations.services import require_registry_administrator
+
+
+def partners(user: User) -> QuerySet[Partner]:
+    require_registry_administrator(user)
+    return Partner.objects.prefetch_related("keys").order_by("registry_id")
+
+
+def partner_state(partner: Partner, at: dt.datetime) -> str:
+    """What a sender would meet now: active, pending (before the delay), suspended or removed."""
+    if partner.status == Partner.Status.ACTIVE and partner.effective_at > at:
+        return "pending"
+    return str(partner.status)
+
+
+def key_out(key: PartnerKey, at: dt.datetime) -> dict[str, Any]:
+    return {"verifier_key": key.verifier_key, "key_name": key.key_name, "key_id": key.key_id,
+            "valid_from": key.valid_from, "valid_until": key.valid_until,
+            "in_force": domain.KeyWindow(key.valid_from, key.valid_until).in_force(at)}
+
+
+def partner_out(partner: Partner, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "registry_id": partner.registry_id, "party": partner.party, "endpoint": partner.endpoint,
+        "status": partner.status, "state": partner_state(partner, at), "effective_at": partner.effective_at,
+        "reason": partner.reason, "requested_by": partner.requested_by.username,
+        "approved_by": partner.approved_by.username, "changed_at": partner.changed_at,
+        "keys": [key_out(k, at) for k in sorted(partner.keys.all(), key=lambda k: k.valid_from)],
+    }
