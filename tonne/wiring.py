@@ -15,6 +15,7 @@ from tonne.cadt import sources as cadt_sources
 from tonne.controls import destinations
 from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
+from tonne.linkage import receiving as linkage_receiving
 from tonne.linkage import services as linkage
 from tonne.mrv import approvals as issuance
 from tonne.observer.cadt_source import ObservedRecords
@@ -39,6 +40,7 @@ CONTROLS = Handlers(
         linkage.ADD: linkage.carry_out_addition,  # a partner registry
         linkage.CHANGE: linkage.carry_out_change,
         linkage.ADD_KEY: linkage.carry_out_key,
+        linkage_receiving.ACCEPT: linkage_receiving.carry_out_accept,  # a partner's transfer, four-eyes
     },
     on_settled={
         Transaction.Kind.EXPORT: international.on_export_settled,  # the signed transfer file, once the units left

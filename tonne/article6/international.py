@@ -69,12 +69,15 @@ def export_units(
     destination_registry: str,
     destination_account: str,
     idempotency_key: str,
+    awaits_partner: bool = False,
 ) -> InternationalTransfer:
     """Transfer authorised units to another Party's registry, through the
     controls gate as every move: the destination must be on the account's
     trusted list; the kill switch, freezes, the holder's standing and the
     limits refuse; with four-eyes on, the units leave (and the signed file
-    is made, by `on_export_settled`) once a second person approved."""
+    is made, by `on_export_settled`) once a second person approved.
+    `awaits_partner` (the linkage protocol): the units stay reserved until
+    the receiving registry accepts, then settle (`on_export_settled`)."""
     destination_party = domain.party(destination_party, "destination_party")
     destination_registry = domain.identifier(destination_registry, "destination_registry")
     destination_account = (destination_account or "").strip()
@@ -103,6 +106,7 @@ def export_units(
             idempotency_key=idempotency_key,
             details={"jurisdiction": destination_party, "beneficiary": destination_account,
                      "reason": f"International transfer to {destination_registry}"},
+            awaits_partner=awaits_partner,
         )
         if txn.replayed:
             return InternationalTransfer.objects.get(direction="sent", transaction_identifier=txn.identifier)
@@ -171,6 +175,26 @@ def _send(record: InternationalTransfer, txn: Transaction, selection: Selection)
                        "destination_party": record.destination_party,
                        "destination_registry": record.destination_registry,
                        "destination_account": record.destination_account})
+
+
+def proposal_file(record: InternationalTransfer, ranges: list[tuple[int, int]]) -> str:
+    """The transfer file of units still reserved for a transfer the
+    receiving registry has yet to accept (the linkage protocol's proposal):
+    the file `_send` will make once they leave, without the first transfer
+    that their leaving records."""
+    now = clock.now()
+    blocks = _authorised_for(Selection.build(ranges=ranges), record.destination_party, now)
+    for b in blocks:
+        b["first_transfer"] = b.get("first_transfer") or _first_transfer_out(b["serial_start"])
+    payload = {
+        "format": FORMAT, "transfer": str(record.uid), "created_at": now,
+        "origin_registry": settings.TONNE_ARTICLE6_REGISTRY_ID, "origin_party": settings.TONNE_COUNTRY,
+        "destination_registry": record.destination_registry, "destination_party": record.destination_party,
+        "destination_account": record.destination_account, "transaction": record.transaction_identifier,
+        "ledger_seq": None, "quantity": sum(b["quantity"] for b in blocks),
+        "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
+    }
+    return sign_note(canonical_json(payload).decode("utf-8") + "\n", settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
 
 
 def _first_transfer_out(start: int) -> dict[str, Any] | None:
@@ -343,6 +367,18 @@ def check_transfer(signed: str) -> dict[str, Any]:
     return payload
 
 
+def receive_accepted(*, actor: User, signed: str) -> InternationalTransfer:
+    """Units a partner sent once this registry had accepted its proposal
+    (the acceptance had its four-eyes): the checks again, then the units."""
+    payload, _ = _receivable(signed, None)
+    with transaction.atomic():
+        account, total = _check_receivable(payload)
+        decision = gate.decide_import(account, total, clock.now())
+        if decision.refusal is not None:
+            raise decision.refusal
+        return _receive(actor, signed, payload, account, total, approval=None)
+
+
 def carry_out_import(approval: Approval, approver: User) -> None:
     """A second administrator approved the import of this exact file: the
     checks again (the switch may be on now, the file imported meanwhile, the
@@ -507,6 +543,6 @@ def received_range(start: int) -> ImportedRange | None:
 
 
 __all__ = [
-    "SerialRange", "carry_out_import", "check_transfer", "export_units", "import_transfer", "on_export_settled", "read_transfer_file",
+    "SerialRange", "carry_out_import", "check_transfer", "export_units", "proposal_file", "receive_accepted", "import_transfer", "on_export_settled", "read_transfer_file",
     "received_range",
 ]

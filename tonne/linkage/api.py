@@ -9,16 +9,20 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Header, Router, Schema, Status
 
 from tonne.access.policy import require_step_up
+from tonne.article6.api import ExportIn
+from tonne.controls.api import ApprovalOut, approval_out
 from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.api_support import ERRORS, StrictSchema
-from tonne.linkage import selectors
+from tonne.linkage import receiving, selectors, sending
 from tonne.linkage import services as linkage
+from tonne.linkage.models import Inbound, Outbound
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
+from tonne.units.api import IDEMPOTENCY_HELP, move_request
 
 router = Router(tags=["linkage"])
 
@@ -161,3 +165,87 @@ def check_transfer(request: HttpRequest, payload: CheckIn):
     every check of an import, nothing created; the answer is signed. Only a
     file signed by a partner's key in force is answered (422 otherwise)."""
     return linkage.check_proposal(payload.signed_file)
+
+
+# -- the transfer protocol (docs/linkage.md §3) ---------------------------------------
+
+
+class MessageIn(StrictSchema):
+    note: str = Field(..., max_length=4_100_000, description="A tonne-linkage/1 message signed by a partner's key")
+
+
+class MessageOut(Schema):
+    note: str = Field(..., description="The answer, signed with this registry's key")
+
+
+@router.post("/linkage/messages", response={200: MessageOut, **ERRORS}, auth=None)
+def receive_message(request: HttpRequest, payload: MessageIn):
+    """A partner registry's message about a transfer (proposal, complete,
+    cancel): its signature is the credential. The answer is the transfer's
+    state here, signed; a replay gets the same state."""
+    return {"note": receiving.handle(payload.note)}
+
+
+class OutboundOut(Schema):
+    transfer: str
+    partner: str
+    transaction: str
+    state: str
+    code: str
+    deadline: dt.datetime
+    created_at: dt.datetime
+
+
+def outbound_out(out: Outbound) -> dict[str, object]:
+    return {"transfer": str(out.uid), "partner": out.partner.registry_id, "transaction": out.transaction_identifier,
+            "state": out.state, "code": out.code, "deadline": out.deadline, "created_at": out.created_at}
+
+
+@router.post("/linkage/transfers", response={202: OutboundOut, **ERRORS}, auth=AUTH)
+def propose_transfer(
+    request: HttpRequest,
+    payload: ExportIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=IDEMPOTENCY_HELP),
+):
+    """Propose an international transfer to a partner registry: the units
+    wait, reserved, until the partner accepts (then they leave) or rejects
+    or the time runs out (then they stay)."""
+    user, key = move_request(request, idempotency_key)
+    out = sending.propose(
+        actor=user, from_account=payload.from_account, ranges=[(r.start, r.end) for r in payload.ranges],
+        destination_party=payload.destination_party, destination_registry=payload.destination_registry,
+        destination_account=payload.destination_account, idempotency_key=key,
+    )
+    return Status(202, outbound_out(out))
+
+
+class InboundOut(Schema):
+    transfer: str
+    partner: str
+    state: str
+    code: str
+    destination_account: str
+    quantity: int
+
+
+def inbound_out(inbound: Inbound) -> dict[str, object]:
+    return {"transfer": str(inbound.transfer), "partner": inbound.partner.registry_id, "state": inbound.state,
+            "code": inbound.code, "destination_account": inbound.destination_account, "quantity": inbound.quantity}
+
+
+@router.post("/linkage/incoming/{registry_id}/{transfer}/accept", response={200: InboundOut, 202: ApprovalOut, **ERRORS},
+             auth=AUTH)
+def accept_transfer(request: HttpRequest, registry_id: str, transfer: str):
+    """Accept a partner's checked proposal (the checks again); with four-eyes, 202: a second administrator approves."""
+    user = _admin(request, change=True)
+    result = receiving.accept(actor=user, registry_id=registry_id, transfer=transfer)
+    if isinstance(result, Approval):
+        return Status(202, approval_out(result, user))
+    return inbound_out(result)
+
+
+@router.post("/linkage/incoming/{registry_id}/{transfer}/reject", response={200: InboundOut, **ERRORS}, auth=AUTH)
+def reject_transfer(request: HttpRequest, registry_id: str, transfer: str, payload: ReasonIn):
+    """Reject a partner's proposal: nothing is created here; its units stay with the sender."""
+    user = _admin(request, change=True)
+    return inbound_out(receiving.reject(actor=user, registry_id=registry_id, transfer=transfer, reason=payload.reason))

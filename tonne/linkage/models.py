@@ -57,3 +57,69 @@ class PartnerKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner.registry_id} {self.key_name}+{self.key_id}"
+
+
+class Outbound(models.Model):
+    """A transfer this registry proposed to a partner (the sending side's
+    state machine; every step locks this row)."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed"  # units reserved in the holder's account; the proposal goes until answered
+        COMPLETING = "completing"  # accepted: units left for the export account; the completion goes
+        COMPLETED = "completed"  # the partner created them
+        CANCELLING = "cancelling"  # rejected, timed out or withdrawn: units back; the partner is told to close
+        CANCELLED = "cancelled"
+
+    uid = models.UUIDField(unique=True)  # the transfer id, as in its file
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="outbound")
+    transaction_identifier = models.CharField(max_length=30, unique=True)  # the export that waits
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PROPOSED)
+    code = models.CharField(max_length=60, blank=True, default="")  # why it was cancelled
+    proposal = models.TextField()  # the signed transfer file proposed
+    completion = models.TextField(blank=True, default="")  # the signed transfer file once the units left
+    deadline = models.DateTimeField()  # no acceptance by then: the units go back
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="linkage_outbound_due")]
+
+    def __str__(self) -> str:
+        return f"{self.uid} to {self.partner_id} ({self.state})"
+
+
+class Inbound(models.Model):
+    """A transfer a partner proposed to this registry (the receiving side's
+    state machine; every step locks this row). Units are created only on
+    completion, never after a close."""
+
+    class State(models.TextChoices):
+        CHECKED = "checked"  # passed every check; an administrator accepts or rejects
+        AWAITING_APPROVAL = "awaiting_approval"  # four-eyes: a second administrator approves the acceptance
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+        COMPLETED = "completed"  # units created here
+        CLOSED = "closed"  # the sender cancelled: nothing will be created
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="inbound")
+    transfer = models.UUIDField()
+    state = models.CharField(max_length=20, choices=State.choices)
+    code = models.CharField(max_length=60, blank=True, default="")
+    field = models.CharField(max_length=200, blank=True, default="")
+    proposal = models.TextField()
+    proposal_sha256 = models.CharField(max_length=64)
+    destination_account = models.CharField(max_length=40)
+    quantity = models.BigIntegerField()
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    received_transfer = models.UUIDField(null=True, blank=True)  # the article6 record once created
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "transfer"], name="linkage_inbound_once")]
+
+    def __str__(self) -> str:
+        return f"{self.transfer} from {self.partner_id} ({self.state})"

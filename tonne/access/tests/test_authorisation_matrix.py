@@ -146,7 +146,11 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "article6_create_export": OWNER_ONLY,
     "article6_create_import": ADMIN,
     "linkage_list_partners": ADMIN,
-    "linkage_check_transfer": PUBLIC,  # answered only when a partner's key signed the file
+    "linkage_check_transfer": PUBLIC,
+    "linkage_receive_message": PUBLIC,  # answered only when a partner's key signed the message
+    "linkage_propose_transfer": OWNER_ONLY,
+    "linkage_accept_transfer": ADMIN,
+    "linkage_reject_transfer": ADMIN,  # answered only when a partner's key signed the file
     "linkage_add_partner": ADMIN,
     "linkage_change_partner": ADMIN,
     "linkage_add_key": ADMIN,
@@ -355,6 +359,8 @@ def build_world(settings: Any) -> dict[str, Any]:
         **{op: {"registry_id": "SE-MX"} for op in (
             "linkage_change_partner", "linkage_add_key", "linkage_retire_key", "linkage_suspend_partner",
             "linkage_remove_partner")},
+        **{op: {"registry_id": "SE-MX", "transfer": str(uuid.uuid4())} for op in (
+            "linkage_accept_transfer", "linkage_reject_transfer")},
     }
     move = {"from_account": dev_acc, "quantity": 1}
     a6_terms = {"acquiring_parties": ["CH"], "purposes": ["ndc"], "quantity": 10, "vintage_from": 2022,
@@ -407,6 +413,11 @@ def build_world(settings: Any) -> dict[str, Any]:
         "linkage_retire_key": {"verifier_key": "nope"},
         "linkage_suspend_partner": {"reason": "matrix"},
         "linkage_check_transfer": {"signed_file": "not a note"},
+        "linkage_receive_message": {"note": "not a note"},
+        "linkage_propose_transfer": {"from_account": dev_acc, "ranges": [{"start": block.serial_start,
+                                     "end": block.serial_start}], "destination_party": "CH",
+                                     "destination_registry": "CH-TONNE", "destination_account": "CH-100-1"},
+        "linkage_reject_transfer": {"reason": "matrix"},
         "linkage_remove_partner": {"reason": "matrix"},
         "cadt_add_sync_node": {"name": f"node-{uuid.uuid4().hex[:6]}", "url": "http://127.0.0.1:9/"},
         "cadt_create_webhook": {"url": "http://127.0.0.1:9/new"},
