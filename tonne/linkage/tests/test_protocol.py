@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
 
 from tonne import testing
 from tonne.article6.tests.conftest import T0, World, key, world  # noqa: F401 - the host registry's fixture
@@ -63,6 +64,12 @@ class Receiver:
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    def tonne(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "tonne.cli", *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+        return done.stdout
+
     def serve(self) -> None:
         self.server = subprocess.Popen([sys.executable, "-m", "tonne.cli", "serve", "--port", str(self.port),
                                         "--no-worker"], env=self.env, cwd=ROOT,
@@ -85,7 +92,7 @@ class Receiver:
             self.server = None
 
     def post(self, note: str) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(f"{self.url}/api/v1/linkage/messages", method="POST",
+        request = urllib.request.Request(f"{self.url}/api/v1/linkage/messages", method="POST",  # noqa: S310 - loopback
                                          data=json.dumps({"note": note}).encode(),
                                          headers={"Content-Type": "application/json"})
         try:
@@ -175,11 +182,16 @@ def test_transfers_between_two_registries(world: World, tmp_path: Path, settings
         assert first.state == "completed"
         conserved(serials, ch_node.run("state"))  # created once, whatever was replayed
 
-        # 2. Rejected: the units stay with the holder, spendable again.
+        # 2. Rejected, by the file route: the units stay with the holder, spendable again.
         second = propose(s + 100, s + 149)
-        deliver(second)
-        assert ch_node.run("reject", str(second.uid))["state"] == "rejected"
-        deliver(second)
+        message, answer = tmp_path / "proposal.note", tmp_path / "answer.note"
+        call_command("linkage", "outgoing", str(second.uid), str(message))
+        ch_node.tonne("linkage", "incoming", str(message), str(answer))
+        call_command("linkage", "answer", str(answer))
+        ch_node.tonne("linkage", "reject", "CI-TONNE", str(second.uid), "--reason", "Not now", "--user", "ch-admin")
+        ch_node.tonne("linkage", "incoming", str(message), str(answer))  # the same proposal: now the decision
+        call_command("linkage", "answer", str(answer))
+        second.refresh_from_db()
         assert (second.state, second.code) == ("cancelled", "REJECTED_BY_REGISTRY")
         conserved(serials, ch_node.run("state"))
         units.transfer(actor=dev, from_account=acc, to_account=world.reg.buyer_account.identifier,
