@@ -28,6 +28,7 @@ from tonne.ledger import keys
 from tonne.ledger.checkpoint import generate_private_key, sign_note, verifier_key, verify_note
 from tonne.ledger.models import LedgerEntry
 from tonne.ledger.verify import verify_ledger
+from tonne.linkage import receiving
 from tonne.linkage import services as linkage
 from tonne.linkage.models import Partner
 from tonne.organisations.models import User
@@ -248,3 +249,54 @@ def test_a_proposed_transfer_is_checked_and_answered_creating_nothing(reg: testi
     # A stranger gets no signed answer.
     assert_problem(post(Client(), "/linkage/check", {"signed_file": signed(data, STRANGER)}), 422, "PARTNER_KEY_UNKNOWN")
     assert before == (list(UnitBlock.objects.values_list("pk", flat=True)), InternationalTransfer.objects.count())
+
+
+def message(kind: str, data: dict[str, Any], *, file: str | None = None, reason: str | None = None) -> str:
+    body = {"format": "tonne-linkage/1", "type": kind, "transfer": data["transfer"], "from": "SE-TONNE",
+            "to": django_settings.TONNE_ARTICLE6_REGISTRY_ID, "at": clock.now().isoformat(), "file": file,
+            "reason": reason}
+    return signed(body)
+
+
+def state_of(note: str) -> tuple[str, str | None]:
+    body = json.loads(verify_note(note, keys.verifier_key_text()))
+    return body["state"], body["code"]
+
+
+def test_the_receiver_creates_only_on_completion_after_two_people_accepted(reg: testing.Registry, settings: Any) -> None:
+    settings.TONNE_FOUR_EYES = frozenset({"import"})
+    testing.link_partner(reg.admin, reg.extra["approver"], registry_id="SE-TONNE", party="SE", verifier_key=vkey(SE_KEY))
+    data = payload(reg)
+    file = signed(data)
+    assert state_of(receiving.handle(message("complete", data, file=file))) == ("unknown", "TRANSFER_UNKNOWN")
+    assert state_of(receiving.handle(message("proposal", data, file=file))) == ("checked", None)
+    assert state_of(receiving.handle(message("proposal", data, file=file))) == ("checked", None)  # a replay
+    other = signed(payload(reg, start=9001))  # another file under the same transfer id
+    assert state_of(receiving.handle(message("proposal", data, file=other))) == ("checked", "PROPOSAL_DIFFERS")
+    assert state_of(receiving.handle(message("complete", data, file=file))) == ("checked", "TRANSFER_NOT_ACCEPTED")
+    approval = receiving.accept(actor=reg.admin, registry_id="SE-TONNE", transfer=data["transfer"])
+    assert isinstance(approval, Approval)  # four-eyes: one administrator accepts nothing alone
+    with pytest.raises(RegistryError) as alone:
+        controls.approve(actor=reg.admin, uid=approval.uid, request_hash=approval.request_hash)
+    assert alone.value.code == "SELF_APPROVAL_NOT_ALLOWED"
+    approve(reg, approval)
+    assert state_of(receiving.handle(message("proposal", data, file=file))) == ("accepted", None)
+    assert not ImportedRange.objects.exists()  # accepted, nothing created yet
+    assert state_of(receiving.handle(message("complete", data, file=file))) == ("completed", None)
+    assert state_of(receiving.handle(message("complete", data, file=file))) == ("completed", None)  # once
+    assert ImportedRange.objects.count() == 1
+    # Too late to cancel: it says so and changes nothing.
+    assert state_of(receiving.handle(message("cancel", data, reason="TIMEOUT"))) == ("completed", None)
+    # Cancelled after acceptance: closed for good, a late completion creates nothing.
+    later_data = payload(reg, start=500)
+    later_file = signed(later_data)
+    receiving.handle(message("proposal", later_data, file=later_file))
+    approve(reg, receiving.accept(actor=reg.admin, registry_id="SE-TONNE", transfer=later_data["transfer"]))
+    assert state_of(receiving.handle(message("cancel", later_data, reason="TIMEOUT"))) == ("closed", "TIMEOUT")
+    assert state_of(receiving.handle(message("complete", later_data, file=later_file))) == (
+        "closed", "TRANSFER_NOT_ACCEPTED")
+    assert ImportedRange.objects.count() == 1
+    kinds = list(LedgerEntry.objects.filter(kind__startswith="linkage.transfer").values_list("kind", flat=True))
+    assert kinds == ["linkage.transfer_completed", "linkage.transfer_closed"]
+    assert verify_ledger().ok
+
