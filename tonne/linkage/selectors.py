@@ -8,9 +8,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from tonne.linkage import domain
-from tonne.linkage.models import Partner, PartnerKey
+from tonne.linkage.models import Inbound, Outbound, Partner, PartnerKey
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
+from tonne.units.models import Transaction
 
 
 def partners(user: User) -> QuerySet[Partner]:
@@ -39,3 +40,25 @@ def partner_out(partner: Partner, at: dt.datetime) -> dict[str, Any]:
         "approved_by": partner.approved_by.username, "changed_at": partner.changed_at,
         "keys": [key_out(k, at) for k in sorted(partner.keys.all(), key=lambda k: k.valid_from)],
     }
+
+
+def in_flight(user: User) -> tuple[QuerySet[Outbound], QuerySet[Inbound]]:
+    """The administrator's view: transfers to and from partners not yet settled, oldest first."""
+    require_registry_administrator(user)
+    outbound = Outbound.objects.select_related("partner").filter(state__in=sending_open()).order_by("created_at")
+    inbound = Inbound.objects.select_related("partner").filter(
+        state__in=(Inbound.State.CHECKED, Inbound.State.AWAITING_APPROVAL, Inbound.State.ACCEPTED)
+    ).order_by("created_at")
+    return outbound, inbound
+
+
+def sending_open() -> tuple[str, ...]:
+    return (Outbound.State.PROPOSED, Outbound.State.COMPLETING, Outbound.State.CANCELLING)
+
+
+def outgoing_of(user: User) -> QuerySet[Outbound]:
+    """A holder's international transfers to partner registries (their organisation's accounts)."""
+    if user.organisation_id is None:
+        return Outbound.objects.none()
+    mine = Transaction.objects.filter(from_account__organisation_id=user.organisation_id).values("identifier")
+    return Outbound.objects.select_related("partner").filter(transaction_identifier__in=mine).order_by("-created_at")

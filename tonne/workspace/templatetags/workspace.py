@@ -29,6 +29,7 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             (reverse("workspace:organisations"), _("Organisations")),
             (reverse("workspace:article6"), _("Article 6")),
             (reverse("workspace:article6-aef"), _("AEF report")),
+            (reverse("workspace:linkage"), _("Partner registries")),
         ]
     if ADMIN in roles or DEVELOPER in roles:
         links.append((reverse("workspace:projects"), _("Projects")))
@@ -41,6 +42,8 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             (reverse("workspace:accounts"), _("Accounts")),
             (reverse("workspace:transactions"), _("Transactions")),
         ]
+    if HOLDER in roles:
+        links.append((reverse("workspace:linkage-outgoing"), _("International transfers")))
     path = request.path if request is not None else ""
     return {"links": [(url, label, url == path) for url, label in links]}
 
