@@ -112,7 +112,10 @@ def _complete(partner: Partner, body: dict[str, Any]) -> Answer:
     if inbound.state != State.ACCEPTED:  # completed: a replay; closed or rejected: never created
         return inbound.state, "" if inbound.state == State.COMPLETED else "TRANSFER_NOT_ACCEPTED", ""
     file = body["file"]
-    key = sender_of(file, clock.now()).verifier_key
+    signer = sender_of(file, clock.now())
+    if signer.registry != partner.registry_id:  # the units come from the partner that proposed them
+        return State.ACCEPTED, "PROPOSAL_DIFFERS", "file"
+    key = signer.verifier_key
     if not _same_units(international.read_transfer_file(inbound.proposal, _proposal_key(inbound)),
                        international.read_transfer_file(file, key)):
         return State.ACCEPTED, "PROPOSAL_DIFFERS", "file"

@@ -282,6 +282,12 @@ def test_the_receiver_creates_only_on_completion_after_two_people_accepted(reg: 
     approve(reg, approval)
     assert state_of(receiving.handle(message("proposal", data, file=file))) == ("accepted", None)
     assert not ImportedRange.objects.exists()  # accepted, nothing created yet
+    # A completion carrying another partner's file for these serials: refused, nothing created.
+    testing.link_partner(reg.admin, reg.extra["approver"], registry_id="NO-TONNE", party="NO",
+                         verifier_key=vkey(STRANGER, "no-tonne"))
+    theirs = signed({**data, "origin_registry": "NO-TONNE", "origin_party": "NO"}, STRANGER, "no-tonne")
+    assert state_of(receiving.handle(message("complete", data, file=theirs))) == ("accepted", "PROPOSAL_DIFFERS")
+    assert not ImportedRange.objects.exists()
     assert state_of(receiving.handle(message("complete", data, file=file))) == ("completed", None)
     assert state_of(receiving.handle(message("complete", data, file=file))) == ("completed", None)  # once
     assert ImportedRange.objects.count() == 1
