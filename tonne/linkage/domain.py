@@ -62,6 +62,8 @@ def retire_at(now: dt.datetime, requested: dt.datetime | None, valid_from: dt.da
     """A key retires now or later (the overlap while the partner moves to its
     new key), never in the past: what was accepted under it stays accepted."""
     at = now if requested is None else requested
+    if at.tzinfo is None:
+        raise ValidationFailed("KEY_RETIREMENT_INVALID", "A retirement time names its time zone.", field="valid_until")
     if at < now:
         raise ValidationFailed("KEY_RETIREMENT_IN_PAST", "A key retires now or later, never in the past.",
                                field="valid_until")
