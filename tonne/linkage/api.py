@@ -27,7 +27,7 @@ from tonne.units.api import IDEMPOTENCY_HELP, move_request
 router = Router(tags=["linkage"])
 
 
-class KeyOut(Schema):
+class PartnerKeyOut(Schema):
     verifier_key: str
     key_name: str
     key_id: str
@@ -47,7 +47,7 @@ class PartnerOut(Schema):
     requested_by: str
     approved_by: str
     changed_at: dt.datetime
-    keys: list[KeyOut]
+    keys: list[PartnerKeyOut]
 
 
 class PartnerIn(StrictSchema):
@@ -62,20 +62,20 @@ class PartnerChangeIn(StrictSchema):
     reinstate: bool = Field(False, description="Reinstate a suspended partner")
 
 
-class KeyIn(StrictSchema):
+class PartnerKeyIn(StrictSchema):
     verifier_key: str = Field(..., max_length=300)
 
 
-class RetireIn(StrictSchema):
+class PartnerKeyRetireIn(StrictSchema):
     verifier_key: str = Field(..., max_length=300)
     valid_until: dt.datetime | None = Field(None, description="When it stops being accepted (default: now; never earlier)")
 
 
-class ReasonIn(StrictSchema):
+class PartnerReasonIn(StrictSchema):
     reason: str = Field(..., max_length=500)
 
 
-class RequestedOut(Schema):
+class LinkageRequestedOut(Schema):
     status: str = Field(..., description="'awaiting_approval': a second administrator approves it")
     approval: uuid.UUID
 
@@ -100,7 +100,7 @@ def list_partners(request: HttpRequest):
     return [selectors.partner_out(p, now) for p in selectors.partners(user)[:1000]]
 
 
-@router.post("/linkage/partners", response={202: RequestedOut, **ERRORS}, auth=AUTH)
+@router.post("/linkage/partners", response={202: LinkageRequestedOut, **ERRORS}, auth=AUTH)
 def add_partner(request: HttpRequest, payload: PartnerIn):
     """Ask to add a partner registry; in force after a second administrator's approval and the delay."""
     user = _admin(request, change=True)
@@ -108,7 +108,7 @@ def add_partner(request: HttpRequest, payload: PartnerIn):
                                               endpoint=payload.endpoint, verifier_key=payload.verifier_key))
 
 
-@router.patch("/linkage/partners/{registry_id}", response={202: RequestedOut, **ERRORS}, auth=AUTH)
+@router.patch("/linkage/partners/{registry_id}", response={202: LinkageRequestedOut, **ERRORS}, auth=AUTH)
 def change_partner(request: HttpRequest, registry_id: str, payload: PartnerChangeIn):
     """Ask to change a partner's endpoint or reinstate it; a second administrator approves."""
     user = _admin(request, change=True)
@@ -116,15 +116,15 @@ def change_partner(request: HttpRequest, registry_id: str, payload: PartnerChang
                                              reinstate=payload.reinstate))
 
 
-@router.post("/linkage/partners/{registry_id}/keys", response={202: RequestedOut, **ERRORS}, auth=AUTH)
-def add_key(request: HttpRequest, registry_id: str, payload: KeyIn):
+@router.post("/linkage/partners/{registry_id}/keys", response={202: LinkageRequestedOut, **ERRORS}, auth=AUTH)
+def add_key(request: HttpRequest, registry_id: str, payload: PartnerKeyIn):
     """Ask to add a partner's new key (rotation: add the new, then retire the old)."""
     user = _admin(request, change=True)
     return _requested(linkage.request_key(actor=user, registry_id=registry_id, verifier_key=payload.verifier_key))
 
 
 @router.post("/linkage/partners/{registry_id}/keys/retire", response={200: PartnerOut, **ERRORS}, auth=AUTH)
-def retire_key(request: HttpRequest, registry_id: str, payload: RetireIn):
+def retire_key(request: HttpRequest, registry_id: str, payload: PartnerKeyRetireIn):
     """Stop accepting a key, now or at a later time; at once, one administrator."""
     user = _admin(request, change=True)
     key = linkage.retire_key(actor=user, registry_id=registry_id, verifier_key=payload.verifier_key,
@@ -133,24 +133,24 @@ def retire_key(request: HttpRequest, registry_id: str, payload: RetireIn):
 
 
 @router.post("/linkage/partners/{registry_id}/suspend", response={200: PartnerOut, **ERRORS}, auth=AUTH)
-def suspend_partner(request: HttpRequest, registry_id: str, payload: ReasonIn):
+def suspend_partner(request: HttpRequest, registry_id: str, payload: PartnerReasonIn):
     """Accept nothing from this partner until reinstated; at once, one administrator."""
     user = _admin(request, change=True)
     return selectors.partner_out(linkage.suspend(actor=user, registry_id=registry_id, reason=payload.reason), clock.now())
 
 
 @router.post("/linkage/partners/{registry_id}/remove", response={200: PartnerOut, **ERRORS}, auth=AUTH)
-def remove_partner(request: HttpRequest, registry_id: str, payload: ReasonIn):
+def remove_partner(request: HttpRequest, registry_id: str, payload: PartnerReasonIn):
     """Remove a partner for good; at once, one administrator."""
     user = _admin(request, change=True)
     return selectors.partner_out(linkage.remove(actor=user, registry_id=registry_id, reason=payload.reason), clock.now())
 
 
-class CheckIn(StrictSchema):
+class LinkageCheckIn(StrictSchema):
     signed_file: str = Field(..., max_length=4_000_000, description="The transfer file the partner means to send")
 
 
-class CheckOut(Schema):
+class LinkageCheckOut(Schema):
     answer: str = Field(..., description="accept or reject")
     code: str | None = Field(None, description="the refusal's code, when rejected")
     field: str | None = None
@@ -159,8 +159,8 @@ class CheckOut(Schema):
     note: str = Field(..., description="The answer as a note signed with this registry's key (tonne-linkage-answer/1)")
 
 
-@router.post("/linkage/check", response={200: CheckOut, **ERRORS}, auth=None)
-def check_transfer(request: HttpRequest, payload: CheckIn):
+@router.post("/linkage/check", response={200: LinkageCheckOut, **ERRORS}, auth=None)
+def check_transfer(request: HttpRequest, payload: LinkageCheckIn):
     """A partner registry asks whether this registry would take a transfer:
     every check of an import, nothing created; the answer is signed. Only a
     file signed by a partner's key in force is answered (422 otherwise)."""
@@ -170,23 +170,23 @@ def check_transfer(request: HttpRequest, payload: CheckIn):
 # -- the transfer protocol (docs/linkage.md §3) ---------------------------------------
 
 
-class MessageIn(StrictSchema):
+class LinkageMessageIn(StrictSchema):
     note: str = Field(..., max_length=4_100_000, description="A tonne-linkage/1 message signed by a partner's key")
 
 
-class MessageOut(Schema):
+class LinkageMessageOut(Schema):
     note: str = Field(..., description="The answer, signed with this registry's key")
 
 
-@router.post("/linkage/messages", response={200: MessageOut, **ERRORS}, auth=None)
-def receive_message(request: HttpRequest, payload: MessageIn):
+@router.post("/linkage/messages", response={200: LinkageMessageOut, **ERRORS}, auth=None)
+def receive_message(request: HttpRequest, payload: LinkageMessageIn):
     """A partner registry's message about a transfer (proposal, complete,
     cancel): its signature is the credential. The answer is the transfer's
     state here, signed; a replay gets the same state."""
     return {"note": receiving.handle(payload.note)}
 
 
-class OutboundOut(Schema):
+class LinkageOutboundOut(Schema):
     transfer: str
     partner: str
     transaction: str
@@ -201,7 +201,7 @@ def outbound_out(out: Outbound) -> dict[str, object]:
             "state": out.state, "code": out.code, "deadline": out.deadline, "created_at": out.created_at}
 
 
-@router.post("/linkage/transfers", response={202: OutboundOut, **ERRORS}, auth=AUTH)
+@router.post("/linkage/transfers", response={202: LinkageOutboundOut, **ERRORS}, auth=AUTH)
 def propose_transfer(
     request: HttpRequest,
     payload: ExportIn,
@@ -219,7 +219,7 @@ def propose_transfer(
     return Status(202, outbound_out(out))
 
 
-class InboundOut(Schema):
+class LinkageInboundOut(Schema):
     transfer: str
     partner: str
     state: str
@@ -233,7 +233,7 @@ def inbound_out(inbound: Inbound) -> dict[str, object]:
             "code": inbound.code, "destination_account": inbound.destination_account, "quantity": inbound.quantity}
 
 
-@router.post("/linkage/incoming/{registry_id}/{transfer}/accept", response={200: InboundOut, 202: ApprovalOut, **ERRORS},
+@router.post("/linkage/incoming/{registry_id}/{transfer}/accept", response={200: LinkageInboundOut, 202: ApprovalOut, **ERRORS},
              auth=AUTH)
 def accept_transfer(request: HttpRequest, registry_id: str, transfer: str):
     """Accept a partner's checked proposal (the checks again); with four-eyes, 202: a second administrator approves."""
@@ -244,8 +244,8 @@ def accept_transfer(request: HttpRequest, registry_id: str, transfer: str):
     return inbound_out(result)
 
 
-@router.post("/linkage/incoming/{registry_id}/{transfer}/reject", response={200: InboundOut, **ERRORS}, auth=AUTH)
-def reject_transfer(request: HttpRequest, registry_id: str, transfer: str, payload: ReasonIn):
+@router.post("/linkage/incoming/{registry_id}/{transfer}/reject", response={200: LinkageInboundOut, **ERRORS}, auth=AUTH)
+def reject_transfer(request: HttpRequest, registry_id: str, transfer: str, payload: PartnerReasonIn):
     """Reject a partner's proposal: nothing is created here; its units stay with the sender."""
     user = _admin(request, change=True)
     return inbound_out(receiving.reject(actor=user, registry_id=registry_id, transfer=transfer, reason=payload.reason))
