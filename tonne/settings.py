@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "tonne.audit",
     "tonne.controls",
     "tonne.article6",
+    "tonne.linkage",
     "tonne.access",
     "tonne.kyc",
     "tonne.aml",
@@ -342,6 +343,11 @@ TONNE_SOP_OMGE_UNIT_CLASSES = _env_set("TONNE_SOP_OMGE_UNIT_CLASSES", "A6.4ER")
 TONNE_SOP_BASIS_POINTS = int(os.environ.get("TONNE_SOP_BASIS_POINTS", "500"))
 TONNE_OMGE_BASIS_POINTS = int(os.environ.get("TONNE_OMGE_BASIS_POINTS", "200"))
 TONNE_ARTICLE6_REGISTRY_ID = os.environ.get("TONNE_ARTICLE6_REGISTRY_ID", f"{TONNE_COUNTRY}-TONNE")
+# Linkage (docs/linkage.md): a proposal not accepted within this many hours
+# is withdrawn and its units go back; the worker asks a partner for its
+# decision every TONNE_LINKAGE_POLL_SECONDS and retries failures with backoff.
+TONNE_LINKAGE_TIMEOUT_HOURS = int(os.environ.get("TONNE_LINKAGE_TIMEOUT_HOURS", "72"))
+TONNE_LINKAGE_POLL_SECONDS = int(os.environ.get("TONNE_LINKAGE_POLL_SECONDS", "30"))
 
 # -- sign-in (django-allauth), second factors, sessions, rate limits, headers --
 AUTHENTICATION_BACKENDS = [
@@ -377,6 +383,9 @@ TONNE_API_WRITE_RATE_PER_MINUTE = int(os.environ.get("TONNE_API_WRITE_RATE_PER_M
 TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR", "30"))
 # Paths under the API rate limits: the registry's API and the public CAD Trust read API.
 TONNE_RATE_LIMITED_PATHS = ("/api/", "/cadt/")
+# Anonymous writes that are signed by a partner registry's key (docs/linkage.md):
+# not counted as a visitor's, only by the per-minute rates.
+TONNE_SIGNED_MESSAGE_PATHS = ("/api/v1/linkage/messages", "/api/v1/linkage/check")
 # This registry's public address: CAD Trust requires a link on every project and unit,
 # and a record without its own link gets its public page here.
 TONNE_PUBLIC_URL = os.environ.get("TONNE_PUBLIC_URL", "http://localhost:8000").rstrip("/")

@@ -7,6 +7,10 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
+from tonne.controls import services as controls
+from tonne.core import clock
+from tonne.linkage import services as linkage
+from tonne.linkage.models import Partner, PartnerKey
 from tonne.mrv import services as mrv
 from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
@@ -140,3 +144,22 @@ def issue(
         actor=reg.vvb, report=report, verified=[{"vintage": v, "quantity": q} for v, q in vintages.items()]
     )
     return report, mrv.approve_issuance(actor=reg.admin, report=report)
+
+
+def link_partner(
+    admin: User, approver: User, *, registry_id: str, party: str, verifier_key: str,
+    endpoint: str = "https://registry.example", in_force: bool = True,
+) -> Partner:
+    """Another Party's registry on the partner list: asked by one
+    administrator, approved by a second; `in_force`: as though the
+    trusted-list delay had passed."""
+    approval = linkage.request_partner(actor=admin, registry_id=registry_id, party=party, endpoint=endpoint,
+                                       verifier_key=verifier_key)
+    controls.approve(actor=approver, uid=approval.uid, request_hash=approval.request_hash)
+    partner = Partner.objects.get(registry_id=registry_id)
+    if in_force:
+        now = clock.now()
+        Partner.objects.filter(pk=partner.pk).update(effective_at=now)
+        PartnerKey.objects.filter(partner=partner).update(valid_from=now)
+        partner.refresh_from_db()
+    return partner

@@ -9,11 +9,14 @@ from __future__ import annotations
 from django.conf import settings
 
 from tonne.article6 import international
+from tonne.article6 import partners as article6_partners
 from tonne.article6 import services as article6
 from tonne.cadt import sources as cadt_sources
 from tonne.controls import destinations
 from tonne.controls.gate import MoveControls
 from tonne.controls.handlers import Handlers
+from tonne.linkage import receiving as linkage_receiving
+from tonne.linkage import services as linkage
 from tonne.mrv import approvals as issuance
 from tonne.observer.cadt_source import ObservedRecords
 from tonne.units import controls_port
@@ -34,6 +37,10 @@ CONTROLS = Handlers(
         article6.REVOKE: article6.carry_out_revoke,
         international.IMPORT: international.carry_out_import,  # units from another registry
         destinations.ADD: destinations.carry_out_addition,  # a trusted destination for exports
+        linkage.ADD: linkage.carry_out_addition,  # a partner registry
+        linkage.CHANGE: linkage.carry_out_change,
+        linkage.ADD_KEY: linkage.carry_out_key,
+        linkage_receiving.ACCEPT: linkage_receiving.carry_out_accept,  # a partner's transfer, four-eyes
     },
     on_settled={
         Transaction.Kind.EXPORT: international.on_export_settled,  # the signed transfer file, once the units left
@@ -45,4 +52,5 @@ def install() -> None:
     """At start-up: the controls join the unit-moving path; an observer node's
     CAD Trust exports and totals carry the registries it observes."""
     controls_port.install(MoveControls())
+    article6_partners.install(linkage.PartnerList())  # whom received transfer files may come from
     cadt_sources.install(*([ObservedRecords()] if settings.TONNE_MODE == "observer" else []))

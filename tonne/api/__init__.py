@@ -19,6 +19,7 @@ from tonne.controls.api import router as controls_router
 from tonne.core.api_support import TonneAPI, install_error_handlers
 from tonne.kyc.api import router as kyc_router
 from tonne.ledger.api import router as ledger_router
+from tonne.linkage.api import router as linkage_router
 from tonne.mrv.api import router as mrv_router
 from tonne.mrv.dmrv_api import router as dmrv_router
 from tonne.notifications.api import router as notifications_router
@@ -57,6 +58,7 @@ api.add_router("", audit_router)
 api.add_router("", controls_router)
 api.add_router("", kyc_router)
 api.add_router("", aml_router)
+api.add_router("", linkage_router)
 api.add_router("", article6_router)
 api.add_router("", observer_router)
 api.add_router("", notifications_router)

@@ -166,7 +166,11 @@ class ExportIn(StrictSchema):
 
 class ImportIn(StrictSchema):
     signed_file: str = Field(..., description="The transfer file as the sending registry produced it")
-    verifier_key: str = Field(..., description="The sending registry's published verifier key")
+    verifier_key: str | None = Field(
+        None, max_length=300,
+        description="Optional: the key the file must be signed with; it must be a key in force of the sending "
+        "partner registry (the partner list decides whose files are accepted)",
+    )
 
 
 class TransferFileOut(Schema):

@@ -27,6 +27,7 @@ from tonne.article6.models import (
     ImportedRange,
     InternationalTransfer,
 )
+from tonne.article6.partners import Sender, partners
 from tonne.article6.services import definitions, in_force, record_first_transfer, version_in_force
 from tonne.controls import gate
 from tonne.controls import services as control_services
@@ -53,6 +54,7 @@ from tonne.units.models import Transaction, TransactionBlock, UnitBlock
 from tonne.units.selectors import serial_text
 
 FORMAT = "tonne-itmo-transfer/1"
+MAX_FILE = 4_000_000  # a thousand blocks with room to spare
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -67,12 +69,15 @@ def export_units(
     destination_registry: str,
     destination_account: str,
     idempotency_key: str,
+    awaits_partner: bool = False,
 ) -> InternationalTransfer:
     """Transfer authorised units to another Party's registry, through the
     controls gate as every move: the destination must be on the account's
     trusted list; the kill switch, freezes, the holder's standing and the
     limits refuse; with four-eyes on, the units leave (and the signed file
-    is made, by `on_export_settled`) once a second person approved."""
+    is made, by `on_export_settled`) once a second person approved.
+    `awaits_partner` (the linkage protocol): the units stay reserved until
+    the receiving registry accepts, then settle (`on_export_settled`)."""
     destination_party = domain.party(destination_party, "destination_party")
     destination_registry = domain.identifier(destination_registry, "destination_registry")
     destination_account = (destination_account or "").strip()
@@ -101,6 +106,7 @@ def export_units(
             idempotency_key=idempotency_key,
             details={"jurisdiction": destination_party, "beneficiary": destination_account,
                      "reason": f"International transfer to {destination_registry}"},
+            awaits_partner=awaits_partner,
         )
         if txn.replayed:
             return InternationalTransfer.objects.get(direction="sent", transaction_identifier=txn.identifier)
@@ -171,6 +177,26 @@ def _send(record: InternationalTransfer, txn: Transaction, selection: Selection)
                        "destination_party": record.destination_party,
                        "destination_registry": record.destination_registry,
                        "destination_account": record.destination_account})
+
+
+def proposal_file(record: InternationalTransfer, ranges: list[tuple[int, int]]) -> str:
+    """The transfer file of units still reserved for a transfer the
+    receiving registry has yet to accept (the linkage protocol's proposal):
+    the file `_send` will make once they leave, without the first transfer
+    that their leaving records."""
+    now = clock.now()
+    blocks = _authorised_for(Selection.build(ranges=ranges), record.destination_party, now)
+    for b in blocks:
+        b["first_transfer"] = b.get("first_transfer") or _first_transfer_out(b["serial_start"])
+    payload = {
+        "format": FORMAT, "transfer": str(record.uid), "created_at": now,
+        "origin_registry": settings.TONNE_ARTICLE6_REGISTRY_ID, "origin_party": settings.TONNE_COUNTRY,
+        "destination_registry": record.destination_registry, "destination_party": record.destination_party,
+        "destination_account": record.destination_account, "transaction": record.transaction_identifier,
+        "ledger_seq": None, "quantity": sum(b["quantity"] for b in blocks),
+        "blocks": [{k: v for k, v in b.items() if not k.startswith("_")} for b in blocks],
+    }
+    return sign_note(canonical_json(payload).decode("utf-8") + "\n", settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
 
 
 def _first_transfer_out(start: int) -> dict[str, Any] | None:
@@ -302,13 +328,16 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
 IMPORT = "import"  # the approval's action (Transaction.Kind.IMPORT)
 
 
-def import_transfer(*, actor: User, signed: str, verifier_key: str) -> InternationalTransfer | Approval:
+def import_transfer(*, actor: User, signed: str, verifier_key: str | None = None) -> InternationalTransfer | Approval:
     """Receive units another Party's registry sent: once, into the named
     account, through the controls gate (kill switch, a freeze or hold of the
     account, sanctions); with four-eyes on, a second administrator approves
-    the exact file first (`carry_out_import`), as for a local issuance."""
+    the exact file first (`carry_out_import`), as for a local issuance.
+    The file must be signed by a key in force of a partner registry (the
+    partner list), and say it comes from that partner; `verifier_key`, if
+    named, must be that key."""
     require_registry_administrator(actor)
-    payload = _receivable(signed, verifier_key)
+    payload, sender = _receivable(signed, verifier_key)
     with transaction.atomic():
         account, total = _check_receivable(payload)
         if Approval.objects.filter(action=IMPORT, status=Approval.Status.PENDING, payload__transfer=payload["transfer"],
@@ -322,17 +351,44 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str) -> Internati
                 "transfer": payload["transfer"], "origin_registry": payload["origin_registry"],
                 "origin_party": payload["origin_party"], "account": account.identifier, "quantity": total,
                 "file_sha256": hashlib.sha256(signed.encode("utf-8")).hexdigest(),
-                "signed_file": signed, "verifier_key": verifier_key.strip(),
+                "signed_file": signed, "verifier_key": sender.verifier_key,
             })
+        return _receive(actor, signed, payload, account, total, approval=None)
+
+
+def check_transfer(signed: str) -> dict[str, Any]:
+    """Every check an import makes (the sender and its key, every field,
+    this registry as destination, the acquiring account, the serials and
+    ITMOs against all received before, the controls), creating nothing: the
+    receiving registry's answer to a proposed transfer. The payload checked."""
+    payload, _ = _receivable(signed, None)
+    with transaction.atomic():
+        account, total = _check_receivable(payload)
+        decision = gate.decide_import(account, total, clock.now())
+        if decision.refusal is not None:
+            raise decision.refusal
+    return payload
+
+
+def receive_accepted(*, actor: User, signed: str) -> InternationalTransfer:
+    """Units a partner sent once this registry had accepted its proposal
+    (the acceptance had its four-eyes): the checks again, then the units."""
+    payload, _ = _receivable(signed, None)
+    with transaction.atomic():
+        account, total = _check_receivable(payload)
+        decision = gate.decide_import(account, total, clock.now())
+        if decision.refusal is not None:
+            raise decision.refusal
         return _receive(actor, signed, payload, account, total, approval=None)
 
 
 def carry_out_import(approval: Approval, approver: User) -> None:
     """A second administrator approved the import of this exact file: the
-    checks again (the switch may be on now, the file imported meanwhile), then the units."""
+    checks again (the switch may be on now, the file imported meanwhile, the
+    partner suspended or its key retired), then the units."""
     gate.check_approved(approval)
     signed = approval.payload["signed_file"]
-    payload = _receivable(signed, approval.payload["verifier_key"])
+    payload, _ = _receivable(signed, None)
     account, total = _check_receivable(payload)
     decision = gate.decide_import(account, total, clock.now())
     if decision.refusal is not None:
@@ -340,8 +396,21 @@ def carry_out_import(approval: Approval, approver: User) -> None:
     _receive(approval.initiated_by, signed, payload, account, total, approval=approval)
 
 
-def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
-    payload = read_transfer_file(signed, verifier_key)
+def _receivable(signed: str, verifier_key: str | None) -> tuple[dict[str, Any], Sender]:
+    """Signed by a partner's key in force, from that partner, for this registry, every field valid."""
+    if not isinstance(signed, str) or len(signed) > MAX_FILE:
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {MAX_FILE} characters.")
+    sender = partners().sender_of(signed, clock.now())
+    if verifier_key is not None and verifier_key.strip() and verifier_key.strip() != sender.verifier_key:
+        raise ValidationFailed("PARTNER_KEY_UNKNOWN", "The named key is not the partner key that signed the file.",
+                               field="verifier_key")
+    payload = read_transfer_file(signed, sender.verifier_key)
+    if (payload["origin_registry"], payload["origin_party"]) != (sender.registry, sender.party):
+        raise ValidationFailed(
+            "TRANSFER_SENDER_MISMATCH",
+            f"The file says it comes from {payload['origin_registry']} ({payload['origin_party']}) "
+            f"but {sender.registry} ({sender.party}) signed it.",
+        )
     if payload["destination_party"] != settings.TONNE_COUNTRY or (
         payload["destination_registry"] != settings.TONNE_ARTICLE6_REGISTRY_ID
     ):
@@ -349,7 +418,7 @@ def _receivable(signed: str, verifier_key: str) -> dict[str, Any]:
             "TRANSFER_NOT_FOR_THIS_REGISTRY",
             f"The file is for {payload['destination_registry']} ({payload['destination_party']}).",
         )
-    return payload
+    return payload, sender
 
 
 def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
@@ -477,6 +546,6 @@ def received_range(start: int) -> ImportedRange | None:
 
 
 __all__ = [
-    "SerialRange", "carry_out_import", "export_units", "import_transfer", "on_export_settled", "read_transfer_file",
+    "SerialRange", "carry_out_import", "check_transfer", "export_units", "proposal_file", "receive_accepted", "import_transfer", "on_export_settled", "read_transfer_file",
     "received_range",
 ]

@@ -24,6 +24,7 @@ from tonne.controls.services import run_due
 from tonne.ledger import cosigning, witness
 from tonne.ledger.services import checkpoint_due, make_checkpoint
 from tonne.ledger.watermark import LedgerRolledBack
+from tonne.linkage import delivery as linkage
 from tonne.notifications.services import deliver, send_mail_due
 from tonne.ops.leases import job_lease
 
@@ -102,6 +103,7 @@ JOBS = (
     Job("cadt-sync", sync),
     Job("notifications", notify),
     Job("witness", witness_once),  # keeps its own schedule (TONNE_WITNESS_EVERY_MINUTES)
+    Job("linkage", linkage.run_once),  # international transfers' messages to partner registries
 )
 
 

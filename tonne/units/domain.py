@@ -286,6 +286,14 @@ class MoveRequest:
     key: str  # the Idempotency-Key
     request_hash: str
     details: dict[str, str]
+    awaits_partner: bool = False  # an export held until the receiving registry accepts it
+
+
+# A move that waits for another registry's acceptance: its serials stay
+# reserved in the holder's account (not spendable, not terminal) until the
+# caller settles it (accepted) or cancels it (rejected, timed out); no
+# settlement time ever comes for it.
+AWAITS_PARTNER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

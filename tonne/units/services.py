@@ -34,6 +34,7 @@ from tonne.projects.models import Project
 from tonne.units import store
 from tonne.units.controls_port import controls
 from tonne.units.domain import (
+    AWAITS_PARTNER,
     Decision,
     MoveFacts,
     MoveRequest,
@@ -307,17 +308,23 @@ def request_move(
     selection: Selection,
     idempotency_key: str,
     details: dict[str, str],
+    awaits_partner: bool = False,
 ) -> Transaction:
     """Every move of units held in an account (transfer, retirement,
-    cancellation, reversal, export) comes through here."""
+    cancellation, reversal, export) comes through here. `awaits_partner`: an
+    export that, once the controls let it go, still waits (its serials
+    reserved) until the receiving registry accepts it (tonne.linkage)."""
     watermark.refuse_moves_if_rolled_back()
     key = _check_idempotency_key(idempotency_key)
     source = check_account_identifier(from_account, field="from_account")
     target = check_account_identifier(to_account, field="to_account")
-    described = {"kind": kind, "from": source, "to": target, "selection": selection.describe(), **details}
+    described: dict[str, object] = {"kind": kind, "from": source, "to": target, "selection": selection.describe(), **details}
+    if awaits_partner:
+        described["awaits_partner"] = True
     request = MoveRequest(
         kind=kind, source=source, target=target, selection=selection, key=key,
         request_hash=hashlib.sha256(canonical_json(described)).hexdigest(), details=details,
+        awaits_partner=awaits_partner,
     )
     try:
         return store.run(lambda moves: _move(moves, actor, request))
@@ -351,6 +358,8 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
     decision = controls().decide_move(facts, locked.flags)
     if decision.refusal is not None:
         raise decision.refusal
+    if request.awaits_partner:  # after a second person's approval, if any, it still waits for the partner
+        decision = Decision(needs_approval=decision.needs_approval, execute_at=AWAITS_PARTNER)
     if decision.waits:
         waiting = _wait(decision, facts, actor, request)
         moves.keep()

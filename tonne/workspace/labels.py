@@ -79,4 +79,11 @@ LABELS = {
     "awaiting_approval": gettext_lazy("awaiting approval"),
     "delayed": gettext_lazy("delayed"),
     "failed": gettext_lazy("failed"),
+    # transfers between registries (linkage) and partner registries
+    "checked": gettext_lazy("checked, awaiting a decision"),
+    "accepted": gettext_lazy("accepted"),
+    "completing": gettext_lazy("completing"),
+    "cancelling": gettext_lazy("cancelling"),
+    "removed": gettext_lazy("removed"),
+    "pending": gettext_lazy("pending (not yet in force)"),
 }

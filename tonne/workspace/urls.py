@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tonne.workspace import article6, mrv_data
+from tonne.workspace import article6, linkage, mrv_data
 from tonne.workspace.views import (
     accounts,
     administration,
@@ -50,6 +50,10 @@ urlpatterns = [
     path("organisations/<uuid:uid>/accounts/", organisation.organisation_account, name="organisation-account"),
     path("organisation/", administration.my_organisation, name="my-organisation"),
     path("article6/", article6.authorisations, name="article6"),
+    path("linkage/", linkage.linkage, name="linkage"),
+    path("linkage/incoming/<str:registry_id>/<str:transfer>/accept/", linkage.accept, name="linkage-accept"),
+    path("linkage/incoming/<str:registry_id>/<str:transfer>/reject/", linkage.reject, name="linkage-reject"),
+    path("international-transfers/", linkage.outgoing, name="linkage-outgoing"),
     path("article6/aef/", article6.aef_page, name="article6-aef"),
     path("article6/aef/<int:year>/<str:fmt>/", article6.aef_download, name="article6-aef-download"),
     path("article6/<str:identifier>/", article6.authorisation, name="article6-authorisation"),

@@ -38,6 +38,7 @@ def main(argv: list[str]) -> None:
     from tonne.ledger.models import LedgerEntry
 
     admin = User.objects.get(username="ch-admin")
+    link_sender(signed, key, admin.username)
     first_seq = LedgerEntry.objects.count()
     record = international.import_transfer(actor=admin, signed=signed, verifier_key=key)
     written = list(LedgerEntry.objects.filter(seq__gte=first_seq).order_by("seq").values_list("kind", flat=True))
@@ -61,6 +62,25 @@ def main(argv: list[str]) -> None:
         "report": report,
         "ledger_ok": verify_ledger().ok,
     }, default=str))
+
+
+def link_sender(signed: str, key: str, admin_name: str) -> None:
+    """The receiving administrators put the sending registry on their
+    partner list (its id, Party and key, as agreed out of band), two people."""
+    import json
+
+    from tonne import testing
+    from tonne.organisations.models import User
+
+    head = json.loads(signed[: signed.rindex("\n\n") + 1])
+    admin = User.objects.get(username=admin_name)
+    assert admin.organisation is not None
+    root = User.objects.get(is_superuser=True)
+    approver = User.objects.filter(username="partner-approver").first() or testing.make_user(
+        admin.organisation, "partner-approver", User.Role.APPROVER, actor=root)
+    if not testing.Partner.objects.filter(registry_id=head["origin_registry"]).exists():
+        testing.link_partner(admin, approver, registry_id=head["origin_registry"], party=head["origin_party"],
+                             verifier_key=key.strip())
 
 
 if __name__ == "__main__":

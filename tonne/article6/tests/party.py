@@ -46,6 +46,7 @@ def main(argv: list[str]) -> None:
     prefix = settings.TONNE_COUNTRY.lower()
     admin, buyer = User.objects.get(username=f"{prefix}-admin"), User.objects.get(username=f"{prefix}-buyer")
     signed, key = open(argv[1]).read(), open(argv[2]).read()
+    link_sender(signed, key, admin.username)
     record = international.import_transfer(actor=admin, signed=signed, verifier_key=key)
     account = Account.objects.get(identifier=record.destination_account)
     block = account.blocks.order_by("serial_start").first()
@@ -74,6 +75,25 @@ def main(argv: list[str]) -> None:
     out["aef"] = {"party": report["party"], "year": report["year"], "review": report["review"],
                   "tables": {t: report["tables"][t] for t in ("actions", "holdings")}}
     print(json.dumps(out, default=str))
+
+
+def link_sender(signed: str, key: str, admin_name: str) -> None:
+    """The receiving administrators put the sending registry on their
+    partner list (its id, Party and key, as agreed out of band), two people."""
+    import json
+
+    from tonne import testing
+    from tonne.organisations.models import User
+
+    head = json.loads(signed[: signed.rindex("\n\n") + 1])
+    admin = User.objects.get(username=admin_name)
+    assert admin.organisation is not None
+    root = User.objects.get(is_superuser=True)
+    approver = User.objects.filter(username="partner-approver").first() or testing.make_user(
+        admin.organisation, "partner-approver", User.Role.APPROVER, actor=root)
+    if not testing.Partner.objects.filter(registry_id=head["origin_registry"]).exists():
+        testing.link_partner(admin, approver, registry_id=head["origin_registry"], party=head["origin_party"],
+                             verifier_key=key.strip())
 
 
 if __name__ == "__main__":

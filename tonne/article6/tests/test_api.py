@@ -104,4 +104,4 @@ def test_international_transfer_over_http(world):
     assert_problem(post(dev, "/article6/imports", {"signed_file": sent["signed_file"], "verifier_key": "x"}), 403,
                    "NOT_REGISTRY_ADMINISTRATOR")
     assert_problem(post(admin, "/article6/imports", {"signed_file": sent["signed_file"], "verifier_key": "x"}), 422,
-                   "TRANSFER_SIGNATURE_INVALID")
+                   "PARTNER_KEY_UNKNOWN")

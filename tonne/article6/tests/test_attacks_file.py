@@ -24,20 +24,29 @@ from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import RegistryError
 from tonne.core.tests.test_api_core import assert_problem, post
-from tonne.ledger import keys
-from tonne.ledger.checkpoint import sign_note
+from tonne.ledger.checkpoint import generate_private_key, sign_note, verifier_key
 from tonne.ledger.verify import verify_ledger
+from tonne.organisations.models import User
 from tonne.projects.models import Project
 from tonne.units.models import Issuance, UnitBlock
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+# The partner registries that send here, each with its own signing key.
+SENDERS = {"SE-TONNE": ("SE", generate_private_key()), "NO-TONNE": ("NO", generate_private_key())}
+
+
+def vkey(sender: str = "SE-TONNE") -> str:
+    return verifier_key(sender.lower(), SENDERS[sender][1].public_key())
 
 
 @pytest.fixture
 def reg(registry: testing.Registry, settings: Any) -> testing.Registry:
     settings.TONNE_FOUR_EYES = frozenset()
     clock.freeze(T0)
+    approver = testing.make_user(registry.government, "a6-approver", User.Role.APPROVER, actor=registry.root)
+    for sender, (party, _) in SENDERS.items():
+        testing.link_partner(registry.admin, approver, registry_id=sender, party=party, verifier_key=vkey(sender))
     return registry
 
 
@@ -66,11 +75,13 @@ def payload(reg: testing.Registry, start: int = 7001, quantity: int = 25, *, sen
 
 
 def signed(data: dict[str, Any]) -> str:
-    return sign_note(canonical_json(data).decode("utf-8") + "\n", django_settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
+    """Signed by the registry it says it comes from (or SE's, if that is not a partner)."""
+    sender = data.get("origin_registry") if data.get("origin_registry") in SENDERS else "SE-TONNE"
+    return sign_note(canonical_json(data).decode("utf-8") + "\n", sender.lower(), SENDERS[sender][1])
 
 
 def receive(reg: testing.Registry, data: dict[str, Any]) -> Any:
-    return international.import_transfer(actor=reg.admin, signed=signed(data), verifier_key=keys.verifier_key_text())
+    return international.import_transfer(actor=reg.admin, signed=signed(data))
 
 
 def state() -> tuple[Any, ...]:
@@ -214,11 +225,11 @@ def test_a_malformed_file_over_http_and_the_cli_gets_its_code(reg: testing.Regis
     data = payload(reg)
     data["blocks"] = []
     before = state()
-    body = {"signed_file": signed(data), "verifier_key": keys.verifier_key_text()}
+    body = {"signed_file": signed(data), "verifier_key": vkey()}
     assert_problem(post(stepped_up(reg.admin), "/article6/imports", body), 422, "TRANSFER_FIELD_EMPTY")
     (tmp_path / "t.note").write_text(signed(data))
     with pytest.raises(CommandError, match="TRANSFER_FIELD_EMPTY"):
-        call_command("article6", "import", str(tmp_path / "t.note"), "--key", keys.verifier_key_text(),
+        call_command("article6", "import", str(tmp_path / "t.note"), "--key", vkey(),
                      "--user", reg.admin.username)
     assert state() == before
 

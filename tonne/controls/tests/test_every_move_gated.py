@@ -32,8 +32,9 @@ from tonne.core import clock
 from tonne.core.canonical import canonical_json
 from tonne.core.errors import RegistryError
 from tonne.kyc.testing import verified_kyc
-from tonne.ledger import keys
-from tonne.ledger.checkpoint import sign_note
+from tonne.ledger.checkpoint import generate_private_key, sign_note, verifier_key
+from tonne.linkage import delivery, sending
+from tonne.linkage.models import Outbound, Partner
 from tonne.mrv import approvals as issuance
 from tonne.mrv import services as mrv
 from tonne.mrv import verification as mrv_verification
@@ -47,6 +48,7 @@ from tonne.units.models import Transaction, UnitBlock
 pytestmark = [pytest.mark.django_db, pytest.mark.controls]
 
 T0 = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)  # a Tuesday
+SE_KEY = generate_private_key()  # the partner registry that sends here
 EVERY_KIND = frozenset({"issuance", "transfer", "retirement", "cancellation", "reversal", "export", "import"})
 _keys = iter(range(1, 10**6))
 
@@ -76,6 +78,8 @@ def world(registry: testing.Registry, settings: Any) -> World:
     reg = registry
     admin_approver = testing.make_user(reg.government, f"{reg.admin.username}-approver", User.Role.APPROVER, actor=reg.root)
     dev_approver = testing.make_user(reg.developer_org, f"{reg.developer.username}-approver", User.Role.APPROVER, actor=reg.admin)
+    testing.link_partner(reg.admin, admin_approver, registry_id="SE-TONNE", party="SE",
+                         verifier_key=verifier_key("se-tonne", SE_KEY.public_key()))
     project = testing.registered_project(reg, buffer_basis_points=1000)
     approval = a6.request_authorisation(actor=reg.admin, data={
         "identifier": "CI-A6-GATE", "cooperative_approach": "CI-CH-2024", "first_transfer_definition": "first_international_transfer",
@@ -181,11 +185,11 @@ def incoming_file(w: World, quantity: int = 25) -> str:
                "destination_party": django_settings.TONNE_COUNTRY, "destination_account": w.reg.buyer_account.identifier,
                "transaction": "TX-SE-1", "ledger_seq": 1, "quantity": quantity, "blocks": [block]}
     text = canonical_json(payload).decode("utf-8") + "\n"
-    return sign_note(text, django_settings.TONNE_LEDGER_KEY_NAME, keys.private_key())
+    return sign_note(text, "se-tonne", SE_KEY)
 
 
 def _import(w: World) -> Any:
-    return international.import_transfer(actor=w.reg.admin, signed=incoming_file(w), verifier_key=keys.verifier_key_text())
+    return international.import_transfer(actor=w.reg.admin, signed=incoming_file(w))
 
 
 def _batch(w: World, *, all_or_nothing: bool) -> Any:
@@ -327,6 +331,87 @@ def _carry_out_import(w: World, mode: str) -> None:
         assert alone.value.code == "FOUR_EYES_REQUIRED" and where_units_are() == before
 
 
+# -- transfers to a partner registry (tonne.linkage) ----------------------------------------
+
+CH_KEY = generate_private_key()  # the partner registry that receives from here
+
+
+def _partner_ch(w: World) -> None:
+    if not Partner.objects.filter(registry_id="CH-TONNE").exists():
+        testing.link_partner(w.reg.admin, w.admin_approver, registry_id="CH-TONNE", party="CH",
+                             verifier_key=verifier_key("ch-tonne", CH_KEY.public_key()))
+
+
+def _propose(w: World) -> Any:
+    _partner_ch(w)
+    return sending.propose(actor=w.reg.developer, from_account=w.dev_acc, ranges=[w.authorised],
+                           destination_party="CH", destination_registry="CH-TONNE", destination_account="CH-100-1",
+                           idempotency_key=key())
+
+
+def _accepted_by_ch(out: Any) -> str:
+    body = {"format": "tonne-linkage/1", "type": "answer", "transfer": str(out.uid), "from": "CH-TONNE",
+            "to": django_settings.TONNE_ARTICLE6_REGISTRY_ID, "at": clock.now().isoformat(),
+            "request_sha256": "0" * 64, "state": "accepted", "code": None, "field": None}
+    return sign_note(canonical_json(body).decode("utf-8") + "\n", "ch-tonne", CH_KEY)
+
+
+def _proposal_scenario(w: World, mode: str) -> None:
+    if mode == "kill_switch":
+        _partner_ch(w)
+        refused_under_switch(w, lambda: _propose(w))
+        return
+    django_settings.TONNE_FOUR_EYES = EVERY_KIND
+    before = where_units_are()
+    out = _propose(w)
+    approval = Approval.objects.get(transaction__identifier=out.transaction_identifier)
+    with pytest.raises(RegistryError) as alone:
+        controls.approve(actor=w.reg.developer, uid=approval.uid, request_hash=approval.request_hash)
+    assert alone.value.code == "SELF_APPROVAL_NOT_ALLOWED"
+    controls.approve(actor=w.dev_approver, uid=approval.uid, request_hash=approval.request_hash)
+    # Approved, the units still wait for the partner: reserved at home, not gone.
+    assert Transaction.objects.get(identifier=out.transaction_identifier).status == Transaction.Status.DELAYED
+    assert where_units_are() == before
+
+
+def _answer_scenario(deliver: Callable[[Any, str], None]) -> Callable[[World, str], None]:
+    """A partner's acceptance settles the export only through the gate: not
+    under the kill switch, not before the holder's second person approved."""
+    def scenario(w: World, mode: str) -> None:
+        if mode == "four_eyes":
+            django_settings.TONNE_FOUR_EYES = EVERY_KIND
+        out = _propose(w)
+        if mode == "kill_switch":
+            switch_on(w)
+        before = where_units_are()
+        deliver(out, _accepted_by_ch(out))
+        assert where_units_are() == before
+        out.refresh_from_db()
+        if mode == "four_eyes" and deliver is _delivered:
+            assert out.state == "proposed"  # the worker sends nothing before the second person approved
+        else:
+            assert out.state == "cancelling"  # the units stay; the partner is told to close
+        if mode == "kill_switch":
+            txn = Transaction.objects.get(identifier=out.transaction_identifier)
+            assert txn.failure_code == "TRANSFERS_SUSPENDED"
+    return scenario
+
+
+def _take(out: Any, answer: str) -> None:
+    sending.take_answer(answer)
+
+
+def _delivered(out: Any, answer: str) -> None:
+    """The worker's round: the answer comes back from the partner's endpoint."""
+    Outbound.objects.filter(pk=out.pk).update(next_attempt_at=clock.now())
+    original = delivery.post
+    delivery.post = lambda endpoint, note: (answer, "")  # type: ignore[assignment]
+    try:
+        delivery.run_once(lambda said: None)
+    finally:
+        delivery.post = original  # type: ignore[assignment]
+
+
 # Every entry point that moves units -> the scenario that proves it is gated.
 SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.units.services.transfer": _move_scenario(_transfer, _dev, _dev2),
@@ -342,6 +427,9 @@ SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.controls.services.run_due": _run_due,
     "tonne.mrv.services.approve_issuance": _approve_issuance,
     "tonne.mrv.approvals.carry_out_issuance": _carry_out_issuance,
+    "tonne.linkage.sending.propose": _proposal_scenario,
+    "tonne.linkage.sending.take_answer": _answer_scenario(_take),
+    "tonne.linkage.delivery.run_once": _answer_scenario(_delivered),
 }
 ENTRY_POINTS = unit_moves.entry_points()
 

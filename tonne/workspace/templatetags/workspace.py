@@ -47,6 +47,7 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             link("workspace:article6", _("Article 6")),
             link("workspace:article6-aef", _("AEF report")),
             link("workspace:holidays", _("Public holidays")),
+            link("workspace:linkage", _("Partner registries")),
         ]
         items.append({"label": _("Registry"), "children": group, "current": any(g["current"] for g in group)})
     if ADMIN in roles:
@@ -57,6 +58,8 @@ def workspace_nav(context: Any) -> dict[str, Any]:
         items.append(link("workspace:assignments", _("Assignments")))
     if ADMIN in roles or HOLDER in roles:
         items += [link("workspace:accounts", _("Accounts")), link("workspace:transactions", _("Transactions"))]
+    if HOLDER in roles:
+        items.append(link("workspace:linkage-outgoing", _("International transfers")))
     return {"items": items}
 
 

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         aef.add_argument("--force", action="store_true", help="write the file even if a consistency check fails")
         imp = sub.add_parser("import", help="receive units from a signed transfer file of another Party's registry")
         imp.add_argument("file")
-        imp.add_argument("--key", required=True, help="the sending registry's verifier key, or a file holding it")
+        imp.add_argument("--key", help="optional: the partner key the file must be signed with (or a file holding it)")
         imp.add_argument("--user", required=True, help="the registry administrator who imports")
         status = sub.add_parser("status", help="Article 6 status of a serial or range")
         status.add_argument("serials")
@@ -72,13 +72,14 @@ class Command(BaseCommand):
             raise CommandError("The AEFs do not agree.")
 
     def _import(self, options: dict) -> None:
-        key = str(options["key"])
-        if Path(key).is_file():
+        key = str(options["key"] or "")
+        if key and Path(key).is_file():
             key = Path(key).read_text()
         user = User.objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No user {options['user']}.")
-        record = international.import_transfer(actor=user, signed=Path(str(options["file"])).read_text(), verifier_key=key)
+        record = international.import_transfer(actor=user, signed=Path(str(options["file"])).read_text(),
+                                               verifier_key=key or None)
         if isinstance(record, Approval):  # four-eyes: a second administrator approves the import
             self.stdout.write(f"import requested: approval {record.uid} waits for a second administrator")
             return
