@@ -22,7 +22,7 @@ LABELS = {
     "on_hold": gettext_lazy("on hold"),
     "verified": gettext_lazy("verified"),
     # a VVB's answer to its assignment, and its opinion
-    "pending": gettext_lazy("awaiting an answer"),
+    "pending": gettext_lazy("pending"),  # an assignment awaiting its answer, a partner not yet in force
     "accepted": gettext_lazy("accepted"),
     "declined": gettext_lazy("declined"),
     "positive": gettext_lazy("positive"),
@@ -81,9 +81,7 @@ LABELS = {
     "failed": gettext_lazy("failed"),
     # transfers between registries (linkage) and partner registries
     "checked": gettext_lazy("checked, awaiting a decision"),
-    "accepted": gettext_lazy("accepted"),
     "completing": gettext_lazy("completing"),
     "cancelling": gettext_lazy("cancelling"),
     "removed": gettext_lazy("removed"),
-    "pending": gettext_lazy("pending (not yet in force)"),
 }
