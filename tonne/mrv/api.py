@@ -49,6 +49,19 @@ class RejectIn(StrictSchema):
     reason: str
 
 
+class WithdrawIn(StrictSchema):
+    reason: str = ""
+
+
+class CorrectionIn(StrictSchema):
+    period_start: dt.date
+    period_end: dt.date
+    vintages: list[VintageIn]
+    vvb: uuid.UUID
+    document: uuid.UUID | None = Field(None, description="A new monitoring report document (uploaded first); else the same.")
+    reason: str = ""
+
+
 class VintageOut(Schema):
     vintage: int
     claimed: int
@@ -190,6 +203,31 @@ def reject_report(request: HttpRequest, uid: uuid.UUID, payload: RejectIn):
     if report.status == MonitoringReport.Status.VERIFIED:
         require_scope(request, ApiToken.Scope.ADMIN)
     return report_out(mrv.reject_report(actor=user, report=report, reason=payload.reason))
+
+
+@router.put("/reports/{uuid:uid}", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def correct_report(request: HttpRequest, uid: uuid.UUID, payload: CorrectionIn):
+    """Correct a report before the VVB has verified it (its developer): the
+    whole claim is sent again and checked as at submission."""
+    user = actor(request)
+    report = mrv.correct_report(
+        actor=user,
+        report=_report(user, uid),
+        period_start=payload.period_start,
+        period_end=payload.period_end,
+        vintages=_rows(payload.vintages),
+        vvb=str(payload.vvb),
+        document=str(payload.document) if payload.document else None,
+        reason=payload.reason,
+    )
+    return report_out(report)
+
+
+@router.post("/reports/{uuid:uid}/withdrawal", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def withdraw_report(request: HttpRequest, uid: uuid.UUID, payload: WithdrawIn):
+    """Take back a report before the administrator's decision (its developer)."""
+    user = actor(request)
+    return report_out(mrv.withdraw_report(actor=user, report=_report(user, uid), reason=payload.reason))
 
 
 @router.post("/reports/{uuid:uid}/issuance", response={201: list[IssuanceOut], **ERRORS}, auth=AUTH)

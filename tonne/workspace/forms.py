@@ -314,13 +314,48 @@ class ReportForm(forms.Form):
     period_end = forms.DateField(label=_("Monitoring period end"), widget=DateInput())
     vvb = forms.ChoiceField(label=_("Verification body"), choices=())
     document = forms.FileField(label=_("Monitoring report (file)"), required=False)
+    reason = forms.CharField(
+        label=_("What is corrected, and why"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept with the correction in the ledger."),
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if correcting:
+            self.fields["document"].help_text = _("Leave empty to keep the file already sent.")
+        else:
+            del self.fields["reason"]
         vvbs = Organisation.objects.filter(
             kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
         ).order_by("name")
         cast(forms.ChoiceField, self.fields["vvb"]).choices = BLANK + [(str(o.uid), o.name) for o in vvbs]
+
+
+class AmendForm(forms.Form):
+    """The fields of a submitted project its developer may still correct."""
+
+    link = forms.URLField(label=_("Project link"), required=False, max_length=500, assume_scheme="https")
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    grievance_contact = forms.CharField(label=_("Grievance contact"), required=False, max_length=300)
+    benefit_sharing_plan = forms.CharField(
+        label=_("Benefit-sharing plan"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    consent_evidence = forms.CharField(label=_("Consent evidence (safeguards)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    change_reason = forms.CharField(
+        label=_("What is corrected, and why"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the project's change log. Fields accounting relies on (party, scope, unit class, "
+                    "buffer, crediting period, estimates, methodologies) cannot change after submission."),
+    )
+
+    def changed_data_for(self, project: Any) -> dict[str, str]:
+        """The amendable fields whose value differs from the project's."""
+        names = [n for n in self.fields if n != "change_reason"]
+        return {n: self.cleaned_data[n] or "" for n in names if (self.cleaned_data[n] or "") != (getattr(project, n) or "")}
+
+
+class RemoveDocumentForm(forms.Form):
+    # Checked by the service (required, bounded), so its refusal names the rule.
+    reason = forms.CharField(label=_("Why remove it"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class VintageForm(forms.Form):

@@ -67,12 +67,15 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "projects_upload_document": HOLDER,
     "projects_get_document": PUBLIC,
     "projects_download_document": PUBLIC,
+    "projects_remove_document": OWNER_ONLY,  # its uploader
     "projects_change_project_status": ADMIN,  # putting a project on hold
     "mrv_list_reports": PUBLIC,
     "mrv_submit_report": OWNER_ONLY,
     "mrv_get_report": HOLDER,  # a report not yet verified
     "mrv_verify_report": NOBODY_BUT_VVB,
     "mrv_reject_report": NOBODY_BUT_VVB,
+    "mrv_correct_report": OWNER_ONLY,
+    "mrv_withdraw_report": OWNER_ONLY,
     "mrv_approve_issuance": (NO, NO, NO, NO),  # four-eyes: only through an approved issuance request
     "units_list_blocks": PUBLIC,
     "units_get_block": PUBLIC,
@@ -290,6 +293,9 @@ def build_world(settings: Any) -> dict[str, Any]:
         "projects_upload_document": {"project_id": project.project_id},
         "projects_get_document": {"uid": str(document.uid)},
         "projects_download_document": {"uid": str(document.uid)},
+        "projects_remove_document": {"uid": str(document.uid)},
+        "mrv_correct_report": {"uid": str(submitted.uid)},
+        "mrv_withdraw_report": {"uid": str(submitted.uid)},
         "projects_change_project_status": {"project_id": project.project_id},
         "mrv_get_report": {"uid": str(submitted.uid)},
         "mrv_verify_report": {"uid": str(submitted.uid)},
@@ -363,6 +369,10 @@ def build_world(settings: Any) -> dict[str, Any]:
                               "vintages": [{"vintage": 2024, "quantity": 5}], "vvb": str(reg.vvb_org.uid)},
         "mrv_verify_report": {"verified": [{"vintage": 2023, "quantity": 10}]},
         "mrv_reject_report": {"reason": "matrix"},
+        "mrv_correct_report": {"period_start": "2023-01-01", "period_end": "2023-12-31",
+                               "vintages": [{"vintage": 2023, "quantity": 8}], "vvb": str(reg.vvb_org.uid)},
+        "mrv_withdraw_report": {"reason": "matrix"},
+        "projects_remove_document": {"reason": "uploaded by mistake"},
         "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_transfer": {**move, "to_account": buyer_acc},
         "units_create_cancellation": {**move, "reason": "matrix"},

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from tonne.core.errors import RegistryError
 from tonne.mrv import selectors as mrv_selectors
 from tonne.mrv import services as mrv
-from tonne.mrv.models import MonitoringReport, ReportVintage
+from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import User
 from tonne.projects import selectors as project_selectors
@@ -61,14 +61,31 @@ def assignments(request: HttpRequest) -> HttpResponse:
 @role_required(DEVELOPER)
 def report_new(request: HttpRequest, project_id: str) -> HttpResponse:
     user = _user(request)
-    project = _project(user, project_id)
+    return _report_form(request, user, _project(user, project_id), None)
+
+
+@role_required(DEVELOPER)
+def report_edit(request: HttpRequest, uid: str) -> HttpResponse:
+    """The developer corrects a report the VVB has not verified yet."""
+    page = ReportPage.load(request, uid)
+    if not page.may_correct:
+        raise Http404
+    return _report_form(request, page.user, page.report.project, page.report)
+
+
+def _report_form(request: HttpRequest, user: User, project: Project, report: MonitoringReport | None) -> HttpResponse:
     data = request.POST.copy() if request.method == "POST" else None
     adding = bool(data and data.get("add_row"))
     if data is not None and adding:
         data["vintages-TOTAL_FORMS"] = str(int(data.get("vintages-TOTAL_FORMS", "0") or 0) + 1)
-    initial = {"vvb": str(project.vvb.uid)} if project.vvb else None
-    form = wf.ReportForm(data, request.FILES or None, initial=initial)
-    vintages = wf.VintageFormSet(data, prefix="vintages")
+    if report is None:
+        initial: dict[str, Any] | None = {"vvb": str(project.vvb.uid)} if project.vvb else None
+        rows_initial = None
+    else:
+        initial = {"period_start": report.period_start, "period_end": report.period_end, "vvb": str(report.vvb.uid)}
+        rows_initial = [{"vintage": v.vintage, "quantity": v.claimed} for v in report.vintages.all()]
+    form = wf.ReportForm(data, request.FILES or None, initial=initial, correcting=report is not None)
+    vintages = wf.VintageFormSet(data, prefix="vintages", initial=rows_initial)
     error = None
     if data is not None and not adding and form.is_valid() & vintages.is_valid():
         rows = [
@@ -76,27 +93,31 @@ def report_new(request: HttpRequest, project_id: str) -> HttpResponse:
             for f in vintages.forms
             if f.cleaned_data.get("vintage") or f.cleaned_data.get("quantity")
         ]
+        file = form.cleaned_data["document"]
+        claim = {
+            "period_start": form.cleaned_data["period_start"],
+            "period_end": form.cleaned_data["period_end"],
+            "vintages": rows,
+            "vvb": form.cleaned_data["vvb"],
+            "upload": as_upload(file) if file else None,
+        }
         try:
-            file = form.cleaned_data["document"]
-            report = mrv.submit_report(
-                actor=user,
-                project=project,
-                period_start=form.cleaned_data["period_start"],
-                period_end=form.cleaned_data["period_end"],
-                vintages=rows,
-                vvb=form.cleaned_data["vvb"],
-                upload=as_upload(file) if file else None,
-            )
+            if report is None:
+                saved = mrv.submit_report(actor=user, project=project, **claim)
+                done = _("Monitoring report %(n)s submitted for verification.")
+            else:
+                saved = mrv.correct_report(actor=user, report=report, reason=form.cleaned_data["reason"], **claim)
+                done = _("Monitoring report %(n)s corrected; it awaits verification.")
         except RegistryError as exc:
             error = exc
             show_error(form, exc)
         else:
-            messages.success(request, _("Monitoring report %(n)s submitted for verification.") % {"n": report.number})
-            return redirect("workspace:report", uid=report.uid)
+            messages.success(request, done % {"n": saved.number})
+            return redirect("workspace:report", uid=saved.uid)
     return render(
         request,
         "workspace/report_form.html",
-        {"project": project, "form": form, "vintages": vintages, "error": error},
+        {"project": project, "form": form, "vintages": vintages, "error": error, "report": report},
         status=error.status if error else 200,
     )
 
@@ -118,6 +139,8 @@ class ReportPage:
     vintages: list[ReportVintage]
     may_verify: bool  # the assigned VVB, while the report is submitted
     may_issue: bool  # the registry administrator, once it is verified
+    may_withdraw: bool  # its developer, before the administrator's decision
+    may_correct: bool  # its developer, before verification (not a computed report)
 
     @classmethod
     def load(cls, request: HttpRequest, uid: str) -> ReportPage:
@@ -125,7 +148,13 @@ class ReportPage:
         report = mrv_selectors.reports_for(user).filter(uid=uid).first() if inbox_sources._uuid_like(uid) else None
         if report is None or not project_selectors.is_project_party(user, report.project):
             raise Http404
+        developer = report.project.developer_id == user.organisation_id
+        pending = report.status in (MonitoringReport.Status.SUBMITTED, MonitoringReport.Status.VERIFIED)
         return cls(
+            may_withdraw=developer and pending,
+            may_correct=developer
+            and report.status == MonitoringReport.Status.SUBMITTED
+            and not ReportComputation.objects.filter(report=report).exists(),
             user=user,
             report=report,
             vintages=list(report.vintages.all()),
@@ -138,7 +167,12 @@ class ReportPage:
     ) -> HttpResponse:
         """The page; after a refused `action`, with its bound `form` and the refusal."""
         report = self.report
-        may = {"verify": self.may_verify, "issue": self.may_issue, "reject": self.may_verify or self.may_issue}
+        may = {
+            "verify": self.may_verify,
+            "issue": self.may_issue,
+            "reject": self.may_verify or self.may_issue,
+            "withdraw": self.may_withdraw,
+        }
         issuances = [
             {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
             for i in report.issuances.select_related("project").order_by("vintage")
@@ -149,6 +183,8 @@ class ReportPage:
             "may_verify": self.may_verify,
             "may_issue": self.may_issue,
             "may_reject": may["reject"],
+            "may_withdraw": self.may_withdraw,
+            "may_correct": self.may_correct,
             "verify_form": wf.VerifyForm(vintages=self.vintages),
             "decision_form": wf.DecisionForm(),
             "issuances": issuances,
@@ -159,6 +195,7 @@ class ReportPage:
         }
         if form is not None:
             context["verify_form" if action == "verify" else "decision_form"] = form
+        context["withdraw_form"] = form if action == "withdraw" and form is not None else wf.DecisionForm()
         return render(request, "workspace/report.html", context, status=error.status if error else 200)
 
     def refused(self, request: HttpRequest, action: str, form: forms.Form | None, exc: RegistryError) -> HttpResponse:
@@ -222,4 +259,19 @@ def report_reject(request: HttpRequest, uid: str) -> HttpResponse:
     except RegistryError as exc:
         return page.refused(request, "reject", form, exc)
     messages.success(request, _("Monitoring report rejected."))
+    return page.done()
+
+
+@require_POST
+@role_required(DEVELOPER)
+def report_withdraw(request: HttpRequest, uid: str) -> HttpResponse:
+    """The developer takes the report back before the administrator's decision."""
+    page = ReportPage.load(request, uid)
+    form = wf.DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        mrv.withdraw_report(actor=page.user, report=page.report, reason=form.cleaned_data.get("reason", ""))
+    except RegistryError as exc:
+        return page.refused(request, "withdraw", form, exc)
+    messages.success(request, _("Monitoring report %(n)s withdrawn; its period is free for a new report.") % {"n": page.report.number})
     return page.done()
