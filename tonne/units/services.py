@@ -367,7 +367,8 @@ def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], qua
 
 
 def _details(details: dict[str, str]) -> dict[str, str]:
-    return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
+    return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", "compliance_period": "", "using_entity": "",
+            "on_behalf_of": "", **details}
 
 
 def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveRequest) -> Transaction:
@@ -411,7 +412,8 @@ def _complete(
         txn_sql, txn_params = store.INSERT_TRANSACTION_SQL, [
             identifier, kind, Status.COMPLETED, actor.pk, actor.organisation_id, request.key, request.request_hash,
             source.pk, target.pk, quantity, None, project_id, fields["reason"], fields["beneficiary"],
-            fields["purpose"], fields["jurisdiction"], stamp, stamp, "",
+            fields["purpose"], fields["jurisdiction"], fields["compliance_period"], fields["using_entity"],
+            fields["on_behalf_of"], stamp, stamp, "",
         ]
     else:
         txn_sql, txn_params = store.COMPLETE_WAITING_SQL, [Status.COMPLETED, stamp, project_id, pending.pk]
@@ -436,7 +438,8 @@ def _complete(
         organisation_id=actor.organisation_id, idempotency_key=request.key, request_hash=request.request_hash,
         from_account_id=source.pk, to_account_id=target.pk, quantity=quantity, issuance_id=None, project_id=project_id,
         reason=fields["reason"], beneficiary=fields["beneficiary"], purpose=fields["purpose"],
-        jurisdiction=fields["jurisdiction"], created_at=pending.created_at if pending is not None else now,
+        jurisdiction=fields["jurisdiction"], compliance_period=fields["compliance_period"], using_entity=fields["using_entity"],
+        on_behalf_of=fields["on_behalf_of"], created_at=pending.created_at if pending is not None else now,
         completed_at=now, failure_code="", ledger_seq=entry.seq,
     )
 
@@ -511,9 +514,15 @@ def retire(
     purpose: str,
     jurisdiction: str = "",
     reason: str = "",
+    compliance_period: str = "",
+    using_entity: str = "",
+    on_behalf_of: str = "",
     idempotency_key: str,
 ) -> Transaction:
-    details = retirement_details(beneficiary, purpose, jurisdiction, reason)
+    details = retirement_details(
+        beneficiary, purpose, jurisdiction, reason,
+        compliance_period=compliance_period, using_entity=using_entity, on_behalf_of=on_behalf_of,
+    )
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,

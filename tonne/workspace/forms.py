@@ -458,6 +458,21 @@ class RetireForm(MoveForm):
         help_text=_("An ISO 3166 code: a country (FR) or one of its subdivisions (US-CA)."),
     )
     reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    compliance_period = forms.CharField(
+        label=_("Compliance period or reporting year (optional)"), required=False,
+        help_text=_("A year (2025) or a period of years (2024-2026)."),
+    )
+    using_entity = forms.CharField(
+        label=_("Entity using the units (optional)"), required=False,
+        help_text=_("For compliance use: the company or operator that counts these units (e.g. an airline under CORSIA)."),
+    )
+    on_behalf_of = forms.CharField(
+        label=_("Retired on behalf of (optional)"), required=False,
+        help_text=_("An exchange or broker names the client it retires for."),
+    )
+
+    def use_details(self) -> dict[str, str]:
+        return {name: self.cleaned_data.get(name, "") for name in ("compliance_period", "using_entity", "on_behalf_of")}
 
 
 class TrustedAccountForm(forms.Form):
