@@ -67,6 +67,28 @@ class VintageOut(Schema):
     claimed: int
     verified: int | None
     issued: int
+    instruction: list[dict] = Field(description="Where the developer's share goes at issuance (accounts, retirements).")
+
+
+class RetireAtIssuanceIn(StrictSchema):
+    beneficiary: str
+    purpose: str = Field(description="voluntary, ndc, corsia, other_compliance or other")
+    jurisdiction: str = ""
+    reason: str = ""
+    compliance_period: str = ""
+    using_entity: str = ""
+    on_behalf_of: str = ""
+
+
+class InstructionLineIn(StrictSchema):
+    vintage: StrictInt
+    quantity: StrictInt
+    account: str | None = Field(None, description="One of the developer's own holding accounts.")
+    retire: RetireAtIssuanceIn | None = Field(None, description="Retired at issuance, with these details.")
+
+
+class InstructionIn(StrictSchema):
+    lines: list[InstructionLineIn] = Field(description="Replaces any earlier instruction; the rest goes to the first holding account.")
 
 
 class ReportOut(Schema):
@@ -111,7 +133,8 @@ def report_out(report: MonitoringReport) -> dict:
         "verified_at": report.verified_at,
         "decided_at": report.decided_at,
         "vintages": [
-            {"vintage": v.vintage, "claimed": v.claimed, "verified": v.verified, "issued": v.issued}
+            {"vintage": v.vintage, "claimed": v.claimed, "verified": v.verified, "issued": v.issued,
+             "instruction": v.instruction}
             for v in report.vintages.all()
         ],
     }
@@ -228,6 +251,15 @@ def withdraw_report(request: HttpRequest, uid: uuid.UUID, payload: WithdrawIn):
     """Take back a report before the administrator's decision (its developer)."""
     user = actor(request)
     return report_out(mrv.withdraw_report(actor=user, report=_report(user, uid), reason=payload.reason))
+
+
+@router.put("/reports/{uuid:uid}/issuance-instruction", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def set_issuance_instruction(request: HttpRequest, uid: uuid.UUID, payload: InstructionIn):
+    """Before the decision, the developer splits its share of the issuance
+    between its holding accounts and retires part of it at issuance."""
+    user = actor(request)
+    lines = [line.model_dump(exclude_none=True) for line in payload.lines]
+    return report_out(mrv.set_issuance_instruction(actor=user, report=_report(user, uid), lines=lines))
 
 
 @router.post("/reports/{uuid:uid}/issuance", response={201: list[IssuanceOut], **ERRORS}, auth=AUTH)

@@ -16,11 +16,12 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
-from tonne.organisations.models import Organisation, User
+from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload
+from tonne.units.domain import retirement_details
 from tonne.units.models import Issuance
 from tonne.units.services import issue_units
 
@@ -336,6 +337,53 @@ def correct_report(
 
 
 @transaction.atomic
+def set_issuance_instruction(*, actor: User, report: MonitoringReport, lines: Any) -> MonitoringReport:
+    """The developer says, before the decision, where its share of each
+    vintage goes: quantities to its own holding accounts, quantities retired
+    at issuance (pre-sold or CORSIA units, with the retirement's details);
+    the rest to its first holding account. Checked again at issuance."""
+    report = _own_pending_report(actor, report, (MonitoringReport.Status.SUBMITTED, MonitoringReport.Status.VERIFIED))
+    rows = {row.vintage: row for row in report.vintages.select_for_update()}
+    checked = domain.instruction_lines(lines, set(rows))
+    for vintage, row in rows.items():
+        mine = [line for v, line in checked if v == vintage]
+        ceiling = row.verified if row.verified is not None else row.claimed
+        placed = sum(int(line["quantity"]) for line in mine)
+        if placed > ceiling:
+            raise ValidationFailed(
+                "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS",
+                f"The instruction places {placed:,} units of vintage {vintage}; the report has {ceiling:,}.",
+                field="lines",
+            )
+        for line in mine:
+            if "account" in line:
+                _own_holding_account(report.project, line["account"])
+            else:
+                line["retire"] = retirement_details(**line["retire"])
+        row.instruction = mine
+        row.save(update_fields=["instruction"])
+    append_entry(
+        kind="mrv.issuance_instruction",
+        actor=actor,
+        data={"report": str(report.uid), "project": report.project.project_id,
+              "lines": [{"vintage": v, **line} for v, line in checked]},
+    )
+    return report
+
+
+def _own_holding_account(project: Project, identifier: str) -> Account:
+    account = Account.objects.filter(
+        identifier=identifier, organisation_id=project.developer_id, type=Account.Type.HOLDING, status=Account.Status.OPEN
+    ).first()
+    if account is None:
+        raise ValidationFailed(
+            "ISSUANCE_ACCOUNT_INVALID", f"Account {identifier} is not an open holding account of the project's developer.",
+            field="lines",
+        )
+    return account
+
+
+@transaction.atomic
 def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approval | None = None) -> list[Issuance]:
     """The administrator approves issuance of every verified vintage. The
     report row lock and one-issuance-per-vintage constraint make a retry or a
@@ -355,7 +403,12 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
         quantity = int(row.verified or 0) - row.issued
         if quantity <= 0:
             continue
-        issuances.append(issue_units(actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity))
+        # The instruction is checked again: an account may have closed since.
+        split = [(_own_holding_account(project, line["account"]), line["quantity"]) for line in row.instruction if "account" in line]
+        retired = [(retirement_details(**line["retire"]), line["quantity"]) for line in row.instruction if "retire" in line]
+        issuances.append(issue_units(
+            actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity, split=split, retired=retired
+        ))
         row.issued += quantity
         row.save(update_fields=["issued"])
     if not issuances:

@@ -132,7 +132,7 @@ BENEFICIARY_LIMIT = 300
 
 
 def retirement_details(
-    beneficiary: object, purpose: object, jurisdiction: object, reason: object, *,
+    beneficiary: object = "", purpose: object = "", jurisdiction: object = "", reason: object = "", *,
     compliance_period: object = "", using_entity: object = "", on_behalf_of: object = "",
 ) -> dict[str, str]:
     """What a retirement records, checked: a beneficiary (kept whole, never

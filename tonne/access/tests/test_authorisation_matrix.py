@@ -76,6 +76,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "mrv_reject_report": NOBODY_BUT_VVB,
     "mrv_correct_report": OWNER_ONLY,
     "mrv_withdraw_report": OWNER_ONLY,
+    "mrv_set_issuance_instruction": OWNER_ONLY,
     "mrv_approve_issuance": (NO, NO, NO, NO),  # four-eyes: only through an approved issuance request
     "units_list_blocks": PUBLIC,
     "units_get_block": PUBLIC,
@@ -296,6 +297,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "projects_remove_document": {"uid": str(document.uid)},
         "mrv_correct_report": {"uid": str(submitted.uid)},
         "mrv_withdraw_report": {"uid": str(submitted.uid)},
+        "mrv_set_issuance_instruction": {"uid": str(submitted.uid)},
         "projects_change_project_status": {"project_id": project.project_id},
         "mrv_get_report": {"uid": str(submitted.uid)},
         "mrv_verify_report": {"uid": str(submitted.uid)},
@@ -372,6 +374,8 @@ def build_world(settings: Any) -> dict[str, Any]:
         "mrv_correct_report": {"period_start": "2023-01-01", "period_end": "2023-12-31",
                                "vintages": [{"vintage": 2023, "quantity": 8}], "vvb": str(reg.vvb_org.uid)},
         "mrv_withdraw_report": {"reason": "matrix"},
+        "mrv_set_issuance_instruction": {"lines": [{"vintage": 2023, "quantity": 2, "retire": {
+            "beneficiary": "Air Lagune", "purpose": "corsia", "compliance_period": "2024-2026"}}]},
         "projects_remove_document": {"reason": "uploaded by mistake"},
         "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_transfer": {**move, "to_account": buyer_acc},
