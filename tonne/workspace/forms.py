@@ -353,6 +353,36 @@ class AmendForm(forms.Form):
         return {n: self.cleaned_data[n] or "" for n in names if (self.cleaned_data[n] or "") != (getattr(project, n) or "")}
 
 
+class InstructionLineForm(forms.Form):
+    """One line of the developer's issuance instruction: to one of its accounts, or retired at issuance."""
+
+    vintage = forms.TypedChoiceField(label=_("Vintage"), coerce=int, choices=())
+    destination = forms.ChoiceField(label=_("Goes to"), choices=())
+    quantity = forms.IntegerField(label=_("Units"), min_value=1)
+    beneficiary = forms.CharField(label=_("Beneficiary (when retired)"), required=False)
+    purpose = forms.ChoiceField(
+        label=_("Purpose (when retired)"), required=False,
+        choices=[("corsia", _("CORSIA")), ("voluntary", _("Voluntary")), ("ndc", _("NDC")),
+                 ("other_compliance", _("Other compliance")), ("other", _("Other"))],
+    )
+    compliance_period = forms.CharField(label=_("Compliance period or reporting year (optional)"), required=False)
+    using_entity = forms.CharField(label=_("Entity using the units (optional)"), required=False)
+
+    def __init__(self, *args: Any, vintages: list[int], accounts: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.TypedChoiceField, self.fields["vintage"]).choices = [(v, str(v)) for v in vintages]
+        cast(forms.ChoiceField, self.fields["destination"]).choices = [
+            ("retire", _("Retired at issuance")), *[(a.identifier, f"{a.identifier} {a.name}") for a in accounts]
+        ]
+
+    def line(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["destination"] != "retire":
+            return {"vintage": data["vintage"], "account": data["destination"], "quantity": data["quantity"]}
+        retire = {k: data[k] for k in ("beneficiary", "purpose", "compliance_period", "using_entity") if data[k]}
+        return {"vintage": data["vintage"], "retire": retire, "quantity": data["quantity"]}
+
+
 class RemoveDocumentForm(forms.Form):
     # Checked by the service (required, bounded), so its refusal names the rule.
     reason = forms.CharField(label=_("Why remove it"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

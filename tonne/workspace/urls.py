@@ -74,6 +74,7 @@ urlpatterns = [
     path("reports/<str:uid>/reject/", reports.report_reject, name="report-reject"),
     path("reports/<str:uid>/edit/", reports.report_edit, name="report-edit"),
     path("reports/<str:uid>/withdraw/", reports.report_withdraw, name="report-withdraw"),
+    path("reports/<str:uid>/instruction/", reports.report_instruction, name="report-instruction"),
     path("reports/<str:uid>/computation/", mrv_data.report_computation, name="report-computation"),
     # Accounts and units
     path("accounts/", accounts.account_list, name="accounts"),

@@ -111,3 +111,25 @@ def test_uploader_removes_a_mistaken_upload(registry: testing.Registry, settings
     page = dev.get(f"{W}/projects/{project.project_id}/").content.decode()
     assert "Removed documents" in page and "Uploaded the wrong map." in page and doc.sha256 in page
     assert "Wrong map" not in Client().get(f"/projects/{project.project_id}/").content.decode()
+
+
+def test_developer_instructs_where_units_go_at_issuance(registry: testing.Registry) -> None:
+    reg = registry
+    project = testing.registered_project(reg)
+    report = mrv.submit_report(actor=reg.developer, project=project, period_start="2022-01-01", period_end="2022-12-31",
+                               vintages=[{"vintage": 2022, "quantity": 700}], vvb=str(reg.vvb_org.uid))
+    dev = _client(reg.developer)
+    assert "Where your units go at issuance" in dev.get(f"{W}/reports/{report.uid}/").content.decode()
+    assert "Where your units go at issuance" not in _client(reg.vvb).get(f"{W}/reports/{report.uid}/").content.decode()
+    url = f"{W}/reports/{report.uid}/instruction/"
+    line = {"vintage": "2022", "destination": "retire", "quantity": "50", "beneficiary": "Air Lagune", "purpose": "corsia",
+            "compliance_period": "2024-2026", "using_entity": "Air Lagune SA"}
+    response = dev.post(url, {**line, "compliance_period": "soon"})
+    assert response.status_code == 422 and "COMPLIANCE_PERIOD_INVALID" in response.content.decode()
+    assert dev.post(url, line).status_code == 302
+    assert dev.post(url, {**line, "destination": reg.developer_account.identifier, "quantity": "100"}).status_code == 302
+    page = dev.get(f"{W}/reports/{report.uid}/").content.decode()
+    assert "Air Lagune SA" in page and reg.developer_account.identifier in page
+    assert [len(v) for v in report.vintages.values_list("instruction", flat=True)] == [2]
+    assert dev.post(url, {"clear": "1"}).status_code == 302
+    assert list(report.vintages.values_list("instruction", flat=True)) == [[]]

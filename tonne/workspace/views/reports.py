@@ -18,7 +18,7 @@ from tonne.mrv import selectors as mrv_selectors
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations import selectors as org_selectors
-from tonne.organisations.models import User
+from tonne.organisations.models import Account, User
 from tonne.projects import selectors as project_selectors
 from tonne.projects.models import Project
 from tonne.units import selectors as unit_selectors
@@ -172,6 +172,7 @@ class ReportPage:
             "issue": self.may_issue,
             "reject": self.may_verify or self.may_issue,
             "withdraw": self.may_withdraw,
+            "instruction": self.may_withdraw,
         }
         issuances = [
             {"issuance": i, "serial": unit_selectors.serial_text(i, i.serial_start, i.serial_end)}
@@ -193,10 +194,23 @@ class ReportPage:
             "error_form": action if may.get(action) else "top",
             "status_label": LABELS.get(report.status, report.status),
         }
-        if form is not None:
+        if form is not None and action in ("verify", "reject"):
             context["verify_form" if action == "verify" else "decision_form"] = form
         context["withdraw_form"] = form if action == "withdraw" and form is not None else wf.DecisionForm()
+        if self.may_withdraw:  # the developer, before the decision: where its units go at issuance
+            context["instruction"] = [
+                {**line, "vintage": v.vintage} for v in self.vintages for line in v.instruction
+            ]
+            context["instruction_form"] = form if action == "instruction" and form is not None else self.instruction_form()
         return render(request, "workspace/report.html", context, status=error.status if error else 200)
+
+    def instruction_form(self, data: Any = None) -> wf.InstructionLineForm:
+        accounts = list(
+            Account.objects.filter(
+                organisation_id=self.report.project.developer_id, type=Account.Type.HOLDING, status=Account.Status.OPEN
+            ).order_by("number")
+        )
+        return wf.InstructionLineForm(data, vintages=[v.vintage for v in self.vintages], accounts=accounts)
 
     def refused(self, request: HttpRequest, action: str, form: forms.Form | None, exc: RegistryError) -> HttpResponse:
         show_error(form, exc)
@@ -274,4 +288,25 @@ def report_withdraw(request: HttpRequest, uid: str) -> HttpResponse:
     except RegistryError as exc:
         return page.refused(request, "withdraw", form, exc)
     messages.success(request, _("Monitoring report %(n)s withdrawn; its period is free for a new report.") % {"n": page.report.number})
+    return page.done()
+
+
+@require_POST
+@role_required(DEVELOPER)
+def report_instruction(request: HttpRequest, uid: str) -> HttpResponse:
+    """Add a line to (or clear) where the developer's units go at issuance."""
+    page = ReportPage.load(request, uid)
+    current = [{**line, "vintage": v.vintage} for v in page.vintages for line in v.instruction]
+    form = page.instruction_form(request.POST)
+    if request.POST.get("clear"):
+        lines: list[dict[str, Any]] = []
+    elif not form.is_valid():
+        return page.render(request, action="instruction", form=form)
+    else:
+        lines = [*current, form.line()]
+    try:
+        mrv.set_issuance_instruction(actor=page.user, report=page.report, lines=lines)
+    except RegistryError as exc:
+        return page.refused(request, "instruction", form, exc)
+    messages.success(request, _("Issuance instruction saved."))
     return page.done()
