@@ -460,7 +460,7 @@ def remove_document(*, actor: User, document: Document, reason: str) -> Document
     The row stays, marked removed (the ledger keeps its hash); it is no longer
     listed or served. (Its bytes stay in the content-addressed store, which
     another upload of the same content may share.)"""
-    document = Document.objects.select_for_update(no_key=True).select_related("project").get(pk=document.pk)
+    document = Document.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=document.pk)
     require_active_member(actor, EDITORS)
     if document.uploaded_by_id != actor.pk:
         raise PermissionDenied("NOT_THE_UPLOADER", "Only the person who uploaded a document may remove it.")
