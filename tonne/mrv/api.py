@@ -67,7 +67,18 @@ class VintageOut(Schema):
     claimed: int
     verified: int | None
     issued: int
+
+
+class VintageInstructionOut(Schema):
+    vintage: int
     instruction: list[dict] = Field(description="Where the developer's share goes at issuance (accounts, retirements).")
+
+
+class InstructionOut(Schema):
+    """Shown to the developer who set it only: it names its accounts."""
+
+    report: uuid.UUID
+    vintages: list[VintageInstructionOut]
 
 
 class RetireAtIssuanceIn(StrictSchema):
@@ -133,8 +144,7 @@ def report_out(report: MonitoringReport) -> dict:
         "verified_at": report.verified_at,
         "decided_at": report.decided_at,
         "vintages": [
-            {"vintage": v.vintage, "claimed": v.claimed, "verified": v.verified, "issued": v.issued,
-             "instruction": v.instruction}
+            {"vintage": v.vintage, "claimed": v.claimed, "verified": v.verified, "issued": v.issued}
             for v in report.vintages.all()
         ],
     }
@@ -253,13 +263,14 @@ def withdraw_report(request: HttpRequest, uid: uuid.UUID, payload: WithdrawIn):
     return report_out(mrv.withdraw_report(actor=user, report=_report(user, uid), reason=payload.reason))
 
 
-@router.put("/reports/{uuid:uid}/issuance-instruction", response={200: ReportOut, **ERRORS}, auth=AUTH)
+@router.put("/reports/{uuid:uid}/issuance-instruction", response={200: InstructionOut, **ERRORS}, auth=AUTH)
 def set_issuance_instruction(request: HttpRequest, uid: uuid.UUID, payload: InstructionIn):
     """Before the decision, the developer splits its share of the issuance
     between its holding accounts and retires part of it at issuance."""
     user = actor(request)
     lines = [line.model_dump(exclude_none=True) for line in payload.lines]
-    return report_out(mrv.set_issuance_instruction(actor=user, report=_report(user, uid), lines=lines))
+    report = mrv.set_issuance_instruction(actor=user, report=_report(user, uid), lines=lines)
+    return {"report": report.uid, "vintages": [{"vintage": v.vintage, "instruction": v.instruction} for v in report.vintages.all()]}
 
 
 @router.post("/reports/{uuid:uid}/issuance", response={201: list[IssuanceOut], **ERRORS}, auth=AUTH)

@@ -117,6 +117,9 @@ def test_instruction_through_the_api(registry: testing.Registry, client: Client)
                           content_type="application/json")
     assert response.status_code == 200, response.content
     assert response.json()["vintages"][0]["instruction"][0]["retire"]["using_entity"] == "Air Lagune SA"
+    # The report as others see it does not name the developer's accounts.
+    shown = client.get(f"/api/v1/reports/{report.uid}")
+    assert shown.status_code == 200 and "instruction" not in shown.content.decode()
     response = client.put(url, {"lines": [{"vintage": 2022, "quantity": 1.5, "account": "x"}]},
                           content_type="application/json")
     assert response.status_code == 422
