@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from tonne.audit.context import client_ip
+from tonne.organisations import second_factor
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_reauthentication_methods(self, user: Any) -> list[dict[str, Any]]:
+        """Someone with a second factor confirms with it: a password would
+        not do for the registry's step-up, and would send them back to the
+        same request (a loop)."""
+        methods = super().get_reauthentication_methods(user)
+        if user.is_authenticated and second_factor.enrolled(user):
+            return [m for m in methods if m["id"] != "reauthenticate"] or methods
+        return methods
 
     def get_client_ip(self, request: HttpRequest) -> str:
         ip = client_ip(request)

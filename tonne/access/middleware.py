@@ -8,9 +8,12 @@ import hashlib
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.messages.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from tonne.access import counters, policy, sessions
 from tonne.audit.context import client_ip
@@ -111,7 +114,17 @@ class MfaEnrolmentMiddleware:
                 return problem(403, "MFA_REQUIRED",
                                f"Set up a second factor (authenticator app or security key) at {policy.SETUP_URL} "
                                "first; until then this session may do nothing else.")
-            return HttpResponseRedirect(policy.SETUP_URL)
+            # Said on the enrolment page, in the person's language: why they are
+            # there. (The messages middleware runs inside this one: its storage is used directly.)
+            response = HttpResponseRedirect(policy.SETUP_URL)
+            said = default_storage(request)
+            said.add(messages.INFO, _(
+                "Set up a second factor to continue. Your role lets you move units or approve requests, so the "
+                "registry asks for a second factor as well as your password: an authenticator app on your phone "
+                "(a six-digit code) or a security key. Until it is set up, the workspace stays closed."
+            ))
+            said.update(response)
+            return response
         return self.get_response(request)
 
 

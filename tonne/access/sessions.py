@@ -18,3 +18,4 @@ def mark_session_start(sender: Any, request: HttpRequest | None, user: Any, **kw
         now = clock.now().timestamp()
         request.session[STARTED] = now
         request.session[SEEN] = now
+

@@ -50,7 +50,7 @@ def _letter(uid: str) -> Document | None:
     if not uid:
         return None
     try:
-        doc = Document.objects.filter(uid=uuid.UUID(uid), kind=Document.Kind.LETTER).first()
+        doc = Document.objects.filter(uid=uuid.UUID(uid), kind=Document.Kind.LETTER, removed_at__isnull=True).first()
     except ValueError:
         doc = None
     if doc is None:

@@ -91,7 +91,7 @@ ACCOUNTS_SQL = (
 )
 TRANSACTIONS_SQL = (
     "SELECT t.identifier, t.kind, t.quantity, fa.identifier, ta.identifier, t.beneficiary, t.purpose, "
-    "t.jurisdiction, t.reason FROM units_transaction t "
+    "t.jurisdiction, t.reason, t.compliance_period, t.using_entity, t.on_behalf_of FROM units_transaction t "
     "LEFT JOIN organisations_account fa ON fa.id = t.from_account_id "
     "LEFT JOIN organisations_account ta ON ta.id = t.to_account_id"
 )
@@ -114,7 +114,8 @@ DOCUMENTS_SQL = (
     "SELECT d.uid, p.project_id, d.kind, d.filename, d.size, d.sha256 FROM projects_document d "
     "LEFT JOIN projects_project p ON p.id = d.project_id"
 )
-TRANSACTION_FIELDS = ("kind", "quantity", "from", "to", "beneficiary", "purpose", "jurisdiction", "reason")
+TRANSACTION_FIELDS = ("kind", "quantity", "from", "to", "beneficiary", "purpose", "jurisdiction", "reason",
+                      "compliance_period", "using_entity", "on_behalf_of")
 ACCOUNT_OPEN = "open"
 ORGANISATION_APPLIED = "applied"
 

@@ -65,6 +65,17 @@ class OpinionIn(StrictSchema):
 
 class ReassignIn(StrictSchema):
     vvb: uuid.UUID = Field(description="Another accredited VVB, after the assigned one declined.")
+class WithdrawIn(StrictSchema):
+    reason: str = ""
+
+
+class CorrectionIn(StrictSchema):
+    period_start: dt.date
+    period_end: dt.date
+    vintages: list[VintageIn]
+    vvb: uuid.UUID
+    document: uuid.UUID | None = Field(None, description="A new monitoring report document (uploaded first); else the same.")
+    reason: str = ""
 
 
 class VintageOut(Schema):
@@ -72,6 +83,39 @@ class VintageOut(Schema):
     claimed: int
     verified: int | None
     issued: int
+
+
+class VintageInstructionOut(Schema):
+    vintage: int
+    instruction: list[dict] = Field(description="Where the developer's share goes at issuance (accounts, retirements).")
+
+
+class InstructionOut(Schema):
+    """Shown to the developer who set it only: it names its accounts."""
+
+    report: uuid.UUID
+    vintages: list[VintageInstructionOut]
+
+
+class RetireAtIssuanceIn(StrictSchema):
+    beneficiary: str
+    purpose: str = Field(description="voluntary, ndc, corsia, other_compliance or other")
+    jurisdiction: str = ""
+    reason: str = ""
+    compliance_period: str = ""
+    using_entity: str = ""
+    on_behalf_of: str = ""
+
+
+class InstructionLineIn(StrictSchema):
+    vintage: StrictInt
+    quantity: StrictInt
+    account: str | None = Field(None, description="One of the developer's own holding accounts.")
+    retire: RetireAtIssuanceIn | None = Field(None, description="Retired at issuance, with these details.")
+
+
+class InstructionIn(StrictSchema):
+    lines: list[InstructionLineIn] = Field(description="Replaces any earlier instruction; the rest goes to the first holding account.")
 
 
 class ReportOut(Schema):
@@ -220,6 +264,41 @@ def reject_report(request: HttpRequest, uid: uuid.UUID, payload: RejectIn):
     if report.status == MonitoringReport.Status.VERIFIED:
         require_scope(request, ApiToken.Scope.ADMIN)
     return report_out(mrv.reject_report(actor=user, report=report, reason=payload.reason))
+
+
+@router.put("/reports/{uuid:uid}", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def correct_report(request: HttpRequest, uid: uuid.UUID, payload: CorrectionIn):
+    """Correct a report before the VVB has verified it (its developer): the
+    whole claim is sent again and checked as at submission."""
+    user = actor(request)
+    report = mrv.correct_report(
+        actor=user,
+        report=_report(user, uid),
+        period_start=payload.period_start,
+        period_end=payload.period_end,
+        vintages=_rows(payload.vintages),
+        vvb=str(payload.vvb),
+        document=str(payload.document) if payload.document else None,
+        reason=payload.reason,
+    )
+    return report_out(report)
+
+
+@router.post("/reports/{uuid:uid}/withdrawal", response={200: ReportOut, **ERRORS}, auth=AUTH)
+def withdraw_report(request: HttpRequest, uid: uuid.UUID, payload: WithdrawIn):
+    """Take back a report before the administrator's decision (its developer)."""
+    user = actor(request)
+    return report_out(mrv.withdraw_report(actor=user, report=_report(user, uid), reason=payload.reason))
+
+
+@router.put("/reports/{uuid:uid}/issuance-instruction", response={200: InstructionOut, **ERRORS}, auth=AUTH)
+def set_issuance_instruction(request: HttpRequest, uid: uuid.UUID, payload: InstructionIn):
+    """Before the decision, the developer splits its share of the issuance
+    between its holding accounts and retires part of it at issuance."""
+    user = actor(request)
+    lines = [line.model_dump(exclude_none=True) for line in payload.lines]
+    report = mrv.set_issuance_instruction(actor=user, report=_report(user, uid), lines=lines)
+    return {"report": report.uid, "vintages": [{"vintage": v.vintage, "instruction": v.instruction} for v in report.vintages.all()]}
 
 
 @router.post("/reports/{uuid:uid}/issuance", response={201: list[IssuanceOut], **ERRORS}, auth=AUTH)

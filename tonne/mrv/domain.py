@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from tonne.core.errors import ValidationFailed
 from tonne.units.domain import check_quantity
@@ -160,3 +161,38 @@ def check_issuable_verification(*, approval_required: bool, approved: bool) -> N
             "VERIFICATION_NOT_APPROVED",
             "The registry requires its own approval of the VVB's verification before issuance.",
         )
+RETIREMENT_FIELDS = ("beneficiary", "purpose", "jurisdiction", "reason", "compliance_period", "using_entity", "on_behalf_of")
+MAX_INSTRUCTION_LINES = 50
+
+
+def instruction_lines(lines: Any, vintages: set[int]) -> list[tuple[int, dict[str, Any]]]:
+    """The shape of an issuance instruction: each line a vintage of the
+    report, a positive whole quantity, and either an account or a retirement."""
+    if not isinstance(lines, list) or len(lines) > MAX_INSTRUCTION_LINES:
+        raise ValidationFailed(
+            "FIELD_INVALID", f"lines must be a list of at most {MAX_INSTRUCTION_LINES} lines.", field="lines"
+        )
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, line in enumerate(lines):
+        where = f"lines[{i}]"
+        if not isinstance(line, dict):
+            raise ValidationFailed("FIELD_INVALID", f"{where} must be an object.", field=where)
+        vintage, quantity = line.get("vintage"), line.get("quantity")
+        if not isinstance(vintage, int) or isinstance(vintage, bool) or vintage not in vintages:
+            raise ValidationFailed("VINTAGE_NOT_CLAIMED", f"{where}.vintage must be a vintage of this report.", field=where)
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise ValidationFailed("QUANTITY_INVALID", f"{where}.quantity must be a positive whole number.", field=where)
+        account, retire = line.get("account"), line.get("retire")
+        if bool(account) == bool(retire):
+            raise ValidationFailed(
+                "FIELD_INVALID", f"{where} names either an account or a retirement (retire), not both.", field=where
+            )
+        if account:
+            out.append((vintage, {"account": str(account).strip(), "quantity": quantity}))
+            continue
+        if not isinstance(retire, dict) or set(retire) - set(RETIREMENT_FIELDS):
+            raise ValidationFailed(
+                "FIELD_INVALID", f"{where}.retire has the fields {', '.join(RETIREMENT_FIELDS)}.", field=where
+            )
+        out.append((vintage, {"retire": dict(retire), "quantity": quantity}))
+    return out

@@ -86,6 +86,10 @@ class ReportVintage(models.Model):
     claimed = models.PositiveBigIntegerField()
     verified = models.PositiveBigIntegerField(null=True, blank=True)
     issued = models.PositiveBigIntegerField(default=0)
+    # The developer's instruction for its share of this vintage's issuance:
+    # [{"account", "quantity"} | {"retire": {details}, "quantity"}]; the rest
+    # goes to its first holding account.
+    instruction = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["vintage"]

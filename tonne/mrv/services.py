@@ -17,11 +17,12 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
-from tonne.organisations.models import Organisation, User
+from tonne.organisations.models import Account, Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload
+from tonne.units.domain import retirement_details
 from tonne.units.models import Issuance
 from tonne.units.services import issue_units
 
@@ -32,12 +33,46 @@ def _document(uid: Any, project: Project, field: str) -> Document | None:
     if not uid:
         return None
     try:
-        doc = Document.objects.filter(uid=uuid.UUID(str(uid)), project=project).first()
+        # Locked: its uploader's removal and this citing of it do not interleave.
+        doc = Document.objects.select_for_update(no_key=True).filter(
+            uid=uuid.UUID(str(uid)), project=project, removed_at__isnull=True
+        ).first()
     except ValueError:
         doc = None
     if doc is None:
         raise ValidationFailed("DOCUMENT_NOT_FOUND", f"{field} must be a document uploaded to this project.", field=field)
     return doc
+
+
+def _checked_claim(
+    project: Project, period_start: Any, period_end: Any, vintages: Any, vvb: Any, *, instead_of: MonitoringReport | None = None
+) -> tuple[dt.date, dt.date, dict[int, int], Organisation]:
+    """The period, claim and VVB of a report, checked (under the project row
+    lock); `instead_of` is the report being corrected, which does not clash with itself."""
+    start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
+    domain.check_period(start, end, today=clock.now().date())
+    domain.check_crediting(start, end, (project.crediting_period_start, project.crediting_period_end))
+    # Periods never overlap; the project row lock makes this check race-free.
+    others = MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start).exclude(
+        status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN]
+    )
+    clash = (others.exclude(pk=instead_of.pk) if instead_of else others).first()
+    if clash is not None:
+        raise ValidationFailed(
+            "MONITORING_PERIOD_OVERLAP",
+            f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
+            field="period_start",
+        )
+    claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
+    estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
+    domain.check_claim_plausible(claimed, (start, end), estimations)
+    try:
+        vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
+    except (ValueError, Organisation.DoesNotExist):
+        raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
+    if not vvb_org.accredited or vvb_org.status != Organisation.Status.APPROVED:
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb")
+    return start, end, claimed, vvb_org
 
 
 @transaction.atomic
@@ -65,30 +100,7 @@ def submit_report(
         raise ValidationFailed(
             "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project."
         )
-    start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
-    domain.check_period(start, end, today=clock.now().date())
-    domain.check_crediting(start, end, (project.crediting_period_start, project.crediting_period_end))
-    # Periods never overlap; the project row lock makes this check race-free.
-    clash = (
-        MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start)
-        .exclude(status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN])
-        .first()
-    )
-    if clash is not None:
-        raise ValidationFailed(
-            "MONITORING_PERIOD_OVERLAP",
-            f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
-            field="period_start",
-        )
-    claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
-    estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
-    domain.check_claim_plausible(claimed, (start, end), estimations)
-    try:
-        vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
-    except (ValueError, Organisation.DoesNotExist):
-        raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
-    if not vvb_org.accredited or vvb_org.status != Organisation.Status.APPROVED:
-        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb")
+    start, end, claimed, vvb_org = _checked_claim(project, period_start, period_end, vintages, vvb)
     number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
     report = MonitoringReport.objects.create(
         uid=uuid.uuid4(),
@@ -249,6 +261,142 @@ def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> Moni
     return report
 
 
+def _own_pending_report(actor: User, report: MonitoringReport, statuses: tuple[str, ...]) -> MonitoringReport:
+    report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=report.pk)
+    org = require_active_member(actor, EDITORS)
+    if report.project.developer_id != org.id:
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {report.project.project_id} belongs to another organisation.")
+    if report.status not in statuses:
+        raise ValidationFailed(
+            "REPORT_NOT_PENDING",
+            f"Monitoring report {report.number} is {report.status}; only a report "
+            f"{' or '.join(statuses)} can be changed by its developer.",
+        )
+    return report
+
+
+@transaction.atomic
+def withdraw_report(*, actor: User, report: MonitoringReport, reason: str = "") -> MonitoringReport:
+    """The developer takes back a report before the administrator's decision
+    (awaiting the VVB, or verified and awaiting issuance); its period and its
+    verification reference are free again."""
+    report = _own_pending_report(actor, report, (MonitoringReport.Status.SUBMITTED, MonitoringReport.Status.VERIFIED))
+    before = report.status
+    report.status = MonitoringReport.Status.WITHDRAWN
+    report.status_reason = text.bounded(reason, "reason", 2000)
+    report.decided_by = actor
+    report.decided_at = clock.now()
+    report.save(update_fields=["status", "status_reason", "decided_by", "decided_at"])
+    append_entry(
+        kind="mrv.report_withdrawn",
+        actor=actor,
+        data={"report": str(report.uid), "project": report.project.project_id, "from": before, "reason": report.status_reason},
+    )
+    return report
+
+
+@transaction.atomic
+def correct_report(
+    *,
+    actor: User,
+    report: MonitoringReport,
+    period_start: Any,
+    period_end: Any,
+    vintages: Any,
+    vvb: str,
+    document: Any = None,
+    upload: Upload | None = None,
+    reason: str = "",
+) -> MonitoringReport:
+    """The developer corrects a report the VVB has not verified yet: period,
+    claimed vintages, VVB, document; checked as at submission, the change in the ledger."""
+    report = _own_pending_report(actor, report, (MonitoringReport.Status.SUBMITTED,))
+    if ReportComputation.objects.filter(report=report).exists():
+        raise ValidationFailed(
+            "REPORT_COMPUTED", "A report computed from signed readings is not edited: withdraw it and compute it again."
+        )
+    if upload is not None:
+        document = str(
+            store_upload(actor=actor, project=report.project, upload=upload, kind=Document.Kind.MONITORING_REPORT).uid
+        )
+    project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
+    start, end, claimed, vvb_org = _checked_claim(project, period_start, period_end, vintages, vvb, instead_of=report)
+    before = {
+        "period": [report.period_start, report.period_end],
+        "claimed": [[row.vintage, row.claimed] for row in report.vintages.all()],
+        "vvb": str(report.vvb.uid),
+        "document_sha256": report.document.sha256 if report.document else None,
+    }
+    report.period_start, report.period_end, report.vvb = start, end, vvb_org
+    if document:
+        report.document = _document(document, project, "document")
+    report.save(update_fields=["period_start", "period_end", "vvb", "document"])
+    report.vintages.all().delete()
+    ReportVintage.objects.bulk_create([ReportVintage(report=report, vintage=v, claimed=q) for v, q in sorted(claimed.items())])
+    append_entry(
+        kind="mrv.report_corrected",
+        actor=actor,
+        data={
+            "report": str(report.uid),
+            "project": project.project_id,
+            "before": before,
+            "period": [start, end],
+            "claimed": [[v, q] for v, q in sorted(claimed.items())],
+            "vvb": str(vvb_org.uid),
+            "document_sha256": report.document.sha256 if report.document else None,
+            "reason": text.bounded(reason, "reason", 2000),
+        },
+    )
+    return report
+
+
+@transaction.atomic
+def set_issuance_instruction(*, actor: User, report: MonitoringReport, lines: Any) -> MonitoringReport:
+    """The developer says, before the decision, where its share of each
+    vintage goes: quantities to its own holding accounts, quantities retired
+    at issuance (pre-sold or CORSIA units, with the retirement's details);
+    the rest to its first holding account. Checked again at issuance."""
+    report = _own_pending_report(actor, report, (MonitoringReport.Status.SUBMITTED, MonitoringReport.Status.VERIFIED))
+    rows = {row.vintage: row for row in report.vintages.select_for_update()}
+    checked = domain.instruction_lines(lines, set(rows))
+    for vintage, row in rows.items():
+        mine = [line for v, line in checked if v == vintage]
+        ceiling = row.verified if row.verified is not None else row.claimed
+        placed = sum(int(line["quantity"]) for line in mine)
+        if placed > ceiling:
+            raise ValidationFailed(
+                "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS",
+                f"The instruction places {placed:,} units of vintage {vintage}; the report has {ceiling:,}.",
+                field="lines",
+            )
+        for line in mine:
+            if "account" in line:
+                _own_holding_account(report.project, line["account"])
+            else:
+                line["retire"] = retirement_details(**line["retire"])
+        row.instruction = mine
+        row.save(update_fields=["instruction"])
+    append_entry(
+        kind="mrv.issuance_instruction",
+        actor=actor,
+        data={"report": str(report.uid), "project": report.project.project_id,
+              "lines": [{"vintage": v, **line} for v, line in checked]},
+    )
+    return report
+
+
+def _own_holding_account(project: Project, identifier: str) -> Account:
+    account = Account.objects.filter(
+        identifier=identifier, organisation_id=project.developer_id, type=Account.Type.HOLDING, status=Account.Status.OPEN
+    ).first()
+    if account is None:
+        raise ValidationFailed(
+            "ISSUANCE_ACCOUNT_INVALID", f"Account {identifier} is not an open holding account of the project's developer.",
+            field="lines",
+        )
+    return account
+
+
 @transaction.atomic
 def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approval | None = None) -> list[Issuance]:
     """The administrator approves issuance of every verified vintage. The
@@ -272,7 +420,12 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
         quantity = int(row.verified or 0) - row.issued
         if quantity <= 0:
             continue
-        issuances.append(issue_units(actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity))
+        # The instruction is checked again: an account may have closed since.
+        split = [(_own_holding_account(project, line["account"]), line["quantity"]) for line in row.instruction if "account" in line]
+        retired = [(retirement_details(**line["retire"]), line["quantity"]) for line in row.instruction if "retire" in line]
+        issuances.append(issue_units(
+            actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity, split=split, retired=retired
+        ))
         row.issued += quantity
         row.save(update_fields=["issued"])
     if not issuances:

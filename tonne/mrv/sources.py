@@ -118,7 +118,7 @@ def record_calibration(
     source = DataSource.objects.select_for_update().select_related("project").get(pk=source.pk)
     require_developer(actor, source.project)
     try:
-        doc = Document.objects.get(uid=uuid.UUID(str(document)), project=source.project)
+        doc = Document.objects.get(uid=uuid.UUID(str(document)), project=source.project, removed_at__isnull=True)
     except (ValueError, Document.DoesNotExist):
         raise ValidationFailed("DOCUMENT_NOT_FOUND", "document must be a document uploaded to this project.", field="document") from None
     try:

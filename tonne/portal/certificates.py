@@ -150,8 +150,10 @@ def certificate_pdf(ctx: dict[str, Any]) -> bytes:
         _qr(canvas, ctx["verify_url"], page.right - 48 * mm, top - 48 * mm, 48 * mm)
     page.pair(_("Beneficiary"), txn.beneficiary)
     page.pair(_("Purpose"), ctx["purpose"] + (f" ({txn.jurisdiction})" if txn.jurisdiction else ""))
-    if txn.reason:
-        page.pair(_("Note"), txn.reason)
+    for label, value in ((_("Compliance period"), txn.compliance_period), (_("Using entity"), txn.using_entity),
+                         (_("On behalf of"), txn.on_behalf_of), (_("Note"), txn.reason)):
+        if value:
+            page.pair(label, value)
     for project in ctx["projects"]:
         page.pair(_("Project"), f"{project['project_id']} {project['name']}")
         page.pair(_("Country"), f"{project['country']} ({project['host_party']})")

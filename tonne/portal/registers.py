@@ -59,6 +59,7 @@ def _moves(kind: str) -> Callable[[str, int | None], QuerySet[TransactionBlock]]
         if q:
             found = found.filter(
                 Q(transaction__identifier__icontains=q) | Q(transaction__beneficiary__icontains=q)
+                | Q(transaction__using_entity__icontains=q) | Q(transaction__on_behalf_of__icontains=q)
                 | Q(transaction__reason__icontains=q) | Q(issuance__project__project_id__icontains=q)
                 | Q(issuance__project__name__icontains=q)
             )
@@ -78,7 +79,8 @@ def _block_cells(b: TransactionBlock) -> tuple[Any, ...]:
 
 def _retirement_cells(b: TransactionBlock) -> tuple[Any, ...]:
     t = b.transaction
-    return (*_block_cells(b), t.beneficiary, labels.purpose(t.purpose), t.jurisdiction)
+    return (*_block_cells(b), t.beneficiary, labels.purpose(t.purpose), t.jurisdiction, t.compliance_period,
+            t.using_entity, t.on_behalf_of)
 
 
 def _cancellation_cells(b: TransactionBlock) -> tuple[Any, ...]:
@@ -95,7 +97,8 @@ REGISTERS = {
     ),
     "retirements": Register(
         "retirements", _("Retirements"),
-        (_("Retired on"), *_MOVED, _("Beneficiary"), _("Purpose"), _("Jurisdiction")),
+        (_("Retired on"), *_MOVED, _("Beneficiary"), _("Purpose"), _("Jurisdiction"), _("Compliance period"),
+         _("Using entity"), _("On behalf of")),
         _moves(Transaction.Kind.RETIREMENT), _retirement_cells,
     ),
     "cancellations": Register(
@@ -169,3 +172,17 @@ def register_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse |
     xlsx = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     xlsx["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return xlsx
+
+
+@require_GET
+def issuance(request: HttpRequest, uid: str) -> HttpResponse:
+    """One issuance (public): its serials and where its units are now."""
+    found = Issuance.objects.select_related("project", "report").filter(uid=uid).first()
+    if found is None or found.project.status == "draft":
+        raise Http404(_("No such issuance."))
+    return render(request, "portal/issuance.html", {
+        "nav": "",
+        "issuance": found,
+        "serial": unit_selectors.serial_text(found, found.serial_start, found.serial_end),
+        "supply": unit_selectors.issuance_supply(found),
+    })

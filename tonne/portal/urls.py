@@ -15,6 +15,7 @@ urlpatterns = [
     path("certificates/<str:identifier>/", views.certificate, name="certificate"),
     path("certificates/<str:identifier>.pdf", views.certificate_pdf, name="certificate-pdf"),
     path("issuances/", registers.register, {"name": "issuances"}, name="issuances"),
+    path("issuances/<uuid:uid>/", registers.issuance, name="issuance"),
     path("issuances/export.<str:fmt>", registers.register_export, {"name": "issuances"}, name="issuances-export"),
     path("retirements/", registers.register, {"name": "retirements"}, name="retirements"),
     path("retirements/export.<str:fmt>", registers.register_export, {"name": "retirements"}, name="retirements-export"),

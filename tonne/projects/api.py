@@ -116,10 +116,12 @@ class ProjectIn(StrictSchema):
     vvb: uuid.UUID | None = Field(
         None, description="The accredited VVB that will validate the project."
     )
+    change_reason: str = Field("", description="Why a submitted project is corrected (kept in its change log).")
 
     def fields(self) -> tuple[dict[str, Any], str | None]:
         data = self.model_dump(exclude_unset=True)
         vvb = data.pop("vvb", None)
+        data.pop("change_reason", None)
         return data, (str(vvb) if vvb else None)
 
 
@@ -231,6 +233,11 @@ class ProjectDetailOut(ProjectOut):
     documents: list[DocumentOut]
     issuances: list[IssuanceOut]
     status_history: list[StatusChangeOut]
+    changes: list[dict[str, Any]] = Field(description="Corrections after submission: fields, before, after, reason.")
+
+
+class RemovalIn(StrictSchema):
+    reason: str
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -340,6 +347,7 @@ def project_detail(project: Project, user: User | None) -> dict:
     ]
     out["documents"] = [document_out(d) for d in selectors.documents_for(user, project)]
     out["issuances"] = handlers().issuances_of(project)
+    out["changes"] = [{"changes": c.changes, "reason": c.reason, "at": c.at} for c in project.changes.all()]
     out["status_history"] = [
         {"from_status": c.from_status, "to_status": c.to_status, "reason": c.reason, "at": c.at}
         for c in project.status_history.all()
@@ -439,6 +447,16 @@ def download_document(request: HttpRequest, uid: uuid.UUID):
     return uploads.harden(response)
 
 
+@router.post(
+    "/documents/{uuid:uid}/removal", response={200: DocumentOut, **ERRORS}, auth=AUTH, tags=["documents"]
+)
+def remove_document(request: HttpRequest, uid: uuid.UUID, payload: RemovalIn):
+    """Take back a mistaken upload (its uploader, while no record cites it).
+    It is no longer listed or served; the ledger keeps that it existed."""
+    user = actor(request)
+    return document_out(projects.remove_document(actor=user, document=_document(user, uid), reason=payload.reason))
+
+
 def _document(user: User | None, uid: uuid.UUID) -> Document:
     return get_or_404(
         selectors.documents_for(user),
@@ -462,11 +480,13 @@ def register_project(request: HttpRequest, payload: ProjectIn):
 
 @router.patch("/projects/{project_id}", response={200: ProjectDetailOut, **ERRORS}, auth=AUTH)
 def update_project(request: HttpRequest, project_id: str, payload: ProjectIn):
-    """Edit a draft project; only the fields sent change."""
+    """Edit a draft project; only the fields sent change. After submission
+    only the fields accounting does not rely on (PROJECT_FIELD_LOCKED
+    otherwise), each correction kept in the project's change log."""
     user = actor(request)
     data, vvb = payload.fields()
     project = projects.update_project(
-        actor=user, project=_project(user, project_id), data=data, vvb=vvb
+        actor=user, project=_project(user, project_id), data=data, vvb=vvb, reason=payload.change_reason
     )
     return project_detail(project, user)
 

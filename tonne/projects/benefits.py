@@ -85,7 +85,7 @@ def _amount(value: Any, name: str) -> Decimal:
 
 def _document(uid: Any, project: Project, name: str) -> Document:
     try:
-        return Document.objects.get(uid=uuid.UUID(str(uid)), project=project)
+        return Document.objects.get(uid=uuid.UUID(str(uid)), project=project, removed_at__isnull=True)
     except (ValueError, Document.DoesNotExist):
         raise ValidationFailed("DOCUMENT_NOT_FOUND", f"{name} must be a document uploaded to this project.", field=name) from None
 

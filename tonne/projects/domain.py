@@ -26,14 +26,22 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 for _status in ("draft", "submitted", "approved", "validated"):
     TRANSITIONS[(_status, "withdrawn")] = DEVELOPER
+# A rejected project goes back to draft for its developer to correct and resubmit.
+TRANSITIONS[("rejected", "draft")] = DEVELOPER
 for _status in ("submitted", "approved", "validated", "registered"):
     TRANSITIONS[(_status, "on_hold")] = ADMINISTRATOR
     # Lifting a hold returns the project to where it was.
     TRANSITIONS[("on_hold", _status)] = ADMINISTRATOR
 
 UNIT_CLASS_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
-TERMINAL = frozenset({"rejected", "withdrawn", "completed"})
+TERMINAL = frozenset({"withdrawn", "completed"})
 EDITABLE = frozenset({"draft"})
+# Once submitted, a project's developer may still correct these (each change
+# logged); every other field is relied upon by validation, issuance, serials,
+# the buffer or Article 6 accounting, and is refused.
+AMENDABLE = frozenset({"link", "description", "subtype", "grievance_contact", "benefit_sharing_plan",
+                       "consent_evidence", "reference_project_id"})
+AMENDABLE_CHILDREN = frozenset({"ratings", "co_benefits", "labels", "stakeholders", "related_projects"})
 ISSUABLE = frozenset({"registered"})
 
 
@@ -234,6 +242,23 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False) -> dict
             cleaned_rows.append(cleaned_row)
         out[child] = cleaned_rows
     return out
+
+
+def check_amendable(data: dict[str, Any]) -> None:
+    """Refuse, by name, the fields accounting relies on."""
+    locked = sorted(set(data) - AMENDABLE - AMENDABLE_CHILDREN)
+    if locked:
+        raise ValidationFailed(
+            "PROJECT_FIELD_LOCKED",
+            f"After submission {', '.join(locked)} cannot be changed: accounting relies on "
+            f"{'it' if len(locked) == 1 else 'them'}. Amendable: {', '.join(sorted(AMENDABLE | AMENDABLE_CHILDREN))}.",
+            field=locked[0],
+        )
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields whose value differs, with both values (the change log's rows)."""
+    return [{"field": k, "before": before.get(k), "after": after[k]} for k in sorted(after) if before.get(k) != after[k]]
 
 
 def buffer_quantity(quantity: int, basis_points: int) -> int:

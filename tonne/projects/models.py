@@ -144,6 +144,22 @@ class ProjectStatusChange(models.Model):
         return f"{self.from_status} → {self.to_status}"
 
 
+class ProjectChange(models.Model):
+    """A correction made after submission: which fields, from what to what, by whom."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="changes")
+    changes = models.JSONField()  # [{"field", "before", "after"}]
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"change of {self.project_id} at {self.at}"
+
+
 class _ProjectChild(models.Model):
     uid = models.UUIDField(unique=True)
     created_at = models.DateTimeField()
@@ -254,6 +270,13 @@ class Document(models.Model):
     is_public = models.BooleanField(default=True)
     uploaded_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT)
     uploaded_at = models.DateTimeField()
+    # A mistaken upload is removed by its uploader, not deleted: the row (and
+    # the ledger) keep that it existed; it is no longer listed or served.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        "organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removal_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["uploaded_at", "id"]

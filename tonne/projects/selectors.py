@@ -41,7 +41,7 @@ def is_project_party(user: User | None, project: Project) -> bool:
 
 def documents_for(user: User | None, project: Project | None = None) -> QuerySet[Document]:
     """Public documents of visible projects; private ones for the project's parties."""
-    qs = Document.objects.select_related("project")
+    qs = Document.objects.select_related("project").filter(removed_at__isnull=True)
     if project is not None:
         qs = qs.filter(project=project)
         if is_project_party(user, project):
@@ -60,3 +60,10 @@ def documents_for(user: User | None, project: Project | None = None) -> QuerySet
         )
         public |= Q(project__isnull=True, uploaded_by__organisation_id=own)
     return qs.filter(public).distinct()
+
+
+def removed_documents(user: User | None, project: Project) -> QuerySet[Document]:
+    """Documents taken back by their uploader: their parties still see that they existed."""
+    if not is_project_party(user, project):
+        return Document.objects.none()
+    return Document.objects.filter(project=project, removed_at__isnull=False).select_related("removed_by")

@@ -32,6 +32,7 @@ from tonne.projects.models import (
     Location,
     Methodology,
     Project,
+    ProjectChange,
     ProjectMethodology,
     ProjectStatusChange,
     Rating,
@@ -154,13 +155,23 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
 
 
 @transaction.atomic
-def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: str | None = None) -> Project:
+def update_project(
+    *, actor: User, project: Project, data: dict[str, Any], vvb: str | None = None, reason: str = ""
+) -> Project:
+    """Edit a draft freely; after submission only the fields accounting does
+    not rely on (domain.AMENDABLE), each change kept in the project's change log."""
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     _require_developer_of(actor, project)
     if project.status not in domain.EDITABLE:
-        raise ValidationFailed(
-            "PROJECT_NOT_EDITABLE", f"Project {project.project_id} is {project.status}; only drafts can be edited."
-        )
+        if project.status in domain.TERMINAL or project.status == Project.Status.REJECTED:
+            raise ValidationFailed(
+                "PROJECT_NOT_EDITABLE",
+                f"Project {project.project_id} is {project.status}; "
+                + ("reopen it as a draft to correct it." if project.status == Project.Status.REJECTED else "it can no longer change."),
+            )
+        if vvb is not None:
+            domain.check_amendable({"vvb": vvb})
+        return _amend(actor, project, data, reason)
     cleaned = domain.clean_project_fields(data, partial=True)
     now = clock.now()
     for key, value in cleaned.items():
@@ -173,6 +184,50 @@ def update_project(*, actor: User, project: Project, data: dict[str, Any], vvb: 
     _replace_children(project, cleaned, now)
     append_entry(
         kind="project.updated", actor=actor, data={**project_snapshot(project), "fields": sorted(cleaned)}
+    )
+    return project
+
+
+def _values(project: Project, names: Any) -> dict[str, Any]:
+    """The current values of fields and child lists, as the change log keeps them (JSON)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name in CHILD_MODELS:
+            specs = [s.name for s in domain.CHILD_FIELDS[name]]
+            out[name] = [{k: _json(row[k]) for k in specs if row[k] not in (None, "")}
+                         for row in CHILD_MODELS[name].objects.filter(project=project).order_by("id").values(*specs)]
+        else:
+            out[name] = _json(getattr(project, name))
+    return out
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _amend(actor: User, project: Project, data: dict[str, Any], reason: str) -> Project:
+    domain.check_amendable(data)
+    cleaned = domain.clean_project_fields(data, partial=True)
+    for name in data:  # a field sent empty is cleared
+        cleaned.setdefault(name, [] if name in CHILD_MODELS else "")
+    before = _values(project, cleaned)
+    changes = domain.changed_fields(before, {k: _json(v) if k not in CHILD_MODELS else v for k, v in cleaned.items()})
+    if not changes:
+        raise ValidationFailed("NOTHING_CHANGED", "The values sent are those the project already has.")
+    now = clock.now()
+    for key, value in cleaned.items():
+        if key not in CHILD_MODELS:
+            setattr(project, key, value)
+    project.updated_at = now
+    project.save()
+    _replace_children(project, {k: v for k, v in cleaned.items() if k in CHILD_MODELS}, now)
+    changes = domain.changed_fields(before, _values(project, cleaned))
+    reason = text.bounded((reason or "").strip(), "reason", 2000)
+    ProjectChange.objects.create(project=project, changes=changes, reason=reason, actor=actor, at=now)
+    append_entry(
+        kind="project.amended",
+        actor=actor,
+        data={**project_snapshot(project), "changes": changes, "reason": reason},
     )
     return project
 
@@ -284,7 +339,7 @@ def _record_validation(actor: User, project: Project, data: dict[str, Any], now:
     vtype = check_value("validation.type", "validation_type", vtype)
     report = None
     if data.get("report"):
-        report = Document.objects.filter(uid=data["report"], project=project).first() if _is_uuid(data["report"]) else None
+        report = Document.objects.filter(uid=data["report"], project=project, removed_at__isnull=True).first() if _is_uuid(data["report"]) else None
         if report is None:
             raise ValidationFailed("DOCUMENT_NOT_FOUND", "validation.report must be a document of this project.")
     cleaned = domain.clean_project_fields(
@@ -382,6 +437,56 @@ def upload_document(
             "filename": document.filename,
             "size": document.size,
             "sha256": sha256,
+        },
+    )
+    return document
+
+
+def relied_upon(document: Document) -> bool:
+    """Whether any record cites the document (a monitoring, verification or
+    validation report, a calibration, evidence, a letter of authorisation...).
+    Read from the model's relations, so a table added later counts too."""
+    for relation in Document._meta.related_objects:
+        if relation.one_to_many or relation.one_to_one:
+            model = relation.related_model
+            if model._base_manager.filter(**{relation.field.name: document}).exists():  # type: ignore[union-attr]
+                return True
+    return False
+
+
+@transaction.atomic
+def remove_document(*, actor: User, document: Document, reason: str) -> Document:
+    """Its uploader takes back a mistaken upload before anything relies on it.
+    The row stays, marked removed (the ledger keeps its hash); it is no longer
+    listed or served. (Its bytes stay in the content-addressed store, which
+    another upload of the same content may share.)"""
+    document = Document.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=document.pk)
+    require_active_member(actor, EDITORS)
+    if document.uploaded_by_id != actor.pk:
+        raise PermissionDenied("NOT_THE_UPLOADER", "Only the person who uploaded a document may remove it.")
+    if document.removed_at is not None:
+        raise ValidationFailed("DOCUMENT_ALREADY_REMOVED", f"{document.title} was already removed.")
+    reason = text.bounded(reason, "reason", 2000)
+    if not reason:
+        raise ValidationFailed("REASON_REQUIRED", "Say why the document is removed.", field="reason")
+    if relied_upon(document):
+        raise ValidationFailed(
+            "DOCUMENT_RELIED_UPON",
+            f"{document.title} is cited by a report, validation or other record of the registry; it can no longer be removed.",
+        )
+    document.removed_at = clock.now()
+    document.removed_by = actor
+    document.removal_reason = reason
+    document.save(update_fields=["removed_at", "removed_by", "removal_reason"])
+    append_entry(
+        kind="document.removed",
+        actor=actor,
+        data={
+            "document": str(document.uid),
+            "project": document.project.project_id if document.project else None,
+            "filename": document.filename,
+            "sha256": document.sha256,
+            "reason": reason,
         },
     )
     return document

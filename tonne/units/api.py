@@ -140,6 +140,9 @@ class RetirementOut(Schema):
     purpose: str
     jurisdiction: str
     reason: str
+    compliance_period: str = Field(description="Reporting year or compliance period the units count for.")
+    using_entity: str = Field(description="The entity using the units for compliance.")
+    on_behalf_of: str = Field(description="The client an exchange or broker retired for.")
     project_id: str | None
     serials: list[TxBlockOut]
     retired_at: dt.datetime | None
@@ -203,6 +206,9 @@ class RetirementIn(SelectionIn):
     purpose: str = Field(description="voluntary, ndc, corsia, other_compliance or other")
     jurisdiction: str = ""
     reason: str = ""
+    compliance_period: str = Field("", description="Reporting year (2025) or compliance period (2024-2026).")
+    using_entity: str = Field("", description="The entity using the units for compliance (e.g. an airline).")
+    on_behalf_of: str = Field("", description="The client an exchange or broker retires for.")
 
 
 class CancellationIn(SelectionIn):
@@ -288,6 +294,9 @@ def retirement_out(txn: Transaction) -> dict:
         "purpose": txn.purpose,
         "jurisdiction": txn.jurisdiction,
         "reason": txn.reason,
+        "compliance_period": txn.compliance_period,
+        "using_entity": txn.using_entity,
+        "on_behalf_of": txn.on_behalf_of,
         "project_id": txn.project.project_id if txn.project else None,
         "serials": selectors.transaction_blocks(txn),
         "retired_at": txn.completed_at,
@@ -371,12 +380,23 @@ def list_issuances(request: HttpRequest, query: Query[IssuanceQuery]):
     )
 
 
-@router.get("/issuances/{uuid:uid}", response={200: IssuanceOut, **ERRORS}, auth=None)
+class SupplyOut(Schema):
+    held: int
+    buffer: int
+    retired: int
+    cancelled: int
+    exported: int
+
+
+class IssuanceDetailOut(IssuanceOut):
+    supply: SupplyOut = Field(description="Where its units are now; the parts add up to its quantity.")
+
+
+@router.get("/issuances/{uuid:uid}", response={200: IssuanceDetailOut, **ERRORS}, auth=None)
 def get_issuance(request: HttpRequest, uid: uuid.UUID):
     qs = Issuance.objects.select_related("project", "report")
-    return issuance_out(
-        get_or_404(qs, "ISSUANCE_NOT_FOUND", f"Issuance {uid} does not exist.", uid=uid)
-    )
+    issuance = get_or_404(qs, "ISSUANCE_NOT_FOUND", f"Issuance {uid} does not exist.", uid=uid)
+    return {**issuance_out(issuance), "supply": selectors.issuance_supply(issuance)}
 
 
 @router.get("/retirements", response={200: Page[RetirementOut], **ERRORS}, auth=None)
@@ -515,6 +535,9 @@ def create_retirement(
         purpose=payload.purpose,
         jurisdiction=payload.jurisdiction,
         reason=payload.reason,
+        compliance_period=payload.compliance_period,
+        using_entity=payload.using_entity,
+        on_behalf_of=payload.on_behalf_of,
         idempotency_key=key,
     ))
 

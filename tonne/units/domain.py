@@ -131,9 +131,15 @@ def check_quantity(quantity: object, *, field: str = "quantity") -> int:
 BENEFICIARY_LIMIT = 300
 
 
-def retirement_details(beneficiary: object, purpose: object, jurisdiction: object, reason: object) -> dict[str, str]:
+def retirement_details(
+    beneficiary: object = "", purpose: object = "", jurisdiction: object = "", reason: object = "", *,
+    compliance_period: object = "", using_entity: object = "", on_behalf_of: object = "",
+) -> dict[str, str]:
     """What a retirement records, checked: a beneficiary (kept whole, never
-    cut), a known purpose, an ISO 3166-1 or 3166-2 jurisdiction when given."""
+    cut), a known purpose, an ISO 3166-1 or 3166-2 jurisdiction when given;
+    for compliance use, the period or reporting year and the using entity; and
+    the client an exchange or broker retires for. Empty optional fields are
+    left out, so a retirement without them reads as before."""
     named = text.bounded(beneficiary, "beneficiary", BENEFICIARY_LIMIT)
     if not named:
         raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
@@ -142,12 +148,41 @@ def retirement_details(beneficiary: object, purpose: object, jurisdiction: objec
             "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose"
         )
     where = str(jurisdiction or "").strip()
-    return {
+    details = {
         "beneficiary": named,
         "purpose": str(purpose),
         "jurisdiction": iso3166.jurisdiction(where, "jurisdiction") if where else "",
         "reason": text.bounded(reason, "reason", text.LONG_TEXT),
     }
+    extra = {
+        "compliance_period": compliance_period_text(compliance_period),
+        "using_entity": text.bounded(using_entity, "using_entity", BENEFICIARY_LIMIT),
+        "on_behalf_of": text.bounded(on_behalf_of, "on_behalf_of", BENEFICIARY_LIMIT),
+    }
+    return {**details, **{k: v for k, v in extra.items() if v}}
+
+
+COMPLIANCE_PERIOD_RE = re.compile(r"^(\d{4})(?:\s*[-–/]\s*(\d{4}))?$")
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
+
+def compliance_period_text(value: object) -> str:
+    """A reporting year ("2025") or a compliance period ("2024-2026"), as
+    the registry writes it; anything else is refused."""
+    said = str(value or "").strip()
+    if not said:
+        return ""
+    match = COMPLIANCE_PERIOD_RE.match(said)
+    start = int(match.group(1)) if match else 0
+    end = int(match.group(2) or start) if match else 0
+    if not match or not FIRST_YEAR <= start <= end <= LAST_YEAR:
+        raise ValidationFailed(
+            "COMPLIANCE_PERIOD_INVALID",
+            f"compliance_period is a reporting year (e.g. 2025) or a period of years (e.g. 2024-2026) "
+            f"between {FIRST_YEAR} and {LAST_YEAR}.",
+            field="compliance_period",
+        )
+    return str(start) if start == end else f"{start}-{end}"
 
 
 def cancellation_reason(reason: object) -> str:

@@ -129,6 +129,11 @@ class Transaction(models.Model):
     beneficiary = models.CharField(max_length=300, blank=True)
     purpose = models.CharField(max_length=30, blank=True)
     jurisdiction = models.CharField(max_length=100, blank=True)
+    # Retirement for compliance: the period or reporting year, the entity using
+    # the units; and the client an exchange or broker retires for.
+    compliance_period = models.CharField(max_length=9, blank=True)
+    using_entity = models.CharField(max_length=300, blank=True)
+    on_behalf_of = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(max_length=60, blank=True)

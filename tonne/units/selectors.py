@@ -138,6 +138,19 @@ def project_holdings(project: Project) -> dict[str, int]:
     return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
 
 
+def issuance_supply(issuance: Issuance) -> dict[str, int]:
+    """Where the units of one issuance are now (public: no account is named):
+    held, in the buffer pool, retired, cancelled, exported; they add up to its quantity."""
+    rows = (
+        UnitBlock.objects.filter(issuance=issuance)
+        .values("account__type")
+        .annotate(n=Sum(F("serial_end") - F("serial_start") + 1))
+        .order_by()
+    )
+    by_type = {r["account__type"]: int(r["n"] or 0) for r in rows}
+    return {state: sum(by_type.get(t, 0) for t in types) for state, types in STATE_ACCOUNT_TYPES.items()}
+
+
 def project_retirements(project: Project) -> QuerySet[Transaction]:
     """Completed retirements that moved units of a project, each with the
     number of that project's units it retired (`units`)."""

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -174,9 +175,13 @@ def _issuance_info(issuance: Issuance, report: Any) -> dict[str, Any]:
     }
 
 
-def issue_units(*, actor: User, project: Project, report: Any, vintage: int, quantity: int) -> Issuance:
+def issue_units(
+    *, actor: User, project: Project, report: Any, vintage: int, quantity: int,
+    split: Sequence[tuple[Account, int]] = (), retired: Sequence[tuple[dict[str, str], int]] = (),
+) -> Issuance:
     """Create the blocks of one issuance (called by MRV inside its transaction):
-    the developer's share into its holding account, the benefit-sharing plan's
+    the developer's share into its holding account (or, by the developer's
+    instruction, `split` between its accounts and part `retired` at issuance), the benefit-sharing plan's
     unit shares into the beneficiaries' accounts, the share of proceeds and
     OMGE shares (unit classes that carry them) into their system accounts, the
     buffer share into the pool."""
@@ -203,35 +208,52 @@ def issue_units(*, actor: User, project: Project, report: Any, vintage: int, qua
             f"exceed the {quantity} units to issue.",
         )
     to_holder = net - to_beneficiaries
+    instructed = sum(q for _, q in split) + sum(q for _, q in retired)
+    if instructed > to_holder:
+        raise ValidationFailed(
+            "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS",
+            f"The instruction places {instructed:,} units; the developer's share of vintage {vintage} is {to_holder:,}.",
+        )
     issuance = _new_issuance(actor, project, report, vintage, quantity, buffer, now)
     start = issuance.serial_start
-    parts: list[tuple[Account, SerialRange, str]] = []
-    if to_holder:
-        parts.append((to_holding, SerialRange(start, start + to_holder - 1), Kind.ISSUANCE))
+    parts: list[tuple[Account, SerialRange, str, dict[str, str]]] = []
+    # The holder's share: the instructed accounts, the rest to the first
+    # holding account, then what is retired at issuance (so the units held
+    # stay one range for the issuance hooks).
+    held = to_holder - sum(q for _, q in retired)
+    first = start
+    for account, part in [*split, (to_holding, held - sum(q for _, q in split))]:
+        if part:
+            parts.append((account, SerialRange(first, first + part - 1), Kind.ISSUANCE, {}))
+            first += part
+    for details, part in retired:
+        parts.append((system_account(Account.Type.RETIREMENT), SerialRange(first, first + part - 1), Kind.RETIREMENT, details))
+        first += part
     # Serial order: holder, benefit shares, share of proceeds, OMGE cancellation, buffer pool.
     first = start + to_holder
     for _share, beneficiary, share_quantity in shares:
-        parts.append((beneficiary, SerialRange(first, first + share_quantity - 1), Kind.ISSUANCE))
+        parts.append((beneficiary, SerialRange(first, first + share_quantity - 1), Kind.ISSUANCE, {}))
         first += share_quantity
     if sop:
-        parts.append((system_account(Account.Type.SOP), SerialRange(start + net, start + net + sop - 1), Kind.ISSUANCE))
+        parts.append((system_account(Account.Type.SOP), SerialRange(start + net, start + net + sop - 1), Kind.ISSUANCE, {}))
     if omge:
         first = start + net + sop
-        parts.append((system_account(Account.Type.OMGE), SerialRange(first, first + omge - 1), Kind.ISSUANCE))
+        parts.append((system_account(Account.Type.OMGE), SerialRange(first, first + omge - 1), Kind.ISSUANCE, {}))
     if buffer:
-        parts.append((system_account(Account.Type.BUFFER), SerialRange(start + quantity - buffer, start + quantity - 1), Kind.BUFFER_CONTRIBUTION))
+        parts.append((system_account(Account.Type.BUFFER), SerialRange(start + quantity - buffer, start + quantity - 1),
+                      Kind.BUFFER_CONTRIBUTION, {}))
     txns = []
     blocks_data = []
-    for account, serials, kind in parts:
-        txn, block = _place(issuance, account, serials, kind, actor, now)
+    for account, serials, kind, details in parts:
+        txn, block = _place(issuance, account, serials, kind, actor, now, **details)
         txns.append(txn)
-        blocks_data.append(block)
+        blocks_data.append({**block, **details})
     info = _issuance_info(issuance, report)
     if sop or omge:
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
     for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
-        data.update(hook(issuance, SerialRange(start, start + to_holder - 1) if to_holder else None, txns[0].identifier, now))
+        data.update(hook(issuance, SerialRange(start, start + held - 1) if held else None, txns[0].identifier, now))
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
@@ -376,7 +398,8 @@ def _facts(kind: str, source: Account, target: Account, pieces: list[Piece], qua
 
 
 def _details(details: dict[str, str]) -> dict[str, str]:
-    return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", **details}
+    return {"reason": "", "beneficiary": "", "purpose": "", "jurisdiction": "", "compliance_period": "", "using_entity": "",
+            "on_behalf_of": "", **details}
 
 
 def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveRequest) -> Transaction:
@@ -420,7 +443,8 @@ def _complete(
         txn_sql, txn_params = store.INSERT_TRANSACTION_SQL, [
             identifier, kind, Status.COMPLETED, actor.pk, actor.organisation_id, request.key, request.request_hash,
             source.pk, target.pk, quantity, None, project_id, fields["reason"], fields["beneficiary"],
-            fields["purpose"], fields["jurisdiction"], stamp, stamp, "",
+            fields["purpose"], fields["jurisdiction"], fields["compliance_period"], fields["using_entity"],
+            fields["on_behalf_of"], stamp, stamp, "",
         ]
     else:
         txn_sql, txn_params = store.COMPLETE_WAITING_SQL, [Status.COMPLETED, stamp, project_id, pending.pk]
@@ -445,7 +469,8 @@ def _complete(
         organisation_id=actor.organisation_id, idempotency_key=request.key, request_hash=request.request_hash,
         from_account_id=source.pk, to_account_id=target.pk, quantity=quantity, issuance_id=None, project_id=project_id,
         reason=fields["reason"], beneficiary=fields["beneficiary"], purpose=fields["purpose"],
-        jurisdiction=fields["jurisdiction"], created_at=pending.created_at if pending is not None else now,
+        jurisdiction=fields["jurisdiction"], compliance_period=fields["compliance_period"], using_entity=fields["using_entity"],
+        on_behalf_of=fields["on_behalf_of"], created_at=pending.created_at if pending is not None else now,
         completed_at=now, failure_code="", ledger_seq=entry.seq,
     )
 
@@ -520,9 +545,15 @@ def retire(
     purpose: str,
     jurisdiction: str = "",
     reason: str = "",
+    compliance_period: str = "",
+    using_entity: str = "",
+    on_behalf_of: str = "",
     idempotency_key: str,
 ) -> Transaction:
-    details = retirement_details(beneficiary, purpose, jurisdiction, reason)
+    details = retirement_details(
+        beneficiary, purpose, jurisdiction, reason,
+        compliance_period=compliance_period, using_entity=using_entity, on_behalf_of=on_behalf_of,
+    )
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,

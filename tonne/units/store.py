@@ -180,13 +180,13 @@ def _criteria_statement(account_sql: str, project: bool, vintage: bool, unit_cla
 
 TRANSACTION_COLUMNS = (
     "identifier, kind, status, initiated_by_id, organisation_id, idempotency_key, request_hash, from_account_id, "
-    "to_account_id, quantity, issuance_id, project_id, reason, beneficiary, purpose, jurisdiction, created_at, "
-    "completed_at, failure_code, ledger_seq"
+    "to_account_id, quantity, issuance_id, project_id, reason, beneficiary, purpose, jurisdiction, compliance_period, "
+    "using_entity, on_behalf_of, created_at, completed_at, failure_code, ledger_seq"
 )
 # The one statement that writes a moved transaction's row (its ledger
 # number is stamped by the ledger's append) ...
 INSERT_TRANSACTION_SQL = (
-    f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}, NULL) RETURNING id"
+    f"INSERT INTO units_transaction ({TRANSACTION_COLUMNS}) VALUES ({', '.join(['%s'] * 22)}, NULL) RETURNING id"
 )
 # ... or completes, in place, one that waited.
 COMPLETE_WAITING_SQL = "UPDATE units_transaction SET status = %s, completed_at = %s, project_id = %s WHERE id = %s RETURNING id"

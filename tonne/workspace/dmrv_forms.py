@@ -39,7 +39,7 @@ def measurement_choices() -> list[tuple[str, str]]:
 
 
 def document_choices(project: Project) -> list[tuple[str, str]]:
-    docs = Document.objects.filter(project=project).order_by("-uploaded_at")[:200]
+    docs = Document.objects.filter(project=project, removed_at__isnull=True).order_by("-uploaded_at")[:200]
     return [("", _("Choose a document uploaded to the project"))] + [
         (str(d.uid), f"{d.title} ({d.sha256[:12]}…)") for d in docs
     ]

@@ -378,13 +378,78 @@ class ReportForm(forms.Form):
     period_end = forms.DateField(label=_("Monitoring period end"), widget=DateInput())
     vvb = forms.ChoiceField(label=_("Verification body"), choices=())
     document = forms.FileField(label=_("Monitoring report (file)"), required=False)
+    reason = forms.CharField(
+        label=_("What is corrected, and why"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept with the correction in the ledger."),
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if correcting:
+            self.fields["document"].help_text = _("Leave empty to keep the file already sent.")
+        else:
+            del self.fields["reason"]
         vvbs = Organisation.objects.filter(
             kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
         ).order_by("name")
         cast(forms.ChoiceField, self.fields["vvb"]).choices = BLANK + [(str(o.uid), o.name) for o in vvbs]
+
+
+class AmendForm(forms.Form):
+    """The fields of a submitted project its developer may still correct."""
+
+    link = forms.URLField(label=_("Project link"), required=False, max_length=500, assume_scheme="https")
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    grievance_contact = forms.CharField(label=_("Grievance contact"), required=False, max_length=300)
+    benefit_sharing_plan = forms.CharField(
+        label=_("Benefit-sharing plan"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    consent_evidence = forms.CharField(label=_("Consent evidence (safeguards)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    change_reason = forms.CharField(
+        label=_("What is corrected, and why"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the project's change log. Fields accounting relies on (party, scope, unit class, "
+                    "buffer, crediting period, estimates, methodologies) cannot change after submission."),
+    )
+
+    def changed_data_for(self, project: Any) -> dict[str, str]:
+        """The amendable fields whose value differs from the project's."""
+        names = [n for n in self.fields if n != "change_reason"]
+        return {n: self.cleaned_data[n] or "" for n in names if (self.cleaned_data[n] or "") != (getattr(project, n) or "")}
+
+
+class InstructionLineForm(forms.Form):
+    """One line of the developer's issuance instruction: to one of its accounts, or retired at issuance."""
+
+    vintage = forms.TypedChoiceField(label=_("Vintage"), coerce=int, choices=())
+    destination = forms.ChoiceField(label=_("Goes to"), choices=())
+    quantity = forms.IntegerField(label=_("Units"), min_value=1)
+    beneficiary = forms.CharField(label=_("Beneficiary (when retired)"), required=False)
+    purpose = forms.ChoiceField(
+        label=_("Purpose (when retired)"), required=False,
+        choices=[("corsia", _("CORSIA")), ("voluntary", _("Voluntary")), ("ndc", _("NDC")),
+                 ("other_compliance", _("Other compliance")), ("other", _("Other"))],
+    )
+    compliance_period = forms.CharField(label=_("Compliance period or reporting year (optional)"), required=False)
+    using_entity = forms.CharField(label=_("Entity using the units (optional)"), required=False)
+
+    def __init__(self, *args: Any, vintages: list[int], accounts: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.TypedChoiceField, self.fields["vintage"]).choices = [(v, str(v)) for v in vintages]
+        cast(forms.ChoiceField, self.fields["destination"]).choices = [
+            ("retire", _("Retired at issuance")), *[(a.identifier, f"{a.identifier} {a.name}") for a in accounts]
+        ]
+
+    def line(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["destination"] != "retire":
+            return {"vintage": data["vintage"], "account": data["destination"], "quantity": data["quantity"]}
+        retire = {k: data[k] for k in ("beneficiary", "purpose", "compliance_period", "using_entity") if data[k]}
+        return {"vintage": data["vintage"], "retire": retire, "quantity": data["quantity"]}
+
+
+class RemoveDocumentForm(forms.Form):
+    # Checked by the service (required, bounded), so its refusal names the rule.
+    reason = forms.CharField(label=_("Why remove it"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class VintageForm(forms.Form):
@@ -489,6 +554,21 @@ class RetireForm(MoveForm):
         help_text=_("An ISO 3166 code: a country (FR) or one of its subdivisions (US-CA)."),
     )
     reason = forms.CharField(label=_("Statement (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    compliance_period = forms.CharField(
+        label=_("Compliance period or reporting year (optional)"), required=False,
+        help_text=_("A year (2025) or a period of years (2024-2026)."),
+    )
+    using_entity = forms.CharField(
+        label=_("Entity using the units (optional)"), required=False,
+        help_text=_("For compliance use: the company or operator that counts these units (e.g. an airline under CORSIA)."),
+    )
+    on_behalf_of = forms.CharField(
+        label=_("Retired on behalf of (optional)"), required=False,
+        help_text=_("An exchange or broker names the client it retires for."),
+    )
+
+    def use_details(self) -> dict[str, str]:
+        return {name: self.cleaned_data.get(name, "") for name in ("compliance_period", "using_entity", "on_behalf_of")}
 
 
 class TrustedAccountForm(forms.Form):

@@ -66,6 +66,8 @@ urlpatterns = [
     path("projects/<str:project_id>/status/", projects.project_status, name="project-status"),
     path("projects/<str:project_id>/documents/", projects.project_upload, name="project-upload"),
     path("projects/<str:project_id>/edit/", projects.project_edit, name="project-edit"),
+    path("projects/<str:project_id>/amend/", projects.project_amend, name="project-amend"),
+    path("projects/<str:project_id>/documents/<str:uid>/removal/", projects.document_remove, name="document-remove"),
     path("projects/<str:project_id>/data/", mrv_data.project_data, name="project-data"),
     path("projects/<str:project_id>/data/sources/new/", mrv_sources.source_new, name="source-new"),
     path("projects/<str:project_id>/data/sources/<str:uid>/calibrations/", mrv_sources.source_calibration,
@@ -88,6 +90,9 @@ urlpatterns = [
     path("reports/<str:uid>/assignment/", verification.report_assignment, name="report-assignment"),
     path("reports/<str:uid>/verification-approval/", verification.report_verification_approval,
          name="report-verification-approval"),
+    path("reports/<str:uid>/edit/", reports.report_edit, name="report-edit"),
+    path("reports/<str:uid>/withdraw/", reports.report_withdraw, name="report-withdraw"),
+    path("reports/<str:uid>/instruction/", reports.report_instruction, name="report-instruction"),
     path("reports/<str:uid>/computation/", mrv_data.report_computation, name="report-computation"),
     # Accounts and units
     path("accounts/", accounts.account_list, name="accounts"),

@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "projects_upload_document": HOLDER,
     "projects_get_document": PUBLIC,
     "projects_download_document": PUBLIC,
+    "projects_remove_document": OWNER_ONLY,  # its uploader
     "projects_change_project_status": ADMIN,  # putting a project on hold
     "mrv_list_reports": PUBLIC,
     "mrv_submit_report": OWNER_ONLY,
@@ -85,6 +86,9 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "notifications_read_all_notifications": SIGNED_IN,
     "notifications_get_preferences": SIGNED_IN,
     "notifications_set_preferences": SIGNED_IN,
+    "mrv_correct_report": OWNER_ONLY,
+    "mrv_withdraw_report": OWNER_ONLY,
+    "mrv_set_issuance_instruction": OWNER_ONLY,
     "mrv_approve_issuance": (NO, NO, NO, NO),  # four-eyes: only through an approved issuance request
     "units_list_blocks": PUBLIC,
     "units_get_block": PUBLIC,
@@ -326,6 +330,10 @@ def build_world(settings: Any) -> dict[str, Any]:
         "projects_upload_document": {"project_id": project.project_id},
         "projects_get_document": {"uid": str(document.uid)},
         "projects_download_document": {"uid": str(document.uid)},
+        "projects_remove_document": {"uid": str(document.uid)},
+        "mrv_correct_report": {"uid": str(submitted.uid)},
+        "mrv_withdraw_report": {"uid": str(submitted.uid)},
+        "mrv_set_issuance_instruction": {"uid": str(submitted.uid)},
         "projects_change_project_status": {"project_id": project.project_id},
         "mrv_get_report": {"uid": str(submitted.uid)},
         "mrv_verify_report": {"uid": str(submitted.uid)},
@@ -413,6 +421,12 @@ def build_world(settings: Any) -> dict[str, Any]:
         "mrv_record_opinion": {"opinion": "negative", "comments": "matrix"},
         "mrv_reassign_vvb": {"vvb": str(reg.vvb_org.uid)},
         "notifications_set_preferences": {"email": True},
+        "mrv_correct_report": {"period_start": "2023-01-01", "period_end": "2023-12-31",
+                               "vintages": [{"vintage": 2023, "quantity": 8}], "vvb": str(reg.vvb_org.uid)},
+        "mrv_withdraw_report": {"reason": "matrix"},
+        "mrv_set_issuance_instruction": {"lines": [{"vintage": 2023, "quantity": 2, "retire": {
+            "beneficiary": "Air Lagune", "purpose": "corsia", "compliance_period": "2024-2026"}}]},
+        "projects_remove_document": {"reason": "uploaded by mistake"},
         "units_create_retirement": {**move, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_transfer": {**move, "to_account": buyer_acc},
         "units_create_transfer_batch": {"all_or_nothing": True,

@@ -52,7 +52,7 @@ def test_register_update_and_drafts_are_private(registry) -> None:
     )
     # Submitted projects are no longer editable, and are public.
     assert post(dev, f"/projects/{pid}/status", {"status": "submitted"}).status_code == 200
-    assert_problem(patch(dev, f"/projects/{pid}", {"name": "y"}), 422, "PROJECT_NOT_EDITABLE")
+    assert_problem(patch(dev, f"/projects/{pid}", {"name": "y"}), 422, "PROJECT_FIELD_LOCKED")  # after submission
     assert get(Client(), f"/projects/{pid}").json()["status"] == "submitted"
 
 

@@ -384,6 +384,8 @@ EXPECTED = {
     ("registered", "on_hold"): A,
     # The table's on_hold project was held while submitted: it lifts back there.
     ("on_hold", "submitted"): A,
+    # A rejected project is reopened by its developer, corrected and resubmitted.
+    ("rejected", "draft"): D,
 }
 
 # How to reach each status: (target, party) steps from draft.
@@ -643,7 +645,9 @@ def test_edits_only_in_draft(registry, cast, status: str) -> None:
     size = ledger_size()
     with pytest.raises(ValidationFailed) as exc:
         projects.update_project(actor=registry.developer, project=project, data={"name": "Changed"})
-    assert exc.value.code == "PROJECT_NOT_EDITABLE"
+    # Closed (or rejected, until reopened): nothing changes; else the name, relied upon, is locked.
+    closed = status in ("rejected", "withdrawn", "completed")
+    assert exc.value.code == ("PROJECT_NOT_EDITABLE" if closed else "PROJECT_FIELD_LOCKED")
     assert Project.objects.get(pk=project.pk).name != "Changed"
     assert ledger_size() == size
 

@@ -100,3 +100,33 @@ def test_allowed_types_are_found_in_the_content() -> None:
     }
     for content, kind in found.items():
         assert uploads.check(content) == kind, content[:20]
+
+
+def test_random_bytes_named_pdf_are_refused_at_every_door(registry: testing.Registry, settings, tmp_path) -> None:  # noqa: ANN001
+    """The project page's upload, the monitoring-report form and the API all
+    decide by content: random bytes named .pdf, an .exe and an .html are
+    refused with one code, and nothing is stored or published."""
+    import random
+
+    from tonne.projects.models import Document
+
+    settings.TONNE_DOCUMENTS_DIR = tmp_path
+    project = testing.registered_project(registry)
+    noise = random.Random(20).randbytes(4096)
+    client = Client()
+    client.force_login(registry.developer)
+    for name, content in (("report.pdf", noise), ("setup.exe", HOSTILE["setup.exe"]), ("page.html", HOSTILE["page.html"])):
+        upload = io.BytesIO(content)
+        upload.name = name
+        response = client.post(f"/workspace/projects/{project.project_id}/documents/", {"file": upload, "kind": "design"})
+        assert response.status_code == 422 and "DOCUMENT_TYPE_NOT_ALLOWED" in response.content.decode(), name
+        upload = io.BytesIO(content)
+        upload.name = name
+        response = client.post(f"/workspace/projects/{project.project_id}/reports/new/", {
+            "period_start": "2022-01-01", "period_end": "2022-12-31", "vvb": str(registry.vvb_org.uid),
+            "vintages-TOTAL_FORMS": "1", "vintages-INITIAL_FORMS": "0", "vintages-0-vintage": "2022",
+            "vintages-0-quantity": "10", "document": upload})
+        assert response.status_code == 422 and "DOCUMENT_TYPE_NOT_ALLOWED" in response.content.decode(), name
+        assert_problem(_upload(client, project.project_id, name, content, "application/pdf"), 422, "DOCUMENT_TYPE_NOT_ALLOWED")
+    assert not Document.objects.exists()
+    assert "report.pdf" not in Client().get(f"/projects/{project.project_id}/").content.decode()

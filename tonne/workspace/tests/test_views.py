@@ -209,9 +209,9 @@ def test_edit_draft_and_submit(client: Client, registry) -> None:
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.status == "submitted"
-    # Submitted projects are no longer editable: the service refuses, with its code.
+    # Submitted projects are no longer edited freely: the fields accounting relies on are refused, with the code.
     response = client.post(f"{W}/projects/{project.project_id}/edit/", data)
-    assert response.status_code == 422 and "PROJECT_NOT_EDITABLE" in response.content.decode()
+    assert response.status_code == 422 and "PROJECT_FIELD_LOCKED" in response.content.decode()
 
 
 def test_upload_document_shows_its_hash(client: Client, registry) -> None:

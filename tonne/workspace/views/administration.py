@@ -10,9 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from tonne.access import policy as access_policy
 from tonne.controls import services as controls
@@ -33,6 +32,7 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
+    resumed,
     role_required,
     roles_of,
     show_error,
@@ -66,7 +66,7 @@ def inbox_item(request: HttpRequest, source: str, key: str) -> HttpResponse:
     return redirect("workspace:inbox")
 
 
-def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, User, str], None]) -> HttpResponse:
+def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, User, str, Any], None]) -> HttpResponse:
     """One decision on an inbox item: taken, or refused and shown beside the item."""
     user = _user(request)
     if not _may_decide(user):
@@ -74,15 +74,20 @@ def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, 
     src = inbox_sources.source(source)
     if src not in inbox_sources.sources_for(user):
         raise PermissionDenied
-    form = wf.DecisionForm(request.POST)
+    # Back from confirming the second factor: the click carries through (what
+    # was posted, its reason too, was kept for this address; used once).
+    data = request.POST if request.method == "POST" else resumed(request)
+    if data is None:
+        return redirect("workspace:inbox")
+    form = wf.DecisionForm(data)
     form.is_valid()
     try:
         if src.needs_step_up:
             access_policy.require_step_up(request, user)
-        decide(src, user, form.cleaned_data.get("reason", ""))
+        decide(src, user, form.cleaned_data.get("reason", ""), data)
     except RegistryError as exc:
         if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, reverse("workspace:inbox") + f"#item-{source}-{key}")
+            return step_up_redirect(request, exc, f"{request.path}?resume=1", data)
         sections = [(s, s.items(user)) for s in inbox_sources.sources_for(user)]
         return render(
             request,
@@ -106,11 +111,11 @@ def _title(src: Any, user: User, key: str) -> str:
     return next((item.title for item in src.items(user) if str(item.key) == key), key)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])  # GET: only to carry a decision through the step-up
 @role_required(ADMIN, HOLDER)
 def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
-    def approve(src: Any, user: User, reason: str) -> None:
-        bound = {"request_hash": request.POST.get("request_hash", "")} if src.binds_request_hash else {}
+    def approve(src: Any, user: User, reason: str, data: Any) -> None:
+        bound = {"request_hash": data.get("request_hash", "")} if src.binds_request_hash else {}
         item = _title(src, user, key)
         src.approve(user, key, reason, **bound)
         messages.success(request, _("Approved: %(item)s") % {"item": item})
@@ -118,10 +123,10 @@ def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
     return _decide(request, source, key, approve)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])  # GET: only to carry a decision through the step-up
 @role_required(ADMIN, HOLDER)
 def inbox_reject(request: HttpRequest, source: str, key: str) -> HttpResponse:
-    def reject(src: Any, user: User, reason: str) -> None:
+    def reject(src: Any, user: User, reason: str, data: Any) -> None:
         item = _title(src, user, key)
         src.reject(user, key, reason)
         messages.success(request, _("Rejected: %(item)s") % {"item": item})

@@ -106,10 +106,12 @@ STEP_UP_CODES = ("STEP_UP_REQUIRED", "MFA_REQUIRED")
 RESUME = "tonne.workspace.resume"
 
 
-def step_up_redirect(request: HttpRequest, exc: RegistryError, back: str) -> HttpResponse:
-    """The service wants a (recent) second factor: keep what was posted in the
-    session, send the person to confirm it (or set one up) and then back to `back`."""
-    posted = {k: request.POST.getlist(k) for k in request.POST if k != "csrfmiddlewaretoken"}
+def step_up_redirect(request: HttpRequest, exc: RegistryError, back: str, data: QueryDict | None = None) -> HttpResponse:
+    """The service wants a (recent) second factor: keep what was posted (or
+    `data`, what was resumed) in the session, send the person to confirm it
+    (or set one up) and then back to `back`."""
+    source = request.POST if data is None else data
+    posted = {k: source.getlist(k) for k in source if k != "csrfmiddlewaretoken"}
     request.session[RESUME] = {"path": request.path, "post": posted}
     if exc.code == "MFA_REQUIRED":
         target = access_policy.SETUP_URL

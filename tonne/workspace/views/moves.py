@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -98,6 +98,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
                     jurisdiction=cleaned["jurisdiction"],
                     reason=cleaned["reason"],
                     idempotency_key=cleaned["idempotency_key"],
+                    **cast(wf.RetireForm, form).use_details(),
                 )
             if txn.replayed:
                 messages.info(request, _("This request was already carried out; nothing was moved twice."))
@@ -105,7 +106,8 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
                 _say_outcome(request, txn)
             return redirect("workspace:transaction", identifier=txn.identifier)
         if kind == Transaction.Kind.RETIREMENT:  # its own rules before the confirmation, not after
-            retirement_details(cleaned["beneficiary"], cleaned["purpose"], cleaned["jurisdiction"], cleaned["reason"])
+            retirement_details(cleaned["beneficiary"], cleaned["purpose"], cleaned["jurisdiction"], cleaned["reason"],
+                               **cast(wf.RetireForm, form).use_details())
         ranges = form.parsed_ranges()
         selection = Selection.build(
             ranges=ranges or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -51,6 +52,7 @@ ACTION_LABELS = {
     "rejected": gettext_lazy("Reject"),
     "withdrawn": gettext_lazy("Withdraw"),
     "on_hold": gettext_lazy("Put on hold"),
+    "draft": gettext_lazy("Reopen as a draft to correct and resubmit"),
 }
 NEEDS_REASON = {"rejected", "on_hold"}
 
@@ -220,6 +222,7 @@ def _project_page(
     error: RegistryError | None = None,
     action: str = "",
     document_form: wf.DocumentForm | None = None,
+    removing: str = "",
 ) -> HttpResponse:
     """The project's page; after a refused `action`, with the refusal (and the bound upload form)."""
     context = {
@@ -242,10 +245,19 @@ def _project_page(
         "issuances": Issuance.objects.filter(project=project).order_by("number"),
         "actions": _actions(user, project),
         "editable": project.status in project_domain.EDITABLE and user.organisation_id == project.developer_id,
+        "amendable": _amendable(user, project),
+        "changes": [
+            (c, [(wf.FIELD_LABELS.get(r["field"]) or wf.CHILD_LABELS.get(r["field"], r["field"]), r["before"], r["after"])
+                 for r in c.changes])
+            for c in project.changes.select_related("actor")
+        ],
+        "removed_documents": project_selectors.removed_documents(user, project),
+        "remove_form": wf.RemoveDocumentForm(),
         "can_report": project.status in project_domain.ISSUABLE and user.organisation_id == project.developer_id,
         "document_form": document_form or wf.DocumentForm(),
         "error": error,
         "error_form": action,
+        "removing": removing,
         "status_label": LABELS.get(project.status, project.status),
     }
     return render(request, "workspace/project.html", context, status=error.status if error else 200)
@@ -304,6 +316,69 @@ def project_upload(request: HttpRequest, project_id: str) -> HttpResponse:
         return _project_page(request, user, project, error=exc, action="upload", document_form=form)
     messages.success(request, _("Document uploaded; SHA-256 %(hash)s.") % {"hash": document.sha256})
     return redirect("workspace:project", project_id=project.project_id)
+
+
+def _amendable(user: User, project: Project) -> bool:
+    return (
+        user.organisation_id == project.developer_id
+        and project.status not in project_domain.EDITABLE
+        and project.status not in project_domain.TERMINAL
+        and project.status != Project.Status.REJECTED
+    )
+
+
+@role_required(DEVELOPER)
+def project_amend(request: HttpRequest, project_id: str) -> HttpResponse:
+    """After submission, the developer corrects the fields accounting does not rely on."""
+    user = _user(request)
+    project = _project(user, project_id)
+    if not _amendable(user, project):
+        raise Http404
+    initial = {name: getattr(project, name) for name in wf.AmendForm.base_fields if name != "change_reason"}
+    form = wf.AmendForm(request.POST or None, initial=initial)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            projects.update_project(
+                actor=user, project=project, data=form.changed_data_for(project), reason=form.cleaned_data["change_reason"]
+            )
+        except RegistryError as exc:
+            error = exc
+            show_error(form, exc)
+        else:
+            messages.success(request, _("Project %(id)s corrected; the change is in its change log.") % {"id": project.project_id})
+            return redirect("workspace:project", project_id=project.project_id)
+    return render(
+        request, "workspace/project_amend.html", {"project": project, "form": form, "error": error},
+        status=error.status if error else 200,
+    )
+
+
+@require_POST
+@role_required(ADMIN, DEVELOPER, VVB)
+def document_remove(request: HttpRequest, project_id: str, uid: str) -> HttpResponse:
+    """Its uploader takes back a mistaken upload (kept in the ledger and listed as removed)."""
+    user = _user(request)
+    project = _project(user, project_id)
+    document = project_selectors.documents_for(user, project).filter(uid=uid).first() if _uuid_like(uid) else None
+    if document is None:
+        raise Http404
+    form = wf.RemoveDocumentForm(request.POST)
+    form.is_valid()
+    try:
+        projects.remove_document(actor=user, document=document, reason=form.cleaned_data["reason"])
+    except RegistryError as exc:
+        return _project_page(request, user, project, error=exc, action="remove", removing=str(document.uid))
+    messages.success(request, _("Document %(title)s removed; the ledger keeps that it existed.") % {"title": document.title})
+    return redirect("workspace:project", project_id=project.project_id)
+
+
+def _uuid_like(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _shown(value: Any, name: str = "") -> Any:
