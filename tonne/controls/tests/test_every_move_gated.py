@@ -387,7 +387,7 @@ def _answer_scenario(deliver: Callable[[Any, str], None]) -> Callable[[World, st
         deliver(out, _accepted_by_ch(out))
         assert where_units_are() == before
         out.refresh_from_db()
-        if mode == "four_eyes" and deliver is _delivered:
+        if mode == "four_eyes" and deliver in (_delivered, _delivered_once):
             assert out.state == "proposed"  # the worker sends nothing before the second person approved
         else:
             assert out.state == "cancelling"  # the units stay; the partner is told to close
@@ -412,6 +412,11 @@ def _delivered(out: Any, answer: str) -> None:
         delivery.post = original  # type: ignore[assignment]
 
 
+def _delivered_once(out: Any, answer: str) -> None:
+    """One transfer's round, as the worker runs it: its message posted, the partner's answer taken."""
+    sending.deliver(out.uid, lambda endpoint, note: (answer, ""))
+
+
 # Every entry point that moves units -> the scenario that proves it is gated.
 SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.units.services.transfer": _move_scenario(_transfer, _dev, _dev2),
@@ -430,6 +435,7 @@ SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.linkage.sending.propose": _proposal_scenario,
     "tonne.linkage.sending.take_answer": _answer_scenario(_take),
     "tonne.linkage.delivery.run_once": _answer_scenario(_delivered),
+    "tonne.linkage.sending.deliver": _answer_scenario(_delivered_once),
 }
 ENTRY_POINTS = unit_moves.entry_points()
 
