@@ -104,17 +104,26 @@ class TermsForm(forms.Form):
 class AuthorisationForm(TermsForm):
     identifier = forms.CharField(label=gettext_lazy("Authorisation identifier"), max_length=100)
     cooperative_approach = forms.CharField(label=gettext_lazy("Cooperative approach"), max_length=100)
+    # The authorising Party defines the first transfer per authorised purpose (2/CMA.3, 6/CMA.4).
     first_transfer_definition = forms.ChoiceField(
-        label=gettext_lazy("First transfer"),
-        choices=[(k, v) for k, v in DEFINITION_LABELS.items()],
+        label=gettext_lazy("First transfer, for use towards an NDC"), required=False,
+        choices=[("", "—"), *DEFINITION_LABELS.items()],
         help_text=gettext_lazy("When the units are first transferred (and the corresponding adjustment is due)."),
     )
-    field_order = ["identifier", "cooperative_approach", "first_transfer_definition"]
+    first_transfer_definition_oimp = forms.ChoiceField(
+        label=gettext_lazy("First transfer, for other international mitigation purposes"), required=False,
+        choices=[("", "—"), *DEFINITION_LABELS.items()],
+        help_text=gettext_lazy("Empty: as for use towards an NDC."),
+    )
+    field_order = ["identifier", "cooperative_approach", "first_transfer_definition", "first_transfer_definition_oimp"]
 
     def data_for_service(self) -> dict[str, Any]:
         c = self.cleaned_data
+        ndc, oimp = c.get("first_transfer_definition") or "", c.get("first_transfer_definition_oimp") or ""
+        # Each authorised purpose its own definition; one given serves both.
+        definitions = {p: ((oimp if p == "oimp" else ndc) or ndc or oimp) for p in c.get("purposes") or []}
         return {"identifier": c.get("identifier"), "cooperative_approach": c.get("cooperative_approach"),
-                "first_transfer_definition": c.get("first_transfer_definition"), **super().data_for_service()}
+                "first_transfer_definitions": definitions, **super().data_for_service()}
 
 
 class ChangeForm(TermsForm):
@@ -226,11 +235,14 @@ def _authorisation_page(
     versions = sorted(a.versions.all(), key=lambda v: v.version)
     return render(request, "workspace/article6_authorisation.html", {
         "a": a, "status": selectors.status(a), "versions": versions, "pending": _pending(a.identifier),
-        "definition": DEFINITION_LABELS[a.first_transfer_definition],
+        "definitions": [(PURPOSE_NAMES.get(p, p), DEFINITION_LABELS[d]) for p, d in sorted(a.definitions.items())],
         "change_form": change_form or ChangeForm(initial=_initial_terms(a.identifier), prefix="change"),
         "revoke_form": revoke_form or RevocationForm(prefix="revoke"), "error": error,
         "revoked": a.revoked_from is not None,
     }, status=error.status if error else 200)
+
+
+PURPOSE_NAMES = {"ndc": gettext_lazy("Use towards an NDC"), "oimp": gettext_lazy("Other international mitigation purposes")}
 
 
 def _answer(request: HttpRequest, a: Any, outcome: HttpResponse | RegistryError | None, **forms_: Any) -> HttpResponse:

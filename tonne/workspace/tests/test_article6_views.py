@@ -139,3 +139,22 @@ def test_the_aef_page_shows_the_checks_and_downloads_what_the_service_renders(si
                             "aef_t5_authorized_entities"]
     assert cadt["aef_t2_authorizations"][0]["aefT2AuthorizationsId"] == "CI-A6-2026-001"
     assert admin.get(W + "/aef/2026/pdf/").status_code == 404
+
+
+def test_each_purpose_gets_its_own_first_transfer_definition(site):
+    reg, project, approver = site
+    admin = stepped_up(reg.admin)
+    # NDC and OIMP (CORSIA): first transferred at the first international transfer for the NDC,
+    # at use or cancellation for OIMP, as the authorising Party decided.
+    response = propose(admin, project.project_id, purposes=["ndc", "oimp"], oimp_purposes="CORSIA",
+                       first_transfer_definition="first_international_transfer",
+                       first_transfer_definition_oimp="use_or_cancellation")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    approve_in_inbox(approver)
+    a = Authorisation.objects.get(identifier="CI-A6-2026-001")
+    assert a.definitions == {"ndc": "first_international_transfer", "oimp": "use_or_cancellation"}
+    page = admin.get(f"{W}/{a.identifier}/").content.decode()
+    assert "First transfer (Use towards an NDC)" in page and "Use or cancellation" in page
+    # One definition given serves every purpose; none at all is refused, with nothing proposed.
+    none = propose(admin, project.project_id, identifier="CI-A6-2026-002", first_transfer_definition="")
+    assert none.status_code != 302 and "FIRST_TRANSFER_DEFINITION_INVALID" in none.content.decode()
