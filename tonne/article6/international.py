@@ -298,6 +298,7 @@ def _authorisation_out(a: Authorisation, version: Any) -> dict[str, Any]:
         "cooperative_approach": a.cooperative_approach,
         "authorising_party": a.authorising_party,
         "first_transfer_definition": a.first_transfer_definition,
+        "first_transfer_definitions": definitions(a, version),  # each authorised purpose's (2/CMA.3, 6/CMA.4)
         "version": version.version,
         "authorisation_date": version.authorisation_date.isoformat(),
         "purposes": version.purposes,

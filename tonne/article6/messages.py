@@ -269,7 +269,27 @@ def _authorisation(block: dict[str, Any], path: str) -> dict[str, Any]:
         if not isinstance(p, str) or p not in _iso_parties():
             raise _fail("TRANSFER_FIELD_INVALID", f"{path}.acquiring_parties[{n}]", "must be an ISO 3166-1 alpha-2 code.")
     out["acquiring_parties"] = parties
+    out["first_transfer_definitions"] = _definitions(a, path, out)
     return out
+
+
+PURPOSES_OF = {"NDC": ("ndc",), "OIMP": ("oimp",), "NDC and OIMP": ("ndc", "oimp")}
+
+
+def _definitions(a: dict[str, Any], path: str, out: dict[str, Any]) -> dict[str, str]:
+    """The first-transfer definition of each authorised purpose (optional: files
+    that name one definition apply it to every purpose)."""
+    purposes = PURPOSES_OF[out["purposes"]]
+    given = a.get("first_transfer_definitions")
+    field = f"{path}.first_transfer_definitions"
+    if given is None:
+        return {p: out["first_transfer_definition"] for p in purposes}
+    if not isinstance(given, dict) or set(given) - set(purposes):
+        raise _fail("TRANSFER_FIELD_INVALID", field, f"maps the authorised purposes ({', '.join(purposes)}) to definitions.")
+    for p, d in given.items():
+        if d not in domain.DEFINITIONS:
+            raise _fail("TRANSFER_FIELD_INVALID", f"{field}.{p}", f"must be one of: {', '.join(domain.DEFINITIONS)}.")
+    return {p: given.get(p, out["first_transfer_definition"]) for p in purposes}
 
 
 def _itmo(block: dict[str, Any], field: str) -> tuple[int, int]:

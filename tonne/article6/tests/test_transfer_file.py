@@ -185,3 +185,17 @@ def test_not_an_object_is_refused() -> None:
     with pytest.raises(ValidationFailed) as exc:
         messages.transfer_file(payload, now=NOW)
     assert (exc.value.code, exc.value.field) == ("TRANSFER_FIELD_INVALID", "blocks[0]")
+
+
+def test_each_purpose_keeps_its_first_transfer_definition() -> None:
+    payload = changed("blocks[0].authorisation.first_transfer_definitions", {"ndc": "issuance"})
+    got = messages.transfer_file(payload, now=NOW)["blocks"][0]["authorisation"]
+    assert got["first_transfer_definitions"]["ndc"] == "issuance"
+    # A file naming one definition applies it to every authorised purpose.
+    plain = messages.transfer_file(valid(), now=NOW)
+    one = plain["blocks"][0]["authorisation"]
+    assert set(one["first_transfer_definitions"].values()) == {one["first_transfer_definition"]}
+    for bad, where in (({"corsia": "issuance"}, "first_transfer_definitions"), ({"ndc": "someday"}, "ndc"), ("x", "")):
+        with pytest.raises(ValidationFailed) as exc:
+            messages.transfer_file(changed("blocks[0].authorisation.first_transfer_definitions", bad), now=NOW)
+        assert exc.value.code == "TRANSFER_FIELD_INVALID" and where in (exc.value.field or "")
