@@ -13,6 +13,7 @@ from tonne.core.errors import PermissionDenied, ValidationFailed
 from tonne.ledger.models import LedgerEntry, LedgerHead
 from tonne.ledger.openings import opened_body
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
 from tonne.projects import services as projects
 
@@ -58,6 +59,7 @@ def test_correct_before_verification(registry: testing.Registry) -> None:
     assert body["before"]["claimed"] == [[2022, 1000]] and body["claimed"] == [[2022, 400]]
     assert body["reason"] == "half a year only"
     # The VVB verifies the corrected claim.
+    mrv_verification.accept_assignment(actor=reg.vvb, report=corrected, no_conflict_of_interest=True)
     verified = mrv.verify_report(actor=reg.vvb, report=corrected, verified=[{"vintage": 2022, "quantity": 400}])
     assert verified.status == MonitoringReport.Status.VERIFIED
 
@@ -89,6 +91,7 @@ def test_only_the_developer_corrects_and_only_before_verification(registry: test
     with pytest.raises(PermissionDenied) as denied:
         _correct(reg, report, actor=reg.other_developer)
     assert denied.value.code == "PROJECT_NOT_YOURS"
+    mrv_verification.accept_assignment(actor=reg.vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=reg.vvb, report=report, verified=[{"vintage": 2022, "quantity": 900}])
     with pytest.raises(ValidationFailed) as exc:
         _correct(reg, report)
@@ -99,6 +102,7 @@ def test_withdraw_frees_the_period_and_is_final(registry: testing.Registry) -> N
     reg = registry
     project = testing.registered_project(reg)
     report = _submit(reg, project)
+    mrv_verification.accept_assignment(actor=reg.vvb, report=report, no_conflict_of_interest=True)
     mrv.verify_report(actor=reg.vvb, report=report, verified=[{"vintage": 2022, "quantity": 900}],
                       verification_id="VER-XYZ")
     with pytest.raises(PermissionDenied):
@@ -112,6 +116,7 @@ def test_withdraw_frees_the_period_and_is_final(registry: testing.Registry) -> N
         with pytest.raises(ValidationFailed):
             action()
     again = _submit(reg, project)  # the period and the verification reference are free again
+    mrv_verification.accept_assignment(actor=reg.vvb, report=again, no_conflict_of_interest=True)
     verified = mrv.verify_report(actor=reg.vvb, report=again, verified=[{"vintage": 2022, "quantity": 900}],
                                  verification_id="VER-XYZ")
     assert verified.verification_id == "VER-XYZ"

@@ -17,6 +17,7 @@ from tonne.ledger.models import LedgerEntry
 from tonne.ledger.openings import opened_body
 from tonne.ledger.state import check_state
 from tonne.mrv import services as mrv
+from tonne.mrv import verification as mrv_verification
 from tonne.organisations import services as orgs
 from tonne.units import selectors as unit_selectors
 from tonne.units.models import Issuance, Transaction, UnitBlock
@@ -31,6 +32,7 @@ def _verified(reg: testing.Registry, quantity: int = 1000):  # noqa: ANN202
     project = testing.registered_project(reg, buffer_basis_points=1000)
     report = mrv.submit_report(actor=reg.developer, project=project, period_start=D(2022, 1, 1), period_end=D(2022, 12, 31),
                                vintages=[{"vintage": 2022, "quantity": quantity}], vvb=str(reg.vvb_org.uid))
+    mrv_verification.accept_assignment(actor=reg.vvb, report=report, no_conflict_of_interest=True)
     return project, mrv.verify_report(actor=reg.vvb, report=report, verified=[{"vintage": 2022, "quantity": quantity}])
 
 
