@@ -386,7 +386,7 @@ def test_dashboard_figures_and_csv(portal: Portal) -> None:
     assert r.status_code == 200
     body = text(r)
     assert body.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 8
-    assert body.count("<title id=") == 8
+    assert body.count("<title id=") == 9  # the eight charts and the map of projects
     for chart in ("over-time", "by-vintage", "by-sector", "by-region", "by-methodology", "article6-units", "by-article6",
                   "projects-by-status"):
         assert f"/dashboard/{chart}.csv" in body
