@@ -82,17 +82,30 @@ def test_racing_uses_of_the_same_units_first_transfer_once(world):
 
 def test_racing_imports_of_the_same_serials_under_new_transfer_ids_import_once(registry, settings):
     from tonne.article6.models import ImportedRange
-    from tonne.article6.tests.test_attacks_file import payload, receive
+    from tonne.article6.tests.test_attacks_file import SENDERS, payload, receive, vkey
+    from tonne.ledger.checkpoint import generate_private_key
+    from tonne.organisations.models import User
 
     settings.TONNE_FOUR_EYES = frozenset()
     clock.freeze(T0)
-    # The same serials under four transfer ids, and the same ITMOs from four other registries.
-    files = [payload(registry) for _ in range(4)]
-    files += [payload(registry, start=100 + i, sender=f"N{i}-TONNE", itmo_start=9001) for i in range(4)]
-    for n, f in enumerate(files[4:]):
-        f["blocks"][0]["project"]["project_id"] = f"SE-000{n + 1}"
-        f["blocks"][0]["itmo_id"] = "SE-CI:SE-TONNE:SE:9001-9025:2024"
-    results = storm(8, lambda i: receive(registry, files[i]))
+    # Imports come only from partner registries, each with its own key: SE's, and four others.
+    others = {f"N{i}-TONNE": ("NO", generate_private_key()) for i in range(4)}
+    SENDERS.update(others)
+    try:
+        approver = testing.make_user(registry.government, "a6-approver", User.Role.APPROVER, actor=registry.root)
+        for sender in ("SE-TONNE", *others):
+            testing.link_partner(registry.admin, approver, registry_id=sender, party=SENDERS[sender][0],
+                                 verifier_key=vkey(sender))
+        # The same serials under four transfer ids, and the same ITMOs from four other registries.
+        files = [payload(registry) for _ in range(4)]
+        files += [payload(registry, start=100 + i, sender=f"N{i}-TONNE", itmo_start=9001) for i in range(4)]
+        for n, f in enumerate(files[4:]):
+            f["blocks"][0]["project"]["project_id"] = f"SE-000{n + 1}"
+            f["blocks"][0]["itmo_id"] = "SE-CI:SE-TONNE:SE:9001-9025:2024"
+        results = storm(8, lambda i: receive(registry, files[i]))
+    finally:
+        for sender in others:
+            SENDERS.pop(sender)
     assert sorted(Counter(outcome(r) for r in results[:4]).items()) == [("ORIGIN_SERIALS_ALREADY_IMPORTED", 3), ("ok", 1)]
     assert sorted(Counter(outcome(r) for r in results[4:]).items()) == [("ITMO_ALREADY_IN_REGISTRY", 3), ("ok", 1)]
     assert ImportedRange.objects.count() == 2
