@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from tonne.article6.tests.party import link_sender  # the same two-person partner listing
+
 
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tonne.settings")
@@ -62,25 +64,6 @@ def main(argv: list[str]) -> None:
         "report": report,
         "ledger_ok": verify_ledger().ok,
     }, default=str))
-
-
-def link_sender(signed: str, key: str, admin_name: str) -> None:
-    """The receiving administrators put the sending registry on their
-    partner list (its id, Party and key, as agreed out of band), two people."""
-    import json
-
-    from tonne import testing
-    from tonne.organisations.models import User
-
-    head = json.loads(signed[: signed.rindex("\n\n") + 1])
-    admin = User.objects.get(username=admin_name)
-    assert admin.organisation is not None
-    root = User.objects.get(is_superuser=True)
-    approver = User.objects.filter(username="partner-approver").first() or testing.make_user(
-        admin.organisation, "partner-approver", User.Role.APPROVER, actor=root)
-    if not testing.Partner.objects.filter(registry_id=head["origin_registry"]).exists():
-        testing.link_partner(admin, approver, registry_id=head["origin_registry"], party=head["origin_party"],
-                             verifier_key=key.strip())
 
 
 if __name__ == "__main__":
