@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -117,17 +118,19 @@ def submit_report(
     append_entry(
         kind="mrv.report_submitted",
         actor=actor,
-        data={
-            "report": str(report.uid),
-            "project": project.project_id,
-            "number": number,
-            "period": [start, end],
-            "claimed": [[v, q] for v, q in sorted(claimed.items())],
-            "vvb": str(vvb_org.uid),
-            "document_sha256": report.document.sha256 if report.document else None,
-        },
+        data={"report": str(report.uid), "project": project.project_id, "number": number, **_claim_stated(report, claimed)},
     )
     return report
+
+
+def _claim_stated(report: MonitoringReport, claimed: Mapping[int, int]) -> dict[str, Any]:
+    """What a report claims, as its ledger entries state it (at submission and on each correction)."""
+    return {
+        "period": [report.period_start, report.period_end],
+        "claimed": [[v, q] for v, q in sorted(claimed.items())],
+        "vvb": str(report.vvb.uid),
+        "document_sha256": report.document.sha256 if report.document else None,
+    }
 
 
 @transaction.atomic
@@ -321,12 +324,7 @@ def correct_report(
         )
     project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
     start, end, claimed, vvb_org = _checked_claim(project, period_start, period_end, vintages, vvb, instead_of=report)
-    before = {
-        "period": [report.period_start, report.period_end],
-        "claimed": [[row.vintage, row.claimed] for row in report.vintages.all()],
-        "vvb": str(report.vvb.uid),
-        "document_sha256": report.document.sha256 if report.document else None,
-    }
+    before = _claim_stated(report, {row.vintage: row.claimed for row in report.vintages.all()})
     report.period_start, report.period_end, report.vvb = start, end, vvb_org
     if document:
         report.document = _document(document, project, "document")
@@ -340,11 +338,8 @@ def correct_report(
             "report": str(report.uid),
             "project": project.project_id,
             "before": before,
-            "period": [start, end],
-            "claimed": [[v, q] for v, q in sorted(claimed.items())],
-            "vvb": str(vvb_org.uid),
-            "document_sha256": report.document.sha256 if report.document else None,
-            "reason": text.bounded(reason, "reason", 2000),
+            **_claim_stated(report, claimed),
+            "reason": text.bounded(reason, "reason", text.LONG_TEXT),
         },
     )
     return report
