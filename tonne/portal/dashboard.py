@@ -13,7 +13,7 @@ project counts by status take the sector and region only."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlencode
@@ -24,8 +24,14 @@ from django.db.models.functions import ExtractYear
 from tonne.cadt import sources
 from tonne.core.errors import ValidationFailed
 from tonne.portal.models import ProjectSummary
-from tonne.portal.selectors import ACTIVE_STATUSES, STATE_ACCOUNT_TYPES, block_units, cached
-from tonne.units.models import Issuance, UnitBlock
+from tonne.portal.selectors import (
+    ACTIVE_STATUSES,
+    cached,
+    tally,
+    terminal_blocks,
+    time_series,
+)
+from tonne.units.models import Issuance
 
 MAX_SECTOR = 16  # CDM sectoral scopes 1-16
 MIN_VINTAGE, MAX_VINTAGE = 1990, 2100
@@ -128,13 +134,6 @@ def project_scope(f: DashboardFilter, field: str = "project_id") -> Q:
     return Q(**{f"{field}__in": _summaries(f).values("project_id")})
 
 
-def _tally(pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
-    out: dict[Any, int] = {}
-    for k, n in pairs:
-        out[k] = out.get(k, 0) + int(n or 0)
-    return out
-
-
 def _grouped(per_project: dict[int, int], attribute: dict[int, Any]) -> list[tuple[Any, int, int]]:
     """(value, units, projects) of the projects with issuances, under one attribute of theirs."""
     units: dict[Any, int] = {}
@@ -156,27 +155,10 @@ def compute(f: DashboardFilter) -> dict[str, Any]:
         .annotate(n=Sum("quantity"))
         .order_by()
     )
-    types = {t: s for s in ("retired", "cancelled") for t in STATE_ACCOUNT_TYPES[s]}
-    terminal = [
-        (types[t], int(v), int(y), int(n or 0))
-        for t, v, y, n in UnitBlock.objects.filter(
-            project_scope(f), _within(f, "acquired_at", "vintage"), account__type__in=list(types)
-        )
-        .annotate(y=ExtractYear("acquired_at"))
-        .values_list("account__type", "vintage", "y")
-        .annotate(n=block_units())
-        .order_by()
-    ]
-    issued_year = _tally((int(y), n) for _, y, _, n in issued_rows)
-    retired_year = _tally((y, n) for s, _, y, n in terminal if s == "retired")
-    cancelled_year = _tally((y, n) for s, _, y, n in terminal if s == "cancelled")
-    years = sorted(set(issued_year) | set(retired_year) | set(cancelled_year))
-    vint_issued = _tally((int(v), n) for _, _, v, n in issued_rows)
-    vint_retired = _tally((v, n) for s, v, _, n in terminal if s == "retired")
-    vint_cancelled = _tally((v, n) for s, v, _, n in terminal if s == "cancelled")
-    vintages = sorted(set(vint_issued) | set(vint_retired) | set(vint_cancelled))
+    terminal = terminal_blocks(project_scope(f), _within(f, "acquired_at", "vintage"))
+    over_time, by_vintage = time_series(((y, v, n) for _, y, v, n in issued_rows), terminal)
 
-    per_project = _tally((pid, n) for pid, _, _, n in issued_rows)
+    per_project = tally((pid, n) for pid, _, _, n in issued_rows)
     summaries = {
         pid: (scope, article6, region, methodology)
         for pid, scope, article6, region, methodology in ProjectSummary.objects.filter(
@@ -189,10 +171,10 @@ def compute(f: DashboardFilter) -> dict[str, Any]:
         return _grouped(per_project, {pid: row[index] for pid, row in summaries.items()})
 
     public = _summaries(f).filter(public=True)
-    by_status = _tally(public.values("status").annotate(p=Count("pk")).order_by().values_list("status", "p"))
+    by_status = tally(public.values("status").annotate(p=Count("pk")).order_by().values_list("status", "p"))
     return {
-        "over_time": [(y, issued_year.get(y, 0), retired_year.get(y, 0), cancelled_year.get(y, 0)) for y in years],
-        "by_vintage": [(v, vint_issued.get(v, 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages],
+        "over_time": over_time,
+        "by_vintage": by_vintage,
         "by_sector": sorted((int(v), n, p) for v, n, p in by(0)),
         "by_region": sorted(by(2), key=lambda r: (-r[1], r[0])),
         "by_methodology": sorted(by(3), key=lambda r: (-r[1], r[0])),

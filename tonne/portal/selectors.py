@@ -412,20 +412,48 @@ def export_rows(query: SearchQuery) -> Iterator[list[Any]]:
 # -- dashboard ----------------------------------------------------------------------------
 
 
-def _terminal_blocks() -> list[tuple[str, int, int, int]]:
+def terminal_blocks(*conditions: Q) -> list[tuple[str, int, int, int]]:
     """(state, vintage, year reached, units) of retired and cancelled units.
     Blocks in terminal accounts never move again, so the year a block
     reached its account is the year it was retired or cancelled; reading
-    the few terminal accounts' blocks by index beats scanning transactions."""
+    the few terminal accounts' blocks by index beats scanning transactions.
+    `conditions` narrow the blocks (the dashboard's filter)."""
     states = {t: s for s in ("retired", "cancelled") for t in STATE_ACCOUNT_TYPES[s]}
     rows = (
-        UnitBlock.objects.filter(account__type__in=list(states))
+        UnitBlock.objects.filter(*conditions, account__type__in=list(states))
         .annotate(y=ExtractYear("acquired_at"))
         .values_list("account__type", "vintage", "y")
         .annotate(n=block_units())
         .order_by()
     )
     return [(states[t], int(v), int(y), int(n or 0)) for t, v, y, n in rows]
+
+
+def tally(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, int]:
+    """Sums by key."""
+    out: dict[Any, int] = {}
+    for k, n in pairs:
+        out[k] = out.get(k, 0) + int(n or 0)
+    return out
+
+
+def time_series(
+    issued: Iterable[tuple[Any, Any, Any]], terminal: list[tuple[str, int, int, int]]
+) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]:
+    """Units issued, retired and cancelled per year and per vintage, from
+    issued (year, vintage, units) and terminal (state, vintage, year, units) rows."""
+    issued = list(issued)
+    by_year = [tally((int(y), n) for y, _, n in issued)]
+    by_vint = [tally((int(v), n) for _, v, n in issued)]
+    for state in ("retired", "cancelled"):
+        by_year.append(tally((y, n) for s, _, y, n in terminal if s == state))
+        by_vint.append(tally((v, n) for s, v, _, n in terminal if s == state))
+
+    def rows(columns: list[dict[Any, int]]) -> list[tuple[int, int, int, int]]:
+        keys = sorted(set().union(*columns))
+        return [(k, columns[0].get(k, 0), columns[1].get(k, 0), columns[2].get(k, 0)) for k in keys]
+
+    return rows(by_year), rows(by_vint)
 
 
 def _figures(dimension: str) -> list[tuple[str, int, int]]:
@@ -446,26 +474,7 @@ def _dashboard() -> dict[str, Any]:
         .annotate(n=Sum("quantity"))
         .order_by()
     )
-    terminal = _terminal_blocks()
-
-    def tally(pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
-        out: dict[Any, int] = {}
-        for k, n in pairs:
-            out[k] = out.get(k, 0) + int(n or 0)
-        return out
-
-    issued_year = tally((int(y), n) for y, _, n in issued_rows)
-    retired_year = tally((y, n) for s, _, y, n in terminal if s == "retired")
-    cancelled_year = tally((y, n) for s, _, y, n in terminal if s == "cancelled")
-    years = sorted(set(issued_year) | set(retired_year) | set(cancelled_year))
-    over_time = [(y, issued_year.get(y, 0), retired_year.get(y, 0), cancelled_year.get(y, 0)) for y in years]
-
-    vint_issued = tally((int(v), n) for _, v, n in issued_rows)
-    vint_retired = tally((v, n) for s, v, _, n in terminal if s == "retired")
-    vint_cancelled = tally((v, n) for s, v, _, n in terminal if s == "cancelled")
-    vintages = sorted(set(vint_issued) | set(vint_retired) | set(vint_cancelled))
-    by_vintage = [(v, vint_issued.get(v, 0), vint_retired.get(v, 0), vint_cancelled.get(v, 0)) for v in vintages]
-
+    over_time, by_vintage = time_series(issued_rows, terminal_blocks())
     by_sector = sorted((int(v), n, p) for v, n, p in _figures("sector"))
     by_article6 = sorted(_figures("article6"))
 
