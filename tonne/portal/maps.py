@@ -20,13 +20,13 @@ SITE_LIMIT = 2000  # projects drawn; the page says when there are more
 def _sites(wanted: DashboardFilter) -> tuple[list[svg.Site], int]:
     projects = public_projects().filter(project_scope(wanted, "id")).exclude(locations__gis="").distinct()
     total = projects.count()
-    chosen = dict(projects.order_by("-number").values_list("id", "project_id")[:SITE_LIMIT])
-    names = dict(public_projects().filter(id__in=chosen).values_list("id", "name"))
+    chosen = {pid: (code, name) for pid, code, name in
+              projects.order_by("-number").values_list("id", "project_id", "name")[:SITE_LIMIT]}
     shapes: dict[int, list[svg.Shape]] = {}
     for pid, gis in Location.objects.filter(project_id__in=chosen).exclude(gis="").values_list("project_id", "gis"):
         shapes.setdefault(pid, []).extend(svg.parse_gis(gis))
     sites = [
-        svg.Site(found, reverse("portal:project", args=[chosen[pid]]), f"{chosen[pid]} {names.get(pid, '')}")
+        svg.Site(found, reverse("portal:project", args=[chosen[pid][0]]), " ".join(chosen[pid]))
         for pid, found in sorted(shapes.items()) if found
     ]
     return sites, total
