@@ -3,11 +3,12 @@ METHODOLOGY and its worked-example test, listed here (docs/methodologies.md)."""
 
 from __future__ import annotations
 
-from tonne.methodologies import ams_i_d, ams_ii_g, ar_mangrove
+from tonne.methodologies import ams_i_d, ams_ii_g, ar_mangrove, gs_mecd
 from tonne.methodologies.domain import Methodology, MethodologyError
 
 CATALOGUE: dict[tuple[str, str], Methodology] = {
-    (m.code, m.version): m for m in (ams_i_d.METHODOLOGY, ams_ii_g.METHODOLOGY, ar_mangrove.METHODOLOGY)
+    (m.code, m.version): m
+    for m in (ams_i_d.METHODOLOGY, ams_ii_g.METHODOLOGY, ar_mangrove.METHODOLOGY, gs_mecd.METHODOLOGY)
 }
 
 

@@ -42,6 +42,50 @@ def test_ams_ii_g_fuel_saved_times_fnrb_ncv_ef() -> None:
     assert high.quantity == 840  # 1000 × 0.88 × 0.015 × 63.7 = 840.84
 
 
+def _brackets(published: str, low: Decimal, high: Decimal) -> bool:
+    """`published` (rounded to its last digit) agrees with a value known to lie in [low, high]."""
+    value = Decimal(published)
+    half = Decimal(1).scaleb(value.as_tuple().exponent) / 2  # type: ignore[operator]
+    return low - half <= value < high + half
+
+
+def test_gs_mecd_matches_the_verified_calculation_of_atec_gs11817() -> None:
+    """Gold Standard MECD v1.2, Method 2, as applied by the verification
+    calculation tool of ATEC's "Electric Cooking Program in Bangladesh —
+    VPA02" (GS11817, PoA GS11815, verified by Earthood), whose cells are
+    transcribed in hashgraph/guardian, "Methodology Library/Gold Standard/
+    Metered Energy Cooking/MECD v2.0/test-fixtures/parameter-map.md"
+    (commit 44f960d78b907d3ac6a4266719245df39a502251): SC_b 0.002402 and
+    SC_p 0.000276 TJ/test/person (BE F61, F62), EF_b,input "≈ 93.74"
+    tCO2e/TJ (BE F12), EF_el 0.412 tCO2/MWh (PE F28), TDL 0.1041 (PE F29),
+    0.3285 MWh per device-year (PE F13); leakage zero (Option 1).
+    The tool's results: per device-year BE 0.9648, PE 0.1494, ER 0.8154
+    (ERs C12-C14); January 2022, 4.6 MWh metered on 214 devices: BE 13.5,
+    PE 2.1, ER 11.4; year-3 benchmark, 62,143 devices: BE 59,958, PE 9,286,
+    ER 50,672. EF_b,input is given truncated, so each result is computed at
+    93.74 and at 93.75 and the published figure must fall between them."""
+    m = catalogue.get("GS-MECD", "1.2")
+    cases = (
+        (Decimal("0.3285"), "0.9648", "0.1494", "0.8154"),
+        (Decimal("4.6"), "13.5", "2.1", "11.4"),
+        (Decimal("62143") * Decimal("0.3285"), "59958", "9286", "50672"),
+    )
+    for used, be, pe, er in cases:
+        (low,), (high,) = (
+            m.compute({2024: {"cooking_electricity": used}}, m.parameter_values({"ef_baseline_input": ef}))
+            for ef in ("93.74", "93.75")
+        )
+        steps_low, steps_high = dict(low.steps), dict(high.steps)
+        baseline = "BE = EC_p × SC_b/SC_p × EF_b,input (tCO2e)"
+        project = "PE = EG_p × EF_el × (1 + TDL) (tCO2e)"
+        assert _brackets(be, Decimal(steps_low[baseline]), Decimal(steps_high[baseline])), (used, be)
+        assert _brackets(pe, Decimal(steps_low[project]), Decimal(steps_high[project])), (used, pe)
+        assert _brackets(er, low.exact, high.exact), (used, er, low.exact, high.exact)
+    # Issued in whole tonnes, rounded down: the January 2022 month gives 11.
+    (january,) = m.compute({2022: {"cooking_electricity": Decimal("4.6")}}, m.parameter_values())
+    assert january.quantity == 11
+
+
 def test_ar_mangrove_area_growth_and_part_year() -> None:
     """AR-TOOL14 with the IPCC 2013 Wetlands Supplement mangrove defaults
     (G_w 9.9 t d.m./ha/yr, R 0.49, CF 0.451): 100 ha for a full year gives

@@ -63,7 +63,7 @@ def test_device_batches_compute_and_trail(registry) -> None:
     assert get(Client(), f"/reports/{report.uid}/computation").json()["recomputed"] is None
     assert_problem(get(Client(), f"/reports/{report.uid}/computation", recompute="true"), 403, "PROJECT_NOT_YOURS")
     assert get(dev, f"/reports/{report.uid}/computation", recompute="true").json()["recomputed"]["matches"] is True
-    assert {m["code"] for m in get(Client(), "/methodology-catalogue").json()} == {"AMS-I.D", "AMS-II.G", "AR-MANGROVE"}
+    assert {m["code"] for m in get(Client(), "/methodology-catalogue").json()} == {"AMS-I.D", "AMS-II.G", "AR-MANGROVE", "GS-MECD"}
 
 
 def test_confidential_raw_data_shows_aggregates(registry) -> None:
