@@ -283,7 +283,11 @@ def _gs_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
 
 def _carb(v: dict[str, Any]) -> list[Mapped]:
     out = _unit("carb", "issuance", v, project=("CARB Project ID",), quantity=("ARB Offset Credits Issued",),
-                when=("Issuance Date",), vintage=("Vintage",), key=("CARB Issuance ID",))
+                when=("Issuance Date",), vintage=("Vintage",))
+    # CARB publishes no serials: an issuance is its CARB Issuance ID (CAOD1007-A), else the
+    # project's reporting period, so a corrected quantity or date updates the record it was.
+    issuance_id = text(_get(v, "CARB Issuance ID"))
+    out[0].source_key = unit_key("issuance", issuance_id or f"{out[0].project_id}/RP{text(_get(v, 'Reporting Period'))}")
     opr = text(_get(v, "OPR Project ID"))
     project = ProjectRecord(registry="carb", project_id=text(_get(v, "CARB Project ID")),
                             name=text(_get(v, "Offset Project Name")), developer=text(_get(v, "Offset Project Operator")),
@@ -362,11 +366,16 @@ def _isometric_project(v: dict[str, Any]) -> list[Mapped]:
 
 def _isometric_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
     def mapper(v: dict[str, Any]) -> list[Mapped]:
-        ident = "retirement_id" if kind == "retirement" else "id"
-        return _unit("isometric", kind, v, project=("project_id",), quantity=("credit_batch_size_total.credits",),
-                     when=("retired_at",) if kind == "retirement" else ("issued_at",),
-                     beneficiary=("beneficiary.name",), reason=("purposes",), key=(ident,), fractional=True)
+        ident = text(_get(v, "retirement_id" if kind == "retirement" else "id"))
+        if not ident:
+            raise Skip("no issuance or retirement id")
+        out = _unit("isometric", kind, v, project=("project_id",), quantity=("credit_batch_size_total.credits",),
+                    when=("retired_at",) if kind == "retirement" else ("issued_at",),
+                    beneficiary=("beneficiary.name",), reason=("purposes",), fractional=True)
+        out[0].source_key = unit_key(kind, ident)  # iss_… / ret_…: the registry's own id of the event
+        return out
     return mapper
+
 
 
 def _puro_facility(v: dict[str, Any]) -> list[Mapped]:
@@ -448,7 +457,7 @@ def _cadt_units(v: dict[str, Any]) -> list[Mapped]:
         serials = sn.cadt_block(block, origin=origin, party=country[:2] if len(country) == 2 else "")
     except sn.SerialError as exc:
         raise Skip(f"serialNumberBlock: {exc}") from None
-    q = whole(_get(v, "unitCount")) or serials.quantity
+    q = whole(_get(v, "unitCount")) or sn.tonnes(serials)
     rec = UnitRecord(registry="cadt", kind=kind, project_id=text(_get(v, "issuanceId", "warehouseProjectId")),
                      quantity=q, serials=serials, serial_text=block, vintage=_vintage(v, "vintageYear"),
                      beneficiary=text(_get(v, "unitStatusReason")),
