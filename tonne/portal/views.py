@@ -369,7 +369,7 @@ def _charts(data: dict[str, Any]) -> list[dict[str, Any]]:
         "received": _("Received from another Party"),
         "mitigation_contribution": _("Mitigation contribution units"),
     }
-    charts = [
+    charts: list[dict[str, Any]] = [
         {
             "id": "over-time",
             "title": _("Units issued, retired and cancelled per year"),
@@ -451,6 +451,7 @@ def _charts_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 CHART_LIMIT = 20  # bars drawn; the table and the CSV have every row
+UNIT_COLUMNS: dict[str, Sequence[int]] = {"over-time": range(1, 4), "by-vintage": range(1, 4)}  # else the first
 
 
 @require_GET
@@ -461,8 +462,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     for chart in charts:
         # The unit columns are drawn; project counts stay in the table.
         columns = chart["columns"]
-        series_cols = chart.get("series_cols") or {"over-time": range(1, 4), "by-vintage": range(1, 4)}.get(
-            chart["id"], [1])
+        series_cols: Sequence[int] = chart.get("series_cols") or UNIT_COLUMNS.get(chart["id"], [1])
         shown = chart["rows"][:CHART_LIMIT]
         chart["svg"] = svg.bar_chart(
             chart["id"],

@@ -146,7 +146,7 @@ def _unit(registry: str, kind: str, values: dict[str, Any], *, project: tuple[st
           serial: tuple[str, ...] = (), parser: Callable[[str], sn.Serials] | None = None,
           when: tuple[str, ...] = (), vintage: tuple[str, ...] = (), beneficiary: tuple[str, ...] = (),
           reason: tuple[str, ...] = (), id_prefix: str = "", key: tuple[str, ...] = (),
-          fractional: bool = False) -> list[Mapped]:
+          fractional: bool = False, ident: str = "") -> list[Mapped]:
     pid = text(_get(values, *project))
     if id_prefix and pid and not pid.upper().startswith(id_prefix):
         pid = f"{id_prefix}{pid}"
@@ -160,7 +160,9 @@ def _unit(registry: str, kind: str, values: dict[str, Any], *, project: tuple[st
         vintage=_vintage(values, *vintage) if vintage else None,
         beneficiary=text(_get(values, *beneficiary)), reason=text(_get(values, *reason)),
     )
-    if serials is not None:
+    if ident:  # the registry's own id of the event: a corrected row updates its record
+        rec.source_key = unit_key(kind, ident)
+    elif serials is not None:
         rec.source_key = unit_key(kind, serials.series, serials.start, serials.end)
     else:
         rec.source_key = unit_key(kind, pid, rec.date, rec.vintage, q, *(text(_get(values, k)) for k in key))
@@ -282,12 +284,12 @@ def _gs_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
 
 
 def _carb(v: dict[str, Any]) -> list[Mapped]:
-    out = _unit("carb", "issuance", v, project=("CARB Project ID",), quantity=("ARB Offset Credits Issued",),
-                when=("Issuance Date",), vintage=("Vintage",))
     # CARB publishes no serials: an issuance is its CARB Issuance ID (CAOD1007-A), else the
-    # project's reporting period, so a corrected quantity or date updates the record it was.
-    issuance_id = text(_get(v, "CARB Issuance ID"))
-    out[0].source_key = unit_key("issuance", issuance_id or f"{out[0].project_id}/RP{text(_get(v, 'Reporting Period'))}")
+    # project's reporting period.
+    ident = text(_get(v, "CARB Issuance ID")) or (
+        f"{text(_get(v, 'CARB Project ID'))}/RP{text(_get(v, 'Reporting Period'))}")
+    out = _unit("carb", "issuance", v, project=("CARB Project ID",), quantity=("ARB Offset Credits Issued",),
+                when=("Issuance Date",), vintage=("Vintage",), ident=ident)
     opr = text(_get(v, "OPR Project ID"))
     project = ProjectRecord(registry="carb", project_id=text(_get(v, "CARB Project ID")),
                             name=text(_get(v, "Offset Project Name")), developer=text(_get(v, "Offset Project Operator")),
@@ -369,11 +371,10 @@ def _isometric_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
         ident = text(_get(v, "retirement_id" if kind == "retirement" else "id"))
         if not ident:
             raise Skip("no issuance or retirement id")
-        out = _unit("isometric", kind, v, project=("project_id",), quantity=("credit_batch_size_total.credits",),
-                    when=("retired_at",) if kind == "retirement" else ("issued_at",),
-                    beneficiary=("beneficiary.name",), reason=("purposes",), fractional=True)
-        out[0].source_key = unit_key(kind, ident)  # iss_… / ret_…: the registry's own id of the event
-        return out
+        return _unit("isometric", kind, v, project=("project_id",), quantity=("credit_batch_size_total.credits",),
+                     when=("retired_at",) if kind == "retirement" else ("issued_at",),
+                     beneficiary=("beneficiary.name",), reason=("purposes",), fractional=True,
+                     ident=ident)  # iss_… / ret_…
     return mapper
 
 
