@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tonne.cadt import domain
@@ -114,7 +115,7 @@ def cadt_block(text: str, *, origin: str = "", party: str = "") -> Serials:
     numbers whose series comes from the registry of origin (and, for CDM,
     the host Party)."""
     text = text.strip()
-    for parser in (kyoto, verra, gold_standard, apx, puro):
+    for parser in (kyoto, verra, gold_standard, apx, puro, isometric):
         try:
             return parser(text)
         except SerialError:
@@ -148,9 +149,33 @@ def puro(text: str) -> Serials:
     return _range(f"puro:{m['issuance'].lower()}", start, end, "puro")
 
 
+# Isometric credit batches: ISO-version-supplier-country(ISO 3)-code-year-start-end, e.g.
+# ISO-1-VAULT-USA-01P4-2026-40170350-40182796. The numbers count kilograms, and a batch holds
+# end - start of them (its size.credit_kgs): the range is half-open, kept here as [start, end - 1].
+# Numbers are read within their prefix only: nothing published says they are unique across it.
+_ISOMETRIC = re.compile(r"^(?P<prefix>ISO-\d+-[A-Z0-9]+-[A-Z]{3}-[A-Z0-9]+-\d{4})-(?P<start>\d+)-(?P<end>\d+)$")
+KILOGRAM_SERIES = ("isometric:",)  # series whose serial numbers count kilograms, not tonnes
+
+
+def isometric(text: str) -> Serials:
+    m = _ISOMETRIC.match(text.strip())
+    if not m:
+        raise SerialError("not an Isometric credit batch serial")
+    if int(m["end"]) <= int(m["start"]):
+        raise SerialError(f"the batch ends ({m['end']}) where or before it starts ({m['start']})")
+    return _range(f"isometric:{m['prefix']}", m["start"], int(m["end"]) - 1, "isometric")
+
+
+def tonnes(serials: Serials) -> Decimal | int:
+    """The tonnes a range holds (its serials count kilograms in a kilogram series)."""
+    if serials.series.startswith(KILOGRAM_SERIES):
+        return Decimal(serials.quantity) / 1000
+    return serials.quantity
+
+
 def parse_any(text: str) -> Serials:
     """The grammar is recognised from the text (a registry's rows may carry another's serials)."""
-    for parser in (kyoto, verra, gold_standard, apx, puro):
+    for parser in (kyoto, verra, gold_standard, apx, puro, isometric):
         try:
             return parser(text)
         except SerialError:
@@ -170,7 +195,7 @@ def import_range(data: Mapping[str, Any], fields: tuple[str, str, str, str, str]
 
     The blocks are checked as always (numeric, one series, not reversed). The
     series then follows the registries' grammars: a serial id written in a
-    registry's own grammar (Kyoto, Verra, Gold Standard, APX, Puro) takes that
+    registry's own grammar (Kyoto, Verra, Gold Standard, APX, Puro, Isometric) takes that
     registry's series, so a Gold Standard row carrying CDM serials is the CDM
     unit of its Party; bare numbers belong to the registry of origin and, for
     CDM, to the Party (CDM serials are unique only within a Party). Blocks with

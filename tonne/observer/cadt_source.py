@@ -15,7 +15,6 @@ from django.db.models import Count, Sum
 from tonne.cadt.schema import V1
 from tonne.cadt.sources import SourceTotals
 from tonne.observer import selectors
-from tonne.observer.domain import matching
 from tonne.observer.domain.records import REGISTRIES
 from tonne.observer.models import ObservedProject, ObservedUnits
 
@@ -33,15 +32,15 @@ class ObservedRecords:
         sums: dict[str, dict[str, Decimal]] = {}
         for registry, kind, q in (ObservedUnits.objects.exclude(kind="reported_issuance")
                                   .values_list("registry", "kind").annotate(q=Sum("quantity")).order_by()):
-            sums.setdefault(registry, {})[kind] = q or Decimal(0)
+            entry = sums.setdefault(registry, {"issued": Decimal(0), "retired": Decimal(0), "cancelled": Decimal(0)})
+            for measure in selectors.measures(registry, kind):
+                entry[measure] += q or Decimal(0)
         out = []
         for registry in sorted(set(projects) | set(sums)):
             kinds = sums.get(registry, {})
-            blocks = registry in matching.BLOCK_REGISTRIES  # every published block is issued units
-            issued = sum(kinds.values(), Decimal(0)) if blocks else kinds.get("issuance", Decimal(0))
             out.append(SourceTotals(registry=REGISTRIES.get(registry, registry), projects=projects.get(registry, 0),
-                                    issued=int(issued), retired=int(kinds.get("retirement", 0)),
-                                    cancelled=int(kinds.get("cancellation", 0))))
+                                    issued=int(kinds.get("issued", 0)), retired=int(kinds.get("retired", 0)),
+                                    cancelled=int(kinds.get("cancelled", 0))))
         return out
 
 

@@ -2,15 +2,16 @@
 
 It holds no units of its own: every request that would change the registry
 (issue, transfer, retire, register, …) is refused with one stable code; only
-signing in, the observer's own imports and finding runs stay open. The home
-page is the observer's."""
+signing in, the observer's own imports and finding runs stay open. The
+portal's home, dashboard and project lists show the observed registries
+(tonne.portal.observed)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from tonne.core.api_support import problem_response
@@ -39,8 +40,6 @@ class ObserverModeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not observer_mode():
             return self.get_response(request)
-        if request.path == "/" and request.method in SAFE_METHODS:
-            return HttpResponseRedirect("/observer/")
         if request.method in SAFE_METHODS or request.path.startswith(OPEN_PATHS):
             return self.get_response(request)
         if request.path.startswith(("/api/", "/cadt/")):

@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import ExtractYear
 
 from tonne.observer.domain import matching
+from tonne.observer.domain import serials as sn
 from tonne.observer.domain.records import REGISTRIES
 from tonne.observer.models import Finding, ObservedImport, ObservedProject, ObservedUnits
 from tonne.organisations.models import User
@@ -144,11 +146,12 @@ def reconcile(*, registry: str | None = None, project: str | None = None) -> lis
 
 def _quantity_mismatches(qs: QuerySet[ObservedUnits]) -> Iterator[tuple[tuple[str, str], str]]:
     rows = qs.exclude(series="").values_list("registry", "project_id", "kind", "serial_text", "serial_start",
-                                             "serial_end", "quantity")
-    for reg, pid, kind, text, start, end, quantity in rows.iterator(chunk_size=5000):
-        size = int(end or 0) - int(start or 0) + 1
-        if Decimal(size) != quantity:
-            yield (reg, pid), f"{kind} {text}: quantity {_amount(quantity)} but the range holds {size} units"
+                                             "serial_end", "quantity", "series")
+    for reg, pid, kind, text, start, end, quantity, series in rows.iterator(chunk_size=5000):
+        held = sn.tonnes(sn.Serials(series=series, start=int(start or 0), end=int(end or 0), grammar=""))
+        if Decimal(held) != quantity:
+            yield (reg, pid), (f"{kind} {text}: quantity {_amount(quantity)} "
+                               f"but the range holds {_amount(Decimal(held))}")
 
 
 def _uncovered(qs: QuerySet[ObservedUnits]) -> Iterator[tuple[tuple[str, str], str]]:
@@ -245,3 +248,68 @@ def cadt_v1_units() -> Iterator[dict[str, Any]]:
             "unitStatusReason": u.beneficiary or u.reason or None,
             "unitRegistryLink": REGISTRIES.get(u.registry, u.registry), "series": u.series,
         }
+
+
+# -- figures for the public portal --------------------------------------------------------------
+
+
+def measures(registry: str, kind: str) -> tuple[str, ...]:
+    """What a published unit row counts as. An issuance is issued units, a retirement or a
+    cancellation used ones; a registry that publishes its current blocks (Verra, CAD Trust
+    files) issued every block it lists, retired and cancelled ones too. A total a secretariat
+    reports is checked against the registry's rows, never counted."""
+    used = {"retirement": ("retired",), "cancellation": ("cancelled",)}.get(kind, ())
+    if kind == "issuance" or (registry in matching.BLOCK_REGISTRIES and kind in ("holding", *matching.USED)):
+        return ("issued", *used)
+    return used
+
+
+def unit_groups(*, date_from: Any = None, date_to: Any = None, vintage_from: int | None = None,
+                vintage_to: int | None = None) -> list[tuple[str, str, str, int | None, int | None, Decimal]]:
+    """(registry, project, kind, year of the row's date, vintage, quantity) of every published
+    unit row, summed; dates and vintages bound the rows kept."""
+    qs = ObservedUnits.objects.exclude(kind="reported_issuance")
+    if date_from is not None:
+        qs = qs.filter(date__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(date__lte=date_to)
+    if vintage_from is not None:
+        qs = qs.filter(vintage__gte=vintage_from)
+    if vintage_to is not None:
+        qs = qs.filter(vintage__lte=vintage_to)
+    rows = (qs.annotate(y=ExtractYear("date")).values_list("registry", "project_id", "kind", "y", "vintage")
+            .annotate(q=Sum("quantity")).order_by())
+    return [(r, p, k, y, v, q or Decimal(0)) for r, p, k, y, v, q in rows]
+
+
+def project_facts() -> dict[tuple[str, str], tuple[str, str]]:
+    """(registry, project) -> (country, project type) of every observed project."""
+    rows = ObservedProject.objects.values_list("registry", "project_id", "country", "project_type")
+    return {(r, p): (c, t) for r, p, c, t in rows.iterator(chunk_size=5000)}
+
+
+def project_balances(*, registry: str | None = None, search: str = "") -> Iterator[tuple[ObservedProject, dict[str, Decimal]]]:
+    """Every observed project with its units issued, retired, cancelled and remaining (streamed)."""
+    chunk: list[ObservedProject] = []
+
+    def flush() -> Iterator[tuple[ObservedProject, dict[str, Decimal]]]:
+        sums: dict[tuple[str, str], dict[str, Decimal]] = {}
+        for reg in {p.registry for p in chunk}:
+            ids = [p.project_id for p in chunk if p.registry == reg]
+            rows = (ObservedUnits.objects.filter(registry=reg, project_id__in=ids).exclude(kind="reported_issuance")
+                    .values_list("project_id", "kind").annotate(q=Sum("quantity")).order_by())
+            for pid, kind, q in rows:
+                entry = sums.setdefault((reg, pid), {m: Decimal(0) for m in ("issued", "retired", "cancelled")})
+                for m in measures(reg, kind):
+                    entry[m] += q or Decimal(0)
+        for p in chunk:
+            entry = sums.get((p.registry, p.project_id), {m: Decimal(0) for m in ("issued", "retired", "cancelled")})
+            entry["remaining"] = entry["issued"] - entry["retired"] - entry["cancelled"]
+            yield p, entry
+
+    for p in projects(registry=registry, search=search).iterator(chunk_size=1000):
+        chunk.append(p)
+        if len(chunk) == 1000:
+            yield from flush()
+            chunk = []
+    yield from flush()

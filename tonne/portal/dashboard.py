@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 
-from tonne.cadt import sources
 from tonne.core.errors import ValidationFailed
 from tonne.portal.models import ProjectSummary
 from tonne.portal.selectors import (
@@ -198,14 +197,6 @@ def headline(f: DashboardFilter, aggregates: Mapping[str, Any]) -> dict[str, Any
 def filtered(f: DashboardFilter) -> dict[str, Any]:
     """compute(f), cached under the ledger's size like the unfiltered figures."""
     return dict(cached("dashboard-filtered", f.key(), lambda: compute(f)))
-
-
-# -- other registries, on an observer installation ------------------------------------
-
-
-def source_rows() -> list[list[Any]]:
-    """Per observed registry: projects and units issued, retired and cancelled, as it publishes them."""
-    return [[t.registry, t.projects, t.issued, t.retired, t.cancelled] for t in sources.totals()]
 
 
 def choices() -> dict[str, list[Any]]:

@@ -7,9 +7,16 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,7 +27,7 @@ from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
 from tonne.ledger import selectors as ledger_selectors
 from tonne.ledger.models import LedgerEntry
-from tonne.portal import dashboard, labels, maps, selectors, svg
+from tonne.portal import dashboard, labels, maps, observed, selectors, svg
 from tonne.portal.certificates import certificate_pdf as render_pdf
 from tonne.projects.selectors import documents_for, projects_for
 from tonne.units import selectors as unit_selectors
@@ -35,6 +42,10 @@ def _user(request: HttpRequest) -> Any:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    if observed.observer_mode():  # the registries observed here, each figure with its origin
+        data = observed.figures(dashboard.DashboardFilter())
+        return render(request, "portal/home_observer.html", {"figures": data["headline"], "nav": "home",
+                                                             "chart": observed.charts(data)[0]})
     return render(request, "portal/home.html", {"figures": selectors.headline_figures(), "nav": "home",
                                                 "registry_map": maps.registry_map()})
 
@@ -65,7 +76,10 @@ def _facet_groups(query: selectors.SearchQuery, counts: dict[str, list[tuple[str
 
 
 @require_GET
-def project_search(request: HttpRequest) -> HttpResponse:
+def project_search(request: HttpRequest) -> HttpResponse | HttpResponseRedirect:
+    if observed.observer_mode():  # the observed registries' projects, each with its origin
+        q = (request.GET.get("q") or "").strip()
+        return HttpResponseRedirect(reverse("observer-projects") + (f"?{urlencode({'q': q})}" if q else ""))
     query = selectors.SearchQuery.from_params(request.GET)
     counted = selectors.search_counts(query)
     rows, total, pages = selectors.result_page(query, total=counted.total)
@@ -111,8 +125,10 @@ def project_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
     if fmt not in ("csv", "xlsx"):
         raise Http404(_("Exports are in CSV or Excel (xlsx)."))
     query = selectors.SearchQuery.from_params(request.GET)
-    rows = selectors.export_rows(query)
+    rows: Iterable[Sequence[Any]] = selectors.export_rows(query)
     header = list(selectors.EXPORT_COLUMNS)
+    if observed.observer_mode():
+        rows, header = observed.project_rows(query.q), list(observed.PROJECT_COLUMNS)
     if fmt == "csv":
         response = StreamingHttpResponse(_csv_stream(header, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="projects.csv"'
@@ -353,7 +369,7 @@ def _charts(data: dict[str, Any]) -> list[dict[str, Any]]:
         "received": _("Received from another Party"),
         "mitigation_contribution": _("Mitigation contribution units"),
     }
-    charts = [
+    charts: list[dict[str, Any]] = [
         {
             "id": "over-time",
             "title": _("Units issued, retired and cancelled per year"),
@@ -404,52 +420,66 @@ def _charts(data: dict[str, Any]) -> list[dict[str, Any]]:
             "columns": [_("Article 6 status"), units],
             "rows": [[article6_unit_labels[s], n] for s, n in data["article6_units"]],
         })
-    observed = dashboard.source_rows()
-    if observed:  # an observer installation: other registries' units, as each publishes them
+    elsewhere = observed.registry_rows()
+    if elsewhere:  # other registries' records held here: shown apart, never added to this registry's figures
         charts.append({
             "id": "by-source-registry",
-            "title": _("Units of the registries observed here"),
-            "columns": [_("Registry"), projects, issued, retired, cancelled],
-            "rows": observed,
+            "title": _("Units of other registries observed here (not counted in the figures above)"),
+            "columns": [_("Registry"), projects, issued, retired, cancelled, _("Remaining")],
+            "series_cols": range(2, 6),
+            "rows": elsewhere,
         })
     return charts
 
 
 def _dashboard_data(request: HttpRequest) -> tuple[dashboard.DashboardFilter, dict[str, Any], RegistryError | None]:
-    """The reader's filter and the aggregates it keeps; a bad filter is named and the whole registry shown."""
+    """The reader's filter and the aggregates it keeps; a bad filter is named and the whole registry shown.
+    An observer's figures are the observed registries'."""
     try:
-        wanted = dashboard.parse(request.GET)
+        wanted, refusal = dashboard.parse(request.GET), None
     except RegistryError as exc:
-        return dashboard.DashboardFilter(), selectors.dashboard(), exc
-    return wanted, dashboard.filtered(wanted) if wanted.narrows() else selectors.dashboard(), None
+        wanted, refusal = dashboard.DashboardFilter(), exc
+    if observed.observer_mode():
+        return wanted, observed.figures(wanted), refusal
+    if wanted.narrows():
+        return wanted, dashboard.filtered(wanted), refusal
+    return wanted, selectors.dashboard(), refusal
+
+
+def _charts_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return observed.charts(data) if observed.observer_mode() else _charts(data)
 
 
 CHART_LIMIT = 20  # bars drawn; the table and the CSV have every row
+UNIT_COLUMNS: dict[str, Sequence[int]] = {"over-time": range(1, 4), "by-vintage": range(1, 4)}  # else the first
 
 
 @require_GET
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     wanted, data, refusal = _dashboard_data(request)
-    charts = _charts(data)
+    charts = _charts_of(data)
     suffix = f"?{wanted.query()}" if wanted.narrows() else ""
     for chart in charts:
         # The unit columns are drawn; project counts stay in the table.
         columns = chart["columns"]
-        series_cols = {"over-time": range(1, 4), "by-vintage": range(1, 4), "projects-by-status": [1],
-                       "by-source-registry": range(2, 5)}.get(chart["id"], [1])
+        series_cols: Sequence[int] = chart.get("series_cols") or UNIT_COLUMNS.get(chart["id"], [1])
         shown = chart["rows"][:CHART_LIMIT]
         chart["svg"] = svg.bar_chart(
             chart["id"],
             chart["title"],
             _("Bar chart; the same figures are in the table that follows."),
-            [str(r[0]) for r in shown],
+            [" · ".join(str(v) for v in r[: chart.get("text_cols", 1)]) for r in shown],
             [(columns[c], [r[c] for r in shown]) for c in series_cols],
         )
         chart["truncated"] = len(chart["rows"]) > CHART_LIMIT
         chart["csv"] = reverse("portal:dashboard-csv", args=[chart["id"]]) + suffix
-    figures = dashboard.headline(wanted, data) if wanted.narrows() else selectors.headline_figures()
+    if observed.observer_mode():
+        figures, choices, registry_map = data["headline"], observed.choices(), None
+    else:
+        figures = dashboard.headline(wanted, data) if wanted.narrows() else selectors.headline_figures()
+        choices, registry_map = dashboard.choices(), maps.registry_map(wanted)
     context = {"nav": "dashboard", "charts": charts, "figures": figures, "filter": wanted, "refusal": refusal,
-               "choices": dashboard.choices(), "registry_map": maps.registry_map(wanted)}
+               "choices": choices, "registry_map": registry_map, "observer": observed.observer_mode()}
     return render(request, "portal/dashboard.html", context, status=400 if refusal else 200)
 
 
@@ -458,7 +488,7 @@ def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
     _wanted, data, refusal = _dashboard_data(request)
     if refusal is not None:
         return HttpResponse(f"{refusal.message} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
-    found = next((c for c in _charts(data) if c["id"] == chart), None)
+    found = next((c for c in _charts_of(data) if c["id"] == chart), None)
     if found is None:
         raise Http404(_("No such chart."))
     out = io.StringIO()

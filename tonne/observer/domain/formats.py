@@ -146,7 +146,7 @@ def _unit(registry: str, kind: str, values: dict[str, Any], *, project: tuple[st
           serial: tuple[str, ...] = (), parser: Callable[[str], sn.Serials] | None = None,
           when: tuple[str, ...] = (), vintage: tuple[str, ...] = (), beneficiary: tuple[str, ...] = (),
           reason: tuple[str, ...] = (), id_prefix: str = "", key: tuple[str, ...] = (),
-          fractional: bool = False) -> list[Mapped]:
+          fractional: bool = False, ident: str = "") -> list[Mapped]:
     pid = text(_get(values, *project))
     if id_prefix and pid and not pid.upper().startswith(id_prefix):
         pid = f"{id_prefix}{pid}"
@@ -160,7 +160,9 @@ def _unit(registry: str, kind: str, values: dict[str, Any], *, project: tuple[st
         vintage=_vintage(values, *vintage) if vintage else None,
         beneficiary=text(_get(values, *beneficiary)), reason=text(_get(values, *reason)),
     )
-    if serials is not None:
+    if ident:  # the registry's own id of the event: a corrected row updates its record
+        rec.source_key = unit_key(kind, ident)
+    elif serials is not None:
         rec.source_key = unit_key(kind, serials.series, serials.start, serials.end)
     else:
         rec.source_key = unit_key(kind, pid, rec.date, rec.vintage, q, *(text(_get(values, k)) for k in key))
@@ -282,8 +284,12 @@ def _gs_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
 
 
 def _carb(v: dict[str, Any]) -> list[Mapped]:
+    # CARB publishes no serials: an issuance is its CARB Issuance ID (CAOD1007-A), else the
+    # project's reporting period.
+    ident = text(_get(v, "CARB Issuance ID")) or (
+        f"{text(_get(v, 'CARB Project ID'))}/RP{text(_get(v, 'Reporting Period'))}")
     out = _unit("carb", "issuance", v, project=("CARB Project ID",), quantity=("ARB Offset Credits Issued",),
-                when=("Issuance Date",), vintage=("Vintage",), key=("CARB Issuance ID",))
+                when=("Issuance Date",), vintage=("Vintage",), ident=ident)
     opr = text(_get(v, "OPR Project ID"))
     project = ProjectRecord(registry="carb", project_id=text(_get(v, "CARB Project ID")),
                             name=text(_get(v, "Offset Project Name")), developer=text(_get(v, "Offset Project Operator")),
@@ -362,11 +368,15 @@ def _isometric_project(v: dict[str, Any]) -> list[Mapped]:
 
 def _isometric_units(kind: str) -> Callable[[dict[str, Any]], list[Mapped]]:
     def mapper(v: dict[str, Any]) -> list[Mapped]:
-        ident = "retirement_id" if kind == "retirement" else "id"
+        ident = text(_get(v, "retirement_id" if kind == "retirement" else "id"))
+        if not ident:
+            raise Skip("no issuance or retirement id")
         return _unit("isometric", kind, v, project=("project_id",), quantity=("credit_batch_size_total.credits",),
                      when=("retired_at",) if kind == "retirement" else ("issued_at",),
-                     beneficiary=("beneficiary.name",), reason=("purposes",), key=(ident,), fractional=True)
+                     beneficiary=("beneficiary.name",), reason=("purposes",), fractional=True,
+                     ident=ident)  # iss_… / ret_…
     return mapper
+
 
 
 def _puro_facility(v: dict[str, Any]) -> list[Mapped]:
@@ -448,7 +458,7 @@ def _cadt_units(v: dict[str, Any]) -> list[Mapped]:
         serials = sn.cadt_block(block, origin=origin, party=country[:2] if len(country) == 2 else "")
     except sn.SerialError as exc:
         raise Skip(f"serialNumberBlock: {exc}") from None
-    q = whole(_get(v, "unitCount")) or serials.quantity
+    q = whole(_get(v, "unitCount")) or sn.tonnes(serials)
     rec = UnitRecord(registry="cadt", kind=kind, project_id=text(_get(v, "issuanceId", "warehouseProjectId")),
                      quantity=q, serials=serials, serial_text=block, vintage=_vintage(v, "vintageYear"),
                      beneficiary=text(_get(v, "unitStatusReason")),

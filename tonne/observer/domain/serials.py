@@ -5,17 +5,20 @@ check uses the same rule); the observer reads every registry's rows with it."""
 
 from tonne.cadt.serial_series import (
     APX_REGISTRIES,
+    KILOGRAM_SERIES,
     SerialError,
     Serials,
     apx,
     cadt_block,
     cercarbono,
     gold_standard,
+    isometric,
     kyoto,
     parse_any,
     puro,
+    tonnes,
     verra,
 )
 
-__all__ = ["APX_REGISTRIES", "SerialError", "Serials", "apx", "cadt_block", "cercarbono", "gold_standard", "kyoto",
-           "parse_any", "puro", "verra"]
+__all__ = ["APX_REGISTRIES", "KILOGRAM_SERIES", "SerialError", "Serials", "apx", "cadt_block", "cercarbono",
+           "gold_standard", "isometric", "kyoto", "parse_any", "puro", "tonnes", "verra"]

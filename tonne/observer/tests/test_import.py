@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -126,3 +127,30 @@ def test_refusals(root: User, db: None) -> None:
     nobody = testing.make_user(developer_org, "developer", actor=root)
     with pytest.raises(PermissionDenied):
         load(nobody, "verra/projects.csv")
+
+
+def _edited(relative: str, line: int, old: str, new: str) -> io.BytesIO:
+    lines = (DATA / relative).read_text(encoding="utf-8").splitlines(keepends=True)
+    assert old in lines[line]
+    lines[line] = lines[line].replace(old, new, 1)
+    return io.BytesIO("".join(lines).encode("utf-8"))
+
+
+def test_carb_and_isometric_records_are_their_published_ids(root: User) -> None:
+    """CARB and Isometric publish no serials in these exports: an issuance is its CARB Issuance ID
+    (CAOD1007-A), an Isometric event its iss_/ret_ id, so a corrected quantity updates the record."""
+    load(root, "arb/nc-arboc_issuance_sheet3.csv")
+    keys = set(ObservedUnits.objects.filter(registry="carb", kind="issuance").values_list("source_key", flat=True))
+    # One project, two issuances under two offset project registries' ids (ACR1009 and CAR2111).
+    assert {"issuance|CAMM1009-A", "issuance|CAMM1009-B"} <= keys and len(keys) == 20
+    newer = services.import_file(actor=root, filename="carb.csv", stream=_edited(
+        "arb/nc-arboc_issuance_sheet3.csv", 1, "2024.0,79565.0,", "2024.0,79566.0,"))
+    assert (newer.created, newer.updated) == (0, 1)
+    assert ObservedUnits.objects.get(registry="carb", source_key="issuance|CAOD1007-A").quantity == 79566
+    for path, ident, old, new in (("isometric/issuances.csv", "iss_1KP6EDZ8K1S036PY", ",2765.37,", ",2765.38,"),
+                                  ("isometric/retirements.csv", "ret_1KNSQMD6Z1S0TB50", ",531.0,", ",530.0,")):
+        first = load(root, path)
+        again = services.import_file(actor=root, filename=path.split("/")[-1], stream=_edited(path, 1, old, new))
+        assert (again.created, again.updated, again.unchanged) == (0, 1, first.created - 1), path
+        unit = ObservedUnits.objects.get(registry="isometric", source_key__endswith=f"|{ident}")
+        assert unit.quantity == Decimal(new.strip(","))

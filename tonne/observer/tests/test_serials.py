@@ -59,3 +59,23 @@ def test_cercarbono_and_cadt_blocks():
 def test_refused(text):
     with pytest.raises(sn.SerialError):
         sn.cadt_block(text, origin="cdm", party="BR")
+
+
+# Isometric credit batch serials as its registry lists them, with each batch's size.credit_kgs
+# (CarbonPlan offsets-db-data, tests/data/isometric/retirements.csv at 530fef3a, batches
+# ctb_1KJFW4WNE1S0PC1V, ctb_1KJFW4WNE1S026DQ and ctb_1KNQPFVGF1S0CA4E): the numbers count
+# kilograms and a batch holds end - start of them.
+@pytest.mark.parametrize(("text", "kgs"), [
+    ("ISO-1-VAULT-USA-01P4-2026-40170350-40182796", 12446),
+    ("ISO-1-VAULT-USA-01P4-2026-40227030-40237849", 10819),
+    ("ISO-1-VAULT-USA-01P4-2026-41565785-41571173", 5388),
+])
+def test_isometric_batches_count_kilograms(text, kgs):
+    s = sn.isometric(text)
+    assert (s.series, s.grammar, s.quantity) == ("isometric:ISO-1-VAULT-USA-01P4-2026", "isometric", kgs)
+    assert sn.parse_any(text) == s and sn.cadt_block(text, origin="Isometric") == s
+    assert sn.tonnes(s) * 1000 == kgs
+    with pytest.raises(sn.SerialError):
+        sn.isometric(text.replace("-USA-", "-US-"))  # the country is ISO 3166 alpha-3
+    with pytest.raises(sn.SerialError):
+        sn.isometric("ISO-1-VAULT-USA-01P4-2026-40182796-40182796")  # an empty batch

@@ -1,5 +1,5 @@
 """The dashboard narrowed by date, sector, region and vintage; bad filters
-refused with the field named; other registries' totals on an observer."""
+refused with the field named (other registries' figures: test_observed.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import io
 
 import pytest
 
-from tonne.cadt import sources
-from tonne.cadt.sources import SourceTotals
 from tonne.portal import dashboard
 from tonne.portal.tests.conftest import Portal
 from tonne.portal.tests.test_views import get, text
@@ -68,25 +66,6 @@ def test_a_bad_filter_is_named_and_nothing_breaks(portal: Portal, params: dict[s
     with pytest.raises(Exception) as exc:
         dashboard.parse(params)
     assert getattr(exc.value, "field", None) == field
-
-
-class Observed:
-    def cadt_rows(self, version: str) -> dict[str, list[dict[str, object]]]:
-        return {}
-
-    def totals(self) -> list[SourceTotals]:
-        return [SourceTotals(registry="Verra", projects=3, issued=900, retired=400, cancelled=50)]
-
-
-def test_an_observer_shows_the_registries_it_observes(portal: Portal) -> None:
-    assert "by-source-registry" not in text(get("/dashboard/"))
-    before = sources.installed()
-    sources.install(Observed())
-    try:
-        assert "by-source-registry" in text(get("/dashboard/"))
-        assert rows_of("/dashboard/by-source-registry.csv") == [["Verra", "3", "900", "400", "50"]]
-    finally:
-        sources.install(*before)
 
 
 def test_the_registry_map_draws_public_projects_and_follows_the_filter(portal: Portal) -> None:
