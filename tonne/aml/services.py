@@ -49,11 +49,10 @@ def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None
 def _state_raised(alert: AmlAlert) -> None:
     """The ledger states each alert (its hold decides whether units may leave
     the account); verify holds the row to it."""
-    account = Account.objects.filter(pk=alert.account_id).values_list("identifier", flat=True).first()
-    organisation = alert.organisation.uid if alert.organisation_id is not None else None
+    account = alert.account.identifier if alert.account is not None else None
+    organisation = str(alert.organisation.uid) if alert.organisation is not None else None
     append_entry(kind="aml.alert_raised", actor=None, data={
-        "alert": alert.pk, "rule": alert.rule, "account": account, "hold": alert.hold,
-        "organisation": str(organisation) if organisation is not None else None,
+        "alert": alert.pk, "rule": alert.rule, "account": account, "hold": alert.hold, "organisation": organisation,
     })
 
 

@@ -61,9 +61,8 @@ def divergences(txns: Sequence[Transaction]) -> dict[str, str]:
                                                              "issuance_id"):
         blocks[txn_id].append((start, end, issuance_id))
     issuances = _issuances({i for rows in blocks.values() for _s, _e, i in rows})
-    names = dict(Account.objects.filter(
-        pk__in={t.from_account_id for t in done} | {t.to_account_id for t in done}
-    ).values_list("pk", "identifier"))
+    accounts = {pk for t in done for pk in (t.from_account_id, t.to_account_id) if pk is not None}
+    names = dict(Account.objects.filter(pk__in=accounts).values_list("pk", "identifier"))
     found = {}
     for txn in done:
         what = _differs(txn, entries.get(txn.ledger_seq) if txn.ledger_seq is not None else None,
@@ -83,8 +82,8 @@ def _issuances(ids: set[int]) -> dict[int, tuple[dict[str, Any], dict[str, Any] 
     rows = {row["pk"]: row for row in Issuance.objects.filter(pk__in=ids).values(
         "pk", "uid", "serial_start", "serial_end", *_ISSUANCE_FIELDS.values())}
     # Each transaction of an issuance records the issuance's entry; the entry names the issuance.
-    seqs = dict(Transaction.objects.filter(issuance_id__in=ids, ledger_seq__isnull=False)
-                .values_list("issuance_id", "ledger_seq"))
+    seqs: dict[int, int] = {issuance: seq for issuance, seq in Transaction.objects.filter(
+        issuance_id__in=ids, ledger_seq__isnull=False).values_list("issuance_id", "ledger_seq") if seq is not None}
     bodies = _bodies(list(seqs.values()))
     out = {}
     for pk, row in rows.items():

@@ -55,8 +55,8 @@ def test_a_row_that_differs_from_the_ledger_is_left_for_verify_to_name(registry,
 
 
 def test_decisions_the_ledger_never_stated_are_backfilled_once(registry) -> None:
-    from tonne.controls.models import AccountHold, Approval, TrustedDestination
     from tonne.aml.models import AmlAlert
+    from tonne.controls.models import AccountHold, Approval, TrustedDestination
     from tonne.kyc.models import BeneficialOwner, KycProfile, ScreeningHit
 
     reg = registry
