@@ -185,9 +185,19 @@ def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
             "issuances": issuances,
             "reports": reports,
             "holdings": unit_selectors.project_holdings(project),
-            "retirements": list(unit_selectors.project_retirements(project)),
+            **_retirements(project),
         },
     )
+
+
+def _retirements(project: Any) -> dict[str, Any]:
+    """The project's retirements, or, if any differs from its ledger entry, why none is shown."""
+    retirements = list(unit_selectors.project_retirements(project))
+    try:
+        as_stated.require_as_stated(retirements)
+    except RegistryError as exc:
+        return {"retirements": [], "retirements_refused": labels.error_message(exc)}
+    return {"retirements": retirements}
 
 
 # -- serial lookup -------------------------------------------------------------------------------
@@ -280,7 +290,7 @@ def ledger_entry(request: HttpRequest, seq: int) -> HttpResponse:
         try:
             as_stated.require_as_stated([retirement])
         except RegistryError as exc:
-            return _not_as_stated(request, exc)
+            return not_as_stated(request, exc)
     return render(
         request,
         "portal/entry.html",
@@ -308,7 +318,7 @@ def ledger_entry_proof(request: HttpRequest, seq: int) -> HttpResponse:
     return response
 
 
-def _not_as_stated(request: HttpRequest, exc: RegistryError) -> HttpResponse:
+def not_as_stated(request: HttpRequest, exc: RegistryError) -> HttpResponse:
     """A transaction whose row differs from its ledger entry is not shown (see units.as_stated)."""
     return render(request, "portal/not_as_stated.html", {"nav": "", "code": exc.code,
                                                          "message": labels.error_message(exc)}, status=exc.status)
@@ -339,7 +349,7 @@ def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         context = _certificate(request, identifier)
     except RegistryError as exc:
-        return _not_as_stated(request, exc)
+        return not_as_stated(request, exc)
     if context["verify_url"]:
         import segno  # import here: loaded for certificates only
 
@@ -354,7 +364,7 @@ def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         context = _certificate(request, identifier)
     except RegistryError as exc:
-        return _not_as_stated(request, exc)
+        return not_as_stated(request, exc)
     response = HttpResponse(render_pdf(context), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
     return response

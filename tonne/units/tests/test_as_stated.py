@@ -30,7 +30,7 @@ def _pages(world) -> dict[str, str]:
 def test_an_honest_retirement_is_shown_everywhere(world, client):
     retirement = world.extra["txns"]["retirement"]
     assert as_stated.divergences(list(Transaction.objects.all())) == {}
-    for path in _pages(world).values():
+    for path in [*_pages(world).values(), "/retirements/", f"/projects/{world.extra['forest'].project_id}/"]:
         assert client.get(path).status_code == 200, path
     assert get(client, f"/retirements/{retirement.identifier}").json()["beneficiary"] == "Acme Airways"
     assert get(client, "/retirements").status_code == 200
@@ -48,6 +48,11 @@ def test_a_forged_beneficiary_is_shown_nowhere(world, client):
         assert response["Content-Type"].startswith("text/html"), name  # the PDF too: a page that says why
         text = response.content.decode()
         assert FORGED not in text and "TRANSACTION_NOT_AS_STATED" in text, name
+    assert FORGED not in client.get("/retirements/").content.decode()  # the public register
+    for project in (world.extra["forest"], world.extra["solar"]):
+        page = client.get(f"/projects/{project.project_id}/")
+        assert page.status_code == 200 and FORGED not in page.content.decode()
+    assert "TRANSACTION_NOT_AS_STATED" in client.get("/retirements/").content.decode()
     for path in (f"/retirements/{retirement.identifier}", "/retirements"):
         body = assert_problem(get(client, path), 409, "TRANSACTION_NOT_AS_STATED")
         assert FORGED not in str(body) and body["details"]["field"] == "beneficiary"
