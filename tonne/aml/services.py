@@ -17,6 +17,7 @@ from tonne.audit.services import record
 from tonne.controls import services as controls
 from tonne.core import clock
 from tonne.core.errors import NotFound
+from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.models import Issuance, Transaction
@@ -37,11 +38,29 @@ def _raise(rule: str, finding: dict[str, Any], *, txn: Transaction | None = None
             if hold:
                 assert account_id is not None
                 controls.place_hold(account_id=account_id, alert_id=alert.pk, rule=rule)
+            _state_raised(alert)
     except IntegrityError:  # already raised for this transaction
         return None
     record(AuditEvent.Category.SECURITY, f"aml.{rule}", target=txn.identifier if txn else str(issuance.uid if issuance else ""),
            detail={**finding, "hold": hold})
     return alert
+
+
+def _state_raised(alert: AmlAlert) -> None:
+    """The ledger states each alert (its hold decides whether units may leave
+    the account); verify holds the row to it."""
+    account = alert.account.identifier if alert.account is not None else None
+    organisation = str(alert.organisation.uid) if alert.organisation is not None else None
+    append_entry(kind="aml.alert_raised", actor=None, data={
+        "alert": alert.pk, "rule": alert.rule, "account": account, "hold": alert.hold, "organisation": organisation,
+    })
+
+
+def _state_status(alert: AmlAlert, actor: User) -> None:
+    append_entry(kind="aml.alert_status", actor=actor, data={
+        "alert": alert.pk, "status": alert.status, "hold": alert.hold,
+        "decided_by": alert.decided_by.username if alert.decided_by is not None else None,
+    })
 
 
 def scan() -> list[AmlAlert]:
@@ -111,6 +130,7 @@ def decide(*, actor: User, alert_id: int, status: str, note: str) -> AmlAlert:
         if alert.status == AmlAlert.Status.DISMISSED:
             alert.hold = False
             controls.release_hold(alert_id=alert.pk, actor=actor)
+        _state_status(alert, actor)
 
     return review.decide(
         actor=actor, model=AmlAlert, pk=alert_id, status=status, note=note,
@@ -129,5 +149,6 @@ def release_hold(*, actor: User, alert_id: int, note: str) -> AmlAlert:
         alert.hold = False
         alert.save(update_fields=["hold"])
         controls.release_hold(alert_id=alert.pk, actor=actor)
+        _state_status(alert, actor)
         record(AuditEvent.Category.SECURITY, "aml.hold_released", actor=actor, target=str(alert.pk), detail={"note": note})
     return alert

@@ -259,6 +259,8 @@ MESSAGES: dict[str, Promise] = {
     "TOKEN_SCOPE_INVALID": _("This is not a token scope."),
     "TOKEN_SCOPE_NOT_ALLOWED": _("Only the registry administrator may hold admin tokens."),
     "TOO_MANY_RANGES": _("This request names too many serial ranges; split it."),
+    "TRANSACTION_NOT_AS_STATED": _("This transaction's records differ from what the ledger states; the registry "
+                                   "does not show it until this is investigated."),
     "TRANSACTION_NOT_FOUND": _("No such transaction."),
     "TRANSACTION_NOT_WAITING": _("This transaction is no longer waiting."),
     "TRANSFERRING_ACCOUNT_CLOSED": _("The transferring account is closed."),

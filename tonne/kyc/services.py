@@ -29,6 +29,7 @@ from tonne.kyc.models import (
 )
 from tonne.kyc.selectors import require_holder_or_admin
 from tonne.ledger.services import append_entry
+from tonne.ledger.state_decisions import owners_list
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import (
     is_registry_administrator,
@@ -110,6 +111,10 @@ def submit_profile(*, actor: User, organisation: Organisation, data: dict[str, A
         for owner in owners:
             owner.organisation = organisation
         BeneficialOwner.objects.bulk_create(owners)
+        # Who owns the organisation decides its screening: the ledger states the list (committed to).
+        append_entry(kind="kyc.owners", actor=actor, data={"organisation": str(organisation.uid), "owners": owners_list(
+            {"name": o.name, "birth_date": o.birth_date, "nationality": o.nationality,
+             "ownership_basis_points": o.ownership_basis_points} for o in owners)})
         record(Category.ADMIN_ACTION if is_registry_administrator(actor) else Category.CONFIGURATION,
                "kyc.submitted", actor=actor, target=str(organisation.uid))
         screen_organisation(organisation, trigger="onboarding")

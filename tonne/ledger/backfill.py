@@ -1,8 +1,11 @@
 """`tonne ledger backfill`: a database made before the ledger recorded the
 controls (freezes, limits, trusted accounts, the kill switch) or the
 decisions of :mod:`tonne.ledger.state_decisions` (holds, approvals, KYC
-reviews, screening hits, trusted destinations) has rows the ledger never stated, which verify reports. This appends one entry per such
-row, with the row's values as they stand, so that verify is clean again.
+reviews, screening hits, trusted destinations, AML alerts, beneficial
+owners) has rows the ledger never stated, and users whose representative
+delay (``in_force_from``) it never stated; verify reports the first. This
+appends one entry per such row, with the row's values as they stand, so
+that verify is clean again.
 
 Only rows the ledger says nothing about are written: a row whose values
 differ from what the ledger states is a divergence to investigate, and is
@@ -55,4 +58,11 @@ def backfill() -> dict[str, int]:
                                                                       "kill switch"})
         for kind, data in state_decisions.missing_entries(stated, live):
             append(kind, data)
+        for username, values in live["organisations_user"]:
+            fields = stated["organisations_user"].get(username)
+            if fields is None or "in_force_from" in fields:
+                continue
+            if all(values[name] == value for name, (value, _seq) in fields.items()):
+                append("user.changed", {"username": username, **{k: values[k] for k in (
+                    "organisation", "role", "active", "in_force_from")}})
     return counts

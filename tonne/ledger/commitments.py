@@ -10,7 +10,8 @@ published) holds, in place of each private field, a commitment to it:
 * ``c:<hex>``, a *commitment* to one value in one entry (an account's owner
   and name, a user's organisation, role and representative delay, a private
   document's file name, hash and size, an organisation's KYC review and
-  screening hits, the hash of a four-eyes request): a fresh random salt each time, kept in a private table, so
+  screening hits and beneficial owners, an AML alert's rule, organisation and
+  decision, the hash of a four-eyes request): a fresh random salt each time, kept in a private table, so
   two commitments to the same value cannot be linked.
 
 Both are HMAC-SHA256(key=salt, message=prefix + canonical JSON of the value). The
@@ -63,6 +64,10 @@ PRIVATE_FIELDS: dict[str, dict[str, str]] = {
     "kyc.status": {"status": SECRET, "review_due": SECRET, "reviewed_by": USER},
     "kyc.hit_raised": {"organisation": SECRET},
     "kyc.hit_decided": {"status": SECRET, "decided_by": USER},
+    # Who owns an organisation, and which suspicions an alert raised about whom, are private.
+    "kyc.owners": {"owners": SECRET},
+    "aml.alert_raised": {"account": ACCOUNT, "organisation": SECRET, "rule": SECRET},
+    "aml.alert_status": {"status": SECRET, "decided_by": USER},
     "user.created": _USER,
     "user.changed": _USER,
     "document.uploaded": {"filename": SECRET, "sha256": SECRET, "size": SECRET},

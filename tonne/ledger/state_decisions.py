@@ -8,7 +8,11 @@ compared with the live tables (beside :mod:`tonne.ledger.state`):
   they approve their own request, is named;
 * KYC reviews (``kyc_kycprofile``): status, review due date, reviewer;
 * sanctions screening hits (``kyc_screeninghit``): raised, cleared or confirmed;
-* trusted destinations abroad (``controls_trusteddestination``): in force or not.
+* trusted destinations abroad (``controls_trusteddestination``): in force or not;
+* AML alerts (``aml_amlalert``): raised (rule, account, organisation, hold),
+  then open, dismissed or confirmed, and whether their hold stands;
+* beneficial owners (``kyc_beneficialowner``): each organisation's list, as
+  its last KYC submission gave it.
 
 Every live row must be one the ledger states (a forged row is named, and so
 is a row deleted behind its back). Rows are read with SQL on the tables'
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection
@@ -35,12 +39,17 @@ HIT_RAISED = "kyc.hit_raised"
 HIT_DECIDED = "kyc.hit_decided"
 DESTINATION_ADDED = "control.trusted_destination_added"
 DESTINATION_REMOVED = "control.trusted_destination_removed"
+ALERT_RAISED = "aml.alert_raised"
+ALERT_STATUS = "aml.alert_status"
+OWNERS = "kyc.owners"
 
 KINDS = (HOLD, HOLD_RELEASED, APPROVAL_REQUESTED, APPROVAL_DECIDED, KYC_STATUS, HIT_RAISED, HIT_DECIDED,
-         DESTINATION_ADDED, DESTINATION_REMOVED)
-TABLES = ("controls_accounthold", "controls_approval", "kyc_kycprofile", "kyc_screeninghit",
-          "controls_trusteddestination")
+         DESTINATION_ADDED, DESTINATION_REMOVED, ALERT_RAISED, ALERT_STATUS, OWNERS)
+# The trusted destinations come last: they are held by the pairs in force (see check).
+TABLES = ("controls_accounthold", "controls_approval", "kyc_kycprofile", "kyc_screeninghit", "aml_amlalert",
+          "kyc_beneficialowner", "controls_trusteddestination")
 PENDING = "pending"
+ALERT_OPEN = "open"
 
 HOLDS_SQL = (
     "SELECT h.alert_id, a.identifier, h.rule, h.released_at IS NOT NULL FROM controls_accounthold h "
@@ -61,6 +70,18 @@ HITS_SQL = (
     "SELECT h.id, o.uid, h.status, d.username FROM kyc_screeninghit h "
     "JOIN organisations_organisation o ON o.id = h.organisation_id "
     "LEFT JOIN organisations_user d ON d.id = h.decided_by_id"
+)
+ALERTS_SQL = (
+    "SELECT x.id, x.rule, a.identifier, o.uid, x.status, x.hold, d.username FROM aml_amlalert x "
+    "LEFT JOIN organisations_account a ON a.id = x.account_id "
+    "LEFT JOIN organisations_organisation o ON o.id = x.organisation_id "
+    "LEFT JOIN organisations_user d ON d.id = x.decided_by_id"
+)
+# Every organisation that submitted KYC data (its list may be empty) or has owners.
+OWNERS_SQL = (
+    "SELECT o.uid, b.name, b.birth_date, b.nationality, b.ownership_basis_points FROM organisations_organisation o "
+    "LEFT JOIN kyc_beneficialowner b ON b.organisation_id = o.id "
+    "WHERE o.id IN (SELECT organisation_id FROM kyc_kycprofile) OR b.id IS NOT NULL"
 )
 DESTINATIONS_SQL = (
     "SELECT a.identifier, d.party, d.registry, d.destination_account, d.effective_at FROM controls_trusteddestination d "
@@ -107,6 +128,19 @@ def approval_decided(approval: Any, *, decided_by: Any) -> dict[str, Any]:
     return {"approval": str(approval.uid), "status": approval.status, "decided_by": decided_by}
 
 
+def owner(name: str, birth_date: Any, nationality: str, basis_points: int) -> dict[str, Any]:
+    """One beneficial owner as the ledger states it."""
+    return {"name": name, "birth_date": day(birth_date), "nationality": nationality or "",
+            "ownership_basis_points": int(basis_points)}
+
+
+def owners_list(owners: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An organisation's owners in one order, whatever order they were read in."""
+    return sorted((owner(o["name"], o.get("birth_date"), o.get("nationality", ""), o["ownership_basis_points"])
+                   for o in owners), key=lambda o: (o["name"], o["birth_date"] or "", o["nationality"],
+                                                     o["ownership_basis_points"]))
+
+
 # -- replay -------------------------------------------------------------------------------
 
 
@@ -138,6 +172,14 @@ def apply(put: Setter, seq: int, kind: str, data: dict[str, Any]) -> None:
     elif kind == DESTINATION_REMOVED:
         row = destination_row(data["account"], data["registry"], data.get("destination_account", ""))
         put("controls_trusteddestination", row, seq, active=False)
+    elif kind == ALERT_RAISED:
+        put("aml_amlalert", str(data["alert"]), seq, rule=data["rule"], account=data.get("account"),
+            organisation=uid(data.get("organisation")), status=ALERT_OPEN, hold=bool(data["hold"]), decided_by=None)
+    elif kind == ALERT_STATUS:
+        put("aml_amlalert", str(data["alert"]), seq, status=data["status"], hold=bool(data["hold"]),
+            decided_by=data.get("decided_by"))
+    elif kind == OWNERS:
+        put("kyc_beneficialowner", uid(data["organisation"]) or "", seq, owners=owners_list(data["owners"]))
 
 
 def _rows(sql: str) -> list[tuple]:
@@ -146,8 +188,24 @@ def _rows(sql: str) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _owners_by_organisation() -> list[tuple[str, dict[str, Any]]]:
+    by_organisation: dict[str, list[dict[str, Any]]] = {}
+    for org, name, born, nationality, basis_points in _rows(OWNERS_SQL):
+        owners = by_organisation.setdefault(uid(org) or "", [])
+        if name is not None:
+            owners.append({"name": name, "birth_date": born, "nationality": nationality,
+                           "ownership_basis_points": basis_points})
+    return [(org, {"owners": owners_list(owners)}) for org, owners in by_organisation.items()]
+
+
 def live_rows() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return {
+        "aml_amlalert": [
+            (str(alert), {"rule": rule, "account": account, "organisation": uid(org), "status": status,
+                          "hold": bool(hold), "decided_by": decider})
+            for alert, rule, account, org, status, hold, decider in _rows(ALERTS_SQL)
+        ],
+        "kyc_beneficialowner": _owners_by_organisation(),
         "controls_accounthold": [
             (str(alert), {"account": account, "rule": rule, "released": bool(released)})
             for alert, account, rule, released in _rows(HOLDS_SQL)
@@ -218,6 +276,16 @@ def missing_entries(stated: dict[str, dict[str, Any]],
             if values["status"] != PENDING:
                 out.append((HIT_DECIDED, {"hit": int(hit), "status": values["status"],
                                           "decided_by": values["decided_by"]}))
+    for alert, values in live["aml_amlalert"]:
+        if alert not in stated["aml_amlalert"]:
+            out.append((ALERT_RAISED, {"alert": int(alert), "hold": values["hold"],
+                                       **{k: values[k] for k in ("rule", "account", "organisation")}}))
+            if values["status"] != ALERT_OPEN:
+                out.append((ALERT_STATUS, {"alert": int(alert), **{k: values[k] for k in (
+                    "status", "hold", "decided_by")}}))
+    for org, values in live["kyc_beneficialowner"]:
+        if org not in stated["kyc_beneficialowner"]:
+            out.append((OWNERS, {"organisation": org, "owners": values["owners"]}))
     for row, values in live["controls_trusteddestination"]:
         if row not in stated["controls_trusteddestination"]:
             out.append((DESTINATION_ADDED, {k: values[k] for k in ("account", "party", "registry",

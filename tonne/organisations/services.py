@@ -249,6 +249,8 @@ def create_user(
             "role": role,
             "root": is_root,
             "active": user.is_active,
+            # The representative delay, from the start (none until a role change sets one).
+            "in_force_from": user.in_force_from.isoformat() if user.in_force_from else None,
         },
     )
     if needs_approval:

@@ -17,8 +17,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from tonne.core.errors import RegistryError
 from tonne.core.spreadsheets import safe_row
 from tonne.portal import labels
+from tonne.portal.views import not_as_stated
+from tonne.units import as_stated
 from tonne.units import selectors as unit_selectors
 from tonne.units.models import Issuance, Transaction, TransactionBlock
 
@@ -125,6 +128,10 @@ def register(request: HttpRequest, name: str) -> HttpResponse:
     reg = REGISTERS[name]
     q, year, problem = _search(request)
     page = Paginator(reg.rows(q, year), PAGE).get_page(request.GET.get("page"))
+    try:  # the moves shown, held to their ledger entries
+        as_stated.require_as_stated([row.transaction for row in page.object_list if isinstance(row, TransactionBlock)])
+    except RegistryError as exc:
+        return not_as_stated(request, exc)
     return render(
         request, "portal/register.html",
         {"nav": "", "register": reg, "registers": REGISTERS.values(), "q": q, "year": year or "", "problem": problem,

@@ -30,6 +30,7 @@ from tonne.ledger.models import LedgerEntry
 from tonne.portal import dashboard, labels, maps, observed, selectors, svg
 from tonne.portal.certificates import certificate_pdf as render_pdf
 from tonne.projects.selectors import documents_for, projects_for
+from tonne.units import as_stated
 from tonne.units import selectors as unit_selectors
 
 
@@ -200,9 +201,19 @@ def project_page(request: HttpRequest, project_id: str) -> HttpResponse:
             "issuances": issuances,
             "reports": reports,
             "holdings": unit_selectors.project_holdings(project),
-            "retirements": list(unit_selectors.project_retirements(project)),
+            **_retirements(project),
         },
     )
+
+
+def _retirements(project: Any) -> dict[str, Any]:
+    """The project's retirements, or, if any differs from its ledger entry, why none is shown."""
+    retirements = list(unit_selectors.project_retirements(project))
+    try:
+        as_stated.require_as_stated(retirements)
+    except RegistryError as exc:
+        return {"retirements": [], "retirements_refused": labels.error_message(exc)}
+    return {"retirements": retirements}
 
 
 # -- serial lookup -------------------------------------------------------------------------------
@@ -291,6 +302,11 @@ def ledger_entry(request: HttpRequest, seq: int) -> HttpResponse:
     if entry is None:
         raise Http404(_("No such ledger entry."))
     retirement = selectors.retirement(entry.transaction_ref) if entry.transaction_ref else None
+    if retirement is not None:
+        try:
+            as_stated.require_as_stated([retirement])
+        except RegistryError as exc:
+            return not_as_stated(request, exc)
     return render(
         request,
         "portal/entry.html",
@@ -318,10 +334,17 @@ def ledger_entry_proof(request: HttpRequest, seq: int) -> HttpResponse:
     return response
 
 
+def not_as_stated(request: HttpRequest, exc: RegistryError) -> HttpResponse:
+    """A transaction whose row differs from its ledger entry is not shown (see units.as_stated)."""
+    return render(request, "portal/not_as_stated.html", {"nav": "", "code": exc.code,
+                                                         "message": labels.error_message(exc)}, status=exc.status)
+
+
 def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
     txn = selectors.retirement(identifier)
     if txn is None:
         raise Http404(_("No completed retirement has that transaction identifier."))
+    as_stated.require_as_stated([txn])
     # The certificate's own page: it names the units and checks their proof in the reader's browser.
     verify_path = reverse("portal:certificate", args=[txn.identifier]) if txn.ledger_seq is not None else ""
     return {
@@ -339,7 +362,10 @@ def _certificate(request: HttpRequest, identifier: str) -> dict[str, Any]:
 
 @require_GET
 def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
-    context = _certificate(request, identifier)
+    try:
+        context = _certificate(request, identifier)
+    except RegistryError as exc:
+        return not_as_stated(request, exc)
     if context["verify_url"]:
         import segno  # import here: loaded for certificates only
 
@@ -351,7 +377,10 @@ def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_GET
 def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
-    context = _certificate(request, identifier)
+    try:
+        context = _certificate(request, identifier)
+    except RegistryError as exc:
+        return not_as_stated(request, exc)
     response = HttpResponse(render_pdf(context), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
     return response

@@ -23,7 +23,7 @@ from tonne.core.api_support import (
 from tonne.organisations.api_auth import AUTH, actor, require_scope, viewer
 from tonne.organisations.models import ApiToken, User
 from tonne.projects.api import IssuanceOut
-from tonne.units import selectors
+from tonne.units import as_stated, selectors
 from tonne.units import services as units
 from tonne.units.domain import Selection, check_quantity, unit_state
 from tonne.units.models import Issuance, Transaction, UnitBlock
@@ -411,13 +411,13 @@ def list_retirements(request: HttpRequest, query: Query[RetirementQuery]):
         qs = qs.filter(beneficiary__icontains=query.beneficiary)
     if query.year:
         qs = qs.filter(completed_at__year=query.year)
-    return paginate(
+    return _as_stated(paginate(
         qs,
         query,
         retirement_out,
         allowed={"retired_at": "completed_at", "quantity": "quantity", "ledger_seq": "ledger_seq"},
         default="-retired_at",
-    )
+    ))
 
 
 @router.get("/retirements/{identifier}", response={200: RetirementOut, **ERRORS}, auth=None)
@@ -428,6 +428,7 @@ def get_retirement(request: HttpRequest, identifier: str):
         f"No retirement {identifier}.",
         identifier=identifier,
     )
+    as_stated.require_as_stated([txn])
     return retirement_out(txn)
 
 
@@ -451,7 +452,7 @@ def list_transactions(request: HttpRequest, query: Query[TransactionQuery]):
     if query.idempotency_key and query.idempotency_key.strip():
         # Keys are the caller's own: someone else's key finds nothing.
         qs = qs.filter(initiated_by=user, idempotency_key=query.idempotency_key.strip())
-    return paginate(
+    return _as_stated(paginate(
         qs,
         query,
         lambda t: transaction_out(t, user),
@@ -461,7 +462,7 @@ def list_transactions(request: HttpRequest, query: Query[TransactionQuery]):
             "quantity": "quantity",
         },
         default="-created_at",
-    )
+    ))
 
 
 @router.get("/transactions/{identifier}", response={200: TransactionOut, **ERRORS}, auth=AUTH)
@@ -473,7 +474,15 @@ def get_transaction(request: HttpRequest, identifier: str):
         f"Transaction {identifier} does not exist or is not yours to see.",
         identifier=identifier,
     )
+    as_stated.require_as_stated([txn])
     return transaction_out(txn, user)
+
+
+def _as_stated(page: dict) -> dict:
+    """A page of transactions, once every one is held to its ledger entry (units.as_stated)."""
+    as_stated.require_as_stated(list(Transaction.objects.filter(
+        identifier__in=[item["identifier"] for item in page["items"]])))
+    return page
 
 
 def move_request(

@@ -55,8 +55,9 @@ def test_a_row_that_differs_from_the_ledger_is_left_for_verify_to_name(registry,
 
 
 def test_decisions_the_ledger_never_stated_are_backfilled_once(registry) -> None:
+    from tonne.aml.models import AmlAlert
     from tonne.controls.models import AccountHold, Approval, TrustedDestination
-    from tonne.kyc.models import KycProfile, ScreeningHit
+    from tonne.kyc.models import BeneficialOwner, KycProfile, ScreeningHit
 
     reg = registry
     now = clock.now()
@@ -74,12 +75,39 @@ def test_decisions_the_ledger_never_stated_are_backfilled_once(registry) -> None
                                 source="un", score=90, trigger="onboarding", created_at=now)
     TrustedDestination.objects.create(account=reg.buyer_account, party="CH", registry="Swiss registry",
                                       requested_by=reg.buyer, requested_at=now, effective_at=now)
+    BeneficialOwner.objects.create(organisation=reg.buyer_org, name="Ana Buyer", ownership_basis_points=6000)
+    AmlAlert.objects.create(rule="structuring", status="dismissed", account=reg.buyer_account,
+                            organisation=reg.buyer_org, hold=False, created_at=now, decided_by=reg.admin,
+                            decided_at=now)
     before = verify_ledger()
     assert before.first is not None and before.first.code == "STATE_DIVERGES"
 
     assert backfill() == {"control.hold": 1, "control.hold_released": 1, "control.approval_requested": 1,
                           "control.approval_decided": 1, "kyc.status": 1, "kyc.hit_raised": 1,
-                          "control.trusted_destination_added": 1}
+                          "control.trusted_destination_added": 1, "kyc.owners": 1, "aml.alert_raised": 1,
+                          "aml.alert_status": 1}
     result = verify_ledger()
     assert result.ok, result.first
     assert backfill() == {}
+
+
+def test_a_representative_delay_the_ledger_never_stated_is_backfilled(registry) -> None:
+    from django.db import transaction
+
+    from tonne.ledger.services import append_entry
+    from tonne.organisations.models import User
+
+    # A user created by an older Tonne: its entry says nothing of the delay.
+    later = clock.now().replace(year=clock.now().year + 1)
+    with transaction.atomic():
+        User.objects.create(username="old-approver", role="approver", organisation=registry.buyer_org,
+                            in_force_from=later)
+        append_entry(kind="user.created", actor=None, data={
+            "username": "old-approver", "organisation": str(registry.buyer_org.uid), "role": "approver",
+            "root": False, "active": True})
+    assert verify_ledger().ok  # the delay is not held to anything yet
+    assert backfill() == {"user.changed": 1}
+    assert verify_ledger().ok
+    User.objects.filter(username="old-approver").update(in_force_from=clock.now())
+    result = verify_ledger()
+    assert result.first is not None and "organisations_user row old-approver field in_force_from" in result.first.message

@@ -364,6 +364,7 @@ def test_create_user_records_ledger_without_password(registry) -> None:
         "role": "initiator",
         "root": False,
         "active": True,
+        "in_force_from": None,  # stated from creation: an edit of it is named by verify from day one
     }
     assert testing.PASSWORD not in entry.body
     assert user.password not in entry.body

@@ -75,7 +75,7 @@ class Command(BaseCommand):
         check.add_argument("--key", help="verifier key text (obtain it independently of the proof)")
         check.add_argument("--key-file", help="file holding the verifier key")
 
-        sub.add_parser("backfill", help="append entries for controls rows the ledger never stated (older databases)")
+        sub.add_parser("backfill", help="append entries for the rows (controls, decisions, AML alerts, owners, delays) the ledger never stated (older databases)")
         opening = sub.add_parser("opening", help="open an entry's private fields; check an opening offline")
         opening_sub = opening.add_subparsers(dest="opening_action", required=True)
         show = opening_sub.add_parser("show", help="the opening of entry SEQ (the operator's; handle with care)")
@@ -107,7 +107,7 @@ class Command(BaseCommand):
             elif action == "backfill":
                 counts = backfill()
                 self.stdout.write(", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
-                                  or "Nothing to backfill: the ledger states every controls row.")
+                                  or "Nothing to backfill: the ledger states every row it holds verify to.")
         except RegistryError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
