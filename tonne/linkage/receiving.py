@@ -142,6 +142,7 @@ def _complete(partner: Partner, body: dict[str, Any]) -> Answer:
 
 def _ranges(inbound: Inbound) -> list[tuple[int, int]]:
     """The local serials created for this transfer."""
+    assert inbound.received_transfer is not None
     return list(ImportedRange.objects.filter(transfer__uid=inbound.received_transfer, transfer__direction="received")
                 .order_by("serial_start").values_list("serial_start", "serial_end"))
 
