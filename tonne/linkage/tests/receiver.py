@@ -9,6 +9,9 @@ serve` and run its administrators' and holder's steps through this:
     python -m tonne.linkage.tests.receiver switch on|off
     python -m tonne.linkage.tests.receiver spend    (the holder moves every received unit)
     python -m tonne.linkage.tests.receiver propose REGISTRY PARTY ACCOUNT   (the holder sends them on)
+    python -m tonne.linkage.tests.receiver setup --issue N PARTY   (N units of its own, authorised for PARTY)
+    python -m tonne.linkage.tests.receiver send REGISTRY PARTY ACCOUNT START END   (the developer proposes them)
+    python -m tonne.linkage.tests.receiver withdraw TRANSFER   (the developer withdraws its proposal)
     python -m tonne.linkage.tests.receiver state
 
 Each prints one JSON line: what it did, the transfers both ways, the origin
@@ -43,7 +46,8 @@ def main(argv: list[str]) -> None:
     from tonne.linkage import receiving, sending
     from tonne.linkage import services as linkage
     from tonne.linkage.models import Inbound, Outbound
-    from tonne.organisations.models import User
+    from tonne.organisations.models import Account, User
+    from tonne.units.models import UnitBlock
 
     me = settings.TONNE_COUNTRY.lower()
     out: dict = {}
@@ -51,9 +55,11 @@ def main(argv: list[str]) -> None:
         call_command("migrate", verbosity=0)
         reg = testing.build_registry(me)
         testing.make_user(reg.government, f"{me}-approver", User.Role.APPROVER, actor=reg.root)
-        if len(argv) > 1:
-            argv = ["link", "CI-TONNE", "CI", argv[1], "https://registry.ci.example"]
         out = {"account": reg.buyer_account.identifier, "key": keys.verifier_key_text()}
+        if len(argv) > 1 and argv[1] == "--issue":
+            out["serials"] = issue(reg, int(argv[2]), argv[3])
+        elif len(argv) > 1:
+            argv = ["link", "CI-TONNE", "CI", argv[1], "https://registry.ci.example"]
     admin = User.objects.get(username=f"{me}-admin")
     try:
         if argv[0] == "link":
@@ -69,6 +75,15 @@ def main(argv: list[str]) -> None:
             controls.set_transfers_suspended(actor=admin, suspended=argv[1] == "on", reason="Test")
         elif argv[0] == "spend":
             spend(User.objects.get(username=f"{me}-buyer"))
+        elif argv[0] == "send":
+            dev = User.objects.get(username=f"{me}-dev")
+            out["transfer"] = str(sending.propose(
+                actor=dev, from_account=Account.objects.get(organisation=dev.organisation, type="holding").identifier,
+                ranges=[(int(argv[4]), int(argv[5]))], destination_party=argv[2], destination_registry=argv[1],
+                destination_account=argv[3], idempotency_key=f"send-{argv[4]}").uid)
+        elif argv[0] == "withdraw":
+            controls.cancel_waiting(actor=User.objects.get(username=f"{me}-dev"),
+                                    identifier=Outbound.objects.get(uid=argv[1]).transaction_identifier)
         elif argv[0] == "propose":
             out["transfer"] = str(send_on(User.objects.get(username=f"{me}-buyer"), *argv[1:4], sending).uid)
     except RegistryError as exc:
@@ -77,6 +92,9 @@ def main(argv: list[str]) -> None:
     out["outbound"] = {str(o.uid): [o.state, o.code] for o in Outbound.objects.all()}
     out["received"] = sorted([r.origin_serial_start, r.origin_serial_end] for r in ImportedRange.objects.all())
     out["live_itmo"] = live_itmo()
+    out["live_own"] = sorted([b.serial_start, b.serial_end] for b in UnitBlock.objects.exclude(
+        account__type=Account.Type.EXPORT) if not ImportedRange.objects.filter(serial_start__lte=b.serial_start,
+                                                                              serial_end__gte=b.serial_start).exists())
     out["held"] = sorted([f.serial_start, f.serial_end] for f in rules.active_freezes(clock.now())
                          .filter(scope="serials"))
     out["ledger_ok"] = verify_ledger().ok
@@ -105,6 +123,19 @@ def live_itmo() -> list[list[int]]:
     """The received units live here, in the originating registry's serials (their ITMO serials)."""
     return sorted([r.itmo_serial_start + s - r.serial_start, r.itmo_serial_start + e - r.serial_start]
                   for r, s, e, _ in _held_here())
+
+
+def issue(reg: Any, quantity: int, party: str) -> list[int]:
+    """The developer's project, authorised for `party`, and `quantity` units issued to it."""
+    from tonne import testing
+    from tonne.article6.tests.conftest import World
+    from tonne.organisations.models import User
+
+    world = World(reg=reg, project=testing.registered_project(reg),
+                  approver=User.objects.get(username=reg.admin.username.replace("admin", "approver")))
+    world.authorise(quantity=quantity, acquiring_parties=[party])
+    _, (issuance,) = testing.issue(reg, world.project, {2024: quantity})
+    return [issuance.serial_start, issuance.serial_end]
 
 
 def spend(holder: Any) -> None:
