@@ -34,7 +34,7 @@ from tonne.controls import services as control_services
 from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.canonical import canonical_json
-from tonne.core.errors import Conflict, ValidationFailed
+from tonne.core.errors import Conflict, RegistryError, ValidationFailed
 from tonne.ledger import keys
 from tonne.ledger.checkpoint import CheckpointError, sign_note, verify_note
 from tonne.ledger.services import append_entry
@@ -371,16 +371,18 @@ def check_transfer(signed: str) -> dict[str, Any]:
     return payload
 
 
-def receive_accepted(*, actor: User, signed: str) -> InternationalTransfer:
+def receive_accepted(*, actor: User, signed: str) -> tuple[InternationalTransfer, RegistryError | None]:
     """Units a partner sent once this registry had accepted its proposal
-    (the acceptance had its four-eyes): the checks again, then the units."""
+    (the acceptance had its four-eyes): the checks again, then the units.
+    The acceptance was a promise and the units already left the partner, so
+    a control refusing now (the kill switch, a freeze placed since) does not
+    stop them: they are created, and the refusal is returned for the caller
+    to hold them (docs/linkage.md §3.4). Every other check still refuses."""
     payload, _ = _receivable(signed, None)
     with transaction.atomic():
         account, total = _check_receivable(payload)
-        decision = gate.decide_import(account, total, clock.now())
-        if decision.refusal is not None:
-            raise decision.refusal
-        return _receive(actor, signed, payload, account, total, approval=None)
+        refusal = gate.decide_import(account, total, clock.now()).refusal
+        return _receive(actor, signed, payload, account, total, approval=None), refusal
 
 
 def carry_out_import(approval: Approval, approver: User) -> None:

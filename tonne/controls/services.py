@@ -447,12 +447,40 @@ def lift_freeze(*, actor: User, uid: Any) -> Freeze:
             raise NotFound("FREEZE_NOT_FOUND", "No such freeze.") from None
         if frozen.lifted_at is not None:
             raise Conflict("FREEZE_LIFTED", "This freeze was already lifted.")
-        frozen.lifted_at = clock.now()
-        frozen.lifted_by = actor
-        frozen.save(update_fields=["lifted_at", "lifted_by"])
-        append_entry(kind="control.freeze_lifted", actor=actor, data={"freeze": str(frozen.uid)})
-        record(Category.CONTROL, "freeze.lifted", actor=actor, target=str(frozen.uid))
+        _lift(frozen, actor)
     return frozen
+
+
+def _lift(frozen: Freeze, actor: User) -> None:
+    frozen.lifted_at = clock.now()
+    frozen.lifted_by = actor
+    frozen.save(update_fields=["lifted_at", "lifted_by"])
+    append_entry(kind="control.freeze_lifted", actor=actor, data={"freeze": str(frozen.uid)})
+    record(Category.CONTROL, "freeze.lifted", actor=actor, target=str(frozen.uid))
+
+
+def hold_serials(*, on_behalf_of: User, serial_start: int, serial_end: int, reason: str) -> Freeze:
+    """Units the registry had to create while a control refused moving them
+    (units a partner sent after this registry accepted them): a serials
+    freeze in the name of the administrator who accepted, with no end, until
+    `release_serials` once the control no longer refuses. Runs in the
+    caller's transaction; an administrator may also lift it as any freeze."""
+    frozen = Freeze.objects.create(uid=uuid.uuid4(), scope=Freeze.Scope.SERIALS, reason=reason, created_by=on_behalf_of,
+                                   created_at=clock.now(), expires_at=None, serial_start=serial_start,
+                                   serial_end=serial_end)
+    append_entry(kind="control.freeze", actor=on_behalf_of, data={"freeze": str(frozen.uid), **freeze_target(frozen)})
+    record(Category.CONTROL, "freeze.created", actor=on_behalf_of, target=str(frozen.uid), detail=freeze_target(frozen))
+    return frozen
+
+
+def release_serials(*, on_behalf_of: User, serial_start: int, serial_end: int, reason: str) -> int:
+    """Lift the holds `hold_serials` placed on exactly these serials with this reason. Runs in the caller's transaction."""
+    held = list(Freeze.objects.select_for_update().filter(
+        scope=Freeze.Scope.SERIALS, serial_start=serial_start, serial_end=serial_end, reason=reason,
+        lifted_at__isnull=True))
+    for frozen in held:
+        _lift(frozen, on_behalf_of)
+    return len(held)
 
 
 # -- the registry-wide switch ----------------------------------------------------------

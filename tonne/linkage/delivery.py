@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from tonne.core import outbound
 from tonne.core.errors import ValidationFailed
-from tonne.linkage import sending
+from tonne.linkage import receiving, sending
 
 PATH = "/api/v1/linkage/messages"
 CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
@@ -40,3 +40,5 @@ def post(endpoint: str, note: str) -> tuple[str, str]:
 def run_once(say: Callable[[str], None]) -> None:
     for uid in sending.due():
         say(f"linkage {sending.deliver(uid, post)}")
+    for transfer in receiving.release_held():
+        say(f"linkage {transfer}: released")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from typing import Any
 
@@ -21,6 +22,8 @@ REQUESTS = ("proposal", "complete", "cancel")
 STATES = ("checked", "awaiting_approval", "accepted", "rejected", "completed", "closed", "unknown")
 MAX_FILE = 4_000_000
 MAX_CODE = 60
+CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _signed(body: dict[str, Any]) -> str:
@@ -47,12 +50,38 @@ def _fail(field: str, message: str) -> ValidationFailed:
 
 
 def _text(body: dict[str, Any], key: str, limit: int, *, nullable: bool = False) -> str | None:
-    value = body.get(key)
+    """Every field is present (null where the message has nothing to say): missing is not null."""
+    if key not in body:
+        raise _fail(key, "is missing.")
+    value = body[key]
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not value or len(value) > limit:
         raise _fail(key, f"must be text of 1-{limit} characters.")
     return value
+
+
+def _null(body: dict[str, Any], key: str, kind: str) -> None:
+    if key not in body:
+        raise _fail(key, "is missing.")
+    if body[key] is not None:
+        raise _fail(key, f"is null in a {kind}.")
+
+
+def _code(body: dict[str, Any], key: str, *, nullable: bool) -> None:
+    value = _text(body, key, MAX_CODE, nullable=nullable)
+    if value is not None and not CODE.fullmatch(value):
+        raise _fail(key, "must be a code: capital letters, digits and _.")
+
+
+def _time(body: dict[str, Any], key: str) -> None:
+    value = _text(body, key, 40)
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _fail(key, "must be an ISO 8601 date-time.") from None
+    if at.tzinfo is None:
+        raise _fail(key, "must name its time zone.")
 
 
 def read(note: str, verifier_key: str, *, sender: str, types: tuple[str, ...]) -> dict[str, Any]:
@@ -64,7 +93,7 @@ def read(note: str, verifier_key: str, *, sender: str, types: tuple[str, ...]) -
         raise _fail("note", "is not one JSON object.") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise _fail("format", f"must be {FORMAT}.")
-    if body.get("type") not in types:
+    if not isinstance(body.get("type"), str) or body["type"] not in types:
         raise _fail("type", f"must be one of: {', '.join(types)}.")
     transfer = _text(body, "transfer", 36)
     try:
@@ -74,20 +103,22 @@ def read(note: str, verifier_key: str, *, sender: str, types: tuple[str, ...]) -
     if canonical != transfer:
         raise _fail("transfer", "must be a UUID in its canonical form.")
     if body.get("from") != sender:
-        raise ValidationFailed("TRANSFER_SENDER_MISMATCH", f"The message says it is from {body.get('from')!r}, "
+        raise ValidationFailed("TRANSFER_SENDER_MISMATCH", f"The message says it is from {str(body.get('from'))[:100]!r}, "
                                f"but {sender} signed it.", field="from")
     if body.get("to") != settings.TONNE_ARTICLE6_REGISTRY_ID:
         raise ValidationFailed("TRANSFER_NOT_FOR_THIS_REGISTRY", "The message is for another registry.", field="to")
-    _text(body, "at", 40)
+    _time(body, "at")
     if body["type"] == "answer":
-        if body.get("state") not in STATES:
+        if not isinstance(body.get("state"), str) or body["state"] not in STATES:
             raise _fail("state", f"must be one of: {', '.join(STATES)}.")
-        _text(body, "request_sha256", 64)
-        for key in ("code", "field"):
-            _text(body, key, 200, nullable=True)
+        if not SHA256.fullmatch(_text(body, "request_sha256", 64) or ""):
+            raise _fail("request_sha256", "must be 64 lower-case hex digits.")
+        _code(body, "code", nullable=True)
+        _text(body, "field", 200, nullable=True)
+    elif body["type"] == "cancel":
+        _null(body, "file", "cancel")
+        _code(body, "reason", nullable=False)
     else:
-        _text(body, "file", MAX_FILE, nullable=True)
-        _text(body, "reason", MAX_CODE, nullable=True)
-        if body["type"] in ("proposal", "complete") and body.get("file") is None:
-            raise _fail("file", "is the signed transfer file.")
+        _text(body, "file", MAX_FILE)
+        _null(body, "reason", body["type"])
     return body

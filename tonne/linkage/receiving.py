@@ -14,9 +14,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from tonne.article6 import international
+from tonne.article6.models import ImportedRange
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import gate
+from tonne.controls import services as control_services
 from tonne.controls.models import Approval
 from tonne.controls.services import new_approval
 from tonne.core import clock, text
@@ -26,7 +28,7 @@ from tonne.linkage import messages
 from tonne.linkage.models import Inbound, Partner
 from tonne.linkage.services import sender_of
 from tonne.organisations.models import User
-from tonne.organisations.services import require_registry_administrator
+from tonne.organisations.services import get_account, require_registry_administrator
 
 ACCEPT = "linkage_accept"  # the approval's action
 State = Inbound.State
@@ -122,14 +124,58 @@ def _complete(partner: Partner, body: dict[str, Any]) -> Answer:
     assert inbound.accepted_by is not None
     try:
         with transaction.atomic():
-            received = international.receive_accepted(actor=inbound.accepted_by, signed=file)
-    except RegistryError as exc:  # e.g. the kill switch: still accepted, the sender tries again
+            received, refusal = international.receive_accepted(actor=inbound.accepted_by, signed=file)
+    except RegistryError as exc:  # the file or the account no longer receivable: still accepted, the sender retries
         return State.ACCEPTED, exc.code, exc.field or ""
+    # A control refusing now (the switch, a freeze since) does not break the
+    # acceptance: the units are created, held until it no longer refuses.
     inbound.state, inbound.code, inbound.received_transfer, inbound.updated_at = (
-        State.COMPLETED, "", received.uid, clock.now())
+        State.COMPLETED, refusal.code if refusal else "", received.uid, clock.now())
     inbound.save(update_fields=["state", "code", "received_transfer", "updated_at"])
-    _entry("transfer_completed", inbound, inbound.accepted_by, transaction=received.transaction_identifier)
+    for start, end in _ranges(inbound) if refusal else []:
+        control_services.hold_serials(on_behalf_of=inbound.accepted_by, serial_start=start, serial_end=end,
+                                      reason=_hold_reason(inbound))
+    _entry("transfer_completed", inbound, inbound.accepted_by, transaction=received.transaction_identifier,
+           held=refusal.code if refusal else None)
     return _answer(inbound)
+
+
+def _ranges(inbound: Inbound) -> list[tuple[int, int]]:
+    """The local serials created for this transfer."""
+    assert inbound.received_transfer is not None
+    return list(ImportedRange.objects.filter(transfer__uid=inbound.received_transfer, transfer__direction="received")
+                .order_by("serial_start").values_list("serial_start", "serial_end"))
+
+
+def _hold_reason(inbound: Inbound) -> str:
+    return (f"Received from {inbound.partner.registry_id} (transfer {inbound.transfer}) while {inbound.code}: "
+            "held until that control no longer refuses.")
+
+
+def release_held(limit: int = 100) -> list[str]:
+    """The worker's step: units created held (a control refused at completion)
+    are released once the controls let the account receive them again (the
+    switch off, the freeze lifted). The transfers released."""
+    released = []
+    held = Inbound.objects.filter(state=State.COMPLETED).exclude(code="").order_by("pk").values_list("pk", flat=True)
+    for pk in list(held[:limit]):
+        with transaction.atomic():
+            inbound = Inbound.objects.select_for_update().select_related("partner", "accepted_by").get(pk=pk)
+            if inbound.state != State.COMPLETED or not inbound.code:
+                continue
+            account = get_account(inbound.destination_account, field="destination_account")
+            if gate.decide_import(account, inbound.quantity, clock.now()).refusal is not None:
+                continue
+            assert inbound.accepted_by is not None
+            reason, held_for = _hold_reason(inbound), inbound.code
+            for start, end in _ranges(inbound):
+                control_services.release_serials(on_behalf_of=inbound.accepted_by, serial_start=start,
+                                                 serial_end=end, reason=reason)
+            inbound.code, inbound.updated_at = "", clock.now()
+            inbound.save(update_fields=["code", "updated_at"])
+            _entry("transfer_released", inbound, inbound.accepted_by, held=held_for)
+            released.append(str(inbound.transfer))
+    return released
 
 
 def _proposal_key(inbound: Inbound) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from tonne.linkage import domain
 from tonne.linkage.models import Inbound, Outbound, Partner, PartnerKey
@@ -46,8 +46,9 @@ def in_flight(user: User) -> tuple[QuerySet[Outbound], QuerySet[Inbound]]:
     """The administrator's view: transfers to and from partners not yet settled, oldest first."""
     require_registry_administrator(user)
     outbound = Outbound.objects.select_related("partner").filter(state__in=sending_open()).order_by("created_at")
-    inbound = Inbound.objects.select_related("partner").filter(
-        state__in=(Inbound.State.CHECKED, Inbound.State.AWAITING_APPROVAL, Inbound.State.ACCEPTED)
+    inbound = Inbound.objects.select_related("partner").filter(  # completed with a code: created, held
+        Q(state__in=(Inbound.State.CHECKED, Inbound.State.AWAITING_APPROVAL, Inbound.State.ACCEPTED))
+        | Q(state=Inbound.State.COMPLETED, code__gt="")
     ).order_by("created_at")
     return outbound, inbound
 
@@ -61,4 +62,6 @@ def outgoing_of(user: User) -> QuerySet[Outbound]:
     if user.organisation_id is None:
         return Outbound.objects.none()
     mine = Transaction.objects.filter(from_account__organisation_id=user.organisation_id).values("identifier")
-    return Outbound.objects.select_related("partner").filter(transaction_identifier__in=mine).order_by("-created_at")
+    quantity = Transaction.objects.filter(identifier=OuterRef("transaction_identifier")).values("quantity")[:1]
+    return (Outbound.objects.select_related("partner").filter(transaction_identifier__in=mine)
+            .annotate(quantity=Subquery(quantity)).order_by("-created_at"))

@@ -47,10 +47,11 @@ ROOT = Path(__file__).resolve().parents[3]
 class Receiver:
     """CH's installation: its own data directory, SQLite database and key."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, country: str = "CH") -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TONNE_", "DJANGO_"))}
-        self.env.update(TONNE_DATA_DIR=str(root), TONNE_COUNTRY="CH", TONNE_FOUR_EYES="", TONNE_MFA_REQUIRED="0",
+        self.env.update(TONNE_DATA_DIR=str(root), TONNE_COUNTRY=country, TONNE_FOUR_EYES="", TONNE_MFA_REQUIRED="0",
                         TONNE_KYC_REQUIRED="0", TONNE_MIN_REPRESENTATIVES="0", TONNE_DELAY_NON_TRUSTED="0",
+                        TONNE_LINKAGE_POLL_SECONDS="0", TONNE_OUTBOUND_ALLOW="127.0.0.0/8", TONNE_EXPORT_TRUSTED_ONLY="0",
                         PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="tonne.settings")
         self.server: subprocess.Popen | None = None
         with socket.socket() as s:
