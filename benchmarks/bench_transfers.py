@@ -15,8 +15,8 @@ only where the registry serialises everyone: the ledger head row lock.
 Through HTTP the same clients send single transfers, then batches of
 --batch transfers (POST /api/v1/transfers/batch, each item its own key);
 both rates are reported as ratios against the service-layer rate of the same
-run. --production serves them with the production configuration (gunicorn's
-workers, `tonne serve --production`) instead of the embedded `tonne serve`.
+run, for the embedded `tonne serve` and, with --production, then for the
+production configuration too (gunicorn's workers, `tonne serve --production`).
 Run alone, on a migrated database of your own (a name starting tonne_bench):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tonne_bench_mine \
@@ -335,15 +335,19 @@ def _server_workers(pid: int) -> int:
     return len(children.read_text().split()) if children.exists() else 0
 
 
+SERVERS = {"http": False, "http_production": True}  # result key -> production configuration
+
+
 def ratios(out: dict) -> dict:
-    """HTTP rates as fractions of the service-layer rate of the same run."""
+    """HTTP rates as fractions of the service-layer rate of the same run, per server."""
     service = out.get("service", {}).get("tps") or 0.0
-    http = out.get("http", {})
     found = {}
-    if service and "tps" in http:
-        found["http_over_service"] = round(http["tps"] / service, 3)
-    if service and "tps" in http.get("batches", {}):
-        found[f"batch_{http['batches']['batch']}_over_service"] = round(http["batches"]["tps"] / service, 3)
+    for key in SERVERS:
+        http = out.get(key, {})
+        if service and "tps" in http:
+            found[f"{key}_over_service"] = round(http["tps"] / service, 3)
+        if service and "tps" in http.get("batches", {}):
+            found[f"{key}_batch_{http['batches']['batch']}_over_service"] = round(http["batches"]["tps"] / service, 3)
     return found
 
 
@@ -375,7 +379,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--out", required=True)
     parser.add_argument("--production", action="store_true",
-                        help="HTTP through the production configuration (tonne serve --production: gunicorn)")
+                        help="HTTP also through the production configuration (tonne serve --production: gunicorn)")
     parser.add_argument("--batch", type=int, default=100, help="transfers per batch request (0: no batch phase)")
     parser.add_argument("--skip-pgbench", action="store_true", help="no pgbench baseline (it uses its own database)")
     args = parser.parse_args()
@@ -399,19 +403,22 @@ def main() -> None:
     print(f"  service layer: {args.clients} client processes, {args.seconds} s ...", flush=True)
     out["service"] = _run_clients(_service_client, state["pairs"], args.seconds)
     print(f"    {out['service']['tps']:.0f} transfers/s", flush=True)
-    server = "tonne serve --production" if args.production else "tonne serve"
-    print(f"  HTTP: {server} + {args.clients} client processes, {args.seconds} s (then batches of {args.batch}) ...",
-          flush=True)
-    try:
-        out["http"] = http_benchmark(state["pairs"], args.seconds, production=args.production, batch=args.batch)
-    except Exception as exc:  # noqa: BLE001
-        out["http"] = {"skipped": f"{type(exc).__name__}: {exc}"}
-    if "tps" in out["http"]:
-        print(f"    {out['http']['tps']:.0f} transfers/s", flush=True)
-        if "batches" in out["http"]:
-            print(f"    batches of {args.batch}: {out['http']['batches']['tps']:.0f} transfers/s", flush=True)
-    else:
-        print(f"    skipped: {out['http']['skipped']}", flush=True)
+    for key, production in SERVERS.items():
+        if production and not args.production:
+            continue
+        server = "tonne serve --production" if production else "tonne serve"
+        print(f"  HTTP: {server} + {args.clients} client processes, {args.seconds} s (then batches of {args.batch}) ...",
+              flush=True)
+        try:
+            out[key] = http_benchmark(state["pairs"], args.seconds, production=production, batch=args.batch)
+        except Exception as exc:  # noqa: BLE001
+            out[key] = {"skipped": f"{type(exc).__name__}: {exc}"}
+        if "tps" in out[key]:
+            print(f"    {out[key]['tps']:.0f} transfers/s", flush=True)
+            if "batches" in out[key]:
+                print(f"    batches of {args.batch}: {out[key]['batches']['tps']:.0f} transfers/s", flush=True)
+        else:
+            print(f"    skipped: {out[key]['skipped']}", flush=True)
     out["ratios"] = ratios(out)
     print(f"    {out['ratios']}", flush=True)
     common.write_json(args.out, out)

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -61,6 +62,8 @@ def run_verify() -> dict:
         result = {"ok": False, "error": (proc.stdout + proc.stderr)[-2000:]}
     result["wall_seconds"] = wall
     result["exit_status"] = proc.returncode
+    # The verifier is this process's only child: its peak resident set (Linux: KiB).
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     if result.get("seconds"):
         result["rate"] = result["entries"] / result["seconds"]
     return result

@@ -453,7 +453,8 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
                 moved_rows.append((
                     txid, kind, "completed", reg.admin.pk, org_of[src], "", "", account_ids[src], account_ids[dst],
                     data["quantity"], data.get("reason", ""), data.get("beneficiary", ""), data.get("purpose", ""),
-                    data.get("jurisdiction", ""), at, at, "", seq,
+                    data.get("jurisdiction", ""), data.get("compliance_period", ""), data.get("using_entity", ""),
+                    data.get("on_behalf_of", ""), at, at, "", seq,
                 ))
                 emit(f"units.{kind}", actor_of[src], data, txid)
                 if kind == "transfer":
@@ -487,11 +488,10 @@ def generate(plan: Plan, log=print) -> GenStats:  # noqa: ANN001, C901
         with raw_cursor.copy(
             "COPY units_transaction (identifier, kind, status, initiated_by_id, organisation_id, idempotency_key, "
             "request_hash, from_account_id, to_account_id, quantity, reason, beneficiary, purpose, jurisdiction, "
-            "compliance_period, using_entity, on_behalf_of, created_at, completed_at, failure_code, ledger_seq) "
-            "FROM STDIN"
+            "compliance_period, using_entity, on_behalf_of, created_at, completed_at, failure_code, ledger_seq) FROM STDIN"
         ) as copy:
-            for row in moved_rows:  # the generated moves state no compliance period, using entity or principal
-                copy.write_row((*row[:14], "", "", "", *row[14:]))
+            for row in moved_rows:
+                copy.write_row(row)
         with raw_cursor.copy("COPY ledger_opening (commitment, path, value, salt) FROM STDIN") as copy:
             for committed, value, salt, path in opening_rows:
                 copy.write_row((committed, path, canonical_json(value).decode("utf-8"), salt.hex()))

@@ -13,6 +13,8 @@ from tonne.portal.views import home
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
+    # First: every API call would otherwise be tried against each of the portal's patterns.
+    path("api/v1/", api.urls),
     path("", home, name="home"),
     path("", include("tonne.portal.urls")),
     # Sign-in and second factors are django-allauth's (the old names stay for templates).
@@ -21,7 +23,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("api/v1/", api.urls),
     path("workspace/", include("tonne.workspace.urls")),
     path("interop/cadt/", cadt_page, name="cadt-page"),
     path("cadt/", cadt_api.urls),

@@ -21,9 +21,32 @@ def required(user: User | None) -> bool:
     return bool(user.is_superuser or user.role in MOVING_ROLES)
 
 
-def enrolled(user: User) -> bool:
+# Set on a user instance read together with its second factor (authenticate_token's one row):
+# that instance lives for one request, so nothing is kept beyond the read it came from.
+_ENROLLED = "_tonne_second_factor_enrolled"
+
+
+def enrolled_sql(user_id_column: str) -> tuple[str, list[str]]:
+    """The same question as a SQL expression (with its parameters), to be asked in another statement."""
     from allauth.mfa.models import Authenticator  # allauth's models load after the apps registry
 
+    return (
+        f"EXISTS (SELECT 1 FROM {Authenticator._meta.db_table} m WHERE m.user_id = {user_id_column} "  # noqa: S608 (names; values bound)
+        "AND m.type IN (%s, %s))",
+        [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN],
+    )
+
+
+def note_enrolled(user: User, found: bool) -> None:
+    setattr(user, _ENROLLED, bool(found))
+
+
+def enrolled(user: User) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    noted = user.__dict__.get(_ENROLLED)
+    if noted is not None:
+        return bool(noted)
     return Authenticator.objects.filter(
         user=user, type__in=(Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
     ).exists()

@@ -9,17 +9,15 @@ Mounted before the units router: /retirements/batch must not be taken for
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
-from ninja.responses import NinjaJSONEncoder
 
 from tonne.access.middleware import count_batch_writes
 from tonne.access.policy import require_step_up
 from tonne.audit.services import record_denial
-from tonne.core.api_support import ERRORS, ProblemOut, StrictSchema, problem_response
+from tonne.core.api_support import ERRORS, ProblemOut, StrictSchema, json_response, problem_response
 from tonne.core.errors import NotAuthenticated, PermissionDenied
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
@@ -122,9 +120,8 @@ def _answer(
                           "transaction": None, "problem": refusal.as_problem()})
     done = sum(1 for outcome in result.outcomes if outcome.transaction is not None)
     body = {"all_or_nothing": all_or_nothing, "completed_or_waiting": done, "refused": len(items) - done, "items": items}
-    # Rendered as ninja renders (its encoder: the same dates as every answer), without
-    # validating a hundred TransactionOut again: the rows are the moves just made.
-    return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder), content_type="application/json")
+    # Without validating a hundred TransactionOut again: the rows are the moves just made.
+    return json_response(body)
 
 
 @router.post("/transfers/batch", response={200: BatchOut, **ERRORS}, auth=AUTH)

@@ -66,6 +66,30 @@ def render_serial(prefix: SerialPrefix, serials: SerialRange) -> str:
     )
 
 
+def block_answer(prefix: SerialPrefix, serials: SerialRange, project_id: str) -> dict[str, Any]:
+    """One block of a transaction as the API answers it."""
+    return {
+        "serial": render_serial(prefix, serials),
+        "serial_start": serials.start,
+        "serial_end": serials.end,
+        "quantity": serials.end - serials.start + 1,
+        "project_id": project_id,
+        "vintage": prefix.vintage,
+    }
+
+
+def moved_blocks(ordered: list[Piece], prefixes: dict[int, tuple[int, str, int, int, str]]) -> list[dict[str, Any]]:
+    """A move's blocks as its answer shows them, from the pieces it moved and
+    the prefixes of their issuances (number, host, scope, project number, project identifier)."""
+    found = []
+    for piece in ordered:
+        number, host, scope, project, project_id = prefixes[piece.block.issuance_id]
+        prefix = SerialPrefix(host=host, unit_class=piece.block.unit_class, scope=scope, project=project,
+                              vintage=piece.block.vintage, issuance=number)
+        found.append(block_answer(prefix, piece.serials, project_id))
+    return found
+
+
 _SERIAL_RE = re.compile(
     r"^(?P<host>[A-Z]{2})-(?P<cls>[A-Z][A-Z0-9.]{0,9})-(?P<scope>[1-9]|1[0-5])-(?P<project>\d{4,})"
     r"-(?P<vintage>\d{4})-(?P<issuance>[1-9]\d*)-(?P<start>[1-9]\d*)(?:-(?P<end>[1-9]\d*))?$",

@@ -141,6 +141,9 @@ class Transaction(models.Model):
 
     # Not stored: set on the answer to a retried request (same Idempotency-Key).
     replayed = False
+    # Not stored: a move's blocks as its answer shows them (domain.block_answer), from the
+    # rows the move itself read, so that answering it reads nothing again.
+    moved_blocks: list[dict] | None = None
 
     class Meta:
         ordering = ["-created_at", "-id"]

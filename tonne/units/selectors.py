@@ -23,6 +23,7 @@ from tonne.units.domain import (
     Selection,
     SerialPrefix,
     SerialRange,
+    block_answer,
     check_acquiring,
     check_transferring,
     parse_lookup,
@@ -173,7 +174,15 @@ def transaction_blocks_and_project(txn: Transaction) -> tuple[list[dict], str | 
 
 
 def transactions_blocks_and_projects(txns: list[Transaction]) -> dict[int, tuple[list[dict], str | None]]:
-    """The same for many transactions (a batch's answer) in one query."""
+    """The same for many transactions (a batch's answer) in one query; none
+    for the moves just made, which carry theirs (`moved_blocks`)."""
+    found: dict[int, tuple[list[dict], str | None]] = {}
+    for txn in txns:
+        if txn.moved_blocks is not None:
+            found[txn.pk] = (txn.moved_blocks, txn.moved_blocks[0]["project_id"] if txn.project_id else None)
+    txns = [t for t in txns if t.pk not in found]
+    if not txns:
+        return found
     # Plain rows, not model instances.
     rows = TransactionBlock.objects.filter(transaction_id__in=[t.pk for t in txns]).order_by(
         "transaction_id", "serial_start"
@@ -185,20 +194,10 @@ def transactions_blocks_and_projects(txns: list[Transaction]) -> dict[int, tuple
     blocks: dict[int, list[dict]] = {t.pk: [] for t in txns}
     projects: dict[int, str] = {}
     for txn_id, start, end, unit_class, vintage, issuance, host, scope, number, project_id, project_pk in rows:
-        blocks[txn_id].append({
-            "serial": render_serial(
-                SerialPrefix(host=host, unit_class=unit_class, scope=scope, project=number,
-                             vintage=vintage, issuance=issuance),
-                SerialRange(start, end),
-            ),
-            "serial_start": start,
-            "serial_end": end,
-            "quantity": end - start + 1,
-            "project_id": project_id,
-            "vintage": vintage,
-        })
+        prefix = SerialPrefix(host=host, unit_class=unit_class, scope=scope, project=number, vintage=vintage,
+                              issuance=issuance)
+        blocks[txn_id].append(block_answer(prefix, SerialRange(start, end), project_id))
         projects[project_pk] = project_id
-    found: dict[int, tuple[list[dict], str | None]] = {}
     for txn in txns:
         if txn.project_id is None:
             found[txn.pk] = (blocks[txn.pk], None)

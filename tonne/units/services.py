@@ -48,6 +48,7 @@ from tonne.units.domain import (
     issuance_shares,
     merged_ranges,
     move_entry,
+    moved_blocks,
     retirement_details,
     split_blocks,
 )
@@ -454,6 +455,7 @@ def _complete(
         # Before the writes: on the pipelined path COMMIT goes out with them.
         for hook in on_terminal:
             hook(moves.cursor, kind, target, block_rows, identifier, now, fields)  # fields: the use and its user
+    prefixes = moves.prefixes(sorted({p.block.issuance_id for p in ordered}))
     txn_id, entry = moves.write(
         store.MovePlan(
             shrunk=shrunk, remainders=remainders, transaction_sql=txn_sql, transaction_params=txn_params,
@@ -462,7 +464,7 @@ def _complete(
         )
     )
     # The row as written, without reading it back.
-    return loaded(
+    txn = loaded(
         Transaction,
         {"initiated_by": actor, "from_account": source, "to_account": target},
         id=txn_id, identifier=identifier, kind=kind, status=Status.COMPLETED, initiated_by_id=actor.pk,
@@ -473,6 +475,8 @@ def _complete(
         on_behalf_of=fields["on_behalf_of"], created_at=pending.created_at if pending is not None else now,
         completed_at=now, failure_code="", ledger_seq=entry.seq,
     )
+    txn.moved_blocks = moved_blocks(ordered, prefixes())
+    return txn
 
 
 def _complete_waiting(moves: store.MoveStore, txn: Transaction, ranges: list[tuple[int, int]], details: dict[str, str]) -> Transaction:

@@ -238,6 +238,18 @@ def _writes_sql(shrunk: int, remainders: int, transaction_sql: str, blocks: int)
     return "WITH " + ", ".join(parts) + " SELECT id FROM txn"
 
 
+@functools.cache
+def _prefixes_sql(issuances: int) -> str:
+    return (
+        "SELECT i.id, i.number, p.host_party, p.sectoral_scope, p.number, p.project_id FROM units_issuance i "
+        f"JOIN projects_project p ON p.id = i.project_id WHERE i.id IN ({', '.join(['%s'] * issuances)})"
+    )
+
+
+def _prefixes(rows: list[Any]) -> dict[int, tuple[int, str, int, int, str]]:
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
 def _stamp(identifier: str) -> Stamp:
     return Stamp(table="units_transaction", column="ledger_seq", key_column="identifier", key=identifier)
 
@@ -379,6 +391,14 @@ class MoveStore:
         )
         return free_parts(block, list(self.cursor.fetchall()))
 
+    def prefixes(self, issuance_ids: list[int]) -> Callable[[], dict[int, tuple[int, str, int, int, str]]]:
+        """What the serials of a move's blocks are written with, by issuance: its
+        number, the project's host Party, scope, number and identifier (read in
+        the move's transaction for its answer; the result when called)."""
+        self.cursor.execute(_prefixes_sql(len(issuance_ids)), issuance_ids)
+        rows = list(self.cursor.fetchall())
+        return lambda: _prefixes(rows)
+
     def write(self, plan: MovePlan) -> tuple[int, Appended]:
         """Write a completed move: its blocks, its transaction, its ledger entry.
         Returns the transaction's id and the entry."""
@@ -443,6 +463,12 @@ class PostgresStore(MoveStore):
             first_blocks = self.cursor.pipeline.cursor()
             first_blocks.execute(sql, [*params, FIRST_BATCH, 0])
         return flags, first_blocks
+
+    def prefixes(self, issuance_ids: list[int]) -> Callable[[], dict[int, tuple[int, str, int, int, str]]]:
+        # Queued: it goes out with the writes, in their round trip.
+        read = self.cursor.pipeline.cursor()
+        read.execute(_prefixes_sql(len(issuance_ids)), issuance_ids)
+        return lambda: _prefixes(read.fetchall())
 
     def write(self, plan: MovePlan) -> tuple[int, Appended]:
         # Everything but the ledger entry is written before the head's lock is

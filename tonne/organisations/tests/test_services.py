@@ -667,6 +667,21 @@ def test_authenticate_token(registry) -> None:
         assert exc.value.status == 401
 
 
+def test_token_user_and_organisation_read_in_one_query(registry, django_assert_num_queries) -> None:
+    """One row on each request: the instances carry every column as the ORM
+    reads it (dates, flags and UUIDs converted on SQLite too)."""
+    _, secret = orgs.issue_api_token(actor=registry.buyer, name="bot")
+    orgs.authenticate_token(secret)  # first use: last_used_at written
+    with django_assert_num_queries(1):
+        user, token = orgs.authenticate_token(secret)
+        organisation = user.organisation
+        assert token.user is user
+    for instance, stored in ((token, ApiToken.objects.get(pk=token.pk)), (user, User.objects.get(pk=user.pk)),
+                             (organisation, Organisation.objects.get(pk=organisation.pk))):
+        for field in type(instance)._meta.concrete_fields:
+            assert getattr(instance, field.attname) == getattr(stored, field.attname), field.attname
+
+
 def test_token_expiry(registry) -> None:
     clock.freeze(T0)
     _, secret = orgs.issue_api_token(actor=registry.buyer, name="bot", days=1)

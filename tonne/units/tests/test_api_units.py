@@ -50,6 +50,22 @@ def test_transfer_by_quantity_then_replay(registry, issued, client: Client) -> N
     assert balance(registry.buyer_account) == 100
 
 
+def test_answer_built_from_the_move_is_what_is_read_back(registry, client: Client) -> None:
+    """A move answers from the rows it moved (no read after it); the replay
+    reads the stored transaction: both say the same, blocks of two issuances included."""
+    project = testing.registered_project(registry)
+    testing.issue(registry, project, {2021: 50, 2022: 50})
+    headers = {**bearer(registry.developer, "trade"), "Idempotency-Key": "two-issuances"}
+    first = post(client, "/transfers", transfer_body(registry, quantity=80), headers=headers)
+    assert first.status_code == 201, first.content
+    blocks = first.json()["blocks"]
+    assert [b["vintage"] for b in blocks] == [2021, 2022] and sum(b["quantity"] for b in blocks) == 80
+    assert blocks[0]["serial"].startswith("CI-VER-14-0001-2021-1-") and blocks[1]["serial"].startswith("CI-VER-14-0001-2022-")
+    replay = post(client, "/transfers", transfer_body(registry, quantity=80), headers=headers)
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+
+
 def test_same_key_twenty_times_moves_once(registry, issued, client: Client) -> None:
     headers = {**bearer(registry.developer, "trade"), "Idempotency-Key": "storm-1"}
     size = LedgerHead.objects.get(pk=1).size
