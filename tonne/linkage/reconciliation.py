@@ -119,6 +119,8 @@ def _record(statement: Statement, transfer: str | None, code: str, found_by: str
 def _told(mismatch: Mismatch, partner: Partner) -> dict[str, Any]:
     """A mismatch as the answer tells the partner: whose serials its ranges are."""
     detail = mismatch.detail
+    if "told" in detail:  # recorded from the partner's own answer: said back as it said it
+        return {**detail["told"], "transfer": str(mismatch.transfer) if mismatch.transfer else None}
     ranges: list[list[int]] = []
     for side in ("ours", "theirs"):
         said = detail.get(side) or {}
