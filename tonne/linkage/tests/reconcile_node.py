@@ -1,7 +1,7 @@
 """The receiving installation's (CH's) reconciliation steps, in its own
 process and database (set up by `tonne.linkage.tests.receiver setup`):
 
-    python -m tonne.linkage.tests.reconcile_node corrupt TRANSFER   (its received row edited behind its back)
+    python -m tonne.linkage.tests.reconcile_node corrupt|restore TRANSFER   (its received row edited behind its back)
     python -m tonne.linkage.tests.reconcile_node move TRANSFER      (its holder moves one received unit)
     python -m tonne.linkage.tests.reconcile_node statement FILE     (a checkpoint, then its statement to CI)
     python -m tonne.linkage.tests.reconcile_node resolve MISMATCH
@@ -36,9 +36,10 @@ def main(argv: list[str]) -> None:
 
     out: dict = {}
     try:
-        if argv[0] == "corrupt":
+        if argv[0] in ("corrupt", "restore"):
+            shift = 10 if argv[0] == "corrupt" else -10
             ImportedRange.objects.filter(transfer__uid=argv[1]).update(
-                origin_serial_start=F("origin_serial_start") + 10, origin_serial_end=F("origin_serial_end") + 10)
+                origin_serial_start=F("origin_serial_start") + shift, origin_serial_end=F("origin_serial_end") + shift)
         elif argv[0] == "move":
             first = ImportedRange.objects.filter(transfer__uid=argv[1]).order_by("serial_start").first()
             assert first is not None

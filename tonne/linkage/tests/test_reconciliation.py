@@ -9,6 +9,7 @@ statements from strangers refused."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import subprocess
 import sys
@@ -116,15 +117,27 @@ def test_reconciliation_between_two_registries(world: World, tmp_path: Path, set
         assert there["code"] == "UNITS_FROZEN"
         (found,) = there["open"]
         assert (found["code"], found["found_by"], str(first.uid)) == ("RECON_RANGES_DIFFER", "us", found["transfer"])
-        assert reconcile(world) == ["CH-TONNE: 1 mismatch(es)"]  # found again: the same open mismatch
+        make_checkpoint(force=True)
+        said = io.StringIO()
+        call_command("linkage", "reconcile", "CH-TONNE", "--user", world.reg.admin.username, stdout=said)
+        assert "CH-TONNE: 1 mismatch(es)" in said.getvalue()  # found again: the same open mismatch
         assert Mismatch.objects.count() == 1 and len(node(ch_node, "state")["open"]) == 1
 
         # 4. Resolved by each side's administrator: the freezes lifted, the units move again.
         reconciliation.resolve(actor=world.reg.admin, uid=str(here.uid), reason="CH restored its row")
         assert Freeze.objects.get(uid=here.freezes[0]).lifted_at is not None
+        node(ch_node, "restore", str(first.uid))
         assert node(ch_node, "resolve", found["uid"])["state"] == "resolved"
         moved = node(ch_node, "move", str(first.uid))
         assert moved.get("moved") and moved["ledger_ok"]
+
+        # The worker's job: a statement once TONNE_LINKAGE_RECONCILE_HOURS have passed since the last one.
+        settings.TONNE_LINKAGE_RECONCILE_HOURS = 24
+        assert reconciliation.due(clock.now()) == []
+        clock.freeze(clock.now() + dt.timedelta(hours=25))
+        worked: list[str] = []
+        delivery.reconcile_once(worked.append)
+        assert worked == ["reconciliation CH-TONNE: 0 mismatch(es)"] and reconciliation.due(clock.now()) == []
 
         # 5. A checkpoint of ours CH has seen, shown with another history (a fork): a mismatch there.
         latest = Partner.objects.get(registry_id="CH-TONNE")
