@@ -348,6 +348,9 @@ TONNE_ARTICLE6_REGISTRY_ID = os.environ.get("TONNE_ARTICLE6_REGISTRY_ID", f"{TON
 # decision every TONNE_LINKAGE_POLL_SECONDS and retries failures with backoff.
 TONNE_LINKAGE_TIMEOUT_HOURS = int(os.environ.get("TONNE_LINKAGE_TIMEOUT_HOURS", "72"))
 TONNE_LINKAGE_POLL_SECONDS = int(os.environ.get("TONNE_LINKAGE_POLL_SECONDS", "30"))
+# Every TONNE_LINKAGE_RECONCILE_HOURS the worker sends each active partner a
+# reconciliation statement (docs/linkage.md §3.6); 0: only on demand.
+TONNE_LINKAGE_RECONCILE_HOURS = int(os.environ.get("TONNE_LINKAGE_RECONCILE_HOURS", "24"))
 
 # -- sign-in (django-allauth), second factors, sessions, rate limits, headers --
 AUTHENTICATION_BACKENDS = [
@@ -385,7 +388,7 @@ TONNE_AUTH_FAILURES_PER_HOUR = int(os.environ.get("TONNE_AUTH_FAILURES_PER_HOUR"
 TONNE_RATE_LIMITED_PATHS = ("/api/", "/cadt/")
 # Anonymous writes that are signed by a partner registry's key (docs/linkage.md):
 # not counted as a visitor's, only by the per-minute rates.
-TONNE_SIGNED_MESSAGE_PATHS = ("/api/v1/linkage/messages", "/api/v1/linkage/check")
+TONNE_SIGNED_MESSAGE_PATHS = ("/api/v1/linkage/messages", "/api/v1/linkage/check", "/api/v1/linkage/statements")
 # This registry's public address: CAD Trust requires a link on every project and unit,
 # and a record without its own link gets its public page here.
 TONNE_PUBLIC_URL = os.environ.get("TONNE_PUBLIC_URL", "http://localhost:8000").rstrip("/")

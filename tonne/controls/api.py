@@ -250,7 +250,7 @@ def freeze_out(frozen: Freeze) -> dict[str, Any]:
         "created_at": frozen.created_at,
         "expires_at": frozen.expires_at,
         "lifted_at": frozen.lifted_at,
-        "created_by": frozen.created_by.username,
+        "created_by": frozen.created_by.username if frozen.created_by else "",
     }
 
 

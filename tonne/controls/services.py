@@ -391,6 +391,20 @@ def freeze(
     expires_at: dt.datetime | None = None,
 ) -> Freeze:
     require_registry_administrator(actor)
+    return _freeze(actor, scope, reason, account, project, serial_start, serial_end, expires_at)
+
+
+def freeze_serials_found(*, serial_start: int, serial_end: int, reason: str) -> Freeze:
+    """A serial range the registry itself freezes when it finds something
+    wrong with it (a reconciliation mismatch): no person placed it, an
+    administrator lifts it."""
+    return _freeze(None, Freeze.Scope.SERIALS, reason, None, None, serial_start, serial_end, None)
+
+
+def _freeze(
+    actor: User | None, scope: str, reason: str, account: str | None, project: str | None,
+    serial_start: int | None, serial_end: int | None, expires_at: dt.datetime | None,
+) -> Freeze:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("REASON_REQUIRED", "A freeze needs a reason.", field="reason")

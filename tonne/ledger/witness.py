@@ -183,14 +183,19 @@ def _proof(log: WitnessedLog, checkpoint: Checkpoint) -> list[bytes]:
         raise ValidationFailed(WITNESS_BAD_ANSWER, f"{url}: proof hashes are not hex") from None
 
 
-def _judge(log: WitnessedLog, checkpoint: Checkpoint) -> tuple[str, str] | None:
-    """Why this checkpoint must not be cosigned, or None."""
+def judge(log: WitnessedLog, checkpoint: Checkpoint, proof: list[bytes] | None = None) -> tuple[str, str] | None:
+    """Why this checkpoint must not be cosigned, or None. The consistency
+    proof from the size last cosigned is fetched from the log unless given
+    (a partner registry carries it in its reconciliation statement)."""
     if log.size and checkpoint.size < log.size:
         return WITNESS_ROLLBACK, f"the log shows {checkpoint.size} entries; this witness cosigned {log.size}"
     if not log.size:
         return None
     old_root = bytes.fromhex(log.root_hash)
-    proof = [] if checkpoint.size == log.size else _proof(log, checkpoint)
+    if checkpoint.size == log.size:
+        proof = []
+    elif proof is None:
+        proof = _proof(log, checkpoint)
     if not merkle.verify_consistency(log.size, checkpoint.size, old_root, checkpoint.root, proof):
         return WITNESS_FORK, (
             f"the checkpoint of size {checkpoint.size} does not extend the one of size {log.size} "
@@ -212,7 +217,7 @@ def witness(origin: str) -> Outcome:
         if not served:
             raise ValidationFailed(WITNESS_BAD_ANSWER, "the latest checkpoint has no note")
         checkpoint = verify_checkpoint(served, log.verifier_key, expected_origin=log.origin)
-        refused = _judge(log, checkpoint)
+        refused = judge(log, checkpoint)
     except CheckpointError as exc:
         refused = (exc.code, exc.message)
     except ValidationFailed as exc:
@@ -221,16 +226,23 @@ def witness(origin: str) -> Outcome:
             return Outcome(origin, False, log.size, exc.code, exc.message)
         refused = (exc.code, exc.message)
     with transaction.atomic():
-        log = WitnessedLog.objects.select_for_update().get(pk=log.pk)
-        if refused is not None:
-            WitnessRefusal.objects.create(log=log, code=refused[0], message=refused[1][:2000], note=served[:65536],
-                                          at=clock.now())
-            return Outcome(origin, False, log.size, *refused)
-        now = clock.now()
-        log.cosigned_note = cosign(served, witness_name(), witness_private_key(), int(now.timestamp()))
-        log.size, log.root_hash, log.cosigned_at = checkpoint.size, checkpoint.root.hex(), now
-        log.save(update_fields=["cosigned_note", "size", "root_hash", "cosigned_at"])
-    return Outcome(origin, True, checkpoint.size)
+        return keep(log, served, checkpoint if refused is None else None, refused)
+
+
+def keep(log: WitnessedLog, served: str, checkpoint: Checkpoint | None, refused: tuple[str, str] | None) -> Outcome:
+    """The judgment kept (inside the caller's transaction): a refusal as
+    evidence, or the checkpoint cosigned and remembered as the one every
+    later checkpoint must extend."""
+    log = WitnessedLog.objects.select_for_update().get(pk=log.pk)
+    if refused is not None or checkpoint is None:
+        code, message = refused or (WITNESS_BAD_ANSWER, "no checkpoint")
+        WitnessRefusal.objects.create(log=log, code=code, message=message[:2000], note=served[:65536], at=clock.now())
+        return Outcome(log.origin, False, log.size, code, message)
+    now = clock.now()
+    log.cosigned_note = cosign(served, witness_name(), witness_private_key(), int(now.timestamp()))
+    log.size, log.root_hash, log.cosigned_at = checkpoint.size, checkpoint.root.hex(), now
+    log.save(update_fields=["cosigned_note", "size", "root_hash", "cosigned_at"])
+    return Outcome(log.origin, True, checkpoint.size)
 
 
 def witness_all() -> list[Outcome]:

@@ -17,7 +17,7 @@ from tonne.controls.api import ApprovalOut, approval_out
 from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.api_support import ERRORS, StrictSchema
-from tonne.linkage import receiving, selectors, sending
+from tonne.linkage import delivery, receiving, reconciliation, selectors, sending
 from tonne.linkage import services as linkage
 from tonne.linkage.models import Inbound, Outbound
 from tonne.organisations.api_auth import AUTH, actor, require_scope
@@ -249,3 +249,74 @@ def reject_transfer(request: HttpRequest, registry_id: str, transfer: str, paylo
     """Reject a partner's proposal: nothing is created here; its units stay with the sender."""
     user = _admin(request, change=True)
     return inbound_out(receiving.reject(actor=user, registry_id=registry_id, transfer=transfer, reason=payload.reason))
+
+
+# -- reconciliation (docs/linkage.md §3.6) --------------------------------------------
+
+
+@router.post("/linkage/statements", response={200: LinkageMessageOut, **ERRORS}, auth=None)
+def receive_statement(request: HttpRequest, payload: LinkageMessageIn):
+    """A partner registry's reconciliation statement: compared with this
+    registry's account, its checkpoint witnessed; the answer (signed) carries
+    the mismatches found. Its signature is the credential; a replay gets the
+    same answer."""
+    return {"note": reconciliation.handle_statement(payload.note)}
+
+
+class StatementOut(Schema):
+    at: dt.datetime
+    answered_at: dt.datetime | None
+    mismatches: int
+    checkpoint_size: int | None
+    witness_code: str = Field(..., description="why the partner's checkpoint was not cosigned (empty: it was)")
+
+
+class MismatchOut(Schema):
+    uid: uuid.UUID
+    registry_id: str
+    transfer: str | None = Field(None, description="null: the partner's ledger (a rollback or a fork)")
+    code: str
+    found_by: str = Field(..., description="us, or partner (told in its answer)")
+    detail: dict
+    frozen: list[list[int]] = Field(..., description="this registry's serial ranges frozen until it is resolved")
+    state: str
+    found_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    resolution: str
+
+
+class ReconciliationOut(Schema):
+    registry_id: str
+    status: str
+    last_sent: StatementOut | None
+    last_received: StatementOut | None
+    open: list[MismatchOut]
+
+
+class ReconcileIn(StrictSchema):
+    registry_id: str | None = Field(None, max_length=100, description="One partner (default: every active one)")
+
+
+class ReconcileOut(Schema):
+    results: list[str] = Field(..., description="per partner: the mismatches found, or why no answer came")
+
+
+@router.get("/linkage/reconciliation", response={200: list[ReconciliationOut], **ERRORS}, auth=AUTH)
+def reconciliation_reports(request: HttpRequest):
+    """Per partner: the last statements sent and received, and the open mismatches."""
+    return selectors.reconciliation_reports(_admin(request, change=False))
+
+
+@router.post("/linkage/reconciliation", response={200: ReconcileOut, **ERRORS}, auth=AUTH)
+def reconcile(request: HttpRequest, payload: ReconcileIn):
+    """Send a statement to every active partner (or one) now, and take the answers."""
+    user = _admin(request, change=False)
+    return {"results": reconciliation.reconcile_now(actor=user, post=delivery.post, registry_id=payload.registry_id)}
+
+
+@router.post("/linkage/mismatches/{uid}/resolve", response={200: MismatchOut, **ERRORS}, auth=AUTH)
+def resolve_mismatch(request: HttpRequest, uid: str, payload: PartnerReasonIn):
+    """Resolve a mismatch, saying how: the freezes of its units are lifted."""
+    user = _admin(request, change=True)
+    return selectors.mismatch_out(reconciliation.resolve(actor=user, uid=uid, reason=payload.reason))

@@ -10,18 +10,18 @@ import json
 import re
 from collections.abc import Callable
 
-from tonne.core import outbound
+from tonne.core import clock, outbound
 from tonne.core.errors import ValidationFailed
-from tonne.linkage import receiving, sending
+from tonne.linkage import receiving, reconciliation, sending
 
 PATH = "/api/v1/linkage/messages"
 CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
 
 
-def post(endpoint: str, note: str) -> tuple[str, str]:
+def post(endpoint: str, note: str, path: str = PATH) -> tuple[str, str]:
     """(the answer note, "") or ("", what went wrong: a status and the partner's code, never its text)."""
     try:
-        answer = outbound.send("POST", endpoint + PATH, body=json.dumps({"note": note}).encode("utf-8"),
+        answer = outbound.send("POST", endpoint + path, body=json.dumps({"note": note}).encode("utf-8"),
                                headers={"Content-Type": "application/json"}, max_bytes=1 << 20)
     except ValidationFailed as exc:
         return "", exc.code
@@ -42,3 +42,9 @@ def run_once(say: Callable[[str], None]) -> None:
         say(f"linkage {sending.deliver(uid, post)}")
     for transfer in receiving.release_held():
         say(f"linkage {transfer}: released")
+
+
+def reconcile_once(say: Callable[[str], None]) -> None:
+    """Statements to the partners due one (every TONNE_LINKAGE_RECONCILE_HOURS)."""
+    for partner in reconciliation.due(clock.now()):
+        say(f"reconciliation {reconciliation.exchange(partner, post)}")

@@ -123,3 +123,63 @@ class Inbound(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transfer} from {self.partner_id} ({self.state})"
+
+
+class Statement(models.Model):
+    """One reconciliation statement (docs/linkage.md §3.6): sent to a partner
+    (with the answer it got) or received from one (with the answer given, so
+    a replay gets the same answer)."""
+
+    class Direction(models.TextChoices):
+        SENT = "sent"
+        RECEIVED = "received"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="statements")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    note = models.TextField()
+    note_sha256 = models.CharField(max_length=64)
+    answer = models.TextField(blank=True, default="")  # the signed answer (empty: not answered yet)
+    mismatches = models.PositiveIntegerField(default=0)  # found by this exchange
+    witness_code = models.CharField(max_length=60, blank=True, default="")  # why its checkpoint was not cosigned
+    checkpoint_size = models.PositiveBigIntegerField(null=True, blank=True)  # the sender's checkpoint in it
+    at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "direction", "note_sha256"],
+                                               name="linkage_statement_once")]
+        indexes = [models.Index(fields=["partner", "direction", "at"], name="linkage_statement_latest")]
+
+    def __str__(self) -> str:
+        return f"statement {self.direction} {self.partner_id} at {self.at}"
+
+
+class Mismatch(models.Model):
+    """A difference between this registry's account of the transfers with a
+    partner and the partner's (or a checkpoint that does not extend the one
+    seen before). Its units stay frozen until an administrator resolves it."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    uid = models.UUIDField(unique=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="mismatches")
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="found")
+    transfer = models.UUIDField(null=True, blank=True)  # null: the partner's ledger (a rollback or a fork)
+    code = models.CharField(max_length=60)
+    found_by = models.CharField(max_length=10)  # "us" or "partner" (told in its answer)
+    detail = models.JSONField(default=dict)  # what each side says
+    frozen = models.JSONField(default=list)  # [[start, end], …] of this registry's serials frozen for it
+    freezes = models.JSONField(default=list)  # the controls freezes' uids, lifted on resolution
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    found_at = models.DateTimeField()
+    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "state"], name="linkage_mismatch_open")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.transfer} with {self.partner_id} ({self.state})"

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from tonne.linkage import domain
-from tonne.linkage.models import Inbound, Outbound, Partner, PartnerKey
+from tonne.linkage.models import Inbound, Mismatch, Outbound, Partner, PartnerKey, Statement
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
 from tonne.units.models import Transaction
@@ -65,3 +65,39 @@ def outgoing_of(user: User) -> QuerySet[Outbound]:
     quantity = Transaction.objects.filter(identifier=OuterRef("transaction_identifier")).values("quantity")[:1]
     return (Outbound.objects.select_related("partner").filter(transaction_identifier__in=mine)
             .annotate(quantity=Subquery(quantity)).order_by("-created_at"))
+
+
+def reconciliation_reports(user: User) -> list[dict[str, Any]]:
+    """Per partner: the last statement sent and received, and the mismatches still open."""
+    require_registry_administrator(user)
+    reports = []
+    for partner in Partner.objects.exclude(status=Partner.Status.REMOVED).order_by("registry_id"):
+        last = {d: Statement.objects.filter(partner=partner, direction=d).order_by("-at").first()
+                for d in Statement.Direction.values}
+        reports.append({
+            "registry_id": partner.registry_id, "status": partner.status,
+            "last_sent": statement_out(last[Statement.Direction.SENT]),
+            "last_received": statement_out(last[Statement.Direction.RECEIVED]),
+            "open": [mismatch_out(m) for m in partner.mismatches.filter(state=Mismatch.State.OPEN).order_by("found_at")],
+        })
+    return reports
+
+
+def statement_out(statement: Statement | None) -> dict[str, Any] | None:
+    if statement is None:
+        return None
+    return {"at": statement.at, "answered_at": statement.answered_at, "mismatches": statement.mismatches,
+            "checkpoint_size": statement.checkpoint_size, "witness_code": statement.witness_code}
+
+
+def mismatches(user: User, state: str | None = None) -> QuerySet[Mismatch]:
+    require_registry_administrator(user)
+    found = Mismatch.objects.select_related("partner", "resolved_by").order_by("-found_at")
+    return found.filter(state=state) if state else found
+
+
+def mismatch_out(m: Mismatch) -> dict[str, Any]:
+    return {"uid": m.uid, "registry_id": m.partner.registry_id, "transfer": str(m.transfer) if m.transfer else None,
+            "code": m.code, "found_by": m.found_by, "detail": m.detail, "frozen": m.frozen, "state": m.state,
+            "found_at": m.found_at, "resolved_at": m.resolved_at,
+            "resolved_by": m.resolved_by.username if m.resolved_by else None, "resolution": m.resolution}

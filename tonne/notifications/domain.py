@@ -20,7 +20,8 @@ TRANSACTION = "transaction"
 ACCOUNT = "account"
 ORGANISATION = "organisation"
 APPROVAL = "approval"
-SUBJECTS = (PROJECT, REPORT, TRANSACTION, ACCOUNT, ORGANISATION, APPROVAL)
+PARTNER = "partner"  # a partner registry (its reconciliation report)
+SUBJECTS = (PROJECT, REPORT, TRANSACTION, ACCOUNT, ORGANISATION, APPROVAL, PARTNER)
 
 # Who is concerned, as (kind, reference) the services resolve.
 ADMINISTRATORS = "administrators"  # the registry administrators (reference unused)
@@ -139,6 +140,10 @@ def events_of(kind: str, data: dict[str, Any], transaction_ref: str) -> list[Eve
         project = _text(data["project"])
         return [Event("project_frozen", PROJECT, project, ((DEVELOPER_OF, project),),
                       {"project": project, "reason": _text(data.get("reason"))})]
+    if kind == "linkage.mismatch_found" and _text(data.get("registry_id")):
+        registry = _text(data["registry_id"])
+        return [Event("linkage_mismatch", PARTNER, registry, ((ADMINISTRATORS, ""),),
+                      {"registry": registry, "code": _text(data.get("code"))})]
     if kind.startswith(("account.", "control.")):
         return _account_events(kind, data)
     if kind.startswith("units.") and transaction_ref:

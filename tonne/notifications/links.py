@@ -19,6 +19,8 @@ def link(subject: str, ref: str, event: str = "") -> str:
     try:
         if subject in _PAGES:
             return reverse(_PAGES[subject], args=[ref])
+        if subject == domain.PARTNER:
+            return reverse("workspace:linkage-reconciliation")
         if subject == domain.APPROVAL:
             return reverse("workspace:inbox-item", args=["approvals", ref])
         if subject == domain.ORGANISATION:  # the administrators decide on it; its members see their own page

@@ -33,6 +33,8 @@ TEXTS: dict[str, Any] = {
     "account_status": _("Account %(account)s is now %(status)s."),
     "account_controls": _("The controls of account %(account)s changed (limits or trusted accounts)."),
     "account_frozen": _("Account %(account)s was frozen."),
+    "linkage_mismatch": _("Reconciliation with partner registry %(registry)s found a mismatch (%(code)s): the units "
+                          "concerned are frozen until it is resolved."),
     "transaction_completed": _("Transaction %(transaction)s (%(kind)s) was completed."),
     "approval_requested": _("A request (%(action)s) awaits your approval."),
     "approval_decided": _("Your request (%(action)s) was %(status)s."),

@@ -104,6 +104,7 @@ JOBS = (
     Job("notifications", notify),
     Job("witness", witness_once),  # keeps its own schedule (TONNE_WITNESS_EVERY_MINUTES)
     Job("linkage", linkage.run_once),  # international transfers' messages to partner registries
+    Job("reconcile", linkage.reconcile_once, 60.0),  # statements to partner registries (TONNE_LINKAGE_RECONCILE_HOURS)
 )
 
 

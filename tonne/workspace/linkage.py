@@ -19,7 +19,7 @@ from tonne.access import policy as access_policy
 from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.errors import RegistryError
-from tonne.linkage import receiving, selectors
+from tonne.linkage import delivery, receiving, reconciliation, selectors
 from tonne.workspace.views.common import (
     ADMIN,
     HOLDER,
@@ -84,3 +84,56 @@ def reject(request: HttpRequest, registry_id: str, transfer: str) -> HttpRespons
 def outgoing(request: HttpRequest) -> HttpResponse:
     rows = selectors.outgoing_of(_user(request))[:500]
     return render(request, "workspace/linkage_outgoing.html", {"rows": rows, "now": clock.now()})
+
+
+class ResolveForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("How it was resolved"), max_length=500)
+
+
+@role_required(ADMIN)
+def reconciliation_page(request: HttpRequest) -> HttpResponse:
+    """Per partner: the last statements sent and received, the open mismatches (resolved here)."""
+    user = _user(request)
+    return render(request, "workspace/linkage_reconciliation.html", {
+        "reports": selectors.reconciliation_reports(user), "resolve_form": ResolveForm(),
+        "resolved": selectors.mismatches(user, "resolved")[:50],
+    })
+
+
+def _act(request: HttpRequest, act: object, *, step_up: bool) -> HttpResponse:
+    back = reverse("workspace:linkage-reconciliation")
+    user = _user(request)
+    try:
+        if step_up:
+            access_policy.require_step_up(request, user)
+        said = act(user)  # type: ignore[operator]
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back)
+        messages.error(request, f"{exc.code}: {exc.message}")
+        return redirect(back)
+    messages.success(request, said)
+    return redirect(back)
+
+
+@require_POST
+@role_required(ADMIN)
+def reconcile(request: HttpRequest) -> HttpResponse:
+    """Statements to every active partner now (the worker does it every TONNE_LINKAGE_RECONCILE_HOURS)."""
+    def run(user: object) -> str:
+        said = reconciliation.reconcile_now(actor=user, post=delivery.post)  # type: ignore[arg-type]
+        return "; ".join(said) or _("No active partner registry.")
+    return _act(request, run, step_up=False)
+
+
+@require_POST
+@role_required(ADMIN)
+def resolve(request: HttpRequest, uid: str) -> HttpResponse:
+    form = ResolveForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+
+    def run(user: object) -> str:
+        found = reconciliation.resolve(actor=user, uid=uid, reason=reason)  # type: ignore[arg-type]
+        return _("Mismatch %(code)s with %(registry)s resolved; the freezes of its units are lifted.") % {
+            "code": found.code, "registry": found.partner.registry_id}
+    return _act(request, run, step_up=True)

@@ -178,6 +178,10 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "linkage_retire_key": ADMIN,
     "linkage_suspend_partner": ADMIN,
     "linkage_remove_partner": ADMIN,
+    "linkage_receive_statement": PUBLIC,  # answered only when a partner's key signed the statement
+    "linkage_reconciliation_reports": ADMIN,
+    "linkage_reconcile": ADMIN,
+    "linkage_resolve_mismatch": ADMIN,
     "article6_get_export": HOLDER,
     "cadt_export": PUBLIC,
     "cadt_import_file": ADMIN,
@@ -398,6 +402,7 @@ def build_world(settings: Any) -> dict[str, Any]:
             "linkage_remove_partner")},
         **{op: {"registry_id": "SE-MX", "transfer": str(uuid.uuid4())} for op in (
             "linkage_accept_transfer", "linkage_reject_transfer")},
+        "linkage_resolve_mismatch": {"uid": str(uuid.uuid4())},
     }
     move = {"from_account": dev_acc, "quantity": 1}
     a6_terms = {"acquiring_parties": ["CH"], "purposes": ["ndc"], "quantity": 10, "vintage_from": 2022,
@@ -466,6 +471,8 @@ def build_world(settings: Any) -> dict[str, Any]:
         "linkage_suspend_partner": {"reason": "matrix"},
         "linkage_check_transfer": {"signed_file": "not a note"},
         "linkage_receive_message": {"note": "not a note"},
+        "linkage_receive_statement": {"note": "not a note"},
+        "linkage_resolve_mismatch": {"reason": "matrix"},
         "linkage_propose_transfer": {"from_account": dev_acc, "ranges": [{"start": block.serial_start,
                                      "end": block.serial_start}], "destination_party": "CH",
                                      "destination_registry": "CH-TONNE", "destination_account": "CH-100-1"},

@@ -1,8 +1,9 @@
 """tonne linkage partners | deliver | outgoing | incoming | answer | accept | reject
+             | reconcile | statement | statement-in | statement-answer | resolve
 
-The file route of the transfer protocol, for partners that are not online:
-the same messages and answers as over HTTP, carried as files, through the
-same states (docs/linkage.md §3)."""
+The file route of the transfer protocol and of reconciliation, for partners
+that are not online: the same messages and answers as over HTTP, carried as
+files, through the same states (docs/linkage.md §3)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tonne.controls.models import Approval
 from tonne.core import clock
 from tonne.core.errors import RegistryError
-from tonne.linkage import delivery, receiving, selectors, sending
+from tonne.linkage import delivery, receiving, reconciliation, selectors, sending
+from tonne.linkage.models import Partner
 from tonne.organisations.models import User
 
 
@@ -40,6 +42,20 @@ class Command(BaseCommand):
             step.add_argument("--user", required=True, help="the registry administrator")
             if name == "reject":
                 step.add_argument("--reason", required=True)
+        rec = sub.add_parser("reconcile", help="send a reconciliation statement to every active partner (or one) now")
+        rec.add_argument("registry_id", nargs="?")
+        rec.add_argument("--user", required=True, help="the registry administrator")
+        st = sub.add_parser("statement", help="write our reconciliation statement to a partner to a file")
+        st.add_argument("registry_id")
+        st.add_argument("file")
+        st_in = sub.add_parser("statement-in", help="take a partner's statement from a file, write our signed answer")
+        st_in.add_argument("file")
+        st_in.add_argument("answer")
+        sub.add_parser("statement-answer", help="take a partner's answer to our statement from a file").add_argument("file")
+        res = sub.add_parser("resolve", help="resolve a reconciliation mismatch (lifts its freezes)")
+        res.add_argument("mismatch")
+        res.add_argument("--reason", required=True)
+        res.add_argument("--user", required=True, help="the registry administrator")
 
     def handle(self, *args: object, **options: object) -> None:
         try:
@@ -74,6 +90,8 @@ class Command(BaseCommand):
         elif action == "answer":
             out, theirs = sending.take_answer(Path(str(options["file"])).read_text())
             self.stdout.write(f"transfer {out.uid}: {out.state} ({out.partner.registry_id}: {theirs})")
+        elif action in ("reconcile", "statement", "statement-in", "statement-answer", "resolve"):
+            self._reconciliation(action, options)
         elif action == "accept":
             result = receiving.accept(actor=self._user(options), registry_id=str(options["registry_id"]),
                                       transfer=str(options["transfer"]))
@@ -85,3 +103,25 @@ class Command(BaseCommand):
             result = receiving.reject(actor=self._user(options), registry_id=str(options["registry_id"]),
                                       transfer=str(options["transfer"]), reason=str(options["reason"]))
             self.stdout.write(f"transfer {result.transfer}: {result.state}")
+
+    def _reconciliation(self, action: str, options: dict) -> None:
+        if action == "reconcile":
+            for said in reconciliation.reconcile_now(actor=self._user(options), post=delivery.post,
+                                                     registry_id=options["registry_id"]):
+                self.stdout.write(said)
+        elif action == "statement":
+            partner = Partner.objects.filter(registry_id=str(options["registry_id"]).strip().upper()).first()
+            if partner is None:
+                raise CommandError(f"{options['registry_id']} is not a partner registry.")
+            Path(str(options["file"])).write_text(reconciliation.statement_for(partner))
+            self.stdout.write(f"written {options['file']}")
+        elif action == "statement-in":
+            Path(str(options["answer"])).write_text(reconciliation.handle_statement(Path(str(options["file"])).read_text()))
+            self.stdout.write(f"answer written to {options['answer']}")
+        elif action == "statement-answer":
+            taken = reconciliation.take_answer(Path(str(options["file"])).read_text())
+            self.stdout.write(f"{taken.partner.registry_id}: {taken.mismatches} mismatch(es)")
+        else:
+            found = reconciliation.resolve(actor=self._user(options), uid=str(options["mismatch"]),
+                                           reason=str(options["reason"]))
+            self.stdout.write(f"mismatch {found.uid}: {found.state}")
