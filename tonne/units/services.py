@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import Max
 
 from tonne.core import clock, faults
@@ -25,6 +25,7 @@ from tonne.ledger.services import append_entry
 from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
+    check_on_behalf,
     require_account_operator,
     require_registry_administrator,
     system_account,
@@ -252,8 +253,14 @@ def issue_units(
     if sop or omge:
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
-    for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
-        data.update(hook(issuance, SerialRange(start, start + held - 1) if held else None, txns[0].identifier, now))
+    # The holder's share, retired part included, carries its authorisation (e.g. Article 6)...
+    for hook in reactions().on_issuance:
+        data.update(hook(issuance, SerialRange(start, start + to_holder - 1) if to_holder else None, txns[0].identifier, now))
+    # ...and a retirement at issuance is a use like any other (a first transfer where that is the definition).
+    with connection.cursor() as cursor:
+        for txn, (account, serials, kind, details) in zip(txns, parts, strict=True):
+            for on_terminal in reactions().on_terminal_move if kind == Kind.RETIREMENT else ():
+                on_terminal(cursor, kind, account, [(issuance.pk, serials.start, serials.end)], txn.identifier, now, details)
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
@@ -525,15 +532,8 @@ def settle_waiting(txn_id: int) -> Transaction:
 def transfer(
     *, actor: User, from_account: str, to_account: str, selection: Selection, idempotency_key: str
 ) -> Transaction:
-    return request_move(
-        kind=Kind.TRANSFER,
-        actor=actor,
-        from_account=from_account,
-        to_account=to_account,
-        selection=selection,
-        idempotency_key=idempotency_key,
-        details={},
-    )
+    return request_move(kind=Kind.TRANSFER, actor=actor, from_account=from_account, to_account=to_account,
+                        selection=selection, idempotency_key=idempotency_key, details={})
 
 
 def retire(
@@ -554,6 +554,10 @@ def retire(
         beneficiary, purpose, jurisdiction, reason,
         compliance_period=compliance_period, using_entity=using_entity, on_behalf_of=on_behalf_of,
     )
+    if "on_behalf_of" in details:  # at every door: only an exchange or broker the registry marked
+        holder = Account.objects.select_related("organisation").filter(
+            identifier=check_account_identifier(from_account, field="from_account")).first()
+        check_on_behalf(holder.organisation if holder is not None else None, details)
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,

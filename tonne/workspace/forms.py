@@ -307,6 +307,10 @@ class AccreditationForm(forms.Form):
     accredited = forms.BooleanField(label=_("Accredited to validate and verify"), required=False)
 
 
+class ActsForClientsForm(forms.Form):
+    acts_for_clients = forms.BooleanField(label=_("Retires units on behalf of its clients"), required=False)
+
+
 class UserForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
     email = forms.EmailField(label=_("E-mail"))

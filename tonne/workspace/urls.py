@@ -45,6 +45,11 @@ urlpatterns = [
         organisation.organisation_accreditation,
         name="organisation-accreditation",
     ),
+    path(
+        "organisations/<uuid:uid>/clients/",
+        organisation.organisation_clients,
+        name="organisation-clients",
+    ),
     path("organisations/<uuid:uid>/users/", organisation.organisation_user, name="organisation-user"),
     path("organisations/<uuid:uid>/members/", organisation.organisation_member, name="organisation-member"),
     path("organisations/<uuid:uid>/accounts/", organisation.organisation_account, name="organisation-account"),
