@@ -210,10 +210,16 @@ def set_acts_for_clients(*, actor: User, organisation: Organisation, acts_for_cl
 
 
 def check_on_behalf(organisation: Organisation | None, details: Mapping[str, str]) -> None:
+    """A retirement on behalf of someone comes from an exchange or broker."""
+    if details.get("on_behalf_of"):
+        require_acts_for_clients(organisation)
+
+
+def require_acts_for_clients(organisation: Organisation | None) -> None:
     """Only an organisation the registry administrator marked as acting for
     clients (an exchange or broker) retires units on behalf of someone."""
-    if details.get("on_behalf_of") and (organisation is None or not organisation.acts_for_clients):
-        raise PermissionDenied(
+    if organisation is None or not organisation.acts_for_clients:
+        raise ValidationFailed(
             "ON_BEHALF_NOT_PERMITTED",
             "Only an exchange or broker the registry lets act for clients retires on behalf of someone.",
             field="on_behalf_of",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from tonne.core import clock, faults
@@ -338,11 +338,13 @@ def request_move(
     idempotency_key: str,
     details: dict[str, str],
     awaits_partner: bool = False,
+    onward_of: str = "",
 ) -> Transaction:
     """Every move of units held in an account (transfer, retirement,
     cancellation, reversal, export) comes through here. `awaits_partner`: an
     export that, once the controls let it go, still waits (its serials
-    reserved) until the receiving registry accepts it (tonne.linkage)."""
+    reserved) until the receiving registry accepts it (tonne.linkage).
+    `onward_of`: the transfer whose onward retirement this is (units.onward)."""
     watermark.refuse_moves_if_rolled_back()
     key = _check_idempotency_key(idempotency_key)
     source = check_account_identifier(from_account, field="from_account")
@@ -353,7 +355,7 @@ def request_move(
     request = MoveRequest(
         kind=kind, source=source, target=target, selection=selection, key=key,
         request_hash=hashlib.sha256(canonical_json(described)).hexdigest(), details=details,
-        awaits_partner=awaits_partner,
+        awaits_partner=awaits_partner, onward_of=onward_of,
     )
     try:
         return store.run(lambda moves: _move(moves, actor, request))
@@ -374,7 +376,8 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
         assert earlier is not None
         return earlier
     source, target = locked.source, locked.target
-    require_account_operator(actor, source)
+    if not request.onward_of:  # an onward retirement's units came from its initiator, in this transaction
+        require_account_operator(actor, source)
     check_transferring(request.kind, source)
     if target is None:
         raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.target} does not exist in this registry.", field="to_account")
@@ -389,7 +392,7 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
         raise decision.refusal
     if request.awaits_partner:  # after a second person's approval, if any, it still waits for the partner
         decision = Decision(needs_approval=decision.needs_approval, execute_at=AWAITS_PARTNER)
-    if decision.waits:
+    if decision.waits and not request.onward_of:  # the transfer's approval, if any, covered its retirement
         waiting = _wait(decision, facts, actor, request)
         moves.keep()
         return waiting
@@ -414,18 +417,11 @@ def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveReques
     now, the controls' record of what it waits for beside it."""
     projects = set(facts.projects)
     txn = Transaction.objects.create(
-        identifier=_new_identifier(facts.at),
-        kind=facts.kind,
+        identifier=_new_identifier(facts.at), kind=facts.kind,
         status=Status.AWAITING_APPROVAL if decision.needs_approval else Status.DELAYED,
-        initiated_by=actor,
-        organisation_id=actor.organisation_id,
-        idempotency_key=request.key,
-        request_hash=request.request_hash,
-        from_account_id=facts.source.pk,
-        to_account_id=facts.target.pk,
-        quantity=facts.quantity,
-        project_id=projects.pop() if len(projects) == 1 else None,
-        created_at=facts.at,
+        initiated_by=actor, organisation_id=actor.organisation_id, idempotency_key=request.key,
+        request_hash=request.request_hash, from_account_id=facts.source.pk, to_account_id=facts.target.pk,
+        quantity=facts.quantity, project_id=projects.pop() if len(projects) == 1 else None, created_at=facts.at,
         **_details(request.details),
     )
     controls().wait(decision, txn, facts, actor=actor, details=request.details)
@@ -519,7 +515,11 @@ def settle_waiting(txn_id: int) -> Transaction:
     port = controls()
     waiting = port.take_waiting(txn)  # settled or failed, its serials are no longer held for it
     try:
-        done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
+        from tonne.units import onward  # it moves units through this module
+
+        with transaction.atomic():  # a transfer and its onward retirement stand or fall together
+            done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
+            onward.retire_onward(done, waiting.details)
     except RegistryError as exc:
         Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
         port.record_settlement(txn, failure=exc.code)

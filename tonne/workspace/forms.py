@@ -575,6 +575,15 @@ class RetireForm(MoveForm):
         return {name: self.cleaned_data.get(name, "") for name in ("compliance_period", "using_entity", "on_behalf_of")}
 
 
+class TransferRetireForm(RetireForm):
+    """Transfer and retire: an exchange's units, retired in its client's account (units.onward)."""
+
+    to_account = forms.CharField(label=_("Client's account number"), max_length=20,
+                                 help_text=_("The units move to this account and are retired there, for the beneficiary."))
+    on_behalf_of = None  # the client is the holder of that account
+    field_order = ["from_account", "to_account", "quantity", "project", "vintage", "ranges"]
+
+
 class TrustedAccountForm(forms.Form):
     trusted = forms.CharField(label=_("Account number to trust"), max_length=40)
 

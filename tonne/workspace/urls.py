@@ -106,6 +106,7 @@ urlpatterns = [
     path("accounts/<str:identifier>/limits/", accounts.account_limits, name="account-limits"),
     path("transfer/", moves.transfer, name="transfer"),
     path("retire/", moves.retire, name="retire"),
+    path("transfer-and-retire/", moves.transfer_and_retire, name="transfer-and-retire"),
     path("transactions/", moves.transaction_list, name="transactions"),
     path("transactions/<str:identifier>/", moves.transaction_detail, name="transaction"),
     path("transactions/<str:identifier>/cancel/", moves.transaction_cancel, name="transaction-cancel"),

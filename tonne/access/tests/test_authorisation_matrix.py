@@ -105,6 +105,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "units_create_transfer": OWNER_ONLY,
     "units_create_transfer_batch": OWNER_ONLY,  # all or nothing: an item refused refuses the request
     "units_create_retirement_batch": OWNER_ONLY,
+    "units_transfer_and_retire": OWNER_ONLY,
     "units_create_cancellation": OWNER_ONLY,
     "units_create_reversal": ADMIN,
     "ledger_witnessed_logs": PUBLIC,
@@ -437,6 +438,7 @@ def build_world(settings: Any) -> dict[str, Any]:
         "units_create_retirement_batch": {"all_or_nothing": True, "items": [
             {**move, "beneficiary": "Town", "purpose": "voluntary", "idempotency_key": "mx-1"}]},
         "units_create_cancellation": {**move, "reason": "matrix"},
+        "units_transfer_and_retire": {**move, "to_account": buyer_acc, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_reversal": {"project": project.project_id, "quantity": 1, "reason": "matrix"},
         "controls_set_switch": {"transfers_suspended": True, "reason": "matrix"},
         "controls_add_holiday": {"day": (clock.now().date() + dt.timedelta(days=401)).isoformat(), "name": "Matrix"},
