@@ -19,7 +19,11 @@ from tonne.ledger.services import append_entry
 from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations.models import Account, Organisation, User
-from tonne.organisations.services import check_on_behalf, require_active_member, require_registry_administrator
+from tonne.organisations.services import (
+    check_on_behalf,
+    require_active_member,
+    require_registry_administrator,
+)
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload

@@ -9,7 +9,13 @@ from ninja import Field, Header, Router, Schema, Status
 from tonne.core.api_support import ERRORS
 from tonne.organisations.api_auth import AUTH
 from tonne.units import onward
-from tonne.units.api import IDEMPOTENCY_HELP, SelectionIn, TransactionOut, move_request, transaction_out
+from tonne.units.api import (
+    IDEMPOTENCY_HELP,
+    SelectionIn,
+    TransactionOut,
+    move_request,
+    transaction_out,
+)
 
 router = Router(tags=["units"])
 

@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 
 from tonne import testing
-from tonne.organisations import services as orgs
 from tonne.units import services as units
 from tonne.units.domain import Selection
 from tonne.units.models import Transaction, UnitBlock
