@@ -580,8 +580,11 @@ class TransferRetireForm(RetireForm):
 
     to_account = forms.CharField(label=_("Client's account number"), max_length=20,
                                  help_text=_("The units move to this account and are retired there, for the beneficiary."))
-    on_behalf_of = None  # the client is the holder of that account
     field_order = ["from_account", "to_account", "quantity", "project", "vintage", "ranges"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["on_behalf_of"]  # the client is the holder of that account
 
 
 class TrustedAccountForm(forms.Form):
