@@ -17,7 +17,11 @@ from django.db import transaction
 
 from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
-from tonne.organisations.services import require_acts_for_clients, system_account
+from tonne.organisations.services import (
+    require_account_operator,
+    require_acts_for_clients,
+    system_account,
+)
 from tonne.units import services
 from tonne.units.domain import Selection, SerialRange, retirement_details
 from tonne.units.models import Transaction, TransactionBlock
@@ -43,6 +47,7 @@ def transfer_and_retire(
         on_behalf_of=client.organisation.name if client is not None and client.organisation is not None else "",
     )
     if holder is not None:  # an unknown account is refused by the move itself
+        require_account_operator(actor, holder)  # whether the actor may act on it comes first
         require_acts_for_clients(holder.organisation)
     with transaction.atomic():
         moved = services.request_move(

@@ -557,7 +557,9 @@ def retire(
     if "on_behalf_of" in details:  # at every door: only an exchange or broker the registry marked
         holder = Account.objects.select_related("organisation").filter(
             identifier=check_account_identifier(from_account, field="from_account")).first()
-        check_on_behalf(holder.organisation if holder is not None else None, details)
+        if holder is not None:  # whether the actor may act on it comes first
+            require_account_operator(actor, holder)
+            check_on_behalf(holder.organisation, details)
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,
