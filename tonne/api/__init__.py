@@ -28,6 +28,7 @@ from tonne.organisations.api import router as organisations_router
 from tonne.projects.api import router as projects_router
 from tonne.units.api import router as units_router
 from tonne.units.batch_api import router as units_batch_router
+from tonne.units.onward_api import router as units_onward_router
 
 api = TonneAPI(
     title="Tonne registry API",
@@ -51,6 +52,7 @@ api.add_router("", mrv_router)
 api.add_router("", dmrv_router)
 api.add_router("", units_batch_router)  # before units: /retirements/batch is not a retirement
 api.add_router("", units_router)
+api.add_router("", units_onward_router)
 api.add_router("", ledger_router)
 api.add_router("", openings.router)
 api.add_router("", cadt_router)

@@ -197,6 +197,9 @@ class Replay:
             if p.first:  # on being authorised: no Party has acquired them yet
                 self.firsts.append((a["authorisation"], start, end))
                 self.row(at, "First Transfer", "", p, start, end, transferring=a["authorising_party"])
+        for b in data["blocks"]:  # retired at issuance: a use like any other
+            if b.get("kind") == "retirement":
+                self.moved(at, {**b, "to": b["account"], "ranges": [[b["start"], b["end"]]]})
         imported = data.get("import")
         if imported:
             a = imported["authorisation"]

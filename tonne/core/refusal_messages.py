@@ -373,6 +373,8 @@ MESSAGES: dict[str, Promise] = {
     "DOCUMENT_ALREADY_REMOVED": _("This document was already removed."),
     "DOCUMENT_RELIED_UPON": _("A record relies on this document; it stays."),
     "COMPLIANCE_PERIOD_INVALID": _("A compliance period is a year (2025) or a range of years (2024-2026)."),
+    "ON_BEHALF_NOT_PERMITTED": _("Only an exchange or broker the registry lets act for clients retires units on behalf of someone."),
+    "NOT_A_TRADER": _("Only a buyer, trader or exchange acts for clients."),
 }
 # Used when the refusal carries every value named (`field` is the field's label).
 DETAILED: dict[str, Promise] = {

@@ -2,7 +2,7 @@
 says, replayed from the ledger and compared with the live tables.
 
 Holdings are replayed by :mod:`tonne.ledger.replay`; this replays the rest:
-organisations (status, accreditation), users (organisation, role, active,
+organisations (status, accreditation, acting for clients), users (organisation, role, active,
 root), accounts (type, owner, status), controls (freezes, limits, trusted
 accounts, the kill switch), documents (file name, size, hash), the
 decisions of :mod:`tonne.ledger.state_decisions` (holds, approvals, KYC,
@@ -34,6 +34,7 @@ STATE_KINDS = (
     "organisation.applied",
     "organisation.status",
     "organisation.accreditation",
+    "organisation.acts_for_clients",
     "user.created",
     "user.changed",
     "account.opened",
@@ -80,7 +81,7 @@ SELECT min(e.seq) FROM (
         AND strpos(e.body, '"transaction":' || to_json(t.identifier)::text || ',"v":') > 0,
         false)
 ) e"""  # noqa: S608 (fixed column names; values bound)
-ORGANISATIONS_SQL = "SELECT uid, status, accredited FROM organisations_organisation"
+ORGANISATIONS_SQL = "SELECT uid, status, accredited, acts_for_clients FROM organisations_organisation"
 USERS_SQL = (
     "SELECT u.username, o.uid, u.role, u.is_active, u.is_superuser, u.in_force_from FROM organisations_user u "
     "LEFT JOIN organisations_organisation o ON o.id = u.organisation_id"
@@ -154,10 +155,14 @@ class StateReplay:
         if kind in ("organisation.applied", "organisation.status"):
             self._set("organisations_organisation", _uid(data["organisation"]) or "", seq, status=data["status"])
             if kind == "organisation.applied":
-                self._set("organisations_organisation", _uid(data["organisation"]) or "", seq, accredited=False)
+                self._set("organisations_organisation", _uid(data["organisation"]) or "", seq, accredited=False,
+                          acts_for_clients=False)
         elif kind == "organisation.accreditation":
             self._set("organisations_organisation", _uid(data["organisation"]) or "", seq,
                       accredited=bool(data["accredited"]))
+        elif kind == "organisation.acts_for_clients":
+            self._set("organisations_organisation", _uid(data["organisation"]) or "", seq,
+                      acts_for_clients=bool(data["acts_for_clients"]))
         elif kind == "user.created":
             fields = {"organisation": _uid(data.get("organisation")), "role": data["role"],
                       "root": bool(data.get("root"))}
@@ -239,8 +244,8 @@ def _rows(sql: str) -> list[tuple]:
 def live_rows(*, transactions: bool = True) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return {
         "organisations_organisation": [
-            (_uid(uid) or "", {"status": status, "accredited": bool(accredited)})
-            for uid, status, accredited in _rows(ORGANISATIONS_SQL)
+            (_uid(uid) or "", {"status": status, "accredited": bool(accredited), "acts_for_clients": bool(acts)})
+            for uid, status, accredited, acts in _rows(ORGANISATIONS_SQL)
         ],
         "organisations_user": [
             (username, {"organisation": _uid(org), "role": role, "active": bool(active), "root": bool(root),

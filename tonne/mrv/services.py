@@ -19,7 +19,11 @@ from tonne.ledger.services import append_entry
 from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations.models import Account, Organisation, User
-from tonne.organisations.services import require_active_member, require_registry_administrator
+from tonne.organisations.services import (
+    check_on_behalf,
+    require_active_member,
+    require_registry_administrator,
+)
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload
@@ -369,6 +373,7 @@ def set_issuance_instruction(*, actor: User, report: MonitoringReport, lines: An
                 _own_holding_account(report.project, line["account"])
             else:
                 line["retire"] = retirement_details(**line["retire"])
+                check_on_behalf(report.project.developer, line["retire"])
         row.instruction = mine
         row.save(update_fields=["instruction"])
     append_entry(
@@ -418,6 +423,8 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
         # The instruction is checked again: an account may have closed since.
         split = [(_own_holding_account(project, line["account"]), line["quantity"]) for line in row.instruction if "account" in line]
         retired = [(retirement_details(**line["retire"]), line["quantity"]) for line in row.instruction if "retire" in line]
+        for details, _ in retired:  # the developer may have stopped acting for clients since
+            check_on_behalf(project.developer, details)
         issuances.append(issue_units(
             actor=actor, project=project, report=report, vintage=row.vintage, quantity=quantity, split=split, retired=retired
         ))

@@ -21,7 +21,8 @@ ACCOUNT = "account"
 ORGANISATION = "organisation"
 APPROVAL = "approval"
 PARTNER = "partner"  # a partner registry (its reconciliation report)
-SUBJECTS = (PROJECT, REPORT, TRANSACTION, ACCOUNT, ORGANISATION, APPROVAL, PARTNER)
+AUTHORISATION = "authorisation"  # an Article 6 authorisation (its identifier)
+SUBJECTS = (PROJECT, REPORT, TRANSACTION, ACCOUNT, ORGANISATION, APPROVAL, PARTNER, AUTHORISATION)
 
 # Who is concerned, as (kind, reference) the services resolve.
 ADMINISTRATORS = "administrators"  # the registry administrators (reference unused)
@@ -128,8 +129,63 @@ def _account_events(kind: str, data: dict[str, Any]) -> list[Event]:
     return []
 
 
+AUTHORISATION_EVENTS = {
+    "article6.authorised": "authorisation_granted",
+    "article6.changed": "authorisation_changed",
+    "article6.revoked": "authorisation_revoked",
+}
+
+
+def _entity_uids(entities: Any) -> list[str]:
+    listed = entities if isinstance(entities, list) else []
+    return [_text(e.get("uid") if isinstance(e, dict) else e) for e in listed if _text(e.get("uid") if isinstance(e, dict) else e)]
+
+
+def _article6_events(kind: str, data: dict[str, Any], transaction_ref: str) -> list[Event]:
+    """An authorisation granted, changed or revoked: the Party's administrators,
+    the developers of the projects it covers and its authorised entities
+    (a revocation's entry names neither: the services add them from the
+    authorisation). Units sent to or received from another Party: the
+    administrators and the holder."""
+    admins = ((ADMINISTRATORS, ""),)
+    if kind in AUTHORISATION_EVENTS:
+        name = _text(data.get("authorisation"))
+        if not name:
+            return []
+        projects = [p for p in data.get("projects") or [] if isinstance(p, str) and p]
+        withdrawn = sum(int(w["range"][1]) - int(w["range"][0]) + 1 for w in data.get("withdrawn") or []
+                        if isinstance(w, dict) and isinstance(w.get("range"), list) and len(w["range"]) == 2)
+        params = {"authorisation": name, "projects": ", ".join(projects), "withdrawn": withdrawn,
+                  "effective_from": _text(data.get("effective_from"))[:10], "reason": _text(data.get("reason"))}
+        code = AUTHORISATION_EVENTS[kind]
+        return [
+            Event(code, AUTHORISATION, name, admins, params),
+            *(Event(code, PROJECT, p, ((DEVELOPER_OF, p),), params) for p in projects),
+            *(Event(code, ORGANISATION, uid, ((MEMBERS_OF, uid),), params) for uid in _entity_uids(data.get("entities"))),
+        ]
+    if kind in ("article6.transfer_sent", "article6.transfer_received") and transaction_ref:
+        sent = kind == "article6.transfer_sent"
+        params = {"transaction": transaction_ref, "quantity": data.get("quantity") or "",
+                  "party": _text(data.get("destination_party" if sent else "origin_party")),
+                  "registry": _text(data.get("destination_registry" if sent else "origin_registry"))}
+        return [Event("itmo_sent" if sent else "itmo_received", TRANSACTION, transaction_ref,
+                      admins + ((PARTIES_OF, transaction_ref),), params)]
+    return []
+
+
+def first_transfer(transaction_ref: str, quantity: int, authorisations: list[str], parties: list[str]) -> Event:
+    """Authorised units first-transferred by a move (or at issuance): a
+    corresponding adjustment is recorded; the administrators and the holders are told."""
+    params = {"transaction": transaction_ref, "quantity": quantity, "authorisation": ", ".join(sorted(authorisations)),
+              "party": ", ".join(sorted(p for p in parties if p)) or "—"}
+    return Event("first_transfer_recorded", TRANSACTION, transaction_ref,
+                 ((ADMINISTRATORS, ""), (PARTIES_OF, transaction_ref)), params)
+
+
 def events_of(kind: str, data: dict[str, Any], transaction_ref: str) -> list[Event]:
     """The events one ledger entry makes (its private fields opened)."""
+    if kind.startswith("article6."):
+        return _article6_events(kind, data, transaction_ref)
     if kind.startswith("project."):
         return _project_events(kind, data)
     if kind.startswith("mrv."):

@@ -11,6 +11,7 @@ _PAGES = {
     domain.REPORT: "workspace:report",
     domain.TRANSACTION: "workspace:transaction",
     domain.ACCOUNT: "workspace:account",
+    domain.AUTHORISATION: "workspace:article6-authorisation",  # told to the registry administrators only
 }
 
 

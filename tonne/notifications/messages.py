@@ -38,6 +38,17 @@ TEXTS: dict[str, Any] = {
     "transaction_completed": _("Transaction %(transaction)s (%(kind)s) was completed."),
     "approval_requested": _("A request (%(action)s) awaits your approval."),
     "approval_decided": _("Your request (%(action)s) was %(status)s."),
+    "authorisation_granted": _("Article 6 authorisation %(authorisation)s was granted for projects %(projects)s."),
+    "authorisation_changed": _("Article 6 authorisation %(authorisation)s was changed; %(withdrawn)s units not yet "
+                               "first-transferred are withdrawn from it."),
+    "authorisation_revoked": _("Article 6 authorisation %(authorisation)s is revoked from %(effective_from)s: units "
+                               "not yet first-transferred are no longer authorised."),
+    "first_transfer_recorded": _("%(quantity)s units of Article 6 authorisation %(authorisation)s were first-transferred "
+                                 "in transaction %(transaction)s; a corresponding adjustment is recorded (acquiring "
+                                 "Party: %(party)s)."),
+    "itmo_sent": _("Transaction %(transaction)s: authorised units left for %(party)s (registry %(registry)s)."),
+    "itmo_received": _("Transaction %(transaction)s: %(quantity)s units were received from %(party)s "
+                       "(registry %(registry)s)."),
 }
 
 # Codes shown as words (their translations are the workspace's labels).

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import translation
 
+from tonne.article6.models import AuthorisationVersion, FirstTransfer
 from tonne.controls.models import Approval
 from tonne.controls.services import REGISTRY_ACTIONS
 from tonne.core import clock
@@ -141,10 +142,16 @@ def deliver_ledger(*, limit: int = BATCH) -> int:
     if any(_needs_names(e.kind) for e in entries):
         names = {p: name for p, (_kind, name) in openings.reverse_names().items()}
     rows: list[Notification] = []
+    firsts = _first_transfers([e.transaction_ref for e in entries if e.kind.startswith("units.") and e.transaction_ref])
     for entry in entries:
         doc = json.loads(entry.body)
         data = _opened(doc.get("data") or {}, names if _needs_names(entry.kind) else None)
-        for event in domain.events_of(entry.kind, data, entry.transaction_ref):
+        if entry.kind == "article6.revoked":
+            data = {**_authorisation_reach(data.get("authorisation")), **data}
+        events = domain.events_of(entry.kind, data, entry.transaction_ref)
+        if entry.kind.startswith("units.") and entry.transaction_ref in firsts:
+            events.append(domain.first_transfer(entry.transaction_ref, *firsts.pop(entry.transaction_ref)))
+        for event in events:
             people = recipients(event)
             actor = doc.get("actor", "")
             people = {pk for pk, username in User.objects.filter(pk__in=people).values_list("pk", "username")
@@ -154,6 +161,23 @@ def deliver_ledger(*, limit: int = BATCH) -> int:
     cursor.position = entries[-1].seq + 1
     cursor.save(update_fields=["position"])
     return len(rows)
+
+
+def _first_transfers(refs: list[str]) -> dict[str, tuple[int, list[str], list[str]]]:
+    """The units each of these transactions first-transferred: quantity, authorisations, acquiring Parties."""
+    found: dict[str, tuple[int, list[str], list[str]]] = {}
+    rows = FirstTransfer.objects.filter(transaction_identifier__in=refs).values_list(
+        "transaction_identifier", "serial_start", "serial_end", "authorisation__identifier", "acquiring_party")
+    for ref, start, end, authorisation, party in rows:
+        quantity, authorisations, parties = found.get(ref, (0, [], []))
+        found[ref] = (quantity + end - start + 1, sorted({*authorisations, authorisation}), sorted({*parties, party}))
+    return found
+
+
+def _authorisation_reach(identifier: Any) -> dict[str, Any]:
+    """The projects and authorised entities of an authorisation, as its latest version states them."""
+    version = AuthorisationVersion.objects.filter(authorisation__identifier=str(identifier or "")).order_by("-version").first()
+    return {"projects": version.projects, "entities": version.entities} if version is not None else {}
 
 
 def _approval_events(approval: Approval) -> tuple[domain.Event, set[int]]:

@@ -33,6 +33,7 @@ class OrganisationOut(Schema):
     country: str
     website: str
     accredited: bool
+    acts_for_clients: bool = Field(False, description="An exchange or broker that retires units for its clients.")
     created_at: dt.datetime
     # Visible to the organisation itself and the registry administrator only.
     registration_number: str | None = None
@@ -66,6 +67,10 @@ class DecisionIn(StrictSchema):
 
 class AccreditationIn(StrictSchema):
     accredited: bool
+
+
+class ActsForClientsIn(StrictSchema):
+    acts_for_clients: bool
 
 
 class UserIn(StrictSchema):
@@ -185,6 +190,7 @@ def organisation_out(org: Organisation, user: User | None) -> dict:
         "country": org.country,
         "website": org.website,
         "accredited": org.accredited,
+        "acts_for_clients": org.acts_for_clients,
         "created_at": org.created_at,
     }
     if selectors.may_see_private_fields(user, org):
@@ -317,6 +323,19 @@ def accredit_organisation(request: HttpRequest, uid: uuid.UUID, payload: Accredi
     require_scope(request, ApiToken.Scope.ADMIN)
     org = orgs.set_accreditation(
         actor=user, organisation=organisation_for(user, uid), accredited=payload.accredited
+    )
+    return organisation_out(org, user)
+
+
+@router.post(
+    "/organisations/{uuid:uid}/acts-for-clients", response={200: OrganisationOut, **ERRORS}, auth=AUTH
+)
+def set_acts_for_clients(request: HttpRequest, uid: uuid.UUID, payload: ActsForClientsIn):
+    """Let a buyer, trader or exchange retire units on behalf of its clients, or stop it (registry administrator)."""
+    user = actor(request)
+    require_scope(request, ApiToken.Scope.ADMIN)
+    org = orgs.set_acts_for_clients(
+        actor=user, organisation=organisation_for(user, uid), acts_for_clients=payload.acts_for_clients
     )
     return organisation_out(org, user)
 

@@ -34,6 +34,8 @@ class Organisation(models.Model):
     website = models.URLField(blank=True)
     # VVBs must be accredited by the registry administrator to validate or verify.
     accredited = models.BooleanField(default=False)
+    # An exchange or broker the registry administrator lets retire units on behalf of its clients.
+    acts_for_clients = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -191,6 +192,40 @@ def set_accreditation(*, actor: User, organisation: Organisation, accredited: bo
     org.save(update_fields=["accredited"])
     append_entry(kind="organisation.accreditation", actor=actor, data={**_org_data(org), "accredited": accredited})
     return org
+
+
+@transaction.atomic
+def set_acts_for_clients(*, actor: User, organisation: Organisation, acts_for_clients: bool) -> Organisation:
+    """The registry administrator says whether a buyer, trader or exchange
+    retires units on behalf of its clients (`on_behalf_of`)."""
+    require_registry_administrator(actor)
+    org = Organisation.objects.select_for_update(no_key=True).get(pk=organisation.pk)
+    if acts_for_clients and org.kind != Organisation.Kind.TRADER:
+        raise ValidationFailed(
+            "NOT_A_TRADER", "Only a buyer, trader or exchange acts for clients.", field="acts_for_clients"
+        )
+    org.acts_for_clients = acts_for_clients
+    org.save(update_fields=["acts_for_clients"])
+    append_entry(kind="organisation.acts_for_clients", actor=actor,
+                 data={**_org_data(org), "acts_for_clients": acts_for_clients})
+    return org
+
+
+def check_on_behalf(organisation: Organisation | None, details: Mapping[str, str]) -> None:
+    """A retirement on behalf of someone comes from an exchange or broker."""
+    if details.get("on_behalf_of"):
+        require_acts_for_clients(organisation)
+
+
+def require_acts_for_clients(organisation: Organisation | None) -> None:
+    """Only an organisation the registry administrator marked as acting for
+    clients (an exchange or broker) retires units on behalf of someone."""
+    if organisation is None or not organisation.acts_for_clients:
+        raise ValidationFailed(
+            "ON_BEHALF_NOT_PERMITTED",
+            "Only an exchange or broker the registry lets act for clients retires on behalf of someone.",
+            field="on_behalf_of",
+        )
 
 
 # -- users ---------------------------------------------------------------------

@@ -209,7 +209,7 @@ class RetirementIn(SelectionIn):
     reason: str = ""
     compliance_period: str = Field("", description="Reporting year (2025) or compliance period (2024-2026).")
     using_entity: str = Field("", description="The entity using the units for compliance (e.g. an airline).")
-    on_behalf_of: str = Field("", description="The client an exchange or broker retires for.")
+    on_behalf_of: str = Field("", description="The client an exchange or broker retires for (only holders the registry marks as acting for clients: ON_BEHALF_NOT_PERMITTED otherwise).")
 
 
 class CancellationIn(SelectionIn):

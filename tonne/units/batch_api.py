@@ -48,6 +48,9 @@ class RetirementItemIn(SelectionFields):
     purpose: str = Field(description="voluntary, ndc, corsia, other_compliance or other")
     jurisdiction: str = ""
     reason: str = ""
+    compliance_period: str = Field("", description="Reporting year (2025) or compliance period (2024-2026).")
+    using_entity: str = Field("", description="The entity using the units for compliance (e.g. an airline).")
+    on_behalf_of: str = Field("", description="The client an exchange or broker retires for (only holders the registry marks as acting for clients: ON_BEHALF_NOT_PERMITTED otherwise).")
 
 
 class TransferBatchIn(StrictSchema):
@@ -151,7 +154,8 @@ def create_retirement_batch(request: HttpRequest, payload: RetirementBatchIn):
     items = [
         BatchItem(idempotency_key=i.idempotency_key, from_account=i.from_account, selection=_selection(i),
                   retirement={"beneficiary": i.beneficiary, "purpose": i.purpose, "jurisdiction": i.jurisdiction,
-                              "reason": i.reason})
+                              "reason": i.reason, "compliance_period": i.compliance_period,
+                              "using_entity": i.using_entity, "on_behalf_of": i.on_behalf_of})
         for i in payload.items
     ]
     result = batches.move_batch(actor=user, kind=batches.RETIREMENT, items=items, all_or_nothing=payload.all_or_nothing)

@@ -39,7 +39,7 @@ class BatchItem:
     from_account: str
     selection: dict[str, Any]
     to_account: str = ""  # a transfer's
-    retirement: dict[str, str] = field(default_factory=dict)  # beneficiary, purpose, jurisdiction, reason
+    retirement: dict[str, str] = field(default_factory=dict)  # retirement_details' fields
 
 
 @dataclass(frozen=True)
@@ -144,5 +144,7 @@ def _move(actor: User, kind: str, item: BatchItem) -> Transaction:
         actor=actor, from_account=item.from_account, selection=selection,
         beneficiary=item.retirement.get("beneficiary", ""), purpose=item.retirement.get("purpose", ""),
         jurisdiction=item.retirement.get("jurisdiction", ""), reason=item.retirement.get("reason", ""),
+        compliance_period=item.retirement.get("compliance_period", ""),
+        using_entity=item.retirement.get("using_entity", ""), on_behalf_of=item.retirement.get("on_behalf_of", ""),
         idempotency_key=item.idempotency_key,
     )

@@ -346,6 +346,7 @@ class MoveRequest:
     request_hash: str
     details: dict[str, str]
     awaits_partner: bool = False  # an export held until the receiving registry accepts it
+    onward_of: str = ""  # a retirement that completes this transfer (transfer and retire: units.onward)
 
 
 # A move that waits for another registry's acceptance: its serials stay

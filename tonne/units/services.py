@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from tonne.core import clock, faults
@@ -25,6 +25,7 @@ from tonne.ledger.services import append_entry
 from tonne.organisations.domain import check_account_identifier
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
+    check_on_behalf,
     require_account_operator,
     require_registry_administrator,
     system_account,
@@ -253,8 +254,14 @@ def issue_units(
     if sop or omge:
         info.update(sop=sop, omge=omge)
     data: dict[str, Any] = {"op": "issue", "issuance": info, "blocks": blocks_data}
-    for hook in reactions().on_issuance:  # e.g. Article 6 authorisation of the holder's units
-        data.update(hook(issuance, SerialRange(start, start + held - 1) if held else None, txns[0].identifier, now))
+    # The holder's share, retired part included, carries its authorisation (e.g. Article 6)...
+    for hook in reactions().on_issuance:
+        data.update(hook(issuance, SerialRange(start, start + to_holder - 1) if to_holder else None, txns[0].identifier, now))
+    # ...and a retirement at issuance is a use like any other (a first transfer where that is the definition).
+    with connection.cursor() as cursor:
+        for txn, (account, serials, kind, details) in zip(txns, parts, strict=True):
+            for on_terminal in reactions().on_terminal_move if kind == Kind.RETIREMENT else ():
+                on_terminal(cursor, kind, account, [(issuance.pk, serials.start, serials.end)], txn.identifier, now, details)
     entry = append_entry(kind="units.issued", actor=actor, transaction_ref=txns[0].identifier, data=data)
     Transaction.objects.filter(pk__in=[t.pk for t in txns]).update(ledger_seq=entry.seq)
     return issuance
@@ -332,11 +339,13 @@ def request_move(
     idempotency_key: str,
     details: dict[str, str],
     awaits_partner: bool = False,
+    onward_of: str = "",
 ) -> Transaction:
     """Every move of units held in an account (transfer, retirement,
     cancellation, reversal, export) comes through here. `awaits_partner`: an
     export that, once the controls let it go, still waits (its serials
-    reserved) until the receiving registry accepts it (tonne.linkage)."""
+    reserved) until the receiving registry accepts it (tonne.linkage).
+    `onward_of`: the transfer whose onward retirement this is (units.onward)."""
     watermark.refuse_moves_if_rolled_back()
     key = _check_idempotency_key(idempotency_key)
     source = check_account_identifier(from_account, field="from_account")
@@ -347,7 +356,7 @@ def request_move(
     request = MoveRequest(
         kind=kind, source=source, target=target, selection=selection, key=key,
         request_hash=hashlib.sha256(canonical_json(described)).hexdigest(), details=details,
-        awaits_partner=awaits_partner,
+        awaits_partner=awaits_partner, onward_of=onward_of,
     )
     try:
         return store.run(lambda moves: _move(moves, actor, request))
@@ -368,7 +377,8 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
         assert earlier is not None
         return earlier
     source, target = locked.source, locked.target
-    require_account_operator(actor, source)
+    if not request.onward_of:  # an onward retirement's units came from its initiator, in this transaction
+        require_account_operator(actor, source)
     check_transferring(request.kind, source)
     if target is None:
         raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.target} does not exist in this registry.", field="to_account")
@@ -383,7 +393,7 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
         raise decision.refusal
     if request.awaits_partner:  # after a second person's approval, if any, it still waits for the partner
         decision = Decision(needs_approval=decision.needs_approval, execute_at=AWAITS_PARTNER)
-    if decision.waits:
+    if decision.waits and not request.onward_of:  # the transfer's approval, if any, covered its retirement
         waiting = _wait(decision, facts, actor, request)
         moves.keep()
         return waiting
@@ -408,18 +418,11 @@ def _wait(decision: Decision, facts: MoveFacts, actor: User, request: MoveReques
     now, the controls' record of what it waits for beside it."""
     projects = set(facts.projects)
     txn = Transaction.objects.create(
-        identifier=_new_identifier(facts.at),
-        kind=facts.kind,
+        identifier=_new_identifier(facts.at), kind=facts.kind,
         status=Status.AWAITING_APPROVAL if decision.needs_approval else Status.DELAYED,
-        initiated_by=actor,
-        organisation_id=actor.organisation_id,
-        idempotency_key=request.key,
-        request_hash=request.request_hash,
-        from_account_id=facts.source.pk,
-        to_account_id=facts.target.pk,
-        quantity=facts.quantity,
-        project_id=projects.pop() if len(projects) == 1 else None,
-        created_at=facts.at,
+        initiated_by=actor, organisation_id=actor.organisation_id, idempotency_key=request.key,
+        request_hash=request.request_hash, from_account_id=facts.source.pk, to_account_id=facts.target.pk,
+        quantity=facts.quantity, project_id=projects.pop() if len(projects) == 1 else None, created_at=facts.at,
         **_details(request.details),
     )
     controls().wait(decision, txn, facts, actor=actor, details=request.details)
@@ -516,7 +519,11 @@ def settle_waiting(txn_id: int) -> Transaction:
     port = controls()
     waiting = port.take_waiting(txn)  # settled or failed, its serials are no longer held for it
     try:
-        done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
+        from tonne.units import onward  # it moves units through this module
+
+        with transaction.atomic():  # a transfer and its onward retirement stand or fall together
+            done = store.run(lambda moves: _complete_waiting(moves, txn, waiting.ranges, waiting.details))
+            onward.retire_onward(done, waiting.details)
     except RegistryError as exc:
         Transaction.objects.filter(pk=txn.pk).update(status=Status.FAILED, failure_code=exc.code[:60])
         port.record_settlement(txn, failure=exc.code)
@@ -529,15 +536,8 @@ def settle_waiting(txn_id: int) -> Transaction:
 def transfer(
     *, actor: User, from_account: str, to_account: str, selection: Selection, idempotency_key: str
 ) -> Transaction:
-    return request_move(
-        kind=Kind.TRANSFER,
-        actor=actor,
-        from_account=from_account,
-        to_account=to_account,
-        selection=selection,
-        idempotency_key=idempotency_key,
-        details={},
-    )
+    return request_move(kind=Kind.TRANSFER, actor=actor, from_account=from_account, to_account=to_account,
+                        selection=selection, idempotency_key=idempotency_key, details={})
 
 
 def retire(
@@ -558,6 +558,12 @@ def retire(
         beneficiary, purpose, jurisdiction, reason,
         compliance_period=compliance_period, using_entity=using_entity, on_behalf_of=on_behalf_of,
     )
+    if "on_behalf_of" in details:  # at every door: only an exchange or broker the registry marked
+        holder = Account.objects.select_related("organisation").filter(
+            identifier=check_account_identifier(from_account, field="from_account")).first()
+        if holder is not None:  # whether the actor may act on it comes first
+            require_account_operator(actor, holder)
+            check_on_behalf(holder.organisation, details)
     return request_move(
         kind=Kind.RETIREMENT,
         actor=actor,

@@ -307,6 +307,10 @@ class AccreditationForm(forms.Form):
     accredited = forms.BooleanField(label=_("Accredited to validate and verify"), required=False)
 
 
+class ActsForClientsForm(forms.Form):
+    acts_for_clients = forms.BooleanField(label=_("Retires units on behalf of its clients"), required=False)
+
+
 class UserForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
     email = forms.EmailField(label=_("E-mail"))
@@ -569,6 +573,18 @@ class RetireForm(MoveForm):
 
     def use_details(self) -> dict[str, str]:
         return {name: self.cleaned_data.get(name, "") for name in ("compliance_period", "using_entity", "on_behalf_of")}
+
+
+class TransferRetireForm(RetireForm):
+    """Transfer and retire: an exchange's units, retired in its client's account (units.onward)."""
+
+    to_account = forms.CharField(label=_("Client's account number"), max_length=20,
+                                 help_text=_("The units move to this account and are retired there, for the beneficiary."))
+    field_order = ["from_account", "to_account", "quantity", "project", "vintage", "ranges"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["on_behalf_of"]  # the client is the holder of that account
 
 
 class TrustedAccountForm(forms.Form):

@@ -39,8 +39,9 @@ from tonne.mrv import approvals as issuance
 from tonne.mrv import services as mrv
 from tonne.mrv import verification as mrv_verification
 from tonne.mrv.models import MonitoringReport
+from tonne.organisations import services as orgs
 from tonne.organisations.models import User
-from tonne.units import batches
+from tonne.units import batches, onward
 from tonne.units import services as units
 from tonne.units.domain import Selection
 from tonne.units.models import Transaction, UnitBlock
@@ -211,6 +212,22 @@ def _move_batch(w: World, mode: str) -> None:
     else:  # every item waits for a second person, then moves by that person's approval
         second_person_needed(lambda: _batch(w, all_or_nothing=True), w.reg.developer, w.dev_approver)
         assert Approval.objects.filter(status=Approval.Status.PENDING).count() == 1
+
+
+def _transfer_and_retire(w: World, mode: str) -> None:
+    """The buyer, an exchange acting for clients, moves units to its client's
+    (the developer's) account and retires them there: one request, one gate."""
+    orgs.set_acts_for_clients(actor=w.reg.admin, organisation=w.reg.buyer_org, acts_for_clients=True)
+    units.transfer(actor=w.reg.developer, from_account=w.dev_acc, to_account=w.reg.buyer_account.identifier,
+                   selection=Selection.build(quantity=10), idempotency_key=key())
+    approver = testing.make_user(w.reg.buyer_org, f"{w.reg.buyer.username}-approver", User.Role.APPROVER, actor=w.reg.admin)
+
+    def request(w: World) -> Any:
+        return onward.transfer_and_retire(
+            actor=w.reg.buyer, from_account=w.reg.buyer_account.identifier, to_account=w.dev_acc,
+            selection=Selection.build(quantity=10), beneficiary="Town", purpose="voluntary", idempotency_key=key())
+
+    _move_scenario(request, lambda w: w.reg.buyer, lambda w: approver)(w, mode)
 
 
 def _verified_report(w: World) -> MonitoringReport:
@@ -423,6 +440,7 @@ SCENARIOS: dict[str, Callable[[World, str], None]] = {
     "tonne.units.services.retire": _move_scenario(_retire, _dev, _dev2),
     "tonne.units.services.cancel": _move_scenario(_cancel, _dev, _dev2),
     "tonne.units.batches.move_batch": _move_batch,
+    "tonne.units.onward.transfer_and_retire": _transfer_and_retire,
     "tonne.units.services.reverse": _move_scenario(_reverse, _admin, _admin2),
     "tonne.article6.services.use_units": _move_scenario(_use, _dev, _dev2),
     "tonne.article6.international.export_units": _move_scenario(_export, _dev, _dev2),

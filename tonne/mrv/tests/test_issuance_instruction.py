@@ -77,6 +77,8 @@ def test_split_between_accounts_and_retired_at_issuance(registry: testing.Regist
     ([{"vintage": 2022, "retire": {**CORSIA, "purpose": "gift"}, "quantity": 5}], "RETIREMENT_PURPOSE_INVALID"),
     ([{"vintage": 2022, "account": "CI-100-0000-00", "quantity": 5}], "ISSUANCE_ACCOUNT_INVALID"),
     ([{"vintage": 2022, "quantity": 5}], "FIELD_INVALID"),
+    # A developer is not an exchange acting for clients.
+    ([{"vintage": 2022, "retire": {**CORSIA, "on_behalf_of": "Client 3"}, "quantity": 5}], "ON_BEHALF_NOT_PERMITTED"),
 ])
 def test_bad_instructions_are_refused(registry: testing.Registry, lines: list, code: str) -> None:
     _project, report = _verified(registry)

@@ -1,4 +1,4 @@
-"""Moving units (transfer, retirement) and the transactions that record them."""
+"""Moving units (transfer, retirement, transfer and retire) and the transactions that record them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tonne.core.errors import RegistryError
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account
+from tonne.units import onward
 from tonne.units import selectors as unit_selectors
 from tonne.units import services as units
 from tonne.units.domain import Selection, retirement_details
@@ -37,6 +38,8 @@ from tonne.workspace.views.common import (
     show_error,
     step_up_redirect,
 )
+
+ONWARD = "transfer_and_retire"  # the workspace's name for units.onward's request
 
 
 def _move(request: HttpRequest, kind: str) -> HttpResponse:
@@ -57,7 +60,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
         .order_by("project__project_id")
     )
     projects_held = [(pid, f"{pid} {name}") for pid, name in held]
-    form_class = wf.TransferForm if kind == Transaction.Kind.TRANSFER else wf.RetireForm
+    form_class = {Transaction.Kind.TRANSFER: wf.TransferForm, ONWARD: wf.TransferRetireForm}.get(kind, wf.RetireForm)
     template = "workspace/move.html"
     context: dict[str, Any] = {"kind": kind}
     data = request.POST if request.method == "POST" else resumed(request)
@@ -71,7 +74,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
     if step == "edit" or not form.is_valid():
         return render(request, template, {**context, "form": form})
     cleaned = form.cleaned_data
-    if kind == Transaction.Kind.TRANSFER:
+    if kind in (Transaction.Kind.TRANSFER, ONWARD):
         to_account = cleaned["to_account"]
     else:
         to_account = orgs.system_account(Account.Type.RETIREMENT).identifier
@@ -80,7 +83,16 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             access_policy.require_step_up(request, user)
             confirmed = [r.split("-") for r in data.getlist("confirmed_range")]
             selection = Selection.build(ranges=[(int(a), int(b)) for a, b in confirmed])
-            if kind == Transaction.Kind.TRANSFER:
+            if kind == ONWARD:
+                moved, retired = onward.transfer_and_retire(
+                    actor=user, from_account=cleaned["from_account"], to_account=to_account, selection=selection,
+                    beneficiary=cleaned["beneficiary"], purpose=cleaned["purpose"],
+                    jurisdiction=cleaned["jurisdiction"], reason=cleaned["reason"],
+                    compliance_period=cleaned["compliance_period"], using_entity=cleaned["using_entity"],
+                    idempotency_key=cleaned["idempotency_key"],
+                )
+                txn = retired or moved  # the retirement once done; else the transfer that waits
+            elif kind == Transaction.Kind.TRANSFER:
                 txn = units.transfer(
                     actor=user,
                     from_account=cleaned["from_account"],
@@ -105,7 +117,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             else:
                 _say_outcome(request, txn)
             return redirect("workspace:transaction", identifier=txn.identifier)
-        if kind == Transaction.Kind.RETIREMENT:  # its own rules before the confirmation, not after
+        if kind != Transaction.Kind.TRANSFER:  # its own rules before the confirmation, not after
             retirement_details(cleaned["beneficiary"], cleaned["purpose"], cleaned["jurisdiction"], cleaned["reason"],
                                **cast(wf.RetireForm, form).use_details())
         ranges = form.parsed_ranges()
@@ -116,7 +128,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
             vintage=cleaned["vintage"],
         )
         preview = unit_selectors.preview_move(
-            user, kind=kind, from_account=cleaned["from_account"], to_account=to_account, selection=selection
+            user, kind=Transaction.Kind.TRANSFER if kind == ONWARD else kind, from_account=cleaned["from_account"], to_account=to_account, selection=selection
         )
     except (RegistryError, ValueError) as exc:
         if not isinstance(exc, RegistryError):
@@ -163,6 +175,11 @@ def transfer(request: HttpRequest) -> HttpResponse:
 @role_required(HOLDER)
 def retire(request: HttpRequest) -> HttpResponse:
     return _move(request, Transaction.Kind.RETIREMENT)
+
+
+@role_required(HOLDER)
+def transfer_and_retire(request: HttpRequest) -> HttpResponse:
+    return _move(request, ONWARD)
 
 
 @role_required(ADMIN, HOLDER)

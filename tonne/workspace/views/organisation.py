@@ -61,6 +61,7 @@ class OrganisationPage:
             "accounts": org_selectors.accounts_for(user).filter(organisation=org),
             "status_form": wf.OrganisationStatusForm(),
             "accreditation_form": wf.AccreditationForm(initial={"accredited": org.accredited}),
+            "clients_form": wf.ActsForClientsForm(initial={"acts_for_clients": org.acts_for_clients}),
             "user_form": wf.UserForm(),
             "member_form": wf.MemberForm(),
             "pending_members": {
@@ -142,6 +143,25 @@ def organisation_accreditation(request: HttpRequest, uid: str) -> HttpResponse:
     except RegistryError as exc:
         return page.refused(request, "accreditation", form, exc)
     messages.success(request, _("Accreditation saved."))
+    return page.done()
+
+
+@require_POST
+@role_required()
+def organisation_clients(request: HttpRequest, uid: str) -> HttpResponse:
+    page = OrganisationPage.load(request, uid)
+    if not page.admin:
+        raise PermissionDenied
+    form = wf.ActsForClientsForm(request.POST)
+    if not form.is_valid():
+        return page.render(request, action="clients", form=form)
+    try:
+        orgs.set_acts_for_clients(
+            actor=page.user, organisation=page.org, acts_for_clients=form.cleaned_data["acts_for_clients"]
+        )
+    except RegistryError as exc:
+        return page.refused(request, "clients", form, exc)
+    messages.success(request, _("Saved: whether the organisation acts for clients."))
     return page.done()
 
 
