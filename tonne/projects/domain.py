@@ -346,7 +346,7 @@ def check_eligibility(rules: Sequence[Eligibility], *, facts: dict[str, Any], co
                 raise ValidationFailed(
                     ELIGIBILITY_CODES[rule.fact],
                     f"The country's rule {rule.name} does not accept {rule.fact.replace('_', ' ')} {value}.",
-                    field=rule.fact, details={"rule": rule.name, "value": value},
+                    field=rule.fact, details={"rule": rule.name, "value": str(value)},
                 )
 
 
