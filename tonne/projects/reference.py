@@ -127,6 +127,15 @@ def version_for_new(methodology: Methodology, field: str = "methodologies") -> s
                            f"The registry does not accept {methodology.code} for new projects yet.", field=field)
 
 
+def check_for_new_report(code: str, version: str, field: str = "version") -> None:
+    """A report is not computed with a version the registry superseded (reports already made keep theirs)."""
+    superseded = MethodologyVersion.objects.filter(methodology__code=code, version=version).values_list(
+        "superseded_from", flat=True).first()
+    if superseded is not None and superseded <= _today():
+        raise ValidationFailed("METHODOLOGY_VERSION_SUPERSEDED",
+                               f"{code} version {version} is superseded from {superseded.isoformat()}.", field=field)
+
+
 # -- the registry's lists --------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from tonne.core.errors import RegistryError
 from tonne.methodologies import selectors as methodology_catalogue
 from tonne.organisations.models import Organisation, User
 from tonne.projects import domain, picklist_labels, picklists, reference
-from tonne.projects.models import Document, Methodology, Project, ReferenceValue
+from tonne.projects.models import Document, Project, ReferenceValue
 from tonne.units import selectors as unit_selectors
 from tonne.units.domain import SerialRange, parse_lookup
 
@@ -138,24 +138,21 @@ class PicklistChoiceField(forms.ChoiceField):
         return value in self.aliases or super().valid_value(value)
 
 
-class _Kept:
-    """A registry list's field: values it no longer offers (retired) still
-    pass the form, so that a project holding one keeps it; the service
-    refuses them for what is new."""
-
-    def __init__(self, *, kept: frozenset[str] = frozenset(), **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.kept = kept
+class _Listed:
+    """A field offering what a registry list holds today. A value it does not
+    offer (retired, superseded, unknown) passes the form: the service decides,
+    keeping it on a project that holds it and refusing it, with its code, for
+    what is new."""
 
     def valid_value(self, value: Any) -> bool:
-        return str(value) in self.kept or super().valid_value(value)  # type: ignore[misc]
+        return True
 
 
-class KeptChoiceField(_Kept, forms.TypedChoiceField):
+class ListedChoiceField(_Listed, forms.TypedChoiceField):
     pass
 
 
-class KeptMultipleChoiceField(_Kept, forms.MultipleChoiceField):
+class ListedMultipleChoiceField(_Listed, forms.MultipleChoiceField):
     pass
 
 
@@ -173,11 +170,10 @@ def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field
                   else picklists.allowed(spec.picklist))
         choices = [(v, picklist_labels.label(v)) for v in values]
         if spec.picklist in REGISTRY_LISTS:
-            kept = reference.registry_lists().retired[spec.picklist]
             if spec.many:
-                return KeptMultipleChoiceField(label=label, choices=choices, required=required, kept=kept,
-                                               widget=forms.CheckboxSelectMultiple)
-            return KeptChoiceField(label=label, choices=BLANK + choices, required=required, kept=kept)
+                return ListedMultipleChoiceField(label=label, choices=choices, required=required,
+                                                 widget=forms.CheckboxSelectMultiple)
+            return ListedChoiceField(label=label, choices=BLANK + choices, required=required)
         if spec.many:
             return forms.MultipleChoiceField(
                 label=label, choices=choices, required=required, widget=forms.CheckboxSelectMultiple
@@ -186,9 +182,8 @@ def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field
     if spec.kind == "party":
         return forms.ChoiceField(label=label, choices=BLANK + iso3166.country_choices(), required=required)
     if spec.name in REGISTRY_LISTS:  # sectoral scopes and unit classes
-        return KeptChoiceField(label=label, required=required, coerce=int if spec.kind == "int" else str,
-                               choices=BLANK + [(v, v) for v in reference.choices(spec.name)],
-                               kept=reference.registry_lists().retired[spec.name])
+        return ListedChoiceField(label=label, required=required, coerce=int if spec.kind == "int" else str,
+                                 choices=BLANK + [(v, v) for v in reference.choices(spec.name)])
     if spec.name in domain.CHOICES:
         return forms.ChoiceField(
             label=label,
@@ -257,14 +252,13 @@ class ChildForm(forms.Form):
             self.fields[spec.name] = _field(spec, CHILD_FIELD_LABELS[spec.name], required=False)
         if self.child == "methodologies":
 
-            # Offered: those accepted today; a methodology the project already follows stays valid.
-            listed = frozenset(Methodology.objects.values_list("code", flat=True))
+            # Offered: those accepted today, and the one the project already follows.
             offered = methodology_choices()
             held = self.initial.get("code")
             if held and held not in {code for code, _label in offered}:
                 offered.append((held, held))
-            self.fields["code"] = KeptChoiceField(
-                label=CHILD_FIELD_LABELS["code"], choices=BLANK + offered, required=False, kept=listed)
+            self.fields["code"] = ListedChoiceField(label=CHILD_FIELD_LABELS["code"], choices=BLANK + offered,
+                                                    required=False)
 
     def row(self) -> dict[str, Any] | None:
         row = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
