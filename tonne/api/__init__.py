@@ -26,6 +26,7 @@ from tonne.notifications.api import router as notifications_router
 from tonne.observer.api import router as observer_router
 from tonne.organisations.api import router as organisations_router
 from tonne.projects.api import router as projects_router
+from tonne.projects.reference_api import router as reference_router
 from tonne.units.api import router as units_router
 from tonne.units.batch_api import router as units_batch_router
 from tonne.units.onward_api import router as units_onward_router
@@ -48,6 +49,7 @@ api.add_router("", members.router)
 api.add_router("", tokens_router)
 api.add_router("", holdings.router)
 api.add_router("", projects_router)
+api.add_router("", reference_router)
 api.add_router("", mrv_router)
 api.add_router("", dmrv_router)
 api.add_router("", units_batch_router)  # before units: /retirements/batch is not a retirement

@@ -46,6 +46,7 @@ from tonne.organisations.services import (
     require_registry_administrator,
     system_account,
 )
+from tonne.projects import eligibility
 from tonne.projects import services as projects
 from tonne.projects.models import Project
 from tonne.units import services as units
@@ -436,6 +437,7 @@ def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
         raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
     for n, block in enumerate(payload["blocks"]):
         _check_identity(payload["origin_registry"], block, f"blocks[{n}]")
+        eligibility.check_import(block)  # the country's rules for foreign units, naming the one that refuses
     return account, payload["quantity"]
 
 

@@ -19,6 +19,7 @@ from django.db.models import Q
 from tonne.cadt import domain
 from tonne.cadt.schema import v2_tables
 from tonne.mrv.models import MonitoringReport
+from tonne.projects import reference
 from tonne.projects.models import (
     CoBenefit,
     Estimation,
@@ -283,6 +284,7 @@ def v2_rows(scope: Scope = FULL) -> Tables:
                 **_stamps(label),
             )
         )
+    exported = reference.cadt_mapping()
     for p in projects:
         tables["project"].append(
             _row(
@@ -295,8 +297,8 @@ def v2_rows(scope: Scope = FULL) -> Tables:
                 projectName=p.name,
                 projectLink=public_link(p),
                 projectDescription=_text(p.description),
-                projectSector=list(p.sectors),
-                projectType=list(p.types),
+                projectSector=reference.cadt_values(exported, "project_sector", p.sectors),
+                projectType=reference.cadt_values(exported, "project_type", p.types),
                 projectSubtype=_text(p.subtype),
                 projectStatus=domain.PROJECT_STATUS_V2[p.status],
                 projectStatusDate=domain.iso_date(p.status_changed_at),

@@ -22,6 +22,7 @@ from tonne.cadt.mapping import (
     unit_uid,
 )
 from tonne.cadt.schema import v1_tables
+from tonne.projects import reference
 from tonne.projects.models import Label, Location, Project, RelatedProject
 from tonne.units.models import Issuance
 
@@ -55,6 +56,7 @@ def v1_rows(scope: Scope = FULL) -> dict[str, list[Row]]:
     org = home_org_uid()
     projects = _projects(scope)
     out_projects: list[Row] = []
+    exported = reference.cadt_mapping()
     for p in projects:
         pid = str(p.uid)
         child = {"warehouseProjectId": pid, "orgUid": org}
@@ -75,8 +77,8 @@ def v1_rows(scope: Scope = FULL) -> dict[str, list[Row]]:
             projectName=p.name,
             projectLink=public_link(p),
             projectDeveloper=p.developer.name,
-            sector=p.sectors[0] if p.sectors else None,
-            projectType=p.types[0] if p.types else None,
+            sector=reference.cadt_values(exported, "project_sector", p.sectors[:1])[0] if p.sectors else None,
+            projectType=reference.cadt_values(exported, "project_type", p.types[:1])[0] if p.types else None,
             projectTags=_text(p.subtype),
             coveredByNDC=domain.NDC_COVERAGE_V1[p.ndc_coverage],
             ndcInformation=None,

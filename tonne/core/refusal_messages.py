@@ -391,3 +391,28 @@ DETAILED: dict[str, Promise] = {
     "TEXT_TOO_LONG": _("%(field)s is %(length)s characters long; at most %(limit)s are kept. Shorten it."),
     "TRANSFER_LIMIT_EXCEEDED": _("This account may transfer at most %(limit)s units at once."),
 }
+
+# Reference data: methodology versions, the registry's lists, eligibility rules, verification approval.
+MESSAGES.update({
+    "APPROVED_PROGRAMME_EXISTS": _("The registry already approves the verifications of this programme."),
+    "APPROVED_PROGRAMME_NOT_FOUND": _("The registry does not approve the verifications of this programme."),
+    "ELIGIBILITY_RULE_EXISTS": _("A rule already has this name."),
+    "ELIGIBILITY_RULE_NOT_FOUND": _("No rule has this name."),
+    "METHODOLOGY_NOT_ACCEPTED": _("The registry does not accept this methodology for new projects."),
+    "METHODOLOGY_VERSION_NOT_FOUND": _("The registry lists no such version of this methodology."),
+    "METHODOLOGY_VERSION_SUPERSEDED": _("This methodology version is superseded: new projects cannot take it."),
+    "NOT_ELIGIBLE_HOST_PARTY": _("The country's eligibility rules do not accept this host Party."),
+    "NOT_ELIGIBLE_METHODOLOGY": _("The country's eligibility rules do not accept this methodology."),
+    "NOT_ELIGIBLE_PROGRAMME": _("The country's eligibility rules do not accept this programme."),
+    "NOT_ELIGIBLE_VINTAGE": _("The country's eligibility rules do not accept this vintage."),
+    "REFERENCE_CADT_VALUE_REQUIRED": _("Name the CAD Trust value this value is exported as."),
+    "REFERENCE_VALUE_EXISTS": _("This value is already in the list."),
+    "REFERENCE_VALUE_NOT_FOUND": _("This value is not in the list."),
+    "REFERENCE_VALUE_RETIRED": _("This value is retired: new records cannot take it."),
+})
+DETAILED.update({
+    "NOT_ELIGIBLE_HOST_PARTY": _("The country's rule %(rule)s does not accept host Party %(value)s."),
+    "NOT_ELIGIBLE_METHODOLOGY": _("The country's rule %(rule)s does not accept methodology %(value)s."),
+    "NOT_ELIGIBLE_PROGRAMME": _("The country's rule %(rule)s does not accept programme %(value)s."),
+    "NOT_ELIGIBLE_VINTAGE": _("The country's rule %(rule)s does not accept vintage %(value)s."),
+})

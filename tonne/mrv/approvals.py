@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
 from tonne.controls.domain import request_hash
 from tonne.controls.models import Approval
 from tonne.core.errors import Conflict, NotFound, ValidationFailed
@@ -14,6 +12,7 @@ from tonne.mrv import domain
 from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import User
+from tonne.projects import eligibility
 
 
 def _payload(report: MonitoringReport) -> dict[str, Any]:
@@ -33,7 +32,8 @@ def issuance_payload(report_uid: Any) -> dict[str, Any]:
     if report.status != MonitoringReport.Status.VERIFIED:
         raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
     domain.check_issuable_verification(
-        approval_required=settings.TONNE_VERIFICATION_APPROVAL, approved=report.verification_approved_at is not None
+        approval_required=eligibility.verification_approval_required(report.project),
+        approved=report.verification_approved_at is not None
     )
     return _payload(report)
 

@@ -26,6 +26,7 @@ from tonne.mrv.models import DataSource, MonitoringReport, Reading, ReportComput
 from tonne.mrv.services import submit_report
 from tonne.mrv.sources import require_developer
 from tonne.organisations.models import User
+from tonne.projects import reference
 from tonne.projects.models import Project
 
 MICRO = Decimal(1_000_000)
@@ -107,6 +108,7 @@ def compute_report(
     """The developer picks a methodology version and a period; the registry
     computes the quantity per vintage and submits the report with it."""
     method = _methodology(methodology, version)
+    reference.check_for_new_report(method.code, method.version)
     require_developer(actor, project)
     start, end = parse_date(period_start, "period_start"), parse_date(period_end, "period_end")
     if end < start:

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
@@ -24,6 +23,7 @@ from tonne.organisations.services import (
     require_active_member,
     require_registry_administrator,
 )
+from tonne.projects import eligibility
 from tonne.projects.domain import ISSUABLE, Upload
 from tonne.projects.models import Document, Project
 from tonne.projects.services import store_upload
@@ -208,7 +208,7 @@ def verify_report(
             **({"adjustment_reason": reason} if reason else {}),
             "opinion": domain.POSITIVE,
             **({"comments": comments} if comments else {}),
-            **({"needs_registry_approval": True} if settings.TONNE_VERIFICATION_APPROVAL else {}),
+            **({"needs_registry_approval": True} if eligibility.verification_approval_required(report.project) else {}),
         },
     )
     return report
@@ -410,7 +410,8 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
     if report.status != MonitoringReport.Status.VERIFIED:
         raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
     domain.check_issuable_verification(
-        approval_required=settings.TONNE_VERIFICATION_APPROVAL, approved=report.verification_approved_at is not None
+        approval_required=eligibility.verification_approval_required(report.project),
+        approved=report.verification_approved_at is not None
     )
     project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
     if project.status not in ISSUABLE:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from tonne.core import clock, text
@@ -21,6 +20,7 @@ from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport
 from tonne.organisations.models import Organisation, User
 from tonne.organisations.services import require_active_member, require_registry_administrator
+from tonne.projects import eligibility
 
 REASON_LIMIT = 2_000
 
@@ -126,11 +126,12 @@ def record_opinion(
 @transaction.atomic
 def approve_verification(*, actor: User, report: MonitoringReport) -> MonitoringReport:
     """The registry administrator approves the VVB's verification, so that
-    issuance may follow (where TONNE_VERIFICATION_APPROVAL requires it)."""
+    issuance may follow (where TONNE_VERIFICATION_APPROVAL or the project's programme requires it)."""
     require_registry_administrator(actor)
     report = _locked(report)
-    if not settings.TONNE_VERIFICATION_APPROVAL:
-        raise ValidationFailed("VERIFICATION_APPROVAL_OFF", "This registry does not approve verifications itself.")
+    if not eligibility.verification_approval_required(report.project):
+        raise ValidationFailed("VERIFICATION_APPROVAL_OFF",
+                               "This registry does not approve verifications of this project's programme itself.")
     if report.status != MonitoringReport.Status.VERIFIED:
         raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are approved.")
     if report.verification_approved_at is not None:

@@ -326,7 +326,7 @@ def project_detail(project: Project, user: User | None) -> dict:
             "uid": pm.uid,
             "code": pm.methodology.code,
             "name": pm.methodology.name,
-            "version": pm.methodology.version,
+            "version": pm.version or pm.methodology.version,  # the version the project follows
             "date": pm.date,
             "description": pm.description,
         }

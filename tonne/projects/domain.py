@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,13 +143,20 @@ CHOICES = {
 }
 
 
-def _clean_value(spec: FieldSpec, value: Any, where: str) -> Any:
+def _clean_value(spec: FieldSpec, value: Any, where: str, lists: RegistryLists | None = None) -> Any:
     field = f"{where}{spec.name}"
     if value is None or value == "" or value == []:
         if spec.required:
             hint = f" Allowed values: {'; '.join(picklists.allowed(spec.picklist))}." if spec.picklist else ""
             raise ValidationFailed("FIELD_REQUIRED", f"{field} is required.{hint}", field=field)
         return None
+    if spec.picklist and lists is not None and spec.picklist in lists.active:
+        # The registry's list (CAD Trust's values, its own added, less those retired) decides.
+        if spec.many:
+            if not isinstance(value, list):
+                raise ValidationFailed("FIELD_INVALID", f"{field} must be a list of values.", field=field)
+            return [check_listed(field, spec.picklist, v, lists) for v in value]
+        return check_listed(field, spec.picklist, value, lists)
     if spec.picklist:
         if spec.many:
             return picklists.check_values(field, spec.picklist, value)
@@ -183,7 +191,7 @@ def _clean_value(spec: FieldSpec, value: Any, where: str) -> Any:
     return value
 
 
-def clean_project_fields(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: RegistryLists | None = None) -> dict[str, Any]:
     known = {s.name for s in PROJECT_FIELDS} | set(CHILD_FIELDS)
     unknown = sorted(set(data) - known)
     if unknown:
@@ -192,7 +200,7 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False) -> dict
     for spec in PROJECT_FIELDS:
         if partial and spec.name not in data:
             continue
-        cleaned = _clean_value(spec, data.get(spec.name), "")
+        cleaned = _clean_value(spec, data.get(spec.name), "", lists)
         if cleaned is not None:
             out[spec.name] = cleaned
     scope = out.get("sectoral_scope")
@@ -210,6 +218,11 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False) -> dict
         raise ValidationFailed(
             "UNIT_CLASS_INVALID", "unit_class is a short code of capitals, digits and dots (e.g. VER).", field="unit_class"
         )
+    if lists is not None:
+        if scope is not None:
+            check_listed("sectoral_scope", "sectoral_scope", scope, lists)
+        if unit_class is not None:
+            out["unit_class"] = check_listed("unit_class", "unit_class", unit_class, lists)
     start, end = out.get("crediting_period_start"), out.get("crediting_period_end")
     if start and end and end < start:
         raise ValidationFailed(
@@ -274,3 +287,104 @@ class Upload:
     filename: str
     content: bytes
     content_type: str = "application/octet-stream"
+
+
+# -- the country's eligibility rules --------------------------------------------------------
+
+# The code each fact refuses with: the refusal names the rule as well.
+ELIGIBILITY_CODES = {
+    "host_party": "NOT_ELIGIBLE_HOST_PARTY",
+    "programme": "NOT_ELIGIBLE_PROGRAMME",
+    "methodology": "NOT_ELIGIBLE_METHODOLOGY",
+    "vintage": "NOT_ELIGIBLE_VINTAGE",
+}
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """One declared rule: on which fact, which values (a vintage: first and last year, either open)."""
+
+    name: str
+    fact: str
+    accepted: tuple[Any, ...]
+
+
+def fold(value: str) -> str:
+    """A programme's name as rules and approvals compare it: case and spacing aside."""
+    return " ".join(str(value).split()).casefold()
+
+
+def _accepts(rule: Eligibility, value: Any) -> bool:
+    if rule.fact == "vintage":
+        first, last = rule.accepted
+        return isinstance(value, int) and (first is None or value >= first) and (last is None or value <= last)
+    if rule.fact == "programme":
+        return fold(value) in {fold(v) for v in rule.accepted}
+    if rule.fact == "host_party":
+        return str(value).upper() in {str(v).upper() for v in rule.accepted}
+    return value in rule.accepted
+
+
+def check_eligibility(rules: Sequence[Eligibility], *, facts: dict[str, Any], complete: bool = True) -> None:
+    """Refuse what a rule does not accept. `facts` maps each fact to its
+    values (a project may follow several methodologies: each must be
+    accepted); a fact a rule needs and the subject does not state is refused
+    too (eligibility is shown, not presumed), unless the subject is not
+    `complete` yet (a draft)."""
+    for rule in rules:
+        values = facts.get(rule.fact)
+        if values is None or values == []:
+            if not complete:
+                continue
+            raise ValidationFailed(
+                ELIGIBILITY_CODES[rule.fact],
+                f"The country's rule {rule.name} accepts only stated {rule.fact.replace('_', ' ')}s; none is stated.",
+                field=rule.fact, details={"rule": rule.name},
+            )
+        for value in values if isinstance(values, list) else [values]:
+            if not _accepts(rule, value):
+                raise ValidationFailed(
+                    ELIGIBILITY_CODES[rule.fact],
+                    f"The country's rule {rule.name} does not accept {rule.fact.replace('_', ' ')} {value}.",
+                    field=rule.fact, details={"rule": rule.name, "value": str(value)},
+                )
+
+
+# -- the registry's own lists -----------------------------------------------------------------
+
+# CDM sectoral scopes: the registry may retire some, not add any (serial numbers and reports name 1 to 15).
+SECTORAL_SCOPES = tuple(str(n) for n in range(1, 16))
+# Unit classes a registry starts with (the codes of its serial numbers); it may add and retire.
+UNIT_CLASSES = ("VER", "VCU", "CER", "ERU", "A6.4ER")
+
+
+@dataclass(frozen=True)
+class RegistryLists:
+    """The values of the registry's lists a new record may take (in the list's order), and those retired."""
+
+    active: dict[str, tuple[str, ...]]
+    retired: dict[str, frozenset[str]]
+
+
+def check_listed(field: str, name: str, value: Any, lists: RegistryLists) -> Any:
+    """The value as the list spells it (case aside), or the refusal."""
+    active = lists.active.get(name, (str(value),))
+    if str(value) in active:
+        return value
+    folded = {v.casefold(): v for v in active}
+    if isinstance(value, str) and value.casefold() in folded:
+        return folded[value.casefold()]
+    if str(value) in lists.retired.get(name, frozenset()):
+        raise ValidationFailed("REFERENCE_VALUE_RETIRED", f"{field}: {value} is retired; new records cannot take it.",
+                               field=field, details={"list": name, "value": value})
+    raise ValidationFailed("PICKLIST_VALUE_NOT_ALLOWED",
+                           f"{field}: {value!r} is not an allowed value. Allowed values: {'; '.join(active)}.",
+                           field=field, details={"picklist": name, "allowed": list(active)})
+
+
+def version_in_force(versions: Sequence[tuple[str, dt.date | None, dt.date | None]], on: dt.date) -> str | None:
+    """The methodology version a new project or report takes on a day: the
+    latest that started (no start: always), unless superseded by then."""
+    live = [(start or dt.date.min, version) for version, start, superseded in versions
+            if (start is None or start <= on) and (superseded is None or on < superseded)]
+    return max(live)[1] if live else None

@@ -40,6 +40,100 @@ class Methodology(models.Model):
         return f"{self.code} {self.name}"
 
 
+class MethodologyVersion(models.Model):
+    """A version of a methodology the registry accepts for new projects and
+    reports from `valid_from`; once superseded, refused for new ones from
+    `superseded_from` (projects already on it keep it)."""
+
+    methodology = models.ForeignKey(Methodology, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=50)
+    valid_from = models.DateField(null=True, blank=True)  # None: accepted with no start date
+    superseded_from = models.DateField(null=True, blank=True)
+    # None: listed before the registry kept versions (the methodology's own version, accepted as it was).
+    added_by = models.ForeignKey("organisations.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["methodology__code", "valid_from", "version"]
+        constraints = [models.UniqueConstraint(fields=["methodology", "version"], name="methodology_version_once")]
+
+    def __str__(self) -> str:
+        return f"{self.methodology.code} v{self.version}"
+
+
+class ReferenceValue(models.Model):
+    """The registry's own entry in one of its lists (sectors, project types,
+    sectoral scopes, unit classes): a value it added (with the CAD Trust value
+    it is exported as, where CAD Trust has the list), or one it retired."""
+
+    class List(models.TextChoices):
+        PROJECT_SECTOR = "project_sector", "Sector"
+        PROJECT_TYPE = "project_type", "Project type"
+        SECTORAL_SCOPE = "sectoral_scope", "Sectoral scope"
+        UNIT_CLASS = "unit_class", "Unit class"
+
+    list = models.CharField(max_length=20, choices=List.choices)
+    value = models.CharField(max_length=200)
+    cadt_value = models.CharField(max_length=200, blank=True)
+    retired_from = models.DateField(null=True, blank=True)
+    added_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["list", "value"]
+        constraints = [models.UniqueConstraint(fields=["list", "value"], name="reference_value_once")]
+
+    def __str__(self) -> str:
+        return f"{self.list}: {self.value}"
+
+
+class EligibilityRule(models.Model):
+    """What the country accepts, as it publishes it: on one fact (host Party,
+    programme, methodology, vintage) and for registrations, imports or both.
+    A project or unit whose fact the rule does not accept is refused."""
+
+    class Fact(models.TextChoices):
+        HOST_PARTY = "host_party", "Host Party"
+        PROGRAMME = "programme", "Programme or standard"
+        METHODOLOGY = "methodology", "Methodology"
+        VINTAGE = "vintage", "Vintage"
+
+    class Scope(models.TextChoices):
+        REGISTRATION = "registration", "Project registration"
+        IMPORT = "import", "Imports of foreign units"
+        BOTH = "both", "Both"
+
+    name = models.CharField(max_length=50, unique=True)
+    fact = models.CharField(max_length=20, choices=Fact.choices)
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    accepted = models.JSONField(default=list)  # values; for a vintage, [first, last] (either may be null)
+    added_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApprovedProgramme(models.Model):
+    """A programme or standard whose VVB reports the registry administrator
+    approves before issuance (matched to a project's crediting programme,
+    case and spacing aside)."""
+
+    programme = models.CharField(max_length=200, unique=True)  # folded: casefold, single spaces
+    name = models.CharField(max_length=200)
+    added_by = models.ForeignKey("organisations.User", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["programme"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Project(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -220,6 +314,7 @@ class Stakeholder(_ProjectChild):
 class ProjectMethodology(_ProjectChild):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="methodologies")
     methodology = models.ForeignKey(Methodology, on_delete=models.PROTECT)
+    version = models.CharField(max_length=50, blank=True)  # the version in force when it was chosen
     date = models.DateField(null=True, blank=True)
     description = models.TextField(blank=True)
 

@@ -23,7 +23,7 @@ from tonne.organisations.services import (
     require_in_force,
     require_registry_administrator,
 )
-from tonne.projects import domain
+from tonne.projects import domain, eligibility, reference
 from tonne.projects.models import (
     CoBenefit,
     Document,
@@ -70,6 +70,8 @@ def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetim
             [model(project=project, uid=uuid.uuid4(), created_at=now, updated_at=now, **row) for row in cleaned[child]]
         )
     if "methodologies" in cleaned:
+        # A methodology the project already follows keeps its version; a new one takes the version in force.
+        kept = dict(ProjectMethodology.objects.filter(project=project).values_list("methodology__code", "version"))
         ProjectMethodology.objects.filter(project=project).delete()
         for row in cleaned["methodologies"]:
             methodology = Methodology.objects.filter(code=row["code"]).first()
@@ -82,6 +84,7 @@ def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetim
             ProjectMethodology.objects.create(
                 project=project,
                 methodology=methodology,
+                version=kept[row["code"]] if row["code"] in kept else reference.version_for_new(methodology),
                 uid=uuid.uuid4(),
                 date=row.get("date"),
                 description=row.get("description", ""),
@@ -130,7 +133,7 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
     org = require_active_member(actor, EDITORS)
     if org.kind != Organisation.Kind.DEVELOPER:
         raise PermissionDenied("NOT_A_DEVELOPER", "Only project developers register projects.")
-    cleaned = domain.clean_project_fields(data)
+    cleaned = domain.clean_project_fields(data, lists=reference.registry_lists())
     now = clock.now()
     LedgerHead.objects.select_for_update().get(pk=1)  # numbers are max+1: queue
     number = (Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1
@@ -150,6 +153,7 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
         **fields,
     )
     _replace_children(project, cleaned, now)
+    eligibility.check_project(project, complete=False)
     append_entry(kind="project.registered", actor=actor, data=project_snapshot(project))
     return project
 
@@ -172,7 +176,11 @@ def update_project(
         if vvb is not None:
             domain.check_amendable({"vvb": vvb})
         return _amend(actor, project, data, reason)
-    cleaned = domain.clean_project_fields(data, partial=True)
+    # Values the draft already holds stay allowed, retired or not.
+    lists = reference.keeping(reference.registry_lists(), {
+        "project_sector": project.sectors, "project_type": project.types,
+        "sectoral_scope": [project.sectoral_scope], "unit_class": [project.unit_class]})
+    cleaned = domain.clean_project_fields(data, partial=True, lists=lists)
     now = clock.now()
     for key, value in cleaned.items():
         if key not in domain.CHILD_FIELDS:
@@ -182,6 +190,7 @@ def update_project(
     project.updated_at = now
     project.save()
     _replace_children(project, cleaned, now)
+    eligibility.check_project(project, complete=False)
     append_entry(
         kind="project.updated", actor=actor, data={**project_snapshot(project), "fields": sorted(cleaned)}
     )
@@ -312,6 +321,8 @@ def change_project_status(
             raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this project may validate it.")
         if not org.accredited:
             raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+    if status in (Project.Status.SUBMITTED, Project.Status.REGISTERED):
+        eligibility.check_project(project)  # the rules in force now, every fact stated
     reason = (reason or "").strip()
     if status in ("rejected", "on_hold") and not reason:
         raise ValidationFailed("REASON_REQUIRED", f"Setting a project {status} needs a reason.", field="reason")
@@ -518,19 +529,5 @@ def record_validation(
     return change_project_status(actor=actor, project=project, status=Project.Status.VALIDATED, validation=validation)
 
 
-@transaction.atomic
-def add_methodology(*, actor: User, code: str, name: str, type: str = "", version: str = "", link: str = "") -> Methodology:
-    if not is_registry_administrator(actor):
-        raise PermissionDenied("NOT_REGISTRY_ADMINISTRATOR", "Only the registry administrator may do this.")
-    if not code or not name:
-        raise ValidationFailed("FIELD_REQUIRED", "A methodology needs a code and a name.")
-    if type:
-
-        type = check_value("type", "methodology_type", type)
-    now = clock.now()
-    methodology, _ = Methodology.objects.get_or_create(
-        code=code,
-        defaults={"uid": uuid.uuid4(), "name": name, "type": type, "version": version, "link": link,
-                  "created_at": now, "updated_at": now},
-    )
-    return methodology
+# Listed here as every other project service is; kept with the reference data.
+add_methodology = reference.add_methodology

@@ -14,8 +14,8 @@ from tonne.core import iso3166, refusals
 from tonne.core.errors import RegistryError
 from tonne.methodologies import selectors as methodology_catalogue
 from tonne.organisations.models import Organisation, User
-from tonne.projects import domain, picklist_labels, picklists
-from tonne.projects.models import Document, Methodology, Project
+from tonne.projects import domain, picklist_labels, picklists, reference
+from tonne.projects.models import Document, Project, ReferenceValue
 from tonne.units import selectors as unit_selectors
 from tonne.units.domain import SerialRange, parse_lookup
 
@@ -138,13 +138,42 @@ class PicklistChoiceField(forms.ChoiceField):
         return value in self.aliases or super().valid_value(value)
 
 
+class _Listed:
+    """A field offering what a registry list holds today. A value it does not
+    offer (retired, superseded, unknown) passes the form: the service decides,
+    keeping it on a project that holds it and refusing it, with its code, for
+    what is new."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
+class ListedChoiceField(_Listed, forms.TypedChoiceField):
+    pass
+
+
+class ListedMultipleChoiceField(_Listed, forms.MultipleChoiceField):
+    pass
+
+
+REGISTRY_LISTS = frozenset(ReferenceValue.List.values)
+
+
 def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field:
     if spec.picklist:
         if spec.picklist in picklists.COUNTRY_PICKLISTS:
             options = picklists.country_options(spec.picklist)
             aliases = frozenset(picklists.allowed(spec.picklist)) - {value for value, _name in options}
             return PicklistChoiceField(label=label, choices=BLANK + options, required=required, aliases=aliases)
-        choices = [(v, picklist_labels.label(v)) for v in picklists.allowed(spec.picklist)]
+        # The registry's lists (CAD Trust's values, its own, less those retired) where it keeps one.
+        values = (reference.choices(spec.picklist) if spec.picklist in REGISTRY_LISTS
+                  else picklists.allowed(spec.picklist))
+        choices = [(v, picklist_labels.label(v)) for v in values]
+        if spec.picklist in REGISTRY_LISTS:
+            if spec.many:
+                return ListedMultipleChoiceField(label=label, choices=choices, required=required,
+                                                 widget=forms.CheckboxSelectMultiple)
+            return ListedChoiceField(label=label, choices=BLANK + choices, required=required)
         if spec.many:
             return forms.MultipleChoiceField(
                 label=label, choices=choices, required=required, widget=forms.CheckboxSelectMultiple
@@ -152,6 +181,9 @@ def _field(spec: domain.FieldSpec, label: Any, *, required: bool) -> forms.Field
         return forms.ChoiceField(label=label, choices=BLANK + choices, required=required)
     if spec.kind == "party":
         return forms.ChoiceField(label=label, choices=BLANK + iso3166.country_choices(), required=required)
+    if spec.name in REGISTRY_LISTS:  # sectoral scopes and unit classes
+        return ListedChoiceField(label=label, required=required, coerce=int if spec.kind == "int" else str,
+                                 choices=BLANK + [(v, v) for v in reference.choices(spec.name)])
     if spec.name in domain.CHOICES:
         return forms.ChoiceField(
             label=label,
@@ -178,6 +210,14 @@ class ProjectForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in domain.PROJECT_FIELDS:
             self.fields[spec.name] = _field(spec, FIELD_LABELS[spec.name], required=spec.required)
+            field = self.fields[spec.name]
+            if (spec.picklist or spec.name) in REGISTRY_LISTS and isinstance(field, forms.ChoiceField):
+                # A value the project already holds stays offered, retired or not.
+                held = self.initial.get(spec.name)
+                offered = cast(list[tuple[Any, Any]], field.choices)
+                listed = {str(v) for v, _label in offered}
+                extra = [str(v) for v in (held if isinstance(held, list) else [held]) if v not in (None, "")]
+                field.choices = offered + [(v, picklist_labels.label(v)) for v in extra if v not in listed]
         vvbs = Organisation.objects.filter(
             kind=Organisation.Kind.VVB, status=Organisation.Status.APPROVED, accredited=True
         ).order_by("name")
@@ -212,11 +252,13 @@ class ChildForm(forms.Form):
             self.fields[spec.name] = _field(spec, CHILD_FIELD_LABELS[spec.name], required=False)
         if self.child == "methodologies":
 
-            self.fields["code"] = forms.ChoiceField(
-                label=CHILD_FIELD_LABELS["code"],
-                choices=BLANK + methodology_choices(),
-                required=False,
-            )
+            # Offered: those accepted today, and the one the project already follows.
+            offered = methodology_choices()
+            held = self.initial.get("code")
+            if held and held not in {code for code, _label in offered}:
+                offered.append((held, held))
+            self.fields["code"] = ListedChoiceField(label=CHILD_FIELD_LABELS["code"], choices=BLANK + offered,
+                                                    required=False)
 
     def row(self) -> dict[str, Any] | None:
         row = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
@@ -224,11 +266,13 @@ class ChildForm(forms.Form):
 
 
 def methodology_choices() -> list[tuple[str, str]]:
-    """Every methodology of the registry's list, those the registry computes marked."""
-    computed = {m.code for m in methodology_catalogue.every()}
+    """The methodologies the registry accepts for new projects today, each
+    with its version in force, those the registry computes marked."""
+    computed = {(m.code, m.version) for m in methodology_catalogue.every()}
     return [
-        (m.code, f"{m.code} {m.name}" + (f" ({_('computed by the registry')})" if m.code in computed else ""))
-        for m in Methodology.objects.order_by("code")
+        (m.code, f"{m.code} v{version} {m.name}"
+         + (f" ({_('computed by the registry')})" if (m.code, version) in computed else ""))
+        for m, version in reference.accepted_methodologies()
     ]
 
 

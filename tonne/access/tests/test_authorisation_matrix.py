@@ -128,6 +128,19 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "controls_list_holidays": SIGNED_IN,
     "controls_add_holiday": ADMIN,
     "controls_remove_holiday": ADMIN,
+    "projects_list_methodologies": PUBLIC,
+    "projects_add_methodology_version": ADMIN,
+    "projects_supersede_methodology_version": ADMIN,
+    "projects_list_reference_lists": PUBLIC,
+    "projects_add_reference_value": ADMIN,
+    "projects_retire_reference_value": ADMIN,
+    "projects_reinstate_reference_value": ADMIN,
+    "projects_list_eligibility_rules": PUBLIC,
+    "projects_add_eligibility_rule": ADMIN,
+    "projects_remove_eligibility_rule": ADMIN,
+    "projects_list_verification_approvals": PUBLIC,
+    "projects_add_verification_approval": ADMIN,
+    "projects_remove_verification_approval": ADMIN,
     "controls_list_approvals": SIGNED_IN,
     "controls_get_approval": HOLDER,
     "controls_approve": (NO, NO, NO, NO),  # own: the initiator himself; the administrator is not of the organisation
@@ -314,6 +327,12 @@ def build_world(settings: Any) -> dict[str, Any]:
     from tonne.controls import holidays
 
     declared = holidays.add_holiday(actor=reg.admin, day=clock.now().date() + dt.timedelta(days=400), name="Matrix")
+    from tonne.projects import eligibility, reference
+
+    reference.add_methodology(actor=reg.admin, code="MX-M", name="Matrix methodology", version="2")
+    reference.retire_value(actor=reg.admin, list="unit_class", value="ERU")
+    eligibility.add_rule(actor=reg.admin, name="MX", fact="vintage", scope="import", accepted=[2000, None])
+    eligibility.add_approved_programme(actor=reg.admin, programme="MXP")
     checkpoint = make_checkpoint(force=True)
     block = reg.developer_account.blocks.first()
     dev_acc, buyer_acc = reg.developer_account.identifier, reg.buyer_account.identifier
@@ -322,6 +341,12 @@ def build_world(settings: Any) -> dict[str, Any]:
     org = str(reg.developer_org.uid)
     path = {
         "controls_remove_holiday": {"day": declared.day.isoformat()},
+        "projects_supersede_methodology_version": {"code": "MX-M", "version": "2"},
+        "projects_add_reference_value": {"name": "unit_class"},
+        "projects_retire_reference_value": {"name": "unit_class"},
+        "projects_reinstate_reference_value": {"name": "unit_class"},
+        "projects_remove_eligibility_rule": {"name": "MX"},
+        "projects_remove_verification_approval": {"programme": "MXP"},
         "organisations_get_organisation": {"uid": org},
         "organisations_decide_organisation": {"uid": org},
         "organisations_accredit_organisation": {"uid": org},
@@ -446,6 +471,13 @@ def build_world(settings: Any) -> dict[str, Any]:
         "units_transfer_and_retire": {**move, "to_account": buyer_acc, "beneficiary": "Town", "purpose": "voluntary"},
         "units_create_reversal": {"project": project.project_id, "quantity": 1, "reason": "matrix"},
         "controls_set_switch": {"transfers_suspended": True, "reason": "matrix"},
+        "projects_add_methodology_version": {"code": "MX-N", "name": "New", "version": "1", "valid_from": "2030-01-01"},
+        "projects_supersede_methodology_version": {"superseded_from": "2031-01-01"},
+        "projects_add_reference_value": {"value": "MXU"},
+        "projects_retire_reference_value": {"value": "CER"},
+        "projects_reinstate_reference_value": {"value": "ERU"},
+        "projects_add_eligibility_rule": {"name": "MX2", "fact": "host_party", "scope": "import", "accepted": ["CH"]},
+        "projects_add_verification_approval": {"programme": "Other programme"},
         "controls_add_holiday": {"day": (clock.now().date() + dt.timedelta(days=401)).isoformat(), "name": "Matrix"},
         "controls_approve": {"request_hash": approval.request_hash},
         "controls_reject": {"reason": "matrix"},

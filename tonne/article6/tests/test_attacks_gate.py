@@ -21,6 +21,7 @@ from tonne.controls.tests.test_every_move_gated import (  # noqa: F401 (the fixt
     World,
     _export,
     _import,
+    incoming_file,
     switch_on,
     where_units_are,
     world,
@@ -162,6 +163,20 @@ def test_import_by_one_administrator_with_four_eyes_on_creates_nothing(world: Wo
 def test_import_under_the_kill_switch_is_refused(world: World) -> None:  # noqa: F811
     switch_on(world)
     refused(lambda: _import(world), "TRANSFERS_SUSPENDED")
+
+
+def test_import_the_country_does_not_accept_is_refused_naming_the_rule(world: World) -> None:  # noqa: F811
+    from tonne.projects import eligibility
+
+    eligibility.add_rule(actor=world.reg.admin, name="SG-VINTAGE", fact="vintage", scope="import", accepted=[2025, None])
+    refused(lambda: _import(world), "NOT_ELIGIBLE_VINTAGE")
+    with pytest.raises(RegistryError) as exc:  # the partner protocol's check asks the same rules
+        international.check_transfer(incoming_file(world))
+    assert exc.value.details["rule"] == "SG-VINTAGE"
+    eligibility.remove_rule(actor=world.reg.admin, name="SG-VINTAGE")
+    eligibility.add_rule(actor=world.reg.admin, name="SG-HOSTS", fact="host_party", scope="both", accepted=["SE", "CH"])
+    _import(world)
+    assert InternationalTransfer.objects.filter(direction="received").exists()
 
 
 def test_import_into_a_frozen_account_is_refused(world: World) -> None:  # noqa: F811

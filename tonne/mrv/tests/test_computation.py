@@ -73,6 +73,16 @@ def test_compute_refusals(registry) -> None:
     with pytest.raises(ValidationFailed) as err:
         computation.compute_report(methodology="AMS-I.D", version="18.0", **kw)
     assert err.value.code == "SOURCE_UNIT_MISMATCH"
+    # A version the registry superseded computes no new report.
+    from tonne.core import clock
+    from tonne.projects import reference
+
+    reference.add_methodology(actor=registry.admin, code="AMS-I.D", name="Grid electricity", version="18.0")
+    reference.supersede_methodology_version(actor=registry.admin, code="AMS-I.D", version="18.0",
+                                            superseded_from=clock.now().date())
+    with pytest.raises(ValidationFailed) as err:
+        computation.compute_report(methodology="AMS-I.D", version="18.0", **kw)
+    assert err.value.code == "METHODOLOGY_VERSION_SUPERSEDED"
 
 
 def test_mangrove_from_area_data(registry) -> None:

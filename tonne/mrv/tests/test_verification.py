@@ -188,3 +188,30 @@ def test_with_four_eyes_the_request_waits_for_the_approval_too(registry: testing
                                             no_conflict_of_interest=True)
     report = mrv.verify_report(actor=registry.vvb, report=report, verified={2022: 1000})
     refused("VERIFICATION_NOT_APPROVED", controls.request_issuance, actor=registry.admin, report_uid=str(report.uid))
+
+
+def test_the_registry_approves_verifications_of_the_programmes_it_chose(registry: testing.Registry) -> None:
+    from tonne.projects import eligibility
+
+    chosen = testing.registered_project(registry, crediting_program="National  Crediting Programme")
+    other = testing.registered_project(registry, name="Other programme's project", crediting_program="Gold Standard")
+    eligibility.add_approved_programme(actor=registry.admin, programme="national crediting programme")
+    assert last_entry("reference.verification_approval_added") == {"programme": "national crediting programme"}
+    reports = []
+    for project in (chosen, other):
+        report = verification.accept_assignment(actor=registry.vvb, report=submit(registry, project),
+                                                no_conflict_of_interest=True)
+        reports.append(mrv.verify_report(actor=registry.vvb, report=report, verified={2022: 1000}))
+    # The chosen programme's report waits for the registry; the other's does not.
+    refused("VERIFICATION_NOT_APPROVED", mrv.approve_issuance, actor=registry.admin, report=reports[0])
+    refused("VERIFICATION_APPROVAL_OFF", verification.approve_verification, actor=registry.admin, report=reports[1])
+    verification.approve_verification(actor=registry.admin, report=reports[0])
+    assert [i.quantity for i in mrv.approve_issuance(actor=registry.admin, report=reports[0])] == [1000]
+    assert [i.quantity for i in mrv.approve_issuance(actor=registry.admin, report=reports[1])] == [1000]
+    from tonne.core.errors import RegistryError
+
+    with pytest.raises(RegistryError, match="APPROVED_PROGRAMME_EXISTS"):
+        eligibility.add_approved_programme(actor=registry.admin, programme="NATIONAL CREDITING PROGRAMME")
+    eligibility.remove_approved_programme(actor=registry.admin, programme="National Crediting Programme")
+    with pytest.raises(RegistryError, match="APPROVED_PROGRAMME_NOT_FOUND"):
+        eligibility.remove_approved_programme(actor=registry.admin, programme="National Crediting Programme")

@@ -46,6 +46,7 @@ def workspace_nav(context: Any) -> dict[str, Any]:
             link("workspace:organisations", _("Organisations")),
             link("workspace:article6", _("Article 6")),
             link("workspace:article6-aef", _("AEF report")),
+            link("workspace:reference-data", _("Reference data")),
             link("workspace:holidays", _("Public holidays")),
             link("workspace:linkage", _("Partner registries")),
         ]

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,6 +19,7 @@ from tonne.mrv import services as mrv
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import Account, User
+from tonne.projects import eligibility
 from tonne.projects import selectors as project_selectors
 from tonne.projects.models import Project
 from tonne.units import selectors as unit_selectors
@@ -166,7 +166,7 @@ class ReportPage:
             may_issue=report.status == MonitoringReport.Status.VERIFIED and org_selectors.is_admin(user),
             may_answer=(report.status == MonitoringReport.Status.SUBMITTED and report.vvb_id == user.organisation_id
                         and report.assignment == "pending"),
-            may_approve_verification=(settings.TONNE_VERIFICATION_APPROVAL and org_selectors.is_admin(user)
+            may_approve_verification=(org_selectors.is_admin(user) and eligibility.verification_approval_required(report.project)
                                       and report.status == MonitoringReport.Status.VERIFIED
                                       and report.verification_approved_at is None),
         )
