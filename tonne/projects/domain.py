@@ -385,6 +385,12 @@ def check_listed(field: str, name: str, value: Any, lists: RegistryLists) -> Any
 def version_in_force(versions: Sequence[tuple[str, dt.date | None, dt.date | None]], on: dt.date) -> str | None:
     """The methodology version a new project or report takes on a day: the
     latest that started (no start: always), unless superseded by then."""
-    live = [(start or dt.date.min, version) for version, start, superseded in versions
+    live = [(start or dt.date.min, version_order(version), version) for version, start, superseded in versions
             if (start is None or start <= on) and (superseded is None or on < superseded)]
-    return max(live)[1] if live else None
+    return max(live)[2] if live else None
+
+
+def version_order(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Versions compare part by part, numbers as numbers: 13.0 comes after 9.0."""
+    parts = re.split(r"[.\-_ ]+", version.strip())
+    return tuple((0, int(p)) if p.isdigit() else (1, p.casefold()) for p in parts if p)

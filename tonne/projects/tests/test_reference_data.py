@@ -54,6 +54,8 @@ def draft(reg: testing.Registry, **overrides: Any) -> Project:
     ([("1", None, dt.date(2025, 1, 1)), ("2", dt.date(2025, 1, 1), None)], dt.date(2024, 12, 31), "1"),
     ([("1", None, dt.date(2025, 1, 1)), ("2", dt.date(2025, 1, 1), None)], dt.date(2025, 1, 1), "2"),
     ([("1", None, dt.date(2025, 1, 1))], dt.date(2025, 1, 1), None),
+    ([("9.0", dt.date(2024, 1, 1), None), ("13.0", dt.date(2024, 1, 1), None)], dt.date(2024, 6, 1), "13.0"),
+    ([("13.0", None, None), ("9.0", None, None), ("13.1", None, None)], dt.date(2024, 6, 1), "13.1"),
 ])
 def test_the_version_in_force(versions: list, on: dt.date, expected: str | None) -> None:
     assert domain.version_in_force(versions, on) == expected
