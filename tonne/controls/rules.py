@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from tonne.controls.models import AccountHold, AccountLimit, Freeze, RegistrySwitch
 from tonne.core.errors import ValidationFailed
@@ -26,7 +26,7 @@ from tonne.kyc.models import KycProfile, ScreeningHit
 from tonne.kyc.services import BLOCKING_HITS, REPRESENTATIVE_ROLES
 from tonne.organisations.models import Account, User
 from tonne.units.domain import Flags, MoveFacts
-from tonne.units.models import WAITING, Transaction
+from tonne.units.models import WAITING, Transaction, UnitBlock
 
 Kind = Transaction.Kind
 Status = Transaction.Status
@@ -59,6 +59,19 @@ def freezes_binding(
         serials |= Q(scope=Freeze.Scope.SERIALS, serial_start__lte=end, serial_end__gte=start)
     return active_freezes(at).filter(
         Q(scope=Freeze.Scope.ACCOUNT, account_id=account_id) | Q(scope=Freeze.Scope.PROJECT, project_id__in=projects) | serials
+    )
+
+
+def freezes_binding_holdings(account_id: int, at: dt.datetime) -> QuerySet[Freeze]:
+    """freezes_binding over everything the account holds, in one query: the
+    database reads the account's blocks, so the cost does not grow with the
+    ranges the account holds (a test proves both answer alike)."""
+    held = UnitBlock.objects.filter(account_id=account_id)
+    overlapping = held.filter(serial_start__lte=OuterRef("serial_end"), serial_end__gte=OuterRef("serial_start"))
+    return active_freezes(at).filter(
+        Q(scope=Freeze.Scope.ACCOUNT, account_id=account_id)
+        | Q(scope=Freeze.Scope.PROJECT, project_id__in=held.values("project_id"))
+        | (Q(scope=Freeze.Scope.SERIALS) & Q(Exists(overlapping)))
     )
 
 

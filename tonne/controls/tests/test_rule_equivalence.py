@@ -152,3 +152,69 @@ def test_the_statement_has_one_column_per_rule(registry):  # noqa: ANN001
         row = cursor.fetchone()
     assert len(row) == len(rules.MOVE_RULES)
     assert len({rule.name for rule in rules.MOVE_RULES}) == len(rules.MOVE_RULES)
+
+
+# -- the freezes an account page shows: the move path's rule over everything held ----------------
+
+freeze_of = st.tuples(
+    st.sampled_from(["developer", "buyer", "other_account", "project", "other_project", "serials"]),
+    st.integers(0, 1100), st.integers(0, 200), when,
+)
+
+
+@pytest.fixture
+def holdings(registry: testing.Registry, settings):  # noqa: ANN001, ANN201
+    from tonne.units import services as units
+    from tonne.units.domain import Selection
+
+    settings.TONNE_FOUR_EYES = frozenset()  # the holdings are arranged, not the controls tested
+    settings.TONNE_DELAY_NON_TRUSTED = False
+    settings.TONNE_KYC_REQUIRED = False
+    settings.TONNE_MIN_REPRESENTATIVES = 0
+
+    project, other = testing.registered_project(registry), testing.registered_project(registry)
+    _, issuances = testing.issue(registry, project, {2023: 1000})
+    first = issuances[0].serial_start
+    for start, end in ((first + 100, first + 199), (first + 400, first + 449)):  # the buyer holds two pieces
+        units.transfer(actor=registry.developer, from_account=registry.developer_account.identifier,
+                       to_account=registry.buyer_account.identifier, selection=Selection.build(ranges=[(start, end)]),
+                       idempotency_key=f"holdings-{start}")
+    return registry, project, other, first
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(placed=st.lists(freeze_of, max_size=4))
+def test_freezes_of_holdings_agree_with_the_move_rule(holdings, placed):  # noqa: ANN001
+    from tonne.units.domain import merged_ranges
+    from tonne.units.models import UnitBlock
+
+    reg, project, other, first = holdings
+    try:
+        with transaction.atomic():
+            for what, offset, length, status in placed:
+                target_of = {
+                    "developer": {"scope": "account", "account": reg.developer_account},
+                    "buyer": {"scope": "account", "account": reg.buyer_account},
+                    "other_account": {"scope": "account", "account": reg.other_developer_account},
+                    "project": {"scope": "project", "project": project},
+                    "other_project": {"scope": "project", "project": other},
+                    "serials": {"scope": "serials", "serial_start": first + offset, "serial_end": first + offset + length},
+                }[what]
+                Freeze.objects.create(
+                    uid=uuid.uuid4(), reason="test", created_by=reg.admin, created_at=AT - dt.timedelta(days=1),
+                    expires_at=AT - dt.timedelta(hours=1) if status == "expired" else AT + dt.timedelta(days=1),
+                    lifted_at=AT - dt.timedelta(hours=2) if status == "lifted" else None, **target_of,
+                )
+            for account in (reg.developer_account, reg.buyer_account, reg.other_developer_account):
+                held = list(UnitBlock.objects.filter(account=account).values_list("project_id", "serial_start", "serial_end"))
+                ranges = merged_ranges((s, e) for _p, s, e in held)
+                by_ranges = set(rules.freezes_binding(account.pk, ranges, {p for p, _s, _e in held}, AT)
+                                .values_list("pk", flat=True)) if held else set()
+                by_holdings = set(rules.freezes_binding_holdings(account.pk, AT).values_list("pk", flat=True))
+                if not held:  # nothing held: only a freeze of the account itself binds it
+                    by_ranges = set(rules.freezes_binding(account.pk, [], set(), AT).values_list("pk", flat=True))
+                assert by_holdings == by_ranges, (account.identifier, placed)
+            raise _Rollback
+    except _Rollback:
+        pass

@@ -25,7 +25,6 @@ from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, User
 from tonne.units import selectors as unit_selectors
-from tonne.units.domain import merged_ranges
 from tonne.workspace import forms as wf
 from tonne.workspace.views.common import (
     ADMIN,
@@ -86,7 +85,7 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
         request,
         "workspace/account.html",
         {
-            **account_controls(user, account, blocks),
+            **account_controls(user, account),
             "trusted_form": wf.TrustedAccountForm(),
             "limits_form": wf.LimitsForm(initial=_own_limits(account)),
             "account": account,
@@ -102,18 +101,13 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
     )
 
 
-def account_controls(user: User, account: Account, blocks: Any) -> dict[str, Any]:
+def account_controls(user: User, account: Account) -> dict[str, Any]:
     """The controls that bind this account: freezes, limits, trusted accounts,
     the registry-wide switch, monitoring holds and an overdue KYC review."""
 
     now = clock.now()
-    held = list(blocks.values_list("project_id", "serial_start", "serial_end"))
-    # The rules' own queries (controls.rules), seen through what this user may see.
-    ranges, projects = merged_ranges((s, e) for _p, s, e in held), {p for p, _s, _e in held}
-    binding: set[int] = set()
-    for first in range(0, max(len(ranges), 1), 200):  # a few hundred ranges a query: SQLite bounds its depth
-        found = rules.freezes_binding(account.pk, ranges[first : first + 200], projects, now)
-        binding.update(found.values_list("pk", flat=True))
+    # The rules' own query (controls.rules), seen through what this user may see.
+    binding = rules.freezes_binding_holdings(account.pk, now).values("pk")
     freezes = list(control_selectors.freezes_for(user).filter(pk__in=binding).order_by("created_at", "pk"))
     limits = rules.limits_in_force(account.pk)
     trusted = [t for t in control_selectors.trusted_of(account).order_by("effective_at") if t.removed_at is None]
