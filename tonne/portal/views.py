@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -335,9 +336,16 @@ def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_GET
 def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
-    context = _certificate(request, identifier)
-    response = HttpResponse(render_pdf(context), content_type="application/pdf")
+    """The certificate in the reader's language: the one `?lang=` names (the
+    certificate page's link carries its own), else the request's."""
+    language = request.GET.get("lang") or ""
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        pdf = render_pdf(_certificate(request, identifier))
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
+    response["Content-Language"] = language
     return response
 
 
