@@ -59,7 +59,8 @@ def require_account_holder(actor: User, account: Account, roles: tuple[str, ...]
         return
     org = require_active_member(actor, roles)
     if account.organisation_id != org.id:
-        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {account.identifier} is not yours.", field="account")
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {account.identifier} is not yours.", field="account",
+                       details={"account": account.identifier})
 
 
 def require_approver(actor: User, approval: Approval) -> None:

@@ -367,15 +367,16 @@ def paginate(
 
 
 def get_or_404(
-    qs: QuerySet, code: str, message: str, *, field: str | None = None, **lookup: Any
+    qs: QuerySet, code: str, message: str, *, field: str | None = None, details: dict[str, Any] | None = None,
+    **lookup: Any,
 ) -> Any:
     try:
         return qs.get(**lookup)
     except (qs.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(code, message, field=field) from None
+        raise NotFound(code, message, field=field, details=details) from None
     except Exception as exc:  # a malformed UUID raises ValidationError
         if isinstance(exc, DjangoValidationError):
-            raise NotFound(code, message, field=field) from None
+            raise NotFound(code, message, field=field, details=details) from None
         raise
 
 

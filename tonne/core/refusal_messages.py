@@ -437,7 +437,7 @@ DETAILED: dict[str, Promise | tuple[Promise, ...]] = {
     ),
     "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS": _("The instruction places %(quantity)s units of vintage %(vintage)s; at most %(limit)s can be placed."),
     "IDEMPOTENCY_KEY_REUSED": _("Idempotency-Key %(key)s was already used for a different request (%(transaction)s)."),
-    "ACCOUNT_NOT_FOUND": _("Account %(account)s does not exist in this registry."),
+    "ACCOUNT_NOT_FOUND": _("Account %(account)s does not exist in this registry, or is not yours."),
     "TRANSACTION_NOT_WAITING": _("Transaction %(transaction)s is no longer waiting (status: %(status)s)."),
     "UNITS_RESERVED": _("Some of serials %(serials)s are committed to a transaction waiting for approval or settlement; cancel it first, or choose other units."),
     "TRUSTED_ALREADY": (
@@ -487,7 +487,10 @@ DETAILED: dict[str, Promise | tuple[Promise, ...]] = {
     "VINTAGE_OUTSIDE_PERIOD": _("Vintage %(vintage)s is outside the monitoring period %(start)s – %(end)s."),
     "VERIFIED_EXCEEDS_CLAIMED": _("Vintage %(vintage)s: verified %(verified)s exceeds the %(claimed)s claimed."),
     "CSV_TOO_LARGE": _("A CSV upload holds at most %(limit)s bytes."),
-    "CSV_INVALID": _("The CSV header must be %(columns)s."),
+    "CSV_INVALID": (
+        _("The CSV header must be %(columns)s."),
+        _("The CSV file is malformed at line %(line)s."),
+    ),
     "VERIFICATION_ID_USED": _("Verification %(verification)s already backs another monitoring report."),
     "VVB_NOT_ACCREDITED": _("%(organisation)s is not an accredited, approved VVB."),
     "PROJECT_NOT_YOURS": _("Project %(project)s belongs to another organisation."),
@@ -536,6 +539,13 @@ DETAILED: dict[str, Promise | tuple[Promise, ...]] = {
     "SANCTIONS_HIT_UNRESOLVED": _("%(organisation)s has sanctions screening hits to resolve first."),
     "TOO_MANY_RANGES": _("A request may name at most %(limit)s serial ranges; this one names %(given)s. Split it."),
     "SERIAL_RANGE_NOT_HELD": _("Serials %(serials)s are not all held in account %(account)s (serial %(first_missing_serial)s is not there)."),
+    "DOCUMENT_NOT_FOUND": _("Document %(document)s does not exist."),
+    "BLOCK_NOT_FOUND": _("Unit block %(block)s does not exist."),
+    "RETIREMENT_NOT_FOUND": _("No retirement %(transaction)s."),
+    "CHECKPOINT_NOT_FOUND": _("No signed checkpoint of size %(size)s exists yet."),
+    "LEDGER_ENTRY_NOT_FOUND": _("Ledger entry %(seq)s does not exist."),
+    "ORGANISATION_NOT_FOUND": _("Organisation %(organisation)s does not exist."),
+    "REPORT_NOT_FOUND": _("Monitoring report %(report)s does not exist."),
 }
 # The reader's word for a status or kind a refusal names (`refusals` applies it
 # to the values of parameters such as `status`, `kind` or `scope`).

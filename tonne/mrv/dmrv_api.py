@@ -85,7 +85,7 @@ class AnomalyQuery(ListQuery):
 
 def _project(user: User | None, project_id: str) -> Project:
     return get_or_404(projects_for(user), "PROJECT_NOT_FOUND", f"Project {project_id} does not exist.",
-                      project_id=project_id)
+                      details={"project": project_id}, project_id=project_id)
 
 
 def _source(user: User | None, uid: uuid.UUID) -> DataSource:
@@ -200,7 +200,8 @@ def report_computation(request: HttpRequest, uid: uuid.UUID, recompute: bool = F
     (developer, VVB, administrator) also get whether recomputing it today matches;
     anyone can do the same with `tonne mrv recompute` on a copy of the data."""
     user = viewer(request)
-    report = get_or_404(reports_for(user), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.", uid=uid)
+    report = get_or_404(reports_for(user), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.",
+                        details={"report": str(uid)}, uid=uid)
     c = get_or_404(ReportComputation.objects.all(), "REPORT_NOT_COMPUTED",
                    "This monitoring report was claimed, not computed.", report=report)
     out: dict[str, Any] = {

@@ -275,7 +275,8 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
                 )
             rows.append({k: (v or None) if k == "uncertainty" else v for k, v in row.items()})
     except csv.Error as exc:
-        raise ValidationFailed("CSV_INVALID", f"The CSV file is malformed: {exc}.", field="file") from None
+        raise ValidationFailed("CSV_INVALID", f"The CSV file is malformed: {exc}.", field="file",
+                               details={"line": reader.line_num}) from None
     return rows
 
 
