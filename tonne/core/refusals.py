@@ -40,7 +40,8 @@ def _figure(key: str, value: Any) -> str:
 # that are names, not amounts (years, serials, numbers of records): never grouped.
 _WORDED = frozenset({"status", "target", "account_type", "kind", "movement", "role", "state", "scope", "needed"})
 _AS_WRITTEN = frozenset({"vintage", "vintages", "year", "first_year", "last_year", "serial", "serials", "report",
-                         "item", "other_item", "seq", "size", "scope", "project", "block", "first_missing_serial", "line"})
+                         "item", "other_item", "seq", "size", "scope", "project", "block", "first_missing_serial", "line",
+                         "version"})
 
 
 def templates(code: str) -> tuple[Any, ...]:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Words of an English sentence that neither French nor Spanish uses.
 ENGLISH = re.compile(r"\b(the|is|are|has|have|was|were|not|does|already|must|this|of|in|at|and|cannot|needs?)\b")
 # Apps whose every refusal naming a thing passes it.
-PARAMETERISED_APPS = ("units", "controls", "mrv", "projects", "organisations", "kyc")
+PARAMETERISED_APPS = ("units", "controls", "mrv", "projects", "organisations", "kyc", "article6", "linkage")
 
 
 def _sample(name: str, index: int) -> object:
@@ -69,7 +69,11 @@ def _raise_sites(app: str):  # noqa: ANN202
             if not isinstance(node, ast.Call) or len(node.args) < 2:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            if name in ERROR_CLASSES and isinstance(node.args[0], ast.Constant) and isinstance(node.args[1], ast.JoinedStr):
+            message = node.args[1]
+            if name in ERROR_CLASSES and isinstance(node.args[0], ast.Constant) and isinstance(message, ast.JoinedStr):
+                values = [v.value for v in message.values if isinstance(v, ast.FormattedValue)]
+                if all(isinstance(v, ast.Name) and v.id == "exc" for v in values):
+                    continue  # only a library's own words: the code's plain message says it
                 yield f"{path.relative_to(ROOT)}:{node.lineno}", node.args[0].value, node
 
 
