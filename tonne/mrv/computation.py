@@ -115,10 +115,11 @@ def compute_report(
         values = method.parameter_values(parameters)
         gathered = gather(project, method, start, end)
         if not gathered.inputs:
-            raise MethodologyError("NO_READINGS", f"No accepted readings feed {method.key} in this period.", details={"methodology": method.key})
+            raise MethodologyError("NO_READINGS", f"No accepted readings feed {method.key} in this period.",
+                                   details={"methodology": method.key})
         results = method.compute(gathered.inputs, values, _facts(project))
     except MethodologyError as exc:
-        raise ValidationFailed(exc.code, exc.message) from None
+        raise ValidationFailed(exc.code, exc.message, details=exc.details) from None
     claimed = {r.vintage: r.quantity for r in results if r.quantity > 0}
     if not claimed:
         raise ValidationFailed("NOTHING_COMPUTED", "The methodology gives less than one tonne for every vintage.")
