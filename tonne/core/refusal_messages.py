@@ -2,8 +2,9 @@
 
 The services refuse with English messages and stable codes (`tonne.core.errors`);
 the web pages and the API translate at the edge (`tonne.core.refusals`): one
-message per code, written to fit every place that code is raised, and a more
-precise one where the refusal carries the figures it speaks of (its `details`).
+message per code, written to fit every place that code is raised, and more
+precise ones (`DETAILED`, most specific first) that name what the refusal's
+`details` carry: the account, quantity, period, serials or report.
 A test walks every code raised in the code base and proves each has French and
 Spanish text (tonne/core/tests/test_refusals.py). Translations:
 tonne/core/locale/{fr,es}/LC_MESSAGES/django.po."""
@@ -368,7 +369,8 @@ MESSAGES: dict[str, Promise] = {
     "DOCUMENT_RELIED_UPON": _("A record relies on this document; it stays."),
     "COMPLIANCE_PERIOD_INVALID": _("A compliance period is a year (2025) or a range of years (2024-2026)."),
 }
-# Used when the refusal carries every value named (`field` is the field's label).
+# Used when the refusal carries every value named (`field` is the field's label);
+# a tuple lists a code's templates, the first the refusal's values fill is used.
 DETAILED: dict[str, Promise | tuple[Promise, ...]] = {
     "ACCOUNT_CHECK_DIGITS": _("Account number %(account)s has invalid check digits; it was probably mistyped."),
     "CADT_IMPORT_REFUSED": _("The file was not imported: %(error_count)s problem(s) in %(row_count)s row(s); nothing was changed."),
