@@ -342,6 +342,7 @@ def order(qs: QuerySet, ordering: str | None, allowed: dict[str, str], default: 
             "ORDERING_INVALID",
             f"ordering must be one of: {', '.join(sorted(allowed))} (prefix '-' for descending).",
             field="ordering",
+            details={"allowed": sorted(allowed)},
         )
     path = allowed[name]
     return qs.order_by(f"-{path}" if descending else path, "-pk" if descending else "pk")

@@ -588,6 +588,19 @@ DETAILED: dict[str, Promise | tuple[Promise, ...]] = {
     "PARTNER_REMOVED": _("%(registry)s was removed for good."),
     "PARTNER_NOT_SUSPENDED": _("Only a suspended partner can be reinstated; %(registry)s is not (status: %(status)s)."),
     "PARTNER_KEY_NOT_IN_FORCE": _("Key %(key)s of %(registry)s is not in force now."),
+    "CADT_RECORD_NOT_FOUND": _("No CAD Trust record %(record)s."),
+    "CADT_FORMAT_UNKNOWN": _("The format is one of: %(allowed)s."),
+    "CADT_TABLE_UNKNOWN": _("The table is one of the CAD Trust v2 tables: %(allowed)s."),
+    "CADT_NODE_EXISTS": _("A CAD Trust node named %(name)s is already configured."),
+    "LEDGER_ENTRY_NOT_YET_CHECKPOINTED": _("Entry %(seq)s is newer than checkpoint %(size)s; wait for the next signed checkpoint."),
+    "WITNESSED_LOG_NOT_FOUND": _("This installation does not witness %(origin)s."),
+    "TOKEN_NOT_FOUND": _("You have no API token %(token)s."),
+    "AUDIT_CATEGORY_INVALID": _("The audit category is one of: %(allowed)s."),
+    "IP_ADDRESS_INVALID": _("%(text)s is not an IP address."),
+    "DOCUMENT_TOO_LARGE": _("A document has at most %(limit)s bytes."),
+    "USER_NOT_FOUND": _("No user %(username)s in this organisation."),
+    "ORDERING_INVALID": _("The ordering is one of: %(allowed)s (prefix '-' for descending)."),
+    "LANGUAGE_UNKNOWN": _("The registry speaks: %(allowed)s."),
 }
 # The reader's word for a status or kind a refusal names (`refusals` applies it
 # to the values of parameters such as `status`, `kind` or `scope`).

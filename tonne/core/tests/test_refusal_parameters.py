@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Words of an English sentence that neither French nor Spanish uses.
 ENGLISH = re.compile(r"\b(the|is|are|has|have|was|were|not|does|already|must|this|of|in|at|and|cannot|needs?)\b")
 # Apps whose every refusal naming a thing passes it.
-PARAMETERISED_APPS = ("units", "controls", "mrv", "projects", "organisations", "kyc", "article6", "linkage")
+PARAMETERISED_APPS = ("units", "controls", "mrv", "projects", "organisations", "kyc", "article6", "linkage", "cadt", "ledger",
+                      "access", "audit", "api", "core")
 
 
 def _sample(name: str, index: int) -> object:
