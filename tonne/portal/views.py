@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
@@ -465,7 +466,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
     _wanted, data, refusal = _dashboard_data(request)
     if refusal is not None:
-        return HttpResponse(f"{refusal.message} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponse(f"{refusals.text(refusal)} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
     found = next((c for c in _charts(data) if c["id"] == chart), None)
     if found is None:
         raise Http404(_("No such chart."))
