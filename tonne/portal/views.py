@@ -384,11 +384,11 @@ def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
     language = request.GET.get("lang") or ""
     if language not in dict(settings.LANGUAGES):
         language = translation.get_language() or settings.LANGUAGE_CODE
-    try:
-        context = _certificate(request, identifier)
-    except RegistryError as exc:
-        return not_as_stated(request, exc)
     with translation.override(language):
+        try:
+            context = _certificate(request, identifier)
+        except RegistryError as exc:
+            return not_as_stated(request, exc)
         pdf = render_pdf(context)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
