@@ -27,22 +27,22 @@ from tonne.projects.models import (
 router = Router(tags=["reference"])
 
 
-class VersionOut(Schema):
+class MethodologyVersionOut(Schema):
     version: str
     valid_from: dt.date | None
     superseded_from: dt.date | None
 
 
-class MethodologyOut(Schema):
+class ReferenceMethodologyOut(Schema):
     code: str
     name: str
     type: str
     link: str
     version_in_force: str | None
-    versions: list[VersionOut]
+    versions: list[MethodologyVersionOut]
 
 
-class MethodologyIn(StrictSchema):
+class ReferenceMethodologyIn(StrictSchema):
     code: str = Field(max_length=100)
     name: str = Field(max_length=300)
     version: str = Field("", max_length=50)
@@ -61,7 +61,7 @@ class OwnValueOut(Schema):
     retired_from: dt.date | None
 
 
-class ListOut(Schema):
+class ReferenceListOut(Schema):
     name: str
     values: list[str] = Field(description="What a new record may take")
     retired: list[str]
@@ -103,7 +103,7 @@ def _methodology_out(m: Methodology, versions: list[MethodologyVersion], in_forc
                          for v in versions]}
 
 
-@router.get("/reference/methodologies", response={200: list[MethodologyOut], **ERRORS})
+@router.get("/reference/methodologies", response={200: list[ReferenceMethodologyOut], **ERRORS})
 def list_methodologies(request: HttpRequest):
     """Every methodology the registry lists, its versions and the one a new project takes today."""
     in_force = {m.pk: v for m, v in reference.accepted_methodologies()}
@@ -113,8 +113,8 @@ def list_methodologies(request: HttpRequest):
     return [_methodology_out(m, versions.get(m.pk, []), in_force.get(m.pk)) for m in Methodology.objects.order_by("code")]
 
 
-@router.post("/reference/methodologies", response={201: MethodologyOut, **ERRORS}, auth=AUTH)
-def add_methodology_version(request: HttpRequest, payload: MethodologyIn):
+@router.post("/reference/methodologies", response={201: ReferenceMethodologyOut, **ERRORS}, auth=AUTH)
+def add_methodology_version(request: HttpRequest, payload: ReferenceMethodologyIn):
     """Accept a methodology version for new projects and reports from a day (registry administrator)."""
     user = actor(request)
     require_scope(request, ApiToken.Scope.ADMIN)
@@ -124,7 +124,7 @@ def add_methodology_version(request: HttpRequest, payload: MethodologyIn):
     return Status(201, _methodology_out(m, list(m.versions.order_by("valid_from", "version")), in_force))
 
 
-@router.post("/reference/methodologies/{code}/versions/{version}/supersede", response={200: VersionOut, **ERRORS},
+@router.post("/reference/methodologies/{code}/versions/{version}/supersede", response={200: MethodologyVersionOut, **ERRORS},
              auth=AUTH)
 def supersede_methodology_version(request: HttpRequest, code: str, version: str, payload: SupersedeIn):
     """From a day on, new projects and reports cannot take this version (registry administrator)."""
@@ -140,13 +140,13 @@ def _list_out(name: str) -> dict[str, Any]:
             "own": list(ReferenceValue.objects.filter(list=name).values("value", "cadt_value", "retired_from"))}
 
 
-@router.get("/reference/lists", response={200: list[ListOut], **ERRORS})
+@router.get("/reference/lists", response={200: list[ReferenceListOut], **ERRORS})
 def list_reference_lists(request: HttpRequest):
     """The registry's sectors, project types, sectoral scopes and unit classes."""
     return [_list_out(name) for name in ReferenceValue.List.values]
 
 
-@router.post("/reference/lists/{name}", response={201: ListOut, **ERRORS}, auth=AUTH)
+@router.post("/reference/lists/{name}", response={201: ReferenceListOut, **ERRORS}, auth=AUTH)
 def add_reference_value(request: HttpRequest, name: str, payload: ValueIn):
     """Extend a list; a sector or project type names the CAD Trust value it is exported as (registry administrator)."""
     user = actor(request)
@@ -155,7 +155,7 @@ def add_reference_value(request: HttpRequest, name: str, payload: ValueIn):
     return Status(201, _list_out(name))
 
 
-@router.post("/reference/lists/{name}/retire", response={200: ListOut, **ERRORS}, auth=AUTH)
+@router.post("/reference/lists/{name}/retire", response={200: ReferenceListOut, **ERRORS}, auth=AUTH)
 def retire_reference_value(request: HttpRequest, name: str, payload: ValueIn):
     """New records can no longer take the value; those holding it keep it (registry administrator)."""
     user = actor(request)
@@ -164,7 +164,7 @@ def retire_reference_value(request: HttpRequest, name: str, payload: ValueIn):
     return _list_out(name)
 
 
-@router.post("/reference/lists/{name}/reinstate", response={200: ListOut, **ERRORS}, auth=AUTH)
+@router.post("/reference/lists/{name}/reinstate", response={200: ReferenceListOut, **ERRORS}, auth=AUTH)
 def reinstate_reference_value(request: HttpRequest, name: str, payload: ValueIn):
     """A retired value may be taken again (registry administrator)."""
     user = actor(request)
