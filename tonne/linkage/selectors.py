@@ -89,7 +89,7 @@ def reconciliation_reports(user: User) -> list[dict[str, Any]]:
     require_registry_administrator(user)
     reports = []
     for partner in Partner.objects.exclude(status=Partner.Status.REMOVED).order_by("registry_id"):
-        last = {d: Statement.objects.filter(partner=partner, direction=d).order_by("-at").first()
+        last = {d: Statement.objects.filter(partner=partner, direction=d).order_by("-at", "-pk").first()
                 for d in Statement.Direction.values}
         reports.append({
             "registry_id": partner.registry_id, "status": partner.status,
