@@ -136,8 +136,9 @@ def _told(mismatch: Mismatch, partner: Partner) -> dict[str, Any]:
 
 def _witnessed_size(partner: Partner) -> int:
     """The size of our checkpoint the partner last cosigned (from its answers), 0 if none."""
+    # -pk: statements sent in the same instant, in the order sent
     for answer in Statement.objects.filter(partner=partner, direction=Statement.Direction.SENT).exclude(
-            answer="").order_by("-at", "-pk").values_list("answer", flat=True)[:1]:  # -pk: ties in `at` (the same second) in the order sent
+            answer="").order_by("-at", "-pk").values_list("answer", flat=True)[:1]:
         body = json.loads(parse_note(answer)[0])
         cosigned = body.get("cosigned")
         try:
