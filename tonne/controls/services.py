@@ -398,8 +398,14 @@ def freeze(
 def freeze_serials_found(*, serial_start: int, serial_end: int, reason: str) -> Freeze:
     """A serial range the registry itself freezes when it finds something
     wrong with it (a reconciliation mismatch): no person placed it, an
-    administrator lifts it."""
-    return _freeze(None, Freeze.Scope.SERIALS, reason, None, None, serial_start, serial_end, None)
+    administrator lifts it. It has no end date: it lasts while the mismatch
+    is open and its resolution lifts it; a date would free units still in
+    dispute, and a job renewing it would free them whenever the job stops."""
+    if not reason.strip() or not 1 <= serial_start <= serial_end:
+        raise ValidationFailed("SERIAL_RANGE_INVALID", "Give serial_start ≤ serial_end, both ≥ 1, and a reason.",
+                               field="serial_start")
+    with transaction.atomic():
+        return _until_lifted(None, serial_start, serial_end, reason.strip())
 
 
 def _freeze(
@@ -481,11 +487,16 @@ def hold_serials(*, on_behalf_of: User, serial_start: int, serial_end: int, reas
     freeze in the name of the administrator who accepted, with no end, until
     `release_serials` once the control no longer refuses. Runs in the
     caller's transaction; an administrator may also lift it as any freeze."""
-    frozen = Freeze.objects.create(uid=uuid.uuid4(), scope=Freeze.Scope.SERIALS, reason=reason, created_by=on_behalf_of,
+    return _until_lifted(on_behalf_of, serial_start, serial_end, reason)
+
+
+def _until_lifted(actor: User | None, serial_start: int, serial_end: int, reason: str) -> Freeze:
+    """A serials freeze with no end date (TONNE_FREEZE_MAX_DAYS bounds what a person places, not these)."""
+    frozen = Freeze.objects.create(uid=uuid.uuid4(), scope=Freeze.Scope.SERIALS, reason=reason, created_by=actor,
                                    created_at=clock.now(), expires_at=None, serial_start=serial_start,
                                    serial_end=serial_end)
-    append_entry(kind="control.freeze", actor=on_behalf_of, data={"freeze": str(frozen.uid), **freeze_target(frozen)})
-    record(Category.CONTROL, "freeze.created", actor=on_behalf_of, target=str(frozen.uid), detail=freeze_target(frozen))
+    append_entry(kind="control.freeze", actor=actor, data={"freeze": str(frozen.uid), **freeze_target(frozen)})
+    record(Category.CONTROL, "freeze.created", actor=actor, target=str(frozen.uid), detail=freeze_target(frozen))
     return frozen
 
 

@@ -66,10 +66,18 @@ def collect_from(witness: RegistryWitness) -> Collected:
         note = _fetch(witness)
         if not note:
             return Collected(witness.name, code="NOT_WITNESSED", message="this witness has cosigned nothing of ours")
-        checkpoint = verify_checkpoint(note, keys.verifier_key_text(), expected_origin=settings.TONNE_LEDGER_ORIGIN)
-        verify_cosignature(note, witness.verifier_key)
+        return keep(witness, note)
     except (ValidationFailed, CheckpointError) as exc:
         return Collected(witness.name, code=exc.code, message=exc.message)
+
+
+def keep(witness: RegistryWitness, note: str) -> Collected:
+    """A checkpoint of ours as ``witness`` cosigned it (fetched from it, or
+    carried in a partner registry's answer): its cosignature stored to be
+    published, once both signatures verify (else CheckpointError, nothing
+    stored) and the checkpoint is one this database signed."""
+    checkpoint = verify_checkpoint(note, keys.verifier_key_text(), expected_origin=settings.TONNE_LEDGER_ORIGIN)
+    verify_cosignature(note, witness.verifier_key)
     ours = Checkpoint.objects.filter(size=checkpoint.size).first()
     if ours is None or ours.root_hash != checkpoint.root.hex():
         return Collected(witness.name, checkpoint.size, COSIGNED_CHECKPOINT_UNKNOWN, (
@@ -84,6 +92,12 @@ def collect_from(witness: RegistryWitness) -> Collected:
             witness=witness, size=checkpoint.size, defaults={"line": line, "collected_at": clock.now()}
         )
     return Collected(witness.name, checkpoint.size)
+
+
+def cosigners_of(note: str) -> list[RegistryWitness]:
+    """The witnesses of ours whose key (name and key id) a cosigned note's signature lines name."""
+    named = {(s.name, s.key_id.hex()) for s in parse_note(note)[1]}
+    return [w for w in RegistryWitness.objects.order_by("name") if tuple(w.verifier_key.split("+", 2)[:2]) in named]
 
 
 def collect_all() -> list[Collected]:

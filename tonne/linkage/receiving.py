@@ -14,7 +14,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from tonne.article6 import international
-from tonne.article6.models import ImportedRange
 from tonne.audit.models import AuditEvent
 from tonne.audit.services import record
 from tonne.controls import gate
@@ -24,7 +23,7 @@ from tonne.controls.services import new_approval
 from tonne.core import clock, text
 from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
 from tonne.ledger.services import append_entry
-from tonne.linkage import messages
+from tonne.linkage import messages, selectors
 from tonne.linkage.models import Inbound, Partner
 from tonne.linkage.services import sender_of
 from tonne.organisations.models import User
@@ -143,8 +142,7 @@ def _complete(partner: Partner, body: dict[str, Any]) -> Answer:
 def _ranges(inbound: Inbound) -> list[tuple[int, int]]:
     """The local serials created for this transfer."""
     assert inbound.received_transfer is not None
-    return list(ImportedRange.objects.filter(transfer__uid=inbound.received_transfer, transfer__direction="received")
-                .order_by("serial_start").values_list("serial_start", "serial_end"))
+    return selectors.local_ranges(inbound.received_transfer)
 
 
 def _hold_reason(inbound: Inbound) -> str:

@@ -27,7 +27,7 @@ from tonne.controls import services as controls
 from tonne.controls.models import Freeze
 from tonne.core import clock, text
 from tonne.core.errors import Conflict, NotFound, RegistryError, ValidationFailed
-from tonne.ledger import keys, proofs, witness
+from tonne.ledger import cosigning, keys, proofs, witness
 from tonne.ledger import selectors as ledger
 from tonne.ledger.checkpoint import Checkpoint, CheckpointError, parse_note, verify_checkpoint
 from tonne.ledger.models import WitnessedLog
@@ -136,8 +136,9 @@ def _told(mismatch: Mismatch, partner: Partner) -> dict[str, Any]:
 
 def _witnessed_size(partner: Partner) -> int:
     """The size of our checkpoint the partner last cosigned (from its answers), 0 if none."""
+    # -pk: statements sent in the same instant, in the order sent
     for answer in Statement.objects.filter(partner=partner, direction=Statement.Direction.SENT).exclude(
-            answer="").order_by("-at").values_list("answer", flat=True)[:1]:
+            answer="").order_by("-at", "-pk").values_list("answer", flat=True)[:1]:
         body = json.loads(parse_note(answer)[0])
         cosigned = body.get("cosigned")
         try:
@@ -182,6 +183,7 @@ def take_answer(note: str) -> Statement:
         if statement.answer:
             return statement  # taken before
         partner, here = statement.partner, settings.TONNE_ARTICLE6_REGISTRY_ID
+        _keep_cosignatures(body["cosigned"])
         for m in body["mismatches"]:
             ranges = tuple((s, e) for s, e in m["ranges"])
             ours_sent = m["sender"] == here
@@ -194,6 +196,21 @@ def take_answer(note: str) -> Statement:
             "registry_id": partner.registry_id, "statement_sha256": statement.note_sha256,
             "mismatches": statement.mismatches, "witness": statement.witness_code})
     return statement
+
+
+def _keep_cosignatures(cosigned: str | None) -> None:
+    """The partner's cosignature of our checkpoint, published with it
+    (`ledger.Cosignature`) as any witness's: verified with the key this
+    registry trusts for that witness (`tonne ledger witness trust`; the
+    witness key is not the partner's note key, so it is obtained the same
+    independent way). One that does not verify refuses the whole answer."""
+    if not cosigned:
+        return
+    try:
+        for cosigner in cosigning.cosigners_of(cosigned):
+            cosigning.keep(cosigner, cosigned)
+    except CheckpointError as exc:
+        raise ValidationFailed("LINKAGE_MESSAGE_INVALID", f"cosigned: {exc.message}", field="cosigned") from None
 
 
 def exchange(partner: Partner, post: Post) -> str:

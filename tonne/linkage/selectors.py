@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from tonne.article6.models import ImportedRange
 from tonne.linkage import domain
 from tonne.linkage.models import Inbound, Mismatch, Outbound, Partner, PartnerKey, Statement
 from tonne.organisations.models import User
@@ -53,6 +54,22 @@ def in_flight(user: User) -> tuple[QuerySet[Outbound], QuerySet[Inbound]]:
     return outbound, inbound
 
 
+def local_ranges(received_transfer: Any) -> list[tuple[int, int]]:
+    """The local serials created for a transfer received from a partner."""
+    return list(ImportedRange.objects.filter(transfer__uid=received_transfer, transfer__direction="received")
+                .order_by("serial_start").values_list("serial_start", "serial_end"))
+
+
+def held_in(account_identifier: str) -> list[dict[str, Any]]:
+    """Transfers from partners this account received held (a control refused
+    when they were completed here), with the local serials that cannot move
+    until the hold is released. For the account's page: its holder may see them."""
+    held = Inbound.objects.select_related("partner").filter(
+        state=Inbound.State.COMPLETED, destination_account=account_identifier).exclude(code="").order_by("updated_at")
+    return [{"registry_id": i.partner.registry_id, "transfer": str(i.transfer), "code": i.code,
+             "quantity": i.quantity, "ranges": local_ranges(i.received_transfer)} for i in held]
+
+
 def sending_open() -> tuple[str, ...]:
     return (Outbound.State.PROPOSED, Outbound.State.COMPLETING, Outbound.State.CANCELLING)
 
@@ -72,7 +89,7 @@ def reconciliation_reports(user: User) -> list[dict[str, Any]]:
     require_registry_administrator(user)
     reports = []
     for partner in Partner.objects.exclude(status=Partner.Status.REMOVED).order_by("registry_id"):
-        last = {d: Statement.objects.filter(partner=partner, direction=d).order_by("-at").first()
+        last = {d: Statement.objects.filter(partner=partner, direction=d).order_by("-at", "-pk").first()
                 for d in Statement.Direction.values}
         reports.append({
             "registry_id": partner.registry_id, "status": partner.status,

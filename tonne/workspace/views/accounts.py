@@ -21,6 +21,7 @@ from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
 from tonne.core import clock
 from tonne.core.errors import RegistryError
+from tonne.linkage import selectors as linkage_selectors
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Account, User
@@ -89,6 +90,7 @@ def account_detail(request: HttpRequest, identifier: str) -> HttpResponse:
             "trusted_form": wf.TrustedAccountForm(),
             "limits_form": wf.LimitsForm(initial=_own_limits(account)),
             "account": account,
+            "held_from_partners": linkage_selectors.held_in(account.identifier),
             "holdings": holdings,
             "more": blocks.count() > len(holdings),
             "transactions": txns,
