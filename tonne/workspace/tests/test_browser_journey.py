@@ -68,7 +68,7 @@ def test_whole_journey(page: Any, registry: testing.Registry) -> None:
     page.fill("#id_description", "Efficient cookstoves for households around Korhogo.")
     page.check("input[name=sectors][value='Energy demand']")  # checkboxes, not a Ctrl-click list
     page.check("input[name=types][value='Energy Efficiency households']")
-    page.fill("#id_sectoral_scope", "3")
+    page.select_option("#id_sectoral_scope", "3")
     page.select_option("#id_unit_type", "Reduction - technical")
     page.fill("#id_buffer_basis_points", "1000")
     for child in ("Locations", "Estimations", "Co-benefits"):  # the optional records are folded away

@@ -90,7 +90,9 @@ def test_the_project_form_speaks_the_readers_language(page: Any, phone_page: Any
     page.fill("#id_name", "Forêt de Taï")
     sector.check()
     page.locator("input[type=checkbox][name=types][value=Afforestation]").check()
-    page.fill("#id_sectoral_scope", "99")
+    # The scopes are a list now; a hostile page adds one the registry does not have.
+    page.evaluate("""() => { const o = new Option('99', '99'); document.querySelector('#id_sectoral_scope').add(o); }""")
+    page.select_option("#id_sectoral_scope", "99")
     page.select_option("#id_host_party", "CI")
     follow(page, page.locator("form.project-form button[type=submit]:not(.visually-hidden)").last)
     assert not Project.objects.exists()
