@@ -54,5 +54,5 @@ def revoke_token(request: HttpRequest, token_id: int):
     user = actor(request)
     token = ApiToken.objects.filter(pk=token_id).first()
     if token is None or (token.user_id != user.pk and not selectors.is_admin(user)):
-        raise NotFound("TOKEN_NOT_FOUND", f"You have no API token {token_id}.")
+        raise NotFound("TOKEN_NOT_FOUND", f"You have no API token {token_id}.", details={"token": str(token_id)})
     return token_out(orgs.revoke_api_token(actor=user, token=token))

@@ -78,7 +78,7 @@ def change_user(request: HttpRequest, uid: uuid.UUID, username: str, payload: Me
     org = organisation_for(user, uid)
     member = selectors.users_for(user, org).select_related("organisation").filter(username=username).first()
     if member is None:
-        raise NotFound("USER_NOT_FOUND", f"No user {username} in this organisation.")
+        raise NotFound("USER_NOT_FOUND", f"No user {username} in this organisation.", details={"username": username})
     result = controls.change_member(actor=user, member=member, role=payload.role, active=payload.is_active)
     if isinstance(result, User):
         return Status(200, {"status": "applied", "approval": None, "user": user_out(result)})

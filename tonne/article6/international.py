@@ -222,6 +222,7 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
                     f"Serials {seg['serial_start']}-{seg['serial_end']} are mitigation contribution units; "
                     "only authorised units are transferred between Parties.",
                     field="ranges",
+                    details={"serials": f"{seg['serial_start']}-{seg['serial_end']}"},
                 )
             r = AuthorisedRange.objects.select_related("authorisation", "issuance__project", "issuance__report").get(
                 serial_start__lte=seg["serial_start"], serial_end__gte=seg["serial_start"]
@@ -229,12 +230,13 @@ def _authorised_for(selection: Selection, destination: str, now: dt.datetime) ->
             a = r.authorisation
             version = version_in_force(a, now)
             if version is None or not in_force(a, now) and not seg["first_transferred"]:
-                raise ValidationFailed("AUTHORISATION_NOT_IN_FORCE", f"Authorisation {a.identifier} is not in force.")
+                raise ValidationFailed("AUTHORISATION_NOT_IN_FORCE", f"Authorisation {a.identifier} is not in force.", details={"authorisation": a.identifier})
             if destination not in version.acquiring_parties:
                 raise ValidationFailed(
                     "ACQUIRING_PARTY_NOT_AUTHORISED",
                     f"Authorisation {a.identifier} does not name {destination} as an acquiring Party.",
                     field="destination_party",
+                    details={"authorisation": a.identifier, "party": destination},
                 )
             issuance = r.issuance
             project = issuance.project
@@ -323,7 +325,7 @@ def read_transfer_file(signed: str, verifier_key: str) -> dict[str, Any]:
     except (ValueError, RecursionError):  # RecursionError: nested past any real file
         raise ValidationFailed("TRANSFER_FILE_INVALID", "The signed text is not JSON.") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValidationFailed("TRANSFER_FILE_INVALID", f"Not a {FORMAT} file.")
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"Not a {FORMAT} file.", details={"format": FORMAT})
     return messages.transfer_file(payload, now=clock.now())
 
 
@@ -344,7 +346,7 @@ def import_transfer(*, actor: User, signed: str, verifier_key: str | None = None
         account, total = _check_receivable(payload)
         if Approval.objects.filter(action=IMPORT, status=Approval.Status.PENDING, payload__transfer=payload["transfer"],
                                    payload__origin_registry=payload["origin_registry"]).exists():
-            raise Conflict("IMPORT_ALREADY_REQUESTED", f"Import of transfer {payload['transfer']} already waits for approval.")
+            raise Conflict("IMPORT_ALREADY_REQUESTED", f"Import of transfer {payload['transfer']} already waits for approval.", details={"transfer": payload["transfer"]})
         decision = gate.decide_import(account, total, clock.now())
         if decision.refusal is not None:
             raise decision.refusal
@@ -403,7 +405,7 @@ def carry_out_import(approval: Approval, approver: User) -> None:
 def _receivable(signed: str, verifier_key: str | None) -> tuple[dict[str, Any], Sender]:
     """Signed by a partner's key in force, from that partner, for this registry, every field valid."""
     if not isinstance(signed, str) or len(signed) > MAX_FILE:
-        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {MAX_FILE} characters.")
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {MAX_FILE} characters.", details={"limit": MAX_FILE})
     sender = partners().sender_of(signed, clock.now())
     if verifier_key is not None and verifier_key.strip() and verifier_key.strip() != sender.verifier_key:
         raise ValidationFailed("PARTNER_KEY_UNKNOWN", "The named key is not the partner key that signed the file.",
@@ -421,6 +423,7 @@ def _receivable(signed: str, verifier_key: str | None) -> tuple[dict[str, Any], 
         raise ValidationFailed(
             "TRANSFER_NOT_FOR_THIS_REGISTRY",
             f"The file is for {payload['destination_registry']} ({payload['destination_party']}).",
+            details={"registry": payload["destination_registry"], "party": payload["destination_party"]},
         )
     return payload, sender
 
@@ -431,10 +434,10 @@ def _check_receivable(payload: dict[str, Any]) -> tuple[Account, int]:
     lock), so what one brings in the next one sees."""
     Account.objects.select_for_update().filter(type=Account.Type.EXPORT).exists()
     if InternationalTransfer.objects.filter(origin_registry=payload["origin_registry"], uid=payload["transfer"]).exists():
-        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.")
+        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.", details={"transfer": payload["transfer"]})
     account = get_account(payload["destination_account"], field="destination_account")
     if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
-        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.", details={"account": account.identifier})
     for n, block in enumerate(payload["blocks"]):
         _check_identity(payload["origin_registry"], block, f"blocks[{n}]")
         eligibility.check_import(block)  # the country's rules for foreign units, naming the one that refuses
@@ -450,7 +453,7 @@ def _check_identity(origin_registry: str, block: dict[str, Any], field: str) -> 
     if ImportedRange.objects.filter(origin_registry=origin_registry, origin_serial_start__lte=end,
                                     origin_serial_end__gte=start).exists():
         raise Conflict("ORIGIN_SERIALS_ALREADY_IMPORTED",
-                       f"Serials {start}-{end} of {origin_registry} were already imported.", field=f"{field}.serial_start")
+                       f"Serials {start}-{end} of {origin_registry} were already imported.", field=f"{field}.serial_start", details={"serials": f"{start}-{end}", "registry": origin_registry})
     registry = block["authorisation"]["originating_registry"]
     lo, hi = block["itmo_serials"]
     held = ImportedRange.objects.filter(originating_registry=registry, itmo_serial_start__lte=hi,
@@ -460,7 +463,7 @@ def _check_identity(origin_registry: str, block: dict[str, Any], field: str) -> 
             account__type=Account.Type.EXPORT).exists()
     if held:
         raise Conflict("ITMO_ALREADY_IN_REGISTRY", f"ITMO {block['itmo_id']} is or was already held in this registry.",
-                       field=f"{field}.itmo_id")
+                       field=f"{field}.itmo_id", details={"itmo": block["itmo_id"]})
     here = Project.objects.filter(project_id=_local_project_id(block)).values_list("unit_class", flat=True).first()
     if here is not None and here != block["unit_class"]:
         raise ValidationFailed("ORIGIN_CLASS_DIFFERS", f"Units of this project were received here as {here}, "
@@ -485,7 +488,7 @@ def _receive(
                 transaction_identifier="", quantity=total, signed_file=signed, sha256=sha, at=now,
             )
     except IntegrityError:  # imported meanwhile by a concurrent request
-        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.") from None
+        raise Conflict("TRANSFER_ALREADY_IMPORTED", f"Transfer {payload['transfer']} was already imported.", details={"transfer": payload["transfer"]}) from None
     identifiers = [_import_block(actor, record, account, block, payload) for block in payload["blocks"]]
     InternationalTransfer.objects.filter(pk=record.pk).update(transaction_identifier=identifiers[0])
     record.transaction_identifier = identifiers[0]

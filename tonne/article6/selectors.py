@@ -71,7 +71,7 @@ def authorisations() -> QuerySet[Authorisation]:
 def get(identifier: str) -> Authorisation:
     found = authorisations().filter(identifier=identifier).first()
     if found is None:
-        raise NotFound("AUTHORISATION_NOT_FOUND", f"No authorisation {identifier}.")
+        raise NotFound("AUTHORISATION_NOT_FOUND", f"No authorisation {identifier}.", details={"authorisation": identifier})
     return found
 
 
@@ -198,7 +198,7 @@ def _received(lo: int, hi: int, i: ImportedRange) -> dict[str, Any]:
 def lookup(text: str) -> dict[str, Any]:
     _, wanted = parse_lookup(text)
     if wanted.count > MAX_LOOKUP:
-        raise ValidationFailed("SERIAL_RANGE_TOO_LARGE", f"Look up at most {MAX_LOOKUP} serials at once.")
+        raise ValidationFailed("SERIAL_RANGE_TOO_LARGE", f"Look up at most {MAX_LOOKUP} serials at once.", details={"limit": MAX_LOOKUP})
     return {"serial_start": wanted.start, "serial_end": wanted.end, "segments": segments(wanted.start, wanted.end)}
 
 
@@ -207,7 +207,7 @@ def block(block_id: int) -> dict[str, Any]:
     if 0 < block_id < 2**62:
         found = UnitBlock.objects.filter(pk=block_id).values_list("serial_start", "serial_end").first()
     if found is None:
-        raise NotFound("BLOCK_NOT_FOUND", f"No unit block {block_id}.")
+        raise NotFound("BLOCK_NOT_FOUND", f"No unit block {block_id}.", details={"block": block_id})
     return {"block": block_id, "serial_start": found[0], "serial_end": found[1], "segments": segments(*found)}
 
 

@@ -64,11 +64,11 @@ def _check_references(terms: dict[str, Any]) -> None:
     known = set(Project.objects.filter(project_id__in=terms["projects"]).values_list("project_id", flat=True))
     missing = sorted(set(terms["projects"]) - known)
     if missing:
-        raise ValidationFailed("PROJECT_NOT_FOUND", f"No project {', '.join(missing)}.", field="projects")
+        raise ValidationFailed("PROJECT_NOT_FOUND", f"No project {', '.join(missing)}.", field="projects", details={"project": missing})
     found = {str(u) for u in Organisation.objects.filter(uid__in=terms["entities"]).values_list("uid", flat=True)}
     missing = sorted(set(terms["entities"]) - found)
     if missing:
-        raise ValidationFailed("ENTITY_NOT_FOUND", f"No organisation {', '.join(missing)}.", field="entities")
+        raise ValidationFailed("ENTITY_NOT_FOUND", f"No organisation {', '.join(missing)}.", field="entities", details={"organisation": missing})
     _letter(terms["letter"])
 
 
@@ -76,7 +76,7 @@ def get_authorisation(identifier: str, *, lock: bool = False) -> Authorisation:
     qs = Authorisation.objects.select_for_update() if lock else Authorisation.objects
     found = qs.filter(identifier=(identifier or "").strip()).first()
     if found is None:
-        raise NotFound("AUTHORISATION_NOT_FOUND", f"No authorisation {identifier}.", field="authorisation")
+        raise NotFound("AUTHORISATION_NOT_FOUND", f"No authorisation {identifier}.", field="authorisation", details={"authorisation": identifier})
     return found
 
 
@@ -95,7 +95,7 @@ def request_authorisation(*, actor: User, data: dict[str, Any]) -> Approval:
     with transaction.atomic():
         _check_references(terms)
         if Authorisation.objects.filter(identifier=terms["identifier"]).exists():
-            raise Conflict("AUTHORISATION_EXISTS", f"Authorisation {terms['identifier']} already exists.", field="identifier")
+            raise Conflict("AUTHORISATION_EXISTS", f"Authorisation {terms['identifier']} already exists.", field="identifier", details={"authorisation": terms["identifier"]})
         return controls.new_approval(actor=actor, action=AUTHORISE, account=None, payload=terms)
 
 
@@ -116,13 +116,14 @@ def request_change(*, actor: User, identifier: str, data: dict[str, Any], effect
 
 def _check_changeable(authorisation: Authorisation, terms: dict[str, Any], moment: dt.datetime) -> None:
     if authorisation.status != Authorisation.Status.ACTIVE:
-        raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is revoked.")
+        raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is revoked.", details={"authorisation": authorisation.identifier})
     undefined = sorted(set(terms["purposes"]) - set(authorisation.definitions))
     if undefined:
         raise ValidationFailed(
             "FIRST_TRANSFER_DEFINITION_INVALID",
             f"The authorisation defines no first transfer for {', '.join(undefined)}; authorise anew for that purpose.",
             field="purposes",
+            details={"purposes": undefined},
         )
     withdrawals.plan(authorisation, terms)  # refuses terms below what is already first-transferred
     latest = authorisation.versions.order_by("-version").first()
@@ -131,6 +132,7 @@ def _check_changeable(authorisation: Authorisation, terms: dict[str, Any], momen
             "EFFECTIVE_DATE_BEFORE_LATEST",
             f"Version {latest.version} takes effect {latest.effective_from.isoformat()}; a change cannot precede it.",
             field="effective_from",
+            details={"version": latest.version, "date": latest.effective_from.isoformat()},
         )
 
 
@@ -146,7 +148,7 @@ def request_revocation(*, actor: User, identifier: str, reason: str, effective_f
     with transaction.atomic():
         authorisation = get_authorisation(identifier)
         if authorisation.status != Authorisation.Status.ACTIVE:
-            raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.")
+            raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.", details={"authorisation": authorisation.identifier})
         payload = {"authorisation": authorisation.identifier, "effective_from": moment.isoformat(), "reason": reason}
         return controls.new_approval(actor=actor, action=REVOKE, account=None, payload=payload)
 
@@ -215,7 +217,7 @@ def carry_out_authorise(approval: Approval, approver: User) -> None:
     terms = approval.payload
     _check_references(terms)
     if Authorisation.objects.filter(identifier=terms["identifier"]).exists():
-        raise Conflict("AUTHORISATION_EXISTS", f"Authorisation {terms['identifier']} already exists.")
+        raise Conflict("AUTHORISATION_EXISTS", f"Authorisation {terms['identifier']} already exists.", details={"authorisation": terms["identifier"]})
     now = clock.now()
     authorisation = Authorisation.objects.create(
         uid=uuid.uuid4(),
@@ -273,7 +275,7 @@ def carry_out_change(approval: Approval, approver: User) -> None:
 def carry_out_revoke(approval: Approval, approver: User) -> None:
     authorisation = get_authorisation(approval.payload["authorisation"], lock=True)
     if authorisation.status != Authorisation.Status.ACTIVE:
-        raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.")
+        raise Conflict("AUTHORISATION_REVOKED", f"Authorisation {authorisation.identifier} is already revoked.", details={"authorisation": authorisation.identifier})
     moment = max(dt.datetime.fromisoformat(approval.payload["effective_from"]), clock.now())
     authorisation.status = Authorisation.Status.REVOKED
     authorisation.revoked_from = moment
@@ -518,7 +520,7 @@ def use_units(
     voluntary cancellation or OMGE cancellation: a terminal move that names
     the using Party or entity."""
     if use not in USE_ROUTES:
-        raise ValidationFailed("USE_INVALID", f"use must be one of: {', '.join(domain.USES)}.", field="use")
+        raise ValidationFailed("USE_INVALID", f"use must be one of: {', '.join(domain.USES)}.", field="use", details={"allowed": list(domain.USES)})
     party = domain.party(using_party, "using_party") if using_party or use == "ndc" else ""
     entity = text.bounded(using_entity, "using_entity", 300, label="The using entity")
     if not party and not entity:

@@ -63,12 +63,13 @@ def _events(request: HttpRequest, query: AuditFilter) -> Any:
             "AUDIT_CATEGORY_INVALID",
             f"category must be one of: {', '.join(AuditEvent.Category.values)}.",
             field="category",
+            details={"allowed": list(AuditEvent.Category.values)},
         )
     if query.ip:
         try:
             ipaddress.ip_address(query.ip)
         except ValueError:
-            raise ValidationFailed("IP_ADDRESS_INVALID", f"{query.ip!r} is not an IP address.", field="ip") from None
+            raise ValidationFailed("IP_ADDRESS_INVALID", f"{query.ip!r} is not an IP address.", field="ip", details={"text": repr(query.ip)}) from None
     return selectors.events_for(
         user,
         category=query.category,

@@ -280,7 +280,7 @@ def _v2_one_view(table: str) -> Callable[..., HttpResponse]:
         found = CadtRow.objects.filter(version=V2, table=table, key=id).values_list("data", flat=True).first()
         if found is not None:
             return _stored(found)
-        raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {key} {id}.")
+        raise NotFound("CADT_RECORD_NOT_FOUND", f"No {table} with {key} {id}.", details={"record": f"{table} {id}"})
 
     view.__name__ = f"v2_{table}_one"
     view.__doc__ = f"One CAD Trust v2 `{table}` record by its {key}."

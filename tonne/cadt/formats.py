@@ -220,7 +220,8 @@ def _sheet_named(table: str) -> str:
         if table in (sheet, name):
             return sheet
     raise ValidationFailed(
-        "CADT_TABLE_UNKNOWN", f"table must be one of the v2 tables: {', '.join(schema.v2_tables())}.", field="table"
+        "CADT_TABLE_UNKNOWN", f"table must be one of the v2 tables: {', '.join(schema.v2_tables())}.", field="table",
+        details={"allowed": list(schema.v2_tables())},
     )
 
 

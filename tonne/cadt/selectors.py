@@ -36,7 +36,8 @@ def check_version(version: str) -> str:
 def check_format(file_format: str) -> str:
     if file_format not in formats.FORMATS:
         raise ValidationFailed(
-            "CADT_FORMAT_UNKNOWN", f"format must be one of: {', '.join(formats.FORMATS)}.", field="format"
+            "CADT_FORMAT_UNKNOWN", f"format must be one of: {', '.join(formats.FORMATS)}.", field="format",
+            details={"allowed": list(formats.FORMATS)},
         )
     return file_format
 
@@ -162,7 +163,8 @@ def render(version: str, file_format: str, doc: dict[str, list[dict[str, Any]]],
     if table is not None:
         if version != V2 or table not in doc:
             raise ValidationFailed(
-                "CADT_TABLE_UNKNOWN", f"table must be one of the v2 tables: {', '.join(v2_tables())}.", field="table"
+                "CADT_TABLE_UNKNOWN", f"table must be one of the v2 tables: {', '.join(v2_tables())}.", field="table",
+                details={"allowed": list(v2_tables())},
             )
         doc = {table: doc[table]}
     if file_format == "json":

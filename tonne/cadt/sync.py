@@ -65,7 +65,7 @@ def add_destination(*, actor: User | None, name: str, url: str, api_key: str = "
         raise ValidationFailed("FIELD_REQUIRED", "A CAD Trust node needs a name.", field="name")
     url = outbound.check_url(url, invalid="CADT_NODE_URL_INVALID")
     if SyncDestination.objects.filter(name=name).exists():
-        raise ValidationFailed("CADT_NODE_EXISTS", f"A CAD Trust node named {name} is already configured.", field="name")
+        raise ValidationFailed("CADT_NODE_EXISTS", f"A CAD Trust node named {name} is already configured.", field="name", details={"name": name})
     return SyncDestination.objects.create(
         name=name, url=url, api_key=api_key, cursor=0 if from_start else selectors.ledger_cursor(),
         created_at=clock.now(),

@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from tonne.cadt import services, sync
 from tonne.cadt.models import WebhookDelivery, WebhookSubscription
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.organisations.services import is_registry_administrator
 
@@ -34,7 +35,7 @@ def cadt_page(request: HttpRequest) -> HttpResponse:
                 context["report"] = report.as_dict()
                 context["dry_run"] = bool(request.POST.get("dry_run"))
             except RegistryError as exc:
-                context["error"] = {"code": exc.code, "message": exc.message, **exc.details}
+                context["error"] = {"code": exc.code, **exc.details, "message": refusals.text(exc)}
     context["nodes"] = sync.status()
     context["webhooks"] = WebhookSubscription.objects.filter(active=True).count()
     context["webhook_failures"] = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED).count()

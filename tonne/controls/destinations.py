@@ -61,7 +61,7 @@ def _refuse_duplicate(source: Account, terms: dict[str, str]) -> None:
     if TrustedDestination.objects.filter(
         account=source, registry=terms["registry"], destination_account=terms["destination_account"], removed_at__isnull=True
     ).exists():
-        raise Conflict("TRUSTED_ALREADY", f"{terms['registry']} {terms['destination_account']} is already on the list.")
+        raise Conflict("TRUSTED_ALREADY", f"{terms['registry']} {terms['destination_account']} is already on the list.", details={"registry": terms["registry"], "destination": terms["destination_account"]})
 
 
 def carry_out_addition(approval: Approval, approver: User) -> None:
@@ -97,7 +97,7 @@ def remove(*, actor: User, account: str, registry: str, destination_account: str
             removed_at__isnull=True,
         ).first()
         if entry is None:
-            raise NotFound("TRUSTED_NOT_FOUND", f"{registry} {destination_account} is not a trusted destination of {source.identifier}.")
+            raise NotFound("TRUSTED_NOT_FOUND", f"{registry} {destination_account} is not a trusted destination of {source.identifier}.", details={"registry": registry, "destination": destination_account, "account": source.identifier})
         entry.removed_at = clock.now()
         entry.removed_by = actor
         entry.save(update_fields=["removed_at", "removed_by"])

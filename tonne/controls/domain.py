@@ -66,7 +66,7 @@ def check_quantity_limit(value: int | None, field: str) -> int | None:
     if value is None:
         return None
     if value <= 0:
-        raise ValidationFailed("LIMIT_INVALID", f"{field} must be a positive number of units, or null for none.", field=field)
+        raise ValidationFailed("LIMIT_INVALID", f"{field} must be a positive number of units, or null for none.", field=field, details={"field": field})
     return value
 
 

@@ -74,6 +74,7 @@ def check_destination(source: Account, registry: str, destination_account: str, 
             "(or not yet in force): ask for it (POST /api/v1/accounts/{account}/trusted-destinations) "
             "and wait until it takes effect.",
             field="destination_account",
+            details={"registry": registry, "destination": destination_account, "account": source.identifier},
         )
 
 

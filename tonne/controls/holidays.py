@@ -47,7 +47,7 @@ def add_holiday(*, actor: User, day: object, name: str) -> Holiday:
     today = _today()
     if not today.replace(year=today.year - 1) <= when <= today.replace(year=today.year + FURTHEST_YEARS):
         raise ValidationFailed("HOLIDAY_DATE_OUT_OF_RANGE",
-                               f"A holiday is declared from a year ago to {FURTHEST_YEARS} years ahead.", field="day")
+                               f"A holiday is declared from a year ago to {FURTHEST_YEARS} years ahead.", field="day", details={"years": FURTHEST_YEARS})
     title = fits(Holiday, "name", name)
     if not title:
         raise ValidationFailed("FIELD_REQUIRED", "Name the holiday.", field="name")
@@ -56,7 +56,7 @@ def add_holiday(*, actor: User, day: object, name: str) -> Holiday:
             holiday = Holiday.objects.create(day=when, name=title, added_by=actor, added_at=clock.now())
             append_entry(kind="controls.holiday_added", actor=actor, data={"day": when.isoformat(), "name": title})
     except IntegrityError:
-        raise Conflict("HOLIDAY_EXISTS", f"{when.isoformat()} is already a holiday.", field="day") from None
+        raise Conflict("HOLIDAY_EXISTS", f"{when.isoformat()} is already a holiday.", field="day", details={"date": when.isoformat()}) from None
     return holiday
 
 
@@ -66,7 +66,7 @@ def remove_holiday(*, actor: User, day: object) -> None:
     when = _day(day)
     holiday = Holiday.objects.select_for_update().filter(day=when).first()
     if holiday is None:
-        raise NotFound("HOLIDAY_NOT_FOUND", f"{when.isoformat()} is not a holiday the registry declared.", field="day")
+        raise NotFound("HOLIDAY_NOT_FOUND", f"{when.isoformat()} is not a holiday the registry declared.", field="day", details={"date": when.isoformat()})
     if when <= _today():
         # Delays already counted it; taking it back would rewrite them.
         raise ValidationFailed("HOLIDAY_IN_THE_PAST", "Only a holiday still to come may be removed.", field="day")

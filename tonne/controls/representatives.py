@@ -54,7 +54,7 @@ def require_approver(actor: User, approval: Approval) -> None:
         raise PermissionDenied("SELF_APPROVAL_NOT_ALLOWED", "A change of your own role is approved by someone else.")
     if is_registry_administrator(actor):
         if not actor.is_superuser and actor.role not in APPROVER_ROLES:
-            raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.")
+            raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.", details={"role": actor.role})
         return
     org = require_active_member(actor, APPROVER_ROLES)
     if org.id != approval.organisation_id:
@@ -88,6 +88,7 @@ def request_representative_change(*, actor: User, member: User, after: dict[str,
             "REPRESENTATIVE_CHANGE_PENDING",
             f"A change of {member.username} already waits for approval; decide or cancel it first.",
             field="username",
+            details={"username": member.username},
         )
     payload = {
         "organisation": str(organisation.uid),
@@ -169,7 +170,7 @@ def change_member(*, actor: User, member: User, role: str, active: bool) -> Appr
     """Change a person's role or (de)activate them: at once, or, for a change
     of the organisation's authorised representatives, after a second person's approval."""
     if role not in User.Role.values:
-        raise ValidationFailed("ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role")
+        raise ValidationFailed("ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role", details={"allowed": list(User.Role.values)})
     if member.organisation_id is None:
         raise NotFound("USER_NOT_FOUND", "No such user.")
     if not is_registry_administrator(actor):

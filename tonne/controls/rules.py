@@ -66,7 +66,8 @@ def check_freezes(facts: MoveFacts) -> None:
     hit = freezes_binding(facts.source.pk, facts.ranges, facts.projects, facts.at).order_by("created_at").first()
     if hit is None:
         return
-    details = {"freeze": str(hit.uid), "expires_at": hit.expires_at.isoformat() if hit.expires_at else None}
+    details = {"freeze": str(hit.uid), "expires_at": hit.expires_at.isoformat() if hit.expires_at else None,
+               "reason": hit.reason, "scope": hit.scope, "account": facts.source.identifier}
     if hit.scope == Freeze.Scope.ACCOUNT:
         raise ValidationFailed(
             "ACCOUNT_FROZEN", f"Account {facts.source.identifier} is frozen: {hit.reason}", field="from_account",
@@ -127,7 +128,7 @@ def check_limits(facts: MoveFacts) -> None:
             "TRANSFER_LIMIT_EXCEEDED",
             f"Account {source.identifier} may transfer at most {limits.per_transfer:,} units at once.",
             field="quantity",
-            details={"limit": limits.per_transfer, "requested": quantity},
+            details={"limit": limits.per_transfer, "requested": quantity, "account": source.identifier},
         )
     if limits.per_day:
         moved = (
@@ -145,7 +146,7 @@ def check_limits(facts: MoveFacts) -> None:
                 f"Account {source.identifier} may transfer at most {limits.per_day:,} units in 24 hours; "
                 f"{moved:,} already went or are on their way.",
                 field="quantity",
-                details={"limit": limits.per_day, "requested": quantity, "moved": moved},
+                details={"limit": limits.per_day, "requested": quantity, "moved": moved, "account": source.identifier},
             )
 
 
@@ -162,10 +163,11 @@ def check_sanctions(facts: MoveFacts) -> None:
         ScreeningHit.objects.filter(organisation_id__in=org_ids, status__in=BLOCKING_HITS).values_list("organisation_id", flat=True)
     )
     if source.organisation_id in blocked:
-        raise ValidationFailed("SANCTIONS_HIT", f"The holder of {source.identifier} is under sanctions review.", field="from_account")
+        raise ValidationFailed("SANCTIONS_HIT", f"The holder of {source.identifier} is under sanctions review.", field="from_account", details={"account": source.identifier})
     if target.organisation_id in blocked:
         raise ValidationFailed(
-            "SANCTIONS_HIT_ACQUIRING", f"The holder of {target.identifier} is under sanctions review.", field="to_account"
+            "SANCTIONS_HIT_ACQUIRING", f"The holder of {target.identifier} is under sanctions review.", field="to_account",
+            details={"account": target.identifier},
         )
 
 
@@ -189,6 +191,7 @@ def check_kyc_review(facts: MoveFacts) -> None:
         raise ValidationFailed(
             "KYC_REVIEW_OVERDUE", f"The KYC review of the holder of {facts.source.identifier} was due on {due}.",
             field="from_account",
+            details={"account": facts.source.identifier, "date": due.isoformat()},
         )
 
 
@@ -198,7 +201,8 @@ def check_kyc_verified(facts: MoveFacts) -> None:
         return
     if not KycProfile.objects.filter(organisation_id=holder, status=KycProfile.Status.VERIFIED).exists():
         raise ValidationFailed(
-            "KYC_NOT_VERIFIED", f"The holder of {facts.source.identifier} has no verified KYC record.", field="from_account"
+            "KYC_NOT_VERIFIED", f"The holder of {facts.source.identifier} has no verified KYC record.", field="from_account",
+            details={"account": facts.source.identifier},
         )
 
 
@@ -213,6 +217,7 @@ def check_representatives(facts: MoveFacts) -> None:
             f"Accounts that move units need at least {settings.TONNE_MIN_REPRESENTATIVES} authorised "
             f"representatives; the holder of {facts.source.identifier} has {count}.",
             field="from_account",
+            details={"minimum": settings.TONNE_MIN_REPRESENTATIVES, "account": facts.source.identifier, "count": count},
         )
 
 
@@ -232,7 +237,7 @@ def check_hold(facts: MoveFacts) -> None:
             f"Account {facts.source.identifier} is on hold after a monitoring alert ({hold.rule}); "
             "the registry administrator reviews it.",
             field="from_account",
-            details={"alert": hold.alert_id, "rule": hold.rule},
+            details={"alert": hold.alert_id, "rule": hold.rule, "account": facts.source.identifier},
         )
 
 

@@ -59,7 +59,8 @@ def require_account_holder(actor: User, account: Account, roles: tuple[str, ...]
         return
     org = require_active_member(actor, roles)
     if account.organisation_id != org.id:
-        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {account.identifier} is not yours.", field="account")
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {account.identifier} is not yours.", field="account",
+                       details={"account": account.identifier})
 
 
 def require_approver(actor: User, approval: Approval) -> None:
@@ -71,7 +72,7 @@ def require_approver(actor: User, approval: Approval) -> None:
     if approval.action in REGISTRY_ACTIONS or approval.organisation_id is None:
         require_registry_administrator(actor)
         if not actor.is_superuser and actor.role not in APPROVER_ROLES:
-            raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.")
+            raise PermissionDenied("ROLE_NOT_ALLOWED", f"Your role ({actor.role}) may not approve.", details={"role": actor.role})
         return
     org = require_active_member(actor, APPROVER_ROLES)
     if org.id != approval.organisation_id:
@@ -120,7 +121,7 @@ def approve(*, actor: User, uid: Any, request_hash: str) -> Approval:
 
 def _approve_locked(approval: Approval, actor: User, request_hash: str, now: dt.datetime) -> None:
     if approval.status != Approval.Status.PENDING:
-        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.")
+        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.", details={"status": approval.status})
     if (request_hash or "").strip().lower() != approval.request_hash:
         raise Conflict(
             "APPROVAL_HASH_MISMATCH",
@@ -155,7 +156,7 @@ def reject(*, actor: User, uid: Any, reason: str) -> Approval:
 
 def _reject_locked(approval: Approval, actor: User, reason: str, now: dt.datetime) -> None:
     if approval.status != Approval.Status.PENDING:
-        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.")
+        raise Conflict("APPROVAL_NOT_PENDING", f"This request is already {approval.status}.", details={"status": approval.status})
     approval.status = Approval.Status.REJECTED
     approval.decided_by = actor
     approval.decided_at = now
@@ -239,14 +240,14 @@ def cancel_waiting(*, actor: User, identifier: str) -> Transaction:
             .first()
         )
         if txn is None or txn.from_account is None:
-            raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.")
+            raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.", details={"transaction": identifier})
         if txn.initiated_by_id != actor.pk:
             try:
                 require_account_holder(actor, txn.from_account)
             except (NotFound, PermissionDenied):
-                raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.") from None
+                raise NotFound("TRANSACTION_NOT_FOUND", f"No transaction {identifier}.", details={"transaction": identifier}) from None
         if txn.status not in WAITING:
-            raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}; it cannot be cancelled.")
+            raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}; it cannot be cancelled.", details={"transaction": txn.identifier, "status": txn.status})
         txn.status = Status.CANCELLED
         txn.save(update_fields=["status"])
         PendingMove.objects.filter(transaction=txn).update(cancelled_by=actor)
@@ -294,7 +295,7 @@ def request_trusted_addition(*, actor: User, account: str, trusted: str) -> Appr
         if target.type != Account.Type.HOLDING:
             raise ValidationFailed("TRUSTED_ACCOUNT_TYPE", "Only holding accounts go on a trusted list.", field="trusted")
         if TrustedAccount.objects.filter(account=source, trusted=target, removed_at__isnull=True).exists():
-            raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted")
+            raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted", details={"account": target.identifier})
         payload = {"account": source.identifier, "trusted": target.identifier}
         if "trusted_list" in settings.TONNE_FOUR_EYES:
             return new_approval(actor=actor, action=Approval.Action.TRUSTED_ADD, account=source, payload=payload)
@@ -305,7 +306,7 @@ def _add_trusted(payload: dict[str, Any], *, requested_by: User, approved_by: Us
     source = Account.objects.get(identifier=payload["account"])
     target = Account.objects.get(identifier=payload["trusted"])
     if TrustedAccount.objects.filter(account=source, trusted=target, removed_at__isnull=True).exists():
-        raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted")
+        raise Conflict("TRUSTED_ALREADY", f"{target.identifier} is already on the list.", field="trusted", details={"account": target.identifier})
     entry = TrustedAccount.objects.create(
         account=source,
         trusted=target,
@@ -330,7 +331,7 @@ def remove_trusted(*, actor: User, account: str, trusted: str) -> TrustedAccount
         target = get_account(trusted, field="trusted")
         entry = TrustedAccount.objects.select_for_update().filter(account=source, trusted=target, removed_at__isnull=True).first()
         if entry is None:
-            raise NotFound("TRUSTED_NOT_FOUND", f"{target.identifier} is not on the trusted list of {source.identifier}.")
+            raise NotFound("TRUSTED_NOT_FOUND", f"{target.identifier} is not on the trusted list of {source.identifier}.", details={"account": target.identifier, "source": source.identifier})
         entry.removed_at = clock.now()
         entry.removed_by = actor
         entry.save(update_fields=["removed_at", "removed_by"])
@@ -417,6 +418,7 @@ def _freeze(
             "FREEZE_EXPIRY_INVALID",
             f"A freeze ends in the future and lasts at most {settings.TONNE_FREEZE_MAX_DAYS} days.",
             field="expires_at",
+            details={"days": settings.TONNE_FREEZE_MAX_DAYS},
         )
     target: dict[str, Any] = {}
     if scope == Freeze.Scope.ACCOUNT:
@@ -424,7 +426,7 @@ def _freeze(
     elif scope == Freeze.Scope.PROJECT:
         found = Project.objects.filter(project_id=(project or "").strip()).first()
         if found is None:
-            raise NotFound("PROJECT_NOT_FOUND", f"Project {project} does not exist.", field="project")
+            raise NotFound("PROJECT_NOT_FOUND", f"Project {project} does not exist.", field="project", details={"project": project})
         target["project"] = found
     elif scope == Freeze.Scope.SERIALS:
         if serial_start is None or serial_end is None or not 1 <= serial_start <= serial_end:

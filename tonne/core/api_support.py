@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import re_path
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -72,7 +73,7 @@ def problem(
         detail = refusals.text(RegistryError(code, detail))
     body: dict[str, Any] = {
         "type": f"https://tonne.registry/problems/{code.lower().replace('_', '-')}",
-        "title": title or _TITLES.get(status, "Request refused"),
+        "title": _reader_title(title or _TITLES.get(status, "Request refused")),
         "status": status,
         "code": code,
         "detail": detail,
@@ -113,6 +114,28 @@ _TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+# Every problem title (these and the error classes' own), in the reader's
+# language as `detail` is; an unknown title stays as written.
+_TITLE_WORDS = {
+    "Bad request": _("Bad request"),
+    "Authentication required": _("Authentication required"),
+    "Permission denied": _("Permission denied"),
+    "Not found": _("Not found"),
+    "Method not allowed": _("Method not allowed"),
+    "Conflict": _("Conflict"),
+    "Request too large": _("Request too large"),
+    "Validation failed": _("Validation failed"),
+    "Too many requests": _("Too many requests"),
+    "Internal error": _("Internal error"),
+    "Service unavailable": _("Service unavailable"),
+    "Request refused": _("Request refused"),
+}
+
+
+def _reader_title(title: str) -> str:
+    return str(_TITLE_WORDS.get(title, title))
+
+
 _HTTP_CODES = {
     400: "REQUEST_MALFORMED",
     401: "NOT_AUTHENTICATED",
@@ -142,14 +165,20 @@ class ProblemOut(Schema):
 DenialRecorder = Callable[[HttpRequest, RegistryError], None]
 
 
+def reader_problem(exc: RegistryError) -> dict[str, Any]:
+    """The refusal's problem document, its title and detail in the reader's language."""
+    body = exc.as_problem()
+    body["title"] = _reader_title(body["title"])
+    if _reader_language() != "en":
+        body["detail"] = refusals.text(exc)
+    return body
+
+
 def _registry_error_handler(on_denial: DenialRecorder) -> Callable[[HttpRequest, RegistryError], HttpResponse]:
     def _registry_error(request: HttpRequest, exc: RegistryError) -> HttpResponse:
         if isinstance(exc, PermissionDenied | NotAuthenticated):
             on_denial(request, exc)
-        body = exc.as_problem()
-        if _reader_language() != "en":
-            body["detail"] = refusals.text(exc)
-        return problem_response(body)
+        return problem_response(reader_problem(exc))
 
     return _registry_error
 
@@ -320,6 +349,7 @@ def order(qs: QuerySet, ordering: str | None, allowed: dict[str, str], default: 
             "ORDERING_INVALID",
             f"ordering must be one of: {', '.join(sorted(allowed))} (prefix '-' for descending).",
             field="ordering",
+            details={"allowed": sorted(allowed)},
         )
     path = allowed[name]
     return qs.order_by(f"-{path}" if descending else path, "-pk" if descending else "pk")
@@ -345,15 +375,16 @@ def paginate(
 
 
 def get_or_404(
-    qs: QuerySet, code: str, message: str, *, field: str | None = None, **lookup: Any
+    qs: QuerySet, code: str, message: str, *, field: str | None = None, details: dict[str, Any] | None = None,
+    **lookup: Any,
 ) -> Any:
     try:
         return qs.get(**lookup)
     except (qs.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(code, message, field=field) from None
+        raise NotFound(code, message, field=field, details=details) from None
     except Exception as exc:  # a malformed UUID raises ValidationError
         if isinstance(exc, DjangoValidationError):
-            raise NotFound(code, message, field=field) from None
+            raise NotFound(code, message, field=field, details=details) from None
         raise
 
 

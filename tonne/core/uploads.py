@@ -111,7 +111,8 @@ def check(content: bytes) -> str:
         raise ValidationFailed("DOCUMENT_EMPTY", "The uploaded file is empty.", field="file")
     if len(content) > settings.TONNE_MAX_DOCUMENT_BYTES:
         raise ValidationFailed(
-            "DOCUMENT_TOO_LARGE", f"A document has at most {settings.TONNE_MAX_DOCUMENT_BYTES} bytes.", field="file"
+            "DOCUMENT_TOO_LARGE", f"A document has at most {settings.TONNE_MAX_DOCUMENT_BYTES} bytes.", field="file",
+            details={"limit": settings.TONNE_MAX_DOCUMENT_BYTES},
         )
     return content_type_of(content)
 

@@ -116,7 +116,7 @@ def document_out(doc: KycDocument) -> dict[str, Any]:
 def kyc_out(org: Organisation) -> dict[str, Any]:
     profile = selectors.profile_of(org)
     if profile is None:
-        raise NotFound("KYC_MISSING", f"{org.name} has not submitted its KYC data.")
+        raise NotFound("KYC_MISSING", f"{org.name} has not submitted its KYC data.", details={"organisation": org.name})
     return {
         "organisation": org.uid,
         **{f: getattr(profile, f) for f in KycOut.model_fields if hasattr(profile, f) and f != "organisation"},

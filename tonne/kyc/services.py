@@ -59,7 +59,7 @@ def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = False)
     if required and not value:
         raise ValidationFailed("KYC_FIELD_REQUIRED", f"{key} is required.", field=key)
     if len(value) > limit:
-        raise ValidationFailed("KYC_FIELD_TOO_LONG", f"{key} is at most {limit} characters.", field=key)
+        raise ValidationFailed("KYC_FIELD_TOO_LONG", f"{key} is at most {limit} characters.", field=key, details={"limit": limit})
     return value
 
 
@@ -126,7 +126,7 @@ def verify_profile(*, actor: User, organisation: Organisation) -> KycProfile:
     with transaction.atomic():
         profile = KycProfile.objects.select_for_update().filter(organisation=organisation).first()
         if profile is None:
-            raise ValidationFailed("KYC_MISSING", f"{organisation.name} has not submitted its KYC data.")
+            raise ValidationFailed("KYC_MISSING", f"{organisation.name} has not submitted its KYC data.", details={"organisation": organisation.name})
         if not KycDocument.objects.filter(organisation=organisation, kind=KycDocument.Kind.REGISTRATION).exists():
             raise ValidationFailed("KYC_DOCUMENT_MISSING", "A certificate of registration is needed first.")
         require_no_sanctions_hits(organisation)
@@ -151,7 +151,7 @@ def upload_document(
     require_holder_or_admin(actor, organisation)
     if kind not in KycDocument.Kind.values:
         raise ValidationFailed("DOCUMENT_KIND_INVALID", f"kind must be one of {', '.join(KycDocument.Kind.values)}.",
-                               field="kind")
+                               field="kind", details={"allowed": list(KycDocument.Kind.values)})
     content_type = uploads.check(content)  # found in the content; the declared type is not trusted
     uid = uuid.uuid4()
     crypto.store(str(uid), content)
@@ -323,6 +323,7 @@ def require_no_sanctions_hits(organisation: Organisation) -> None:
         raise Conflict(
             "SANCTIONS_HIT_UNRESOLVED",
             f"{organisation.name} has sanctions screening hits to resolve first (GET /api/v1/screening-hits).",
+            details={"organisation": organisation.name},
         )
 
 

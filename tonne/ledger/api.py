@@ -153,6 +153,7 @@ def get_checkpoint(request: HttpRequest, size: int):
         selectors.checkpoints(),
         "CHECKPOINT_NOT_FOUND",
         f"No checkpoint of size {size}.",
+        details={"size": size},
         size=size,
     )
     return checkpoint_out(cp)
@@ -176,6 +177,7 @@ def get_entry(request: HttpRequest, seq: int):
         selectors.entries(),
         "LEDGER_ENTRY_NOT_FOUND",
         f"Ledger entry {seq} does not exist.",
+        details={"seq": seq},
         seq=seq,
     )
     return entry_out(entry)

@@ -94,7 +94,7 @@ def cosigned_note(size: int) -> str:
     """Our signed checkpoint of ``size`` with every cosignature collected."""
     checkpoint = Checkpoint.objects.filter(size=size).first()
     if checkpoint is None:
-        raise NotFound("CHECKPOINT_NOT_FOUND", f"No checkpoint of size {size}.")
+        raise NotFound("CHECKPOINT_NOT_FOUND", f"No checkpoint of size {size}.", details={"size": size})
     lines = Cosignature.objects.filter(size=size).order_by("witness__name").values_list("line", flat=True)
     return checkpoint.note + "".join(lines)
 

@@ -26,13 +26,14 @@ CONSISTENCY_FORMAT = "tonne-consistency-proof/1"
 def inclusion_bundle(seq: int, size: int | None = None) -> dict[str, Any]:
     entry = LedgerEntry.objects.filter(seq=seq).first()
     if entry is None:
-        raise NotFound("LEDGER_ENTRY_NOT_FOUND", f"Ledger entry {seq} does not exist.")
+        raise NotFound("LEDGER_ENTRY_NOT_FOUND", f"Ledger entry {seq} does not exist.", details={"seq": seq})
     checkpoint = checkpoint_for(size)
     if checkpoint.size <= seq:
         raise ValidationFailed(
             "LEDGER_ENTRY_NOT_YET_CHECKPOINTED",
             f"Entry {seq} is newer than checkpoint {checkpoint.size}; wait for the next signed checkpoint.",
             status=409,
+            details={"seq": seq, "size": checkpoint.size},
         )
     proof = inclusion_proof(leaf_hashes(checkpoint.size), seq, checkpoint.size)
     shown = openings.public_body(seq, entry.body)

@@ -208,7 +208,7 @@ def witness(origin: str) -> Outcome:
     """Fetch, check and cosign one log's latest checkpoint; refusals are kept."""
     log = WitnessedLog.objects.filter(origin=origin).first()
     if log is None:
-        raise NotFound("WITNESSED_LOG_NOT_FOUND", f"This installation does not witness {origin}.")
+        raise NotFound("WITNESSED_LOG_NOT_FOUND", f"This installation does not witness {origin}.", details={"origin": origin})
     served = ""
     try:
         data = _json(f"{log.url}/api/v1/ledger/checkpoints/latest")

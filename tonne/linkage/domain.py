@@ -32,7 +32,7 @@ def endpoint(value: object) -> str:
     text = str(value or "").strip()
     if len(text) > MAX_ENDPOINT:
         raise ValidationFailed("PARTNER_ENDPOINT_INVALID", f"An endpoint is at most {MAX_ENDPOINT} characters.",
-                               field="endpoint")
+                               field="endpoint", details={"limit": MAX_ENDPOINT})
     try:
         parts = urlsplit(text)
         host = parts.hostname or ""

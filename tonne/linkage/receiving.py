@@ -208,7 +208,7 @@ def _inbound(registry_id: str, transfer: str) -> Inbound:
     inbound = Inbound.objects.select_for_update().select_related("partner").filter(
         partner__registry_id=(registry_id or "").strip().upper(), transfer=_uuid(transfer)).first()
     if inbound is None:
-        raise NotFound("INBOUND_NOT_FOUND", f"No transfer {transfer} proposed by {registry_id}.")
+        raise NotFound("INBOUND_NOT_FOUND", f"No transfer {transfer} proposed by {registry_id}.", details={"transfer": transfer, "registry": registry_id})
     return inbound
 
 
@@ -216,7 +216,7 @@ def _uuid(value: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise NotFound("INBOUND_NOT_FOUND", f"No transfer {value}.") from None
+        raise NotFound("INBOUND_NOT_FOUND", f"No transfer {value}.", details={"transfer": value}) from None
 
 
 def accept(*, actor: User, registry_id: str, transfer: str) -> Inbound | Approval:
@@ -226,7 +226,7 @@ def accept(*, actor: User, registry_id: str, transfer: str) -> Inbound | Approva
     with transaction.atomic():
         inbound = _inbound(registry_id, transfer)
         if inbound.state != State.CHECKED:
-            raise Conflict("INBOUND_NOT_CHECKED", f"This transfer is {inbound.state}.")
+            raise Conflict("INBOUND_NOT_CHECKED", f"This transfer is {inbound.state}.", details={"state": inbound.state})
         if not _still_receivable(inbound):
             return inbound
         if gate.needs_approval("import"):
@@ -244,7 +244,7 @@ def carry_out_accept(approval: Approval, approver: User) -> None:
     gate.check_approved(approval)
     inbound = _inbound(approval.payload["registry_id"], approval.payload["transfer"])
     if inbound.state != State.AWAITING_APPROVAL or inbound.proposal_sha256 != approval.payload["proposal_sha256"]:
-        raise Conflict("INBOUND_NOT_AWAITING_APPROVAL", f"This transfer is {inbound.state}.")
+        raise Conflict("INBOUND_NOT_AWAITING_APPROVAL", f"This transfer is {inbound.state}.", details={"state": inbound.state})
     if _still_receivable(inbound):
         _accepted(inbound, approval.initiated_by, approved_by=approver)
 
@@ -278,7 +278,7 @@ def reject(*, actor: User, registry_id: str, transfer: str, reason: str) -> Inbo
     with transaction.atomic():
         inbound = _inbound(registry_id, transfer)
         if inbound.state not in (State.CHECKED, State.AWAITING_APPROVAL):
-            raise Conflict("INBOUND_NOT_CHECKED", f"This transfer is {inbound.state}.")
+            raise Conflict("INBOUND_NOT_CHECKED", f"This transfer is {inbound.state}.", details={"state": inbound.state})
         inbound.state, inbound.code, inbound.updated_at = State.REJECTED, "REJECTED_BY_REGISTRY", clock.now()
         inbound.save(update_fields=["state", "code", "updated_at"])
         Approval.objects.filter(action=ACCEPT, status=Approval.Status.PENDING,

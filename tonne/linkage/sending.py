@@ -38,16 +38,16 @@ def _partner(registry_id: str, party: str, at: dt.datetime) -> Partner:
     partner = Partner.objects.filter(registry_id=(registry_id or "").strip().upper()).first()
     if partner is None:
         raise ValidationFailed("PARTNER_NOT_FOUND", f"{registry_id} is not a partner registry.",
-                               field="destination_registry")
+                               field="destination_registry", details={"registry": registry_id})
     if partner.status != Partner.Status.ACTIVE:
         raise ValidationFailed(f"PARTNER_{partner.status.upper()}", f"{partner.registry_id} is {partner.status}.",
                                field="destination_registry")
     if partner.effective_at > at:
         raise ValidationFailed("PARTNER_NOT_IN_FORCE", f"{partner.registry_id} is a partner from "
-                               f"{partner.effective_at.isoformat()}.", field="destination_registry")
+                               f"{partner.effective_at.isoformat()}.", field="destination_registry", details={"registry": partner.registry_id, "date": partner.effective_at.isoformat()})
     if partner.party != (party or "").strip().upper():
         raise ValidationFailed("PARTNER_PARTY_DIFFERS", f"{partner.registry_id} is the registry of {partner.party}.",
-                               field="destination_party")
+                               field="destination_party", details={"registry": partner.registry_id, "party": partner.party})
     return partner
 
 
@@ -159,7 +159,7 @@ def take_answer(note: str) -> tuple[Outbound, str]:
         out = Outbound.objects.select_for_update().select_related("partner").filter(
             uid=body["transfer"], partner__registry_id=sender.registry).first()
         if out is None:
-            raise ValidationFailed("TRANSFER_UNKNOWN", f"No transfer {body['transfer']} to {sender.registry}.")
+            raise ValidationFailed("TRANSFER_UNKNOWN", f"No transfer {body['transfer']} to {sender.registry}.", details={"transfer": body["transfer"], "registry": sender.registry})
         state, code = body["state"], body.get("code") or ""
         if out.state == State.PROPOSED:
             if state == "accepted":

@@ -53,7 +53,7 @@ def _key(value: object) -> tuple[str, str, str]:
     key = str(value or "").strip()
     if len(key) > domain.MAX_KEY:
         raise ValidationFailed("PARTNER_KEY_INVALID", f"A verifier key is at most {domain.MAX_KEY} characters.",
-                               field="verifier_key")
+                               field="verifier_key", details={"limit": domain.MAX_KEY})
     try:
         name, kid, _ = parse_verifier_key(key)
     except CheckpointError as exc:
@@ -65,14 +65,14 @@ def _partner(registry_id: str, *, lock: bool = False) -> Partner:
     found = Partner.objects.select_for_update() if lock else Partner.objects
     partner = found.filter(registry_id=domain.registry_id(registry_id)).first()
     if partner is None:
-        raise NotFound("PARTNER_NOT_FOUND", f"{registry_id} is not a partner registry.", field="registry_id")
+        raise NotFound("PARTNER_NOT_FOUND", f"{registry_id} is not a partner registry.", field="registry_id", details={"registry": registry_id})
     return partner
 
 
 def _refuse_pending(action: str, registry: str) -> None:
     if Approval.objects.filter(action=action, status=Approval.Status.PENDING, payload__registry_id=registry).exists():
         raise Conflict("PARTNER_CHANGE_PENDING", f"A change of {registry} already waits for approval.",
-                       field="registry_id")
+                       field="registry_id", details={"registry": registry})
 
 
 def _event(kind: str, actor: User, data: dict[str, Any]) -> None:
@@ -97,7 +97,7 @@ def request_partner(*, actor: User, registry_id: str, party: str, endpoint: str,
     with transaction.atomic():
         if Partner.objects.filter(registry_id=payload["registry_id"]).exists():
             raise Conflict("PARTNER_EXISTS", f"{payload['registry_id']} is already on the list (or was removed).",
-                           field="registry_id")
+                           field="registry_id", details={"registry": payload["registry_id"]})
         _refuse_pending(ADD, payload["registry_id"])
         return new_approval(actor=actor, action=ADD, account=None, payload=payload)
 
@@ -112,12 +112,12 @@ def request_change(*, actor: User, registry_id: str, endpoint: str | None = None
             payload["endpoint"] = domain.endpoint(endpoint)
         if reinstate:
             if partner.status != Partner.Status.SUSPENDED:
-                raise Conflict("PARTNER_NOT_SUSPENDED", f"{partner.registry_id} is {partner.status}.", field="registry_id")
+                raise Conflict("PARTNER_NOT_SUSPENDED", f"{partner.registry_id} is {partner.status}.", field="registry_id", details={"registry": partner.registry_id, "status": partner.status})
             payload["status"] = Partner.Status.ACTIVE
         if len(payload) == 1:
             raise ValidationFailed("NOTHING_TO_CHANGE", "Name a new endpoint or reinstate the partner.")
         if partner.status == Partner.Status.REMOVED:
-            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id")
+            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id", details={"registry": partner.registry_id})
         _refuse_pending(CHANGE, partner.registry_id)
         return new_approval(actor=actor, action=CHANGE, account=None, payload=payload)
 
@@ -129,7 +129,7 @@ def request_key(*, actor: User, registry_id: str, verifier_key: str) -> Approval
     with transaction.atomic():
         partner = _partner(registry_id)
         if partner.status == Partner.Status.REMOVED:
-            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id")
+            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id", details={"registry": partner.registry_id})
         if partner.keys.filter(verifier_key=key).exists():
             raise Conflict("PARTNER_KEY_EXISTS", "This key is already on the partner's list.", field="verifier_key")
         _refuse_pending(ADD_KEY, partner.registry_id)
@@ -146,7 +146,7 @@ def carry_out_addition(approval: Approval, approver: User) -> None:
     _check_approver(approval, approver)
     p, now = approval.payload, clock.now()
     if Partner.objects.filter(registry_id=p["registry_id"]).exists():
-        raise Conflict("PARTNER_EXISTS", f"{p['registry_id']} is already on the list.", field="registry_id")
+        raise Conflict("PARTNER_EXISTS", f"{p['registry_id']} is already on the list.", field="registry_id", details={"registry": p["registry_id"]})
     at = effective_from(now)
     partner = Partner.objects.create(
         registry_id=p["registry_id"], party=p["party"], endpoint=p["endpoint"], status=Partner.Status.ACTIVE,
@@ -162,14 +162,14 @@ def carry_out_change(approval: Approval, approver: User) -> None:
     p, now = approval.payload, clock.now()
     partner = _partner(p["registry_id"], lock=True)
     if partner.status == Partner.Status.REMOVED:
-        raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id")
+        raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id", details={"registry": partner.registry_id})
     fields = ["changed_at"]
     if "endpoint" in p:
         partner.endpoint = p["endpoint"]
         fields.append("endpoint")
     if p.get("status") == Partner.Status.ACTIVE:
         if partner.status != Partner.Status.SUSPENDED:
-            raise Conflict("PARTNER_NOT_SUSPENDED", f"{partner.registry_id} is {partner.status}.", field="registry_id")
+            raise Conflict("PARTNER_NOT_SUSPENDED", f"{partner.registry_id} is {partner.status}.", field="registry_id", details={"registry": partner.registry_id, "status": partner.status})
         partner.status, partner.effective_at, partner.reason = Partner.Status.ACTIVE, effective_from(now), ""
         fields += ["status", "effective_at", "reason"]
     partner.changed_at = now
@@ -183,7 +183,7 @@ def carry_out_key(approval: Approval, approver: User) -> None:
     p = approval.payload
     partner = _partner(p["registry_id"], lock=True)
     if partner.status == Partner.Status.REMOVED:
-        raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id")
+        raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id", details={"registry": partner.registry_id})
     if partner.keys.filter(verifier_key=p["verifier_key"]).exists():
         raise Conflict("PARTNER_KEY_EXISTS", "This key is already on the partner's list.", field="verifier_key")
     at = effective_from(clock.now())
@@ -216,7 +216,7 @@ def _stop(actor: User, registry_id: str, reason: str, status: str) -> Partner:
     with transaction.atomic():
         partner = _partner(registry_id, lock=True)
         if partner.status == Partner.Status.REMOVED:
-            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id")
+            raise Conflict("PARTNER_REMOVED", f"{partner.registry_id} was removed for good.", field="registry_id", details={"registry": partner.registry_id})
         if partner.status == status:
             return partner
         partner.status, partner.reason, partner.changed_at = status, reason, clock.now()
@@ -281,10 +281,10 @@ def sender_of(signed: str, at: dt.datetime) -> Sender:
                                        f"{partner.registry_id} is {partner.status}: nothing is accepted from it.")
         elif partner.effective_at > at:
             refusal = ValidationFailed("PARTNER_NOT_IN_FORCE",
-                                       f"{partner.registry_id} is a partner from {partner.effective_at.isoformat()}.")
+                                       f"{partner.registry_id} is a partner from {partner.effective_at.isoformat()}.", details={"registry": partner.registry_id, "date": partner.effective_at.isoformat()})
         elif not domain.KeyWindow(key.valid_from, key.valid_until).in_force(at):
             refusal = ValidationFailed("PARTNER_KEY_NOT_IN_FORCE",
-                                       f"Key {key.key_name}+{key.key_id} of {partner.registry_id} is not in force now.")
+                                       f"Key {key.key_name}+{key.key_id} of {partner.registry_id} is not in force now.", details={"key": f"{key.key_name}+{key.key_id}", "registry": partner.registry_id})
         else:
             return Sender(registry=partner.registry_id, party=partner.party, verifier_key=key.verifier_key)
     if refusal is not None:
@@ -304,7 +304,7 @@ def check_proposal(signed: str) -> dict[str, Any]:
     that names the file (its SHA-256) and accepts or rejects it with the
     refusal's code. A file no partner signed gets no signed answer."""
     if not isinstance(signed, str) or len(signed) > international.MAX_FILE:
-        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {international.MAX_FILE} characters.")
+        raise ValidationFailed("TRANSFER_FILE_INVALID", f"A transfer file is text of at most {international.MAX_FILE} characters.", details={"limit": international.MAX_FILE})
     now = clock.now()
     sender = sender_of(signed, now)  # strangers are refused, not answered
     answer: dict[str, Any] = {

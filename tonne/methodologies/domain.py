@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 Aggregate = Literal["sum", "last"]
 
@@ -18,10 +18,11 @@ Aggregate = Literal["sum", "last"]
 class MethodologyError(ValueError):
     """Inputs or parameters a methodology cannot compute from, with a stable code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details or {}
 
 
 @dataclass(frozen=True)

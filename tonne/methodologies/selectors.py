@@ -17,7 +17,8 @@ def get(code: str, version: str) -> Methodology:
         return CATALOGUE[(code, version)]
     except KeyError:
         raise MethodologyError(
-            "METHODOLOGY_UNKNOWN", f"No methodology {code} version {version} runs in this registry."
+            "METHODOLOGY_UNKNOWN", f"No methodology {code} version {version} runs in this registry.",
+            details={"methodology": f"{code} {version}"},
         ) from None
 
 

@@ -183,6 +183,7 @@ def _report(user: User | None, uid: uuid.UUID) -> MonitoringReport:
         selectors.reports_for(user),
         "REPORT_NOT_FOUND",
         f"Monitoring report {uid} does not exist.",
+        details={"report": str(uid)},
         uid=uid,
     )
 
@@ -227,6 +228,7 @@ def submit_report(request: HttpRequest, payload: ReportIn):
         projects_for(user),
         "PROJECT_NOT_FOUND",
         f"Project {payload.project} does not exist.",
+        details={"project": payload.project},
         field="project",
         project_id=payload.project,
     )

@@ -30,7 +30,7 @@ def issuance_payload(report_uid: Any) -> dict[str, Any]:
     if report is None:
         raise NotFound("REPORT_NOT_FOUND", "No such monitoring report.", field="report")
     if report.status != MonitoringReport.Status.VERIFIED:
-        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.", details={"status": report.status})
     domain.check_issuable_verification(
         approval_required=eligibility.verification_approval_required(report.project),
         approved=report.verification_approved_at is not None

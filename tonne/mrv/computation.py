@@ -56,7 +56,7 @@ def gather(project: Project, methodology: Methodology, start: dt.date, end: dt.d
         for source in feeding:
             if source.unit != spec.unit:
                 raise ValidationFailed("SOURCE_UNIT_MISMATCH", f"{methodology.key} reads {spec.kind} in {spec.unit}; "
-                                       f"source {source.identifier} measures in {source.unit}.")
+                                       f"source {source.identifier} measures in {source.unit}.", details={"methodology": methodology.key, "unit": spec.unit, "source": source.identifier, "source_unit": source.unit})
         ids = [s.pk for s in feeding]
         used += ids
         in_period = Reading.objects.filter(source_id__in=ids, taken_at__gte=low, taken_at__lt=high)
@@ -117,10 +117,11 @@ def compute_report(
         values = method.parameter_values(parameters)
         gathered = gather(project, method, start, end)
         if not gathered.inputs:
-            raise MethodologyError("NO_READINGS", f"No accepted readings feed {method.key} in this period.")
+            raise MethodologyError("NO_READINGS", f"No accepted readings feed {method.key} in this period.",
+                                   details={"methodology": method.key})
         results = method.compute(gathered.inputs, values, _facts(project))
     except MethodologyError as exc:
-        raise ValidationFailed(exc.code, exc.message) from None
+        raise ValidationFailed(exc.code, exc.message, details=exc.details) from None
     claimed = {r.vintage: r.quantity for r in results if r.quantity > 0}
     if not claimed:
         raise ValidationFailed("NOTHING_COMPUTED", "The methodology gives less than one tonne for every vintage.")

@@ -85,13 +85,13 @@ class AnomalyQuery(ListQuery):
 
 def _project(user: User | None, project_id: str) -> Project:
     return get_or_404(projects_for(user), "PROJECT_NOT_FOUND", f"Project {project_id} does not exist.",
-                      project_id=project_id)
+                      details={"project": project_id}, project_id=project_id)
 
 
 def _source(user: User | None, uid: uuid.UUID) -> DataSource:
     source = DataSource.objects.select_related("project").filter(uid=uid).first()
     if source is None or not projects_for(user).filter(pk=source.project_id).exists():
-        raise NotFound("SOURCE_NOT_FOUND", f"Data source {uid} does not exist.")
+        raise NotFound("SOURCE_NOT_FOUND", f"Data source {uid} does not exist.", details={"source": str(uid)})
     return source
 
 
@@ -200,7 +200,8 @@ def report_computation(request: HttpRequest, uid: uuid.UUID, recompute: bool = F
     (developer, VVB, administrator) also get whether recomputing it today matches;
     anyone can do the same with `tonne mrv recompute` on a copy of the data."""
     user = viewer(request)
-    report = get_or_404(reports_for(user), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.", uid=uid)
+    report = get_or_404(reports_for(user), "REPORT_NOT_FOUND", f"Monitoring report {uid} does not exist.",
+                        details={"report": str(uid)}, uid=uid)
     c = get_or_404(ReportComputation.objects.all(), "REPORT_NOT_COMPUTED",
                    "This monitoring report was claimed, not computed.", report=report)
     out: dict[str, Any] = {
@@ -313,7 +314,7 @@ def record_disbursement(request: HttpRequest, project_id: str, payload: Disburse
     project = _project(user, project_id)
     share = BenefitShare.objects.filter(uid=payload.share, project=project).first()
     if share is None:
-        raise NotFound("SHARE_NOT_FOUND", f"Project {project_id} has no benefit share {payload.share}.", field="share")
+        raise NotFound("SHARE_NOT_FOUND", f"Project {project_id} has no benefit share {payload.share}.", field="share", details={"project": project_id, "share": str(payload.share)})
     benefits.record_disbursement(actor=user, share=share, amount=payload.amount, currency=payload.currency,
                                  paid_on=payload.paid_on, evidence=str(payload.evidence))
     return Status(201, benefits_out(project))
@@ -345,6 +346,6 @@ def update_grievance(request: HttpRequest, uid: uuid.UUID, payload: GrievanceSta
     user = actor(request)
     grievance = Grievance.objects.select_related("project").filter(uid=uid).first()
     if grievance is None or not projects_for(user).filter(pk=grievance.project_id).exists():
-        raise NotFound("GRIEVANCE_NOT_FOUND", f"Grievance {uid} does not exist.")
+        raise NotFound("GRIEVANCE_NOT_FOUND", f"Grievance {uid} does not exist.", details={"grievance": str(uid)})
     benefits.update_grievance(actor=user, grievance=grievance, status=payload.status, resolution=payload.resolution)
     return benefits_out(grievance.project)

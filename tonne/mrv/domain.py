@@ -38,6 +38,7 @@ def check_crediting(start: dt.date, end: dt.date, crediting: tuple[dt.date | Non
             f"The monitoring period {start} – {end} is outside the project's crediting period "
             f"{first or '…'} – {last or '…'}.",
             field="period_start",
+            details={"start": start.isoformat(), "end": end.isoformat(), "first": first.isoformat() if first else "…", "last": last.isoformat() if last else "…"},
         )
 
 
@@ -80,12 +81,13 @@ def vintage_quantities(rows: object, field: str, period: tuple[dt.date, dt.date]
         except (KeyError, TypeError, ValueError):
             raise ValidationFailed("VINTAGE_INVALID", f"{field}: each row needs a vintage year.", field=field) from None
         if vintage in out:
-            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field)
+            raise ValidationFailed("VINTAGE_DUPLICATE", f"{field}: vintage {vintage} appears twice.", field=field, details={"vintage": vintage})
         if period and not period[0].year <= vintage <= period[1].year:
             raise ValidationFailed(
                 "VINTAGE_OUTSIDE_PERIOD",
                 f"{field}: vintage {vintage} is outside the monitoring period {period[0]} – {period[1]}.",
                 field=field,
+                details={"vintage": vintage, "start": period[0].isoformat(), "end": period[1].isoformat()},
             )
         out[vintage] = check_quantity(row.get("quantity"), field=field)
     return out
@@ -97,7 +99,8 @@ def check_verified(claimed: Mapping[int, int], verified: Mapping[int, int]) -> d
     unknown = sorted(set(verified) - set(claimed))
     if unknown:
         raise ValidationFailed(
-            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified"
+            "VINTAGE_NOT_CLAIMED", f"Vintage(s) {', '.join(map(str, unknown))} were not claimed in this report.", field="verified",
+            details={"vintages": unknown},
         )
     out: dict[int, int] = {}
     for vintage, quantity_claimed in claimed.items():
@@ -107,6 +110,7 @@ def check_verified(claimed: Mapping[int, int], verified: Mapping[int, int]) -> d
                 "VERIFIED_EXCEEDS_CLAIMED",
                 f"Vintage {vintage}: verified {quantity} exceeds the {quantity_claimed} claimed.",
                 field="verified",
+                details={"vintage": vintage, "verified": quantity, "claimed": quantity_claimed},
             )
         out[vintage] = quantity
     return out
@@ -125,7 +129,7 @@ def check_assignment_answer(current: str, decision: str, *, no_conflict_of_inter
     if decision not in (ACCEPTED, DECLINED):
         raise ValidationFailed("FIELD_INVALID", "decision must be accepted or declined.", field="decision")
     if current != PENDING:
-        raise ValidationFailed("ASSIGNMENT_ALREADY_ANSWERED", f"This assignment is already {current}.")
+        raise ValidationFailed("ASSIGNMENT_ALREADY_ANSWERED", f"This assignment is already {current}.", details={"status": current})
     if decision == ACCEPTED and not no_conflict_of_interest:
         raise ValidationFailed(
             "CONFLICT_OF_INTEREST_NOT_DECLARED",

@@ -132,7 +132,7 @@ def submit_readings(
     if not isinstance(readings, list) or not readings:
         raise ValidationFailed("BATCH_EMPTY", "A batch needs at least one reading.", field="readings")
     if len(readings) > MAX_BATCH:
-        raise ValidationFailed("BATCH_TOO_LARGE", f"A batch holds at most {MAX_BATCH} readings.", field="readings")
+        raise ValidationFailed("BATCH_TOO_LARGE", f"A batch holds at most {MAX_BATCH} readings.", field="readings", details={"limit": MAX_BATCH})
     if sent_at is not None and sent_at.tzinfo is None:
         raise ValidationFailed("FIELD_INVALID", "sent_at needs a time zone (e.g. Z).", field="sent_at")
     require_developer(actor, project)
@@ -256,14 +256,14 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
     """Readings from a CSV file (header: source,id,taken_at,quantity,unit,
     uncertainty,signature), each signed exactly as over the API."""
     if len(content) > MAX_CSV_BYTES:
-        raise ValidationFailed("CSV_TOO_LARGE", f"A CSV upload holds at most {MAX_CSV_BYTES} bytes.", field="file")
+        raise ValidationFailed("CSV_TOO_LARGE", f"A CSV upload holds at most {MAX_CSV_BYTES} bytes.", field="file", details={"limit": MAX_CSV_BYTES})
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("CSV_INVALID", "The CSV file must be UTF-8.", field="file") from None
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
-        raise ValidationFailed("CSV_INVALID", f"The CSV header must be {','.join(CSV_COLUMNS)}.", field="file")
+        raise ValidationFailed("CSV_INVALID", f"The CSV header must be {','.join(CSV_COLUMNS)}.", field="file", details={"columns": ",".join(CSV_COLUMNS)})
     rows: list[dict[str, Any]] = []
     try:
         for row in reader:
@@ -275,7 +275,8 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
                 )
             rows.append({k: (v or None) if k == "uncertainty" else v for k, v in row.items()})
     except csv.Error as exc:
-        raise ValidationFailed("CSV_INVALID", f"The CSV file is malformed: {exc}.", field="file") from None
+        raise ValidationFailed("CSV_INVALID", f"The CSV file is malformed: {exc}.", field="file",
+                               details={"line": reader.line_num}) from None
     return rows
 
 

@@ -67,6 +67,7 @@ def _checked_claim(
             "MONITORING_PERIOD_OVERLAP",
             f"The period overlaps monitoring report {clash.number} ({clash.period_start} – {clash.period_end}).",
             field="period_start",
+            details={"report": clash.number, "start": clash.period_start.isoformat(), "end": clash.period_end.isoformat()},
         )
     claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
     estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
@@ -76,7 +77,7 @@ def _checked_claim(
     except (ValueError, Organisation.DoesNotExist):
         raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
     if not vvb_org.accredited or vvb_org.status != Organisation.Status.APPROVED:
-        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb")
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb", details={"organisation": vvb_org.name})
     return start, end, claimed, vvb_org
 
 
@@ -100,10 +101,11 @@ def submit_report(
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.", details={"project": project.project_id})
     if project.status not in ISSUABLE:
         raise ValidationFailed(
-            "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project."
+            "PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}; monitoring needs a registered project.",
+            details={"project": project.project_id, "status": project.status},
         )
     start, end, claimed, vvb_org = _checked_claim(project, period_start, period_end, vintages, vvb)
     number = (MonitoringReport.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0) + 1
@@ -163,9 +165,9 @@ def verify_report(
     if report.vvb_id != org.id:
         raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this report may verify it.")
     if not org.accredited:
-        raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+        raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.", details={"organisation": org.name})
     if report.status != MonitoringReport.Status.SUBMITTED:
-        raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
+        raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.", details={"status": report.status})
     domain.check_may_act(report.assignment)
     comments = text.bounded(comments, "comments", domain.OPINION_COMMENTS_LIMIT).strip()
     quantities = domain.vintage_quantities(verified, "verified")
@@ -219,6 +221,7 @@ def _verification_used(verification_id: str) -> ValidationFailed:
         "VERIFICATION_ID_USED",
         f"Verification {verification_id} already backs another monitoring report.",
         field="verification_id",
+        details={"verification": verification_id},
     )
 
 
@@ -253,7 +256,7 @@ def reject_report(*, actor: User, report: MonitoringReport, reason: str) -> Moni
     elif report.status == MonitoringReport.Status.VERIFIED:
         require_registry_administrator(actor)
     else:
-        raise ValidationFailed("REPORT_NOT_PENDING", f"This report is {report.status}.")
+        raise ValidationFailed("REPORT_NOT_PENDING", f"This report is {report.status}.", details={"status": report.status})
     report.status = MonitoringReport.Status.REJECTED
     report.status_reason = reason.strip()
     report.decided_by = actor
@@ -272,12 +275,13 @@ def _own_pending_report(actor: User, report: MonitoringReport, statuses: tuple[s
     report = MonitoringReport.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=report.pk)
     org = require_active_member(actor, EDITORS)
     if report.project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {report.project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {report.project.project_id} belongs to another organisation.", details={"project": report.project.project_id})
     if report.status not in statuses:
         raise ValidationFailed(
             "REPORT_NOT_PENDING",
             f"Monitoring report {report.number} is {report.status}; only a report "
             f"{' or '.join(statuses)} can be changed by its developer.",
+            details={"report": report.number, "status": report.status},
         )
     return report
 
@@ -367,6 +371,7 @@ def set_issuance_instruction(*, actor: User, report: MonitoringReport, lines: An
                 "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS",
                 f"The instruction places {placed:,} units of vintage {vintage}; the report has {ceiling:,}.",
                 field="lines",
+                details={"quantity": placed, "vintage": vintage, "limit": ceiling},
             )
         for line in mine:
             if "account" in line:
@@ -393,6 +398,7 @@ def _own_holding_account(project: Project, identifier: str) -> Account:
         raise ValidationFailed(
             "ISSUANCE_ACCOUNT_INVALID", f"Account {identifier} is not an open holding account of the project's developer.",
             field="lines",
+            details={"account": identifier},
         )
     return account
 
@@ -408,14 +414,14 @@ def approve_issuance(*, actor: User, report: MonitoringReport, approval: Approva
     if report.status == MonitoringReport.Status.ISSUED:
         raise ValidationFailed("ISSUANCE_ALREADY_DONE", "Units for this report have already been issued.")
     if report.status != MonitoringReport.Status.VERIFIED:
-        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.")
+        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are issued.", details={"status": report.status})
     domain.check_issuable_verification(
         approval_required=eligibility.verification_approval_required(report.project),
         approved=report.verification_approved_at is not None
     )
     project = Project.objects.select_for_update(no_key=True).get(pk=report.project_id)
     if project.status not in ISSUABLE:
-        raise ValidationFailed("PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}.")
+        raise ValidationFailed("PROJECT_NOT_REGISTERED", f"Project {project.project_id} is {project.status}.", details={"project": project.project_id, "status": project.status})
     issuances = []
     for row in report.vintages.select_for_update().filter(Q(verified__gt=0)):
         quantity = int(row.verified or 0) - row.issued

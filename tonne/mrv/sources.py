@@ -27,7 +27,7 @@ _MEASUREMENT = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 def require_developer(actor: User, project: Project) -> None:
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.", details={"project": project.project_id})
 
 
 def _text(data: dict[str, Any], field: str, limit: int, *, required: bool = True) -> str:
@@ -78,7 +78,7 @@ def register_source(*, actor: User, project: Project, data: dict[str, Any]) -> D
     if not _HEX_KEY.match(key):
         raise ValidationFailed("PUBLIC_KEY_INVALID", "public_key must be an Ed25519 public key in hex (64 digits).", field="public_key")
     if DataSource.objects.filter(project=project, identifier=identifier).exists():
-        raise ValidationFailed("SOURCE_EXISTS", f"Project {project.project_id} already has a source {identifier}.", field="identifier")
+        raise ValidationFailed("SOURCE_EXISTS", f"Project {project.project_id} already has a source {identifier}.", field="identifier", details={"project": project.project_id, "source": identifier})
     interval = data.get("expected_interval_seconds")
     if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or not 0 < interval <= 10**8):
         raise ValidationFailed("FIELD_INVALID", "expected_interval_seconds must be a positive integer.", field="expected_interval_seconds")

@@ -36,7 +36,7 @@ def _as_assigned_vvb(actor: User, report: MonitoringReport) -> Organisation:
     if report.vvb_id != org.id:
         raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this report may answer for it.")
     if not org.accredited:
-        raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+        raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.", details={"organisation": org.name})
     return org
 
 
@@ -47,7 +47,7 @@ def answer_assignment(
     report = _locked(report)
     _as_assigned_vvb(actor, report)
     if report.status != MonitoringReport.Status.SUBMITTED:
-        raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.")
+        raise ValidationFailed("REPORT_NOT_AWAITING_VERIFICATION", f"This report is {report.status}.", details={"status": report.status})
     reason = text.bounded(reason or "", "reason", REASON_LIMIT).strip()
     domain.check_assignment_answer(
         report.assignment, decision, no_conflict_of_interest=no_conflict_of_interest is True, reason=reason
@@ -86,7 +86,7 @@ def reassign_vvb(*, actor: User, report: MonitoringReport, vvb: Any) -> Monitori
     report = _locked(report)
     org = require_active_member(actor, mrv.EDITORS)
     if report.project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {report.project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {report.project.project_id} belongs to another organisation.", details={"project": report.project.project_id})
     if report.status != MonitoringReport.Status.SUBMITTED or report.assignment != domain.DECLINED:
         raise ValidationFailed("ASSIGNMENT_NOT_DECLINED", "Another VVB is asked only after the assigned one declined.")
     try:
@@ -94,9 +94,9 @@ def reassign_vvb(*, actor: User, report: MonitoringReport, vvb: Any) -> Monitori
     except (ValueError, Organisation.DoesNotExist):
         raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
     if not new.accredited or new.status != Organisation.Status.APPROVED:
-        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{new.name} is not an accredited, approved VVB.", field="vvb")
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{new.name} is not an accredited, approved VVB.", field="vvb", details={"organisation": new.name})
     if new.id == report.vvb_id:
-        raise ValidationFailed("VVB_DECLINED", f"{new.name} declined this report; ask another VVB.", field="vvb")
+        raise ValidationFailed("VVB_DECLINED", f"{new.name} declined this report; ask another VVB.", field="vvb", details={"organisation": new.name})
     report.vvb = new
     report.assignment, report.assignment_reason = domain.PENDING, ""
     report.assignment_decided_by = report.assignment_decided_at = report.no_conflict_declared_at = None
@@ -133,7 +133,7 @@ def approve_verification(*, actor: User, report: MonitoringReport) -> Monitoring
         raise ValidationFailed("VERIFICATION_APPROVAL_OFF",
                                "This registry does not approve verifications of this project's programme itself.")
     if report.status != MonitoringReport.Status.VERIFIED:
-        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are approved.")
+        raise ValidationFailed("REPORT_NOT_VERIFIED", f"This report is {report.status}; only verified reports are approved.", details={"status": report.status})
     if report.verification_approved_at is not None:
         raise ValidationFailed("VERIFICATION_ALREADY_APPROVED", "This verification is already approved.")
     report.verification_approved_by = actor

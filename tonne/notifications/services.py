@@ -298,7 +298,7 @@ def set_preferences(*, actor: User, email: Any, language: Any = "") -> Preferenc
     language = language or ""
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationFailed("LANGUAGE_UNKNOWN", f"The registry speaks {', '.join(dict(settings.LANGUAGES))}.",
-                               field="language")
+                               field="language", details={"allowed": list(dict(settings.LANGUAGES))})
     pref, _ = Preference.objects.update_or_create(user=actor, defaults={"email": email, "language": language})
     return pref
 

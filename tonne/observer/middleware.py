@@ -14,7 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
-from tonne.core.api_support import problem_response
+from tonne.core import refusals
+from tonne.core.api_support import problem_response, reader_problem
 from tonne.core.errors import RegistryError
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -43,7 +44,7 @@ class ObserverModeMiddleware:
         if request.method in SAFE_METHODS or request.path.startswith(OPEN_PATHS):
             return self.get_response(request)
         if request.path.startswith(("/api/", "/cadt/")):
-            return problem_response(REFUSAL.as_problem())
-        html = render_to_string("observer/read_only.html", {"code": REFUSAL.code, "message": REFUSAL.message},
+            return problem_response(reader_problem(REFUSAL))
+        html = render_to_string("observer/read_only.html", {"code": REFUSAL.code, "message": refusals.text(REFUSAL)},
                                 request=request)
         return HttpResponse(html, status=403)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ObservedImport(models.Model):
@@ -95,11 +96,11 @@ class Finding(models.Model):
     """A possible double count or duplicate, with the evidence for it."""
 
     class Kind(models.TextChoices):
-        SERIAL_OVERLAP = "serial_overlap", "Units issued twice (overlapping serial ranges)"
-        RETIRED_TWICE = "retired_twice", "Units retired or cancelled twice"
-        DUPLICATE_PROJECT = "duplicate_project", "The same project in two registries"
-        ISSUED_IN_BOTH = "issued_in_both", "A project's vintage issued in two registries"
-        MOVED_UNCANCELLED = "moved_uncancelled", "Units moved to another registry without cancellation at the origin"
+        SERIAL_OVERLAP = "serial_overlap", _("Units issued twice (overlapping serial ranges)")
+        RETIRED_TWICE = "retired_twice", _("Units retired or cancelled twice")
+        DUPLICATE_PROJECT = "duplicate_project", _("The same project in two registries")
+        ISSUED_IN_BOTH = "issued_in_both", _("A project's vintage issued in two registries")
+        MOVED_UNCANCELLED = "moved_uncancelled", _("Units moved to another registry without cancellation at the origin")
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     registry_a = models.CharField(max_length=40)

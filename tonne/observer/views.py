@@ -9,9 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
-from tonne.observer import selectors, services
+from tonne.observer import labels, selectors, services
 from tonne.observer.domain.records import REGISTRIES
 from tonne.observer.models import Finding
 from tonne.organisations.services import is_registry_administrator
@@ -27,15 +29,15 @@ def findings_page(request: HttpRequest) -> HttpResponse:
     if registry not in REGISTRIES:
         registry = None
     counts = selectors.finding_counts()
+    names = labels.registries()
     page = Paginator(selectors.findings(kind=kind, registry=registry), PAGE_SIZE).get_page(request.GET.get("page"))
     for finding in page:
         finding.evidence_items = [  # type: ignore[attr-defined]
-            (key.replace("_", " "), " · ".join(map(str, value)) if isinstance(value, list) else value)
-            for key, value in finding.evidence.items()
+            (labels.key(key), labels.shown(value)) for key, value in finding.evidence.items()
         ]
     return render(request, "observer/findings.html", {
-        "nav": "observer", "summary": selectors.registry_summary(),
-        "kinds": [(value, label, counts.get(value, 0)) for value, label in Finding.Kind.choices], "registries": REGISTRIES, "kind": kind, "registry": registry, "page": page,
+        "nav": "observer", "summary": [{**row, "name": names.get(row["registry"], row["name"])} for row in selectors.registry_summary()],
+        "kinds": [(value, label, counts.get(value, 0)) for value, label in Finding.Kind.choices], "registries": names, "kind": kind, "registry": registry, "page": page,
     })
 
 
@@ -44,18 +46,18 @@ def upload_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     if not is_registry_administrator(user):
         return render(request, "observer/upload.html", {"denied": True}, status=403)
-    context: dict[str, Any] = {"registries": REGISTRIES}
+    context: dict[str, Any] = {"registries": labels.registries()}
     if request.method == "POST":
         upload = request.FILES.get("file")
         registry = request.POST.get("registry") or None
         if upload is None or upload.file is None:
-            context["error"] = {"code": "FIELD_REQUIRED", "message": "Choose an export file to import."}
+            context["error"] = {"code": "FIELD_REQUIRED", "message": _("Choose an export file to import.")}
         else:
             try:
                 context["report"] = services.import_file(
                     actor=user, stream=upload.file, filename=upload.name or "", registry=registry).as_dict()
             except RegistryError as exc:
-                context["error"] = {"code": exc.code, "message": exc.message}
+                context["error"] = {"code": exc.code, "message": refusals.text(exc)}
     context["imports"] = selectors.imports(actor=user)[:20]
     return render(request, "observer/upload.html", context, status=422 if "error" in context else 200)
 
@@ -68,9 +70,10 @@ def projects_page(request: HttpRequest) -> HttpResponse:
     search = (request.GET.get("q") or "")[:200]
     page = Paginator(selectors.projects(registry=registry, search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     totals = selectors.unit_totals([(p.registry, p.project_id) for p in page])
+    names = labels.registries()
     for p in page:
-        p.origin = REGISTRIES.get(p.registry, p.registry)  # type: ignore[attr-defined]
+        p.origin = names.get(p.registry, p.registry)  # type: ignore[attr-defined]
         p.totals = totals.get((p.registry, p.project_id), {})  # type: ignore[attr-defined]
     return render(request, "observer/projects.html", {
-        "nav": "observer", "registries": REGISTRIES, "registry": registry, "q": search, "page": page,
+        "nav": "observer", "registries": names, "registry": registry, "q": search, "page": page,
     })

@@ -250,6 +250,7 @@ def organisation_for(user: User | None, uid: uuid.UUID) -> Organisation:
         selectors.organisations_for(user),
         "ORGANISATION_NOT_FOUND",
         f"Organisation {uid} does not exist.",
+        details={"organisation": str(uid)},
         uid=uid,
     )
 

@@ -111,4 +111,5 @@ def require_scope(request: HttpRequest, scope: str) -> None:
         raise PermissionDenied(
             "TOKEN_SCOPE_INSUFFICIENT",
             f"This API token has the {token.scope} scope; this needs {scope}.",
+            details={"scope": token.scope, "needed": scope},
         )

@@ -61,6 +61,7 @@ def check_account_identifier(identifier: str, *, field: str = "account") -> str:
             "ACCOUNT_IDENTIFIER_MALFORMED",
             f"{identifier!r} is not an account number (expected e.g. CI-100-1000004-16).",
             field=field,
+            details={"text": repr(identifier)},
         )
     country, code, number, check = match.groups()
     if not mod97_is_valid(f"{country}{code}{number}", check):
@@ -68,6 +69,7 @@ def check_account_identifier(identifier: str, *, field: str = "account") -> str:
             "ACCOUNT_CHECK_DIGITS",
             f"Account number {text} has invalid check digits; it was probably mistyped.",
             field=field,
+            details={"account": text},
         )
     return text
 
@@ -88,4 +90,5 @@ def check_organisation_transition(current: str, target: str) -> None:
             "ORGANISATION_TRANSITION_NOT_ALLOWED",
             f"An organisation cannot go from {current} to {target}.",
             field="status",
+            details={"status": current, "target": target},
         )

@@ -61,11 +61,13 @@ def require_active_member(user: User, roles: tuple[str, ...]) -> Organisation:
         raise PermissionDenied("NO_ORGANISATION", "This user does not belong to an organisation.")
     if org.status != Organisation.Status.APPROVED:
         raise PermissionDenied(
-            "ORGANISATION_NOT_APPROVED", f"Organisation {org.name} is {org.status}, not approved."
+            "ORGANISATION_NOT_APPROVED", f"Organisation {org.name} is {org.status}, not approved.",
+            details={"organisation": org.name, "status": org.status},
         )
     if user.role not in roles:
         raise PermissionDenied(
-            "ROLE_NOT_ALLOWED", f"Your role ({user.role}) may not do this; needs one of {', '.join(roles)}."
+            "ROLE_NOT_ALLOWED", f"Your role ({user.role}) may not do this; needs one of {', '.join(roles)}.",
+            details={"role": user.role, "allowed": list(roles)},
         )
     return org
 
@@ -78,6 +80,7 @@ def require_account_operator(user: User, account: Account) -> None:
             raise PermissionDenied(
                 "ACCOUNT_NOT_OPERATED_BY_USER",
                 f"Account {account.identifier} does not belong to your organisation.",
+                details={"account": account.identifier},
             )
         return
     # System accounts (buffer pool and the like) are operated by the administrator.
@@ -102,7 +105,7 @@ def require_can_view_account(actor: User, account: Account) -> None:
     if is_registry_administrator(actor):
         return
     if account.organisation_id is None or account.organisation_id != actor.organisation_id:
-        raise PermissionDenied("ACCOUNT_NOT_VISIBLE", f"Account {account.identifier} is not yours to see.")
+        raise PermissionDenied("ACCOUNT_NOT_VISIBLE", f"Account {account.identifier} is not yours to see.", details={"account": account.identifier})
 
 
 # -- organisations -------------------------------------------------------------
@@ -133,10 +136,11 @@ def apply_for_organisation(
             "ORGANISATION_KIND_INVALID",
             f"kind must be one of: {', '.join(Organisation.Kind.values)}.",
             field="kind",
+            details={"allowed": list(Organisation.Kind.values)},
         )
     country = iso3166.country(country, "country")
     if Organisation.objects.filter(name__iexact=name).exists():
-        raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name")
+        raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name", details={"organisation": name})
     org = Organisation.objects.create(
         uid=uuid.uuid4(),
         name=name,
@@ -253,13 +257,14 @@ def create_user(
                 raise PermissionDenied("USER_ADMIN_NOT_ALLOWED", "You may not add users to this organisation.")
     if role not in User.Role.values:
         raise ValidationFailed(
-            "ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role"
+            "ROLE_INVALID", f"role must be one of: {', '.join(User.Role.values)}.", field="role",
+            details={"allowed": list(User.Role.values)},
         )
     username = (username or "").strip()
     if not username:
         raise ValidationFailed("USERNAME_REQUIRED", "A username is required.", field="username")
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationFailed("USERNAME_TAKEN", f"Username {username} is taken.", field="username")
+        raise ValidationFailed("USERNAME_TAKEN", f"Username {username} is taken.", field="username", details={"username": username})
     user = User(username=username, email=email, organisation=organisation, role=role)
     try:
         validate_password(password, user)
@@ -338,7 +343,8 @@ def open_holding_account(*, actor: User, organisation: Organisation, name: str) 
             raise PermissionDenied("ACCOUNT_ADMIN_NOT_ALLOWED", "You may open accounts only for your organisation.")
     if organisation.status != Organisation.Status.APPROVED:
         raise ValidationFailed(
-            "ORGANISATION_NOT_APPROVED", f"Organisation {organisation.name} is not approved; no account can be opened."
+            "ORGANISATION_NOT_APPROVED", f"Organisation {organisation.name} is not approved; no account can be opened.",
+            details={"organisation": organisation.name},
         )
     name = (name or "").strip() or f"{organisation.name} holding account"
     return _create_account(account_type=Account.Type.HOLDING, name=name, organisation=organisation, actor=actor)
@@ -368,14 +374,14 @@ def get_account(identifier: str, *, field: str = "account") -> Account:
     try:
         return Account.objects.select_related("organisation").get(identifier=text)
     except Account.DoesNotExist:
-        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {text} does not exist in this registry.", field=field) from None
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {text} does not exist in this registry.", field=field, details={"account": text}) from None
 
 
 @transaction.atomic
 def set_account_status(*, actor: User, account: Account, status: str, reason: str) -> Account:
     require_registry_administrator(actor)
     if status not in Account.Status.values:
-        raise ValidationFailed("ACCOUNT_STATUS_INVALID", f"status must be one of {', '.join(Account.Status.values)}.")
+        raise ValidationFailed("ACCOUNT_STATUS_INVALID", f"status must be one of {', '.join(Account.Status.values)}.", details={"allowed": list(Account.Status.values)})
     if not (reason or "").strip():
         raise ValidationFailed("REASON_REQUIRED", "A decision needs a reason.", field="reason")
     locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
@@ -409,7 +415,7 @@ def issue_api_token(*, actor: User, name: str, scope: str = ApiToken.Scope.TRADE
     who must have a second factor gets no token (of any scope) before enrolling."""
     second_factor.refuse_if_missing(actor)
     if scope not in ApiToken.Scope.values:
-        raise ValidationFailed("TOKEN_SCOPE_INVALID", f"scope must be one of {', '.join(ApiToken.Scope.values)}.")
+        raise ValidationFailed("TOKEN_SCOPE_INVALID", f"scope must be one of {', '.join(ApiToken.Scope.values)}.", details={"allowed": list(ApiToken.Scope.values)})
     if scope == ApiToken.Scope.ADMIN and not is_registry_administrator(actor):
         raise PermissionDenied("TOKEN_SCOPE_NOT_ALLOWED", "Only the registry administrator may hold admin tokens.")
     days = settings.TONNE_API_TOKEN_DAYS if days is None else days

@@ -19,9 +19,11 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from tonne.core import refusals
 from tonne.core.errors import RegistryError
 from tonne.core.spreadsheets import safe_row
 from tonne.ledger import keys, proofs
@@ -377,12 +379,20 @@ def certificate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_GET
 def certificate_pdf(request: HttpRequest, identifier: str) -> HttpResponse:
-    try:
-        context = _certificate(request, identifier)
-    except RegistryError as exc:
-        return not_as_stated(request, exc)
-    response = HttpResponse(render_pdf(context), content_type="application/pdf")
+    """The certificate in the reader's language: the one `?lang=` names (the
+    certificate page's link carries its own), else the request's."""
+    language = request.GET.get("lang") or ""
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        try:
+            context = _certificate(request, identifier)
+        except RegistryError as exc:
+            return not_as_stated(request, exc)
+        pdf = render_pdf(context)
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="certificate-{identifier}.pdf"'
+    response["Content-Language"] = language
     return response
 
 
@@ -516,7 +526,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 def dashboard_csv(request: HttpRequest, chart: str) -> HttpResponse:
     _wanted, data, refusal = _dashboard_data(request)
     if refusal is not None:
-        return HttpResponse(f"{refusal.message} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponse(f"{refusals.text(refusal)} ({refusal.code})", status=400, content_type="text/plain; charset=utf-8")
     found = next((c for c in _charts_of(data) if c["id"] == chart), None)
     if found is None:
         raise Http404(_("No such chart."))

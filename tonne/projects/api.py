@@ -360,6 +360,7 @@ def _project(user: User | None, project_id: str, *, lock: bool = False) -> Proje
         selectors.projects_for(user),
         "PROJECT_NOT_FOUND",
         f"Project {project_id} does not exist.",
+        details={"project": project_id},
         project_id=project_id,
     )
 
@@ -462,6 +463,7 @@ def _document(user: User | None, uid: uuid.UUID) -> Document:
         selectors.documents_for(user),
         "DOCUMENT_NOT_FOUND",
         f"Document {uid} does not exist.",
+        details={"document": str(uid)},
         uid=uid,
     )
 

@@ -46,7 +46,7 @@ def _developer(actor: User, project: Project, *, admin_too: bool = False) -> Non
         return
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.", details={"project": project.project_id})
 
 
 def _text(row: dict[str, Any], name: str, limit: int, *, required: bool = True) -> str:
@@ -97,7 +97,7 @@ def set_benefit_plan(*, actor: User, project: Project, shares: list[dict[str, An
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     _developer(actor, project)
     if not isinstance(shares, list) or len(shares) > MAX_SHARES:
-        raise ValidationFailed("PLAN_INVALID", f"A plan is a list of at most {MAX_SHARES} shares.", field="shares")
+        raise ValidationFailed("PLAN_INVALID", f"A plan is a list of at most {MAX_SHARES} shares.", field="shares", details={"limit": MAX_SHARES})
     now = clock.now()
     rows = []
     for row in shares:
@@ -134,7 +134,7 @@ def set_benefit_plan(*, actor: User, project: Project, shares: list[dict[str, An
     community = sum(s.share_basis_points for s in rows if s.beneficiary_kind == BenefitShare.BeneficiaryKind.COMMUNITY)
     if community < minimum:
         raise ValidationFailed("BENEFIT_SHARE_BELOW_MINIMUM", f"Communities must receive at least {minimum} basis "
-                               f"points for this project type; the plan gives {community}.", field="shares")
+                               f"points for this project type; the plan gives {community}.", field="shares", details={"minimum": minimum, "given": community})
     BenefitShare.objects.filter(project=project, active=True).update(active=False)
     BenefitShare.objects.bulk_create(rows)
     append_entry(kind="projects.benefit_plan_set", actor=actor, data={
@@ -168,7 +168,7 @@ def record_disbursement(*, actor: User, share: BenefitShare, amount: Any, curren
         raise ValidationFailed("SHARE_NOT_MONETARY", "Unit shares are allocated at issuance, not disbursed.")
     value, paid = _amount(amount, "amount"), _date(paid_on, "paid_on")
     if (currency or "").upper() != share.currency:
-        raise ValidationFailed("CURRENCY_MISMATCH", f"This share is planned in {share.currency}.", field="currency")
+        raise ValidationFailed("CURRENCY_MISMATCH", f"This share is planned in {share.currency}.", field="currency", details={"currency": share.currency})
     if paid > clock.now().date():
         raise ValidationFailed("DATE_IN_FUTURE", "A disbursement cannot be dated in the future.", field="paid_on")
     doc = _document(evidence, share.project, "evidence")
@@ -211,7 +211,7 @@ def update_grievance(*, actor: User, grievance: Grievance, status: str, resoluti
     grievance = Grievance.objects.select_for_update().select_related("project").get(pk=grievance.pk)
     _developer(actor, grievance.project, admin_too=True)
     if status not in Grievance.Status.values:
-        raise ValidationFailed("STATUS_INVALID", f"status must be one of {', '.join(Grievance.Status.values)}.")
+        raise ValidationFailed("STATUS_INVALID", f"status must be one of {', '.join(Grievance.Status.values)}.", details={"allowed": list(Grievance.Status.values)})
     text = _text({"resolution": resolution}, "resolution", 2000, required=status in ("resolved", "dismissed"))
     grievance.status, grievance.resolution, grievance.updated_at = status, text, clock.now()
     grievance.save(update_fields=["status", "resolution", "updated_at"])

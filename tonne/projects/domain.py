@@ -50,7 +50,8 @@ def party_for_transition(current: str, target: str) -> str:
     party = TRANSITIONS.get((current, target))
     if party is None:
         raise ValidationFailed(
-            "PROJECT_TRANSITION_NOT_ALLOWED", f"A project cannot go from {current} to {target}.", field="status"
+            "PROJECT_TRANSITION_NOT_ALLOWED", f"A project cannot go from {current} to {target}.", field="status",
+            details={"status": current, "target": target},
         )
     return party
 
@@ -195,7 +196,7 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: 
     known = {s.name for s in PROJECT_FIELDS} | set(CHILD_FIELDS)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValidationFailed("FIELD_UNKNOWN", f"Unknown project field(s): {', '.join(unknown)}.", field=unknown[0])
+        raise ValidationFailed("FIELD_UNKNOWN", f"Unknown project field(s): {', '.join(unknown)}.", field=unknown[0], details={"fields": unknown})
     out: dict[str, Any] = {}
     for spec in PROJECT_FIELDS:
         if partial and spec.name not in data:
@@ -241,7 +242,8 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: 
             extra = sorted(set(row) - {s.name for s in specs})
             if extra:
                 raise ValidationFailed(
-                    "FIELD_UNKNOWN", f"{child}[{i}]: unknown field(s) {', '.join(extra)}.", field=f"{child}[{i}]"
+                    "FIELD_UNKNOWN", f"{child}[{i}]: unknown field(s) {', '.join(extra)}.", field=f"{child}[{i}]",
+                    details={"fields": extra},
                 )
             cleaned_row = {}
             for spec in specs:
@@ -250,7 +252,8 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: 
                     cleaned_row[spec.name] = value
             if child == "estimations" and cleaned_row["end_date"] < cleaned_row["start_date"]:
                 raise ValidationFailed(
-                    "ESTIMATION_PERIOD_INVALID", f"{child}[{i}] ends before it starts.", field=f"{child}[{i}].end_date"
+                    "ESTIMATION_PERIOD_INVALID", f"{child}[{i}] ends before it starts.", field=f"{child}[{i}].end_date",
+                    details={"field": f"{child}[{i}]"},
                 )
             cleaned_rows.append(cleaned_row)
         out[child] = cleaned_rows
@@ -266,6 +269,7 @@ def check_amendable(data: dict[str, Any]) -> None:
             f"After submission {', '.join(locked)} cannot be changed: accounting relies on "
             f"{'it' if len(locked) == 1 else 'them'}. Amendable: {', '.join(sorted(AMENDABLE | AMENDABLE_CHILDREN))}.",
             field=locked[0],
+            details={"fields": locked, "amendable": sorted(AMENDABLE | AMENDABLE_CHILDREN)},
         )
 
 

@@ -48,7 +48,7 @@ def check_value(field: str, picklist: str, value: str, version: str = "2") -> st
             "PICKLIST_VALUE_NOT_ALLOWED",
             f"{field}: {value!r} is not an allowed value. Allowed values: {'; '.join(values)}.",
             field=field,
-            details={"picklist": picklist, "allowed": values},
+            details={"picklist": picklist, "allowed": values, "value": str(value)},
         )
     return value
 
@@ -61,6 +61,7 @@ def check_values(field: str, picklist: str, values: list[str], *, required: bool
             "FIELD_REQUIRED",
             f"{field} needs at least one value. Allowed values: {'; '.join(allowed(picklist))}.",
             field=field,
+            details={"allowed": allowed(picklist)},
         )
     return [check_value(field, picklist, v) for v in values]
 

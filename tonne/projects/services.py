@@ -58,7 +58,7 @@ EDITORS = (User.Role.ADMIN, User.Role.INITIATOR)
 def _require_developer_of(actor: User, project: Project) -> None:
     org = require_active_member(actor, EDITORS)
     if project.developer_id != org.id:
-        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.")
+        raise PermissionDenied("PROJECT_NOT_YOURS", f"Project {project.project_id} belongs to another organisation.", details={"project": project.project_id})
 
 
 def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetime) -> None:
@@ -80,6 +80,7 @@ def _replace_children(project: Project, cleaned: dict[str, Any], now: dt.datetim
                     "METHODOLOGY_UNKNOWN",
                     f"Methodology {row['code']!r} is not in the registry's methodology list.",
                     field="methodologies",
+                    details={"methodology": row["code"]},
                 )
             ProjectMethodology.objects.create(
                 project=project,
@@ -101,7 +102,7 @@ def _vvb(organisation_uid: str | None) -> Organisation | None:
     if vvb is None or vvb.kind != Organisation.Kind.VVB:
         raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb")
     if not vvb.accredited or vvb.status != Organisation.Status.APPROVED:
-        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb.name} is not an accredited, approved VVB.", field="vvb")
+        raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb.name} is not an accredited, approved VVB.", field="vvb", details={"organisation": vvb.name})
     return vvb
 
 
@@ -307,6 +308,7 @@ def change_project_status(
                 "PROJECT_TRANSITION_NOT_ALLOWED",
                 f"A hold on this project lifts back to {before.from_status if before else 'its previous status'}.",
                 field="status",
+                details={"status": before.from_status} if before else {},
             )
     party = domain.party_for_transition(current, status)
     if party == domain.DEVELOPER:
@@ -320,12 +322,12 @@ def change_project_status(
         if project.vvb_id is None or project.vvb_id != org.id:
             raise PermissionDenied("NOT_ASSIGNED_VVB", "Only the VVB assigned to this project may validate it.")
         if not org.accredited:
-            raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.")
+            raise PermissionDenied("VVB_NOT_ACCREDITED", f"{org.name} is not accredited.", details={"organisation": org.name})
     if status in (Project.Status.SUBMITTED, Project.Status.REGISTERED):
         eligibility.check_project(project)  # the rules in force now, every fact stated
     reason = (reason or "").strip()
     if status in ("rejected", "on_hold") and not reason:
-        raise ValidationFailed("REASON_REQUIRED", f"Setting a project {status} needs a reason.", field="reason")
+        raise ValidationFailed("REASON_REQUIRED", f"Setting a project {status} needs a reason.", field="reason", details={"status": status})
     now = clock.now()
     record = None
     if status == Project.Status.VALIDATED:
@@ -410,7 +412,7 @@ def upload_document(
     is_public: bool = True,
 ) -> Document:
     if kind not in Document.Kind.values:
-        raise ValidationFailed("DOCUMENT_KIND_INVALID", f"kind must be one of {', '.join(Document.Kind.values)}.")
+        raise ValidationFailed("DOCUMENT_KIND_INVALID", f"kind must be one of {', '.join(Document.Kind.values)}.", details={"allowed": list(Document.Kind.values)})
     # The declared content_type is not trusted: the type stored (and served) is the one found in the content.
     content_type = uploads.check(content)
     if project is not None:
@@ -476,7 +478,7 @@ def remove_document(*, actor: User, document: Document, reason: str) -> Document
     if document.uploaded_by_id != actor.pk:
         raise PermissionDenied("NOT_THE_UPLOADER", "Only the person who uploaded a document may remove it.")
     if document.removed_at is not None:
-        raise ValidationFailed("DOCUMENT_ALREADY_REMOVED", f"{document.title} was already removed.")
+        raise ValidationFailed("DOCUMENT_ALREADY_REMOVED", f"{document.title} was already removed.", details={"document": document.title})
     reason = text.bounded(reason, "reason", 2000)
     if not reason:
         raise ValidationFailed("REASON_REQUIRED", "Say why the document is removed.", field="reason")
@@ -484,6 +486,7 @@ def remove_document(*, actor: User, document: Document, reason: str) -> Document
         raise ValidationFailed(
             "DOCUMENT_RELIED_UPON",
             f"{document.title} is cited by a report, validation or other record of the registry; it can no longer be removed.",
+            details={"document": document.title},
         )
     document.removed_at = clock.now()
     document.removed_by = actor

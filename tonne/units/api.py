@@ -341,6 +341,7 @@ def get_block(request: HttpRequest, block_id: int):
         selectors.blocks_for(user),
         "BLOCK_NOT_FOUND",
         f"Unit block {block_id} does not exist.",
+        details={"block": block_id},
         pk=block_id,
     )
     return block_out(block, user)
@@ -396,7 +397,8 @@ class IssuanceDetailOut(IssuanceOut):
 @router.get("/issuances/{uuid:uid}", response={200: IssuanceDetailOut, **ERRORS}, auth=None)
 def get_issuance(request: HttpRequest, uid: uuid.UUID):
     qs = Issuance.objects.select_related("project", "report")
-    issuance = get_or_404(qs, "ISSUANCE_NOT_FOUND", f"Issuance {uid} does not exist.", uid=uid)
+    issuance = get_or_404(qs, "ISSUANCE_NOT_FOUND", f"Issuance {uid} does not exist.", details={"issuance": str(uid)},
+                          uid=uid)
     return {**issuance_out(issuance), "supply": selectors.issuance_supply(issuance)}
 
 
@@ -427,6 +429,7 @@ def get_retirement(request: HttpRequest, identifier: str):
         selectors.retirements(),
         "RETIREMENT_NOT_FOUND",
         f"No retirement {identifier}.",
+        details={"transaction": identifier},
         identifier=identifier,
     )
     as_stated.require_as_stated([txn])
@@ -473,6 +476,7 @@ def get_transaction(request: HttpRequest, identifier: str):
         selectors.transactions_for(user),
         "TRANSACTION_NOT_FOUND",
         f"Transaction {identifier} does not exist or is not yours to see.",
+        details={"transaction": identifier},
         identifier=identifier,
     )
     as_stated.require_as_stated([txn])

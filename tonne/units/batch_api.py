@@ -12,12 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from tonne.access.middleware import count_batch_writes
 from tonne.access.policy import require_step_up
 from tonne.audit.services import record_denial
-from tonne.core.api_support import ERRORS, ProblemOut, StrictSchema, json_response, problem_response
+from tonne.core.api_support import (
+    ERRORS,
+    ProblemOut,
+    StrictSchema,
+    json_response,
+    problem_response,
+    reader_problem,
+)
 from tonne.core.errors import NotAuthenticated, PermissionDenied
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
@@ -105,8 +113,9 @@ def _answer(
         index = result.refused_item
         refused = result.outcomes[index].refusal
         assert refused is not None
-        body = refused.as_problem()
-        body["detail"] = f"Item {index} refused, so no item of the batch was carried out: {refused.message}"
+        body = reader_problem(refused)
+        body["detail"] = _("Item %(index)s refused, so no item of the batch was carried out: %(refusal)s") % {
+            "index": index, "refusal": body["detail"]}
         body.update(item=index, idempotency_key=keys[index])
         return problem_response(body)
     items = []
@@ -120,7 +129,7 @@ def _answer(
             refusal = outcome.refusal
             assert refusal is not None
             items.append({"index": index, "idempotency_key": key, "status": refusal.status,
-                          "transaction": None, "problem": refusal.as_problem()})
+                          "transaction": None, "problem": reader_problem(refusal)})
     done = sum(1 for outcome in result.outcomes if outcome.transaction is not None)
     body = {"all_or_nothing": all_or_nothing, "completed_or_waiting": done, "refused": len(items) - done, "items": items}
     # Without validating a hundred TransactionOut again: the rows are the moves just made.

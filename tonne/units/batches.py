@@ -66,7 +66,8 @@ def check_batch(keys: Sequence[str]) -> None:
     limit = settings.TONNE_MAX_BATCH_ITEMS
     if len(keys) > limit:
         raise ValidationFailed(
-            "BATCH_TOO_LARGE", f"A batch carries at most {limit} items; this one has {len(keys)}.", field="items"
+            "BATCH_TOO_LARGE", f"A batch carries at most {limit} items; this one has {len(keys)}.", field="items",
+            details={"limit": limit, "given": len(keys)},
         )
     seen: dict[str, int] = {}
     for index, key in enumerate(keys):
@@ -76,6 +77,7 @@ def check_batch(keys: Sequence[str]) -> None:
                 "BATCH_KEY_REPEATED",
                 f"Items {seen[key]} and {index} have the same idempotency_key; each item needs its own.",
                 field=f"items[{index}].idempotency_key",
+                details={"item": seen[key], "other_item": index},
             )
         if key:
             seen[key] = index
@@ -84,7 +86,7 @@ def check_batch(keys: Sequence[str]) -> None:
 def move_batch(*, actor: User, kind: str, items: Sequence[BatchItem], all_or_nothing: bool) -> BatchResult:
     """Carry out a batch of transfers or retirements for `actor`."""
     if kind not in KINDS:
-        raise ValidationFailed("BATCH_KIND_INVALID", f"A batch holds transfers or retirements, not {kind}.")
+        raise ValidationFailed("BATCH_KIND_INVALID", f"A batch holds transfers or retirements, not {kind}.", details={"movement": kind})
     check_batch([item.idempotency_key for item in items])
     if not all_or_nothing:
         outcomes = []

@@ -28,6 +28,7 @@ class SerialRange:
                 "SERIAL_RANGE_INVALID",
                 f"{self.start}-{self.end} is not a serial range (start ≥ 1, end ≥ start).",
                 field="ranges",
+                details={"serials": f"{self.start}-{self.end}"},
             )
 
     @property
@@ -107,11 +108,12 @@ def parse_serial(text: str) -> Serial:
             f"{text!r} is not a serial number of the form HOST-CLASS-SCOPE-PROJECT-VINTAGE-ISSUANCE-START-END "
             f"(e.g. CI-VER-3-0042-2024-17-1000001-1005000).",
             field="serial",
+            details={"text": text},
         )
     g = match.groupdict()
     project = g["project"]
     if len(project) > 4 and project.startswith("0"):
-        raise ValidationFailed("SERIAL_MALFORMED", f"{text!r}: the project number has extra leading zeros.", field="serial")
+        raise ValidationFailed("SERIAL_MALFORMED", f"{text!r}: the project number has extra leading zeros.", field="serial", details={"text": text})
     start = int(g["start"])
     end = int(g["end"]) if g["end"] else start
     prefix = SerialPrefix(g["host"], g["cls"], int(g["scope"]), int(project), int(g["vintage"]), int(g["issuance"]))
@@ -135,7 +137,8 @@ def check_disjoint(ranges: list[SerialRange]) -> list[SerialRange]:
     for a, b in zip(ordered, ordered[1:], strict=False):
         if a.overlaps(b):
             raise ValidationFailed(
-                "SERIAL_RANGES_OVERLAP", f"Requested ranges {a.start}-{a.end} and {b.start}-{b.end} overlap.", field="ranges"
+                "SERIAL_RANGES_OVERLAP", f"Requested ranges {a.start}-{a.end} and {b.start}-{b.end} overlap.", field="ranges",
+                details={"serials": f"{a.start}-{a.end}", "other_serials": f"{b.start}-{b.end}"},
             )
     return ordered
 
@@ -169,7 +172,8 @@ def retirement_details(
         raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
     if purpose not in RETIREMENT_PURPOSES:
         raise ValidationFailed(
-            "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose"
+            "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose",
+            details={"allowed": list(RETIREMENT_PURPOSES)},
         )
     where = str(jurisdiction or "").strip()
     details = {
@@ -205,6 +209,7 @@ def compliance_period_text(value: object) -> str:
             f"compliance_period is a reporting year (e.g. 2025) or a period of years (e.g. 2024-2026) "
             f"between {FIRST_YEAR} and {LAST_YEAR}.",
             field="compliance_period",
+            details={"first_year": FIRST_YEAR, "last_year": LAST_YEAR},
         )
     return str(start) if start == end else f"{start}-{end}"
 
@@ -224,7 +229,8 @@ def _parse_range(value: object) -> SerialRange:
         return SerialRange(int(start), int(end))
     except (TypeError, ValueError):
         raise ValidationFailed(
-            "SERIAL_RANGE_INVALID", f"{value!r} is not a serial range [start, end].", field="ranges"
+            "SERIAL_RANGE_INVALID", f"{value!r} is not a serial range [start, end].", field="ranges",
+            details={"text": repr(value)},
         ) from None
 
 
@@ -403,20 +409,23 @@ def check_transferring(kind: str, account: Account) -> None:
             "TRANSFERRING_ACCOUNT_TERMINAL",
             f"Units in {account.identifier} ({account.type}) are final and never move again.",
             field="from_account",
+            details={"account": account.identifier, "account_type": account.type},
         )
     if account.status == Account.Status.CLOSED:
-        raise ValidationFailed("TRANSFERRING_ACCOUNT_CLOSED", f"Account {account.identifier} is closed.", field="from_account")
+        raise ValidationFailed("TRANSFERRING_ACCOUNT_CLOSED", f"Account {account.identifier} is closed.", field="from_account", details={"account": account.identifier})
     if account.status == Account.Status.SUSPENDED:
-        raise ValidationFailed("TRANSFERRING_ACCOUNT_SUSPENDED", f"Account {account.identifier} is suspended.", field="from_account")
+        raise ValidationFailed("TRANSFERRING_ACCOUNT_SUSPENDED", f"Account {account.identifier} is suspended.", field="from_account", details={"account": account.identifier})
     if account.type not in TRANSFERRING_TYPES[kind]:
         raise ValidationFailed(
-            "TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot start from a {account.type} account.", field="from_account"
+            "TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot start from a {account.type} account.", field="from_account",
+            details={"movement": kind, "account_type": account.type},
         )
     if account.organisation is not None and account.organisation.status != Organisation.Status.APPROVED:
         raise ValidationFailed(
             "TRANSFERRING_ORGANISATION_NOT_APPROVED",
             f"The holder of {account.identifier} is {account.organisation.status}.",
             field="from_account",
+            details={"account": account.identifier, "status": account.organisation.status},
         )
 
 
@@ -425,16 +434,18 @@ def check_acquiring(kind: str, source: Account, account: Account) -> None:
     if account.pk == source.pk:
         raise ValidationFailed("SAME_ACCOUNT", "The acquiring account is the transferring account.", field="to_account")
     if account.status != Account.Status.OPEN:
-        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} is {account.status}.", field="to_account")
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} is {account.status}.", field="to_account", details={"account": account.identifier, "status": account.status})
     if account.type not in ACQUIRING_TYPES[kind]:
         raise ValidationFailed(
-            "ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot go to a {account.type} account.", field="to_account"
+            "ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED", f"A {kind} cannot go to a {account.type} account.", field="to_account",
+            details={"movement": kind, "account_type": account.type},
         )
     if account.organisation is not None and account.organisation.status != Organisation.Status.APPROVED:
         raise ValidationFailed(
             "ACQUIRING_ORGANISATION_NOT_APPROVED",
             f"The holder of {account.identifier} is {account.organisation.status}.",
             field="to_account",
+            details={"account": account.identifier, "status": account.organisation.status},
         )
 
 
@@ -458,7 +469,7 @@ def pieces_of_range(wanted: SerialRange, blocks: list[BlockRow], account: str) -
             "SERIAL_RANGE_NOT_HELD",
             f"Serials {wanted.start}-{wanted.end} are not all held in account {account} (serial {at} is not there).",
             field="ranges",
-            details={"first_missing_serial": at},
+            details={"first_missing_serial": at, "serials": f"{wanted.start}-{wanted.end}", "account": str(account)},
         )
     return pieces
 
@@ -491,9 +502,9 @@ def missing_criterion(project: str | None, project_found: bool, issuance: str | 
     """A selection naming a project or issuance that does not exist is "not
     found", not "insufficient units"."""
     if project and not project_found:
-        raise NotFound("PROJECT_NOT_FOUND", f"No project {project}.", field="project")
+        raise NotFound("PROJECT_NOT_FOUND", f"No project {project}.", field="project", details={"project": project})
     if issuance and not issuance_found:
-        raise NotFound("ISSUANCE_NOT_FOUND", f"No issuance {issuance}.", field="issuance")
+        raise NotFound("ISSUANCE_NOT_FOUND", f"No issuance {issuance}.", field="issuance", details={"issuance": issuance})
 
 
 def insufficient(account: str, requested: int, available: int, held_back: int) -> ValidationFailed:
@@ -502,7 +513,8 @@ def insufficient(account: str, requested: int, available: int, held_back: int) -
         "INSUFFICIENT_UNITS",
         f"Account {account} holds {available:,} matching units that may move{also}; {requested:,} requested.",
         field="quantity",
-        details={"available": available, "requested": requested, **({"held_back": held_back} if held_back else {})},
+        details={"account": account, "available": available, "requested": requested,
+                 **({"held_back": held_back} if held_back else {})},
     )
 
 

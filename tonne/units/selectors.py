@@ -87,6 +87,7 @@ def filter_state(qs: QuerySet[UnitBlock], state: str) -> QuerySet[UnitBlock]:
             "UNIT_STATE_INVALID",
             f"state must be one of: {', '.join(STATE_ACCOUNT_TYPES)}.",
             field="state",
+            details={"allowed": list(STATE_ACCOUNT_TYPES)},
         )
     return qs.filter(account__type__in=STATE_ACCOUNT_TYPES[state])
 
@@ -284,6 +285,7 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
                     f"Serials {wanted.start}-{wanted.end} belong to "
                     f"{render_serial(block_prefix, SerialRange(start, end))}, whose prefix differs from the one given.",
                     field="serial",
+                    details={"serials": f"{wanted.start}-{wanted.end}", "block": render_serial(block_prefix, SerialRange(start, end))},
                 )
             blocks.append(
                 {
@@ -323,6 +325,7 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
             "SERIAL_NOT_FOUND",
             f"No units with serials {wanted.start}-{wanted.end} exist.",
             field="serial",
+            details={"serials": f"{wanted.start}-{wanted.end}"},
         )
     return {
         "query": text,

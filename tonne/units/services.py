@@ -97,7 +97,8 @@ def issuance_account(project: Project) -> Account:
     )
     if account is None:
         raise ValidationFailed(
-            "ISSUANCE_ACCOUNT_MISSING", f"{project.developer.name} has no open holding account to receive units."
+            "ISSUANCE_ACCOUNT_MISSING", f"{project.developer.name} has no open holding account to receive units.",
+            details={"organisation": project.developer.name},
         )
     return account
 
@@ -197,6 +198,7 @@ def issue_units(
         raise ValidationFailed(
             "ISSUANCE_SHARES_EXCEED_QUANTITY",
             f"Buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) exceed the {quantity} units to issue.",
+            details={"buffer": buffer, "sop": sop, "omge": omge, "quantity": quantity},
         )
     net = quantity - buffer - sop - omge
     # The benefit-sharing plan's unit shares go to the beneficiaries' accounts
@@ -208,6 +210,7 @@ def issue_units(
             "ISSUANCE_SHARES_EXCEED_QUANTITY",
             f"Benefit shares ({to_beneficiaries}), buffer ({buffer}), share of proceeds ({sop}) and OMGE ({omge}) "
             f"exceed the {quantity} units to issue.",
+            details={"shares": to_beneficiaries, "buffer": buffer, "sop": sop, "omge": omge, "quantity": quantity},
         )
     to_holder = net - to_beneficiaries
     instructed = sum(q for _, q in split) + sum(q for _, q in retired)
@@ -215,6 +218,7 @@ def issue_units(
         raise ValidationFailed(
             "ISSUANCE_INSTRUCTION_EXCEEDS_UNITS",
             f"The instruction places {instructed:,} units; the developer's share of vintage {vintage} is {to_holder:,}.",
+            details={"quantity": instructed, "vintage": vintage, "limit": to_holder},
         )
     issuance = _new_issuance(actor, project, report, vintage, quantity, buffer, now)
     start = issuance.serial_start
@@ -279,7 +283,7 @@ def receive_units(
     if quantity <= 0:
         raise ValidationFailed("QUANTITY_NOT_POSITIVE", "Nothing to receive.")
     if account.type != Account.Type.HOLDING or account.status != Account.Status.OPEN:
-        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.")
+        raise ValidationFailed("ACQUIRING_ACCOUNT_NOT_OPEN", f"Account {account.identifier} cannot receive units.", details={"account": account.identifier})
     now = clock.now()
     issuance = _new_issuance(actor, project, report, vintage, quantity, 0, now)
     txn, block = _place(
@@ -323,6 +327,7 @@ def _earlier_result(actor: User, key: str, request_hash: str) -> Transaction | N
             "IDEMPOTENCY_KEY_REUSED",
             f"Idempotency-Key {key!r} was already used for a different request ({earlier.identifier}).",
             field="idempotency_key",
+            details={"key": key, "transaction": earlier.identifier},
         )
     if earlier is not None:
         earlier.replayed = True
@@ -381,7 +386,7 @@ def _move(moves: store.MoveStore, actor: User, request: MoveRequest) -> Transact
         require_account_operator(actor, source)
     check_transferring(request.kind, source)
     if target is None:
-        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.target} does not exist in this registry.", field="to_account")
+        raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.target} does not exist in this registry.", field="to_account", details={"account": request.target})
     check_acquiring(request.kind, source, target)
     pieces = moves.select(source, request.selection, locked.first_blocks)
     faults.point("move.after_read")
@@ -515,7 +520,7 @@ def settle_waiting(txn_id: int) -> Transaction:
         .get(pk=txn_id)
     )
     if txn.status not in WAITING:
-        raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.")
+        raise Conflict("TRANSACTION_NOT_WAITING", f"Transaction {txn.identifier} is {txn.status}.", details={"transaction": txn.identifier, "status": txn.status})
     port = controls()
     waiting = port.take_waiting(txn)  # settled or failed, its serials are no longer held for it
     try:
@@ -595,7 +600,7 @@ def reverse(*, actor: User, project: str, quantity: int, reason: str, idempotenc
     if not reason:
         raise ValidationFailed("REVERSAL_REASON_REQUIRED", "A reversal needs a reason.", field="reason")
     if not Project.objects.filter(project_id=project).exists():
-        raise ValidationFailed("PROJECT_NOT_FOUND", f"Project {project} does not exist.", field="project")
+        raise ValidationFailed("PROJECT_NOT_FOUND", f"Project {project} does not exist.", field="project", details={"project": project})
     selection = Selection.build(quantity=quantity, project=project)
     return request_move(
         kind=Kind.REVERSAL,

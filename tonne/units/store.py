@@ -272,7 +272,7 @@ class MoveStore:
         queued = self._read_ahead(request) if read_ahead else None
         row = self.cursor.fetchone()
         if row is None:
-            raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.source} does not exist in this registry.", field="from_account")
+            raise NotFound("ACCOUNT_NOT_FOUND", f"Account {request.source} does not exist in this registry.", field="from_account", details={"account": request.source})
         source = _account(row[0:10])
         assert source is not None
         locked = Locked(source=source, target=_account(row[10:20]), earlier_id=row[20])
@@ -310,6 +310,7 @@ class MoveStore:
                     f"Some of serials {wanted.start}-{wanted.end} are committed to a transaction waiting for "
                     "approval or settlement; cancel it first, or choose other units.",
                     field="ranges",
+                    details={"serials": f"{wanted.start}-{wanted.end}"},
                 )
             pieces += pieces_of_range(wanted, [BlockRow(*row[:-1]) for row in rows], account.identifier)
         return pieces

@@ -75,7 +75,7 @@ def test_the_walk_finds_the_codes_raised() -> None:
 def test_every_code_raised_has_french_and_spanish_words() -> None:
     missing = {code: where for code, where in raised_codes().items() if code not in MESSAGES}
     assert missing == {}, f"codes without the reader's words: {missing}"
-    every = [*MESSAGES.items(), *DETAILED.items()]
+    every = [*MESSAGES.items(), *((code, t) for code in DETAILED for t in refusals.templates(code))]
     with translation.override("en"):
         english_of = {id(message): str(message) for _, message in every}
     for language in ("fr", "es"):
@@ -123,10 +123,12 @@ def test_an_unknown_code_keeps_the_services_message() -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("language", "expected"),
-    [("fr", "Transaction introuvable."), ("es", "Transacción inexistente."), ("en", "Transaction TX-404 does not exist or is not yours to see.")],
+    ("language", "expected", "title"),
+    [("fr", "La transaction TX-404 n'existe pas ou ne vous est pas visible.", "Introuvable"),
+     ("es", "La transacción TX-404 no existe o no le es visible.", "No encontrado"),
+     ("en", "Transaction TX-404 does not exist or is not yours to see.", "Not found")],
 )
-def test_the_api_answers_in_the_language_asked(client, language: str, expected: str) -> None:
+def test_the_api_answers_in_the_language_asked(client, language: str, expected: str, title: str) -> None:
     from tonne import testing
 
     registry = testing.build_registry()
@@ -136,3 +138,6 @@ def test_the_api_answers_in_the_language_asked(client, language: str, expected: 
     body = answer.json()
     assert body["code"] == "TRANSACTION_NOT_FOUND"
     assert body["detail"] == expected
+    assert body["title"] == title
+    unknown = client.get("/api/v1/no-such-endpoint", HTTP_ACCEPT_LANGUAGE=language).json()
+    assert unknown["title"] == title and unknown["code"] == "NOT_FOUND"

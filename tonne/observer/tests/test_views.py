@@ -19,7 +19,7 @@ def test_findings_page_shows_each_finding_with_its_evidence(root: User, client: 
     assert page.status_code == 200
     html = page.content.decode()
     assert "American Carbon Registry" in html and "CAOD1007" in html
-    assert "<dt>cross reference</dt><dd>acr:ACR1007</dd>" in html
+    assert "<dt>Cross-reference</dt><dd>acr:ACR1007</dd>" in html
     assert client.get("/observer/", {"kind": "<script>", "page": "x"}).status_code == 200
 
 

@@ -208,7 +208,7 @@ def test_a_refused_request_leaves_nothing_and_its_key_can_be_retried(registry):
     with pytest.raises(ValidationFailed) as info:
         transfer(reg, 50, "big-order")
     assert info.value.code == "INSUFFICIENT_UNITS"
-    assert info.value.details == {"available": 40, "requested": 50}
+    assert info.value.details.items() >= {"available": 40, "requested": 50}.items()
     # nothing was written: no transaction (not even a failed one), no entry, no block change
     assert Transaction.objects.count() == tx_count
     assert not Transaction.objects.filter(idempotency_key="big-order").exists()
@@ -243,7 +243,7 @@ def test_a_refused_ranges_request_leaves_nothing(funded):
             idempotency_key="ranges-1",
         )
     assert info.value.code == "SERIAL_RANGE_NOT_HELD"
-    assert info.value.details == {"first_missing_serial": issuance.serial_end + 1}
+    assert info.value.details.items() >= {"first_missing_serial": issuance.serial_end + 1}.items()
     assert ledger_size() == size
     assert not Transaction.objects.filter(idempotency_key="ranges-1").exists()
     # the key is free: a corrected request under it goes through

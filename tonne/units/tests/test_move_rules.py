@@ -69,7 +69,7 @@ def test_a_range_takes_the_pieces_of_the_blocks_that_hold_it():
     assert [(p.block.id, p.serials.start, p.serials.end) for p in pieces] == [(1, 5, 10), (2, 11, 20), (3, 21, 25)]
     with pytest.raises(ValidationFailed) as refused:
         pieces_of_range(SerialRange(5, 25), [block(1, 1, 10), block(3, 21, 30)], "CI-1")
-    assert refused.value.code == "SERIAL_RANGE_NOT_HELD" and refused.value.details == {"first_missing_serial": 11}
+    assert refused.value.code == "SERIAL_RANGE_NOT_HELD" and refused.value.details.items() >= {"first_missing_serial": 11}.items()
 
 
 def test_selection_by_criteria_passes_over_held_back_serials():
