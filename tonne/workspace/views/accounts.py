@@ -32,6 +32,7 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
+    carries_step_up,
     refused,
     role_required,
     roles_of,
@@ -148,6 +149,7 @@ def _own_limits(account: Account) -> dict[str, Any]:
     return {"per_transfer": limit.per_transfer if limit else None, "per_day": limit.per_day if limit else None}
 
 
+@carries_step_up
 @role_required(HOLDER)
 def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
     """Ask to change the account's limits; a second person of the organisation approves."""
@@ -175,6 +177,7 @@ def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
     return redirect(back + "#limits")
 
 
+@carries_step_up
 @role_required(HOLDER)
 def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
     """Add an account to the trusted list (through four-eyes when the registry

@@ -22,6 +22,7 @@ from tonne.workspace.views.common import (
     ADMIN,
     STEP_UP_CODES,
     _user,
+    carries_step_up,
     role_required,
     show_error,
     step_up_redirect,
@@ -62,6 +63,7 @@ def holiday_list(request: HttpRequest) -> HttpResponse:
     return redirect("workspace:holidays")
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def holiday_remove(request: HttpRequest, day: str) -> HttpResponse:

@@ -34,6 +34,7 @@ from tonne.workspace.views.common import (
     ADMIN,
     STEP_UP_CODES,
     _user,
+    carries_step_up,
     role_required,
     show_error,
     step_up_redirect,
@@ -221,6 +222,7 @@ def rule_add(request: HttpRequest) -> HttpResponse:
         _("Rule %(name)s is in force.") % {"name": request.POST.get("name", "")})
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def rule_remove(request: HttpRequest, name: str) -> HttpResponse:
@@ -238,6 +240,7 @@ def programme_add(request: HttpRequest) -> HttpResponse:
         % {"programme": request.POST.get("programme", "")})
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def programme_remove(request: HttpRequest) -> HttpResponse:
