@@ -171,7 +171,7 @@ def carries_step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
                 messages.warning(request, _("This request was already carried out or has expired; nothing more was done."))
                 return redirect(stale["b"] if stale else "workspace:home")
             request.method = "POST"
-            request.POST = data
+            request.POST = data  # type: ignore[assignment]  # the kept POST, read-only to the view as any POST
         return view(request, *args, **kwargs)
 
     return wrapped
