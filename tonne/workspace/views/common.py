@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from tonne.access import policy as access_policy
 from tonne.core import refusals
-from tonne.core.errors import RegistryError
+from tonne.core.errors import RegistryError, each_refusal
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import Organisation, User
 from tonne.workspace import forms as wf
@@ -95,11 +95,12 @@ def refused(exc: RegistryError, label: Any = None) -> str:
 def show_error(form: forms.Form | None, exc: RegistryError, field_map: dict[str, str] | None = None) -> None:
     """Put the service's refusal beside the field it names (when the form has
     it); the page also shows it, with its code, at the top of the form."""
-    if form is None or not exc.field:
+    if form is None:
         return
-    name = (field_map or {}).get(exc.field, exc.field)
-    if name in form.fields:
-        form.add_error(name, refused(exc, form.fields[name].label))
+    for one in each_refusal(exc):  # every rule the service found broken, each beside its field
+        name = (field_map or {}).get(one.field or "", one.field)
+        if name and name in form.fields:
+            form.add_error(name, refused(one, form.fields[name].label))
 
 
 # -- a second factor before moving units or approving ----------------------------------------
