@@ -176,3 +176,46 @@ def carries_step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+# -- one shape for a workspace action -------------------------------------------------------
+
+
+def submit(
+    request: HttpRequest,
+    form: forms.Form | None,
+    act: Callable[[dict[str, Any]], Any],
+    *,
+    back: str,
+    done: Callable[[Any], HttpResponse] | None = None,
+    refused_page: Callable[[RegistryError | None], HttpResponse] | None = None,
+    step_up: bool = False,
+    field_map: dict[str, str] | None = None,
+    invalid: str | None = None,
+) -> HttpResponse:
+    """Check the form, ask for a recent second factor when the action needs
+    one (carried through afterwards), call the one service with the cleaned
+    data, then `done(result)` (else back to `back`). A refusal goes beside its
+    fields, every rule at once, on `refused_page(error)` (None: the form's own
+    errors); without one, each refusal is a message on the way back (an
+    invalid form says `invalid`, else each of its errors)."""
+    if form is not None and not form.is_valid():
+        if refused_page is not None:
+            return refused_page(None)
+        for error in [invalid] if invalid else [str(e) for errors in form.errors.values() for e in errors]:
+            messages.error(request, error)
+        return redirect(back)
+    try:
+        if step_up:
+            access_policy.require_step_up(request, _user(request))
+        result = act(form.cleaned_data if form is not None else {})
+    except RegistryError as exc:
+        if exc.code in STEP_UP_CODES:
+            return step_up_redirect(request, exc, back)
+        if refused_page is not None:
+            show_error(form, exc, field_map)
+            return refused_page(exc)
+        for one in each_refusal(exc):
+            messages.error(request, refused(one))
+        return redirect(back)
+    return done(result) if done is not None else redirect(back)
