@@ -234,7 +234,7 @@ def reconcile_now(*, actor: User, post: Post, registry_id: str | None = None) ->
         partners = [p for p in partners if p.registry_id == registry_id.strip().upper()]
         if not partners:
             raise NotFound("PARTNER_NOT_FOUND", f"{registry_id} is not an active partner registry.",
-                           field="registry_id")
+                           field="registry_id", details={"registry": registry_id})
     record(AuditEvent.Category.CONTROL, "linkage.reconcile", actor=actor, target=registry_id or "*")
     return [exchange(p, post) for p in partners]
 
