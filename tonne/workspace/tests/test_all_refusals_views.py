@@ -9,7 +9,10 @@ import pytest
 from django.test import Client
 
 from tonne import testing
+from tonne.access.testing import stepped_up
+from tonne.controls.tests.conftest import World
 from tonne.projects.models import Project
+from tonne.units.models import Transaction
 from tonne.workspace.tests.test_views import project_post
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +37,18 @@ def test_project_form_shows_every_refusal_beside_its_field(registry: testing.Reg
         assert "has-error" in group and code in group, (field, group)
     # Only they are in error: the first of them is the first field the focus finds.
     assert body.count('class="field has-error"') == 3
+
+
+@pytest.mark.controls
+def test_retire_form_shows_every_refusal_beside_its_field(world: World) -> None:
+    dev = stepped_up(world.reg.developer)
+    answer = dev.post("/workspace/retire/", {
+        "from_account": world.reg.developer_account.identifier, "quantity": "10", "project": "", "vintage": "",
+        "ranges": "", "idempotency_key": "web-all-1", "step": "preview", "beneficiary": "Lagoon Ltd",
+        "purpose": "voluntary", "jurisdiction": "foo", "compliance_period": "someday"})
+    assert answer.status_code == 422 and not Transaction.objects.filter(kind="retirement").exists()
+    body = answer.content.decode()
+    for field, code in (("jurisdiction", "JURISDICTION_INVALID"), ("compliance_period", "COMPLIANCE_PERIOD_INVALID")):
+        at = body.index(f'name="{field}"')
+        group = body[body.rindex('<div class="field', 0, at):body.index("</div>", at)]
+        assert "has-error" in group and code in group, (field, group)
