@@ -40,3 +40,22 @@ def test_limits_request_carries_through_the_step_up(page: Any, world: World) -> 
     assert asked.payload["per_transfer"] == 750  # typed once
     assert "await approval" in page.locator(".messages").inner_text()
     screenshot(page, "step-up-01-limits-carried-through")
+
+
+def test_every_refusal_of_a_retirement_beside_its_field_focus_on_the_first(page: Any, world: World) -> None:
+    w = world
+    clock.freeze(dt.datetime.now(dt.UTC))
+    secret = give_totp(w.reg.developer)
+    sign_in(page, w.reg.developer.username, testing.PASSWORD, totp_secret=secret)
+    page.goto(f"{page.base_url}/workspace/retire/")
+    page.fill("#id_quantity", "10")
+    page.fill("#id_beneficiary", "Lagoon Ltd")
+    page.fill("#id_jurisdiction", "foo")
+    page.fill("#id_compliance_period", "someday")
+    follow(page, page.get_by_role("button", name="Review"))
+    in_error = page.locator(".field.has-error")
+    assert in_error.count() == 2
+    assert "JURISDICTION_INVALID" in in_error.nth(0).inner_text()
+    assert "COMPLIANCE_PERIOD_INVALID" in in_error.nth(1).inner_text()
+    assert page.evaluate("document.activeElement.name") == "jurisdiction"  # the first field in error
+    screenshot(page, "refusals-01-retirement-every-refusal")
