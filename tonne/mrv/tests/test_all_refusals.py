@@ -29,3 +29,13 @@ def test_report_refuses_period_claim_and_vvb_together(registry: testing.Registry
                           vintages=[{"vintage": 2024, "quantity": 0}], vvb=str(registry.vvb_org.uid))
     assert [e.code for e in refused.value.errors][0] == "PERIOD_INVALID" and len(refused.value.errors) == 2
     assert not MonitoringReport.objects.exists()
+
+
+def test_issuance_instruction_lines_refused_together() -> None:
+    from tonne.mrv import domain
+
+    with pytest.raises(Refusals) as refused:
+        domain.instruction_lines([{"vintage": 2019, "quantity": 0, "account": "A"},
+                                  {"vintage": 2024, "quantity": 5, "account": "A", "retire": {"beneficiary": "B"}}], {2024})
+    assert [(e.code, e.field) for e in refused.value.errors] == [
+        ("VINTAGE_NOT_CLAIMED", "lines[0]"), ("QUANTITY_INVALID", "lines[0]"), ("FIELD_INVALID", "lines[1]")]
