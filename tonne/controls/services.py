@@ -27,7 +27,7 @@ from tonne.controls.models import (
     TrustedAccount,
 )
 from tonne.core import clock
-from tonne.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tonne.core.errors import Conflict, NotFound, PermissionDenied, RuleChecks, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Account, User
 from tonne.organisations.services import (
@@ -348,11 +348,12 @@ def request_limits(*, actor: User, account: str, per_transfer: int | None, per_d
     with transaction.atomic():
         source = get_account(account, field="account")
         require_account_holder(actor, source, (User.Role.ADMIN,))
-        payload = {
-            "account": source.identifier,
-            "per_transfer": domain.check_quantity_limit(per_transfer, "per_transfer"),
-            "per_day": domain.check_quantity_limit(per_day, "per_day"),
-        }
+        payload: dict[str, Any] = {"account": source.identifier}
+        checks = RuleChecks()  # both limits' rules at once
+        for field, value in (("per_transfer", per_transfer), ("per_day", per_day)):
+            with checks.rule():
+                payload[field] = domain.check_quantity_limit(value, field)
+        checks.done()
         if "limits" in settings.TONNE_FOUR_EYES:
             return new_approval(actor=actor, action=Approval.Action.LIMIT_CHANGE, account=source, payload=payload)
         return _apply_limits(payload, set_by=actor, approved_by=None, now=clock.now())

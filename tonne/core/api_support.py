@@ -31,6 +31,7 @@ from tonne.core.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    Refusals,
     RegistryError,
     ValidationFailed,
 )
@@ -171,6 +172,8 @@ def reader_problem(exc: RegistryError) -> dict[str, Any]:
     body["title"] = _reader_title(body["title"])
     if _reader_language() != "en":
         body["detail"] = refusals.text(exc)
+        if isinstance(exc, Refusals):
+            body["errors"] = [{"code": e.code, "field": e.field, "detail": refusals.text(e)} for e in exc.errors]
     return body
 
 

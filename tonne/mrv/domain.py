@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from tonne.core.errors import ValidationFailed
+from tonne.core.errors import RuleChecks, ValidationFailed
 from tonne.units.domain import check_quantity
 
 
@@ -176,27 +176,37 @@ def instruction_lines(lines: Any, vintages: set[int]) -> list[tuple[int, dict[st
         raise ValidationFailed(
             "FIELD_INVALID", f"lines must be a list of at most {MAX_INSTRUCTION_LINES} lines.", field="lines"
         )
+    checks = RuleChecks()  # every line's broken rules at once
     out: list[tuple[int, dict[str, Any]]] = []
     for i, line in enumerate(lines):
-        where = f"lines[{i}]"
-        if not isinstance(line, dict):
-            raise ValidationFailed("FIELD_INVALID", f"{where} must be an object.", field=where)
-        vintage, quantity = line.get("vintage"), line.get("quantity")
+        with checks.rule():
+            out.append(_instruction_line(f"lines[{i}]", line, vintages))
+    checks.done()
+    return out
+
+
+def _instruction_line(where: str, line: Any, vintages: set[int]) -> tuple[int, dict[str, Any]]:
+    if not isinstance(line, dict):
+        raise ValidationFailed("FIELD_INVALID", f"{where} must be an object.", field=where)
+    checks = RuleChecks()
+    vintage, quantity = line.get("vintage"), line.get("quantity")
+    with checks.rule():
         if not isinstance(vintage, int) or isinstance(vintage, bool) or vintage not in vintages:
             raise ValidationFailed("VINTAGE_NOT_CLAIMED", f"{where}.vintage must be a vintage of this report.", field=where)
+    with checks.rule():
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             raise ValidationFailed("QUANTITY_INVALID", f"{where}.quantity must be a positive whole number.", field=where)
-        account, retire = line.get("account"), line.get("retire")
+    account, retire = line.get("account"), line.get("retire")
+    with checks.rule():
         if bool(account) == bool(retire):
             raise ValidationFailed(
                 "FIELD_INVALID", f"{where} names either an account or a retirement (retire), not both.", field=where
             )
-        if account:
-            out.append((vintage, {"account": str(account).strip(), "quantity": quantity}))
-            continue
-        if not isinstance(retire, dict) or set(retire) - set(RETIREMENT_FIELDS):
+        if not account and (not isinstance(retire, dict) or set(retire) - set(RETIREMENT_FIELDS)):
             raise ValidationFailed(
                 "FIELD_INVALID", f"{where}.retire has the fields {', '.join(RETIREMENT_FIELDS)}.", field=where
             )
-        out.append((vintage, {"retire": dict(retire), "quantity": quantity}))
-    return out
+    checks.done()
+    if account:
+        return vintage, {"account": str(account).strip(), "quantity": quantity}
+    return vintage, {"retire": dict(retire or {}), "quantity": quantity}

@@ -13,7 +13,7 @@ from django.db.models import Max, Q
 from tonne.controls import gate as controls_gate
 from tonne.controls.models import Approval
 from tonne.core import clock, text
-from tonne.core.errors import PermissionDenied, ValidationFailed
+from tonne.core.errors import PermissionDenied, RuleChecks, ValidationFailed
 from tonne.ledger.services import append_entry
 from tonne.mrv import domain
 from tonne.mrv.models import MonitoringReport, ReportComputation, ReportVintage
@@ -49,15 +49,8 @@ def _document(uid: Any, project: Project, field: str) -> Document | None:
     return doc
 
 
-def _checked_claim(
-    project: Project, period_start: Any, period_end: Any, vintages: Any, vvb: Any, *, instead_of: MonitoringReport | None = None
-) -> tuple[dt.date, dt.date, dict[int, int], Organisation]:
-    """The period, claim and VVB of a report, checked (under the project row
-    lock); `instead_of` is the report being corrected, which does not clash with itself."""
-    start, end = domain.parse_date(period_start, "period_start"), domain.parse_date(period_end, "period_end")
-    domain.check_period(start, end, today=clock.now().date())
-    domain.check_crediting(start, end, (project.crediting_period_start, project.crediting_period_end))
-    # Periods never overlap; the project row lock makes this check race-free.
+def _check_no_overlap(project: Project, start: dt.date, end: dt.date, instead_of: MonitoringReport | None) -> None:
+    """Periods never overlap; the project row lock makes this check race-free."""
     others = MonitoringReport.objects.filter(project=project, period_start__lte=end, period_end__gte=start).exclude(
         status__in=[MonitoringReport.Status.REJECTED, MonitoringReport.Status.WITHDRAWN]
     )
@@ -69,15 +62,46 @@ def _checked_claim(
             field="period_start",
             details={"report": clash.number, "start": clash.period_start.isoformat(), "end": clash.period_end.isoformat()},
         )
-    claimed = domain.vintage_quantities(vintages, "vintages", (start, end))
-    estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
-    domain.check_claim_plausible(claimed, (start, end), estimations)
+
+
+def _accredited_vvb(vvb: Any) -> Organisation:
     try:
         vvb_org = Organisation.objects.get(uid=uuid.UUID(str(vvb)), kind=Organisation.Kind.VVB)
     except (ValueError, Organisation.DoesNotExist):
         raise ValidationFailed("VVB_UNKNOWN", "vvb must name a validation / verification body.", field="vvb") from None
     if not vvb_org.accredited or vvb_org.status != Organisation.Status.APPROVED:
         raise ValidationFailed("VVB_NOT_ACCREDITED", f"{vvb_org.name} is not an accredited, approved VVB.", field="vvb", details={"organisation": vvb_org.name})
+    return vvb_org
+
+
+def _checked_claim(
+    project: Project, period_start: Any, period_end: Any, vintages: Any, vvb: Any, *, instead_of: MonitoringReport | None = None
+) -> tuple[dt.date, dt.date, dict[int, int], Organisation]:
+    """The period, claim and VVB of a report, checked (under the project row
+    lock); `instead_of` is the report being corrected, which does not clash with itself."""
+    checks = RuleChecks()  # every broken rule of the report at once
+    with checks.rule():
+        start = domain.parse_date(period_start, "period_start")
+    with checks.rule():
+        end = domain.parse_date(period_end, "period_end")
+    period: tuple[dt.date, dt.date] | None = None
+    if not checks.errors:
+        with checks.rule():
+            domain.check_period(start, end, today=clock.now().date())
+            period = (start, end)
+    if period is not None:
+        with checks.rule():
+            domain.check_crediting(start, end, (project.crediting_period_start, project.crediting_period_end))
+        with checks.rule():
+            _check_no_overlap(project, start, end, instead_of)
+    with checks.rule():
+        claimed = domain.vintage_quantities(vintages, "vintages", period)
+        if period is not None:
+            estimations = list(project.estimations.values_list("start_date", "end_date", "unit_count"))
+            domain.check_claim_plausible(claimed, period, estimations)
+    with checks.rule():
+        vvb_org = _accredited_vvb(vvb)
+    checks.done()
     return start, end, claimed, vvb_org
 
 

@@ -16,7 +16,13 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from tonne.core import clock, iso3166
-from tonne.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from tonne.core.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RuleChecks,
+    ValidationFailed,
+)
 from tonne.core.rows import Columns
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
@@ -129,18 +135,23 @@ def apply_for_organisation(
 ) -> Organisation:
     """An organisation applies to join the registry; the administrator decides."""
     name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("ORGANISATION_NAME_REQUIRED", "An organisation needs a name.", field="name")
-    if kind not in Organisation.Kind.values:
-        raise ValidationFailed(
-            "ORGANISATION_KIND_INVALID",
-            f"kind must be one of: {', '.join(Organisation.Kind.values)}.",
-            field="kind",
-            details={"allowed": list(Organisation.Kind.values)},
-        )
-    country = iso3166.country(country, "country")
-    if Organisation.objects.filter(name__iexact=name).exists():
-        raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name", details={"organisation": name})
+    checks = RuleChecks()  # every broken rule of the application at once
+    with checks.rule():
+        if not name:
+            raise ValidationFailed("ORGANISATION_NAME_REQUIRED", "An organisation needs a name.", field="name")
+        if Organisation.objects.filter(name__iexact=name).exists():
+            raise ValidationFailed("ORGANISATION_EXISTS", f"An organisation named {name} already exists.", field="name", details={"organisation": name})
+    with checks.rule():
+        if kind not in Organisation.Kind.values:
+            raise ValidationFailed(
+                "ORGANISATION_KIND_INVALID",
+                f"kind must be one of: {', '.join(Organisation.Kind.values)}.",
+                field="kind",
+                details={"allowed": list(Organisation.Kind.values)},
+            )
+    with checks.rule():
+        country = iso3166.country(country, "country")
+    checks.done()
     org = Organisation.objects.create(
         uid=uuid.uuid4(),
         name=name,

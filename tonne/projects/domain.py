@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tonne.core import iso3166, text
-from tonne.core.errors import ValidationFailed
+from tonne.core.errors import RuleChecks, ValidationFailed
 from tonne.projects import picklists
 
 # Who may move a project from one status to another.
@@ -193,6 +193,8 @@ def _clean_value(spec: FieldSpec, value: Any, where: str, lists: RegistryLists |
 
 
 def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: RegistryLists | None = None) -> dict[str, Any]:
+    """The project's fields, checked and typed; every broken rule refused at once."""
+    checks = RuleChecks()
     known = {s.name for s in PROJECT_FIELDS} | set(CHILD_FIELDS)
     unknown = sorted(set(data) - known)
     if unknown:
@@ -201,63 +203,76 @@ def clean_project_fields(data: dict[str, Any], *, partial: bool = False, lists: 
     for spec in PROJECT_FIELDS:
         if partial and spec.name not in data:
             continue
-        cleaned = _clean_value(spec, data.get(spec.name), "", lists)
-        if cleaned is not None:
-            out[spec.name] = cleaned
+        with checks.rule():
+            cleaned = _clean_value(spec, data.get(spec.name), "", lists)
+            if cleaned is not None:
+                out[spec.name] = cleaned
     scope = out.get("sectoral_scope")
-    if scope is not None and not 1 <= scope <= 15:
-        raise ValidationFailed(
-            "SECTORAL_SCOPE_INVALID", "sectoral_scope must be a CDM sectoral scope from 1 to 15.", field="sectoral_scope"
-        )
-    bp = out.get("buffer_basis_points")
-    if bp is not None and bp > 10000:
-        raise ValidationFailed(
-            "BUFFER_INVALID", "buffer_basis_points is at most 10000 (100 %).", field="buffer_basis_points"
-        )
-    unit_class = out.get("unit_class")
-    if unit_class is not None and not UNIT_CLASS_RE.match(unit_class):
-        raise ValidationFailed(
-            "UNIT_CLASS_INVALID", "unit_class is a short code of capitals, digits and dots (e.g. VER).", field="unit_class"
-        )
-    if lists is not None:
-        if scope is not None:
+    with checks.rule():
+        if scope is not None and not 1 <= scope <= 15:
+            raise ValidationFailed(
+                "SECTORAL_SCOPE_INVALID", "sectoral_scope must be a CDM sectoral scope from 1 to 15.", field="sectoral_scope"
+            )
+        if scope is not None and lists is not None:
             check_listed("sectoral_scope", "sectoral_scope", scope, lists)
-        if unit_class is not None:
+    with checks.rule():
+        bp = out.get("buffer_basis_points")
+        if bp is not None and bp > 10000:
+            raise ValidationFailed(
+                "BUFFER_INVALID", "buffer_basis_points is at most 10000 (100 %).", field="buffer_basis_points"
+            )
+    unit_class = out.get("unit_class")
+    with checks.rule():
+        if unit_class is not None and not UNIT_CLASS_RE.match(unit_class):
+            raise ValidationFailed(
+                "UNIT_CLASS_INVALID", "unit_class is a short code of capitals, digits and dots (e.g. VER).", field="unit_class"
+            )
+        if unit_class is not None and lists is not None:
             out["unit_class"] = check_listed("unit_class", "unit_class", unit_class, lists)
     start, end = out.get("crediting_period_start"), out.get("crediting_period_end")
-    if start and end and end < start:
-        raise ValidationFailed(
-            "CREDITING_PERIOD_INVALID", "The crediting period ends before it starts.", field="crediting_period_end"
-        )
+    with checks.rule():
+        if start and end and end < start:
+            raise ValidationFailed(
+                "CREDITING_PERIOD_INVALID", "The crediting period ends before it starts.", field="crediting_period_end"
+            )
     for child, specs in CHILD_FIELDS.items():
         if child not in data:
             continue
-        rows = data[child]
-        if not isinstance(rows, list):
-            raise ValidationFailed("FIELD_INVALID", f"{child} must be a list.", field=child)
-        cleaned_rows = []
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                raise ValidationFailed("FIELD_INVALID", f"{child}[{i}] must be an object.", field=f"{child}[{i}]")
-            extra = sorted(set(row) - {s.name for s in specs})
-            if extra:
-                raise ValidationFailed(
-                    "FIELD_UNKNOWN", f"{child}[{i}]: unknown field(s) {', '.join(extra)}.", field=f"{child}[{i}]",
-                    details={"fields": extra},
-                )
-            cleaned_row = {}
-            for spec in specs:
+        with checks.rule():
+            out[child] = _clean_rows(child, specs, data[child], checks)
+    checks.done()
+    return out
+
+
+def _clean_rows(child: str, specs: Sequence[FieldSpec], rows: Any, checks: RuleChecks) -> list[dict[str, Any]]:
+    """One child list (stakeholders, estimations…): each row's broken rules are collected."""
+    if not isinstance(rows, list):
+        raise ValidationFailed("FIELD_INVALID", f"{child} must be a list.", field=child)
+    cleaned_rows = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValidationFailed("FIELD_INVALID", f"{child}[{i}] must be an object.", field=f"{child}[{i}]")
+        extra = sorted(set(row) - {s.name for s in specs})
+        if extra:
+            raise ValidationFailed(
+                "FIELD_UNKNOWN", f"{child}[{i}]: unknown field(s) {', '.join(extra)}.", field=f"{child}[{i}]",
+                details={"fields": extra},
+            )
+        cleaned_row = {}
+        for spec in specs:
+            with checks.rule():
                 value = _clean_value(spec, row.get(spec.name), f"{child}[{i}].")
                 if value is not None:
                     cleaned_row[spec.name] = value
-            if child == "estimations" and cleaned_row["end_date"] < cleaned_row["start_date"]:
+        with checks.rule():
+            if child == "estimations" and "start_date" in cleaned_row and "end_date" in cleaned_row \
+                    and cleaned_row["end_date"] < cleaned_row["start_date"]:
                 raise ValidationFailed(
                     "ESTIMATION_PERIOD_INVALID", f"{child}[{i}] ends before it starts.", field=f"{child}[{i}].end_date",
                     details={"field": f"{child}[{i}]"},
                 )
-            cleaned_rows.append(cleaned_row)
-        out[child] = cleaned_rows
-    return out
+        cleaned_rows.append(cleaned_row)
+    return cleaned_rows
 
 
 def check_amendable(data: dict[str, Any]) -> None:

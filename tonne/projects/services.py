@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from tonne.core import clock, text, uploads
-from tonne.core.errors import PermissionDenied, ValidationFailed
+from tonne.core.errors import PermissionDenied, RuleChecks, ValidationFailed
 from tonne.ledger.models import LedgerHead
 from tonne.ledger.services import append_entry
 from tonne.organisations.models import Organisation, User
@@ -134,7 +134,12 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
     org = require_active_member(actor, EDITORS)
     if org.kind != Organisation.Kind.DEVELOPER:
         raise PermissionDenied("NOT_A_DEVELOPER", "Only project developers register projects.")
-    cleaned = domain.clean_project_fields(data, lists=reference.registry_lists())
+    checks = RuleChecks()  # every broken rule at once, the VVB's too
+    with checks.rule():
+        cleaned = domain.clean_project_fields(data, lists=reference.registry_lists())
+    with checks.rule():
+        chosen_vvb = _vvb(vvb)
+    checks.done()
     now = clock.now()
     LedgerHead.objects.select_for_update().get(pk=1)  # numbers are max+1: queue
     number = (Project.objects.aggregate(m=Max("number"))["m"] or 0) + 1
@@ -146,7 +151,7 @@ def register_project(*, actor: User, data: dict[str, Any], vvb: str | None = Non
         uid=uuid.uuid4(),
         project_id=f"{settings.TONNE_COUNTRY}-{number:04d}",
         developer=org,
-        vvb=_vvb(vvb),
+        vvb=chosen_vvb,
         status=Project.Status.DRAFT,
         status_changed_at=now,
         created_at=now,
@@ -181,13 +186,17 @@ def update_project(
     lists = reference.keeping(reference.registry_lists(), {
         "project_sector": project.sectors, "project_type": project.types,
         "sectoral_scope": [project.sectoral_scope], "unit_class": [project.unit_class]})
-    cleaned = domain.clean_project_fields(data, partial=True, lists=lists)
+    checks = RuleChecks()
+    with checks.rule():
+        cleaned = domain.clean_project_fields(data, partial=True, lists=lists)
+    with checks.rule():
+        chosen_vvb = _vvb(vvb) if vvb is not None else project.vvb
+    checks.done()
     now = clock.now()
     for key, value in cleaned.items():
         if key not in domain.CHILD_FIELDS:
             setattr(project, key, value)
-    if vvb is not None:
-        project.vvb = _vvb(vvb)
+    project.vvb = chosen_vvb
     project.updated_at = now
     project.save()
     _replace_children(project, cleaned, now)
@@ -216,8 +225,12 @@ def _json(value: Any) -> Any:
 
 
 def _amend(actor: User, project: Project, data: dict[str, Any], reason: str) -> Project:
-    domain.check_amendable(data)
-    cleaned = domain.clean_project_fields(data, partial=True)
+    checks = RuleChecks()
+    with checks.rule():
+        domain.check_amendable(data)
+    with checks.rule():
+        cleaned = domain.clean_project_fields(data, partial=True)
+    checks.done()
     for name in data:  # a field sent empty is cleared
         cleaned.setdefault(name, [] if name in CHILD_MODELS else "")
     before = _values(project, cleaned)

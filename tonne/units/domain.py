@@ -11,7 +11,7 @@ from typing import Any, cast
 from django.conf import settings
 
 from tonne.core import iso3166, text
-from tonne.core.errors import NotFound, ValidationFailed
+from tonne.core.errors import NotFound, RuleChecks, ValidationFailed
 from tonne.organisations.models import Account, Organisation
 
 MAX_SERIAL = 2**62  # fits a signed 64-bit column with room to spare
@@ -167,27 +167,32 @@ def retirement_details(
     for compliance use, the period or reporting year and the using entity; and
     the client an exchange or broker retires for. Empty optional fields are
     left out, so a retirement without them reads as before."""
-    named = text.bounded(beneficiary, "beneficiary", BENEFICIARY_LIMIT)
-    if not named:
-        raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
-    if purpose not in RETIREMENT_PURPOSES:
-        raise ValidationFailed(
-            "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose",
-            details={"allowed": list(RETIREMENT_PURPOSES)},
-        )
+    checks, out = RuleChecks(), {}  # every broken rule of the form at once
+    with checks.rule():
+        out["beneficiary"] = text.bounded(beneficiary, "beneficiary", BENEFICIARY_LIMIT)
+        if not out["beneficiary"]:
+            raise ValidationFailed("RETIREMENT_BENEFICIARY_REQUIRED", "A retirement names its beneficiary.", field="beneficiary")
+    with checks.rule():
+        if purpose not in RETIREMENT_PURPOSES:
+            raise ValidationFailed(
+                "RETIREMENT_PURPOSE_INVALID", f"purpose must be one of: {', '.join(RETIREMENT_PURPOSES)}.", field="purpose",
+                details={"allowed": list(RETIREMENT_PURPOSES)},
+            )
+        out["purpose"] = str(purpose)
     where = str(jurisdiction or "").strip()
-    details = {
-        "beneficiary": named,
-        "purpose": str(purpose),
-        "jurisdiction": iso3166.jurisdiction(where, "jurisdiction") if where else "",
-        "reason": text.bounded(reason, "reason", text.LONG_TEXT),
-    }
-    extra = {
-        "compliance_period": compliance_period_text(compliance_period),
-        "using_entity": text.bounded(using_entity, "using_entity", BENEFICIARY_LIMIT),
-        "on_behalf_of": text.bounded(on_behalf_of, "on_behalf_of", BENEFICIARY_LIMIT),
-    }
-    return {**details, **{k: v for k, v in extra.items() if v}}
+    with checks.rule():
+        out["jurisdiction"] = iso3166.jurisdiction(where, "jurisdiction") if where else ""
+    with checks.rule():
+        out["reason"] = text.bounded(reason, "reason", text.LONG_TEXT)
+    with checks.rule():
+        out["compliance_period"] = compliance_period_text(compliance_period)
+    with checks.rule():
+        out["using_entity"] = text.bounded(using_entity, "using_entity", BENEFICIARY_LIMIT)
+    with checks.rule():
+        out["on_behalf_of"] = text.bounded(on_behalf_of, "on_behalf_of", BENEFICIARY_LIMIT)
+    checks.done()
+    extra = ("compliance_period", "using_entity", "on_behalf_of")
+    return {k: v for k, v in out.items() if k not in extra or v}
 
 
 COMPLIANCE_PERIOD_RE = re.compile(r"^(\d{4})(?:\s*[-–/]\s*(\d{4}))?$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -48,6 +49,11 @@ def confirm_transfer(client: Client, w: World) -> tuple[dict, object]:
     assert shown, preview
     confirm = {**move_form(w, step="confirm"), "confirmed_range": shown}
     return confirm, client.post(W + "/transfer/", confirm, follow=True)
+
+
+def carried(response) -> str:  # noqa: ANN001
+    """Where the step-up sends the person back to (with their ticket)."""
+    return parse_qs(urlsplit(response["Location"]).query)["next"][0]
 
 
 def decide(client: Client, uid: str, decision: str, **data: str) -> str:
@@ -112,7 +118,7 @@ def test_rejection_needs_a_reason(world: World) -> None:
     assert Transaction.objects.get(kind="transfer").status == "rejected"
 
 
-def test_step_up_sends_to_reauthentication_and_back_to_the_same_confirmation(world: World) -> None:
+def test_step_up_sends_to_reauthentication_and_back_to_carry_out_the_confirmation(world: World) -> None:
     w = world
     give_totp(w.reg.developer)
     dev = Client()
@@ -122,14 +128,15 @@ def test_step_up_sends_to_reauthentication_and_back_to_the_same_confirmation(wor
     shown = re.findall(r'name="confirmed_range" value="([\d-]+)"', preview)
     response = dev.post(W + "/transfer/", {**move_form(w, step="confirm"), "confirmed_range": shown})
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/2fa/reauthenticate/?next=%2Fworkspace%2Ftransfer%2F%3Fresume%3D1"
+    assert response["Location"].startswith("/accounts/2fa/reauthenticate/?next=%2Fworkspace%2Ftransfer%2F%3Fresume%3D")
     assert not Transaction.objects.filter(kind="transfer").exists()
-    # Back with a fresh second factor: the same confirmation, ranges and key kept.
+    # Back with a fresh second factor: the confirmed ranges are moved (once, under the form's key).
     confirm_second_factor(dev, w.reg.developer)
-    back = dev.get(W + "/transfer/?resume=1").content.decode()
-    assert "Confirm the transfer" in back and "STEP_UP_REQUIRED" in back
-    assert re.findall(r'name="confirmed_range" value="([\d-]+)"', back) == shown
-    assert 'value="web-ctl-1"' in back
+    done = dev.get(carried(response))
+    txn = Transaction.objects.get(kind="transfer")
+    assert done["Location"] == f"{W}/transactions/{txn.identifier}/" and txn.idempotency_key.endswith("web-ctl-1")
+    assert dev.get(carried(response))["Location"] == W + "/transfer/"  # used: nothing more
+    assert Transaction.objects.filter(kind="transfer").count() == 1
     # Approving from the inbox needs it too.
     confirm_transfer(stepped_up(w.reg.developer), w)
     approval = Approval.objects.get(action="transfer")

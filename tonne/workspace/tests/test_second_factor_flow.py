@@ -17,7 +17,7 @@ from tonne.access.testing import confirm_second_factor, give_totp, stepped_up
 from tonne.controls.models import Approval
 from tonne.controls.tests.conftest import World
 from tonne.core import clock
-from tonne.workspace.tests.test_controls_views import confirm_transfer
+from tonne.workspace.tests.test_controls_views import carried, confirm_transfer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.controls]
 W = "/workspace"
@@ -34,18 +34,19 @@ def test_inbox_rejection_carries_through_the_step_up(world: World) -> None:
     url = f"{W}/inbox/approvals/{approval.uid}/reject/"
     response = approver.post(url, {"reason": "Wrong buyer account"})
     assert response.status_code == 302
-    assert response["Location"] == f"/accounts/2fa/reauthenticate/?next={url.replace('/', '%2F')}%3Fresume%3D1"
+    assert response["Location"].startswith(f"/accounts/2fa/reauthenticate/?next={url.replace('/', '%2F')}%3Fresume%3D")
     assert Approval.objects.get(pk=approval.pk).status == "pending"
-    # Without the fresh second factor, coming back does nothing but ask again.
-    assert approver.get(url + "?resume=1")["Location"].startswith("/accounts/2fa/reauthenticate/")
+    # Without the fresh second factor, coming back does nothing but ask again (with a new ticket).
+    again = approver.get(carried(response))
+    assert again["Location"].startswith("/accounts/2fa/reauthenticate/")
     assert Approval.objects.get(pk=approval.pk).status == "pending"
     confirm_second_factor(approver, w.dev_approver)
-    response = approver.get(url + "?resume=1", follow=True)
+    response = approver.get(carried(again), follow=True)
     assert Approval.objects.get(pk=approval.pk).status == "rejected"
     assert Approval.objects.get(pk=approval.pk).reason == "Wrong buyer account"  # not retyped
     assert "Rejected" in response.content.decode()
-    # Once: the same address again decides nothing more, and a bare GET only shows the inbox.
-    assert approver.get(url + "?resume=1")["Location"] == f"{W}/inbox/"
+    # Once: the same ticket again decides nothing more, and a bare GET only shows the inbox.
+    assert approver.get(carried(again))["Location"] == f"{W}/inbox/"
     assert approver.get(url)["Location"] == f"{W}/inbox/"
 
 
@@ -57,9 +58,9 @@ def test_inbox_approval_carries_through_the_step_up(world: World) -> None:
     approver.force_login(w.dev_approver)
     give_totp(w.dev_approver)
     url = f"{W}/inbox/approvals/{approval.uid}/approve/"
-    assert approver.post(url, {"request_hash": approval.request_hash, "reason": "Checked"}).status_code == 302
+    response = approver.post(url, {"request_hash": approval.request_hash, "reason": "Checked"})
     confirm_second_factor(approver, w.dev_approver)
-    approver.get(url + "?resume=1")
+    approver.get(carried(response))
     assert Approval.objects.get(pk=approval.pk).status != "pending"
 
 

@@ -15,7 +15,6 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from tonne.access import policy as access_policy
 from tonne.controls import rules
 from tonne.controls import selectors as control_selectors
 from tonne.controls import services as controls
@@ -30,13 +29,12 @@ from tonne.workspace import forms as wf
 from tonne.workspace.views.common import (
     ADMIN,
     HOLDER,
-    STEP_UP_CODES,
     _user,
-    refused,
+    carries_step_up,
     role_required,
     roles_of,
     show_error,
-    step_up_redirect,
+    submit,
 )
 
 # -- accounts, holdings, transactions ---------------------------------------------------------------
@@ -144,33 +142,30 @@ def _own_limits(account: Account) -> dict[str, Any]:
     return {"per_transfer": limit.per_transfer if limit else None, "per_day": limit.per_day if limit else None}
 
 
+@carries_step_up
 @role_required(HOLDER)
 def account_limits(request: HttpRequest, identifier: str) -> HttpResponse:
     """Ask to change the account's limits; a second person of the organisation approves."""
     user = _user(request)
     account = _account(user, identifier)
-    back = reverse("workspace:account", args=[account.identifier])
+    back = reverse("workspace:account", args=[account.identifier]) + "#limits"
     if request.method != "POST":
         return redirect(back)
-    form = wf.LimitsForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter whole numbers of units of at least 1, or leave a field empty."))
-        return redirect(back + "#limits")
-    try:
-        access_policy.require_step_up(request, user)
-        result = controls.request_limits(actor=user, account=account.identifier, **form.cleaned_data)
-    except RegistryError as exc:
-        if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, back + "#limits")
-        messages.error(request, refused(exc))
-        return redirect(back + "#limits")
-    if hasattr(result, "request_hash"):
-        messages.info(request, _("The new limits await approval by a second person of your organisation."))
-    else:
-        messages.success(request, _("The new limits are in force."))
-    return redirect(back + "#limits")
+
+    def done(result: Any) -> HttpResponse:
+        if hasattr(result, "request_hash"):
+            messages.info(request, _("The new limits await approval by a second person of your organisation."))
+        else:
+            messages.success(request, _("The new limits are in force."))
+        return redirect(back)
+
+    return submit(request, wf.LimitsForm(request.POST),
+                  lambda data: controls.request_limits(actor=user, account=account.identifier, **data),
+                  back=back, done=done, step_up=True,
+                  invalid=_("Enter whole numbers of units of at least 1, or leave a field empty."))
 
 
+@carries_step_up
 @role_required(HOLDER)
 def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
     """Add an account to the trusted list (through four-eyes when the registry
@@ -180,27 +175,29 @@ def account_trusted(request: HttpRequest, identifier: str) -> HttpResponse:
     back = reverse("workspace:account", args=[account.identifier])
     if request.method != "POST":
         return redirect(back)
-    try:
-        if "remove" in request.POST:
-            controls.remove_trusted(actor=user, account=account.identifier, trusted=request.POST["remove"])
-            messages.success(request, _("%(trusted)s is no longer trusted.") % {"trusted": request.POST["remove"]})
+    if "remove" in request.POST:
+        removed = request.POST["remove"]
+
+        def removed_done(_result: Any) -> HttpResponse:
+            messages.success(request, _("%(trusted)s is no longer trusted.") % {"trusted": removed})
+            return redirect(back)
+
+        return submit(request, None, lambda _data: controls.remove_trusted(actor=user, account=account.identifier, trusted=removed),
+                      back=back, done=removed_done)
+
+    form = wf.TrustedAccountForm(request.POST)
+
+    def added(result: Any) -> HttpResponse:
+        if hasattr(result, "request_hash"):
+            messages.info(request, _("The addition awaits approval by a second person of your organisation."))
         else:
-            form = wf.TrustedAccountForm(request.POST)
-            if not form.is_valid():
-                messages.error(request, _("Enter an account number."))
-                return redirect(back)
-            access_policy.require_step_up(request, user)
-            result = controls.request_trusted_addition(actor=user, account=account.identifier, trusted=form.cleaned_data["trusted"])
-            if hasattr(result, "request_hash"):
-                messages.info(request, _("The addition awaits approval by a second person of your organisation."))
-            else:
-                messages.success(
-                    request,
-                    _("From %(when)s, %(trusted)s will be trusted.")  # a time never ends the sentence ("p.m..")
-                    % {"trusted": form.cleaned_data["trusted"], "when": date_format(localtime(result.effective_at), "DATETIME_FORMAT")},
-                )
-    except RegistryError as exc:
-        if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, back + "#trusted")
-        messages.error(request, refused(exc))
-    return redirect(back)
+            messages.success(
+                request,
+                _("From %(when)s, %(trusted)s will be trusted.")  # a time never ends the sentence ("p.m..")
+                % {"trusted": form.cleaned_data["trusted"], "when": date_format(localtime(result.effective_at), "DATETIME_FORMAT")},
+            )
+        return redirect(back)
+
+    return submit(request, form,
+                  lambda data: controls.request_trusted_addition(actor=user, account=account.identifier, trusted=data["trusted"]),
+                  back=back, done=added, step_up=True, invalid=_("Enter an account number."))

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -32,7 +33,7 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
-    resumed,
+    carries_step_up,
     role_required,
     roles_of,
     show_error,
@@ -74,11 +75,9 @@ def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, 
     src = inbox_sources.source(source)
     if src not in inbox_sources.sources_for(user):
         raise PermissionDenied
-    # Back from confirming the second factor: the click carries through (what
-    # was posted, its reason too, was kept for this address; used once).
-    data = request.POST if request.method == "POST" else resumed(request)
-    if data is None:
+    if request.method != "POST":
         return redirect("workspace:inbox")
+    data = request.POST  # back from the step-up, what was posted (its reason too)
     form = wf.DecisionForm(data)
     form.is_valid()
     try:
@@ -87,7 +86,7 @@ def _decide(request: HttpRequest, source: str, key: str, decide: Callable[[Any, 
         decide(src, user, form.cleaned_data.get("reason", ""), data)
     except RegistryError as exc:
         if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, f"{request.path}?resume=1", data)
+            return step_up_redirect(request, exc, reverse("workspace:inbox"), data)
         sections = [(s, s.items(user)) for s in inbox_sources.sources_for(user)]
         return render(
             request,
@@ -111,7 +110,8 @@ def _title(src: Any, user: User, key: str) -> str:
     return next((item.title for item in src.items(user) if str(item.key) == key), key)
 
 
-@require_http_methods(["GET", "POST"])  # GET: only to carry a decision through the step-up
+@carries_step_up
+@require_http_methods(["GET", "POST"])  # GET: shows the inbox
 @role_required(ADMIN, HOLDER)
 def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
     def approve(src: Any, user: User, reason: str, data: Any) -> None:
@@ -123,7 +123,8 @@ def inbox_approve(request: HttpRequest, source: str, key: str) -> HttpResponse:
     return _decide(request, source, key, approve)
 
 
-@require_http_methods(["GET", "POST"])  # GET: only to carry a decision through the step-up
+@carries_step_up
+@require_http_methods(["GET", "POST"])  # GET: shows the inbox
 @role_required(ADMIN, HOLDER)
 def inbox_reject(request: HttpRequest, source: str, key: str) -> HttpResponse:
     def reject(src: Any, user: User, reason: str, data: Any) -> None:

@@ -31,8 +31,8 @@ from tonne.workspace.views.common import (
     HOLDER,
     STEP_UP_CODES,
     _user,
+    carries_step_up,
     refused,
-    resumed,
     role_required,
     roles_of,
     show_error,
@@ -63,14 +63,13 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
     form_class = {Transaction.Kind.TRANSFER: wf.TransferForm, ONWARD: wf.TransferRetireForm}.get(kind, wf.RetireForm)
     template = "workspace/move.html"
     context: dict[str, Any] = {"kind": kind}
-    data = request.POST if request.method == "POST" else resumed(request)
+    data = request.POST if request.method == "POST" else None
     if data is None:
         initial = {"idempotency_key": wf.new_idempotency_key(), "from_account": request.GET.get("from", "")}
         form = form_class(initial=initial, accounts=accounts, projects=projects_held)
         return render(request, template, {**context, "form": form})
     form = form_class(data, accounts=accounts, projects=projects_held)
-    # Back from the step-up: show the same confirmation again, to be confirmed once more.
-    step = data.get("step", "preview") if request.method == "POST" else "preview"
+    step = data.get("step", "preview")  # back from the step-up: "confirm", carried out
     if step == "edit" or not form.is_valid():
         return render(request, template, {**context, "form": form})
     cleaned = form.cleaned_data
@@ -134,7 +133,7 @@ def _move(request: HttpRequest, kind: str) -> HttpResponse:
         if not isinstance(exc, RegistryError):
             raise Http404 from exc  # a tampered confirmation
         if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, request.path + "?resume=1")
+            return step_up_redirect(request, exc, request.path)
         show_error(form, exc, {"ranges": "ranges"})
         return render(request, template, {**context, "form": form, "error": exc}, status=exc.status)
     return render(request, "workspace/move_confirm.html", {**context, "form": form, "preview": preview})
@@ -167,16 +166,19 @@ def _say_outcome(request: HttpRequest, txn: Transaction) -> None:
         messages.error(request, _("Transaction %(id)s is %(status)s.") % {**ids, "status": txn.status})
 
 
+@carries_step_up
 @role_required(HOLDER)
 def transfer(request: HttpRequest) -> HttpResponse:
     return _move(request, Transaction.Kind.TRANSFER)
 
 
+@carries_step_up
 @role_required(HOLDER)
 def retire(request: HttpRequest) -> HttpResponse:
     return _move(request, Transaction.Kind.RETIREMENT)
 
 
+@carries_step_up
 @role_required(HOLDER)
 def transfer_and_retire(request: HttpRequest) -> HttpResponse:
     return _move(request, ONWARD)

@@ -28,7 +28,14 @@ from tonne.organisations import selectors as org_selectors
 from tonne.organisations import services as orgs
 from tonne.organisations.models import Organisation, User
 from tonne.workspace import forms as wf
-from tonne.workspace.views.common import RESUME, _user, role_required, show_error, step_up_redirect
+from tonne.workspace.views.common import (
+    RESUME,
+    _user,
+    carries_step_up,
+    role_required,
+    show_error,
+    step_up_redirect,
+)
 
 
 @dataclass(frozen=True)
@@ -87,13 +94,13 @@ class OrganisationPage:
 
     def step_up(self, request: HttpRequest) -> HttpResponse | None:
         """Changing people needs a recent second factor: None when there is
-        one, else the way to confirm it (what was posted, a password among
-        it, is not kept)."""
+        one, else the way to confirm it; what was posted is carried through,
+        but a password is never kept (the form comes back asking for it)."""
         try:
             access_policy.require_step_up(request, self.user)
         except RegistryError as exc:
             response = step_up_redirect(request, exc, reverse("workspace:organisation", args=[self.org.uid]) + "#users-heading")
-            request.session.pop(RESUME, None)
+            request.session[RESUME]["post"].pop("password", None)
             return response
         return None
 
@@ -165,6 +172,7 @@ def organisation_clients(request: HttpRequest, uid: str) -> HttpResponse:
     return page.done()
 
 
+@carries_step_up
 @require_POST
 @role_required()
 def organisation_user(request: HttpRequest, uid: str) -> HttpResponse:
@@ -189,6 +197,7 @@ def organisation_user(request: HttpRequest, uid: str) -> HttpResponse:
     return page.done()
 
 
+@carries_step_up
 @require_POST
 @role_required()
 def organisation_member(request: HttpRequest, uid: str) -> HttpResponse:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from tonne.core import iso3166
-from tonne.core.errors import RegistryError
+from tonne.core.errors import RegistryError, each_refusal
 from tonne.mrv import selectors as mrv_selectors
 from tonne.organisations import selectors as org_selectors
 from tonne.organisations.models import User
@@ -139,15 +139,16 @@ def _child_rows(formsets: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]
 
 
 def _show_project_error(form: wf.ProjectForm, row_forms: dict[str, list[Any]], exc: RegistryError) -> None:
-    match = _CHILD_FIELD_RE.match(exc.field or "")
-    if match and match.group(1) in row_forms:
-        child, index, name = match.group(1), int(match.group(2)), match.group(3)
-        forms_of_child = row_forms[child]
-        if index < len(forms_of_child):
-            target = forms_of_child[index]
-            target.add_error(name if name in target.fields else None, refused(exc, field_label(name)))
-        return
-    show_error(form, exc)
+    for one in each_refusal(exc):
+        match = _CHILD_FIELD_RE.match(one.field or "")
+        if match and match.group(1) in row_forms:
+            child, index, name = match.group(1), int(match.group(2)), match.group(3)
+            forms_of_child = row_forms[child]
+            if index < len(forms_of_child):
+                target = forms_of_child[index]
+                target.add_error(name if name in target.fields else None, refused(one, field_label(name)))
+            continue
+        show_error(form, one)
 
 
 def _edit_project(request: HttpRequest, project: Project | None) -> HttpResponse:

@@ -13,18 +13,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from tonne.access import policy as access_policy
 from tonne.controls import holidays
 from tonne.controls.models import Holiday
 from tonne.core import clock
 from tonne.core.errors import RegistryError
 from tonne.workspace.views.common import (
     ADMIN,
-    STEP_UP_CODES,
     _user,
+    carries_step_up,
     role_required,
-    show_error,
-    step_up_redirect,
+    submit,
 )
 
 
@@ -50,28 +48,28 @@ def holiday_list(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request, HolidayForm())
     form = HolidayForm(request.POST)
-    if not form.is_valid():
-        return _page(request, form, status=400)
-    try:
-        added = holidays.add_holiday(actor=user, day=form.cleaned_data["day"], name=form.cleaned_data["name"])
-    except RegistryError as exc:
-        show_error(form, exc)
-        return _page(request, form, exc, status=400)
-    messages.success(request, _("%(day)s is now a holiday: %(name)s.")
-                     % {"day": date_format(added.day, "DATE_FORMAT"), "name": added.name})
-    return redirect("workspace:holidays")
+
+    def done(added: Holiday) -> HttpResponse:
+        messages.success(request, _("%(day)s is now a holiday: %(name)s.")
+                         % {"day": date_format(added.day, "DATE_FORMAT"), "name": added.name})
+        return redirect("workspace:holidays")
+
+    return submit(request, form, lambda data: holidays.add_holiday(actor=user, day=data["day"], name=data["name"]),
+                  back=reverse("workspace:holidays"), done=done,
+                  refused_page=lambda exc: _page(request, form, exc, status=400))
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def holiday_remove(request: HttpRequest, day: str) -> HttpResponse:
     user = _user(request)
-    try:
-        access_policy.require_step_up(request, user)  # it shortens delays
-        holidays.remove_holiday(actor=user, day=day)
-    except RegistryError as exc:
-        if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, reverse("workspace:holidays"))
-        return _page(request, HolidayForm(), exc, status=400)
-    messages.success(request, _("%(day)s is no longer a holiday.") % {"day": day})
-    return redirect("workspace:holidays")
+    back = reverse("workspace:holidays")
+
+    def done(_result: None) -> HttpResponse:
+        messages.success(request, _("%(day)s is no longer a holiday.") % {"day": day})
+        return redirect(back)
+
+    return submit(request, None, lambda _data: holidays.remove_holiday(actor=user, day=day), back=back, done=done,
+                  step_up=True,  # it shortens delays
+                  refused_page=lambda exc: _page(request, HolidayForm(), exc, status=400))

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from tonne.access import policy as access_policy
 from tonne.core.errors import RegistryError
 from tonne.methodologies import selectors as methodology_catalogue
 from tonne.projects import eligibility, picklists, reference
@@ -32,11 +31,10 @@ from tonne.projects.models import (
 )
 from tonne.workspace.views.common import (
     ADMIN,
-    STEP_UP_CODES,
     _user,
+    carries_step_up,
     role_required,
-    show_error,
-    step_up_redirect,
+    submit,
 )
 
 LIST_LABELS = {
@@ -144,23 +142,16 @@ def reference_data(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-def _change(request: HttpRequest, name: str, form: forms.Form | None, call: Callable[[], Any], done: str,
+def _change(request: HttpRequest, name: str, form: forms.Form | None, call: Callable[[], Any], done_message: str,
             step_up: bool = False) -> HttpResponse:
     """Check the form, call the one service, and come back to the page (or show the refusal beside the form)."""
-    if form is not None and not form.is_valid():
-        return _page(request, {name: form}, status=400)
-    try:
-        if step_up:
-            access_policy.require_step_up(request, _user(request))  # it loosens what the registry asks
-        call()
-    except RegistryError as exc:
-        if exc.code in STEP_UP_CODES:
-            return step_up_redirect(request, exc, reverse("workspace:reference-data"))
-        if form is not None:
-            show_error(form, exc)
-        return _page(request, {name: form} if form is not None else None, exc, status=400)
-    messages.success(request, done)
-    return redirect("workspace:reference-data")
+    def done(_result: Any) -> HttpResponse:
+        messages.success(request, done_message)
+        return redirect("workspace:reference-data")
+
+    return submit(request, form, lambda _data: call(), back=reverse("workspace:reference-data"), done=done,
+                  step_up=step_up,  # it loosens what the registry asks
+                  refused_page=lambda exc: _page(request, {name: form} if form is not None else None, exc, status=400))
 
 
 @require_POST
@@ -221,6 +212,7 @@ def rule_add(request: HttpRequest) -> HttpResponse:
         _("Rule %(name)s is in force.") % {"name": request.POST.get("name", "")})
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def rule_remove(request: HttpRequest, name: str) -> HttpResponse:
@@ -238,6 +230,7 @@ def programme_add(request: HttpRequest) -> HttpResponse:
         % {"programme": request.POST.get("programme", "")})
 
 
+@carries_step_up
 @require_POST
 @role_required(ADMIN)
 def programme_remove(request: HttpRequest) -> HttpResponse:
