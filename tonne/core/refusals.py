@@ -17,7 +17,8 @@ from django.utils import formats
 from django.utils.translation import get_language
 
 from tonne.core.errors import RegistryError
-from tonne.core.refusal_messages import DETAILED, MESSAGES, WORDS
+from tonne.core.refusal_details import DETAILED, WORDS
+from tonne.core.refusal_messages import MESSAGES
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # An internal name (sectoral_scope, unit_class) in an English message.

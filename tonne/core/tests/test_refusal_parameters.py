@@ -13,7 +13,7 @@ from django.utils import formats, translation
 
 from tonne.core import refusals
 from tonne.core.errors import ValidationFailed
-from tonne.core.refusal_messages import DETAILED
+from tonne.core.refusal_details import DETAILED
 from tonne.core.tests.test_refusals import ERROR_CLASSES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ from django.utils import translation
 
 from tonne.core import refusals
 from tonne.core.errors import NotFound, ValidationFailed
-from tonne.core.refusal_messages import DETAILED, MESSAGES
+from tonne.core.refusal_details import DETAILED
+from tonne.core.refusal_messages import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
