@@ -16,11 +16,10 @@ from django.db import connection, transaction
 from tonne import testing
 from tonne.aml import services as aml
 from tonne.aml.models import AmlAlert
-from tonne.kyc.testing import verified_kyc
 from tonne.core.canonical import canonical_json
-from tonne.ledger import commitments
+from tonne.kyc.testing import verified_kyc
+from tonne.ledger import commitments, watermark
 from tonne.ledger import verify as verify_module
-from tonne.ledger import watermark
 from tonne.ledger.external import External
 from tonne.ledger.models import LedgerEntry, Opening
 from tonne.ledger.services import make_checkpoint
