@@ -500,7 +500,10 @@ def move_request(
 
 def move_response(user: User, txn: Transaction) -> HttpResponse:
     """201 with the transaction; 200 when the service replayed the answer to
-    an earlier request with the same key. (The schema tests hold it to TransactionOut.)"""
+    an earlier request with the same key. (The schema tests hold it to TransactionOut.)
+    A replay states the stored row: held to its ledger entry first (units.as_stated)."""
+    if txn.replayed:
+        as_stated.require_as_stated([txn])
     return json_response(transaction_out(txn, user), 200 if txn.replayed else 201)
 
 
