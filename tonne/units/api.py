@@ -351,13 +351,13 @@ def search_serials(
     request: HttpRequest, q: str = Query(..., description="A serial string, a number, or a-b")
 ):
     """Look up a serial number or range (public); empty if nothing matches."""
-    return selectors.lookup_serials(viewer(request), q, require_match=False)
+    return selectors.lookup_serials_as_stated(viewer(request), q, require_match=False)
 
 
 @router.get("/serials/{text}", response={200: LookupOut, **ERRORS}, auth=None)
 def lookup_serial(request: HttpRequest, text: str):
     """Look up a serial number or range (public): its blocks, state and history."""
-    return selectors.lookup_serials(viewer(request), text, require_match=True)
+    return selectors.lookup_serials_as_stated(viewer(request), text, require_match=True)
 
 
 @router.get("/issuances", response={200: Page[IssuanceOut], **ERRORS}, auth=None)

@@ -115,3 +115,18 @@ def test_a_replay_states_a_forged_row_nowhere(world, client, path):
     refused = assert_problem(post(client, path, body, headers={"Idempotency-Key": "again"}), 409,
                              "TRANSACTION_NOT_AS_STATED")
     assert FORGED not in str(refused)
+
+
+def test_the_serial_lookup_states_a_forged_history_nowhere(world, client, django_assert_max_num_queries):
+    retirement = world.extra["txns"]["retirement"]
+    block = retirement.blocks.order_by("serial_start").first()
+    serials = f"{block.serial_start}-{block.serial_end}"
+    assert client.get("/serials/", {"serial": serials}).status_code == 200
+    with django_assert_max_num_queries(12):  # a few for the whole history, none per line
+        assert get(client, f"/serials/{serials}").status_code == 200
+    sql("UPDATE units_transactionblock SET serial_end = serial_end - 1 WHERE id = %s", [block.pk])
+    page = client.get("/serials/", {"serial": serials})
+    assert page.status_code == 409 and "TRANSACTION_NOT_AS_STATED" in page.content.decode()
+    for path in (f"/serials/{serials}", f"/serials?q={serials}"):
+        body = assert_problem(get(client, path), 409, "TRANSACTION_NOT_AS_STATED")
+        assert body["details"] == {"transaction": retirement.identifier, "field": "serials"}
