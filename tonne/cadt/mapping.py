@@ -33,6 +33,7 @@ from tonne.projects.models import (
     Stakeholder,
     ValidationRecord,
 )
+from tonne.units import as_stated
 from tonne.units.domain import SerialRange, render_serial
 from tonne.units.models import Issuance, Transaction, TransactionBlock, UnitBlock
 from tonne.units.selectors import serial_prefix
@@ -124,24 +125,28 @@ def _blocks(scope: Scope) -> list[UnitBlock]:
 
 
 def _last_moves(blocks: list[UnitBlock]) -> dict[int, Transaction]:
-    """The transaction that brought each retired or cancelled block where it is."""
+    """The transaction that brought each retired or cancelled block where it
+    is (one query), each held to its ledger entry (units.as_stated): a row
+    edited behind the ledger refuses the whole document with
+    TRANSACTION_NOT_AS_STATED. Not left out: CAD Trust would read a missing
+    unit as one deleted, and copies the rest onward where nothing says why."""
     wanted = [b for b in blocks if b.account.type in ("retirement", "cancellation", "omge", "export")]
+    if not wanted:
+        return {}
+    candidates: dict[tuple[int, int], list[TransactionBlock]] = defaultdict(list)
+    for tb in TransactionBlock.objects.select_related("transaction").filter(
+        issuance_id__in={b.issuance_id for b in wanted},
+        transaction__to_account_id__in={b.account_id for b in wanted},
+        transaction__status=Transaction.Status.COMPLETED,
+    ).order_by("-transaction__completed_at", "-id"):
+        candidates[(tb.issuance_id, tb.transaction.to_account_id)].append(tb)
     found: dict[int, Transaction] = {}
     for block in wanted:
-        tb = (
-            TransactionBlock.objects.select_related("transaction")
-            .filter(
-                issuance_id=block.issuance_id,
-                serial_start__lte=block.serial_start,
-                serial_end__gte=block.serial_start,
-                transaction__to_account_id=block.account_id,
-                transaction__status=Transaction.Status.COMPLETED,
-            )
-            .order_by("-transaction__completed_at", "-id")
-            .first()
-        )
+        tb = next((tb for tb in candidates[(block.issuance_id, block.account_id)]
+                   if tb.serial_start <= block.serial_start <= tb.serial_end), None)
         if tb is not None:
             found[block.pk] = tb.transaction
+    as_stated.require_as_stated(list({t.pk: t for t in found.values()}.values()))
     return found
 
 

@@ -30,7 +30,7 @@ from django.db.models import Q
 from tonne.cadt import formats, mapping, selectors
 from tonne.cadt.models import SyncDelivery, SyncDestination
 from tonne.core import clock, faults, outbound
-from tonne.core.errors import ValidationFailed
+from tonne.core.errors import RegistryError, ValidationFailed
 from tonne.organisations.models import User
 from tonne.organisations.services import require_registry_administrator
 
@@ -176,6 +176,8 @@ def deliver(dest: SyncDestination, upto: int) -> Outcome:
         faults.point("cadt.sync.committed")
     except DeliveryFailed as exc:
         return _failed(dest, since, upto, str(exc), exc.calls, records, started)
+    except RegistryError as exc:  # a row that differs from its ledger entry is not sent (cadt.mapping)
+        return _failed(dest, since, upto, f"{exc.code}: {exc.message}", calls, records, started)
     with transaction.atomic():
         SyncDestination.objects.filter(pk=dest.pk, cursor=since).update(
             cursor=upto, pending_upto=None, lease_until=None, attempts=0, next_attempt_at=None, last_error="",

@@ -1,6 +1,12 @@
 """The public registers: every issuance, retirement and cancellation of the
 registry, searchable, and downloadable as CSV or Excel (cells neutralised
-against formulas by core.spreadsheets). One row per serial block."""
+against formulas by core.spreadsheets). One row per serial block.
+
+A page or a download states its transactions only once each is held to its
+ledger entry (units.as_stated): one that differs refuses the whole answer
+with TRANSACTION_NOT_AS_STATED, as a certificate does. A download is not
+sent with the row left out: a file copied onward would not say that a row
+is missing, nor why."""
 
 from __future__ import annotations
 
@@ -123,13 +129,22 @@ def _search(request: HttpRequest) -> tuple[str, int | None, str]:
     return q, int(raw_year) if raw_year else None, ""
 
 
+def _stated(rows: QuerySet[Any]) -> QuerySet[Transaction]:
+    """The transactions whose fields the rows state: an issuance's own, or the move of each block."""
+    rows = rows.order_by()
+    if rows.model is Issuance:
+        return Transaction.objects.filter(issuance_id__in=rows.values("pk"), kind=Transaction.Kind.ISSUANCE)
+    return Transaction.objects.filter(pk__in=rows.values("transaction_id"))
+
+
 @require_GET
 def register(request: HttpRequest, name: str) -> HttpResponse:
     reg = REGISTERS[name]
     q, year, problem = _search(request)
     page = Paginator(reg.rows(q, year), PAGE).get_page(request.GET.get("page"))
-    try:  # the moves shown, held to their ledger entries
-        as_stated.require_as_stated([row.transaction for row in page.object_list if isinstance(row, TransactionBlock)])
+    shown = reg.rows(q, year).filter(pk__in=[row.pk for row in page.object_list])
+    try:  # the transactions shown, held to their ledger entries
+        as_stated.require_as_stated(list(_stated(shown)))
     except RegistryError as exc:
         return not_as_stated(request, exc)
     return render(
@@ -161,6 +176,10 @@ def register_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse |
     q, year, problem = _search(request)
     if problem:
         return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+    try:  # every transaction stated, before the first byte is sent
+        as_stated.require_all_as_stated(_stated(reg.rows(q, year)))
+    except RegistryError as exc:
+        return not_as_stated(request, exc)
     rows = (reg.cells(r) for r in reg.rows(q, year).iterator(chunk_size=2000))
     if fmt == "csv":
         response = StreamingHttpResponse(_csv(reg.columns, rows), content_type="text/csv; charset=utf-8")

@@ -228,8 +228,10 @@ def serial_lookup(request: HttpRequest) -> HttpResponse:
     error = None
     if text:
         try:
-            result = unit_selectors.lookup_serials(_user(request), text, require_match=False)
+            result = unit_selectors.lookup_serials_as_stated(_user(request), text, require_match=False)
         except RegistryError as exc:
+            if exc.code == as_stated.NOT_AS_STATED:  # not a mistyped serial: the registry's own incident
+                return not_as_stated(request, exc)
             error = {"code": exc.code, "message": labels.error_message(exc)}
     return render(
         request,

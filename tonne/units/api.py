@@ -352,13 +352,13 @@ def search_serials(
     request: HttpRequest, q: str = Query(..., description="A serial string, a number, or a-b")
 ):
     """Look up a serial number or range (public); empty if nothing matches."""
-    return selectors.lookup_serials(viewer(request), q, require_match=False)
+    return selectors.lookup_serials_as_stated(viewer(request), q, require_match=False)
 
 
 @router.get("/serials/{text}", response={200: LookupOut, **ERRORS}, auth=None)
 def lookup_serial(request: HttpRequest, text: str):
     """Look up a serial number or range (public): its blocks, state and history."""
-    return selectors.lookup_serials(viewer(request), text, require_match=True)
+    return selectors.lookup_serials_as_stated(viewer(request), text, require_match=True)
 
 
 @router.get("/issuances", response={200: Page[IssuanceOut], **ERRORS}, auth=None)
@@ -504,7 +504,10 @@ def move_request(
 
 def move_response(user: User, txn: Transaction) -> HttpResponse:
     """201 with the transaction; 200 when the service replayed the answer to
-    an earlier request with the same key. (The schema tests hold it to TransactionOut.)"""
+    an earlier request with the same key. (The schema tests hold it to TransactionOut.)
+    A replay states the stored row: held to its ledger entry first (units.as_stated)."""
+    if txn.replayed:
+        as_stated.require_as_stated([txn])
     return json_response(transaction_out(txn, user), 200 if txn.replayed else 201)
 
 

@@ -12,7 +12,8 @@ TRANSACTION_NOT_AS_STATED, rather than shown, or shown "corrected": a forged
 certificate must be seen as an incident, and `tonne ledger verify` names the
 field.
 
-A few queries per answer, whatever the number of transactions in it."""
+A few queries per answer, whatever the number of transactions in it (an
+export is checked in batches of CHUNK before its first row is sent)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from django.db.models import QuerySet
 
 from tonne.core.errors import Conflict
 from tonne.ledger.commitments import ACCOUNT
@@ -30,6 +33,7 @@ from tonne.organisations.models import Account
 from tonne.units.models import Issuance, Transaction, TransactionBlock
 
 NOT_AS_STATED = "TRANSACTION_NOT_AS_STATED"
+CHUNK = 2000
 # The row's completion and its entry are stamped in one database transaction, by two reads of the clock.
 CLOCK_SLACK = dt.timedelta(seconds=60)
 _ISSUANCE_FIELDS = {"project": "project__project_id", "project_number": "project__number", "host": "project__host_party",
@@ -46,6 +50,18 @@ def require_as_stated(txns: Sequence[Transaction]) -> None:
         raise Conflict(NOT_AS_STATED, f"Transaction {identifier} differs from what the ledger states ({what}); "
                                       "the registry does not state it until this is investigated.",
                        details={"transaction": identifier, "field": what})
+
+
+def require_all_as_stated(txns: QuerySet[Transaction]) -> None:
+    """require_as_stated for every transaction of a query, CHUNK at a time
+    (a whole register or CAD Trust document, not loaded at once)."""
+    batch: list[Transaction] = []
+    for txn in txns.filter(status=Transaction.Status.COMPLETED).order_by("pk").iterator(chunk_size=CHUNK):
+        batch.append(txn)
+        if len(batch) == CHUNK:
+            require_as_stated(batch)
+            batch = []
+    require_as_stated(batch)
 
 
 def divergences(txns: Sequence[Transaction]) -> dict[str, str]:
@@ -80,7 +96,7 @@ def _issuances(ids: set[int]) -> dict[int, tuple[dict[str, Any], dict[str, Any] 
     """issuance pk -> (its row as its entry would state it, with its serials;
     the entry that issued it, if found)."""
     rows = {row["pk"]: row for row in Issuance.objects.filter(pk__in=ids).values(
-        "pk", "uid", "serial_start", "serial_end", *_ISSUANCE_FIELDS.values())}
+        "pk", "uid", "serial_start", "serial_end", "project_id", *_ISSUANCE_FIELDS.values())}
     # Each transaction of an issuance records the issuance's entry; the entry names the issuance.
     seqs: dict[int, int] = {issuance: seq for issuance, seq in Transaction.objects.filter(
         issuance_id__in=ids, ledger_seq__isnull=False).values_list("issuance_id", "ledger_seq") if seq is not None}
@@ -134,11 +150,11 @@ def _differs(txn: Transaction, body: dict[str, Any] | None, blocks: list[tuple[i
     projects = set()
     for start, end, issuance_id in blocks:
         row, issued = issuances[issuance_id]
-        projects.add(row["project__project_id"])
+        projects.add(row["project_id"])
         what = _issuance_differs(row, issued, start, end)
         if what is not None:
             return what
-    if txn.project_id is not None and txn.project is not None and {txn.project.project_id} != projects:
+    if txn.project_id is not None and {txn.project_id} != projects:
         return "project"
     return None
 

@@ -29,7 +29,7 @@ from tonne.core.api_support import (
 from tonne.core.errors import NotAuthenticated, PermissionDenied
 from tonne.organisations.api_auth import AUTH, actor, require_scope
 from tonne.organisations.models import ApiToken, User
-from tonne.units import batches, selectors
+from tonne.units import as_stated, batches, selectors
 from tonne.units.api import SelectionFields, TransactionOut, transaction_out
 from tonne.units.batches import BatchItem, BatchResult
 
@@ -118,6 +118,8 @@ def _answer(
             "index": index, "refusal": body["detail"]}
         body.update(item=index, idempotency_key=keys[index])
         return problem_response(body)
+    # Replays state the stored rows: held to their ledger entries first (units.as_stated).
+    as_stated.require_as_stated([o.transaction for o in result.outcomes if o.transaction and o.transaction.replayed])
     items = []
     read = selectors.transactions_blocks_and_projects([o.transaction for o in result.outcomes if o.transaction])
     for index, (key, outcome) in enumerate(zip(keys, result.outcomes, strict=True)):

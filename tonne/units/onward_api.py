@@ -8,7 +8,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from tonne.core.api_support import ERRORS
 from tonne.organisations.api_auth import AUTH
-from tonne.units import onward
+from tonne.units import as_stated, onward
 from tonne.units.api import (
     IDEMPOTENCY_HELP,
     SelectionIn,
@@ -56,6 +56,8 @@ def transfer_and_retire(
         reason=payload.reason, compliance_period=payload.compliance_period, using_entity=payload.using_entity,
         idempotency_key=key,
     )
+    if moved.replayed:  # a replay states the stored rows: held to their ledger entries first
+        as_stated.require_as_stated([t for t in (moved, retired) if t is not None])
     return Status(200 if moved.replayed else 201, {
         "transfer": transaction_out(moved, user),
         "retirement": transaction_out(retired, user) if retired is not None else None,

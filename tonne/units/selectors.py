@@ -18,7 +18,7 @@ from tonne.organisations.models import Account, User
 from tonne.organisations.selectors import is_admin, may_see_account, organisation_id
 from tonne.organisations.services import get_account, require_account_operator
 from tonne.projects.models import Project
-from tonne.units import store
+from tonne.units import as_stated, store
 from tonne.units.domain import (
     Selection,
     SerialPrefix,
@@ -334,6 +334,18 @@ def lookup_serials(user: User | None, text: str, *, require_match: bool) -> dict
         "truncated": truncated,
         "blocks": blocks,
     }
+
+
+def lookup_serials_as_stated(user: User | None, text: str, *, require_match: bool) -> dict:
+    """lookup_serials as the portal and the API answer it: every transaction
+    of the history held to its ledger entry first (units.as_stated). One that
+    differs refuses the whole answer (TRANSACTION_NOT_AS_STATED): a history
+    with a line left out would tell a wrong story of the units."""
+    found = lookup_serials(user, text, require_match=require_match)
+    stated = {line["transaction"] for block in found["blocks"] for line in block["history"]}
+    if stated:
+        as_stated.require_as_stated(list(Transaction.objects.filter(identifier__in=stated)))
+    return found
 
 
 # -- move preview -------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 behind the ledger: with plain UPDATE and DELETE rights (these tables have no
 triggers), `verify` names the table, row, field, ledger value and table
 value; with the ledger's own triggers dropped and its chain rewritten to
-match, the signed checkpoint gives the edit away."""
+match, the signed checkpoint gives the edit away, and a re-signed history
+is refused by a checkpoint kept elsewhere."""
 
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 from django.db import connection, transaction
@@ -14,9 +16,12 @@ from django.db import connection, transaction
 from tonne import testing
 from tonne.aml import services as aml
 from tonne.aml.models import AmlAlert
+from tonne.core.canonical import canonical_json
 from tonne.kyc.testing import verified_kyc
+from tonne.ledger import commitments, watermark
 from tonne.ledger import verify as verify_module
-from tonne.ledger.models import LedgerEntry
+from tonne.ledger.external import External
+from tonne.ledger.models import LedgerEntry, Opening
 from tonne.ledger.services import make_checkpoint
 from tonne.ledger.tests.test_tamper import drop_guards, rewrite_chain, sql
 from tonne.organisations.models import User
@@ -121,6 +126,42 @@ def test_a_rewritten_alert_entry_is_caught_by_the_checkpoint(watched):
     result = verify_module.verify_ledger(compiled=False)
     assert not result.ok
     assert result.first.code == "CHECKPOINT_ROOT_MISMATCH", result.first
+
+
+def _swap_owner_everywhere() -> None:
+    """Triggers dropped, the owners' entry made to commit to the nominee (a
+    fresh opening), the chain rewritten to match, the table edited to agree."""
+    seq, body = LedgerEntry.objects.filter(kind="kyc.owners").order_by("-seq").values_list("seq", "body").first()
+    committed = json.loads(body)["data"]["owners"]
+    owners = json.loads(Opening.objects.get(commitment=committed).value)
+    for owner in owners:
+        owner["name"] = owner["name"].replace("Ivan P. Sidorov", "Nominee Holdings Ltd")
+    salt = secrets.token_bytes(32)
+    forged = commitments.commit(owners, salt)
+    drop_guards("ledger_ledgerentry", "ledger_checkpoint")
+    Opening.objects.create(commitment=forged, path="owners", value=canonical_json(owners).decode(), salt=salt.hex())
+    rewrite_chain(seq, lambda doc: doc["data"].update(owners=forged))
+    assert sql("UPDATE kyc_beneficialowner SET name = 'Nominee Holdings Ltd' WHERE name = 'Ivan P. Sidorov'") == 1
+
+
+def test_a_rewritten_owners_entry_is_caught_by_the_checkpoint(watched):
+    _swap_owner_everywhere()
+    result = verify_module.verify_ledger(compiled=False)
+    assert not result.ok
+    assert result.first.code == "CHECKPOINT_ROOT_MISMATCH", result.first
+
+
+def test_a_rewritten_and_re_signed_owners_entry_is_caught_by_a_checkpoint_kept_elsewhere(watched):
+    """The operator also deletes the checkpoints and re-signs with the
+    registry's key: consistent on its own, not with a partner's copy."""
+    saved = make_checkpoint(force=True).note
+    _swap_owner_everywhere()
+    sql("DELETE FROM ledger_checkpoint")
+    watermark.mark_path().unlink()
+    make_checkpoint(force=True)
+    assert verify_module.verify_ledger(compiled=False).ok
+    result = verify_module.verify_ledger(compiled=False, external=[External("partner", saved)])
+    assert [d.code for d in result.divergences] == ["CHECKPOINT_INCONSISTENT"]
 
 
 def test_the_anonymous_ledger_keeps_alerts_and_owners_private(watched, client):

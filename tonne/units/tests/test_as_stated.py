@@ -11,8 +11,9 @@ import datetime as dt
 
 import pytest
 
-from tonne.core.tests.test_api_core import assert_problem, get
+from tonne.core.tests.test_api_core import assert_problem, get, post
 from tonne.ledger.tests.test_tamper import sql, world  # noqa: F401 - the fixture
+from tonne.organisations import services as orgs
 from tonne.units import as_stated
 from tonne.units.models import Transaction
 
@@ -91,3 +92,41 @@ def test_every_completed_move_of_the_world_is_as_stated(world):
     txns = list(Transaction.objects.filter(status=Transaction.Status.COMPLETED))
     assert {t.kind for t in txns} >= {"issuance", "transfer", "retirement", "cancellation"}
     assert as_stated.divergences(txns) == {}
+
+
+@pytest.mark.parametrize("path", ["/retirements", "/retirements/batch", "/transfer-and-retire"])
+def test_a_replay_states_a_forged_row_nowhere(world, client, path):
+    """A request sent again with its Idempotency-Key is answered from the stored row: held to its entry."""
+    reg = world
+    if path == "/transfer-and-retire":
+        orgs.set_acts_for_clients(actor=reg.admin, organisation=reg.buyer_org, acts_for_clients=True)
+    client.force_login(reg.buyer)
+    one = {"from_account": reg.buyer_account.identifier, "quantity": 2, "beneficiary": "Acme Airways",
+           "purpose": "voluntary", "jurisdiction": "CI"}
+    body = {"items": [{**one, "idempotency_key": "again"}]} if path.endswith("batch") else one
+    if path == "/transfer-and-retire":
+        body = {**one, "to_account": reg.other_developer_account.identifier}
+    first = post(client, path, body, headers={"Idempotency-Key": "again"})
+    assert first.status_code in (200, 201), first.content
+    assert post(client, path, body, headers={"Idempotency-Key": "again"}).status_code == 200
+    newest = Transaction.objects.filter(kind="retirement").latest("pk")
+    assert newest.beneficiary == "Acme Airways" and newest.identifier not in _pages(world)["certificate"]
+    sql("UPDATE units_transaction SET beneficiary = %s WHERE id = %s", [FORGED, newest.pk])
+    refused = assert_problem(post(client, path, body, headers={"Idempotency-Key": "again"}), 409,
+                             "TRANSACTION_NOT_AS_STATED")
+    assert FORGED not in str(refused)
+
+
+def test_the_serial_lookup_states_a_forged_history_nowhere(world, client, django_assert_max_num_queries):
+    retirement = world.extra["txns"]["retirement"]
+    block = retirement.blocks.order_by("serial_start").first()
+    serials = f"{block.serial_start}-{block.serial_end}"
+    assert client.get("/serials/", {"serial": serials}).status_code == 200
+    with django_assert_max_num_queries(12):  # a few for the whole history, none per line
+        assert get(client, f"/serials/{serials}").status_code == 200
+    sql("UPDATE units_transactionblock SET serial_end = serial_end - 1 WHERE id = %s", [block.pk])
+    page = client.get("/serials/", {"serial": serials})
+    assert page.status_code == 409 and "TRANSACTION_NOT_AS_STATED" in page.content.decode()
+    for path in (f"/serials/{serials}", f"/serials?q={serials}"):
+        body = assert_problem(get(client, path), 409, "TRANSACTION_NOT_AS_STATED")
+        assert body["details"] == {"transaction": retirement.identifier, "field": "serials"}
