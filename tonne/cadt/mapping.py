@@ -142,10 +142,10 @@ def _last_moves(blocks: list[UnitBlock]) -> dict[int, Transaction]:
         candidates[(tb.issuance_id, tb.transaction.to_account_id)].append(tb)
     found: dict[int, Transaction] = {}
     for block in wanted:
-        tb = next((tb for tb in candidates[(block.issuance_id, block.account_id)]
-                   if tb.serial_start <= block.serial_start <= tb.serial_end), None)
-        if tb is not None:
-            found[block.pk] = tb.transaction
+        hit = next((c for c in candidates[(block.issuance_id, block.account_id)]
+                    if c.serial_start <= block.serial_start <= c.serial_end), None)
+        if hit is not None:
+            found[block.pk] = hit.transaction
     as_stated.require_as_stated(list({t.pk: t for t in found.values()}.values()))
     return found
 
