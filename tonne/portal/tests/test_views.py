@@ -131,7 +131,6 @@ def test_search_query_count_does_not_grow_with_rows(portal: Portal, django_asser
 
     from tonne import testing
 
-    get("/projects/")  # the process reads once what it keeps (the installation's training mark)
     cache.clear()
     with django_assert_max_num_queries(30) as few:
         get("/projects/")
@@ -140,7 +139,11 @@ def test_search_query_count_does_not_grow_with_rows(portal: Portal, django_asser
     cache.clear()
     with django_assert_max_num_queries(30) as many:
         get("/projects/")
-    assert len(many.captured_queries) == len(few.captured_queries)
+    # The installation's training mark is read again every 30 s whatever the page: not the search's.
+    def search(queries: list[dict]) -> list[dict]:
+        return [q for q in queries if "core_installation" not in q["sql"]]
+
+    assert len(search(many.captured_queries)) == len(search(few.captured_queries))
 
 
 def test_export_csv_has_every_match(portal: Portal) -> None:
