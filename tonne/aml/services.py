@@ -80,6 +80,7 @@ def scan() -> list[AmlAlert]:
 def _scan_step(size: int) -> tuple[list[AmlAlert], bool]:
     """One step; returns its alerts and whether more may be waiting."""
     raised: list[AmlAlert] = []
+    found: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     with transaction.atomic():
         AmlCursor.objects.get_or_create(pk=1)
         cursor = AmlCursor.objects.select_for_update().get(pk=1)
@@ -103,10 +104,8 @@ def _scan_step(size: int) -> tuple[list[AmlAlert], bool]:
                 if finding is not None:
                     account_id = domain.alerted_account(rule, txn.from_account_id, txn.to_account_id)
                     account = Account.objects.filter(pk=account_id).first() if account_id else None
-                    alert = _raise(rule, finding, txn=txn, account_id=account_id,
-                                   organisation_id=account.organisation_id if account else None)
-                    if alert:
-                        raised.append(alert)
+                    found.append((rule, finding, {"txn": txn, "account_id": account_id,
+                                                  "organisation_id": account.organisation_id if account else None}))
             cursor.last_transaction_id = txn.pk
         issuances = list(
             Issuance.objects.filter(pk__gt=cursor.last_issuance_id).select_related("project").order_by("pk")[:size]
@@ -114,12 +113,16 @@ def _scan_step(size: int) -> tuple[list[AmlAlert], bool]:
         for issuance in issuances:
             finding = rules.issuance_anomaly(issuance)
             if finding is not None:
-                alert = _raise("issuance_anomaly", finding, issuance=issuance,
-                               organisation_id=issuance.project.developer_id)
-                if alert:
-                    raised.append(alert)
+                found.append(("issuance_anomaly", finding, {"issuance": issuance,
+                                                            "organisation_id": issuance.project.developer_id}))
             cursor.last_issuance_id = issuance.pk
         cursor.save()
+        # Alerts are written last: each is a ledger entry, and the ledger head's
+        # lock, once taken, is held to COMMIT; every move waits on it meanwhile.
+        for rule, finding, about in found:
+            alert = _raise(rule, finding, **about)
+            if alert:
+                raised.append(alert)
     return raised, len(txns) == size or len(issuances) == size
 
 

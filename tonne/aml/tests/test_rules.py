@@ -182,3 +182,24 @@ def test_scan_works_in_small_transactions(reg, monkeypatch) -> None:  # noqa: AN
     assert len(steps) == 3 and AmlCursor.objects.get(pk=1).last_transaction_id == made[-1].pk
     assert aml.scan() == [] and len(steps) == 4  # nothing scanned twice
     assert AmlAlert.objects.count() == len(first)
+
+
+def test_a_step_takes_the_ledger_head_only_after_every_rule_was_checked(reg, monkeypatch) -> None:  # noqa: ANN001
+    """Each alert is a ledger entry, and the head's row lock, once taken, is
+    held to the step's COMMIT: every move waits on it. So the rules (reads)
+    all run before the first alert is written."""
+    from tonne.aml import rules
+    from tonne.ledger.models import LedgerHead
+
+    seen: list[int] = []
+
+    def always(txn: Transaction) -> dict:
+        seen.append(LedgerHead.objects.get(pk=1).size)  # the head as each check finds it
+        return {"reason": "test"}
+
+    made = [move(reg, reg.developer_account, reg.buyer_account, 10) for _ in range(3)]
+    before = LedgerHead.objects.get(pk=1).size
+    monkeypatch.setattr(rules, "TRANSACTION_RULES", {"pass_through": always})
+    raised = aml.scan()
+    assert len(raised) == len(made) and seen == [before] * len(made)
+    assert LedgerHead.objects.get(pk=1).size == before + len(made)  # then one entry per alert
