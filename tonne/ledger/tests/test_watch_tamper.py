@@ -23,24 +23,11 @@ from tonne.ledger import verify as verify_module
 from tonne.ledger.external import External
 from tonne.ledger.models import LedgerEntry, Opening
 from tonne.ledger.services import make_checkpoint
+from tonne.ledger.tests.test_decision_tamper import _named
 from tonne.ledger.tests.test_tamper import drop_guards, rewrite_chain, sql
 from tonne.organisations.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-def _named() -> str:
-    result = verify_module.verify_ledger(compiled=False)
-    assert not result.ok, "the edit went unnoticed"
-    d = result.first
-    assert d.code == "STATE_DIVERGES", d
-    if verify_module.compiled_available():
-        assert verify_module.verify_ledger(compiled=True).first == d
-    return d.message
-
-
-def _uid(value) -> str:
-    return value.hex if connection.vendor == "sqlite" else str(value)
 
 
 @pytest.fixture
